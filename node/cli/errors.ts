@@ -1,0 +1,28 @@
+/**
+ * Errors the CLI turns into one line on stderr and exit code 2 (bad input).
+ * Anything else that escapes a command exits 1 with its message only;
+ * set DEBUG=cortensor:* to see the stack.
+ */
+export class CliUsageError extends Error {
+  static name = 'CliUsageError'
+  readonly exitCode = 2
+
+  constructor (message: string) {
+    super(message)
+    this.name = 'CliUsageError'
+  }
+}
+
+/** An option value that cannot be used; the message names the flag. */
+export class InvalidOptionError extends CliUsageError {
+  static name = 'InvalidOptionError'
+
+  constructor (flag: string, reason: string) {
+    super(`${flag}: ${reason}`)
+    this.name = 'InvalidOptionError'
+  }
+}
+
+export function isUsageError (err: unknown): err is CliUsageError {
+  return err instanceof CliUsageError || (err as { exitCode?: unknown } | undefined)?.exitCode === 2
+}

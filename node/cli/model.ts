@@ -1,0 +1,4 @@
+import type { Command } from 'commander'
+
+/** `cortensor model …` commands (generate, info). */
+export function registerModelCommands (_program: Command): void {}
