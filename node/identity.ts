@@ -16,6 +16,8 @@ export const KEY_FILE_NAME = 'key'
 
 export class KeyFileUnreadableError extends Error {
   static name = 'KeyFileUnreadableError'
+  /** bad input: the CLI prints the message and exits with code 2 */
+  readonly exitCode = 2
 
   constructor (path: string, reason: string) {
     super(`cannot read key file ${path}: ${reason}`)
@@ -25,6 +27,7 @@ export class KeyFileUnreadableError extends Error {
 
 export class KeyFileMalformedError extends Error {
   static name = 'KeyFileMalformedError'
+  readonly exitCode = 2
 
   constructor (path: string) {
     super(`key file ${path} must hold a 0x-prefixed 32-byte hex secp256k1 private key`)

@@ -1,6 +1,93 @@
+import { Option } from 'commander'
+import { CONFIG_ENV_VARS, resolveConfig } from '../config.ts'
+import { SHUTDOWN_TIMEOUT_MS } from '../constants.ts'
+import { loadOrCreateIdentity } from '../identity.ts'
+import { CortensorNode } from '../node.ts'
+import { print, say } from './output.ts'
 import type { Command } from 'commander'
+
+function collect (value: string, previous: string[] = []): string[] {
+  return [...previous, ...value.split(',').map(s => s.trim()).filter(Boolean)]
+}
+
+/** Flags shared by every command that needs a node's identity or configuration. */
+function identityOptions (cmd: Command): Command {
+  return cmd
+    .option('--data-dir <dir>', 'node data directory: key, blockstore, datastore (default: ~/.cortensor)')
+    .option('--key <file>', 'key file to use instead of <data-dir>/key (0x-prefixed hex secp256k1 private key)')
+    .option('--config <file>', 'JSON or YAML config file (keys: roles, network, dataDir, keyFile, listen, announce, bootstrap, httpPort, httpHost, dhtClient)')
+}
+
+/**
+ * Wait for SIGINT/SIGTERM, then stop the node within the shutdown budget;
+ * a second signal or an overrun exits at once.
+ */
+async function runUntilSignal (node: CortensorNode): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: string): void => {
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+      say(`${signal}: shutting down`)
+      const force = setTimeout(() => {
+        say(`shutdown took longer than ${SHUTDOWN_TIMEOUT_MS} ms, exiting`)
+        process.exit(1)
+      }, SHUTDOWN_TIMEOUT_MS)
+      force.unref()
+      const again = (): void => { process.exit(130) }
+      process.once('SIGINT', again)
+      node.stop().then(() => {
+        clearTimeout(force)
+        process.off('SIGINT', again)
+        resolve()
+      }, (err) => {
+        say(`error while stopping: ${err.message}`)
+        process.exit(1)
+      })
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+  })
+}
 
 /** `cortensor node …` and `cortensor id`; returns the `node` command so other areas can add subcommands. */
 export function registerNodeCommands (program: Command): Command {
-  return program.command('node').description('run and manage a node')
+  const node = program.command('node').description('run and manage a node')
+
+  identityOptions(node.command('start'))
+    .description('start a node with one or more roles and keep it running until SIGINT/SIGTERM')
+    .addOption(new Option('--role <roles>', 'comma-separated roles: bootstrap, miner, oracle, router (default: miner)'))
+    .option('--network <name>', 'network name; protocol ids are built from it (default: cortensor)')
+    .option('--listen <multiaddr>', 'listen address, repeatable or comma-separated', collect)
+    .option('--announce <multiaddr>', 'address to announce instead of the listen addresses (hosts behind port-mapping NAT), repeatable', collect)
+    .option('--bootstrap <multiaddr>', 'bootstrap peer /…/p2p/<peer id>, repeatable or comma-separated', collect)
+    .option('--http-port <port>', 'HTTP port for /health and /metrics (default: 8090 for bootstrap, 5010 for router, none otherwise; 0 = any free port)')
+    .option('--http-host <host>', 'HTTP listen host (default: 127.0.0.1)')
+    .option('--dht-client', 'run the DHT in client mode (for nodes others cannot dial)')
+    .addHelpText('after', `\nEnvironment: ${CONFIG_ENV_VARS.join(', ')} (flags override env, env overrides the config file).`)
+    .action(async (opts) => {
+      const config = await resolveConfig({ flags: opts })
+      const n = new CortensorNode(config)
+      n.addEventListener('lifecycle', (evt) => { say(evt.detail) })
+      await n.start()
+      say(`ready: ${config.roles.join('+')} node ${n.libp2p.peerId} (Ctrl-C to stop)`)
+      await runUntilSignal(n)
+    })
+
+  identityOptions(program.command('id'))
+    .description('print this node\'s peer id and EVM address (creates the key on first use)')
+    .option('--json', 'print as JSON')
+    .action(async (opts) => {
+      const config = await resolveConfig({ flags: { dataDir: opts.dataDir, keyFile: opts.key, config: opts.config } })
+      const id = await loadOrCreateIdentity(config.dataDir, config.keyFile)
+      if (id.created) {
+        say(`created a new node key in ${config.dataDir}`)
+      }
+      if (opts.json === true) {
+        print(JSON.stringify({ peerId: id.peerId.toString(), address: id.address }))
+      } else {
+        print(`peer id: ${id.peerId}\naddress: ${id.address}`)
+      }
+    })
+
+  return node
 }

@@ -1,0 +1,269 @@
+/**
+ * Node configuration: flags override environment (CORTENSOR_*) override a
+ * JSON/YAML config file override role defaults. Every value is checked where
+ * it enters, and an error names where it came from (the flag, the variable,
+ * or the file and key), so an operator knows what to fix.
+ */
+import { readFile } from 'node:fs/promises'
+import { homedir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { multiaddr } from '@multiformats/multiaddr'
+import { parse as parseYaml } from 'yaml'
+import {
+  BOOTSTRAP_HTTP_PORT, BOOTSTRAP_TCP_PORT, BOOTSTRAP_WS_PORT, DEFAULT_HTTP_HOST, DEFAULT_NETWORK,
+  ROLES, ROUTER_HTTP_PORT
+} from './constants.ts'
+import type { Role } from './constants.ts'
+
+export class ConfigError extends Error {
+  static name = 'ConfigError'
+  readonly exitCode = 2
+  /** where the bad value came from: `--listen`, `CORTENSOR_LISTEN`, `node.yaml: listen[1]` */
+  readonly source: string
+
+  constructor (source: string, reason: string) {
+    super(`${source}: ${reason}`)
+    this.name = 'ConfigError'
+    this.source = source
+  }
+}
+
+export interface NodeConfig {
+  roles: Role[]
+  /** protocol ids and topics are built from this name */
+  network: string
+  dataDir: string
+  /** key file to use instead of `<dataDir>/key` */
+  keyFile?: string
+  listen: string[]
+  announce: string[]
+  bootstrap: string[]
+  /** HTTP port for /health, /metrics (and the router API); 0 picks a free port; undefined: no HTTP server */
+  httpPort?: number
+  httpHost: string
+  /** run the DHT in client mode (a node that others cannot dial, e.g. behind NAT without a relay) */
+  dhtClient: boolean
+}
+
+/** Raw values as given by one source, before parsing. */
+export type RawConfig = Partial<Record<keyof NodeConfig | 'role' | 'key' | 'config', unknown>>
+
+interface FieldSpec {
+  key: keyof NodeConfig
+  flag: string
+  env: string
+  parse(value: unknown, source: string): unknown
+}
+
+function asList (value: unknown, source: string): string[] {
+  if (Array.isArray(value)) {
+    return value.map((v, i) => {
+      if (typeof v !== 'string') {
+        throw new ConfigError(`${source}[${i}]`, 'must be a string')
+      }
+      return v.trim()
+    }).filter(v => v !== '')
+  }
+  if (typeof value === 'string') {
+    return value.split(',').map(v => v.trim()).filter(v => v !== '')
+  }
+  throw new ConfigError(source, 'must be a list of strings (comma-separated on the command line)')
+}
+
+function parseRoles (value: unknown, source: string): Role[] {
+  const roles = asList(value, source)
+  if (roles.length === 0) {
+    throw new ConfigError(source, `at least one role is needed (${ROLES.join(', ')})`)
+  }
+  for (const r of roles) {
+    if (!(ROLES as readonly string[]).includes(r)) {
+      throw new ConfigError(source, `unknown role "${r}" (roles: ${ROLES.join(', ')})`)
+    }
+  }
+  return [...new Set(roles)] as Role[]
+}
+
+function parseMultiaddrs (value: unknown, source: string): string[] {
+  return asList(value, source).map((text) => {
+    try {
+      return multiaddr(text).toString()
+    } catch (err: any) {
+      throw new ConfigError(source, `"${text}" is not a valid multiaddr (${String(err.message).split('\n')[0]})`)
+    }
+  })
+}
+
+function parseBootstrap (value: unknown, source: string): string[] {
+  const addrs = parseMultiaddrs(value, source)
+  for (const a of addrs) {
+    if (multiaddr(a).getComponents().find(c => c.name === 'p2p') == null) {
+      throw new ConfigError(source, `"${a}" must end with /p2p/<peer id> so the bootstrap node can be authenticated`)
+    }
+  }
+  return addrs
+}
+
+function parsePort (value: unknown, source: string): number {
+  const n = typeof value === 'number' ? value : Number(String(value).trim())
+  if (!Number.isInteger(n) || n < 0 || n > 65535 || String(value).trim() === '') {
+    throw new ConfigError(source, `"${String(value)}" is not a port number (0-65535)`)
+  }
+  return n
+}
+
+function parseString (value: unknown, source: string): string {
+  if (typeof value !== 'string' || value.trim() === '') {
+    throw new ConfigError(source, 'must be a non-empty string')
+  }
+  return value.trim()
+}
+
+function parseBool (value: unknown, source: string): boolean {
+  if (typeof value === 'boolean') {
+    return value
+  }
+  const s = String(value).trim().toLowerCase()
+  if (['1', 'true', 'yes', 'on'].includes(s)) {
+    return true
+  }
+  if (['0', 'false', 'no', 'off', ''].includes(s)) {
+    return false
+  }
+  throw new ConfigError(source, `"${String(value)}" is not a boolean (true/false)`)
+}
+
+function parseNetwork (value: unknown, source: string): string {
+  const s = parseString(value, source)
+  if (!/^[a-z0-9][a-z0-9-]{0,31}$/.test(s)) {
+    throw new ConfigError(source, 'must be 1-32 lowercase letters, digits or dashes')
+  }
+  return s
+}
+
+const FIELDS: FieldSpec[] = [
+  { key: 'roles', flag: '--role', env: 'CORTENSOR_ROLE', parse: parseRoles },
+  { key: 'network', flag: '--network', env: 'CORTENSOR_NETWORK', parse: parseNetwork },
+  { key: 'dataDir', flag: '--data-dir', env: 'CORTENSOR_DATA_DIR', parse: (v, s) => resolve(parseString(v, s)) },
+  { key: 'keyFile', flag: '--key', env: 'CORTENSOR_KEY_FILE', parse: (v, s) => resolve(parseString(v, s)) },
+  { key: 'listen', flag: '--listen', env: 'CORTENSOR_LISTEN', parse: parseMultiaddrs },
+  { key: 'announce', flag: '--announce', env: 'CORTENSOR_ANNOUNCE', parse: parseMultiaddrs },
+  { key: 'bootstrap', flag: '--bootstrap', env: 'CORTENSOR_BOOTSTRAP', parse: parseBootstrap },
+  { key: 'httpPort', flag: '--http-port', env: 'CORTENSOR_HTTP_PORT', parse: parsePort },
+  { key: 'httpHost', flag: '--http-host', env: 'CORTENSOR_HTTP_HOST', parse: parseString },
+  { key: 'dhtClient', flag: '--dht-client', env: 'CORTENSOR_DHT_CLIENT', parse: parseBool }
+]
+
+/** The environment variables the node reads, for the docs and `--help`. */
+export const CONFIG_ENV_VARS = [...FIELDS.map(f => f.env), 'CORTENSOR_CONFIG']
+
+/** Read a JSON or YAML config file into raw values (keys as in NodeConfig; `role` is accepted for `roles`). */
+export async function readConfigFile (path: string, source = '--config'): Promise<RawConfig> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err: any) {
+    throw new ConfigError(source, `cannot read config file ${path} (${err.code ?? err.message})`)
+  }
+  let data: unknown
+  try {
+    data = /\.json$/i.test(path) ? JSON.parse(text) : parseYaml(text)
+  } catch (err: any) {
+    throw new ConfigError(path, `not valid ${/\.json$/i.test(path) ? 'JSON' : 'YAML'}: ${String(err.message).split('\n')[0]}`)
+  }
+  if (data == null) {
+    return {}
+  }
+  if (typeof data !== 'object' || Array.isArray(data)) {
+    throw new ConfigError(path, 'must be a mapping of option names to values')
+  }
+  const raw: Record<string, unknown> = { ...data as Record<string, unknown> }
+  if ('role' in raw) {
+    raw.roles = raw.role
+    delete raw.role
+  }
+  const known = new Set<string>(FIELDS.map(f => f.key))
+  for (const key of Object.keys(raw)) {
+    if (!known.has(key)) {
+      throw new ConfigError(`${path}: ${key}`, `unknown option (known: ${[...known].join(', ')})`)
+    }
+  }
+  return raw
+}
+
+function defaultListen (roles: Role[]): string[] {
+  if (roles.includes('bootstrap')) {
+    return [`/ip4/0.0.0.0/tcp/${BOOTSTRAP_TCP_PORT}`, `/ip4/0.0.0.0/tcp/${BOOTSTRAP_WS_PORT}/ws`]
+  }
+  // any free port; /webrtc accepts browser connections signalled through a relay
+  return ['/ip4/0.0.0.0/tcp/0', '/ip4/0.0.0.0/tcp/0/ws', '/webrtc']
+}
+
+function defaultHttpPort (roles: Role[]): number | undefined {
+  if (roles.includes('router')) {
+    return ROUTER_HTTP_PORT
+  }
+  if (roles.includes('bootstrap')) {
+    return BOOTSTRAP_HTTP_PORT
+  }
+  return undefined
+}
+
+export interface ConfigSources {
+  /** values from command-line flags (commander's option names: role, dataDir, listen, …) */
+  flags?: RawConfig
+  env?: Record<string, string | undefined>
+}
+
+/**
+ * Resolve the node configuration: flags > env > file (`--config` or
+ * CORTENSOR_CONFIG) > role defaults.
+ */
+export async function resolveConfig ({ flags = {}, env = process.env }: ConfigSources = {}): Promise<NodeConfig> {
+  const f: RawConfig = { ...flags }
+  if ('role' in f) {
+    f.roles = f.role
+    delete f.role
+  }
+  if ('key' in f) {
+    f.keyFile = f.key
+    delete f.key
+  }
+  let file: RawConfig = {}
+  let fileName = ''
+  if (f.config != null) {
+    fileName = parseString(f.config, '--config')
+    file = await readConfigFile(fileName, '--config')
+  } else if (env.CORTENSOR_CONFIG != null && env.CORTENSOR_CONFIG !== '') {
+    fileName = env.CORTENSOR_CONFIG
+    file = await readConfigFile(fileName, 'CORTENSOR_CONFIG')
+  }
+
+  const out: Partial<NodeConfig> = {}
+  for (const spec of FIELDS) {
+    let value: unknown
+    if (f[spec.key] !== undefined) {
+      value = spec.parse(f[spec.key], spec.flag)
+    } else if (env[spec.env] !== undefined && env[spec.env] !== '') {
+      value = spec.parse(env[spec.env], spec.env)
+    } else if (file[spec.key] !== undefined) {
+      value = spec.parse(file[spec.key], `${fileName}: ${spec.key}`)
+    }
+    if (value !== undefined) {
+      (out as Record<string, unknown>)[spec.key] = value
+    }
+  }
+
+  const roles = out.roles ?? ['miner']
+  return {
+    roles,
+    network: out.network ?? DEFAULT_NETWORK,
+    dataDir: out.dataDir ?? join(homedir(), '.cortensor'),
+    keyFile: out.keyFile,
+    listen: out.listen ?? defaultListen(roles),
+    announce: out.announce ?? [],
+    bootstrap: out.bootstrap ?? [],
+    httpPort: out.httpPort ?? defaultHttpPort(roles),
+    httpHost: out.httpHost ?? DEFAULT_HTTP_HOST,
+    dhtClient: out.dhtClient ?? false
+  }
+}

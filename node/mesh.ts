@@ -1,0 +1,110 @@
+/**
+ * libp2p options for a node's roles. One place decides transports,
+ * services and limits; the composition root (node.ts) hands the result to
+ * Helia, which creates the libp2p node on the same datastore.
+ */
+import { autoNAT } from '@libp2p/autonat'
+import { bootstrap } from '@libp2p/bootstrap'
+import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { dcutr } from '@libp2p/dcutr'
+import { gossipsub } from '@libp2p/gossipsub'
+import { identify, identifyPush } from '@libp2p/identify'
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { noise } from '@libp2p/noise'
+import { ping } from '@libp2p/ping'
+import { prometheusMetrics } from '@libp2p/prometheus-metrics'
+import { tcp } from '@libp2p/tcp'
+import { webRTC } from '@libp2p/webrtc'
+import { webSockets } from '@libp2p/websockets'
+import { yamux } from '@libp2p/yamux'
+import {
+  MAX_CONNECTIONS, MAX_GOSSIP_MESSAGE_BYTES, MAX_GOSSIP_OUTBOUND_BUFFER_BYTES, RELAY_MAX_RESERVATIONS
+} from './constants.ts'
+import type { NodeConfig } from './config.ts'
+import type { GossipSub } from '@libp2p/gossipsub'
+import type { Identify } from '@libp2p/identify'
+import type { KadDHT } from '@libp2p/kad-dht'
+import type { Ping } from '@libp2p/ping'
+import type { PrivateKey } from '@libp2p/interface'
+import type { Libp2pOptions } from 'libp2p'
+import type { Registry } from 'prom-client'
+
+/** Services every node runs; `relay` only on bootstrap nodes. */
+export type MeshServices = {
+  identify: Identify
+  identifyPush: unknown
+  ping: Ping
+  autoNAT: unknown
+  dcutr: unknown
+  pubsub: GossipSub
+  dht: KadDHT
+  relay?: unknown
+}
+
+/** The Kademlia protocol id of a network: private, so our DHT never mixes with the public IPFS one. */
+export function kadProtocol (network: string): string {
+  return `/${network}/kad/1.0.0`
+}
+
+export interface MeshOptionsInit {
+  config: Pick<NodeConfig, 'roles' | 'network' | 'listen' | 'announce' | 'bootstrap' | 'dhtClient'>
+  privateKey: PrivateKey
+  /** per-node Prometheus registry, so several nodes in one process do not collide */
+  registry: Registry
+}
+
+export function meshOptions ({ config, privateKey, registry }: MeshOptionsInit): Libp2pOptions<MeshServices> {
+  const isBootstrap = config.roles.includes('bootstrap')
+  const services: Record<string, unknown> = {
+    identify: identify(),
+    identifyPush: identifyPush(),
+    ping: ping(),
+    autoNAT: autoNAT(),
+    dcutr: dcutr(),
+    pubsub: gossipsub({
+      // every message is signed by its author's peer key and unsigned ones are dropped
+      globalSignaturePolicy: 'StrictSign',
+      maxInboundDataLength: MAX_GOSSIP_MESSAGE_BYTES,
+      maxOutboundBufferSize: MAX_GOSSIP_OUTBOUND_BUFFER_BYTES,
+      // a lone devnet node publishing is not an error: the chain holds every task anyway
+      allowPublishToZeroTopicPeers: true,
+      // browsers reach the mesh over relayed connections before WebRTC is up
+      runOnLimitedConnection: true
+    }),
+    dht: kadDHT({
+      protocol: kadProtocol(config.network),
+      clientMode: isBootstrap ? false : config.dhtClient,
+      // our peers may be on loopback or a LAN: keep every address they tell us
+      peerInfoMapper: passthroughMapper
+    })
+  }
+  if (isBootstrap) {
+    services.relay = circuitRelayServer({
+      reservations: { maxReservations: RELAY_MAX_RESERVATIONS }
+    })
+  }
+
+  return {
+    privateKey,
+    addresses: {
+      listen: config.listen,
+      announce: config.announce
+    },
+    transports: [
+      tcp(),
+      webSockets(),
+      // no public STUN servers: host candidates and our own relays are enough on our network
+      webRTC({ rtcConfiguration: { iceServers: [] } }),
+      circuitRelayTransport()
+    ],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    // never the public IPFS bootstrappers: only the ones the operator names
+    peerDiscovery: config.bootstrap.length > 0 ? [bootstrap({ list: config.bootstrap })] : [],
+    // loopback and LAN addresses are legitimate on our network (devnets, tests, private clusters)
+    connectionGater: { denyDialMultiaddr: () => false },
+    connectionManager: { maxConnections: MAX_CONNECTIONS },
+    metrics: prometheusMetrics({ registry, collectDefaultMetrics: true, preserveExistingMetrics: true }),
+    services
+  } as unknown as Libp2pOptions<MeshServices>
+}

@@ -1,0 +1,210 @@
+/**
+ * The composition root: one node process, one identity, one libp2p node
+ * (created by Helia on the node's datastore), the roles it was asked to run,
+ * and an optional HTTP server. `start()` and `stop()` are idempotent and
+ * `stop()` undoes everything `start()` did.
+ */
+import { join } from 'node:path'
+import { TypedEventEmitter } from '@libp2p/interface'
+import { logger } from '@libp2p/logger'
+import { withBitswap } from '@helia/bitswap'
+import { withLibp2pLight } from '@helia/libp2p'
+import { FsBlockstore } from 'blockstore-fs'
+import { LevelDatastore } from 'datastore-level'
+import { createHeliaLight } from 'helia'
+import { Registry } from 'prom-client'
+import { ConfigError } from './config.ts'
+import { startHttpServer } from './http/server.ts'
+import { loadOrCreateIdentity } from './identity.ts'
+import { meshOptions } from './mesh.ts'
+import { ContentStore } from './storage.ts'
+import type { NodeConfig } from './config.ts'
+import type { HttpServer } from './http/server.ts'
+import type { Identity } from './identity.ts'
+import type { MeshServices } from './mesh.ts'
+import type { Libp2p } from '@libp2p/interface'
+import type { SingleKadDHT } from '@libp2p/kad-dht'
+import type { Helia } from 'helia'
+
+const log = logger('cortensor:node')
+
+export interface HealthReport {
+  status: 'ok'
+  peerId: string
+  /** the EVM address of the node key */
+  address: string
+  roles: string[]
+  addresses: string[]
+  connectedPeers: number
+  dht: { mode: 'client' | 'server', routingTableSize: number }
+  uptimeSeconds: number
+}
+
+export interface NodeEvents {
+  /** one human-readable line per lifecycle step (the CLI prints them on stderr) */
+  lifecycle: CustomEvent<string>
+}
+
+export class CortensorNode extends TypedEventEmitter<NodeEvents> {
+  readonly config: NodeConfig
+  readonly registry = new Registry()
+  private identity?: Identity
+  private helia?: Helia & { libp2p: Libp2p<MeshServices> }
+  private http?: HttpServer
+  private datastore?: LevelDatastore
+  private storage?: ContentStore
+  private startedAt = 0
+  private starting?: Promise<void>
+  private stopping?: Promise<void>
+
+  constructor (config: NodeConfig) {
+    super()
+    this.config = config
+  }
+
+  get libp2p (): Libp2p<MeshServices> {
+    return this.started().libp2p
+  }
+
+  get store (): ContentStore {
+    if (this.storage == null) {
+      throw new Error('node is not started')
+    }
+    return this.storage
+  }
+
+  get peerIdentity (): Identity {
+    if (this.identity == null) {
+      throw new Error('node is not started')
+    }
+    return this.identity
+  }
+
+  /** The HTTP server's bound port, once started (undefined when the node has no HTTP server). */
+  get httpPort (): number | undefined {
+    return this.http?.port
+  }
+
+  isStarted (): boolean {
+    return this.helia != null && this.stopping == null
+  }
+
+  async start (): Promise<void> {
+    this.starting ??= this.doStart()
+    return this.starting
+  }
+
+  private started (): Helia & { libp2p: Libp2p<MeshServices> } {
+    if (this.helia == null) {
+      throw new Error('node is not started')
+    }
+    return this.helia
+  }
+
+  private say (line: string): void {
+    log(line)
+    this.safeDispatchEvent('lifecycle', { detail: line })
+  }
+
+  private async doStart (): Promise<void> {
+    const { config } = this
+    const identity = await loadOrCreateIdentity(config.dataDir, config.keyFile)
+    this.identity = identity
+    this.say(`${identity.created ? 'created' : 'loaded'} node key: peer ${identity.peerId} / address ${identity.address}`)
+
+    const datastore = new LevelDatastore(join(config.dataDir, 'datastore'))
+    try {
+      await datastore.open()
+    } catch (err: any) {
+      throw translateStartError(err, config)
+    }
+    this.datastore = datastore
+    const blockstore = new FsBlockstore(join(config.dataDir, 'blocks'))
+    const helia = withBitswap(withLibp2pLight(createHeliaLight({ datastore, blockstore }),
+      meshOptions({ config, privateKey: identity.libp2pKey, registry: this.registry })))
+    try {
+      await helia.start()
+    } catch (err: any) {
+      await helia.stop().catch(() => {})
+      await datastore.close().catch(() => {})
+      this.datastore = undefined
+      this.starting = undefined
+      throw translateStartError(err, config)
+    }
+    this.helia = helia as unknown as Helia & { libp2p: Libp2p<MeshServices> }
+    this.storage = new ContentStore(helia)
+    this.startedAt = Date.now()
+    this.say(`mesh up as ${config.roles.join('+')} on ${this.libp2p.getMultiaddrs().map(String).join(' ') || '(no listen address)'}`)
+
+    if (config.httpPort != null) {
+      try {
+        this.http = await startHttpServer({ node: this, host: config.httpHost, port: config.httpPort })
+      } catch (err) {
+        await this.stop()
+        throw err
+      }
+      this.say(`http on http://${config.httpHost}:${this.http.port} (/health, /metrics)`)
+    }
+  }
+
+  async stop (): Promise<void> {
+    if (this.starting == null) {
+      return
+    }
+    this.stopping ??= this.doStop()
+    return this.stopping
+  }
+
+  private async doStop (): Promise<void> {
+    await this.starting?.catch(() => {})
+    await this.http?.close()
+    this.http = undefined
+    await this.helia?.stop()
+    this.helia = undefined
+    // Helia does not close the datastore it was given; release the LevelDB lock
+    await this.datastore?.close()
+    this.datastore = undefined
+    this.storage = undefined
+    this.registry.clear()
+    this.say('stopped')
+    this.starting = undefined
+    this.stopping = undefined
+  }
+
+  health (): HealthReport {
+    const libp2p = this.libp2p
+    const dht = libp2p.services.dht as SingleKadDHT
+    return {
+      status: 'ok',
+      peerId: libp2p.peerId.toString(),
+      address: this.peerIdentity.address,
+      roles: this.config.roles,
+      addresses: libp2p.getMultiaddrs().map(String),
+      connectedPeers: libp2p.getPeers().length,
+      dht: { mode: dht.getMode(), routingTableSize: dht.routingTable?.size ?? 0 },
+      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000)
+    }
+  }
+}
+
+/** Start errors caused by configuration become ConfigErrors naming the option. */
+function translateStartError (err: any, config: NodeConfig): Error {
+  const text = `${err?.message ?? ''} ${err?.cause?.message ?? ''} ${err?.code ?? ''}`
+  if (/EADDRINUSE|address already in use/i.test(text)) {
+    return new ConfigError('--listen', `an address is already in use (${config.listen.join(', ')})`)
+  }
+  if (/EADDRNOTAVAIL|EACCES/i.test(text)) {
+    return new ConfigError('--listen', `cannot listen on ${config.listen.join(', ')} (${err.code ?? err.message})`)
+  }
+  if (/NoValidAddressesError|no valid addresses|could not listen/i.test(text)) {
+    return new ConfigError('--listen', `cannot listen on ${config.listen.join(', ')}: ${err.message}`)
+  }
+  if (/LOCK|lock|not open/i.test(text) && /level|datastore|IO error|database/i.test(text)) {
+    return new ConfigError('--data-dir', `${config.dataDir} is in use by another running node`)
+  }
+  return err
+}
+
+export async function createNode (config: NodeConfig): Promise<CortensorNode> {
+  return new CortensorNode(config)
+}

@@ -1,0 +1,93 @@
+/**
+ * Content storage on Helia: dag-json documents (prompts, task parameters,
+ * outputs) and raw bytes, addressed by CIDv1. Blocks missing locally are
+ * fetched over bitswap from peers found through the DHT.
+ *
+ * Takes only the slice of Helia it needs (`blockstore`, `routing`).
+ */
+import * as dagJson from '@ipld/dag-json'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { concat } from 'uint8arrays/concat'
+import type { AbortOptions } from '@libp2p/interface'
+import type { Helia } from 'helia'
+
+export class UnsupportedCodecError extends Error {
+  static name = 'UnsupportedCodecError'
+
+  constructor (cid: CID, expected: string) {
+    super(`CID ${cid.toString()} is not ${expected} (codec 0x${cid.code.toString(16)})`)
+    this.name = 'UnsupportedCodecError'
+  }
+}
+
+export interface StorageComponents {
+  blockstore: Helia['blockstore']
+  routing: Helia['routing']
+}
+
+export interface PutOptions extends AbortOptions {
+  /** announce the block on the DHT so other nodes can find it (default: true) */
+  provide?: boolean
+}
+
+export class ContentStore {
+  private readonly components: StorageComponents
+
+  constructor (components: StorageComponents) {
+    this.components = components
+  }
+
+  /** Store a JSON-compatible value (Uint8Array and CID values are kept as such) as dag-json. */
+  async putJson (value: unknown, options: PutOptions = {}): Promise<CID> {
+    const bytes = dagJson.encode(value)
+    const cid = CID.createV1(dagJson.code, await sha256.digest(bytes))
+    return this.putBlock(cid, bytes, options)
+  }
+
+  async getJson<T = unknown> (cid: CID, options: AbortOptions = {}): Promise<T> {
+    if (cid.code !== dagJson.code) {
+      throw new UnsupportedCodecError(cid, 'dag-json')
+    }
+    return dagJson.decode<T>(await this.getBlock(cid, options))
+  }
+
+  async putBytes (bytes: Uint8Array, options: PutOptions = {}): Promise<CID> {
+    const cid = CID.createV1(raw.code, await sha256.digest(bytes))
+    return this.putBlock(cid, bytes, options)
+  }
+
+  async getBytes (cid: CID, options: AbortOptions = {}): Promise<Uint8Array> {
+    if (cid.code !== raw.code) {
+      throw new UnsupportedCodecError(cid, 'raw')
+    }
+    return this.getBlock(cid, options)
+  }
+
+  async has (cid: CID, options: AbortOptions = {}): Promise<boolean> {
+    return this.components.blockstore.has(cid, { ...options, offline: true } as AbortOptions)
+  }
+
+  /** Announce that this node holds `cid`. */
+  async provide (cid: CID, options: AbortOptions = {}): Promise<void> {
+    await this.components.routing.provide(cid, options)
+  }
+
+  private async putBlock (cid: CID, bytes: Uint8Array, options: PutOptions): Promise<CID> {
+    await this.components.blockstore.put(cid, bytes, options)
+    if (options.provide !== false) {
+      await this.provide(cid, options)
+    }
+    return cid
+  }
+
+  /** Local blockstore first; Helia falls back to bitswap, verifying the hash of what it receives. */
+  private async getBlock (cid: CID, options: AbortOptions): Promise<Uint8Array> {
+    const chunks: Uint8Array[] = []
+    for await (const chunk of this.components.blockstore.get(cid, options)) {
+      chunks.push(chunk)
+    }
+    return chunks.length === 1 ? chunks[0] : concat(chunks)
+  }
+}
