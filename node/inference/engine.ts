@@ -1,0 +1,363 @@
+/**
+ * The inference engine: one GGUF model loaded by path, its model id (sha256 of
+ * the file), and one context with several sequences so concurrent generations
+ * share the model. Generation is an async iterator of tokens with their text;
+ * the oracle's replay check and embeddings run on the same model.
+ */
+import { logger } from '@libp2p/logger'
+import { DEFAULT_BATCH_SIZE_TOKENS, DEFAULT_CONTEXT_SIZE_TOKENS, DEFAULT_MAX_QUEUED, DEFAULT_MAX_TOKENS, DEFAULT_SEQUENCES, DEFAULT_THREADS, FLASH_ATTENTION } from './constants.ts'
+import { ContextOverflowError, EngineClosedError, GenerationAbortedError, InvalidParamsError, ModelLoadError } from './errors.ts'
+import { inspectGguf } from './gguf/inspect.ts'
+import { getSharedLlama } from './llama.ts'
+import { BoundedPool } from './pool.ts'
+import type { GgufSummary, Hex32 } from './gguf/inspect.ts'
+import type { GpuChoice } from './llama.ts'
+import type { FinishReason } from '../../protocols/replay/index.ts'
+import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp'
+
+const log = logger('cortensor:inference')
+
+export interface InferenceEngineInit {
+  /** path of the GGUF file */
+  modelPath: string
+  /** a Llama binding to share (default: the process-wide one for `gpu`) */
+  llama?: Llama
+  /** @default 'auto' (GPU when a prebuilt backend finds one, else CPU) */
+  gpu?: GpuChoice
+  /** @default DEFAULT_THREADS */
+  threads?: number
+  /** tokens of context per sequence; @default min(DEFAULT_CONTEXT_SIZE_TOKENS, the model's) */
+  contextSize?: number
+  /** @default DEFAULT_BATCH_SIZE_TOKENS */
+  batchSize?: number
+  /** parallel sequences; @default DEFAULT_SEQUENCES */
+  sequences?: number
+  /** generations allowed to wait for a sequence; @default DEFAULT_MAX_QUEUED */
+  maxQueued?: number
+  /** load progress, 0…1 */
+  onLoadProgress?: (fraction: number) => void
+  signal?: AbortSignal
+}
+
+export interface GenerateParams {
+  /** @default DEFAULT_MAX_TOKENS */
+  maxTokens?: number
+  /** 0 = greedy; @default 0 */
+  temperature?: number
+  topP?: number
+  topK?: number
+  seed?: number
+  /** generation ends after the token that completes one of these strings */
+  stop?: string[]
+  /**
+   * Redundant-miner mode: greedy, or seeded sampling (a seed is required when
+   * temperature > 0). Threads and batch are fixed by the engine's init.
+   */
+  deterministic?: boolean
+}
+
+export interface GeneratedToken {
+  token: number
+  /** the text this token completes ('' while a multi-byte character is incomplete) */
+  text: string
+}
+
+export interface GenerationResult {
+  tokens: number[]
+  text: string
+  finishReason: FinishReason
+  promptTokens: number
+}
+
+/** Normalised parameters (what replay needs to judge an output). */
+export interface ResolvedParams {
+  maxTokens: number
+  temperature: number
+  topP?: number
+  topK?: number
+  seed?: number
+  stop: string[]
+}
+
+export function resolveParams (params: GenerateParams = {}): ResolvedParams {
+  const maxTokens = params.maxTokens ?? DEFAULT_MAX_TOKENS
+  if (!Number.isInteger(maxTokens) || maxTokens < 1) {
+    throw new InvalidParamsError('maxTokens', `must be a positive integer, got ${maxTokens}`)
+  }
+  const temperature = params.temperature ?? 0
+  if (!Number.isFinite(temperature) || temperature < 0) {
+    throw new InvalidParamsError('temperature', `must be ≥ 0, got ${temperature}`)
+  }
+  if (params.topP != null && !(params.topP > 0 && params.topP <= 1)) {
+    throw new InvalidParamsError('topP', `must be in (0, 1], got ${params.topP}`)
+  }
+  if (params.topK != null && !(Number.isInteger(params.topK) && params.topK >= 0)) {
+    throw new InvalidParamsError('topK', `must be a non-negative integer, got ${params.topK}`)
+  }
+  if (params.seed != null && !(Number.isInteger(params.seed) && params.seed >= 0)) {
+    throw new InvalidParamsError('seed', `must be a non-negative integer, got ${params.seed}`)
+  }
+  if (params.deterministic === true && temperature > 0 && params.seed == null) {
+    throw new InvalidParamsError('seed', 'deterministic sampling with temperature > 0 needs a seed')
+  }
+  const stop = (params.stop ?? []).filter(s => s.length > 0)
+  return { maxTokens, temperature, topP: params.topP, topK: params.topK, seed: params.seed, stop }
+}
+
+/** Incremental detokenizer: holds back bytes of an incomplete UTF-8 character. */
+export class TextDecoderStream {
+  private readonly model: LlamaModel
+  private pending: number[] = []
+  private readonly done: number[] = []
+
+  constructor (model: LlamaModel) {
+    this.model = model
+  }
+
+  /** text completed by this token ('' while a character is incomplete) */
+  push (token: number): string {
+    this.pending.push(token)
+    const text = this.model.detokenize(this.pending as Token[], false, this.done.slice(-8) as Token[])
+    // a byte-fallback token alone may be the start of a multi-byte character (UTF-8 is at most 4 bytes)
+    if (text.endsWith('\uFFFD') && this.pending.length < 4) {
+      return ''
+    }
+    this.done.push(...this.pending)
+    this.pending = []
+    return text
+  }
+
+  /** whatever is still held back */
+  flush (): string {
+    if (this.pending.length === 0) {
+      return ''
+    }
+    const text = this.model.detokenize(this.pending as Token[], false, this.done.slice(-8) as Token[])
+    this.done.push(...this.pending)
+    this.pending = []
+    return text
+  }
+}
+
+function isAborted (signal?: AbortSignal): boolean {
+  return signal?.aborted === true
+}
+
+export class LlamaInferenceEngine {
+  readonly modelPath: string
+  readonly modelId: Hex32
+  readonly summary: GgufSummary
+  readonly llama: Llama
+  readonly model: LlamaModel
+  readonly threads: number
+  readonly contextSize: number
+  readonly batchSize: number
+  private readonly context: LlamaContext
+  private readonly pool: BoundedPool<LlamaContextSequence>
+  private closing?: Promise<void>
+
+  constructor (parts: { summary: GgufSummary, llama: Llama, model: LlamaModel, context: LlamaContext, threads: number, maxQueued: number, batchSize: number, contextSize: number }) {
+    this.summary = parts.summary
+    this.modelPath = parts.summary.path
+    this.modelId = parts.summary.modelId
+    this.llama = parts.llama
+    this.model = parts.model
+    this.context = parts.context
+    this.threads = parts.threads
+    this.batchSize = parts.batchSize
+    const seqs: LlamaContextSequence[] = []
+    for (let i = 0; i < parts.context.totalSequences; i++) {
+      seqs.push(parts.context.getSequence())
+    }
+    this.contextSize = Math.min(parts.contextSize, seqs[0]?.contextSize ?? parts.contextSize)
+    this.pool = new BoundedPool(seqs, parts.maxQueued)
+  }
+
+  get sequences (): number {
+    return this.context.totalSequences
+  }
+
+  get closed (): boolean {
+    return this.closing != null
+  }
+
+  /** Generations waiting for a free sequence. */
+  get queued (): number {
+    return this.pool.queued
+  }
+
+  /** Prompt tokens as generation sees them (BOS first when the model wants it). */
+  tokenizePrompt (prompt: string): number[] {
+    const tokens = this.model.tokenize(prompt)
+    const bos = this.model.tokens.bos
+    return bos != null && this.model.tokens.shouldPrependBosToken ? [bos, ...tokens] : tokens
+  }
+
+  detokenize (tokens: number[]): string {
+    return this.model.detokenize(tokens as Token[])
+  }
+
+  isEndToken (token: number): boolean {
+    return this.model.isEogToken(token as Token)
+  }
+
+  /** The token that ends a generation (EOS). */
+  get endToken (): number | undefined {
+    return this.model.tokens.eos ?? undefined
+  }
+
+  /**
+   * Hold one sequence (cleared) for `fn`; waits in the bounded queue when all
+   * are busy. Used by generate, replay and the benchmark.
+   */
+  async withSequence<R> (signal: AbortSignal | undefined, fn: (seq: LlamaContextSequence) => Promise<R>): Promise<R> {
+    if (this.closed) {
+      throw new EngineClosedError()
+    }
+    const seq = await this.pool.acquire(signal)
+    try {
+      await seq.clearHistory()
+      return await fn(seq)
+    } finally {
+      if (!seq.disposed) {
+        await seq.clearHistory().catch(() => {})
+      }
+      this.pool.release(seq)
+    }
+  }
+
+  /**
+   * Generate from a prompt. Yields each token with its text; the generator's
+   * return value is the whole result (use `complete` to get only that).
+   * Aborting `signal` ends the iteration with GenerationAbortedError and frees the sequence.
+   */
+  async * generate (prompt: string, params: GenerateParams = {}, signal?: AbortSignal): AsyncGenerator<GeneratedToken, GenerationResult, undefined> {
+    const p = resolveParams(params)
+    const promptTokens = this.tokenizePrompt(prompt)
+    if (promptTokens.length + p.maxTokens > this.contextSize) {
+      throw new ContextOverflowError(promptTokens.length + p.maxTokens, this.contextSize)
+    }
+    if (this.closed) {
+      throw new EngineClosedError()
+    }
+    const seq = await this.pool.acquire(signal)
+    const tokens: number[] = []
+    const decoder = new TextDecoderStream(this.model)
+    let text = ''
+    let finishReason: FinishReason = 'length'
+    try {
+      await seq.clearHistory()
+      const it = seq.evaluate(promptTokens as Token[], {
+        temperature: p.temperature,
+        topK: p.topK,
+        topP: p.topP,
+        seed: p.seed,
+        yieldEogToken: true
+      })
+      for await (const token of it) {
+        if (isAborted(signal)) {
+          throw new GenerationAbortedError()
+        }
+        if (this.model.isEogToken(token)) {
+          finishReason = 'eos'
+          break
+        }
+        tokens.push(token)
+        const piece = decoder.push(token)
+        const before = text.length
+        text += piece
+        yield { token, text: piece }
+        if (isAborted(signal)) {
+          throw new GenerationAbortedError()
+        }
+        if (p.stop.length > 0 && piece.length > 0 && p.stop.some(s => text.indexOf(s, Math.max(0, before - s.length + 1)) >= 0)) {
+          finishReason = 'stop'
+          break
+        }
+        if (tokens.length >= p.maxTokens) {
+          finishReason = 'length'
+          break
+        }
+      }
+      text += decoder.flush()
+      return { tokens, text, finishReason, promptTokens: promptTokens.length }
+    } finally {
+      if (!seq.disposed) {
+        await seq.clearHistory().catch(() => {})
+      }
+      this.pool.release(seq)
+    }
+  }
+
+  /** Run a generation to its end and return the result. */
+  async complete (prompt: string, params: GenerateParams = {}, signal?: AbortSignal): Promise<GenerationResult> {
+    const it = this.generate(prompt, params, signal)
+    while (true) {
+      const r = await it.next()
+      if (r.done === true) {
+        return r.value
+      }
+    }
+  }
+
+  /** Free the context and the model. Idempotent; pending waiters get EngineClosedError. */
+  async close (): Promise<void> {
+    if (this.closing == null) {
+      this.pool.close()
+      this.closing = (async () => {
+        await this.context.dispose().catch(() => {})
+        await this.model.dispose().catch(() => {})
+        log('closed %s', this.modelId)
+      })()
+    }
+    return this.closing
+  }
+}
+
+/**
+ * Load a GGUF model by path: validate the file (typed errors naming the
+ * problem), hash it for the model id, load it with load progress, and create
+ * the context with its sequences.
+ */
+export async function createInferenceEngine (init: InferenceEngineInit): Promise<LlamaInferenceEngine> {
+  const summary = await inspectGguf(init.modelPath)
+  const llama = init.llama ?? await getSharedLlama(init.gpu ?? 'auto')
+  const threads = init.threads ?? DEFAULT_THREADS
+  const sequences = init.sequences ?? DEFAULT_SEQUENCES
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new InvalidParamsError('threads', `must be a positive integer, got ${threads}`)
+  }
+  if (!Number.isInteger(sequences) || sequences < 1) {
+    throw new InvalidParamsError('sequences', `must be a positive integer, got ${sequences}`)
+  }
+  let model: LlamaModel
+  const t0 = performance.now()
+  try {
+    model = await llama.loadModel({
+      modelPath: init.modelPath,
+      onLoadProgress: init.onLoadProgress,
+      loadSignal: init.signal
+    })
+  } catch (err: any) {
+    throw new ModelLoadError(init.modelPath, String(err?.message ?? err).split('\n')[0])
+  }
+  const contextSize = Math.min(init.contextSize ?? DEFAULT_CONTEXT_SIZE_TOKENS, model.trainContextSize)
+  const batchSize = Math.min(init.batchSize ?? DEFAULT_BATCH_SIZE_TOKENS, contextSize)
+  let context: LlamaContext
+  try {
+    context = await model.createContext({
+      contextSize,
+      sequences,
+      batchSize,
+      threads,
+      flashAttention: FLASH_ATTENTION,
+      createSignal: init.signal
+    })
+  } catch (err: any) {
+    await model.dispose().catch(() => {})
+    throw new ModelLoadError(init.modelPath, String(err?.message ?? err).split('\n')[0])
+  }
+  log('loaded %s (%s) in %d ms: %d threads, %d sequences, gpu %s', summary.modelId, summary.name ?? summary.architecture,
+    Math.round(performance.now() - t0), threads, sequences, String(llama.gpu))
+  return new LlamaInferenceEngine({ summary, llama, model, context, threads, maxQueued: init.maxQueued ?? DEFAULT_MAX_QUEUED, batchSize, contextSize })
+}

@@ -1,0 +1,7 @@
+export { generateModel, presetParameters, isPresetName, PRESETS, PRESET_NAMES } from './presets.ts'
+export type { GenerateModelOptions, ModelShape, PresetName } from './presets.ts'
+export { inspectGguf, modelIdOf } from './inspect.ts'
+export type { GgufSummary, Hex32 } from './inspect.ts'
+export { writeGguf, ggufHeader } from './writer.ts'
+export type { TensorSpec, WriteGgufOptions, MetaValue } from './writer.ts'
+export type { TensorTypeName } from './numeric.ts'
