@@ -1,0 +1,57 @@
+// Generated from pool.proto by protons, compiled by tsc (test/protocols/codegen.ts). Do not edit.
+import type { Codec, DecodeOptions } from 'protons-runtime';
+import type { Uint8ArrayList } from 'uint8arraylist';
+export interface Heartbeat {
+    node: Uint8Array<ArrayBuffer>;
+    models: string[];
+    hardwareClass: string;
+    level: number;
+    tokensPerSecondMilli: number;
+    loadPermille: number;
+    reservedBySession: bigint;
+    timestampMs: bigint;
+    seq: bigint;
+}
+export declare namespace Heartbeat {
+    const codec: () => Codec<Heartbeat>;
+    interface HeartbeatNodeFieldEvent {
+        field: '$.node';
+        value: Uint8Array<ArrayBuffer>;
+    }
+    interface HeartbeatModelsFieldEvent {
+        field: '$.models[]';
+        index: number;
+        value: string;
+    }
+    interface HeartbeatHardwareClassFieldEvent {
+        field: '$.hardwareClass';
+        value: string;
+    }
+    interface HeartbeatLevelFieldEvent {
+        field: '$.level';
+        value: number;
+    }
+    interface HeartbeatTokensPerSecondMilliFieldEvent {
+        field: '$.tokensPerSecondMilli';
+        value: number;
+    }
+    interface HeartbeatLoadPermilleFieldEvent {
+        field: '$.loadPermille';
+        value: number;
+    }
+    interface HeartbeatReservedBySessionFieldEvent {
+        field: '$.reservedBySession';
+        value: bigint;
+    }
+    interface HeartbeatTimestampMsFieldEvent {
+        field: '$.timestampMs';
+        value: bigint;
+    }
+    interface HeartbeatSeqFieldEvent {
+        field: '$.seq';
+        value: bigint;
+    }
+    function encode(obj: Partial<Heartbeat>): Uint8Array<ArrayBuffer>;
+    function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Heartbeat>): Heartbeat;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Heartbeat>): Generator<HeartbeatNodeFieldEvent | HeartbeatModelsFieldEvent | HeartbeatHardwareClassFieldEvent | HeartbeatLevelFieldEvent | HeartbeatTokensPerSecondMilliFieldEvent | HeartbeatLoadPermilleFieldEvent | HeartbeatReservedBySessionFieldEvent | HeartbeatTimestampMsFieldEvent | HeartbeatSeqFieldEvent>;
+}

@@ -1,0 +1,215 @@
+// Generated from pool.proto by protons, compiled by tsc (test/protocols/codegen.ts). Do not edit.
+// @ts-nocheck
+import { decodeMessage, encodeMessage, MaxLengthError, message, streamMessage } from 'protons-runtime';
+import { alloc as uint8ArrayAlloc } from 'uint8arrays/alloc';
+export var Heartbeat;
+(function (Heartbeat) {
+    let _codec;
+    Heartbeat.codec = () => {
+        if (_codec == null) {
+            _codec = message((obj, w, opts = {}) => {
+                if (opts.lengthDelimited !== false) {
+                    w.fork();
+                }
+                if ((obj.node != null && obj.node.byteLength > 0)) {
+                    w.uint32(10);
+                    w.bytes(obj.node);
+                }
+                if (obj.models != null && obj.models.length > 0) {
+                    for (const value of obj.models) {
+                        w.uint32(18);
+                        w.string(value);
+                    }
+                }
+                if ((obj.hardwareClass != null && obj.hardwareClass !== '')) {
+                    w.uint32(26);
+                    w.string(obj.hardwareClass);
+                }
+                if ((obj.level != null && obj.level !== 0)) {
+                    w.uint32(32);
+                    w.uint32(obj.level);
+                }
+                if ((obj.tokensPerSecondMilli != null && obj.tokensPerSecondMilli !== 0)) {
+                    w.uint32(40);
+                    w.uint32(obj.tokensPerSecondMilli);
+                }
+                if ((obj.loadPermille != null && obj.loadPermille !== 0)) {
+                    w.uint32(48);
+                    w.uint32(obj.loadPermille);
+                }
+                if ((obj.reservedBySession != null && obj.reservedBySession !== 0n)) {
+                    w.uint32(56);
+                    w.uint64(obj.reservedBySession);
+                }
+                if ((obj.timestampMs != null && obj.timestampMs !== 0n)) {
+                    w.uint32(64);
+                    w.uint64(obj.timestampMs);
+                }
+                if ((obj.seq != null && obj.seq !== 0n)) {
+                    w.uint32(72);
+                    w.uint64(obj.seq);
+                }
+                if (opts.lengthDelimited !== false) {
+                    w.ldelim();
+                }
+            }, (reader, length, opts = {}) => {
+                const obj = {
+                    node: uint8ArrayAlloc(0),
+                    models: [],
+                    hardwareClass: '',
+                    level: 0,
+                    tokensPerSecondMilli: 0,
+                    loadPermille: 0,
+                    reservedBySession: 0n,
+                    timestampMs: 0n,
+                    seq: 0n
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            obj.node = reader.bytes();
+                            break;
+                        }
+                        case 2: {
+                            if (opts.limits?.models != null && obj.models.length === opts.limits.models) {
+                                throw new MaxLengthError('Decode error - repeated field "models" had too many elements');
+                            }
+                            obj.models.push(reader.string());
+                            break;
+                        }
+                        case 3: {
+                            obj.hardwareClass = reader.string();
+                            break;
+                        }
+                        case 4: {
+                            obj.level = reader.uint32();
+                            break;
+                        }
+                        case 5: {
+                            obj.tokensPerSecondMilli = reader.uint32();
+                            break;
+                        }
+                        case 6: {
+                            obj.loadPermille = reader.uint32();
+                            break;
+                        }
+                        case 7: {
+                            obj.reservedBySession = reader.uint64();
+                            break;
+                        }
+                        case 8: {
+                            obj.timestampMs = reader.uint64();
+                            break;
+                        }
+                        case 9: {
+                            obj.seq = reader.uint64();
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+                return obj;
+            }, function* (reader, length, prefix, opts = {}) {
+                const obj = {
+                    models: 0
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            yield {
+                                field: `${prefix}.node`,
+                                value: reader.bytes()
+                            };
+                            break;
+                        }
+                        case 2: {
+                            if (opts.limits?.models != null && obj.models === opts.limits.models) {
+                                throw new MaxLengthError('Streaming decode error - repeated field "models" had too many elements');
+                            }
+                            yield {
+                                field: `${prefix}.models[]`,
+                                index: obj.models,
+                                value: reader.string()
+                            };
+                            obj.models++;
+                            break;
+                        }
+                        case 3: {
+                            yield {
+                                field: `${prefix}.hardwareClass`,
+                                value: reader.string()
+                            };
+                            break;
+                        }
+                        case 4: {
+                            yield {
+                                field: `${prefix}.level`,
+                                value: reader.uint32()
+                            };
+                            break;
+                        }
+                        case 5: {
+                            yield {
+                                field: `${prefix}.tokensPerSecondMilli`,
+                                value: reader.uint32()
+                            };
+                            break;
+                        }
+                        case 6: {
+                            yield {
+                                field: `${prefix}.loadPermille`,
+                                value: reader.uint32()
+                            };
+                            break;
+                        }
+                        case 7: {
+                            yield {
+                                field: `${prefix}.reservedBySession`,
+                                value: reader.uint64()
+                            };
+                            break;
+                        }
+                        case 8: {
+                            yield {
+                                field: `${prefix}.timestampMs`,
+                                value: reader.uint64()
+                            };
+                            break;
+                        }
+                        case 9: {
+                            yield {
+                                field: `${prefix}.seq`,
+                                value: reader.uint64()
+                            };
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+        return _codec;
+    };
+    function encode(obj) {
+        return encodeMessage(obj, Heartbeat.codec());
+    }
+    Heartbeat.encode = encode;
+    function decode(buf, opts) {
+        return decodeMessage(buf, Heartbeat.codec(), opts);
+    }
+    Heartbeat.decode = decode;
+    function stream(buf, opts) {
+        return streamMessage(buf, Heartbeat.codec(), opts);
+    }
+    Heartbeat.stream = stream;
+})(Heartbeat || (Heartbeat = {}));

@@ -1,0 +1,1143 @@
+// Generated from task.proto by protons, compiled by tsc (test/protocols/codegen.ts). Do not edit.
+// @ts-nocheck
+import { decodeMessage, encodeMessage, enumeration, MaxLengthError, message, streamMessage } from 'protons-runtime';
+import { alloc as uint8ArrayAlloc } from 'uint8arrays/alloc';
+export var TaskParams;
+(function (TaskParams) {
+    let _codec;
+    TaskParams.codec = () => {
+        if (_codec == null) {
+            _codec = message((obj, w, opts = {}) => {
+                if (opts.lengthDelimited !== false) {
+                    w.fork();
+                }
+                if ((obj.modelId != null && obj.modelId !== '')) {
+                    w.uint32(10);
+                    w.string(obj.modelId);
+                }
+                if ((obj.maxTokens != null && obj.maxTokens !== 0)) {
+                    w.uint32(16);
+                    w.uint32(obj.maxTokens);
+                }
+                if ((obj.temperature != null && obj.temperature !== 0)) {
+                    w.uint32(25);
+                    w.double(obj.temperature);
+                }
+                if ((obj.topP != null && obj.topP !== 0)) {
+                    w.uint32(33);
+                    w.double(obj.topP);
+                }
+                if ((obj.topK != null && obj.topK !== 0)) {
+                    w.uint32(40);
+                    w.uint32(obj.topK);
+                }
+                if ((obj.seed != null && obj.seed !== 0n)) {
+                    w.uint32(48);
+                    w.uint64(obj.seed);
+                }
+                if (obj.stop != null && obj.stop.length > 0) {
+                    for (const value of obj.stop) {
+                        w.uint32(58);
+                        w.string(value);
+                    }
+                }
+                if (opts.lengthDelimited !== false) {
+                    w.ldelim();
+                }
+            }, (reader, length, opts = {}) => {
+                const obj = {
+                    modelId: '',
+                    maxTokens: 0,
+                    temperature: 0,
+                    topP: 0,
+                    topK: 0,
+                    seed: 0n,
+                    stop: []
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            obj.modelId = reader.string();
+                            break;
+                        }
+                        case 2: {
+                            obj.maxTokens = reader.uint32();
+                            break;
+                        }
+                        case 3: {
+                            obj.temperature = reader.double();
+                            break;
+                        }
+                        case 4: {
+                            obj.topP = reader.double();
+                            break;
+                        }
+                        case 5: {
+                            obj.topK = reader.uint32();
+                            break;
+                        }
+                        case 6: {
+                            obj.seed = reader.uint64();
+                            break;
+                        }
+                        case 7: {
+                            if (opts.limits?.stop != null && obj.stop.length === opts.limits.stop) {
+                                throw new MaxLengthError('Decode error - repeated field "stop" had too many elements');
+                            }
+                            obj.stop.push(reader.string());
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+                return obj;
+            }, function* (reader, length, prefix, opts = {}) {
+                const obj = {
+                    stop: 0
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            yield {
+                                field: `${prefix}.modelId`,
+                                value: reader.string()
+                            };
+                            break;
+                        }
+                        case 2: {
+                            yield {
+                                field: `${prefix}.maxTokens`,
+                                value: reader.uint32()
+                            };
+                            break;
+                        }
+                        case 3: {
+                            yield {
+                                field: `${prefix}.temperature`,
+                                value: reader.double()
+                            };
+                            break;
+                        }
+                        case 4: {
+                            yield {
+                                field: `${prefix}.topP`,
+                                value: reader.double()
+                            };
+                            break;
+                        }
+                        case 5: {
+                            yield {
+                                field: `${prefix}.topK`,
+                                value: reader.uint32()
+                            };
+                            break;
+                        }
+                        case 6: {
+                            yield {
+                                field: `${prefix}.seed`,
+                                value: reader.uint64()
+                            };
+                            break;
+                        }
+                        case 7: {
+                            if (opts.limits?.stop != null && obj.stop === opts.limits.stop) {
+                                throw new MaxLengthError('Streaming decode error - repeated field "stop" had too many elements');
+                            }
+                            yield {
+                                field: `${prefix}.stop[]`,
+                                index: obj.stop,
+                                value: reader.string()
+                            };
+                            obj.stop++;
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+        return _codec;
+    };
+    function encode(obj) {
+        return encodeMessage(obj, TaskParams.codec());
+    }
+    TaskParams.encode = encode;
+    function decode(buf, opts) {
+        return decodeMessage(buf, TaskParams.codec(), opts);
+    }
+    TaskParams.decode = decode;
+    function stream(buf, opts) {
+        return streamMessage(buf, TaskParams.codec(), opts);
+    }
+    TaskParams.stream = stream;
+})(TaskParams || (TaskParams = {}));
+export var TaskQueued;
+(function (TaskQueued) {
+    let _codec;
+    TaskQueued.codec = () => {
+        if (_codec == null) {
+            _codec = message((obj, w, opts = {}) => {
+                if (opts.lengthDelimited !== false) {
+                    w.fork();
+                }
+                if ((obj.sessionId != null && obj.sessionId !== 0n)) {
+                    w.uint32(8);
+                    w.uint64(obj.sessionId);
+                }
+                if ((obj.taskId != null && obj.taskId !== 0n)) {
+                    w.uint32(16);
+                    w.uint64(obj.taskId);
+                }
+                if ((obj.promptCid != null && obj.promptCid.byteLength > 0)) {
+                    w.uint32(26);
+                    w.bytes(obj.promptCid);
+                }
+                if (obj.params != null) {
+                    w.uint32(34);
+                    TaskParams.codec().encode(obj.params, w);
+                }
+                if ((obj.submitter != null && obj.submitter.byteLength > 0)) {
+                    w.uint32(42);
+                    w.bytes(obj.submitter);
+                }
+                if ((obj.deadlineMs != null && obj.deadlineMs !== 0n)) {
+                    w.uint32(48);
+                    w.uint64(obj.deadlineMs);
+                }
+                if ((obj.redundancy != null && obj.redundancy !== 0)) {
+                    w.uint32(56);
+                    w.uint32(obj.redundancy);
+                }
+                if (opts.lengthDelimited !== false) {
+                    w.ldelim();
+                }
+            }, (reader, length, opts = {}) => {
+                const obj = {
+                    sessionId: 0n,
+                    taskId: 0n,
+                    promptCid: uint8ArrayAlloc(0),
+                    submitter: uint8ArrayAlloc(0),
+                    deadlineMs: 0n,
+                    redundancy: 0
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            obj.sessionId = reader.uint64();
+                            break;
+                        }
+                        case 2: {
+                            obj.taskId = reader.uint64();
+                            break;
+                        }
+                        case 3: {
+                            obj.promptCid = reader.bytes();
+                            break;
+                        }
+                        case 4: {
+                            obj.params = TaskParams.codec().decode(reader, reader.uint32(), {
+                                limits: opts.limits?.params
+                            });
+                            break;
+                        }
+                        case 5: {
+                            obj.submitter = reader.bytes();
+                            break;
+                        }
+                        case 6: {
+                            obj.deadlineMs = reader.uint64();
+                            break;
+                        }
+                        case 7: {
+                            obj.redundancy = reader.uint32();
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+                return obj;
+            }, function* (reader, length, prefix, opts = {}) {
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            yield {
+                                field: `${prefix}.sessionId`,
+                                value: reader.uint64()
+                            };
+                            break;
+                        }
+                        case 2: {
+                            yield {
+                                field: `${prefix}.taskId`,
+                                value: reader.uint64()
+                            };
+                            break;
+                        }
+                        case 3: {
+                            yield {
+                                field: `${prefix}.promptCid`,
+                                value: reader.bytes()
+                            };
+                            break;
+                        }
+                        case 4: {
+                            yield* TaskParams.codec().stream(reader, reader.uint32(), `${prefix}.params`, {
+                                limits: opts.limits?.params
+                            });
+                            break;
+                        }
+                        case 5: {
+                            yield {
+                                field: `${prefix}.submitter`,
+                                value: reader.bytes()
+                            };
+                            break;
+                        }
+                        case 6: {
+                            yield {
+                                field: `${prefix}.deadlineMs`,
+                                value: reader.uint64()
+                            };
+                            break;
+                        }
+                        case 7: {
+                            yield {
+                                field: `${prefix}.redundancy`,
+                                value: reader.uint32()
+                            };
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+        return _codec;
+    };
+    function encode(obj) {
+        return encodeMessage(obj, TaskQueued.codec());
+    }
+    TaskQueued.encode = encode;
+    function decode(buf, opts) {
+        return decodeMessage(buf, TaskQueued.codec(), opts);
+    }
+    TaskQueued.decode = decode;
+    function stream(buf, opts) {
+        return streamMessage(buf, TaskQueued.codec(), opts);
+    }
+    TaskQueued.stream = stream;
+})(TaskQueued || (TaskQueued = {}));
+export var Assignment;
+(function (Assignment) {
+    let _codec;
+    Assignment.codec = () => {
+        if (_codec == null) {
+            _codec = message((obj, w, opts = {}) => {
+                if (opts.lengthDelimited !== false) {
+                    w.fork();
+                }
+                if ((obj.taskId != null && obj.taskId !== 0n)) {
+                    w.uint32(8);
+                    w.uint64(obj.taskId);
+                }
+                if (obj.miners != null && obj.miners.length > 0) {
+                    for (const value of obj.miners) {
+                        w.uint32(18);
+                        w.bytes(value);
+                    }
+                }
+                if ((obj.selectionSeed != null && obj.selectionSeed.byteLength > 0)) {
+                    w.uint32(26);
+                    w.bytes(obj.selectionSeed);
+                }
+                if ((obj.leader != null && obj.leader.byteLength > 0)) {
+                    w.uint32(34);
+                    w.bytes(obj.leader);
+                }
+                if ((obj.round != null && obj.round !== 0)) {
+                    w.uint32(40);
+                    w.uint32(obj.round);
+                }
+                if ((obj.signature != null && obj.signature.byteLength > 0)) {
+                    w.uint32(50);
+                    w.bytes(obj.signature);
+                }
+                if ((obj.sessionId != null && obj.sessionId !== 0n)) {
+                    w.uint32(56);
+                    w.uint64(obj.sessionId);
+                }
+                if (opts.lengthDelimited !== false) {
+                    w.ldelim();
+                }
+            }, (reader, length, opts = {}) => {
+                const obj = {
+                    taskId: 0n,
+                    miners: [],
+                    selectionSeed: uint8ArrayAlloc(0),
+                    leader: uint8ArrayAlloc(0),
+                    round: 0,
+                    signature: uint8ArrayAlloc(0),
+                    sessionId: 0n
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            obj.taskId = reader.uint64();
+                            break;
+                        }
+                        case 2: {
+                            if (opts.limits?.miners != null && obj.miners.length === opts.limits.miners) {
+                                throw new MaxLengthError('Decode error - repeated field "miners" had too many elements');
+                            }
+                            obj.miners.push(reader.bytes());
+                            break;
+                        }
+                        case 3: {
+                            obj.selectionSeed = reader.bytes();
+                            break;
+                        }
+                        case 4: {
+                            obj.leader = reader.bytes();
+                            break;
+                        }
+                        case 5: {
+                            obj.round = reader.uint32();
+                            break;
+                        }
+                        case 6: {
+                            obj.signature = reader.bytes();
+                            break;
+                        }
+                        case 7: {
+                            obj.sessionId = reader.uint64();
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+                return obj;
+            }, function* (reader, length, prefix, opts = {}) {
+                const obj = {
+                    miners: 0
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            yield {
+                                field: `${prefix}.taskId`,
+                                value: reader.uint64()
+                            };
+                            break;
+                        }
+                        case 2: {
+                            if (opts.limits?.miners != null && obj.miners === opts.limits.miners) {
+                                throw new MaxLengthError('Streaming decode error - repeated field "miners" had too many elements');
+                            }
+                            yield {
+                                field: `${prefix}.miners[]`,
+                                index: obj.miners,
+                                value: reader.bytes()
+                            };
+                            obj.miners++;
+                            break;
+                        }
+                        case 3: {
+                            yield {
+                                field: `${prefix}.selectionSeed`,
+                                value: reader.bytes()
+                            };
+                            break;
+                        }
+                        case 4: {
+                            yield {
+                                field: `${prefix}.leader`,
+                                value: reader.bytes()
+                            };
+                            break;
+                        }
+                        case 5: {
+                            yield {
+                                field: `${prefix}.round`,
+                                value: reader.uint32()
+                            };
+                            break;
+                        }
+                        case 6: {
+                            yield {
+                                field: `${prefix}.signature`,
+                                value: reader.bytes()
+                            };
+                            break;
+                        }
+                        case 7: {
+                            yield {
+                                field: `${prefix}.sessionId`,
+                                value: reader.uint64()
+                            };
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+        return _codec;
+    };
+    function encode(obj) {
+        return encodeMessage(obj, Assignment.codec());
+    }
+    Assignment.encode = encode;
+    function decode(buf, opts) {
+        return decodeMessage(buf, Assignment.codec(), opts);
+    }
+    Assignment.decode = decode;
+    function stream(buf, opts) {
+        return streamMessage(buf, Assignment.codec(), opts);
+    }
+    Assignment.stream = stream;
+})(Assignment || (Assignment = {}));
+export var Ack;
+(function (Ack) {
+    let _codec;
+    Ack.codec = () => {
+        if (_codec == null) {
+            _codec = message((obj, w, opts = {}) => {
+                if (opts.lengthDelimited !== false) {
+                    w.fork();
+                }
+                if ((obj.taskId != null && obj.taskId !== 0n)) {
+                    w.uint32(8);
+                    w.uint64(obj.taskId);
+                }
+                if ((obj.miner != null && obj.miner.byteLength > 0)) {
+                    w.uint32(18);
+                    w.bytes(obj.miner);
+                }
+                if ((obj.round != null && obj.round !== 0)) {
+                    w.uint32(24);
+                    w.uint32(obj.round);
+                }
+                if (opts.lengthDelimited !== false) {
+                    w.ldelim();
+                }
+            }, (reader, length, opts = {}) => {
+                const obj = {
+                    taskId: 0n,
+                    miner: uint8ArrayAlloc(0),
+                    round: 0
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            obj.taskId = reader.uint64();
+                            break;
+                        }
+                        case 2: {
+                            obj.miner = reader.bytes();
+                            break;
+                        }
+                        case 3: {
+                            obj.round = reader.uint32();
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+                return obj;
+            }, function* (reader, length, prefix, opts = {}) {
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            yield {
+                                field: `${prefix}.taskId`,
+                                value: reader.uint64()
+                            };
+                            break;
+                        }
+                        case 2: {
+                            yield {
+                                field: `${prefix}.miner`,
+                                value: reader.bytes()
+                            };
+                            break;
+                        }
+                        case 3: {
+                            yield {
+                                field: `${prefix}.round`,
+                                value: reader.uint32()
+                            };
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+        return _codec;
+    };
+    function encode(obj) {
+        return encodeMessage(obj, Ack.codec());
+    }
+    Ack.encode = encode;
+    function decode(buf, opts) {
+        return decodeMessage(buf, Ack.codec(), opts);
+    }
+    Ack.decode = decode;
+    function stream(buf, opts) {
+        return streamMessage(buf, Ack.codec(), opts);
+    }
+    Ack.stream = stream;
+})(Ack || (Ack = {}));
+export var Precommit;
+(function (Precommit) {
+    let _codec;
+    Precommit.codec = () => {
+        if (_codec == null) {
+            _codec = message((obj, w, opts = {}) => {
+                if (opts.lengthDelimited !== false) {
+                    w.fork();
+                }
+                if ((obj.taskId != null && obj.taskId !== 0n)) {
+                    w.uint32(8);
+                    w.uint64(obj.taskId);
+                }
+                if ((obj.miner != null && obj.miner.byteLength > 0)) {
+                    w.uint32(18);
+                    w.bytes(obj.miner);
+                }
+                if ((obj.commitment != null && obj.commitment.byteLength > 0)) {
+                    w.uint32(26);
+                    w.bytes(obj.commitment);
+                }
+                if ((obj.signature != null && obj.signature.byteLength > 0)) {
+                    w.uint32(34);
+                    w.bytes(obj.signature);
+                }
+                if (opts.lengthDelimited !== false) {
+                    w.ldelim();
+                }
+            }, (reader, length, opts = {}) => {
+                const obj = {
+                    taskId: 0n,
+                    miner: uint8ArrayAlloc(0),
+                    commitment: uint8ArrayAlloc(0),
+                    signature: uint8ArrayAlloc(0)
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            obj.taskId = reader.uint64();
+                            break;
+                        }
+                        case 2: {
+                            obj.miner = reader.bytes();
+                            break;
+                        }
+                        case 3: {
+                            obj.commitment = reader.bytes();
+                            break;
+                        }
+                        case 4: {
+                            obj.signature = reader.bytes();
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+                return obj;
+            }, function* (reader, length, prefix, opts = {}) {
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            yield {
+                                field: `${prefix}.taskId`,
+                                value: reader.uint64()
+                            };
+                            break;
+                        }
+                        case 2: {
+                            yield {
+                                field: `${prefix}.miner`,
+                                value: reader.bytes()
+                            };
+                            break;
+                        }
+                        case 3: {
+                            yield {
+                                field: `${prefix}.commitment`,
+                                value: reader.bytes()
+                            };
+                            break;
+                        }
+                        case 4: {
+                            yield {
+                                field: `${prefix}.signature`,
+                                value: reader.bytes()
+                            };
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+        return _codec;
+    };
+    function encode(obj) {
+        return encodeMessage(obj, Precommit.codec());
+    }
+    Precommit.encode = encode;
+    function decode(buf, opts) {
+        return decodeMessage(buf, Precommit.codec(), opts);
+    }
+    Precommit.decode = decode;
+    function stream(buf, opts) {
+        return streamMessage(buf, Precommit.codec(), opts);
+    }
+    Precommit.stream = stream;
+})(Precommit || (Precommit = {}));
+export var Reveal;
+(function (Reveal) {
+    let _codec;
+    Reveal.codec = () => {
+        if (_codec == null) {
+            _codec = message((obj, w, opts = {}) => {
+                if (opts.lengthDelimited !== false) {
+                    w.fork();
+                }
+                if ((obj.taskId != null && obj.taskId !== 0n)) {
+                    w.uint32(8);
+                    w.uint64(obj.taskId);
+                }
+                if ((obj.miner != null && obj.miner.byteLength > 0)) {
+                    w.uint32(18);
+                    w.bytes(obj.miner);
+                }
+                if ((obj.outputCid != null && obj.outputCid.byteLength > 0)) {
+                    w.uint32(26);
+                    w.bytes(obj.outputCid);
+                }
+                if ((obj.salt != null && obj.salt.byteLength > 0)) {
+                    w.uint32(34);
+                    w.bytes(obj.salt);
+                }
+                if (opts.lengthDelimited !== false) {
+                    w.ldelim();
+                }
+            }, (reader, length, opts = {}) => {
+                const obj = {
+                    taskId: 0n,
+                    miner: uint8ArrayAlloc(0),
+                    outputCid: uint8ArrayAlloc(0),
+                    salt: uint8ArrayAlloc(0)
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            obj.taskId = reader.uint64();
+                            break;
+                        }
+                        case 2: {
+                            obj.miner = reader.bytes();
+                            break;
+                        }
+                        case 3: {
+                            obj.outputCid = reader.bytes();
+                            break;
+                        }
+                        case 4: {
+                            obj.salt = reader.bytes();
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+                return obj;
+            }, function* (reader, length, prefix, opts = {}) {
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            yield {
+                                field: `${prefix}.taskId`,
+                                value: reader.uint64()
+                            };
+                            break;
+                        }
+                        case 2: {
+                            yield {
+                                field: `${prefix}.miner`,
+                                value: reader.bytes()
+                            };
+                            break;
+                        }
+                        case 3: {
+                            yield {
+                                field: `${prefix}.outputCid`,
+                                value: reader.bytes()
+                            };
+                            break;
+                        }
+                        case 4: {
+                            yield {
+                                field: `${prefix}.salt`,
+                                value: reader.bytes()
+                            };
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+        return _codec;
+    };
+    function encode(obj) {
+        return encodeMessage(obj, Reveal.codec());
+    }
+    Reveal.encode = encode;
+    function decode(buf, opts) {
+        return decodeMessage(buf, Reveal.codec(), opts);
+    }
+    Reveal.decode = decode;
+    function stream(buf, opts) {
+        return streamMessage(buf, Reveal.codec(), opts);
+    }
+    Reveal.stream = stream;
+})(Reveal || (Reveal = {}));
+export var MinerVerdict;
+(function (MinerVerdict) {
+    let Outcome;
+    (function (Outcome) {
+        Outcome["ACCEPTED"] = "ACCEPTED";
+        Outcome["REJECTED_STRUCTURAL"] = "REJECTED_STRUCTURAL";
+        Outcome["REJECTED_REPLAY"] = "REJECTED_REPLAY";
+        Outcome["OUTLIER"] = "OUTLIER";
+        Outcome["MISSING"] = "MISSING";
+        Outcome["REVEAL_MISMATCH"] = "REVEAL_MISMATCH";
+    })(Outcome = MinerVerdict.Outcome || (MinerVerdict.Outcome = {}));
+    let __OutcomeValues;
+    (function (__OutcomeValues) {
+        __OutcomeValues[__OutcomeValues["ACCEPTED"] = 0] = "ACCEPTED";
+        __OutcomeValues[__OutcomeValues["REJECTED_STRUCTURAL"] = 1] = "REJECTED_STRUCTURAL";
+        __OutcomeValues[__OutcomeValues["REJECTED_REPLAY"] = 2] = "REJECTED_REPLAY";
+        __OutcomeValues[__OutcomeValues["OUTLIER"] = 3] = "OUTLIER";
+        __OutcomeValues[__OutcomeValues["MISSING"] = 4] = "MISSING";
+        __OutcomeValues[__OutcomeValues["REVEAL_MISMATCH"] = 5] = "REVEAL_MISMATCH";
+    })(__OutcomeValues || (__OutcomeValues = {}));
+    (function (Outcome) {
+        Outcome.codec = () => {
+            return enumeration(__OutcomeValues);
+        };
+    })(Outcome = MinerVerdict.Outcome || (MinerVerdict.Outcome = {}));
+    let _codec;
+    MinerVerdict.codec = () => {
+        if (_codec == null) {
+            _codec = message((obj, w, opts = {}) => {
+                if (opts.lengthDelimited !== false) {
+                    w.fork();
+                }
+                if ((obj.miner != null && obj.miner.byteLength > 0)) {
+                    w.uint32(10);
+                    w.bytes(obj.miner);
+                }
+                if (obj.outcome != null && __OutcomeValues[obj.outcome] !== 0) {
+                    w.uint32(16);
+                    MinerVerdict.Outcome.codec().encode(obj.outcome, w);
+                }
+                if ((obj.similarityPpm != null && obj.similarityPpm !== 0)) {
+                    w.uint32(24);
+                    w.uint32(obj.similarityPpm);
+                }
+                if (opts.lengthDelimited !== false) {
+                    w.ldelim();
+                }
+            }, (reader, length, opts = {}) => {
+                const obj = {
+                    miner: uint8ArrayAlloc(0),
+                    outcome: Outcome.ACCEPTED,
+                    similarityPpm: 0
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            obj.miner = reader.bytes();
+                            break;
+                        }
+                        case 2: {
+                            obj.outcome = MinerVerdict.Outcome.codec().decode(reader);
+                            break;
+                        }
+                        case 3: {
+                            obj.similarityPpm = reader.uint32();
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+                return obj;
+            }, function* (reader, length, prefix, opts = {}) {
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            yield {
+                                field: `${prefix}.miner`,
+                                value: reader.bytes()
+                            };
+                            break;
+                        }
+                        case 2: {
+                            yield {
+                                field: `${prefix}.outcome`,
+                                value: MinerVerdict.Outcome.codec().decode(reader)
+                            };
+                            break;
+                        }
+                        case 3: {
+                            yield {
+                                field: `${prefix}.similarityPpm`,
+                                value: reader.uint32()
+                            };
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+        return _codec;
+    };
+    function encode(obj) {
+        return encodeMessage(obj, MinerVerdict.codec());
+    }
+    MinerVerdict.encode = encode;
+    function decode(buf, opts) {
+        return decodeMessage(buf, MinerVerdict.codec(), opts);
+    }
+    MinerVerdict.decode = decode;
+    function stream(buf, opts) {
+        return streamMessage(buf, MinerVerdict.codec(), opts);
+    }
+    MinerVerdict.stream = stream;
+})(MinerVerdict || (MinerVerdict = {}));
+export var Verdict;
+(function (Verdict) {
+    let _codec;
+    Verdict.codec = () => {
+        if (_codec == null) {
+            _codec = message((obj, w, opts = {}) => {
+                if (opts.lengthDelimited !== false) {
+                    w.fork();
+                }
+                if ((obj.taskId != null && obj.taskId !== 0n)) {
+                    w.uint32(8);
+                    w.uint64(obj.taskId);
+                }
+                if ((obj.oracle != null && obj.oracle.byteLength > 0)) {
+                    w.uint32(18);
+                    w.bytes(obj.oracle);
+                }
+                if (obj.miners != null && obj.miners.length > 0) {
+                    for (const value of obj.miners) {
+                        w.uint32(26);
+                        MinerVerdict.codec().encode(value, w);
+                    }
+                }
+                if ((obj.round != null && obj.round !== 0)) {
+                    w.uint32(32);
+                    w.uint32(obj.round);
+                }
+                if ((obj.signature != null && obj.signature.byteLength > 0)) {
+                    w.uint32(42);
+                    w.bytes(obj.signature);
+                }
+                if (opts.lengthDelimited !== false) {
+                    w.ldelim();
+                }
+            }, (reader, length, opts = {}) => {
+                const obj = {
+                    taskId: 0n,
+                    oracle: uint8ArrayAlloc(0),
+                    miners: [],
+                    round: 0,
+                    signature: uint8ArrayAlloc(0)
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            obj.taskId = reader.uint64();
+                            break;
+                        }
+                        case 2: {
+                            obj.oracle = reader.bytes();
+                            break;
+                        }
+                        case 3: {
+                            if (opts.limits?.miners != null && obj.miners.length === opts.limits.miners) {
+                                throw new MaxLengthError('Decode error - repeated field "miners" had too many elements');
+                            }
+                            obj.miners.push(MinerVerdict.codec().decode(reader, reader.uint32(), {
+                                limits: opts.limits?.miners$
+                            }));
+                            break;
+                        }
+                        case 4: {
+                            obj.round = reader.uint32();
+                            break;
+                        }
+                        case 5: {
+                            obj.signature = reader.bytes();
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+                return obj;
+            }, function* (reader, length, prefix, opts = {}) {
+                const obj = {
+                    miners: 0
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            yield {
+                                field: `${prefix}.taskId`,
+                                value: reader.uint64()
+                            };
+                            break;
+                        }
+                        case 2: {
+                            yield {
+                                field: `${prefix}.oracle`,
+                                value: reader.bytes()
+                            };
+                            break;
+                        }
+                        case 3: {
+                            if (opts.limits?.miners != null && obj.miners === opts.limits.miners) {
+                                throw new MaxLengthError('Streaming decode error - repeated field "miners" had too many elements');
+                            }
+                            for (const evt of MinerVerdict.codec().stream(reader, reader.uint32(), `${prefix}.miners[]`, {
+                                limits: opts.limits?.miners$
+                            })) {
+                                yield {
+                                    ...evt,
+                                    index: obj.miners
+                                };
+                            }
+                            obj.miners++;
+                            break;
+                        }
+                        case 4: {
+                            yield {
+                                field: `${prefix}.round`,
+                                value: reader.uint32()
+                            };
+                            break;
+                        }
+                        case 5: {
+                            yield {
+                                field: `${prefix}.signature`,
+                                value: reader.bytes()
+                            };
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+        return _codec;
+    };
+    function encode(obj) {
+        return encodeMessage(obj, Verdict.codec());
+    }
+    Verdict.encode = encode;
+    function decode(buf, opts) {
+        return decodeMessage(buf, Verdict.codec(), opts);
+    }
+    Verdict.decode = decode;
+    function stream(buf, opts) {
+        return streamMessage(buf, Verdict.codec(), opts);
+    }
+    Verdict.stream = stream;
+})(Verdict || (Verdict = {}));
