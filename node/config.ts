@@ -153,7 +153,7 @@ const FIELDS: FieldSpec[] = [
   { key: 'dhtClient', flag: '--dht-client', env: 'CORTENSOR_DHT_CLIENT', parse: parseBool }
 ]
 
-/** The environment variables the node reads, for the docs and `--help`. */
+/** The environment variables the node reads (the CLI's help lists them too). */
 export const CONFIG_ENV_VARS = [...FIELDS.map(f => f.env), 'CORTENSOR_CONFIG']
 
 /** Read a JSON or YAML config file into raw values (keys as in NodeConfig; `role` is accepted for `roles`). */

@@ -107,42 +107,35 @@ export class CortensorNode extends TypedEventEmitter<NodeEvents> {
   }
 
   private async doStart (): Promise<void> {
+    try {
+      await this.startParts()
+    } catch (err) {
+      await this.teardown().catch(() => {})
+      this.starting = undefined
+      throw translateStartError(err, this.config)
+    }
+  }
+
+  private async startParts (): Promise<void> {
     const { config } = this
     const identity = await loadOrCreateIdentity(config.dataDir, config.keyFile)
     this.identity = identity
     this.say(`${identity.created ? 'created' : 'loaded'} node key: peer ${identity.peerId} / address ${identity.address}`)
 
     const datastore = new LevelDatastore(join(config.dataDir, 'datastore'))
-    try {
-      await datastore.open()
-    } catch (err: any) {
-      throw translateStartError(err, config)
-    }
+    await datastore.open()
     this.datastore = datastore
     const blockstore = new FsBlockstore(join(config.dataDir, 'blocks'))
     const helia = withBitswap(withLibp2pLight(createHeliaLight({ datastore, blockstore }),
       meshOptions({ config, privateKey: identity.libp2pKey, registry: this.registry })))
-    try {
-      await helia.start()
-    } catch (err: any) {
-      await helia.stop().catch(() => {})
-      await datastore.close().catch(() => {})
-      this.datastore = undefined
-      this.starting = undefined
-      throw translateStartError(err, config)
-    }
     this.helia = helia as unknown as Helia & { libp2p: Libp2p<MeshServices> }
+    await helia.start()
     this.storage = new ContentStore(helia)
     this.startedAt = Date.now()
     this.say(`mesh up as ${config.roles.join('+')} on ${this.libp2p.getMultiaddrs().map(String).join(' ') || '(no listen address)'}`)
 
     if (config.httpPort != null) {
-      try {
-        this.http = await startHttpServer({ node: this, host: config.httpHost, port: config.httpPort })
-      } catch (err) {
-        await this.stop()
-        throw err
-      }
+      this.http = await startHttpServer({ node: this, host: config.httpHost, port: config.httpPort })
       this.say(`http on http://${config.httpHost}:${this.http.port} (/health, /metrics)`)
     }
   }
@@ -157,6 +150,14 @@ export class CortensorNode extends TypedEventEmitter<NodeEvents> {
 
   private async doStop (): Promise<void> {
     await this.starting?.catch(() => {})
+    await this.teardown()
+    this.say('stopped')
+    this.starting = undefined
+    this.stopping = undefined
+  }
+
+  /** Undo whatever start() got done, in reverse order. */
+  private async teardown (): Promise<void> {
     await this.http?.close()
     this.http = undefined
     await this.helia?.stop()
@@ -166,9 +167,6 @@ export class CortensorNode extends TypedEventEmitter<NodeEvents> {
     this.datastore = undefined
     this.storage = undefined
     this.registry.clear()
-    this.say('stopped')
-    this.starting = undefined
-    this.stopping = undefined
   }
 
   health (): HealthReport {
@@ -189,6 +187,9 @@ export class CortensorNode extends TypedEventEmitter<NodeEvents> {
 
 /** Start errors caused by configuration become ConfigErrors naming the option. */
 function translateStartError (err: any, config: NodeConfig): Error {
+  if (err?.exitCode === 2) {
+    return err
+  }
   const text = `${err?.message ?? ''} ${err?.cause?.message ?? ''} ${err?.code ?? ''}`
   if (/EADDRINUSE|address already in use/i.test(text)) {
     return new ConfigError('--listen', `an address is already in use (${config.listen.join(', ')})`)
@@ -199,8 +200,9 @@ function translateStartError (err: any, config: NodeConfig): Error {
   if (/NoValidAddressesError|no valid addresses|could not listen/i.test(text)) {
     return new ConfigError('--listen', `cannot listen on ${config.listen.join(', ')}: ${err.message}`)
   }
-  if (/LOCK|lock|not open/i.test(text) && /level|datastore|IO error|database/i.test(text)) {
-    return new ConfigError('--data-dir', `${config.dataDir} is in use by another running node`)
+  if (err?.name === 'OpenFailedError' || (/LOCK|lock/.test(text) && /level|datastore|IO error|database/i.test(text))) {
+    const cause = String(err?.cause?.message ?? err?.message ?? '').split('\n')[0]
+    return new ConfigError('--data-dir', `${config.dataDir} is in use by another running node (or not writable): ${cause}`)
   }
   return err
 }

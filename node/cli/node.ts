@@ -1,10 +1,11 @@
 import { Option } from 'commander'
-import { CONFIG_ENV_VARS, resolveConfig } from '../config.ts'
 import { SHUTDOWN_TIMEOUT_MS } from '../constants.ts'
-import { loadOrCreateIdentity } from '../identity.ts'
-import { CortensorNode } from '../node.ts'
 import { print, say } from './output.ts'
+import type { CortensorNode } from '../node.ts'
 import type { Command } from 'commander'
+
+// heavy modules (libp2p, Helia, viem) load only when a command runs, so `--help` and bad flags answer fast
+const ENV_VARS = 'CORTENSOR_ROLE, CORTENSOR_NETWORK, CORTENSOR_DATA_DIR, CORTENSOR_KEY_FILE, CORTENSOR_LISTEN, CORTENSOR_ANNOUNCE, CORTENSOR_BOOTSTRAP, CORTENSOR_HTTP_PORT, CORTENSOR_HTTP_HOST, CORTENSOR_DHT_CLIENT, CORTENSOR_CONFIG'
 
 function collect (value: string, previous: string[] = []): string[] {
   return [...previous, ...value.split(',').map(s => s.trim()).filter(Boolean)]
@@ -63,9 +64,11 @@ export function registerNodeCommands (program: Command): Command {
     .option('--http-port <port>', 'HTTP port for /health and /metrics (default: 8090 for bootstrap, 5010 for router, none otherwise; 0 = any free port)')
     .option('--http-host <host>', 'HTTP listen host (default: 127.0.0.1)')
     .option('--dht-client', 'run the DHT in client mode (for nodes others cannot dial)')
-    .addHelpText('after', `\nEnvironment: ${CONFIG_ENV_VARS.join(', ')} (flags override env, env overrides the config file).`)
+    .addHelpText('after', `\nEnvironment: ${ENV_VARS} (flags override env, env overrides the config file).`)
     .action(async (opts) => {
+      const { resolveConfig } = await import('../config.ts')
       const config = await resolveConfig({ flags: opts })
+      const { CortensorNode } = await import('../node.ts')
       const n = new CortensorNode(config)
       n.addEventListener('lifecycle', (evt) => { say(evt.detail) })
       await n.start()
@@ -77,6 +80,8 @@ export function registerNodeCommands (program: Command): Command {
     .description('print this node\'s peer id and EVM address (creates the key on first use)')
     .option('--json', 'print as JSON')
     .action(async (opts) => {
+      const { resolveConfig } = await import('../config.ts')
+      const { loadOrCreateIdentity } = await import('../identity.ts')
       const config = await resolveConfig({ flags: { dataDir: opts.dataDir, keyFile: opts.key, config: opts.config } })
       const id = await loadOrCreateIdentity(config.dataDir, config.keyFile)
       if (id.created) {
