@@ -1,0 +1,48 @@
+/**
+ * The inference area: a GGUF model loaded by path, generation for miners,
+ * the replay check for oracles, embeddings for the embedding-distance check,
+ * hardware classification for the capability advertisement, and the
+ * deterministic GGUF generator used for tests, benchmarks and the devnet.
+ */
+import { createInferenceEngine } from './engine.ts'
+import type { GeneratedToken, GenerateParams, GenerationResult, InferenceEngineInit } from './engine.ts'
+import type { Hex32, GgufSummary } from './gguf/inspect.ts'
+import type { ReplayRequest, ReplayResult } from './replay.ts'
+
+/** What the miner and oracle roles use (LlamaInferenceEngine implements it). */
+export interface InferenceEngine {
+  /** sha256 of the GGUF file as 0x-prefixed bytes32 hex */
+  readonly modelId: Hex32
+  readonly modelPath: string
+  readonly summary: GgufSummary
+  readonly threads: number
+  readonly sequences: number
+  readonly contextSize: number
+  readonly queued: number
+  readonly closed: boolean
+  tokenizePrompt: (prompt: string) => number[]
+  detokenize: (tokens: number[]) => string
+  generate: (prompt: string, params?: GenerateParams, signal?: AbortSignal) => AsyncGenerator<GeneratedToken, GenerationResult, undefined>
+  complete: (prompt: string, params?: GenerateParams, signal?: AbortSignal) => Promise<GenerationResult>
+  close: () => Promise<void>
+}
+
+/** Load a model and return the engine (alias of createInferenceEngine with the narrow interface type). */
+export async function loadInferenceEngine (init: InferenceEngineInit): Promise<InferenceEngine> {
+  return createInferenceEngine(init)
+}
+
+export { createInferenceEngine, LlamaInferenceEngine, resolveParams } from './engine.ts'
+export type { GeneratedToken, GenerateParams, GenerationResult, InferenceEngineInit, ResolvedParams } from './engine.ts'
+export { replayCheck, DEFAULT_REPLAY_POLICY } from './replay.ts'
+export type { ReplayRequest, ReplayResult } from './replay.ts'
+export { createEmbedder, cosineSimilarity, embeddingOutliers, Embedder } from './embeddings.ts'
+export type { EmbedderInit } from './embeddings.ts'
+export { probeHardware, benchmarkEngine, classifyHardware, measureHardware } from './hardware.ts'
+export type { HardwareClass, HardwareProbe, HardwareBenchmark, HardwareReport } from './hardware.ts'
+export { getSharedLlama, disposeSharedLlamas } from './llama.ts'
+export type { GpuChoice } from './llama.ts'
+export { generateModel, inspectGguf, modelIdOf, presetParameters, isPresetName, PRESETS, PRESET_NAMES } from './gguf/index.ts'
+export type { GgufSummary, Hex32, PresetName, TensorTypeName } from './gguf/index.ts'
+export * from './errors.ts'
+export type { ReplayVerdict, ReplayPolicy, ReplayEvidence, FinishReason, PositionScore } from '../../protocols/replay/index.ts'
