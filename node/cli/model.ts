@@ -1,4 +1,90 @@
+import { generateModel, inspectGguf, isPresetName, PRESET_NAMES } from '../inference/gguf/index.ts'
+import { CliUsageError, InvalidOptionError } from './errors.ts'
+import { print, progress, say } from './output.ts'
+import type { GgufSummary, TensorTypeName } from '../inference/gguf/index.ts'
 import type { Command } from 'commander'
 
+const TYPES: TensorTypeName[] = ['f32', 'f16', 'q8_0']
+
+function formatBytes (n: number): string {
+  if (n >= 1024 ** 2) {
+    return `${(n / 1024 ** 2).toFixed(1)} MiB`
+  }
+  if (n >= 1024) {
+    return `${(n / 1024).toFixed(1)} KiB`
+  }
+  return `${n} B`
+}
+
+function formatSummary (s: GgufSummary): string {
+  const lines = [
+    `model id:       ${s.modelId}`,
+    `name:           ${s.name ?? '-'}`,
+    `architecture:   ${s.architecture}`,
+    `parameters:     ${s.parameters.toLocaleString('en-US')}`,
+    `context length: ${s.contextLength ?? '-'}`,
+    `embedding:      ${s.embeddingLength ?? '-'}`,
+    `blocks:         ${s.blockCount ?? '-'}`,
+    `vocabulary:     ${s.vocabularySize ?? '-'}`,
+    `tensors:        ${s.tensorCount} (${Object.entries(s.tensorTypes).map(([k, v]) => `${k} ${v}`).join(', ')})`,
+    `size:           ${s.sizeBytes} bytes (${formatBytes(s.sizeBytes)})`
+  ]
+  return lines.join('\n')
+}
+
 /** `cortensor model …` commands (generate, info). */
-export function registerModelCommands (_program: Command): void {}
+export function registerModelCommands (program: Command): void {
+  const model = program.command('model').description('Generate and inspect GGUF models')
+
+  model.command('generate')
+    .description('Write a deterministic llama-architecture GGUF with seeded random weights (same preset + seed → same bytes)')
+    .requiredOption('--preset <name>', `model size: ${PRESET_NAMES.join('|')}`)
+    .option('--seed <n>', 'weight seed, integer 0..4294967295', '1')
+    .option('--type <type>', `matrix type: ${TYPES.join('|')} (default: the preset's)`)
+    .requiredOption('--out <file>', 'output .gguf path')
+    .option('--json', 'print the summary as JSON')
+    .action(async (opts: { preset: string, seed: string, type?: string, out: string, json?: boolean }) => {
+      if (!isPresetName(opts.preset)) {
+        throw new InvalidOptionError('--preset', `must be one of ${PRESET_NAMES.join(', ')}, got "${opts.preset}"`)
+      }
+      if (!/^\d+$/.test(opts.seed) || Number(opts.seed) > 0xffffffff) {
+        throw new InvalidOptionError('--seed', `must be an integer in 0..4294967295, got "${opts.seed}"`)
+      }
+      if (opts.type != null && !TYPES.includes(opts.type as TensorTypeName)) {
+        throw new InvalidOptionError('--type', `must be one of ${TYPES.join(', ')}, got "${opts.type}"`)
+      }
+      const show = opts.preset === 'tiny' ? undefined : progress(`writing ${opts.out}`)
+      try {
+        await generateModel(opts.out, { preset: opts.preset, seed: Number(opts.seed), type: opts.type as TensorTypeName | undefined, onProgress: show })
+      } catch (err: any) {
+        if (err?.code === 'ENOENT' || err?.code === 'EACCES' || err?.code === 'EISDIR') {
+          throw new InvalidOptionError('--out', `cannot write ${opts.out} (${err.code})`)
+        }
+        throw err
+      }
+      const summary = await inspectGguf(opts.out)
+      if (opts.json === true) {
+        print(JSON.stringify(summary))
+      } else {
+        say(`wrote ${opts.out}`)
+        print(formatSummary(summary))
+      }
+    })
+
+  model.command('info')
+    .description('Validate a GGUF file and print its model id (sha256), architecture, parameters, context length and size')
+    .argument('<file>', 'GGUF file')
+    .option('--json', 'print as JSON')
+    .action(async (file: string, opts: { json?: boolean }) => {
+      let summary: GgufSummary
+      try {
+        summary = await inspectGguf(file)
+      } catch (err: any) {
+        if (typeof err?.name === 'string' && /^(Gguf|ModelNotFound)/.test(err.name)) {
+          throw new CliUsageError(err.message)
+        }
+        throw err
+      }
+      print(opts.json === true ? JSON.stringify(summary) : formatSummary(summary))
+    })
+}

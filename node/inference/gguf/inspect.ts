@@ -107,12 +107,18 @@ export async function inspectGguf (path: string, options: { computeId?: boolean 
     throw new GgufMalformedError(path, msg.split('\n')[0])
   }
 
+  const tensors = info.tensorInfo ?? []
+  if (tensors.length < Number(info.tensorCount)) {
+    throw new GgufTruncatedError(path, `header lists ${Number(info.tensorCount)} tensors, the file ends after ${tensors.length}`)
+  }
+  if (info.infoEndOffset != null && info.infoEndOffset > sizeBytes) {
+    throw new GgufTruncatedError(path, `header needs ${info.infoEndOffset} bytes, file has ${sizeBytes}`)
+  }
   const meta = info.metadata as unknown
   const architecture = String(lookup(meta, 'general.architecture') ?? '')
   if (architecture === '') {
     throw new GgufMissingKeyError(path, 'general.architecture')
   }
-  const tensors = info.tensorInfo ?? []
   const byName = new Map(tensors.map(t => [t.name, t]))
 
   if (architecture === 'llama') {
