@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: Apache-2.0 OR MIT
+pragma solidity ^0.8.28;
+
+import "./TaskQueue.sol";
+
+/// PoUW settlement: the leader settles many tasks per transaction. Every paid or failed verdict carries
+/// the miner's EIP-712 precommit signature over (taskId, outputDigest, salt), checked here, so the leader
+/// can neither pay a miner who did not commit nor pay for an output the miner did not commit to.
+abstract contract Settlement is TaskQueue {
+    uint8 public constant VERDICT_MISSED = 0; // no precommit or reveal: failed, unpaid, no signature needed
+    uint8 public constant VERDICT_HONEST = 1; // paid tokens × price
+    uint8 public constant VERDICT_FAULTY = 2; // committed but failed validation: failed, unpaid
+    uint8 public constant SLASH_EQUIVOCATION = 1; // a signed reveal contradicts the signed precommit
+    uint8 public constant SLASH_REPLAY = 2; // a quorum of oracles signed a failed replay verdict
+
+    bytes32 public constant PRECOMMIT_TYPEHASH = keccak256("Precommit(uint256 taskId,bytes32 outputDigest,bytes32 salt)");
+    bytes32 public constant REVEAL_TYPEHASH = keccak256("Reveal(uint256 taskId,bytes32 outputDigest,bytes32 salt)");
+    bytes32 public constant REPLAY_VERDICT_TYPEHASH =
+        keccak256("ReplayVerdict(uint256 taskId,address miner,bytes32 outputDigest,bool passed)");
+    bytes32 internal constant DOMAIN_TYPEHASH =
+        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
+    uint256 internal constant HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
+
+    uint256 private immutable _chainId;
+    bytes32 private immutable _domainSeparator;
+
+    /// A miner's line in a settlement. `meta` packs: miner address (bits 0–159), tokens (160–183),
+    /// verdict (184–191), on-time flag (bit 192). (r, vs) is the EIP-2098 compact precommit signature.
+    struct MinerReport {
+        uint256 meta;
+        bytes32 outputDigest;
+        bytes32 salt;
+        bytes32 r;
+        bytes32 vs;
+    }
+
+    /// Reports in the order of the task's assignment.
+    struct TaskSettlement {
+        uint256 taskId;
+        MinerReport[] reports;
+    }
+
+    /// A signed (outputDigest, salt) statement: a precommit or a reveal.
+    struct SignedOutput {
+        bytes32 outputDigest;
+        bytes32 salt;
+        bytes32 r;
+        bytes32 vs;
+    }
+
+    struct CompactSig {
+        bytes32 r;
+        bytes32 vs;
+    }
+
+    mapping(bytes32 => bool) public slashedFor; // keccak256(taskId, miner): one slash per offence
+
+    /// `verdicts` packs 2 bits per miner in assignment order; `outputDigest` is the first honest output.
+    event TaskSettled(uint256 indexed taskId, uint256 indexed sessionId, uint256 paid, uint256 verdicts, bytes32 outputDigest);
+
+    constructor() {
+        _chainId = block.chainid;
+        _domainSeparator = _buildDomainSeparator();
+    }
+
+    function domainSeparator() public view returns (bytes32) {
+        return block.chainid == _chainId ? _domainSeparator : _buildDomainSeparator();
+    }
+
+    function settleBatch(TaskSettlement[] calldata batch) external onlyLeader {
+        bytes32 domain = domainSeparator();
+        for (uint256 i = 0; i < batch.length; i++) {
+            _settle(batch[i], domain);
+        }
+    }
+
+    /// Running totals of one task's settlement (kept in memory to stay within the EVM stack).
+    struct Tally {
+        uint256 taskId;
+        uint256 maxTokens;
+        uint256 price;
+        bytes32 domain;
+        uint256 paid;
+        uint256 verdicts;
+        bytes32 output;
+    }
+
+    function _settle(TaskSettlement calldata ts, bytes32 domain) internal {
+        Task storage t = _tasks[ts.taskId];
+        Task memory task = t;
+        if (task.status != STATUS_ASSIGNED) {
+            if (task.status == STATUS_SETTLED) revert TaskAlreadySettled(ts.taskId);
+            revert TaskNotAssigned(ts.taskId, task.status);
+        }
+        Session storage s = _sessions[task.sessionId];
+        uint256 n = ts.reports.length;
+        if (n != s.redundancy) revert WrongMinerCount(ts.taskId, s.redundancy, n);
+        Tally memory tally = Tally(ts.taskId, task.maxTokens, s.pricePerToken, domain, 0, 0, bytes32(0));
+        address[] memory miners = new address[](n);
+        for (uint256 j = 0; j < n; j++) {
+            miners[j] = _applyReport(tally, ts.reports[j], j);
+        }
+        if (_assignmentHash(miners) != task.assignment) revert AssignmentMismatch(ts.taskId);
+        uint256 cost = tally.maxTokens * tally.price * n;
+        s.reserved -= uint128(cost);
+        s.available += uint128(cost - tally.paid);
+        t.status = STATUS_SETTLED;
+        emit TaskSettled(ts.taskId, task.sessionId, tally.paid, tally.verdicts, tally.output);
+    }
+
+    /// Check one miner's report and update its counters and the task's tally; returns the miner.
+    function _applyReport(Tally memory tally, MinerReport calldata rep, uint256 index) internal returns (address miner) {
+        uint256 meta = rep.meta;
+        miner = address(uint160(meta));
+        uint8 verdict = uint8(meta >> 184);
+        tally.verdicts |= uint256(verdict) << (2 * index);
+        NodeStats memory st = _stats[miner];
+        if (verdict == VERDICT_MISSED) {
+            st.tasksFailed += 1;
+        } else {
+            if (verdict > VERDICT_FAULTY) revert InvalidVerdict(tally.taskId, miner, verdict);
+            bytes32 digest =
+                _hashTyped(tally.domain, keccak256(abi.encode(PRECOMMIT_TYPEHASH, tally.taskId, rep.outputDigest, rep.salt)));
+            if (!_signedBy(digest, rep.r, rep.vs, miner)) revert InvalidPrecommitSignature(tally.taskId, miner);
+            if (verdict == VERDICT_HONEST) {
+                uint256 tokens = uint24(meta >> 160);
+                if (tokens > tally.maxTokens) revert TokensExceedMax(tally.taskId, miner, tokens, tally.maxTokens);
+                uint256 pay = tokens * tally.price;
+                tally.paid += pay;
+                if (tally.output == bytes32(0)) tally.output = rep.outputDigest;
+                st.earnings += uint96(pay);
+                st.tasksDone += 1;
+                if ((meta >> 192) & 1 == 1) st.onTime += 1;
+            } else {
+                st.tasksFailed += 1;
+            }
+        }
+        uint8 level = _levelFor(st.tasksDone, st.tasksFailed);
+        if (level != st.level) {
+            st.level = level;
+            emit LevelChanged(miner, level);
+        }
+        _stats[miner] = st;
+    }
+
+    /// Slash a miner whose signed reveal contradicts its signed precommit for the same task.
+    function slashEquivocation(uint256 taskId, address miner, SignedOutput calldata precommit, SignedOutput calldata reveal)
+        external
+        onlyLeader
+    {
+        if (_tasks[taskId].status == STATUS_NONE) revert UnknownTask(taskId);
+        bytes32 domain = domainSeparator();
+        if (!_signedBy(_hashTyped(domain, _outputHash(PRECOMMIT_TYPEHASH, taskId, precommit)), precommit.r, precommit.vs, miner)) {
+            revert InvalidPrecommitSignature(taskId, miner);
+        }
+        if (!_signedBy(_hashTyped(domain, _outputHash(REVEAL_TYPEHASH, taskId, reveal)), reveal.r, reveal.vs, miner)) {
+            revert InvalidRevealSignature(taskId, miner);
+        }
+        if (precommit.outputDigest == reveal.outputDigest && precommit.salt == reveal.salt) revert NotContradictory(taskId, miner);
+        _slashOnce(taskId, miner, SLASH_EQUIVOCATION);
+    }
+
+    /// Slash a miner whose committed output failed the replay check, attested by a quorum of oracles.
+    /// Oracle signatures are ordered by signer address (strictly increasing) so each oracle counts once.
+    function slashReplayFailure(uint256 taskId, address miner, SignedOutput calldata precommit, CompactSig[] calldata oracleSigs)
+        external
+        onlyLeader
+    {
+        if (_tasks[taskId].status == STATUS_NONE) revert UnknownTask(taskId);
+        if (oracleSigs.length > MAX_ORACLES) revert TooManySignatures(oracleSigs.length, MAX_ORACLES);
+        bytes32 domain = domainSeparator();
+        if (!_signedBy(_hashTyped(domain, _outputHash(PRECOMMIT_TYPEHASH, taskId, precommit)), precommit.r, precommit.vs, miner)) {
+            revert InvalidPrecommitSignature(taskId, miner);
+        }
+        bytes32 verdict = _hashTyped(
+            domain, keccak256(abi.encode(REPLAY_VERDICT_TYPEHASH, taskId, miner, precommit.outputDigest, false))
+        );
+        address last;
+        for (uint256 i = 0; i < oracleSigs.length; i++) {
+            address signer = _recover(verdict, oracleSigs[i].r, oracleSigs[i].vs);
+            if (!isOracle(signer)) revert NotOracle(signer);
+            if (signer <= last) revert OracleSignersNotSorted(taskId);
+            last = signer;
+        }
+        if (oracleSigs.length < replayQuorum) revert QuorumNotReached(taskId, oracleSigs.length, replayQuorum);
+        _slashOnce(taskId, miner, SLASH_REPLAY);
+    }
+
+    function _slashOnce(uint256 taskId, address miner, uint8 reason) internal {
+        bytes32 key = keccak256(abi.encode(taskId, miner));
+        if (slashedFor[key]) revert AlreadySlashed(taskId, miner);
+        slashedFor[key] = true;
+        _slash(miner, taskId, reason);
+    }
+
+    function _outputHash(bytes32 typehash, uint256 taskId, SignedOutput calldata o) internal pure returns (bytes32) {
+        return keccak256(abi.encode(typehash, taskId, o.outputDigest, o.salt));
+    }
+
+    function _hashTyped(bytes32 domain, bytes32 structHash) internal pure returns (bytes32 digest) {
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, hex"1901")
+            mstore(add(ptr, 0x02), domain)
+            mstore(add(ptr, 0x22), structHash)
+            digest := keccak256(ptr, 0x42)
+        }
+    }
+
+    /// EIP-2098 compact signature; high-s and malformed signatures recover to address(0).
+    function _recover(bytes32 digest, bytes32 r, bytes32 vs) internal pure returns (address) {
+        uint256 s = uint256(vs) & HALF_N_MASK;
+        if (s > HALF_N) return address(0);
+        uint8 v = uint8((uint256(vs) >> 255) + 27);
+        return ecrecover(digest, v, r, bytes32(s));
+    }
+
+    function _signedBy(bytes32 digest, bytes32 r, bytes32 vs, address who) internal pure returns (bool) {
+        address signer = _recover(digest, r, vs);
+        return signer != address(0) && signer == who;
+    }
+
+    uint256 internal constant HALF_N_MASK = 0x7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff;
+
+    function _buildDomainSeparator() private view returns (bytes32) {
+        return keccak256(
+            abi.encode(DOMAIN_TYPEHASH, keccak256("CortensorHub"), keccak256("1"), block.chainid, address(this))
+        );
+    }
+}
