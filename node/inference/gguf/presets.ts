@@ -53,6 +53,11 @@ export interface GenerateModelOptions {
   onProgress?: (done: number, total: number) => void
 }
 
+/** Metadata and tensor specs of a generated model (for writers that alter them, e.g. tests of broken files). */
+export function describeModel (shape: ModelShape, seed: number, name: string): { metadata: Array<[string, MetaValue]>, tensors: TensorSpec[] } {
+  return describe(shape, seed, name)
+}
+
 function describe (shape: ModelShape, seed: number, name: string): { metadata: Array<[string, MetaValue]>, tensors: TensorSpec[] } {
   const vocab = buildVocab()
   const nVocab = vocab.tokens.length
