@@ -232,13 +232,13 @@ export class LlamaInferenceEngine {
    * Aborting `signal` ends the iteration with GenerationAbortedError and frees the sequence.
    */
   async * generate (prompt: string, params: GenerateParams = {}, signal?: AbortSignal): AsyncGenerator<GeneratedToken, GenerationResult, undefined> {
+    if (this.closed) {
+      throw new EngineClosedError()
+    }
     const p = resolveParams(params)
     const promptTokens = this.tokenizePrompt(prompt)
     if (promptTokens.length + p.maxTokens > this.contextSize) {
       throw new ContextOverflowError(promptTokens.length + p.maxTokens, this.contextSize)
-    }
-    if (this.closed) {
-      throw new EngineClosedError()
     }
     const seq = await this.pool.acquire(signal)
     const tokens: number[] = []
