@@ -1,0 +1,87 @@
+/** Task queue: submit, assign, reassign, expire. */
+import { encodeAbiParameters, keccak256 } from 'viem'
+import { readContract } from 'viem/actions'
+import { TASK_STATUS } from '../constants.ts'
+import { decodeHubError } from '../errors.ts'
+import { cortensorHubAbi } from '../generated/cortensorHub.ts'
+import { eventOf, sendHub } from './send.ts'
+import type { TaskStatusName } from '../constants.ts'
+import type { HubTarget, HubWalletClient, HubWriteResult } from './send.ts'
+import type { Address, Client, Hex } from 'viem'
+
+/** The 20-byte commitment to a miner set the contract stores at assignment. */
+export function assignmentHash (miners: readonly Address[]): Hex {
+  return keccak256(encodeAbiParameters([{ type: 'address[]' }], [miners])).slice(0, 42) as Hex
+}
+
+export interface SubmitTaskParameters extends HubTarget {
+  sessionId: bigint
+  /** sha256 multihash digest of the prompt's CID */
+  promptDigest: Hex
+  maxTokens: number
+  /** digest of the dag-json sampling parameters */
+  paramsDigest: Hex
+}
+export interface SubmitTaskReturnType extends HubWriteResult {
+  taskId: bigint
+  /** selection seed (prevrandao of the submit block mixed with the task id) */
+  seed: bigint
+  reservedWei: bigint
+}
+
+export async function submitTask (client: HubWalletClient, p: SubmitTaskParameters): Promise<SubmitTaskReturnType> {
+  const res = await sendHub(client, p.hub, 'submitTask', [p.sessionId, p.promptDigest, { maxTokens: p.maxTokens, paramsDigest: p.paramsDigest }])
+  const ev = eventOf(res, 'TaskSubmitted')
+  return { ...res, taskId: ev.args.taskId, seed: ev.args.seed, reservedWei: ev.args.reserved }
+}
+
+export interface AssignTasksParameters extends HubTarget {
+  assignments: Array<{ taskId: bigint, miners: Address[] }>
+}
+export async function assignTasks (client: HubWalletClient, p: AssignTasksParameters): Promise<HubWriteResult> {
+  return sendHub(client, p.hub, 'assignTasks', [p.assignments])
+}
+
+export interface ReassignMinerParameters extends HubTarget {
+  taskId: bigint
+  current: Address[]
+  index: number
+  replacement: Address
+}
+export async function reassignMiner (client: HubWalletClient, p: ReassignMinerParameters): Promise<HubWriteResult> {
+  return sendHub(client, p.hub, 'reassignMiner', [p.taskId, p.current, BigInt(p.index), p.replacement])
+}
+
+export interface ExpireTaskParameters extends HubTarget { taskId: bigint }
+export interface ExpireTaskReturnType extends HubWriteResult { releasedWei: bigint }
+export async function expireTask (client: HubWalletClient, p: ExpireTaskParameters): Promise<ExpireTaskReturnType> {
+  const res = await sendHub(client, p.hub, 'expireTask', [p.taskId])
+  return { ...res, releasedWei: eventOf(res, 'TaskExpired').args.released }
+}
+
+export interface GetTaskParameters extends HubTarget { taskId: bigint }
+export interface GetTaskReturnType {
+  taskId: bigint
+  sessionId: bigint
+  maxTokens: number
+  status: TaskStatusName
+  /** time of the last transition (seconds) */
+  stamp: number
+  assignment: Hex
+}
+
+export async function getTask (client: Client, p: GetTaskParameters): Promise<GetTaskReturnType> {
+  try {
+    const t = await readContract(client, { address: p.hub, abi: cortensorHubAbi, functionName: 'getTask', args: [p.taskId] })
+    return {
+      taskId: p.taskId,
+      sessionId: BigInt(t.sessionId),
+      maxTokens: t.maxTokens,
+      status: TASK_STATUS[t.status] ?? 'none',
+      stamp: t.stamp,
+      assignment: t.assignment
+    }
+  } catch (err) {
+    throw decodeHubError(err)
+  }
+}
