@@ -1,0 +1,252 @@
+/**
+ * Validation policy: which checks run for a task, how the redundant miners'
+ * results are aggregated into per-miner verdicts, and what each verdict pays
+ * or slashes. Pure and browser-safe; the oracle and the simulator call the
+ * same functions.
+ *
+ * The ladder for one task (cheapest first):
+ *  1. structural: each reveal must match its signed precommit (else
+ *     COMMIT_MISMATCH) and arrive in time (else TIMEOUT);
+ *  2. embedding clusters of the valid outputs: unanimous → accept, unless
+ *     the task is sampled;
+ *  3. replay: when sampled, or when outputs disagree and escalation is on,
+ *     every distinct output (one per cluster) is replayed; failing outputs
+ *     get REPLAY_FAIL; the largest passing cluster is accepted, other
+ *     passing outputs are OUTLIERs.
+ *  Without replay, a disagreeing task accepts a strict majority cluster, if any.
+ */
+import { sha256 } from '@noble/hashes/sha2.js'
+import {
+  DEFAULT_ESCALATE_ON_DISAGREEMENT,
+  DEFAULT_PENALTY_REWARDS,
+  DEFAULT_REDUNDANCY,
+  DEFAULT_SAMPLE_RATE,
+  EMBEDDING_SIMILARITY_THRESHOLD,
+  TASK_REWARD_UNITS
+} from './constants.ts'
+import { isProvableFraud, Verdict } from './verdicts.ts'
+
+export * from './constants.ts'
+export * from './verdicts.ts'
+
+export interface NetworkParams {
+  sampleRate: number
+  redundancy: number
+  /** slash for provable fraud, in task rewards */
+  penalty: number
+  /** payment of a passed result */
+  reward: number
+  escalateOnDisagreement: boolean
+}
+
+export const DEFAULT_NETWORK_PARAMS: Readonly<NetworkParams> = Object.freeze({
+  sampleRate: DEFAULT_SAMPLE_RATE,
+  redundancy: DEFAULT_REDUNDANCY,
+  penalty: DEFAULT_PENALTY_REWARDS,
+  reward: TASK_REWARD_UNITS,
+  escalateOnDisagreement: DEFAULT_ESCALATE_ON_DISAGREEMENT
+})
+
+/** Structural status of one miner's submission. */
+export const Submission = {
+  OK: 0,
+  COMMIT_MISMATCH: 1,
+  TIMEOUT: 2
+} as const
+
+export interface AggregateInput {
+  /** number of assigned miners */
+  n: number
+  /** Submission code per miner */
+  status: ArrayLike<number>
+  /** embedding cluster id per miner (outputs in one cluster are "the same answer"); ignored unless status is OK */
+  cluster: ArrayLike<number>
+  /** the sampling decision for this task */
+  sampled: boolean
+  escalateOnDisagreement: boolean
+  /**
+   * Run the replay check on miner i's output; called at most once per
+   * distinct cluster, with the first miner of that cluster.
+   */
+  replay: (i: number) => boolean
+}
+
+export interface AggregateResult {
+  /** accepted cluster id, or -1 when no result was accepted (the task is reassigned) */
+  accepted: number
+  /** index of a miner whose output is the accepted one, or -1 */
+  acceptedMiner: number
+  /** whether the replay stage ran */
+  replayed: boolean
+  /** how many replay checks ran (one per distinct cluster) */
+  replays: number
+}
+
+const MAX_N = 64
+const clusterIds = new Int32Array(MAX_N)
+const clusterCount = new Int32Array(MAX_N)
+const clusterFirst = new Int32Array(MAX_N)
+const clusterReplay = new Int8Array(MAX_N)
+
+/**
+ * Aggregate one task's submissions into per-miner verdicts (written to
+ * `verdicts`, length ≥ n). Allocation-free, so the simulator can call it
+ * for every task of a day at 10^6 nodes.
+ */
+export function aggregateVerdicts (input: AggregateInput, verdicts: Uint8Array): AggregateResult {
+  const { n, status, cluster } = input
+  if (n > MAX_N) {
+    throw new RangeError(`at most ${MAX_N} miners per task`)
+  }
+  let k = 0 // distinct clusters among valid submissions
+  let valid = 0
+  for (let i = 0; i < n; i++) {
+    const s = status[i]
+    if (s === Submission.COMMIT_MISMATCH) {
+      verdicts[i] = Verdict.COMMIT_MISMATCH
+      continue
+    }
+    if (s === Submission.TIMEOUT) {
+      verdicts[i] = Verdict.TIMEOUT
+      continue
+    }
+    valid++
+    const c = cluster[i]
+    let j = 0
+    while (j < k && clusterIds[j] !== c) {
+      j++
+    }
+    if (j === k) {
+      clusterIds[k] = c
+      clusterCount[k] = 0
+      clusterFirst[k] = i
+      clusterReplay[k] = -1
+      k++
+    }
+    clusterCount[j]++
+  }
+  if (valid === 0) {
+    return { accepted: -1, acceptedMiner: -1, replayed: false, replays: 0 }
+  }
+  const replayed = input.sampled || (k > 1 && input.escalateOnDisagreement)
+  let replays = 0
+  let best = -1
+  if (replayed) {
+    for (let j = 0; j < k; j++) {
+      clusterReplay[j] = input.replay(clusterFirst[j]) ? 1 : 0
+      replays++
+      if (clusterReplay[j] === 1 && (best === -1 || clusterCount[j] > clusterCount[best])) {
+        best = j
+      }
+    }
+  } else {
+    for (let j = 0; j < k; j++) {
+      if (clusterCount[j] * 2 > valid) {
+        best = j
+      }
+    }
+  }
+  for (let i = 0; i < n; i++) {
+    if (status[i] !== Submission.OK) {
+      continue
+    }
+    let j = 0
+    while (clusterIds[j] !== cluster[i]) {
+      j++
+    }
+    if (replayed && clusterReplay[j] === 0) {
+      verdicts[i] = Verdict.REPLAY_FAIL
+    } else if (j === best) {
+      verdicts[i] = Verdict.PASS
+    } else {
+      verdicts[i] = Verdict.OUTLIER
+    }
+  }
+  return best === -1
+    ? { accepted: -1, acceptedMiner: -1, replayed, replays }
+    : { accepted: clusterIds[best], acceptedMiner: clusterFirst[best], replayed, replays }
+}
+
+export interface Settlement {
+  paid: number
+  slashed: number
+}
+
+/** What one verdict pays and slashes; the slash is capped by the miner's remaining stake. */
+export function settle (verdict: number, params: Pick<NetworkParams, 'reward' | 'penalty'>, stake: number = Infinity): Settlement {
+  if (verdict === Verdict.PASS) {
+    return { paid: params.reward, slashed: 0 }
+  }
+  if (isProvableFraud(verdict)) {
+    return { paid: 0, slashed: Math.max(0, Math.min(params.penalty * params.reward, stake)) }
+  }
+  return { paid: 0, slashed: 0 }
+}
+
+/**
+ * Group outputs by embedding: each vector joins the first earlier cluster
+ * whose representative has cosine similarity ≥ threshold, else starts a new
+ * one. Returns a cluster id per vector (ids are the representative's index).
+ */
+export function clusterByEmbedding (vectors: readonly Float32Array[], threshold: number = EMBEDDING_SIMILARITY_THRESHOLD): Int32Array {
+  const ids = new Int32Array(vectors.length)
+  const reps: number[] = []
+  for (let i = 0; i < vectors.length; i++) {
+    let found = -1
+    for (const r of reps) {
+      if (cosine(vectors[i], vectors[r]) >= threshold) {
+        found = r
+        break
+      }
+    }
+    if (found === -1) {
+      reps.push(i)
+      found = i
+    }
+    ids[i] = found
+  }
+  return ids
+}
+
+export function cosine (a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) {
+    throw new RangeError(`embedding lengths differ: ${a.length} vs ${b.length}`)
+  }
+  let dot = 0
+  let na = 0
+  let nb = 0
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i] * b[i]
+    na += a[i] * a[i]
+    nb += b[i] * b[i]
+  }
+  return na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb)
+}
+
+/**
+ * The digest a miner signs in its precommit: sha256(taskId ‖ output ‖ salt)
+ * with the task id as 8 bytes big-endian.
+ */
+export function commitmentDigest (taskId: number, output: Uint8Array, salt: Uint8Array): Uint8Array {
+  const buf = new Uint8Array(8 + output.length + salt.length)
+  const hi = Math.floor(taskId / 0x1_0000_0000)
+  const lo = taskId >>> 0
+  buf[0] = hi >>> 24; buf[1] = (hi >>> 16) & 0xff; buf[2] = (hi >>> 8) & 0xff; buf[3] = hi & 0xff
+  buf[4] = lo >>> 24; buf[5] = (lo >>> 16) & 0xff; buf[6] = (lo >>> 8) & 0xff; buf[7] = lo & 0xff
+  buf.set(output, 8)
+  buf.set(salt, 8 + output.length)
+  return sha256(buf)
+}
+
+/** The structural check of a reveal: does (output, salt) hash to the signed precommit? */
+export function revealMatches (precommit: Uint8Array, taskId: number, output: Uint8Array, salt: Uint8Array): boolean {
+  const d = commitmentDigest(taskId, output, salt)
+  if (d.length !== precommit.length) {
+    return false
+  }
+  let diff = 0
+  for (let i = 0; i < d.length; i++) {
+    diff |= d[i] ^ precommit[i]
+  }
+  return diff === 0
+}

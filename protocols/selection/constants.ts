@@ -1,0 +1,23 @@
+/** Domain tag hashed into every selection seed, so a seed for one purpose is never reused for another. */
+export const SELECTION_DOMAIN = 'cortensor/selection/1'
+
+/**
+ * Integer weight of a fully trusted miner at the reference speed. Weights are
+ * integers so the cumulative sums are exact in float64 (10^6 miners × 2^17 <
+ * 2^53) and every oracle recomputes the same draw regardless of update order.
+ */
+export const WEIGHT_SCALE = 1 << 15
+
+/**
+ * Tokens per second a miner is compared with: the CPU speed of a small model
+ * on a 2-core machine is in this range (README benchmark of the test model);
+ * a miner at this speed gets speed factor 1.
+ */
+export const REFERENCE_TOKENS_PER_SEC = 20
+
+/** Speed factor bounds: a fast GPU cannot take more than 2× a reference miner's share, a slow one keeps half. */
+export const SPEED_FACTOR_MIN = 0.5
+export const SPEED_FACTOR_MAX = 2
+
+/** Largest redundancy a selection accepts (Cortensor uses 1–7 miners per task; 64 leaves room). */
+export const MAX_REDUNDANCY = 64

@@ -1,0 +1,92 @@
+import { expect } from 'aegir/chai'
+import {
+  aggregateVerdicts,
+  clusterByEmbedding,
+  commitmentDigest,
+  DEFAULT_NETWORK_PARAMS,
+  revealMatches,
+  settle,
+  Submission,
+  Verdict
+} from '../../protocols/policy/index.ts'
+
+const OK = Submission.OK
+
+function run (status: number[], cluster: number[], sampled: boolean, bad: number[] = [], escalate = true): { verdicts: number[], accepted: number, replays: number, replayedMiners: number[] } {
+  const verdicts = new Uint8Array(status.length)
+  const replayedMiners: number[] = []
+  const res = aggregateVerdicts({
+    n: status.length,
+    status,
+    cluster,
+    sampled,
+    escalateOnDisagreement: escalate,
+    replay: (i) => { replayedMiners.push(i); return !bad.includes(cluster[i]) }
+  }, verdicts)
+  return { verdicts: Array.from(verdicts), accepted: res.accepted, replays: res.replays, replayedMiners }
+}
+
+describe('protocols/policy', () => {
+  it('unanimous, unsampled: accepted without replay', () => {
+    const r = run([OK, OK, OK], [0, 0, 0], false)
+    expect(r.verdicts).to.deep.equal([Verdict.PASS, Verdict.PASS, Verdict.PASS])
+    expect(r.accepted).to.equal(0)
+    expect(r.replays).to.equal(0)
+  })
+
+  it('sampled: every distinct output is replayed once; failures are slashable', () => {
+    const r = run([OK, OK, OK], [0, 7, 0], true, [7])
+    expect(r.verdicts).to.deep.equal([Verdict.PASS, Verdict.REPLAY_FAIL, Verdict.PASS])
+    expect(r.replayedMiners).to.deep.equal([0, 1])
+    // a unanimous fake is caught only when sampled
+    expect(run([OK, OK, OK], [9, 9, 9], false, [9]).accepted).to.equal(9)
+    const caught = run([OK, OK, OK], [9, 9, 9], true, [9])
+    expect(caught.accepted).to.equal(-1)
+    expect(caught.verdicts).to.deep.equal([Verdict.REPLAY_FAIL, Verdict.REPLAY_FAIL, Verdict.REPLAY_FAIL])
+  })
+
+  it('disagreement escalates to replay; without escalation the majority wins', () => {
+    const esc = run([OK, OK, OK], [0, 0, 5], false, [5])
+    expect(esc.verdicts).to.deep.equal([Verdict.PASS, Verdict.PASS, Verdict.REPLAY_FAIL])
+    const maj = run([OK, OK, OK], [0, 0, 5], false, [5], false)
+    expect(maj.verdicts).to.deep.equal([Verdict.PASS, Verdict.PASS, Verdict.OUTLIER])
+    expect(maj.replays).to.equal(0)
+    // an honest minority that passes replay is an outlier, not a fraud
+    const split = run([OK, OK, OK], [0, 1, 1], true)
+    expect(split.verdicts).to.deep.equal([Verdict.OUTLIER, Verdict.PASS, Verdict.PASS])
+    // no majority and no replay: nothing accepted
+    expect(run([OK, OK], [0, 1], false, [], false).accepted).to.equal(-1)
+  })
+
+  it('structural failures come first and never count toward the quorum', () => {
+    const r = run([Submission.COMMIT_MISMATCH, OK, Submission.TIMEOUT], [0, 0, 0], false)
+    expect(r.verdicts).to.deep.equal([Verdict.COMMIT_MISMATCH, Verdict.PASS, Verdict.TIMEOUT])
+    expect(run([Submission.TIMEOUT], [0], true).accepted).to.equal(-1)
+  })
+
+  it('settles: pass pays, provable fraud slashes up to the stake, outliers get nothing', () => {
+    const params = { reward: 2, penalty: 50 }
+    expect(settle(Verdict.PASS, params)).to.deep.equal({ paid: 2, slashed: 0 })
+    expect(settle(Verdict.REPLAY_FAIL, params)).to.deep.equal({ paid: 0, slashed: 100 })
+    expect(settle(Verdict.COMMIT_MISMATCH, params, 30)).to.deep.equal({ paid: 0, slashed: 30 })
+    expect(settle(Verdict.OUTLIER, params)).to.deep.equal({ paid: 0, slashed: 0 })
+    expect(settle(Verdict.TIMEOUT, params)).to.deep.equal({ paid: 0, slashed: 0 })
+    expect(DEFAULT_NETWORK_PARAMS.redundancy).to.be.at.least(1)
+  })
+
+  it('commit-reveal: a reveal of a different output or salt does not match the precommit', () => {
+    const out = new Uint8Array([1, 2, 3])
+    const salt = new Uint8Array(16).fill(9)
+    const pre = commitmentDigest(5, out, salt)
+    expect(revealMatches(pre, 5, out, salt)).to.equal(true)
+    expect(revealMatches(pre, 5, new Uint8Array([1, 2, 4]), salt)).to.equal(false)
+    expect(revealMatches(pre, 6, out, salt)).to.equal(false)
+    expect(revealMatches(pre, 5, out, new Uint8Array(16))).to.equal(false)
+  })
+
+  it('clusters embeddings by cosine similarity', () => {
+    const v = (...x: number[]): Float32Array => Float32Array.from(x)
+    const ids = clusterByEmbedding([v(1, 0, 0), v(0.99, 0.05, 0), v(0, 1, 0), v(0, 0.98, 0.1), v(0, 0, 0)], 0.9)
+    expect(Array.from(ids)).to.deep.equal([0, 0, 2, 2, 4])
+  })
+})
