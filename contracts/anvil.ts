@@ -8,26 +8,24 @@ import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { logger } from '@libp2p/logger'
+import { bytesToHex } from 'viem'
+import { mnemonicToAccount } from 'viem/accounts'
 import { ANVIL_CHAIN_ID, ANVIL_START_TIMEOUT_MS, ANVIL_UNWATCH_GRACE_MS } from './constants.ts'
 import { AnvilNotFoundError, AnvilStartError } from './errors.ts'
 import type { ChildProcess } from 'node:child_process'
+import type { Hex } from 'viem'
 
 const log = logger('cortensor:anvil')
 const require = createRequire(import.meta.url)
 
-/** anvil's default mnemonic accounts #0–#9 (public test keys, funded with 10 000 ETH each). */
-export const ANVIL_KEYS = [
-  '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80',
-  '0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d',
-  '0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a',
-  '0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6',
-  '0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a',
-  '0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba',
-  '0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e',
-  '0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbac7f5d9bc',
-  '0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97',
-  '0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6'
-] as const
+/** anvil's default test mnemonic (public; its accounts #0–#9 hold 10 000 ETH each on a fresh anvil). */
+export const ANVIL_MNEMONIC = 'test test test test test test test test test test test junk'
+
+/** Private keys of anvil's default accounts #0–#9, derived from the public test mnemonic. */
+export const ANVIL_KEYS: readonly Hex[] = Array.from({ length: 10 }, (_, i) => {
+  const key = mnemonicToAccount(ANVIL_MNEMONIC, { addressIndex: i }).getHdKey().privateKey
+  return bytesToHex(key as Uint8Array)
+})
 
 export interface AnvilOptions {
   /** path of the anvil binary; default: $ANVIL_BIN, the platform package, node_modules/.bin/anvil */
