@@ -1,0 +1,102 @@
+/**
+ * Typed errors of gossip validation. Each is mapped to a gossipsub verdict in
+ * `GOSSIP_ERROR_ACTIONS`: what the sender could not have sent honestly is
+ * rejected (its peer score drops); what an honest peer may send late or twice
+ * is ignored.
+ */
+
+/** The message is not signed by its author (strict signing is required). */
+export class UnsignedMessageError extends Error {
+  static name = 'UnsignedMessageError'
+
+  constructor () {
+    super('gossip message is not signed')
+    this.name = 'UnsignedMessageError'
+  }
+}
+
+/** The message claims an address that is not its signing peer's. */
+export class ForgedSenderError extends Error {
+  static name = 'ForgedSenderError'
+
+  constructor (field: string, claimed: string, actual: string) {
+    super(`${field} ${claimed} is not the sender ${actual}`)
+    this.name = 'ForgedSenderError'
+  }
+}
+
+/** The message names a model its topic is not for. */
+export class TopicMismatchError extends Error {
+  static name = 'TopicMismatchError'
+
+  constructor (reason: string) {
+    super(reason)
+    this.name = 'TopicMismatchError'
+  }
+}
+
+/** The message is too old (deadline or timestamp passed). */
+export class StaleMessageError extends Error {
+  static name = 'StaleMessageError'
+
+  constructor (reason: string) {
+    super(reason)
+    this.name = 'StaleMessageError'
+  }
+}
+
+/** The same statement (kind, task, author, round) was already accepted. */
+export class DuplicateMessageError extends Error {
+  static name = 'DuplicateMessageError'
+
+  constructor (key: string) {
+    super(`duplicate ${key}`)
+    this.name = 'DuplicateMessageError'
+  }
+}
+
+/** The message refers to a task this node does not know (yet). */
+export class UnknownTaskError extends Error {
+  static name = 'UnknownTaskError'
+
+  constructor (taskId: bigint) {
+    super(`unknown task ${taskId}`)
+    this.name = 'UnknownTaskError'
+  }
+}
+
+/** An assignment from an oracle that is not the leader for this task. */
+export class NotLeaderError extends Error {
+  static name = 'NotLeaderError'
+
+  constructor (address: string) {
+    super(`${address} is not the leader`)
+    this.name = 'NotLeaderError'
+  }
+}
+
+export type GossipAction = 'reject' | 'ignore'
+
+/** Error name → verdict. Errors not listed are ignored (they may be our own fault) and logged. */
+export const GOSSIP_ERROR_ACTIONS: Readonly<Record<string, GossipAction>> = {
+  // the sender's fault: malformed, oversize, forged
+  MalformedMessageError: 'reject',
+  OversizeMessageError: 'reject',
+  InvalidFieldError: 'reject',
+  InvalidTopicError: 'reject',
+  UnsignedMessageError: 'reject',
+  ForgedSenderError: 'reject',
+  NotSecp256k1PeerError: 'reject',
+  TopicMismatchError: 'reject',
+  // honest peers may send these late, twice, or ahead of our view
+  StaleMessageError: 'ignore',
+  DuplicateMessageError: 'ignore',
+  UnknownTaskError: 'ignore',
+  NotLeaderError: 'ignore',
+  IllegalTransitionError: 'ignore',
+  TaskFinishedError: 'ignore',
+  UnknownMinerError: 'ignore',
+  DuplicateEventError: 'ignore',
+  PrematureRevealError: 'ignore',
+  InvalidEventError: 'ignore'
+}

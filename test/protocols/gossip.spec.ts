@@ -1,0 +1,252 @@
+import { gossipsub, TopicValidatorResult } from '@libp2p/gossipsub'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { identify } from '@libp2p/identify'
+import { noise } from '@libp2p/noise'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
+import { validatePeerScoreParams, validatePeerScoreThresholds } from '@libp2p/gossipsub/score'
+import { expect } from 'aegir/chai'
+import { createLibp2p } from 'libp2p'
+import { peerIdToAddress } from '../../protocols/identity.ts'
+import {
+  GOSSIP_THRESHOLD, GRAYLIST_THRESHOLD, INVALID_MESSAGE_WEIGHT, PUBLISH_THRESHOLD, createGossipValidator, defaultValidators,
+  installGossip, peerScoreParams, peerScoreThresholds, publishMessage, resultFor
+} from '../../protocols/gossip/index.ts'
+import { Ack, MAX_GOSSIP_MESSAGE_BYTES, addressToBytes } from '../../protocols/messages/index.ts'
+import { IllegalTransitionError, PrematureRevealError } from '../../protocols/queue/index.ts'
+import { TOPIC_CODECS, allTopics, buildTopic } from '../../protocols/topics.ts'
+import * as f from './fixtures.ts'
+import type { GossipValidatorInit, MessageMeta } from '../../protocols/gossip/index.ts'
+import type { TopicKind, TopicMessages } from '../../protocols/topics.ts'
+import type { GossipSub, Message } from '@libp2p/gossipsub'
+import type { Identify } from '@libp2p/identify'
+import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
+
+const NOW = 1_700_000_000_000
+const MODEL = 'tiny-llama'
+
+async function secpPeer (): Promise<{ key: PrivateKey, peerId: PeerId, address: Uint8Array<ArrayBuffer> }> {
+  const key = await generateKeyPair('secp256k1')
+  const peerId = peerIdFromPrivateKey(key)
+  return { key, peerId, address: addressToBytes(peerIdToAddress(peerId)) }
+}
+
+function signed (from: PeerId, topic: string, data: Uint8Array): Message {
+  return { type: 'signed', from, topic, data, sequenceNumber: 1n, signature: new Uint8Array(64), key: from.publicKey! }
+}
+
+function encode<K extends TopicKind> (kind: K, m: TopicMessages[K]): Uint8Array {
+  return (TOPIC_CODECS[kind] as unknown as { encode(x: TopicMessages[K]): Uint8Array }).encode(m)
+}
+
+describe('protocols/gossip', () => {
+  describe('validation wrapper', () => {
+    let miner: Awaited<ReturnType<typeof secpPeer>>
+    let other: Awaited<ReturnType<typeof secpPeer>>
+    let promptCid: Uint8Array<ArrayBuffer>
+    let outputCid: Uint8Array<ArrayBuffer>
+
+    before(async () => {
+      miner = await secpPeer()
+      other = await secpPeer()
+      promptCid = await f.cidBytes('prompt')
+      outputCid = await f.cidBytes('output')
+    })
+
+    function validator (over: Partial<GossipValidatorInit> & Parameters<typeof defaultValidators>[0] = {}): ReturnType<typeof createGossipValidator> {
+      return createGossipValidator({ validators: defaultValidators(over), now: () => NOW, ...over })
+    }
+
+    async function verdictOf (v: ReturnType<typeof createGossipValidator>, msg: Message): Promise<TopicValidatorResult> {
+      return v.topicValidator(msg.type === 'signed' ? msg.from : miner.peerId, msg)
+    }
+
+    it('accepts an honest message of every kind from its author', async () => {
+      const v = validator()
+      const a = miner.address
+      const honest: Array<[TopicKind, Uint8Array, string?]> = [
+        ['task', encode('task', f.taskQueued(promptCid, { submitter: a, deadlineMs: BigInt(NOW + 60_000) })), MODEL],
+        ['assignment', encode('assignment', f.assignment({ leader: a }))],
+        ['ack', encode('ack', f.ack({ miner: a }))],
+        ['precommit', encode('precommit', f.precommit({ miner: a }))],
+        ['reveal', encode('reveal', f.reveal(outputCid, { miner: a }))],
+        ['verdict', encode('verdict', f.verdict({ oracle: a }))],
+        ['heartbeat', encode('heartbeat', f.heartbeat({ node: a, timestampMs: BigInt(NOW - 1_000) })), MODEL]
+      ]
+      for (const [kind, data, model] of honest) {
+        expect(await verdictOf(v, signed(miner.peerId, buildTopic(kind, model), data)), kind).to.equal(TopicValidatorResult.Accept)
+      }
+      const validated = await validator().validate(miner.peerId, signed(miner.peerId, buildTopic('ack'), encode('ack', f.ack({ miner: a }))))
+      expect(validated.kind).to.equal('ack')
+      expect(validated.ctx.fromAddress).to.equal(peerIdToAddress(miner.peerId))
+    })
+
+    it('rejects what an honest peer cannot send: unsigned, bad topic, oversize, malformed, invalid, forged', async () => {
+      const v = validator()
+      const ack = encode('ack', f.ack({ miner: miner.address }))
+      const ed = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+      const cases: Array<[string, Message]> = [
+        ['unsigned', { type: 'unsigned', topic: buildTopic('ack'), data: ack }],
+        ['foreign topic', signed(miner.peerId, '/cortensor/1/nonsense', ack)],
+        ['oversize', signed(miner.peerId, buildTopic('ack'), new Uint8Array(MAX_GOSSIP_MESSAGE_BYTES + 1))],
+        ['malformed', signed(miner.peerId, buildTopic('ack'), new Uint8Array([0x12, 0x40, 0x01]))],
+        ['invalid field', signed(miner.peerId, buildTopic('ack'), encode('ack', f.ack({ miner: miner.address, taskId: 0n })))],
+        ['forged miner', signed(miner.peerId, buildTopic('ack'), encode('ack', f.ack({ miner: other.address })))],
+        ['forged leader', signed(miner.peerId, buildTopic('assignment'), encode('assignment', f.assignment({ leader: other.address })))],
+        ['non-secp256k1 sender', signed(ed, buildTopic('ack'), ack)],
+        ['task on the wrong model topic', signed(miner.peerId, buildTopic('task', 'other-model'), encode('task', f.taskQueued(promptCid, { submitter: miner.address, deadlineMs: BigInt(NOW + 1) })))],
+        ['heartbeat from the future', signed(miner.peerId, buildTopic('heartbeat', MODEL), encode('heartbeat', f.heartbeat({ node: miner.address, timestampMs: BigInt(NOW + 3_600_000) })))],
+        ['heartbeat without the topic model', signed(miner.peerId, buildTopic('heartbeat', 'other'), encode('heartbeat', f.heartbeat({ node: miner.address, timestampMs: BigInt(NOW) })))]
+      ]
+      for (const [what, msg] of cases) {
+        expect(await verdictOf(v, msg), what).to.equal(TopicValidatorResult.Reject)
+      }
+    })
+
+    it('ignores what an honest peer may send late or twice', async () => {
+      const a = miner.address
+      const v = validator({ isKnownTask: (id) => id === 42n, isLeader: () => false })
+      const ack = signed(miner.peerId, buildTopic('ack'), encode('ack', f.ack({ miner: a })))
+      expect(await verdictOf(v, ack)).to.equal(TopicValidatorResult.Accept)
+      expect(await verdictOf(v, ack), 'duplicate').to.equal(TopicValidatorResult.Ignore)
+      const cases: Array<[string, Message]> = [
+        ['unknown task', signed(miner.peerId, buildTopic('ack'), encode('ack', f.ack({ miner: a, taskId: 43n })))],
+        ['not the leader', signed(miner.peerId, buildTopic('assignment'), encode('assignment', f.assignment({ leader: a })))],
+        ['task past its deadline', signed(miner.peerId, buildTopic('task', MODEL), encode('task', f.taskQueued(promptCid, { submitter: a, deadlineMs: BigInt(NOW - 1) })))],
+        ['stale heartbeat', signed(miner.peerId, buildTopic('heartbeat', MODEL), encode('heartbeat', f.heartbeat({ node: a, timestampMs: BigInt(NOW - 600_000) })))]
+      ]
+      for (const [what, msg] of cases) {
+        expect(await verdictOf(v, msg), what).to.equal(TopicValidatorResult.Ignore)
+      }
+      // the same ack again in a later round is a new statement
+      expect(await verdictOf(v, signed(miner.peerId, buildTopic('ack'), encode('ack', f.ack({ miner: a, round: 1 }))))).to.equal(TopicValidatorResult.Accept)
+    })
+
+    it('maps queue errors to ignore and unexpected errors to ignore, and reports non-accepts', async () => {
+      expect(resultFor(new IllegalTransitionError('queued', 'ack'))).to.equal(TopicValidatorResult.Ignore)
+      expect(resultFor(new PrematureRevealError('0x1'))).to.equal(TopicValidatorResult.Ignore)
+      const seen: string[] = []
+      const v = validator({
+        isKnownTask: () => { throw new TypeError('datastore closed') },
+        onVerdict: (result, err) => { seen.push(`${result}:${err.name}`) }
+      })
+      expect(await verdictOf(v, signed(miner.peerId, buildTopic('ack'), encode('ack', f.ack({ miner: miner.address }))))).to.equal(TopicValidatorResult.Ignore)
+      expect(seen).to.deep.equal(['ignore:TypeError'])
+    })
+
+    it('score parameters and thresholds are valid and ordered', () => {
+      const topics = allTopics([MODEL])
+      const params = peerScoreParams(topics, { ipColocationWhitelist: ['127.0.0.1'] })
+      validatePeerScoreParams(params)
+      validatePeerScoreThresholds(peerScoreThresholds())
+      expect(Object.keys(params.topics).sort()).to.deep.equal([...topics].sort())
+      expect(params.topics[buildTopic('ack')].invalidMessageDeliveriesWeight).to.equal(INVALID_MESSAGE_WEIGHT)
+      expect(GRAYLIST_THRESHOLD).to.be.lessThan(PUBLISH_THRESHOLD)
+      expect(PUBLISH_THRESHOLD).to.be.lessThan(GOSSIP_THRESHOLD)
+      expect(INVALID_MESSAGE_WEIGHT).to.be.lessThan(0)
+    })
+  })
+
+  describe('on a real mesh (3 nodes on loopback)', function () {
+    this.timeout(30_000)
+    type Node = Libp2p<{ identify: Identify, pubsub: GossipSub }>
+    const prefix = `/cortensor-test-${Math.random().toString(36).slice(2)}`
+    const topics = allTopics([MODEL], { prefix })
+    const nodes: Node[] = []
+    let receiver: Node
+    let honest: Node
+    let mallory: Node
+    const received: Array<{ kind: string, meta: MessageMeta, message: unknown }> = []
+    const verdicts: Array<{ result: string, error: string, from: string }> = []
+    let uninstall: () => void
+
+    async function node (withValidation: boolean): Promise<Node> {
+      const privateKey = await generateKeyPair('secp256k1')
+      const n = await createLibp2p({
+        privateKey,
+        addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+        transports: [tcp()],
+        connectionEncrypters: [noise()],
+        streamMuxers: [yamux()],
+        services: {
+          identify: identify(),
+          pubsub: gossipsub({
+            allowPublishToZeroTopicPeers: true,
+            ...(withValidation ? { scoreParams: peerScoreParams(topics, { ipColocationWhitelist: ['127.0.0.1'] }), scoreThresholds: peerScoreThresholds() } : {})
+          })
+        }
+      })
+      nodes.push(n)
+      return n
+    }
+
+    const record = (kind: string) => (message: unknown, meta: MessageMeta) => { received.push({ kind, meta, message }) }
+
+    before(async () => {
+      receiver = await node(true)
+      honest = await node(false)
+      mallory = await node(false)
+      uninstall = installGossip(receiver.services.pubsub, {
+        prefix,
+        models: [MODEL],
+        validators: defaultValidators(),
+        onVerdict: (result, err, ctx) => { verdicts.push({ result, error: err.name, from: ctx.propagationSource.toString() }) },
+        handlers: {
+          task: record('task'), assignment: record('assignment'), ack: record('ack'), precommit: record('precommit'),
+          reveal: record('reveal'), verdict: record('verdict'), heartbeat: record('heartbeat')
+        }
+      })
+      await honest.dial(receiver.getMultiaddrs()[0])
+      await mallory.dial(receiver.getMultiaddrs()[0])
+      const ackTopic = buildTopic('ack', undefined, { prefix })
+      const deadline = Date.now() + 10_000
+      while (![honest, mallory].every(n => n.services.pubsub.getSubscribers(ackTopic).some(p => p.equals(receiver.peerId)))) {
+        if (Date.now() > deadline) throw new Error('subscriptions did not propagate')
+        await new Promise(resolve => setTimeout(resolve, 20))
+      }
+    })
+
+    after(async () => {
+      uninstall?.()
+      await Promise.all(nodes.map(async n => n.stop()))
+    })
+
+    async function until (what: string, cond: () => boolean, ms = 10_000): Promise<void> {
+      const deadline = Date.now() + ms
+      while (!cond()) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+        await new Promise(resolve => setTimeout(resolve, 20))
+      }
+    }
+
+    it('rejects malformed and forged messages, lowers the sender\'s score, and delivers honest traffic', async () => {
+      const score = (id: PeerId): number => (receiver.services.pubsub as unknown as { getScore(p: string): number }).getScore(id.toString())
+      const honestAddress = addressToBytes(peerIdToAddress(honest.peerId))
+      const ackTopic = buildTopic('ack', undefined, { prefix })
+      expect(score(mallory.peerId)).to.be.at.least(0)
+
+      // malformed bytes, then an ack that claims to be the honest miner's
+      await mallory.services.pubsub.publish(ackTopic, new Uint8Array([0x12, 0x40, 0x01]))
+      await publishMessage(mallory.services.pubsub, 'ack', f.ack({ miner: honestAddress, taskId: 9n }), { prefix })
+      // and the honest miner's own ack
+      await publishMessage(honest.services.pubsub, 'ack', f.ack({ miner: honestAddress, taskId: 9n }), { prefix })
+
+      await until('two rejects', () => verdicts.filter(v => v.result === 'reject').length >= 2)
+      await until('the honest ack', () => received.length >= 1)
+      expect(verdicts.map(v => [v.result, v.error, v.from])).to.deep.equal([
+        ['reject', 'MalformedMessageError', mallory.peerId.toString()],
+        ['reject', 'ForgedSenderError', mallory.peerId.toString()]
+      ])
+      await until('mallory\'s score to drop', () => score(mallory.peerId) < 0)
+      // P4 = weight × count²: two invalid messages cost at least 4 × |weight| before decay
+      expect(score(mallory.peerId)).to.be.lessThan(INVALID_MESSAGE_WEIGHT * 3)
+      expect(score(honest.peerId)).to.be.at.least(0)
+
+      expect(received).to.have.length(1)
+      expect(received[0].kind).to.equal('ack')
+      expect(received[0].meta.from?.equals(honest.peerId)).to.equal(true)
+      expect(Ack.encode(received[0].message as Ack)).to.deep.equal(Ack.encode(f.ack({ miner: honestAddress, taskId: 9n })))
+    })
+  })
+})
