@@ -35,6 +35,8 @@ export interface BehaviourStats {
   caughtActs: number
   /** embedding-outlier verdicts */
   flagged: number
+  /** missed deadlines (a copier with nobody to copy) */
+  timeouts: number
   passes: number
   paid: number
   slashed: number
@@ -109,7 +111,7 @@ export function runSimulation (s: Scenario, onProgress?: ProgressFn): RunResult 
   const pool = new MinerPool(weights)
 
   const stats = STRATEGIES.map(strategy => ({
-    strategy, nodes: 0, assigned: 0, cheatActs: 0, caughtActs: 0, flagged: 0, passes: 0, paid: 0, slashed: 0, cost: 0, ejectedNodes: 0
+    strategy, nodes: 0, assigned: 0, cheatActs: 0, caughtActs: 0, flagged: 0, timeouts: 0, passes: 0, paid: 0, slashed: 0, cost: 0, ejectedNodes: 0
   }))
   for (let i = 0; i < N; i++) {
     stats[behaviour[i]].nodes++
@@ -298,6 +300,8 @@ export function runSimulation (s: Scenario, onProgress?: ProgressFn): RunResult 
         st.passes++
       } else if (v === Verdict.OUTLIER) {
         st.flagged++
+      } else if (v === Verdict.TIMEOUT) {
+        st.timeouts++
       } else if (v === Verdict.REPLAY_FAIL || v === Verdict.COMMIT_MISMATCH) {
         st.caughtActs++
         if (firstCaughtS[i] < 0) {

@@ -50,6 +50,7 @@ export function behaviourRows (r: RunResult): Row[] {
     cheat_acts: b.cheatActs,
     caught_acts: b.caughtActs,
     flagged: b.flagged,
+    timeouts: b.timeouts,
     detection_per_act: b.detectionPerAct,
     caught_nodes_frac: b.caughtNodes / b.nodes,
     median_hours_to_detect: b.medianHoursToDetect,
