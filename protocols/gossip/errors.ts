@@ -25,6 +25,16 @@ export class ForgedSenderError extends Error {
   }
 }
 
+/** A signature inside the message does not recover to its author. */
+export class InvalidSignatureError extends Error {
+  static name = 'InvalidSignatureError'
+
+  constructor (reason: string) {
+    super(reason)
+    this.name = 'InvalidSignatureError'
+  }
+}
+
 /** The message names a model its topic is not for. */
 export class TopicMismatchError extends Error {
   static name = 'TopicMismatchError'
@@ -86,6 +96,7 @@ export const GOSSIP_ERROR_ACTIONS: Readonly<Record<string, GossipAction>> = {
   InvalidTopicError: 'reject',
   UnsignedMessageError: 'reject',
   ForgedSenderError: 'reject',
+  InvalidSignatureError: 'reject',
   NotSecp256k1PeerError: 'reject',
   TopicMismatchError: 'reject',
   // honest peers may send these late, twice, or ahead of our view

@@ -6,7 +6,8 @@
  */
 import { bytesToAddress } from '../messages/index.ts'
 import { MAX_CLOCK_SKEW_MS, MAX_HEARTBEAT_AGE_MS } from './constants.ts'
-import { ForgedSenderError, NotLeaderError, StaleMessageError, TopicMismatchError, UnknownTaskError } from './errors.ts'
+import { bytesToHex, recoverAddress } from 'viem'
+import { ForgedSenderError, InvalidSignatureError, NotLeaderError, StaleMessageError, TopicMismatchError, UnknownTaskError } from './errors.ts'
 import { InvalidFieldError } from '../messages/errors.ts'
 import type { ParsedTopic, TopicKind, TopicMessages } from '../topics.ts'
 import type { PeerId } from '@libp2p/interface'
@@ -39,6 +40,23 @@ export function assertSender (field: string, claimed: Uint8Array, ctx: GossipCon
   const address = bytesToAddress(claimed)
   if (address.toLowerCase() !== ctx.fromAddress.toLowerCase()) {
     throw new ForgedSenderError(field, address, ctx.fromAddress)
+  }
+}
+
+/**
+ * The precommit's commitment is the EIP-712 hash of (task id, output digest,
+ * salt) and its signature is over that hash, so the signer can be checked now
+ * and the hash matched against the reveal later.
+ */
+export async function assertSignedBySender (hash: Uint8Array, signature: Uint8Array, ctx: GossipContext): Promise<void> {
+  let signer: string
+  try {
+    signer = await recoverAddress({ hash: bytesToHex(hash), signature: bytesToHex(signature) })
+  } catch {
+    throw new InvalidSignatureError('signature does not recover')
+  }
+  if (signer.toLowerCase() !== ctx.fromAddress.toLowerCase()) {
+    throw new InvalidSignatureError(`signed by ${signer}, sent by ${ctx.fromAddress}`)
   }
 }
 
@@ -75,6 +93,7 @@ export function defaultValidators (init: ValidatorsInit = {}): GossipValidators 
     },
     precommit: async (m, ctx) => {
       assertSender('miner', m.miner, ctx)
+      await assertSignedBySender(m.commitment, m.signature, ctx)
       await assertKnownTask(init, m.taskId)
     },
     reveal: async (m, ctx) => {

@@ -8,6 +8,8 @@ import { yamux } from '@libp2p/yamux'
 import { validatePeerScoreParams, validatePeerScoreThresholds } from '@libp2p/gossipsub/score'
 import { expect } from 'aegir/chai'
 import { createLibp2p } from 'libp2p'
+import { bytesToHex, hexToBytes, keccak256 } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
 import { peerIdToAddress } from '../../protocols/identity.ts'
 import {
   GOSSIP_THRESHOLD, GRAYLIST_THRESHOLD, INVALID_MESSAGE_WEIGHT, PUBLISH_THRESHOLD, createGossipValidator, defaultValidators,
@@ -26,10 +28,20 @@ import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
 const NOW = 1_700_000_000_000
 const MODEL = 'tiny-llama'
 
-async function secpPeer (): Promise<{ key: PrivateKey, peerId: PeerId, address: Uint8Array<ArrayBuffer> }> {
+interface SecpPeer { key: PrivateKey, peerId: PeerId, address: Uint8Array<ArrayBuffer>, sign(hash: Uint8Array): Promise<Uint8Array<ArrayBuffer>> }
+
+async function secpPeer (): Promise<SecpPeer> {
   const key = await generateKeyPair('secp256k1')
   const peerId = peerIdFromPrivateKey(key)
-  return { key, peerId, address: addressToBytes(peerIdToAddress(peerId)) }
+  // the libp2p key is the EVM account (DESIGN.md §2)
+  const account = privateKeyToAccount(bytesToHex(key.raw))
+  expect(account.address).to.equal(peerIdToAddress(peerId))
+  return {
+    key,
+    peerId,
+    address: addressToBytes(account.address),
+    sign: async (hash) => new Uint8Array(hexToBytes(await account.sign({ hash: bytesToHex(hash) })))
+  }
 }
 
 function signed (from: PeerId, topic: string, data: Uint8Array): Message {
@@ -42,8 +54,9 @@ function encode<K extends TopicKind> (kind: K, m: TopicMessages[K]): Uint8Array 
 
 describe('protocols/gossip', () => {
   describe('validation wrapper', () => {
-    let miner: Awaited<ReturnType<typeof secpPeer>>
-    let other: Awaited<ReturnType<typeof secpPeer>>
+    let miner: SecpPeer
+    let other: SecpPeer
+    let commitment: Uint8Array<ArrayBuffer>
     let promptCid: Uint8Array<ArrayBuffer>
     let outputCid: Uint8Array<ArrayBuffer>
 
@@ -52,6 +65,7 @@ describe('protocols/gossip', () => {
       other = await secpPeer()
       promptCid = await f.cidBytes('prompt')
       outputCid = await f.cidBytes('output')
+      commitment = new Uint8Array(hexToBytes(keccak256(new TextEncoder().encode('precommit statement'))))
     })
 
     function validator (over: Partial<GossipValidatorInit> & Parameters<typeof defaultValidators>[0] = {}): ReturnType<typeof createGossipValidator> {
@@ -69,7 +83,7 @@ describe('protocols/gossip', () => {
         ['task', encode('task', f.taskQueued(promptCid, { submitter: a, deadlineMs: BigInt(NOW + 60_000) })), MODEL],
         ['assignment', encode('assignment', f.assignment({ leader: a }))],
         ['ack', encode('ack', f.ack({ miner: a }))],
-        ['precommit', encode('precommit', f.precommit({ miner: a }))],
+        ['precommit', encode('precommit', f.precommit({ miner: a, commitment, signature: await miner.sign(commitment) }))],
         ['reveal', encode('reveal', f.reveal(outputCid, { miner: a }))],
         ['verdict', encode('verdict', f.verdict({ oracle: a }))],
         ['heartbeat', encode('heartbeat', f.heartbeat({ node: a, timestampMs: BigInt(NOW - 1_000) })), MODEL]
@@ -86,21 +100,25 @@ describe('protocols/gossip', () => {
       const v = validator()
       const ack = encode('ack', f.ack({ miner: miner.address }))
       const ed = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
-      const cases: Array<[string, Message]> = [
-        ['unsigned', { type: 'unsigned', topic: buildTopic('ack'), data: ack }],
-        ['foreign topic', signed(miner.peerId, '/cortensor/1/nonsense', ack)],
-        ['oversize', signed(miner.peerId, buildTopic('ack'), new Uint8Array(MAX_GOSSIP_MESSAGE_BYTES + 1))],
-        ['malformed', signed(miner.peerId, buildTopic('ack'), new Uint8Array([0x12, 0x40, 0x01]))],
-        ['invalid field', signed(miner.peerId, buildTopic('ack'), encode('ack', f.ack({ miner: miner.address, taskId: 0n })))],
-        ['forged miner', signed(miner.peerId, buildTopic('ack'), encode('ack', f.ack({ miner: other.address })))],
-        ['forged leader', signed(miner.peerId, buildTopic('assignment'), encode('assignment', f.assignment({ leader: other.address })))],
-        ['non-secp256k1 sender', signed(ed, buildTopic('ack'), ack)],
-        ['task on the wrong model topic', signed(miner.peerId, buildTopic('task', 'other-model'), encode('task', f.taskQueued(promptCid, { submitter: miner.address, deadlineMs: BigInt(NOW + 1) })))],
-        ['heartbeat from the future', signed(miner.peerId, buildTopic('heartbeat', MODEL), encode('heartbeat', f.heartbeat({ node: miner.address, timestampMs: BigInt(NOW + 3_600_000) })))],
-        ['heartbeat without the topic model', signed(miner.peerId, buildTopic('heartbeat', 'other'), encode('heartbeat', f.heartbeat({ node: miner.address, timestampMs: BigInt(NOW) })))]
+      const cases: Array<[string, string, Message]> = [
+        ['unsigned', 'UnsignedMessageError', { type: 'unsigned', topic: buildTopic('ack'), data: ack }],
+        ['foreign topic', 'InvalidTopicError', signed(miner.peerId, '/cortensor/1/nonsense', ack)],
+        ['oversize', 'OversizeMessageError', signed(miner.peerId, buildTopic('ack'), new Uint8Array(MAX_GOSSIP_MESSAGE_BYTES + 1))],
+        ['malformed', 'MalformedMessageError', signed(miner.peerId, buildTopic('ack'), new Uint8Array([0x12, 0x40, 0x01]))],
+        ['invalid field', 'InvalidFieldError', signed(miner.peerId, buildTopic('ack'), encode('ack', f.ack({ miner: miner.address, taskId: 0n })))],
+        ['forged miner', 'ForgedSenderError', signed(miner.peerId, buildTopic('ack'), encode('ack', f.ack({ miner: other.address })))],
+        ['precommit signed by someone else', 'InvalidSignatureError', signed(miner.peerId, buildTopic('precommit'), encode('precommit', f.precommit({ miner: miner.address, commitment, signature: await other.sign(commitment) })))],
+        ['precommit with a garbage signature', 'InvalidSignatureError', signed(miner.peerId, buildTopic('precommit'), encode('precommit', f.precommit({ miner: miner.address, commitment, signature: new Uint8Array(65).fill(7) })))],
+        ['forged leader', 'ForgedSenderError', signed(miner.peerId, buildTopic('assignment'), encode('assignment', f.assignment({ leader: other.address })))],
+        ['non-secp256k1 sender', 'NotSecp256k1PeerError', signed(ed, buildTopic('ack'), ack)],
+        ['task on the wrong model topic', 'TopicMismatchError', signed(miner.peerId, buildTopic('task', 'other-model'), encode('task', f.taskQueued(promptCid, { submitter: miner.address, deadlineMs: BigInt(NOW + 1) })))],
+        ['heartbeat from the future', 'InvalidFieldError', signed(miner.peerId, buildTopic('heartbeat', MODEL), encode('heartbeat', f.heartbeat({ node: miner.address, timestampMs: BigInt(NOW + 3_600_000) })))],
+        ['heartbeat without the topic model', 'TopicMismatchError', signed(miner.peerId, buildTopic('heartbeat', 'other'), encode('heartbeat', f.heartbeat({ node: miner.address, timestampMs: BigInt(NOW) })))]
       ]
-      for (const [what, msg] of cases) {
+      for (const [what, name, msg] of cases) {
         expect(await verdictOf(v, msg), what).to.equal(TopicValidatorResult.Reject)
+        const err = await v.validate(miner.peerId, msg).then(() => undefined, (e: Error) => e)
+        expect(err?.name, what).to.equal(name)
       }
     })
 
