@@ -4,11 +4,11 @@
  * and hooks into the caller's view of tasks and leaders. Structural checks
  * already ran (`TopicCodec.check`) when these are called.
  */
+import { bytesToHex, recoverAddress } from 'viem'
+import { InvalidFieldError } from '../messages/errors.ts'
 import { bytesToAddress } from '../messages/index.ts'
 import { MAX_CLOCK_SKEW_MS, MAX_HEARTBEAT_AGE_MS } from './constants.ts'
-import { bytesToHex, recoverAddress } from 'viem'
 import { ForgedSenderError, InvalidSignatureError, NotLeaderError, StaleMessageError, TopicMismatchError, UnknownTaskError } from './errors.ts'
-import { InvalidFieldError } from '../messages/errors.ts'
 import type { ParsedTopic, TopicKind, TopicMessages } from '../topics.ts'
 import type { PeerId } from '@libp2p/interface'
 import type { Address } from 'viem'

@@ -1,9 +1,9 @@
 /** Valid sample messages shared by the protocol specs. */
 import { CID } from 'multiformats/cid'
-import { sha256 } from 'multiformats/hashes/sha2'
 import * as raw from 'multiformats/codecs/raw'
-import type { Ack, Assignment, Heartbeat, Precommit, Reveal, TaskQueued, Verdict } from '../../protocols/messages/index.ts'
+import { sha256 } from 'multiformats/hashes/sha2'
 import { MinerVerdict } from '../../protocols/messages/index.ts'
+import type { Ack, Assignment, Heartbeat, Precommit, Reveal, TaskQueued, Verdict } from '../../protocols/messages/index.ts'
 
 export function address (n: number): Uint8Array<ArrayBuffer> {
   const a = new Uint8Array(20)

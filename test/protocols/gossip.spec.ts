@@ -1,20 +1,20 @@
-import { gossipsub, TopicValidatorResult } from '@libp2p/gossipsub'
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import { gossipsub, TopicValidatorResult } from '@libp2p/gossipsub'
+import { validatePeerScoreParams, validatePeerScoreThresholds } from '@libp2p/gossipsub/score'
 import { identify } from '@libp2p/identify'
 import { noise } from '@libp2p/noise'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
-import { validatePeerScoreParams, validatePeerScoreThresholds } from '@libp2p/gossipsub/score'
 import { expect } from 'aegir/chai'
 import { createLibp2p } from 'libp2p'
 import { bytesToHex, hexToBytes, keccak256 } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
-import { peerIdToAddress } from '../../protocols/identity.ts'
 import {
   GOSSIP_THRESHOLD, GRAYLIST_THRESHOLD, INVALID_MESSAGE_WEIGHT, PUBLISH_THRESHOLD, createGossipValidator, defaultValidators,
   installGossip, peerScoreParams, peerScoreThresholds, publishMessage, resultFor
 } from '../../protocols/gossip/index.ts'
+import { peerIdToAddress } from '../../protocols/identity.ts'
 import { Ack, MAX_GOSSIP_MESSAGE_BYTES, addressToBytes } from '../../protocols/messages/index.ts'
 import { IllegalTransitionError, PrematureRevealError } from '../../protocols/queue/index.ts'
 import { TOPIC_CODECS, allTopics, buildTopic } from '../../protocols/topics.ts'
@@ -211,16 +211,23 @@ describe('protocols/gossip', () => {
         validators: defaultValidators(),
         onVerdict: (result, err, ctx) => { verdicts.push({ result, error: err.name, from: ctx.propagationSource.toString() }) },
         handlers: {
-          task: record('task'), assignment: record('assignment'), ack: record('ack'), precommit: record('precommit'),
-          reveal: record('reveal'), verdict: record('verdict'), heartbeat: record('heartbeat')
+          task: record('task'),
+          assignment: record('assignment'),
+          ack: record('ack'),
+          precommit: record('precommit'),
+          reveal: record('reveal'),
+          verdict: record('verdict'),
+          heartbeat: record('heartbeat')
         }
       })
       await honest.dial(receiver.getMultiaddrs()[0])
       await mallory.dial(receiver.getMultiaddrs()[0])
       const ackTopic = buildTopic('ack', undefined, { prefix })
       const deadline = Date.now() + 10_000
-      while (![honest, mallory].every(n => n.services.pubsub.getSubscribers(ackTopic).some(p => p.equals(receiver.peerId)))) {
-        if (Date.now() > deadline) throw new Error('subscriptions did not propagate')
+      const target = receiver.peerId
+      const subscribed = (n: Node): boolean => n.services.pubsub.getSubscribers(ackTopic).some(p => p.equals(target))
+      while (!subscribed(honest) || !subscribed(mallory)) {
+        if (Date.now() > deadline) { throw new Error('subscriptions did not propagate') }
         await new Promise(resolve => setTimeout(resolve, 20))
       }
     })
@@ -233,7 +240,7 @@ describe('protocols/gossip', () => {
     async function until (what: string, cond: () => boolean, ms = 10_000): Promise<void> {
       const deadline = Date.now() + ms
       while (!cond()) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+        if (Date.now() > deadline) { throw new Error(`timed out waiting for ${what}`) }
         await new Promise(resolve => setTimeout(resolve, 20))
       }
     }

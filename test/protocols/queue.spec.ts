@@ -39,19 +39,19 @@ const types = (effects: QueueEffect[]): string[] => effects.map(e => e.type)
 /** A task driven to the given phase with miners A, B, C. */
 function inPhase (phase: TaskPhase): TaskState {
   let s = createTask(init(), T0).state
-  if (phase === 'queued') return s
+  if (phase === 'queued') { return s }
   s = transition(s, { type: 'assigned', miners: [A, B, C], round: 0 }, T0 + 1).state
-  if (phase === 'assigned') return s
+  if (phase === 'assigned') { return s }
   s = run(s, [[{ type: 'ack', miner: A }, T0 + 2], [{ type: 'ack', miner: B }, T0 + 2], [{ type: 'ack', miner: C }, T0 + 2]]).state
-  if (phase === 'acked') return s
+  if (phase === 'acked') { return s }
   s = run(s, [A, B, C].map(m => [{ type: 'precommit', miner: m, commitment: `c-${m}` }, T0 + 3])).state
-  if (phase === 'precommitted') return s
+  if (phase === 'precommitted') { return s }
   s = run(s, [A, B, C].map(m => [{ type: 'reveal', miner: m, outputCid: `cid-${m}`, matchesCommitment: true }, T0 + 4])).state
-  if (phase === 'committed') return s
+  if (phase === 'committed') { return s }
   s = transition(s, { type: 'verdict', accepted: [A, B], rejected: [C] }, T0 + 5).state
-  if (phase === 'validated') return s
+  if (phase === 'validated') { return s }
   s = transition(s, { type: 'settled', txHash: '0xfeed' }, T0 + 6).state
-  if (phase === 'settled') return s
+  if (phase === 'settled') { return s }
   return tick(createTask(init({ deadlineMs: T0 + 10 }), T0).state, T0 + 10).state
 }
 
@@ -362,7 +362,7 @@ describe('protocols/queue', () => {
           return { type: 'verdict', accepted: revealed.filter((_, i) => ((act.mask >> i) & 1) === 1), rejected: revealed.filter((_, i) => ((act.mask >> i) & 1) === 0) }
         }
         case 'settled': return { type: 'settled', txHash: '0x01' }
-        case 'wait': return null
+        default: return null
       }
     }
 
