@@ -172,15 +172,17 @@ export function runSimulation (s: Scenario, onProgress?: ProgressFn): RunResult 
       pool.release(relIdx[head])
       head = (head + 1) & (relIdx.length - 1)
     }
-    while (churnPerHour > 0 && t >= nextChurnS) {
-      // identities leave; fresh ones (same operator behaviour) join with initial reputation and a new stake
-      for (let c = 0; c < churnPerHour; c++) {
-        const i = root.nextInt(N)
-        reputation[i] = REPUTATION_INITIAL
-        stake[i] = behaviour[i] === B.sybil ? s.sybilStake : s.stake
-        pool.setWeight(i, minerWeight(reputation[i], tps[i]))
+    if (churnPerHour > 0) {
+      while (t >= nextChurnS) {
+        // identities leave; fresh ones (same operator behaviour) join with initial reputation and a new stake
+        for (let c = 0; c < churnPerHour; c++) {
+          const i = root.nextInt(N)
+          reputation[i] = REPUTATION_INITIAL
+          stake[i] = behaviour[i] === B.sybil ? s.sybilStake : s.stake
+          pool.setWeight(i, minerWeight(reputation[i], tps[i]))
+        }
+        nextChurnS += 3600
       }
-      nextChurnS += 3600
     }
     const taskId = tasks + 1
     const seed = selectionSeed(blockHash(Math.floor(t / BLOCK_TIME_S)), taskId)
@@ -315,7 +317,7 @@ export function runSimulation (s: Scenario, onProgress?: ProgressFn): RunResult 
       pool.setWeight(i, stake[i] <= 0 ? 0 : minerWeight(reputation[i], tps[i]))
       // reservation until the task's duration is over
       if (((tail + 1) & (relIdx.length - 1)) === head) {
-        ;({ relIdx, relAt, head, tail } = grow(relIdx, relAt, head, tail))
+        ({ relIdx, relAt, head, tail } = grow(relIdx, relAt, head, tail))
       }
       relIdx[tail] = i
       relAt[tail] = t + TASK_DURATION_S

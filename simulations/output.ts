@@ -5,9 +5,9 @@ import { allDishonestQuorum } from '../protocols/sampling/index.ts'
 import { STRATEGIES } from './constants.ts'
 import { toCsv } from './csv.ts'
 import { lineChart } from './svg.ts'
+import type { Row } from './csv.ts'
 import type { RunResult } from './engine.ts'
 import type { Scenario } from './scenario.ts'
-import type { Row } from './csv.ts'
 import type { Series } from './svg.ts'
 
 export function scenarioRow (s: Scenario): Row {

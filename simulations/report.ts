@@ -7,8 +7,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join, relative, dirname } from 'node:path'
 import { sampleSize } from '../protocols/sampling/index.ts'
 import { COST_CHEAP, COST_INFERENCE, COST_WRONG_MODEL, STRATEGIES } from './constants.ts'
-import type { Strategy } from './constants.ts'
 import { fromCsv } from './csv.ts'
+import type { Strategy } from './constants.ts'
 
 export interface Recommendation {
   sampleRate: number

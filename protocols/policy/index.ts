@@ -5,15 +5,16 @@
  * same functions.
  *
  * The ladder for one task (cheapest first):
- *  1. structural: each reveal must match its signed precommit (else
- *     COMMIT_MISMATCH) and arrive in time (else TIMEOUT);
- *  2. embedding clusters of the valid outputs: unanimous → accept, unless
- *     the task is sampled;
- *  3. replay: when sampled, or when outputs disagree and escalation is on,
- *     every distinct output (one per cluster) is replayed; failing outputs
- *     get REPLAY_FAIL; the largest passing cluster is accepted, other
- *     passing outputs are OUTLIERs.
- *  Without replay, a disagreeing task accepts a strict majority cluster, if any.
+ * 1. structural: each reveal must match its signed precommit (else
+ * COMMIT_MISMATCH) and arrive in time (else TIMEOUT);
+ * 2. embedding clusters of the valid outputs: unanimous → accept, unless
+ * the task is sampled;
+ * 3. replay: when sampled, or when outputs disagree and escalation is on,
+ * every distinct output is replayed once (an output from another model
+ * can sit in the honest embedding cluster; replay still rejects it);
+ * failing outputs get REPLAY_FAIL; the cluster with most passing outputs
+ * is accepted, other passing outputs are OUTLIERs.
+ * Without replay, a disagreeing task accepts a strict majority cluster, if any.
  */
 import { sha256 } from '@noble/hashes/sha2.js'
 import {
@@ -59,26 +60,28 @@ export interface AggregateInput {
   n: number
   /** Submission code per miner */
   status: ArrayLike<number>
-  /** embedding cluster id per miner (outputs in one cluster are "the same answer"); ignored unless status is OK */
+  /** identity of each miner's output (equal ids = byte-identical outputs, e.g. the same CID); ignored unless status is OK */
+  output: ArrayLike<number>
+  /** embedding cluster per miner (outputs in one cluster are "the same answer") */
   cluster: ArrayLike<number>
   /** the sampling decision for this task */
   sampled: boolean
   escalateOnDisagreement: boolean
   /**
    * Run the replay check on miner i's output; called at most once per
-   * distinct cluster, with the first miner of that cluster.
+   * distinct output, with the first miner that submitted it.
    */
-  replay: (i: number) => boolean
+  replay(i: number): boolean
 }
 
 export interface AggregateResult {
-  /** accepted cluster id, or -1 when no result was accepted (the task is reassigned) */
+  /** accepted output id, or -1 when no result was accepted (the task is reassigned) */
   accepted: number
   /** index of a miner whose output is the accepted one, or -1 */
   acceptedMiner: number
   /** whether the replay stage ran */
   replayed: boolean
-  /** how many replay checks ran (one per distinct cluster) */
+  /** how many replay checks ran (one per distinct output) */
   replays: number
 }
 
@@ -86,7 +89,8 @@ const MAX_N = 64
 const clusterIds = new Int32Array(MAX_N)
 const clusterCount = new Int32Array(MAX_N)
 const clusterFirst = new Int32Array(MAX_N)
-const clusterReplay = new Int8Array(MAX_N)
+const minerCluster = new Int32Array(MAX_N)
+const minerReplay = new Int8Array(MAX_N)
 
 /**
  * Aggregate one task's submissions into per-miner verdicts (written to
@@ -94,14 +98,15 @@ const clusterReplay = new Int8Array(MAX_N)
  * for every task of a day at 10^6 nodes.
  */
 export function aggregateVerdicts (input: AggregateInput, verdicts: Uint8Array): AggregateResult {
-  const { n, status, cluster } = input
+  const { n, status, cluster, output } = input
   if (n > MAX_N) {
     throw new RangeError(`at most ${MAX_N} miners per task`)
   }
-  let k = 0 // distinct clusters among valid submissions
+  let k = 0 // distinct embedding clusters among valid submissions
   let valid = 0
   for (let i = 0; i < n; i++) {
     const s = status[i]
+    minerCluster[i] = -1
     if (s === Submission.COMMIT_MISMATCH) {
       verdicts[i] = Verdict.COMMIT_MISMATCH
       continue
@@ -119,52 +124,67 @@ export function aggregateVerdicts (input: AggregateInput, verdicts: Uint8Array):
     if (j === k) {
       clusterIds[k] = c
       clusterCount[k] = 0
-      clusterFirst[k] = i
-      clusterReplay[k] = -1
+      clusterFirst[k] = -1
       k++
     }
-    clusterCount[j]++
+    minerCluster[i] = j
   }
   if (valid === 0) {
     return { accepted: -1, acceptedMiner: -1, replayed: false, replays: 0 }
   }
   const replayed = input.sampled || (k > 1 && input.escalateOnDisagreement)
   let replays = 0
-  let best = -1
-  if (replayed) {
-    for (let j = 0; j < k; j++) {
-      clusterReplay[j] = input.replay(clusterFirst[j]) ? 1 : 0
-      replays++
-      if (clusterReplay[j] === 1 && (best === -1 || clusterCount[j] > clusterCount[best])) {
-        best = j
+  for (let i = 0; i < n; i++) {
+    const j = minerCluster[i]
+    if (j === -1) {
+      continue
+    }
+    let pass = 1
+    if (replayed) {
+      // identical outputs share one replay
+      let prev = -1
+      for (let h = 0; h < i; h++) {
+        if (minerCluster[h] !== -1 && output[h] === output[i]) {
+          prev = h
+          break
+        }
+      }
+      if (prev === -1) {
+        pass = input.replay(i) ? 1 : 0
+        replays++
+      } else {
+        pass = minerReplay[prev]
       }
     }
-  } else {
-    for (let j = 0; j < k; j++) {
-      if (clusterCount[j] * 2 > valid) {
-        best = j
+    minerReplay[i] = pass
+    if (pass === 1) {
+      clusterCount[j]++
+      if (clusterFirst[j] === -1) {
+        clusterFirst[j] = i
       }
+    }
+  }
+  let best = -1
+  for (let j = 0; j < k; j++) {
+    if (clusterCount[j] === 0) {
+      continue
+    }
+    if (replayed ? (best === -1 || clusterCount[j] > clusterCount[best]) : clusterCount[j] * 2 > valid) {
+      best = j
     }
   }
   for (let i = 0; i < n; i++) {
-    if (status[i] !== Submission.OK) {
+    const j = minerCluster[i]
+    if (j === -1) {
       continue
     }
-    let j = 0
-    while (clusterIds[j] !== cluster[i]) {
-      j++
-    }
-    if (replayed && clusterReplay[j] === 0) {
-      verdicts[i] = Verdict.REPLAY_FAIL
-    } else if (j === best) {
-      verdicts[i] = Verdict.PASS
-    } else {
-      verdicts[i] = Verdict.OUTLIER
-    }
+    verdicts[i] = minerReplay[i] === 0 ? Verdict.REPLAY_FAIL : j === best ? Verdict.PASS : Verdict.OUTLIER
   }
-  return best === -1
-    ? { accepted: -1, acceptedMiner: -1, replayed, replays }
-    : { accepted: clusterIds[best], acceptedMiner: clusterFirst[best], replayed, replays }
+  if (best === -1) {
+    return { accepted: -1, acceptedMiner: -1, replayed, replays }
+  }
+  const m = clusterFirst[best]
+  return { accepted: output[m], acceptedMiner: m, replayed, replays }
 }
 
 export interface Settlement {
