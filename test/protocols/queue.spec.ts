@@ -1,9 +1,12 @@
 import { expect } from 'aegir/chai'
 import fc from 'fast-check'
+import { MinerVerdict } from '../../protocols/messages/index.ts'
 import {
   ACK_TIMEOUT_MS, ASSIGN_TIMEOUT_MS, MAX_RETRIES, PRECOMMIT_TIMEOUT_MS, REVEAL_TIMEOUT_MS, SETTLE_TIMEOUT_MS, VALIDATE_TIMEOUT_MS,
-  createTask, deserialiseState, isTerminal, nextDeadline, serialiseState, tick, transition
+  createTask, deserialiseState, isTerminal, nextDeadline, serialiseState, tick, transition,
+  taskInitFrom, assignedEvent, ackEvent, precommitEvent, revealEvent, verdictEvent
 } from '../../protocols/queue/index.ts'
+import * as f from './fixtures.ts'
 import type { QueueEffect, QueueEvent, TaskInit, TaskPhase, TaskState } from '../../protocols/queue/index.ts'
 
 const T0 = 1_700_000_000_000
@@ -327,6 +330,38 @@ describe('protocols/queue', () => {
         JSON.stringify({ ...good, slots: [{ miner: A, status: 'dancing' }] }), JSON.stringify({ ...good, round: '1' })]) {
         throwsNamed(() => deserialiseState(bad), 'CorruptStateError')
       }
+    })
+  })
+
+  describe('from wire messages', () => {
+    it('drives a task from TaskQueued to settlement with the gossip messages', async () => {
+      const promptCid = await f.cidBytes('prompt')
+      const outputCid = await f.cidBytes('output')
+      const queued = f.taskQueued(promptCid, { deadlineMs: BigInt(T0 + 600_000) })
+      let { state } = createTask(taskInitFrom(queued), T0)
+      expect(state.taskId).to.equal('42')
+      expect(state.redundancy).to.equal(3)
+      const miners = [f.address(10), f.address(11), f.address(12)]
+      const steps: QueueEvent[] = [
+        assignedEvent(f.assignment({ miners })),
+        ...miners.map(miner => ackEvent(f.ack({ miner }))),
+        ...miners.map(miner => precommitEvent(f.precommit({ miner }))),
+        ...miners.map(miner => revealEvent(f.reveal(outputCid, { miner }), true))
+      ]
+      state = run(state, steps.map(e => [e, T0 + 1])).state
+      expect(state.phase).to.equal('committed')
+      expect(state.slots[0].commitment).to.equal('0x' + '03'.repeat(32))
+      expect(state.slots[0].outputCid).to.match(/^baf/)
+      const verdict = f.verdict({
+        miners: [
+          { miner: miners[0], outcome: MinerVerdict.Outcome.ACCEPTED, similarityPpm: 0 },
+          { miner: miners[1], outcome: MinerVerdict.Outcome.OUTLIER, similarityPpm: 0 },
+          { miner: miners[2], outcome: MinerVerdict.Outcome.REJECTED_REPLAY, similarityPpm: 0 }
+        ]
+      })
+      const r = transition(state, verdictEvent(verdict), T0 + 2)
+      expect(r.state.accepted).to.deep.equal([state.slots[0].miner])
+      expect(r.state.rejected).to.deep.equal([state.slots[1].miner, state.slots[2].miner])
     })
   })
 
