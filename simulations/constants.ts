@@ -1,3 +1,5 @@
+import { DEFAULT_PENALTY_REWARDS, DEFAULT_REDUNDANCY, DEFAULT_SAMPLE_RATE, TASK_REWARD_UNITS } from '../protocols/policy/constants.ts'
+
 /**
  * Defaults and cost model of the sampling simulation. Costs are in units of
  * one task reward (the reward is 1).
@@ -29,10 +31,11 @@ export const DEFAULT_SCENARIO = {
   days: 1,
   tasksPerNodePerDay: 1,
   seed: 1,
-  sampleRate: 0.05,
-  redundancy: 3,
-  penalty: 100,
-  reward: 1,
+  /** the network's defaults (protocols/policy/constants.ts) */
+  sampleRate: DEFAULT_SAMPLE_RATE,
+  redundancy: DEFAULT_REDUNDANCY,
+  penalty: DEFAULT_PENALTY_REWARDS,
+  reward: TASK_REWARD_UNITS,
   escalateOnDisagreement: true,
   commitReveal: true,
   malicious: 0.1,
