@@ -62,4 +62,3 @@ export function levelFor (score: number, passedTasks: number): number {
   }
   return level
 }
-

@@ -12,16 +12,17 @@ import {
 
 const OK = Submission.OK
 
-function run (status: number[], cluster: number[], sampled: boolean, bad: number[] = [], escalate = true): { verdicts: number[], accepted: number, replays: number, replayedMiners: number[] } {
+function run (status: number[], cluster: number[], sampled: boolean, bad: number[] = [], escalate = true, output: number[] = cluster): { verdicts: number[], accepted: number, replays: number, replayedMiners: number[] } {
   const verdicts = new Uint8Array(status.length)
   const replayedMiners: number[] = []
   const res = aggregateVerdicts({
     n: status.length,
     status,
     cluster,
+    output,
     sampled,
     escalateOnDisagreement: escalate,
-    replay: (i) => { replayedMiners.push(i); return !bad.includes(cluster[i]) }
+    replay: (i) => { replayedMiners.push(i); return !bad.includes(output[i]) }
   }, verdicts)
   return { verdicts: Array.from(verdicts), accepted: res.accepted, replays: res.replays, replayedMiners }
 }
@@ -56,6 +57,13 @@ describe('protocols/policy', () => {
     expect(split.verdicts).to.deep.equal([Verdict.OUTLIER, Verdict.PASS, Verdict.PASS])
     // no majority and no replay: nothing accepted
     expect(run([OK, OK], [0, 1], false, [], false).accepted).to.equal(-1)
+  })
+
+  it('replays each distinct output, so a wrong model hiding in the honest embedding cluster is caught', () => {
+    const r = run([OK, OK, OK], [0, 0, 0], true, [8], true, [0, 8, 0])
+    expect(r.verdicts).to.deep.equal([Verdict.PASS, Verdict.REPLAY_FAIL, Verdict.PASS])
+    expect(r.replayedMiners).to.deep.equal([0, 1])
+    expect(r.accepted).to.equal(0)
   })
 
   it('structural failures come first and never count toward the quorum', () => {
