@@ -7,7 +7,7 @@
 import { logger } from '@libp2p/logger'
 import { DEFAULT_BATCH_SIZE_TOKENS, DEFAULT_CONTEXT_SIZE_TOKENS, DEFAULT_MAX_QUEUED, DEFAULT_MAX_TOKENS, DEFAULT_SEQUENCES, DEFAULT_THREADS, FLASH_ATTENTION } from './constants.ts'
 import { ContextOverflowError, EngineClosedError, GenerationAbortedError, InvalidParamsError, ModelLoadError } from './errors.ts'
-import { inspectGguf } from './gguf/inspect.ts'
+import { inspectGguf, modelIdOf } from './gguf/inspect.ts'
 import { getSharedLlama } from './llama.ts'
 import { BoundedPool } from './pool.ts'
 import type { GgufSummary, Hex32 } from './gguf/inspect.ts'
@@ -320,7 +320,10 @@ export class LlamaInferenceEngine {
  * the context with its sequences.
  */
 export async function createInferenceEngine (init: InferenceEngineInit): Promise<LlamaInferenceEngine> {
-  const summary = await inspectGguf(init.modelPath)
+  // validate the header first (typed errors), then hash the file while llama.cpp loads it
+  const header = await inspectGguf(init.modelPath, { computeId: false })
+  const modelIdP = modelIdOf(init.modelPath)
+  modelIdP.catch(() => {})
   const llama = init.llama ?? await getSharedLlama(init.gpu ?? 'auto')
   const threads = init.threads ?? DEFAULT_THREADS
   const sequences = init.sequences ?? DEFAULT_SEQUENCES
@@ -340,6 +343,13 @@ export async function createInferenceEngine (init: InferenceEngineInit): Promise
     })
   } catch (err: any) {
     throw new ModelLoadError(init.modelPath, String(err?.message ?? err).split('\n')[0])
+  }
+  let summary: GgufSummary
+  try {
+    summary = { ...header, modelId: await modelIdP }
+  } catch (err) {
+    await model.dispose().catch(() => {})
+    throw err
   }
   const contextSize = Math.min(init.contextSize ?? DEFAULT_CONTEXT_SIZE_TOKENS, model.trainContextSize)
   const batchSize = Math.min(init.batchSize ?? DEFAULT_BATCH_SIZE_TOKENS, contextSize)

@@ -220,7 +220,7 @@ describe('inference/engine', () => {
     expect(classifyHardware({ ...base, vramTotalBytes: 12 * gib }).hardwareClass).to.equal('gpu')
     expect(classifyHardware({ ...base, vramTotalBytes: 48 * gib }).hardwareClass).to.equal('gpu-large')
     const bench = { ...report.benchmark!, gparamTokensPerSecond: 5 }
-    expect(classifyHardware(base, bench).level).to.equal(3)
+    expect(classifyHardware(base, bench).level).to.equal(2)
     expect(classifyHardware(base, { ...bench, gparamTokensPerSecond: 1000 }).level).to.equal(5)
     expect(classifyHardware(base, { ...bench, gparamTokensPerSecond: 0.01 }).level).to.equal(0)
   })
