@@ -35,7 +35,7 @@ export interface InferenceEngineInit {
   /** generations allowed to wait for a sequence; @default DEFAULT_MAX_QUEUED */
   maxQueued?: number
   /** load progress, 0…1 */
-  onLoadProgress?: (fraction: number) => void
+  onLoadProgress?(fraction: number): void
   signal?: AbortSignal
 }
 
@@ -137,6 +137,11 @@ export class TextDecoderStream {
     this.pending = []
     return text
   }
+}
+
+/** Whether `text` contains a stop sequence that ends after offset `before` (the new piece completes it). */
+function completesStop (text: string, before: number, stop: string[]): boolean {
+  return stop.some(s => text.indexOf(s, Math.max(0, before - s.length + 1)) >= 0)
 }
 
 function isAborted (signal?: AbortSignal): boolean {
@@ -270,7 +275,7 @@ export class LlamaInferenceEngine {
         if (isAborted(signal)) {
           throw new GenerationAbortedError()
         }
-        if (p.stop.length > 0 && piece.length > 0 && p.stop.some(s => text.indexOf(s, Math.max(0, before - s.length + 1)) >= 0)) {
+        if (p.stop.length > 0 && piece.length > 0 && completesStop(text, before, p.stop)) {
           finishReason = 'stop'
           break
         }

@@ -7,7 +7,6 @@
 import { createInferenceEngine } from './engine.ts'
 import type { GeneratedToken, GenerateParams, GenerationResult, InferenceEngineInit } from './engine.ts'
 import type { Hex32, GgufSummary } from './gguf/inspect.ts'
-import type { ReplayRequest, ReplayResult } from './replay.ts'
 
 /** What the miner and oracle roles use (LlamaInferenceEngine implements it). */
 export interface InferenceEngine {
@@ -20,11 +19,11 @@ export interface InferenceEngine {
   readonly contextSize: number
   readonly queued: number
   readonly closed: boolean
-  tokenizePrompt: (prompt: string) => number[]
-  detokenize: (tokens: number[]) => string
-  generate: (prompt: string, params?: GenerateParams, signal?: AbortSignal) => AsyncGenerator<GeneratedToken, GenerationResult, undefined>
-  complete: (prompt: string, params?: GenerateParams, signal?: AbortSignal) => Promise<GenerationResult>
-  close: () => Promise<void>
+  tokenizePrompt(prompt: string): number[]
+  detokenize(tokens: number[]): string
+  generate(prompt: string, params?: GenerateParams, signal?: AbortSignal): AsyncGenerator<GeneratedToken, GenerationResult, undefined>
+  complete(prompt: string, params?: GenerateParams, signal?: AbortSignal): Promise<GenerationResult>
+  close(): Promise<void>
 }
 
 /** Load a model and return the engine (alias of createInferenceEngine with the narrow interface type). */

@@ -6,8 +6,8 @@
 import { EngineClosedError, GenerationAbortedError, QueueFullError } from './errors.ts'
 
 interface Waiter<T> {
-  resolve: (item: T) => void
-  reject: (err: Error) => void
+  resolve(item: T): void
+  reject(err: Error): void
 }
 
 export class BoundedPool<T> {

@@ -5,10 +5,10 @@
  * (a handful of numbers cross into JS, whatever the vocabulary size), and let
  * the pure policy in protocols/replay decide.
  */
-import { DEFAULT_REPLAY_MAX_LOGIT_GAP, DEFAULT_REPLAY_MAX_VIOLATIONS, DEFAULT_REPLAY_MIN_RELATIVE_PROBABILITY, REPLAY_MAX_EVIDENCE, REPLAY_TOP_LOGITS } from './constants.ts'
-import { ContextOverflowError, InvalidParamsError } from './errors.ts'
-import { resolveParams } from './engine.ts'
 import { judgeReplay } from '../../protocols/replay/index.ts'
+import { DEFAULT_REPLAY_MAX_LOGIT_GAP, DEFAULT_REPLAY_MAX_VIOLATIONS, DEFAULT_REPLAY_MIN_RELATIVE_PROBABILITY, REPLAY_MAX_EVIDENCE, REPLAY_TOP_LOGITS } from './constants.ts'
+import { resolveParams } from './engine.ts'
+import { ContextOverflowError, InvalidParamsError } from './errors.ts'
 import type { GenerateParams, LlamaInferenceEngine } from './engine.ts'
 import type { FinishReason, PositionScore, ReplayPolicy, ReplayVerdict } from '../../protocols/replay/index.ts'
 import type { ControlledEvaluateInputItem, Token } from 'node-llama-cpp'

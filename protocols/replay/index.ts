@@ -179,6 +179,8 @@ export function judgeReplay (input: {
       }
       break
     }
+    default:
+      return verdict('truncated')
   }
   return verdict('valid')
 }

@@ -6,9 +6,9 @@ import { createInferenceEngine } from '../../node/inference/engine.ts'
 import { classifyHardware, measureHardware } from '../../node/inference/hardware.ts'
 import { disposeSharedLlamas, getSharedLlama } from '../../node/inference/llama.ts'
 import { modelDir } from './fixtures.ts'
+import type { ModelDir } from './fixtures.ts'
 import type { LlamaInferenceEngine } from '../../node/inference/engine.ts'
 import type { HardwareProbe } from '../../node/inference/hardware.ts'
-import type { ModelDir } from './fixtures.ts'
 import type { Llama } from 'node-llama-cpp'
 
 const CHILD = fileURLToPath(new URL('./determinism-child.ts', import.meta.url))
@@ -148,7 +148,8 @@ describe('inference/engine', () => {
     const controller = new AbortController()
     let count = 0
     const err = await expectRejection((async () => {
-      for await (const _ of engine.generate(PROMPT, { maxTokens: 400 }, controller.signal)) {
+      for await (const piece of engine.generate(PROMPT, { maxTokens: 400 }, controller.signal)) {
+        expect(piece.token).to.be.a('number')
         if (++count === 5) {
           controller.abort()
         }

@@ -10,8 +10,8 @@ import type { PresetName, TensorTypeName } from '../../node/inference/gguf/index
 
 export interface ModelDir {
   dir: string
-  model: (preset: PresetName, seed: number, type?: TensorTypeName) => Promise<string>
-  cleanup: () => Promise<void>
+  model(preset: PresetName, seed: number, type?: TensorTypeName): Promise<string>
+  cleanup(): Promise<void>
 }
 
 export async function modelDir (): Promise<ModelDir> {

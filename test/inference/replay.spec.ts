@@ -5,10 +5,10 @@ import { disposeSharedLlamas, getSharedLlama } from '../../node/inference/llama.
 import { replayCheck } from '../../node/inference/replay.ts'
 import { judgeReplay } from '../../protocols/replay/index.ts'
 import { modelDir, prompts } from './fixtures.ts'
+import type { ModelDir } from './fixtures.ts'
 import type { GenerationResult, LlamaInferenceEngine } from '../../node/inference/engine.ts'
 import type { ReplayResult } from '../../node/inference/replay.ts'
 import type { PositionScore, ReplayPolicy } from '../../protocols/replay/index.ts'
-import type { ModelDir } from './fixtures.ts'
 
 const HONEST_RUNS = 1000
 const ATTACK_RUNS = 200
@@ -29,9 +29,10 @@ describe('inference/replay', function () {
     engine = await createInferenceEngine({ modelPath: await models.model('tiny', 1), llama, contextSize: 128, sequences: 2 })
     other = await createInferenceEngine({ modelPath: await models.model('tiny', 2), llama, contextSize: 128, sequences: 1 })
     const list = prompts(HONEST_RUNS)
+    const run = async (p: string): Promise<GenerationResult> => engine.complete(p, { maxTokens: MAX_TOKENS })
     for (let i = 0; i < list.length; i += 2) {
       const pair = list.slice(i, i + 2)
-      const results = await Promise.all(pair.map(async p => engine.complete(p, { maxTokens: MAX_TOKENS })))
+      const results = await Promise.all(pair.map(run))
       pair.forEach((prompt, j) => honest.push({ prompt, result: results[j] }))
     }
   })

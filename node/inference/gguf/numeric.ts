@@ -108,6 +108,7 @@ export function encodedBytes (type: TensorTypeName, count: number): number {
     case 'f32': return count * 4
     case 'f16': return count * 2
     case 'q8_0': return (count / Q8_0_BLOCK_VALUES) * Q8_0_BLOCK_BYTES
+    default: throw new RangeError(`unsupported tensor type ${String(type)}`)
   }
 }
 
@@ -146,5 +147,6 @@ export function encodeValues (type: TensorTypeName, data: Float32Array): Uint8Ar
       }
       return out
     }
+    default: throw new RangeError(`unsupported tensor type ${String(type)}`)
   }
 }

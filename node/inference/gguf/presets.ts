@@ -21,8 +21,8 @@ export interface ModelShape {
 
 /**
  * tiny: < 1 MB, for unit tests (STACK-FACTS §9b shape).
- * small: ~45 MB F16, 21 M parameters: bigger than this machine's caches, so
- *   generation is bound by compute/memory, not per-token overhead (bench).
+ * small: ~43 MB F16, 21 M parameters: bigger than this machine's caches, so
+ * generation is bound by compute/memory, not per-token overhead (bench).
  * medium: ~170 MB F16, 85 M parameters: for the replay/generation ratio bench and the devnet.
  */
 export const PRESETS = {
@@ -50,7 +50,7 @@ export interface GenerateModelOptions {
   seed: number
   /** override the preset's matrix type */
   type?: TensorTypeName
-  onProgress?: (done: number, total: number) => void
+  onProgress?(done: number, total: number): void
 }
 
 /** Metadata and tensor specs of a generated model (for writers that alter them, e.g. tests of broken files). */

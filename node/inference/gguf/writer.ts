@@ -39,7 +39,7 @@ export interface TensorSpec {
   shape: number[]
   type: TensorTypeName
   /** fill `out` with the next `out.length` values of this tensor, in file order */
-  fill: (out: Float32Array) => void
+  fill(out: Float32Array): void
 }
 
 export interface WriteGgufOptions {
@@ -47,7 +47,7 @@ export interface WriteGgufOptions {
   tensors: TensorSpec[]
   alignment?: number
   /** bytes written so far / total, called after each chunk */
-  onProgress?: (done: number, total: number) => void
+  onProgress?(done: number, total: number): void
 }
 
 /** Values per generated chunk: 1 Mi floats (4 MB), a multiple of the Q8_0 block. */
@@ -105,6 +105,7 @@ function writeScalar (w: ByteWriter, type: ScalarType, value: number | bigint | 
     case 'bool': w.u8(value === true ? 1 : 0); break
     case 'string': w.str(String(value)); break
     case 'uint64': w.u64(typeof value === 'bigint' ? value : Number(value)); break
+    default: throw new RangeError(`unsupported metadata type ${String(type)}`)
   }
 }
 
