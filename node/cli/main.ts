@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander'
 import { registerChainCommands } from './chain.ts'
+import { registerDevnetCommands } from './devnet.ts'
 import { isUsageError } from './errors.ts'
 import { registerModelCommands } from './model.ts'
 import { registerNodeCommands } from './node.ts'
@@ -15,6 +16,7 @@ export function createProgram (): Command {
   registerChainCommands(program, nodeCommand)
   registerModelCommands(program)
   registerSimCommands(program)
+  registerDevnetCommands(program)
 
   // commander's own errors (unknown option, missing argument) become exit code 2
   const configure = (cmd: Command): void => {

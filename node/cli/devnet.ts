@@ -1,0 +1,38 @@
+import { InvalidOptionError } from './errors.ts'
+import { print, say } from './output.ts'
+import type { Command } from 'commander'
+
+function count (flag: string, min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value)
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidOptionError(flag, `"${value}" must be a whole number from ${min} to ${max}`)
+    }
+    return n
+  }
+}
+
+/** `cortensor devnet`: a whole local network on this machine answering a prompt (what `npm start` runs). */
+export function registerDevnetCommands (program: Command): void {
+  program.command('devnet')
+    .description('start a whole local network on this machine, send it a prompt, and keep it running until Ctrl-C')
+    .option('--miners <n>', 'number of miner nodes', count('--miners', 1, 32), 3)
+    .option('--oracles <n>', 'number of oracle nodes', count('--oracles', 1, 8), 2)
+    .option('--data-dir <dir>', 'keep node data here (default: a temp dir removed on exit)')
+    .option('--http-port <port>', 'bootstrap /health and /metrics port (default: any free port)', count('--http-port', 0, 65535), 0)
+    .option('--prompt <text>', 'the demo prompt', 'Explain in one sentence what a peer-to-peer inference network is.')
+    .option('--once', 'exit after the demo prompt instead of running until Ctrl-C')
+    .action(async (opts) => {
+      const { runDevnet } = await import('../devnet-demo.ts')
+      await runDevnet({
+        miners: opts.miners,
+        oracles: opts.oracles,
+        dataDir: opts.dataDir,
+        httpPort: opts.httpPort,
+        prompt: opts.prompt,
+        once: opts.once === true,
+        say,
+        print
+      })
+    })
+}
