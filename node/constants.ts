@@ -36,5 +36,12 @@ export const RELAY_MAX_RESERVATIONS = 128
 /** Connections a node keeps; libp2p 3's default of 300 is fine for a mesh of this size. */
 export const MAX_CONNECTIONS = 300
 
+/**
+ * Inbound connections one host may open per second. libp2p's default of 5
+ * starves a bootstrap node when many peers share one address (a NAT, a
+ * devnet on one machine): 20 nodes on loopback never all got in with it.
+ */
+export const INBOUND_CONNECTIONS_PER_HOST_PER_SECOND = 50
+
 /** Graceful shutdown budget on SIGINT/SIGTERM before the process exits anyway (issue 2: within 5 s). */
 export const SHUTDOWN_TIMEOUT_MS = 4500

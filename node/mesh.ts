@@ -17,8 +17,9 @@ import { tcp } from '@libp2p/tcp'
 import { webRTC } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
+import { peerKeeper } from './peer-keeper.ts'
 import {
-  MAX_CONNECTIONS, MAX_GOSSIP_MESSAGE_BYTES, MAX_GOSSIP_OUTBOUND_BUFFER_BYTES, RELAY_MAX_RESERVATIONS
+  INBOUND_CONNECTIONS_PER_HOST_PER_SECOND, MAX_CONNECTIONS, MAX_GOSSIP_MESSAGE_BYTES, MAX_GOSSIP_OUTBOUND_BUFFER_BYTES, RELAY_MAX_RESERVATIONS
 } from './constants.ts'
 import type { NodeConfig } from './config.ts'
 import type { GossipSub } from '@libp2p/gossipsub'
@@ -39,6 +40,7 @@ export type MeshServices = {
   pubsub: GossipSub
   dht: KadDHT
   relay?: unknown
+  peerKeeper?: unknown
 }
 
 /** The Kademlia protocol id of a network: private, so our DHT never mixes with the public IPFS one. */
@@ -78,6 +80,10 @@ export function meshOptions ({ config, privateKey, registry }: MeshOptionsInit):
       peerInfoMapper: passthroughMapper
     })
   }
+  if (!isBootstrap) {
+    // bootstrap nodes are dialled, they need not dial out
+    services.peerKeeper = peerKeeper()
+  }
   if (isBootstrap) {
     services.relay = circuitRelayServer({
       reservations: { maxReservations: RELAY_MAX_RESERVATIONS }
@@ -103,7 +109,7 @@ export function meshOptions ({ config, privateKey, registry }: MeshOptionsInit):
     peerDiscovery: config.bootstrap.length > 0 ? [bootstrap({ list: config.bootstrap })] : [],
     // loopback and LAN addresses are legitimate on our network (devnets, tests, private clusters)
     connectionGater: { denyDialMultiaddr: () => false },
-    connectionManager: { maxConnections: MAX_CONNECTIONS },
+    connectionManager: { maxConnections: MAX_CONNECTIONS, inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_HOST_PER_SECOND },
     metrics: prometheusMetrics({ registry, collectDefaultMetrics: true, preserveExistingMetrics: true }),
     services
   } as unknown as Libp2pOptions<MeshServices>
