@@ -6,6 +6,9 @@ import { CID } from 'multiformats/cid'
 import { fromString, toString } from 'uint8arrays'
 import { SHUTDOWN_TIMEOUT_MS } from './constants.ts'
 import { startDevnet } from './devnet.ts'
+import { devnetModel } from './devnet-model.ts'
+import { createInferenceEngine, replayCheck } from './inference/index.ts'
+import type { LlamaInferenceEngine } from './inference/index.ts'
 import type { CortensorNode } from './node.ts'
 
 export interface RunDevnetOptions {
@@ -14,6 +17,9 @@ export interface RunDevnetOptions {
   dataDir?: string
   httpPort: number
   prompt: string
+  /** GGUF the miners serve; default: the generated `small` preset, cached */
+  model?: string
+  maxTokens: number
   once: boolean
   say(line: string): void
   print(text: string): void
@@ -48,21 +54,35 @@ export async function runDevnet (opts: RunDevnetOptions): Promise<void> {
     }
   }
 
+  const engines: LlamaInferenceEngine[] = []
+  const stopAll = stop
+  const stopEverything = async (): Promise<void> => {
+    await Promise.all(engines.map(async e => e.close()))
+    await stopAll()
+  }
   try {
+    const modelPath = opts.model ?? await devnetModel(say)
+    const miners = net.nodes.filter(n => n.config.roles.includes('miner'))
+    for (const m of miners) {
+      engines.push(await createInferenceEngine({ modelPath, threads: 1, sequences: 1 }))
+    }
+    // one replay engine for the checking oracle
+    engines.push(await createInferenceEngine({ modelPath, threads: 1, sequences: 1 }))
+    say(`[${elapsed()}]   model ${engines[0].modelId.slice(0, 18)}… loaded by ${miners.length} miners and 1 oracle (${engines[0].summary.parameters.toLocaleString('en')} parameters)`)
     const all = [net.bootstrap, ...net.nodes]
     await until('every node to join through the bootstrap', () => net.nodes.every(n => n.libp2p.getPeers().length > 0), 20_000)
     // content routing needs the DHT: wait until every node is in the bootstrap's routing table and vice versa
     await until('the DHT routing tables to fill', () => net.bootstrap.health().dht.routingTableSize >= net.nodes.length &&
       net.nodes.every(n => n.health().dht.routingTableSize > 0), 30_000)
     say(`[${elapsed()}] mesh formed: ${all.length} nodes, bootstrap DHT routing table ${net.bootstrap.health().dht.routingTableSize}`)
-    await demoPrompt(net.bootstrap, net.nodes, opts, elapsed)
+    await demoPrompt(net.bootstrap, net.nodes, engines, opts, elapsed)
   } catch (err) {
-    await stop()
+    await stopEverything()
     throw err
   }
 
   if (opts.once) {
-    await stop()
+    await stopEverything()
     return
   }
   say(`[${elapsed()}] network is up; status every ${STATUS_INTERVAL_MS / 1000}s, Ctrl-C to stop`)
@@ -82,65 +102,100 @@ export async function runDevnet (opts: RunDevnetOptions): Promise<void> {
     process.on('SIGTERM', onSignal)
   })
   clearInterval(timer)
-  await stop()
+  await stopEverything()
+}
+
+interface TaskDoc {
+  prompt: string
+  params: { maxTokens: number, temperature: number }
+  modelId: string
+}
+
+interface OutputDoc {
+  task: CID
+  miner: string
+  modelId: string
+  /** CID of the output text alone (raw bytes): what redundant miners agree on and commit to */
+  output: CID
+  text: string
+  tokens: number[]
+  finishReason: 'length' | 'eos' | 'stop'
+  generateMs: number
 }
 
 /**
  * One prompt through the mesh: the client (an oracle node here) stores the
- * prompt in Helia and announces its CID on gossip; every miner fetches it
- * by CID over bitswap and answers with a receipt stored in Helia too.
+ * task in Helia and announces its CID on gossip; every miner fetches it by
+ * CID over bitswap, runs the model, stores its output in Helia and announces
+ * the output CID; the oracle fetches every output, compares the redundant
+ * results and replays one of them on its own copy of the model.
  */
-async function demoPrompt (bootstrap: CortensorNode, nodes: CortensorNode[], opts: RunDevnetOptions, elapsed: () => string): Promise<void> {
+async function demoPrompt (bootstrap: CortensorNode, nodes: CortensorNode[], engines: LlamaInferenceEngine[], opts: RunDevnetOptions, elapsed: () => string): Promise<void> {
   const { say, print } = opts
   const client = nodes[nodes.length - 1]
   const miners = nodes.filter(n => n.config.roles.includes('miner'))
-  const topic = `/${client.config.network}/1/demo`
-  const replies = new Map<string, string>()
+  const checker = engines[engines.length - 1]
+  const topic = `/${client.config.network}/1/demo/tasks`
+  const resultsTopic = `/${client.config.network}/1/demo/results`
+  const results = new Map<string, string>()
   const seen = new Set<string>()
   // the bootstrap relays the network's gossip, so nodes that only know it still reach each other
   bootstrap.libp2p.services.pubsub.subscribe(topic)
-  bootstrap.libp2p.services.pubsub.subscribe(`${topic}/receipts`)
+  bootstrap.libp2p.services.pubsub.subscribe(resultsTopic)
 
-  for (const miner of miners) {
+  miners.forEach((miner, i) => {
+    const engine = engines[i]
     miner.libp2p.services.pubsub.subscribe(topic)
     miner.libp2p.services.pubsub.addEventListener('message', (evt) => {
       if (evt.detail.topic !== topic) {
         return
       }
       const text = toString(evt.detail.data)
-      const key = `${miner.libp2p.peerId}:${text}`
-      if (seen.has(key)) {
+      if (seen.has(`${i}:${text}`)) {
         return
       }
-      seen.add(key)
+      seen.add(`${i}:${text}`)
       const cid = CID.parse(text)
-      const started = Date.now()
       void (async () => {
-        const doc = await miner.store.getJson<{ prompt: string }>(cid, { signal: AbortSignal.timeout(20_000) })
-        const fetchMs = Date.now() - started
-        const receipt = await miner.store.putJson({ promptCid: cid, miner: miner.peerIdentity.address, promptChars: doc.prompt.length, fetchMs })
-        await miner.libp2p.services.pubsub.publish(`${topic}/receipts`, fromString(receipt.toString()))
-      })().catch((err) => { say(`a miner failed to handle the prompt: ${err.message}`) })
+        const task = await miner.store.getJson<TaskDoc>(cid, { signal: AbortSignal.timeout(20_000) })
+        const started = Date.now()
+        const out = await engine.complete(task.prompt, { ...task.params, deterministic: true })
+        const output = await miner.store.putBytes(fromString(out.text))
+        const doc: OutputDoc = { task: cid, miner: miner.peerIdentity.address, modelId: engine.modelId, output, text: out.text, tokens: out.tokens, finishReason: out.finishReason, generateMs: Date.now() - started }
+        const outCid = await miner.store.putJson(doc)
+        await miner.libp2p.services.pubsub.publish(resultsTopic, fromString(outCid.toString()))
+      })().catch((err) => { say(`a miner failed its task: ${err.message}`) })
     })
-  }
-  client.libp2p.services.pubsub.subscribe(`${topic}/receipts`)
+  })
+  client.libp2p.services.pubsub.subscribe(resultsTopic)
   client.libp2p.services.pubsub.addEventListener('message', (evt) => {
-    if (evt.detail.topic === `${topic}/receipts` && evt.detail.type === 'signed') {
-      replies.set(evt.detail.from.toString(), toString(evt.detail.data))
+    if (evt.detail.topic === resultsTopic && evt.detail.type === 'signed') {
+      results.set(evt.detail.from.toString(), toString(evt.detail.data))
     }
   })
-  await until('gossip subscriptions', () => client.libp2p.services.pubsub.getSubscribers(topic).length >= 1 && miners.every(m => m.libp2p.services.pubsub.getSubscribers(`${topic}/receipts`).length >= 1), 20_000)
+  await until('gossip subscriptions', () => client.libp2p.services.pubsub.getSubscribers(topic).length >= 1 && miners.every(m => m.libp2p.services.pubsub.getSubscribers(resultsTopic).length >= 1), 20_000)
 
-  const cid = await client.store.putJson({ prompt: opts.prompt, params: { maxTokens: 64, temperature: 0 } })
-  say(`[${elapsed()}] prompt stored in Helia as ${cid}`)
+  const cid = await client.store.putJson({ prompt: opts.prompt, params: { maxTokens: opts.maxTokens, temperature: 0 }, modelId: checker.modelId } satisfies TaskDoc)
+  say(`[${elapsed()}] task stored in Helia as ${cid}`)
   const announced = Date.now()
   await client.libp2p.services.pubsub.publish(topic, fromString(cid.toString()))
-  say(`[${elapsed()}] prompt CID announced on gossip topic ${topic}`)
-  await until(`receipts from all ${miners.length} miners`, () => replies.size >= miners.length, 30_000)
-  say(`[${elapsed()}] ${miners.length} receipts in ${Date.now() - announced} ms`)
-  for (const [peer, receiptCid] of replies) {
-    const receipt = await client.store.getJson<{ miner: string, fetchMs: number }>(CID.parse(receiptCid), { signal: AbortSignal.timeout(20_000) })
-    print(`miner ${receipt.miner} (peer …${peer.slice(-8)}) fetched the prompt over bitswap in ${receipt.fetchMs} ms; receipt ${receiptCid}`)
+  say(`[${elapsed()}] task announced on ${topic}; ${miners.length} miners working`)
+  await until(`results from all ${miners.length} miners`, () => results.size >= miners.length, 120_000)
+  say(`[${elapsed()}] ${miners.length} results in ${Date.now() - announced} ms`)
+
+  const outputs: Array<{ cid: string, doc: OutputDoc }> = []
+  for (const outCid of results.values()) {
+    outputs.push({ cid: outCid, doc: await client.store.getJson<OutputDoc>(CID.parse(outCid), { signal: AbortSignal.timeout(20_000) }) })
   }
-  say(`[${elapsed()}] all ${miners.length} miners have the prompt`)
+  const first = outputs[0].doc
+  print(`prompt: ${opts.prompt}`)
+  print(`output (${first.tokens.length} tokens, ${first.finishReason}; the generated model's weights are random, so the text is too):`)
+  print(`  ${JSON.stringify(first.text)}`)
+  for (const { cid: outCid, doc } of outputs) {
+    print(`miner ${doc.miner}: output ${doc.output} in ${doc.generateMs} ms (result ${outCid})`)
+  }
+  const agree = new Set(outputs.map(o => o.doc.output.toString())).size === 1
+  print(`redundancy: ${outputs.length} miners, ${agree ? 'identical outputs (same output CID)' : 'outputs DIFFER'}`)
+  const verdict = await replayCheck(checker, { prompt: opts.prompt, params: { maxTokens: opts.maxTokens, temperature: 0 }, output: first.tokens, finishReason: first.finishReason })
+  print(`replay check by the oracle: ${verdict.valid ? 'valid' : `INVALID (${verdict.reason})`} over ${first.tokens.length} positions in ${verdict.evaluateMs.toFixed(0)} ms`)
 }

@@ -21,6 +21,8 @@ export function registerDevnetCommands (program: Command): void {
     .option('--data-dir <dir>', 'keep node data here (default: a temp dir removed on exit)')
     .option('--http-port <port>', 'bootstrap /health and /metrics port (default: any free port)', count('--http-port', 0, 65535), 0)
     .option('--prompt <text>', 'the demo prompt', 'Explain in one sentence what a peer-to-peer inference network is.')
+    .option('--model <file>', 'GGUF model the miners serve (default: the generated small preset, cached in ~/.cache/cortensor)')
+    .option('--max-tokens <n>', 'tokens to generate for the demo prompt', count('--max-tokens', 1, 4096), 48)
     .option('--once', 'exit after the demo prompt instead of running until Ctrl-C')
     .action(async (opts) => {
       const { runDevnet } = await import('../devnet-demo.ts')
@@ -30,6 +32,8 @@ export function registerDevnetCommands (program: Command): void {
         dataDir: opts.dataDir,
         httpPort: opts.httpPort,
         prompt: opts.prompt,
+        model: opts.model,
+        maxTokens: opts.maxTokens,
         once: opts.once === true,
         say,
         print
