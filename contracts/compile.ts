@@ -1,5 +1,5 @@
 /**
- * Compile contracts/src/*.sol with the bundled solcjs (no compiler download) and write typed
+ * Compile contracts/src/*.sol (and the benchmark baseline in contracts/baseline/) with the bundled solcjs (no compiler download) and write typed
  * artifacts to contracts/generated/. Run: `node contracts/compile.ts` (`--check` exits 1 when the
  * committed artifacts differ from a fresh compile).
  */
@@ -9,12 +9,17 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const require = createRequire(import.meta.url)
-const SRC_DIR = fileURLToPath(new URL('./src/', import.meta.url))
+const SOURCE_DIRS = [
+  fileURLToPath(new URL('./src/', import.meta.url)),
+  // the per-step baseline the gas benchmark compares settlement with
+  fileURLToPath(new URL('./baseline/', import.meta.url))
+]
 export const GENERATED_DIR = fileURLToPath(new URL('./generated/', import.meta.url))
 
 /** Contracts that get an artifact module: solidity name → module file name (without .ts). */
 const ARTIFACTS: Record<string, string> = {
-  CortensorHub: 'cortensorHub'
+  CortensorHub: 'cortensorHub',
+  NaiveSessionQueue: 'naiveSessionQueue'
 }
 
 export class SolidityCompileError extends Error {
@@ -47,8 +52,10 @@ function lowerFirst (s: string): string {
 export function compileContracts (): CompiledContracts {
   const solc = require('solc')
   const sources: Record<string, { content: string }> = {}
-  for (const file of readdirSync(SRC_DIR).filter(f => f.endsWith('.sol')).sort()) {
-    sources[file] = { content: readFileSync(join(SRC_DIR, file), 'utf8') }
+  for (const dir of SOURCE_DIRS) {
+    for (const file of readdirSync(dir).filter(f => f.endsWith('.sol')).sort()) {
+      sources[file] = { content: readFileSync(join(dir, file), 'utf8') }
+    }
   }
   const input = {
     language: 'Solidity',

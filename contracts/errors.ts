@@ -59,6 +59,7 @@ const RULES: Record<HubRule, (a: readonly unknown[]) => string> = {
   AssignmentMismatch: a => `the miners given for task ${s(a[0])} are not the assigned ones`,
   InvalidMinerIndex: a => `index ${s(a[1])} is outside task ${s(a[0])}'s assignment`,
   DeadlineNotPassed: a => `task ${s(a[0])}'s deadline ${s(a[1])} has not passed`,
+  MalformedBatch: a => `settlement data for task ${s(a[0])} is shorter than its session's redundancy requires`,
   InvalidVerdict: a => `verdict ${s(a[2])} for miner ${s(a[1])} on task ${s(a[0])} is unknown`,
   InvalidPrecommitSignature: a => `miner ${s(a[1])} did not sign this precommit for task ${s(a[0])}`,
   InvalidRevealSignature: a => `miner ${s(a[1])} did not sign this reveal for task ${s(a[0])}`,

@@ -1,4 +1,5 @@
 /** Batch settlement and fraud proofs (leader only). */
+import { concatHex, numberToHex } from 'viem'
 import { toCompact } from '../typed-data.ts'
 import { sendHub } from './send.ts'
 import type { HubTarget, HubWalletClient, HubWriteResult } from './send.ts'
@@ -36,13 +37,26 @@ export function toReport (v: MinerVerdict): { meta: bigint, outputDigest: Hex, s
   return { meta: packMeta(v), outputDigest: v.outputDigest ?? ZERO32, salt: v.salt ?? ZERO32, ...sig }
 }
 
+/** The calldata layout settleBatch reads: per task, taskId then 160 bytes per miner (meta, digest, salt, r, vs). */
+export function packBatch (tasks: TaskVerdicts[]): Hex {
+  const words: Hex[] = []
+  for (const t of tasks) {
+    words.push(numberToHex(t.taskId, { size: 32 }))
+    for (const v of t.miners) {
+      const r = toReport(v)
+      words.push(numberToHex(r.meta, { size: 32 }), r.outputDigest, r.salt, r.r, r.vs)
+    }
+  }
+  return concatHex(words)
+}
+
 export interface SettleBatchParameters extends HubTarget { tasks: TaskVerdicts[] }
 export interface SettleBatchReturnType extends HubWriteResult {
   settled: Array<{ taskId: bigint, paidWei: bigint, outputDigest: Hex }>
 }
 
 export async function settleBatch (client: HubWalletClient, p: SettleBatchParameters): Promise<SettleBatchReturnType> {
-  const res = await sendHub(client, p.hub, 'settleBatch', [p.tasks.map(t => ({ taskId: t.taskId, reports: t.miners.map(toReport) }))])
+  const res = await sendHub(client, p.hub, 'settleBatch', [packBatch(p.tasks)])
   const settled = res.logs.flatMap(l => l.eventName === 'TaskSettled'
     ? [{ taskId: l.args.taskId, paidWei: l.args.paid, outputDigest: l.args.outputDigest }]
     : [])

@@ -62,6 +62,7 @@ error InvalidMinerIndex(uint256 taskId, uint256 index);
 error DeadlineNotPassed(uint256 taskId, uint256 deadline);
 
 // settlement and fraud proofs
+error MalformedBatch(uint256 taskId);
 error InvalidVerdict(uint256 taskId, address miner, uint8 verdict);
 error InvalidPrecommitSignature(uint256 taskId, address miner);
 error InvalidRevealSignature(uint256 taskId, address miner);

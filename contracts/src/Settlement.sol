@@ -24,7 +24,7 @@ abstract contract Settlement is TaskQueue {
     uint256 private immutable _chainId;
     bytes32 private immutable _domainSeparator;
 
-    /// A miner's line in a settlement. `meta` packs: miner address (bits 0–159), tokens (160–183),
+    /// A miner's line in a settlement (documents the 160-byte layout settleBatch reads). `meta` packs: miner address (bits 0–159), tokens (160–183),
     /// verdict (184–191), on-time flag (bit 192). (r, vs) is the EIP-2098 compact precommit signature.
     struct MinerReport {
         uint256 meta;
@@ -32,12 +32,6 @@ abstract contract Settlement is TaskQueue {
         bytes32 salt;
         bytes32 r;
         bytes32 vs;
-    }
-
-    /// Reports in the order of the task's assignment.
-    struct TaskSettlement {
-        uint256 taskId;
-        MinerReport[] reports;
     }
 
     /// A signed (outputDigest, salt) statement: a precommit or a reveal.
@@ -56,7 +50,7 @@ abstract contract Settlement is TaskQueue {
     mapping(bytes32 => bool) public slashedFor; // keccak256(taskId, miner): one slash per offence
 
     /// `verdicts` packs 2 bits per miner in assignment order; `outputDigest` is the first honest output.
-    event TaskSettled(uint256 indexed taskId, uint256 indexed sessionId, uint256 paid, uint256 verdicts, bytes32 outputDigest);
+    event TaskSettled(uint256 indexed taskId, uint256 paid, uint256 verdicts, bytes32 outputDigest);
 
     constructor() {
         _chainId = block.chainid;
@@ -67,10 +61,30 @@ abstract contract Settlement is TaskQueue {
         return block.chainid == _chainId ? _domainSeparator : _buildDomainSeparator();
     }
 
-    function settleBatch(TaskSettlement[] calldata batch) external onlyLeader {
-        bytes32 domain = domainSeparator();
-        for (uint256 i = 0; i < batch.length; i++) {
-            _settle(batch[i], domain);
+    uint256 internal constant REPORT_BYTES = 160; // meta, outputDigest, salt, r, vs
+
+    /// Settle many tasks in one call. `packed` is, per task: taskId (32 bytes), then one 160-byte
+    /// MinerReport (meta, outputDigest, salt, r, vs) per assigned miner, in assignment order; the
+    /// session's redundancy says how many. Packed rather than ABI-nested to keep calldata and decoding
+    /// cheap (gas per settled task is a tracked figure; see bench/chain.bench.ts).
+    function settleBatch(bytes calldata packed) external onlyLeader {
+        Tally memory tally;
+        tally.domain = domainSeparator();
+        // abi.encode(address[]) of the task's miners is rebuilt here per task: [0x20][n][miner…]
+        uint256 buf;
+        assembly ("memory-safe") {
+            buf := mload(0x40)
+            mstore(0x40, add(buf, mul(add(MAX_MINERS, 2), 0x20)))
+            mstore(buf, 0x20)
+        }
+        uint256 p;
+        uint256 end;
+        assembly {
+            p := packed.offset
+            end := add(p, packed.length)
+        }
+        while (p < end) {
+            p = _settle(tally, buf, p, end);
         }
     }
 
@@ -85,62 +99,132 @@ abstract contract Settlement is TaskQueue {
         bytes32 output;
     }
 
-    function _settle(TaskSettlement calldata ts, bytes32 domain) internal {
-        Task storage t = _tasks[ts.taskId];
+    function _settle(Tally memory tally, uint256 buf, uint256 p, uint256 end) internal returns (uint256 next) {
+        uint256 taskId;
+        assembly {
+            taskId := calldataload(p)
+        }
+        Task storage t = _tasks[taskId];
         Task memory task = t;
         if (task.status != STATUS_ASSIGNED) {
-            if (task.status == STATUS_SETTLED) revert TaskAlreadySettled(ts.taskId);
-            revert TaskNotAssigned(ts.taskId, task.status);
+            if (task.status == STATUS_SETTLED) revert TaskAlreadySettled(taskId);
+            revert TaskNotAssigned(taskId, task.status);
         }
         Session storage s = _sessions[task.sessionId];
-        uint256 n = ts.reports.length;
-        if (n != s.redundancy) revert WrongMinerCount(ts.taskId, s.redundancy, n);
-        Tally memory tally = Tally(ts.taskId, task.maxTokens, s.pricePerToken, domain, 0, 0, bytes32(0));
-        address[] memory miners = new address[](n);
-        for (uint256 j = 0; j < n; j++) {
-            miners[j] = _applyReport(tally, ts.reports[j], j);
+        uint256 n = s.redundancy;
+        next = p + 32 + n * REPORT_BYTES;
+        if (next > end) revert MalformedBatch(taskId);
+        tally.taskId = taskId;
+        tally.maxTokens = task.maxTokens;
+        tally.price = s.pricePerToken;
+        tally.paid = 0;
+        tally.verdicts = 0;
+        tally.output = bytes32(0);
+        unchecked {
+            for (uint256 j = 0; j < n; j++) {
+                address miner = _applyReport(tally, p + 32 + j * REPORT_BYTES, j);
+                assembly ("memory-safe") {
+                    mstore(add(buf, mul(add(j, 2), 0x20)), and(miner, 0xffffffffffffffffffffffffffffffffffffffff))
+                }
+            }
         }
-        if (_assignmentHash(miners) != task.assignment) revert AssignmentMismatch(ts.taskId);
+        bytes32 assignment;
+        assembly ("memory-safe") {
+            mstore(add(buf, 0x20), n)
+            assignment := keccak256(buf, mul(add(n, 2), 0x20))
+        }
+        if (bytes20(assignment) != task.assignment) revert AssignmentMismatch(taskId);
         uint256 cost = tally.maxTokens * tally.price * n;
         s.reserved -= uint128(cost);
         s.available += uint128(cost - tally.paid);
         t.status = STATUS_SETTLED;
-        emit TaskSettled(ts.taskId, task.sessionId, tally.paid, tally.verdicts, tally.output);
+        emit TaskSettled(taskId, tally.paid, tally.verdicts, tally.output);
     }
 
+    // bit offsets of NodeStats in its storage slot (Solidity packs struct fields from the low bits)
+    uint256 private constant TASKS_DONE_SHIFT = 96;
+    uint256 private constant TASKS_FAILED_SHIFT = 128;
+    uint256 private constant ON_TIME_SHIFT = 160;
+    uint256 private constant LEVEL_SHIFT = 224;
+    uint256 private constant EARNINGS_MAX = (1 << 96) - 1;
+
     /// Check one miner's report and update its counters and the task's tally; returns the miner.
-    function _applyReport(Tally memory tally, MinerReport calldata rep, uint256 index) internal returns (address miner) {
-        uint256 meta = rep.meta;
+    /// The miner's NodeStats slot is read and written once, as a whole word, to keep settlement cheap.
+    function _applyReport(Tally memory tally, uint256 rep, uint256 index) internal returns (address miner) {
+        uint256 meta;
+        assembly {
+            meta := calldataload(rep)
+        }
         miner = address(uint160(meta));
         uint8 verdict = uint8(meta >> 184);
         tally.verdicts |= uint256(verdict) << (2 * index);
-        NodeStats memory st = _stats[miner];
+        NodeStats storage ref = _stats[miner];
+        uint256 st;
+        assembly ("memory-safe") {
+            st := sload(ref.slot)
+        }
         if (verdict == VERDICT_MISSED) {
-            st.tasksFailed += 1;
+            st += 1 << TASKS_FAILED_SHIFT;
         } else {
             if (verdict > VERDICT_FAULTY) revert InvalidVerdict(tally.taskId, miner, verdict);
-            bytes32 digest =
-                _hashTyped(tally.domain, keccak256(abi.encode(PRECOMMIT_TYPEHASH, tally.taskId, rep.outputDigest, rep.salt)));
-            if (!_signedBy(digest, rep.r, rep.vs, miner)) revert InvalidPrecommitSignature(tally.taskId, miner);
+            if (_recoverPrecommit(tally.domain, tally.taskId, rep) != miner || miner == address(0)) {
+                revert InvalidPrecommitSignature(tally.taskId, miner);
+            }
             if (verdict == VERDICT_HONEST) {
                 uint256 tokens = uint24(meta >> 160);
                 if (tokens > tally.maxTokens) revert TokensExceedMax(tally.taskId, miner, tokens, tally.maxTokens);
                 uint256 pay = tokens * tally.price;
                 tally.paid += pay;
-                if (tally.output == bytes32(0)) tally.output = rep.outputDigest;
-                st.earnings += uint96(pay);
-                st.tasksDone += 1;
-                if ((meta >> 192) & 1 == 1) st.onTime += 1;
+                if (tally.output == bytes32(0)) {
+                    bytes32 out;
+                    assembly {
+                        out := calldataload(add(rep, 0x20))
+                    }
+                    tally.output = out;
+                }
+                if ((st & EARNINGS_MAX) + pay > EARNINGS_MAX) revert PaymentFailed(miner, pay);
+                st += pay + (1 << TASKS_DONE_SHIFT) + (((meta >> 192) & 1) << ON_TIME_SHIFT);
             } else {
-                st.tasksFailed += 1;
+                st += 1 << TASKS_FAILED_SHIFT;
             }
         }
-        uint8 level = _levelFor(st.tasksDone, st.tasksFailed);
-        if (level != st.level) {
-            st.level = level;
+        uint8 level = _levelFor(uint32(st >> TASKS_DONE_SHIFT), uint32(st >> TASKS_FAILED_SHIFT));
+        if (level != uint8(st >> LEVEL_SHIFT)) {
+            st = (st & ~(uint256(0xff) << LEVEL_SHIFT)) | (uint256(level) << LEVEL_SHIFT);
             emit LevelChanged(miner, level);
         }
-        _stats[miner] = st;
+        assembly ("memory-safe") {
+            sstore(ref.slot, st)
+        }
+    }
+
+    /// Signer of the precommit (taskId, rep.outputDigest, rep.salt) under (rep.r, rep.vs); address(0) if invalid.
+    /// Hashes in scratch memory (no allocation): this runs three times per settled task.
+    function _recoverPrecommit(bytes32 domain, uint256 taskId, uint256 rep) internal view returns (address signer) {
+        bytes32 typehash = PRECOMMIT_TYPEHASH;
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore(p, typehash)
+            mstore(add(p, 0x20), taskId)
+            calldatacopy(add(p, 0x40), add(rep, 0x20), 0x40) // outputDigest, salt
+            let structHash := keccak256(p, 0x80)
+            mstore(p, 0x1901000000000000000000000000000000000000000000000000000000000000)
+            mstore(add(p, 0x02), domain)
+            mstore(add(p, 0x22), structHash)
+            let digest := keccak256(p, 0x42)
+            let vs := calldataload(add(rep, 0x80))
+            let s := and(vs, 0x7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff)
+            if iszero(gt(s, HALF_N)) {
+                mstore(p, digest)
+                mstore(add(p, 0x20), add(shr(255, vs), 27))
+                mstore(add(p, 0x40), calldataload(add(rep, 0x60)))
+                mstore(add(p, 0x60), s)
+                mstore(0x00, 0)
+                if staticcall(gas(), 0x01, p, 0x80, 0x00, 0x20) {
+                    signer := mload(0x00)
+                }
+            }
+        }
     }
 
     /// Slash a miner whose signed reveal contradicts its signed precommit for the same task.

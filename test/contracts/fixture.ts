@@ -6,16 +6,18 @@ import { startAnvil, ANVIL_KEYS } from '../../contracts/anvil.ts'
 import { addOracle, deployHub, hubDomain, ROLE_MINER, registerNode, createSession } from '../../contracts/index.ts'
 import type { Anvil } from '../../contracts/anvil.ts'
 import type { HubConfig, HubDomain } from '../../contracts/index.ts'
-import type { Address, Hex } from 'viem'
+import type { Address, Chain, Hex, PublicActions, TestClient, Transport, WalletClient } from 'viem'
+import type { PrivateKeyAccount } from 'viem/accounts'
 
 export const MODEL = `0x${'11'.repeat(32)}` as Hex
 export const PROMPT = `0x${'22'.repeat(32)}` as Hex
 export const PARAMS = `0x${'33'.repeat(32)}` as Hex
 
-export function walletFor (url: string, key: Hex) {
-  return createWalletClient({ account: privateKeyToAccount(key), chain: foundry, transport: http(url), pollingInterval: 50 }).extend(publicActions)
+export type Wallet = WalletClient<Transport, Chain, PrivateKeyAccount> & PublicActions<Transport, Chain>
+
+export function walletFor (url: string, key: Hex): Wallet {
+  return createWalletClient({ account: privateKeyToAccount(key), chain: foundry, transport: http(url), pollingInterval: 50 }).extend(publicActions) as unknown as Wallet
 }
-export type Wallet = ReturnType<typeof walletFor>
 
 export interface Fixture {
   anvil: Anvil
@@ -27,7 +29,7 @@ export interface Fixture {
   user: Wallet
   miners: Wallet[]
   outsider: Wallet
-  test: ReturnType<typeof createTestClient>
+  test: TestClient<'anvil', Transport, Chain>
   config: HubConfig
   snapshot(): Promise<Hex>
   revert(id: Hex): Promise<void>
@@ -42,7 +44,7 @@ export async function startFixture (config: Partial<HubConfig> = {}): Promise<Fi
   const deployment = await deployHub(owner, { config: { minStakeWei: 10n ** 15n, ...config } })
   const hub = deployment.hub
   await addOracle(owner, { hub, oracle: w(1).account.address })
-  const test = createTestClient({ mode: 'anvil', chain: foundry, transport: http(anvil.url) })
+  const test: TestClient<'anvil', Transport, Chain> = createTestClient({ mode: 'anvil', chain: foundry, transport: http(anvil.url) })
   return {
     anvil,
     hub,

@@ -107,7 +107,7 @@ describe('contracts: task queue, settlement and fraud proofs', function () {
     // the oracle cannot pay a miner that was not assigned, even with its signature
     const outsider = await honest(f.miners[3], taskId)
     await expectRule(settleBatch(f.oracle, { hub: f.hub, tasks: [{ taskId, miners: [outsider, ...rest] }] }), 'AssignmentMismatch')
-    await expectRule(settleBatch(f.oracle, { hub: f.hub, tasks: [{ taskId, miners: rest }] }), 'WrongMinerCount')
+    await expectRule(settleBatch(f.oracle, { hub: f.hub, tasks: [{ taskId, miners: rest }] }), 'MalformedBatch')
     await expectRule(settleBatch(f.oracle, { hub: f.hub, tasks: [{ taskId, miners: [{ ...v0, tokens: MAX_TOKENS + 1 }, ...rest] }] }), 'TokensExceedMax')
     await expectRule(settleBatch(f.oracle, { hub: f.hub, tasks: [{ taskId, miners: [{ ...v0, verdict: 3 }, ...rest] }] }), 'InvalidVerdict')
     await expectRule(settleBatch(f.miners[0], { hub: f.hub, tasks: [{ taskId, miners: [v0, ...rest] }] }), 'NotLeader')
