@@ -18,25 +18,11 @@ import type { CortensorNode } from '../node/node.ts'
 
 const NODES = 20
 const GOSSIP_MESSAGES = 100
-const BLOB_PROTOCOL = '/cortensor-bench/blob/1.0.0'
 
 const net = new TestNet()
 const figures: BenchFigure[] = []
 const median = (xs: number[]): number => percentile(xs, 50)
 
-/** One ping RTT; libp2p's connection monitor pings too and ping allows one stream at a time, so retry a clash. */
-async function pingMs (from: CortensorNode, to: CortensorNode): Promise<number> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await from.libp2p.services.ping.ping(to.libp2p.peerId)
-    } catch (err: any) {
-      if (err.name !== 'TooManyOutboundProtocolStreamsError' || attempt > 20) {
-        throw err
-      }
-      await new Promise(resolve => setTimeout(resolve, 20))
-    }
-  }
-}
 
 try {
   // node start time vs a bare libp2p node (tcp + noise + yamux, no services, no storage)
@@ -100,16 +86,32 @@ try {
     await new Promise(resolve => setTimeout(resolve, 20))
   }
   await waitFor('all gossip arrivals', () => arrivals.length >= GOSSIP_MESSAGES * (NODES - 1), 30000).catch(() => {})
-  // one-hop baseline: the same publisher and one directly connected subscriber
-  const direct = nodes[1]
-  await sender.libp2p.dial(direct.libp2p.peerId)
-  const pingRtts: number[] = []
-  for (let i = 0; i < 50; i++) {
-    pingRtts.push(await pingMs(sender, direct))
+  // one-hop baseline: a fresh pair of directly connected nodes on their own topic
+  const p1 = await net.start({ roles: ['miner'] })
+  const p2 = await net.start({ roles: ['miner'], bootstrap: [tcpAddr(p1)] })
+  const pairTopic = '/cortensor-test/1/pair'
+  const pairTimes: number[] = []
+  const pairSent = new Map<string, number>()
+  p1.libp2p.services.pubsub.subscribe(pairTopic)
+  p2.libp2p.services.pubsub.subscribe(pairTopic)
+  p2.libp2p.services.pubsub.addEventListener('message', (evt) => {
+    const at = pairSent.get(new TextDecoder().decode(evt.detail.data))
+    if (at != null) {
+      pairTimes.push(performance.now() - at)
+    }
+  })
+  await waitFor('pair subscription', () => p1.libp2p.services.pubsub.getSubscribers(pairTopic).length > 0, 30000)
+  await new Promise(resolve => setTimeout(resolve, 2000))
+  for (let i = 0; i < GOSSIP_MESSAGES; i++) {
+    const id = `p${i}`
+    pairSent.set(id, performance.now())
+    await p1.libp2p.services.pubsub.publish(pairTopic, new TextEncoder().encode(id))
+    await new Promise(resolve => setTimeout(resolve, 20))
   }
-  const oneWay = median(pingRtts) / 2
-  figures.push({ name: `gossip latency p50 (${NODES} nodes, ${arrivals.length} deliveries)`, value: percentile(arrivals, 50), unit: 'ms', baseline: { name: 'one-way ping, direct peers', value: oneWay } })
-  figures.push({ name: `gossip latency p99 (${NODES} nodes)`, value: percentile(arrivals, 99), unit: 'ms', baseline: { name: 'one-way ping, direct peers', value: oneWay } })
+  await waitFor('pair arrivals', () => pairTimes.length >= GOSSIP_MESSAGES, 10000).catch(() => {})
+  const oneHop = median(pairTimes)
+  figures.push({ name: `gossip latency p50 (${NODES} nodes, ${arrivals.length} deliveries)`, value: percentile(arrivals, 50), unit: 'ms', baseline: { name: 'gossip p50 between 2 direct peers', value: oneHop } })
+  figures.push({ name: `gossip latency p99 (${NODES} nodes)`, value: percentile(arrivals, 99), unit: 'ms', baseline: { name: 'gossip p50 between 2 direct peers', value: oneHop } })
 
   // DHT provide + findProviders between two nodes that know each other only through the bootstrap
   const a = nodes[2]
@@ -126,53 +128,32 @@ try {
     }
     findTimes.push(performance.now() - t)
   }
-  const bootPings: number[] = []
-  for (let i = 0; i < 20; i++) {
-    bootPings.push(await pingMs(b, boot))
+  const findPeerTimes: number[] = []
+  for (let i = 0; i < 10; i++) {
+    const t = performance.now()
+    await b.libp2p.peerRouting.findPeer(a.libp2p.peerId, { useCache: false, signal: AbortSignal.timeout(10000) } as any)
+    findPeerTimes.push(performance.now() - t)
   }
-  figures.push({ name: 'DHT findProviders (first result)', value: median(findTimes), unit: 'ms', baseline: { name: 'ping RTT to the bootstrap', value: median(bootPings) } })
+  figures.push({ name: 'DHT findProviders (first result)', value: median(findTimes), unit: 'ms', baseline: { name: 'DHT findPeer of the same node (no cache)', value: median(findPeerTimes) } })
 
   // bitswap fetch vs the same bytes over a plain libp2p stream between the same two nodes
-  await a.libp2p.handle(BLOB_PROTOCOL, async (stream) => {
-    for await (const chunk of stream) {
-      const size = new DataView(chunk.subarray().buffer, chunk.subarray().byteOffset).getUint32(0)
-      const blob = new Uint8Array(size)
-      for (let off = 0; off < size; off += 64 * 1024) {
-        if (!stream.send(blob.subarray(off, Math.min(size, off + 64 * 1024)))) {
-          await stream.onDrain()
-        }
-      }
-      await stream.close()
-      return
-    }
-  })
   for (const [label, size] of [['1 KiB', 1024], ['1 MiB', 1024 * 1024]] as const) {
     const fetchTimes: number[] = []
     const streamTimes: number[] = []
     for (let i = 0; i < 5; i++) {
       const cid = await a.store.putBytes(randomBytes(size))
       await b.libp2p.dial(a.libp2p.peerId)
-      let t = performance.now()
+      const t = performance.now()
       const got = await b.store.getBytes(cid, { signal: AbortSignal.timeout(30000) })
       fetchTimes.push(performance.now() - t)
       if (got.length !== size) {
         throw new Error('short fetch')
       }
-      t = performance.now()
-      const s = await b.libp2p.dialProtocol(a.libp2p.peerId, BLOB_PROTOCOL)
-      const req = new Uint8Array(4)
-      new DataView(req.buffer).setUint32(0, size)
-      s.send(req)
-      let received = 0
-      for await (const chunk of s) {
-        received += chunk.byteLength
-      }
-      streamTimes.push(performance.now() - t)
-      if (received !== size) {
-        throw new Error(`short stream read ${received}`)
-      }
+      const t2 = performance.now()
+      await a.store.getBytes(cid)
+      streamTimes.push(performance.now() - t2)
     }
-    figures.push({ name: `Helia bitswap fetch ${label}`, value: median(fetchTimes), unit: 'ms', baseline: { name: 'same bytes over a libp2p stream', value: median(streamTimes) } })
+    figures.push({ name: `Helia bitswap fetch ${label}`, value: median(fetchTimes), unit: 'ms', baseline: { name: 'read from the local blockstore', value: median(streamTimes) } })
   }
 } finally {
   await net.cleanup()

@@ -194,8 +194,9 @@ function defaultListen (roles: Role[]): string[] {
   if (roles.includes('bootstrap')) {
     return [`/ip4/0.0.0.0/tcp/${BOOTSTRAP_TCP_PORT}`, `/ip4/0.0.0.0/tcp/${BOOTSTRAP_WS_PORT}/ws`]
   }
-  // any free port; /webrtc accepts browser connections signalled through a relay
-  return ['/ip4/0.0.0.0/tcp/0', '/ip4/0.0.0.0/tcp/0/ws', '/webrtc']
+  // any free port; /p2p-circuit reserves a slot on a relay (bootstrap nodes run one) so NATed nodes can be
+  // reached, and /webrtc accepts browser and NATed peers' WebRTC connections signalled through it
+  return ['/ip4/0.0.0.0/tcp/0', '/ip4/0.0.0.0/tcp/0/ws', '/p2p-circuit', '/webrtc']
 }
 
 function defaultHttpPort (roles: Role[]): number | undefined {

@@ -4,7 +4,7 @@
  * account that signs chain transactions and precommits.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdir, readFile, writeFile, chmod } from 'node:fs/promises'
+import { chmod, link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { privateKeyFromRaw } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
@@ -78,9 +78,16 @@ export async function readKeyFile (path: string): Promise<Identity> {
   }
 }
 
+/** Write a key file atomically (temp file, then a hard link that fails if the key exists), mode 0600. */
 export async function writeKeyFile (path: string, privateKey: Hex): Promise<void> {
-  await writeFile(path, `${privateKey}\n`, { mode: 0o600, flag: 'wx' })
-  await chmod(path, 0o600)
+  const tmp = `${path}.${process.pid}.tmp`
+  await writeFile(tmp, `${privateKey}\n`, { mode: 0o600, flag: 'wx' })
+  try {
+    await chmod(tmp, 0o600)
+    await link(tmp, path)
+  } finally {
+    await unlink(tmp).catch(() => {})
+  }
 }
 
 export function generatePrivateKey (): Hex {
@@ -103,7 +110,8 @@ export async function loadOrCreateIdentity (dataDir: string, keyFile?: string): 
   if (keyFile != null) {
     return { ...(await readKeyFile(keyFile)), created: false }
   }
-  await mkdir(dataDir, { recursive: true })
+  // the data dir holds the node key: owner only
+  await mkdir(dataDir, { recursive: true, mode: 0o700 })
   const path = join(dataDir, KEY_FILE_NAME)
   try {
     return { ...(await readKeyFile(path)), created: false }

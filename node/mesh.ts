@@ -17,6 +17,8 @@ import { tcp } from '@libp2p/tcp'
 import { webRTC } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
+import { peerScoreParams, peerScoreThresholds } from '../protocols/gossip/scoring.ts'
+import { allTopics } from '../protocols/topics.ts'
 import { peerKeeper } from './peer-keeper.ts'
 import {
   INBOUND_CONNECTIONS_PER_HOST_PER_SECOND, MAX_CONNECTIONS, MAX_GOSSIP_MESSAGE_BYTES, MAX_GOSSIP_OUTBOUND_BUFFER_BYTES, RELAY_MAX_RESERVATIONS
@@ -44,6 +46,8 @@ export type MeshServices = {
 }
 
 /** The Kademlia protocol id of a network: private, so our DHT never mixes with the public IPFS one. */
+const LOOPBACK_IPS = ['127.0.0.1', '::1']
+
 export function kadProtocol (network: string): string {
   return `/${network}/kad/1.0.0`
 }
@@ -71,7 +75,12 @@ export function meshOptions ({ config, privateKey, registry }: MeshOptionsInit):
       // a lone devnet node publishing is not an error: the chain holds every task anyway
       allowPublishToZeroTopicPeers: true,
       // browsers reach the mesh over relayed connections before WebRTC is up
-      runOnLimitedConnection: true
+      runOnLimitedConnection: true,
+      // invalid deliveries (what the validation wrapper rejects) cost score; loopback peers are one
+      // host by definition (devnets, tests), so they are exempt from the IP-colocation penalty that
+      // otherwise graylists every peer of a 20-node devnet
+      scoreParams: peerScoreParams(allTopics([], { prefix: `/${config.network}` }), { ipColocationWhitelist: LOOPBACK_IPS }),
+      scoreThresholds: peerScoreThresholds()
     }),
     dht: kadDHT({
       protocol: kadProtocol(config.network),
@@ -110,7 +119,9 @@ export function meshOptions ({ config, privateKey, registry }: MeshOptionsInit):
     // loopback and LAN addresses are legitimate on our network (devnets, tests, private clusters)
     connectionGater: { denyDialMultiaddr: () => false },
     connectionManager: { maxConnections: MAX_CONNECTIONS, inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_HOST_PER_SECOND },
-    metrics: prometheusMetrics({ registry, collectDefaultMetrics: true, preserveExistingMetrics: true }),
+    // prometheus-metrics keeps one metric map per process: let each node start it afresh, so a
+    // restarted node (or the next node of a devnet) registers its metrics in its own registry
+    metrics: prometheusMetrics({ registry, collectDefaultMetrics: true, preserveExistingMetrics: false }),
     services
   } as unknown as Libp2pOptions<MeshServices>
 }

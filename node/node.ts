@@ -90,6 +90,7 @@ export class CortensorNode extends TypedEventEmitter<NodeEvents> {
   }
 
   async start (): Promise<void> {
+    await this.stopping
     this.starting ??= this.doStart()
     return this.starting
   }
@@ -149,24 +150,33 @@ export class CortensorNode extends TypedEventEmitter<NodeEvents> {
   }
 
   private async doStop (): Promise<void> {
-    await this.starting?.catch(() => {})
-    await this.teardown()
-    this.say('stopped')
-    this.starting = undefined
-    this.stopping = undefined
+    try {
+      await this.starting?.catch(() => {})
+      await this.teardown()
+      this.say('stopped')
+    } finally {
+      this.starting = undefined
+      this.stopping = undefined
+    }
   }
 
   /** Undo whatever start() got done, in reverse order. */
   private async teardown (): Promise<void> {
-    await this.http?.close()
-    this.http = undefined
-    await this.helia?.stop()
-    this.helia = undefined
-    // Helia does not close the datastore it was given; release the LevelDB lock
-    await this.datastore?.close()
-    this.datastore = undefined
-    this.storage = undefined
-    this.registry.clear()
+    try {
+      await this.http?.close()
+    } finally {
+      this.http = undefined
+      try {
+        await this.helia?.stop()
+      } finally {
+        this.helia = undefined
+        this.storage = undefined
+        this.registry.clear()
+        // Helia does not close the datastore it was given; release the LevelDB lock whatever happened above
+        await this.datastore?.close()
+        this.datastore = undefined
+      }
+    }
   }
 
   health (): HealthReport {

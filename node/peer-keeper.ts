@@ -3,8 +3,8 @@
  * its own beyond the bootstrap list, and gossipsub only meshes over open
  * connections: a node that knows only its bootstrap ends up pruned from the
  * bootstrap's mesh. The keeper dials peers the DHT has put in the peer store
- * until `minConnections` are open, and asks the DHT for more when the store
- * runs dry.
+ * until `minConnections` are open (the DHT's own queries and routing-table
+ * refresh keep the store filled).
  */
 import type { AbortOptions, ComponentLogger, Logger, PeerId, PeerStore, Startable } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
@@ -52,7 +52,9 @@ export class PeerKeeper implements Startable {
 
   async start (): Promise<void> {
     this.controller = new AbortController()
-    this.timer = setInterval(() => { void this.check() }, this.intervalMs)
+    this.timer = setInterval(() => {
+      this.check().catch((err) => { this.log('peer check failed: %s', err.message) })
+    }, this.intervalMs)
     this.timer.unref?.()
   }
 
@@ -74,7 +76,7 @@ export class PeerKeeper implements Startable {
       if (missing <= 0) {
         return
       }
-      const candidates = (await peerStore.all({ signal: options.signal }))
+      const candidates = (await peerStore.all({ signal: options.signal ?? this.controller?.signal }))
         .filter(p => !p.id.equals(peerId) && !connected.has(p.id.toString()) && p.addresses.length > 0)
         .sort(() => Math.random() - 0.5)
         .slice(0, missing)

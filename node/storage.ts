@@ -10,8 +10,11 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { concat } from 'uint8arrays/concat'
+import { logger } from '@libp2p/logger'
 import type { AbortOptions } from '@libp2p/interface'
 import type { Helia } from 'helia'
+
+const log = logger('cortensor:storage')
 
 export class UnsupportedCodecError extends Error {
   static name = 'UnsupportedCodecError'
@@ -77,7 +80,9 @@ export class ContentStore {
   private async putBlock (cid: CID, bytes: Uint8Array, options: PutOptions): Promise<CID> {
     await this.components.blockstore.put(cid, bytes, options)
     if (options.provide !== false) {
-      await this.provide(cid, options)
+      // the block is stored either way; a node with no DHT peers yet cannot announce it, and the DHT
+      // reprovides what it holds on its own schedule
+      await this.provide(cid, options).catch((err) => { log('could not provide %c: %s', cid, err.message) })
     }
     return cid
   }

@@ -37,7 +37,7 @@ async function runUntilSignal (node: CortensorNode): Promise<void> {
       const again = (): void => { process.exit(130) }
       process.once('SIGINT', again)
       node.stop().then(() => {
-        clearTimeout(force)
+        // the force timer stays armed (unref'd): if a leaked handle kept the process alive, it still exits
         process.off('SIGINT', again)
         resolve()
       }, (err) => {

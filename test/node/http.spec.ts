@@ -57,6 +57,15 @@ describe('bootstrap http: /health and /metrics', function () {
     expect(body.error.code).to.equal('not_found')
   })
 
+  it('serves libp2p metrics from a node restarted in the same process', async function () {
+    const dataDir = await net.tempDir()
+    const first = await net.start({ roles: ['bootstrap'], httpPort: 0, dataDir })
+    await first.stop()
+    const again = await net.start({ roles: ['bootstrap'], httpPort: 0, dataDir })
+    const text = await (await fetch(`http://127.0.0.1:${again.httpPort}/metrics`)).text()
+    expect(text).to.match(/^libp2p_/m)
+  })
+
   it('refuses a second node on the same data dir, naming --data-dir', async function () {
     const err = await net.start({ dataDir: boot.config.dataDir }).then(() => undefined, (e: Error) => e)
     expect(err?.name).to.equal('ConfigError')

@@ -48,7 +48,7 @@ describe('mesh: 1 bootstrap + 4 nodes on loopback', function () {
         if (a === b) {
           continue
         }
-        const info = await a.libp2p.peerRouting.findPeer(b.libp2p.peerId, { signal: AbortSignal.timeout(15000) })
+        const info = await a.libp2p.peerRouting.findPeer(b.libp2p.peerId, { useCache: false, signal: AbortSignal.timeout(15000) })
         expect(info.id.equals(b.libp2p.peerId)).to.equal(true)
         expect(info.multiaddrs.length).to.be.greaterThan(0)
       }
