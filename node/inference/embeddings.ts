@@ -8,6 +8,7 @@ import { logger } from '@libp2p/logger'
 import { DEFAULT_THREADS } from './constants.ts'
 import { EngineClosedError, ModelLoadError } from './errors.ts'
 import { inspectGguf } from './gguf/inspect.ts'
+import { cosine } from '../../protocols/policy/index.ts'
 import { getSharedLlama } from './llama.ts'
 import type { LlamaInferenceEngine } from './engine.ts'
 import type { Hex32 } from './gguf/inspect.ts'
@@ -16,24 +17,8 @@ import type { Llama, LlamaEmbeddingContext, LlamaModel } from 'node-llama-cpp'
 
 const log = logger('cortensor:inference:embeddings')
 
-/** Cosine similarity in [-1, 1]; 0 when either vector is all zeros. */
-export function cosineSimilarity (a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) {
-    throw new RangeError(`vectors differ in length: ${a.length} vs ${b.length}`)
-  }
-  let dot = 0
-  let na = 0
-  let nb = 0
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i]
-    na += a[i] * a[i]
-    nb += b[i] * b[i]
-  }
-  if (na === 0 || nb === 0) {
-    return 0
-  }
-  return dot / Math.sqrt(na * nb)
-}
+/** Cosine similarity in [-1, 1]; 0 when either vector is all zeros (the policy module's, so oracle and simulator agree). */
+export const cosineSimilarity = cosine
 
 /**
  * For each vector, its mean cosine similarity to the others; those below

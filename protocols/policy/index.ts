@@ -228,7 +228,8 @@ export function clusterByEmbedding (vectors: readonly Float32Array[], threshold:
   return ids
 }
 
-export function cosine (a: Float32Array, b: Float32Array): number {
+/** Cosine similarity in [-1, 1]; 0 when either vector is all zeros. Shared by the oracle and the simulator. */
+export function cosine (a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) {
     throw new RangeError(`embedding lengths differ: ${a.length} vs ${b.length}`)
   }
