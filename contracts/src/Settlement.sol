@@ -107,7 +107,7 @@ abstract contract Settlement is TaskQueue {
         Task storage t = _tasks[taskId];
         Task memory task = t;
         if (task.status != STATUS_ASSIGNED) {
-            if (task.status == STATUS_SETTLED) revert TaskAlreadySettled(taskId);
+            if (_isSettled(taskId)) revert TaskAlreadySettled(taskId);
             revert TaskNotAssigned(taskId, task.status);
         }
         Session storage s = _sessions[task.sessionId];
@@ -137,7 +137,8 @@ abstract contract Settlement is TaskQueue {
         uint256 cost = tally.maxTokens * tally.price * n;
         s.reserved -= uint128(cost);
         s.available += uint128(cost - tally.paid);
-        t.status = STATUS_SETTLED;
+        delete _tasks[taskId]; // refunds most of the slot's cost; the bitmap keeps it settled
+        _settledBits[taskId >> 8] |= 1 << (taskId & 0xff);
         emit TaskSettled(taskId, tally.paid, tally.verdicts, tally.output);
     }
 
@@ -232,7 +233,7 @@ abstract contract Settlement is TaskQueue {
         external
         onlyLeader
     {
-        if (_tasks[taskId].status == STATUS_NONE) revert UnknownTask(taskId);
+        if (taskId == 0 || taskId > taskCount) revert UnknownTask(taskId);
         bytes32 domain = domainSeparator();
         if (!_signedBy(_hashTyped(domain, _outputHash(PRECOMMIT_TYPEHASH, taskId, precommit)), precommit.r, precommit.vs, miner)) {
             revert InvalidPrecommitSignature(taskId, miner);
@@ -250,7 +251,7 @@ abstract contract Settlement is TaskQueue {
         external
         onlyLeader
     {
-        if (_tasks[taskId].status == STATUS_NONE) revert UnknownTask(taskId);
+        if (taskId == 0 || taskId > taskCount) revert UnknownTask(taskId);
         if (oracleSigs.length > MAX_ORACLES) revert TooManySignatures(oracleSigs.length, MAX_ORACLES);
         bytes32 domain = domainSeparator();
         if (!_signedBy(_hashTyped(domain, _outputHash(PRECOMMIT_TYPEHASH, taskId, precommit)), precommit.r, precommit.vs, miner)) {

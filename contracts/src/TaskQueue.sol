@@ -36,6 +36,9 @@ abstract contract TaskQueue is NodeRegistry, Sessions, OracleSet {
 
     uint256 public taskCount;
     mapping(uint256 => Task) internal _tasks;
+    /// One bit per settled task (word = taskId >> 8). Settlement deletes the task's slot (a gas refund)
+    /// and sets its bit here, so a settled task stays known and settled exactly once.
+    mapping(uint256 => uint256) internal _settledBits;
 
     /// `seed` mixes block.prevrandao of the submit block with the task id: the leader cannot choose it,
     /// and anyone recomputes the miner selection from it.
@@ -84,7 +87,7 @@ abstract contract TaskQueue is NodeRegistry, Sessions, OracleSet {
         for (uint256 i = 0; i < assignments.length; i++) {
             Assignment calldata a = assignments[i];
             Task storage t = _tasks[a.taskId];
-            if (t.status != STATUS_QUEUED) revert TaskNotQueued(a.taskId, t.status);
+            if (t.status != STATUS_QUEUED) revert TaskNotQueued(a.taskId, _statusOf(a.taskId));
             Session storage s = _sessions[t.sessionId];
             if (a.miners.length != s.redundancy) revert WrongMinerCount(a.taskId, s.redundancy, a.miners.length);
             bytes32 modelId = s.modelId;
@@ -105,7 +108,7 @@ abstract contract TaskQueue is NodeRegistry, Sessions, OracleSet {
     /// Replace a miner that missed its precommit window; the replaced miner's `missed` counter grows.
     function reassignMiner(uint256 taskId, address[] calldata current, uint256 index, address replacement) external onlyLeader {
         Task storage t = _tasks[taskId];
-        if (t.status != STATUS_ASSIGNED) revert TaskNotAssigned(taskId, t.status);
+        if (t.status != STATUS_ASSIGNED) revert TaskNotAssigned(taskId, _statusOf(taskId));
         if (_assignmentHash(current) != t.assignment) revert AssignmentMismatch(taskId);
         if (index >= current.length) revert InvalidMinerIndex(taskId, index);
         uint256 deadline = uint256(t.stamp) + precommitWindowS;
@@ -132,7 +135,7 @@ abstract contract TaskQueue is NodeRegistry, Sessions, OracleSet {
         } else if (t.status == STATUS_ASSIGNED) {
             deadline = uint256(t.stamp) + settleTimeoutS;
         } else {
-            revert TaskNotOpen(taskId, t.status);
+            revert TaskNotOpen(taskId, _statusOf(taskId));
         }
         if (block.timestamp <= deadline) revert DeadlineNotPassed(taskId, deadline);
         Session storage s = _sessions[t.sessionId];
@@ -143,9 +146,23 @@ abstract contract TaskQueue is NodeRegistry, Sessions, OracleSet {
         emit TaskExpired(taskId, cost);
     }
 
-    function getTask(uint256 taskId) external view returns (Task memory) {
-        if (_tasks[taskId].status == STATUS_NONE) revert UnknownTask(taskId);
-        return _tasks[taskId];
+    /// A settled task reads back as status Settled with its other fields cleared (its slot was deleted).
+    function getTask(uint256 taskId) external view returns (Task memory t) {
+        t = _tasks[taskId];
+        if (t.status == STATUS_NONE) {
+            if (!_isSettled(taskId)) revert UnknownTask(taskId);
+            t.status = STATUS_SETTLED;
+        }
+    }
+
+    function _isSettled(uint256 taskId) internal view returns (bool) {
+        return (_settledBits[taskId >> 8] >> (taskId & 0xff)) & 1 == 1;
+    }
+
+    /// Status including settled tasks (whose slot is deleted); for checks and error reports.
+    function _statusOf(uint256 taskId) internal view returns (uint8) {
+        uint8 st = _tasks[taskId].status;
+        return st == STATUS_NONE && _isSettled(taskId) ? STATUS_SETTLED : st;
     }
 
     function _taskCost(Session storage s, uint256 maxTokens) internal view returns (uint256) {
