@@ -28,7 +28,8 @@ describe('mesh: 1 bootstrap + 4 nodes on loopback', function () {
       net.start({ roles: ['oracle'], bootstrap }),
       net.start({ roles: ['router'], bootstrap })
     ])
-    await waitFor('every node connected to the bootstrap', () => nodes.every(n => n.libp2p.getPeers().some(p => p.equals(boot.libp2p.peerId))))
+    const connectedToBoot = (n: CortensorNode): boolean => n.libp2p.getPeers().some(p => p.equals(boot.libp2p.peerId))
+    await waitFor('every node connected to the bootstrap', () => nodes.every(connectedToBoot))
   })
 
   after(async function () {
