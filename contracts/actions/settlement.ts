@@ -1,5 +1,6 @@
 /** Batch settlement and fraud proofs (leader only). */
 import { concatHex, numberToHex } from 'viem'
+import { VERDICT_HONEST } from '../constants.ts'
 import { toCompact } from '../typed-data.ts'
 import { sendHub } from './send.ts'
 import type { HubTarget, HubWalletClient, HubWriteResult } from './send.ts'
@@ -57,9 +58,12 @@ export interface SettleBatchReturnType extends HubWriteResult {
 
 export async function settleBatch (client: HubWalletClient, p: SettleBatchParameters): Promise<SettleBatchReturnType> {
   const res = await sendHub(client, p.hub, 'settleBatch', [packBatch(p.tasks)])
-  const settled = res.logs.flatMap(l => l.eventName === 'TaskSettled'
-    ? [{ taskId: l.args.taskId, paidWei: l.args.paid, outputDigest: l.args.outputDigest }]
-    : [])
+  // the event carries taskId << 128 | paid per task; the output (first honest miner's) is in our own calldata
+  const outputs = new Map(p.tasks.map(t => [t.taskId, t.miners.find(m => m.verdict === VERDICT_HONEST)?.outputDigest ?? ZERO32]))
+  const settled = res.logs.flatMap(l => l.eventName === 'TasksSettled' ? l.args.settled : []).map(w => {
+    const taskId = w >> 128n
+    return { taskId, paidWei: w & ((1n << 128n) - 1n), outputDigest: outputs.get(taskId) ?? ZERO32 }
+  })
   return { ...res, settled }
 }
 

@@ -49,8 +49,9 @@ abstract contract Settlement is TaskQueue {
 
     mapping(bytes32 => bool) public slashedFor; // keccak256(taskId, miner): one slash per offence
 
-    /// `verdicts` packs 2 bits per miner in assignment order; `outputDigest` is the first honest output.
-    event TaskSettled(uint256 indexed taskId, uint256 paid, uint256 verdicts, bytes32 outputDigest);
+    /// One event per settlement transaction: per task, `taskId << 128 | paid` (paid fits the uint128
+    /// reservation). Verdicts, outputs and signatures are in the transaction's calldata (packBatch layout).
+    event TasksSettled(uint256[] settled);
 
     constructor() {
         _chainId = block.chainid;
@@ -83,8 +84,27 @@ abstract contract Settlement is TaskQueue {
             p := packed.offset
             end := add(p, packed.length)
         }
+        // the event's data, written in place as tasks settle: [0x20][count][taskId << 128 | paid …]
+        uint256 log;
+        assembly ("memory-safe") {
+            log := mload(0x40)
+            mstore(0x40, add(log, add(0x40, mul(div(packed.length, add(32, REPORT_BYTES)), 0x20))))
+            mstore(log, 0x20)
+        }
+        uint256 count;
         while (p < end) {
             p = _settle(tally, buf, p, end);
+            assembly ("memory-safe") {
+                mstore(add(log, add(0x40, mul(count, 0x20))), or(shl(128, mload(tally)), mload(add(tally, 0x80))))
+            }
+            unchecked {
+                count++;
+            }
+        }
+        bytes32 topic = TasksSettled.selector;
+        assembly ("memory-safe") {
+            mstore(add(log, 0x20), count)
+            log1(log, add(0x40, mul(count, 0x20)), topic)
         }
     }
 
@@ -95,8 +115,6 @@ abstract contract Settlement is TaskQueue {
         uint256 price;
         bytes32 domain;
         uint256 paid;
-        uint256 verdicts;
-        bytes32 output;
     }
 
     function _settle(Tally memory tally, uint256 buf, uint256 p, uint256 end) internal returns (uint256 next) {
@@ -118,11 +136,9 @@ abstract contract Settlement is TaskQueue {
         tally.maxTokens = task.maxTokens;
         tally.price = s.pricePerToken;
         tally.paid = 0;
-        tally.verdicts = 0;
-        tally.output = bytes32(0);
         unchecked {
             for (uint256 j = 0; j < n; j++) {
-                address miner = _applyReport(tally, p + 32 + j * REPORT_BYTES, j);
+                address miner = _applyReport(tally, p + 32 + j * REPORT_BYTES);
                 assembly ("memory-safe") {
                     mstore(add(buf, mul(add(j, 2), 0x20)), and(miner, 0xffffffffffffffffffffffffffffffffffffffff))
                 }
@@ -139,7 +155,6 @@ abstract contract Settlement is TaskQueue {
         s.available += uint128(cost - tally.paid);
         delete _tasks[taskId]; // refunds most of the slot's cost; the bitmap keeps it settled
         _settledBits[taskId >> 8] |= 1 << (taskId & 0xff);
-        emit TaskSettled(taskId, tally.paid, tally.verdicts, tally.output);
     }
 
     // bit offsets of NodeStats in its storage slot (Solidity packs struct fields from the low bits)
@@ -151,14 +166,13 @@ abstract contract Settlement is TaskQueue {
 
     /// Check one miner's report and update its counters and the task's tally; returns the miner.
     /// The miner's NodeStats slot is read and written once, as a whole word, to keep settlement cheap.
-    function _applyReport(Tally memory tally, uint256 rep, uint256 index) internal returns (address miner) {
+    function _applyReport(Tally memory tally, uint256 rep) internal returns (address miner) {
         uint256 meta;
         assembly {
             meta := calldataload(rep)
         }
         miner = address(uint160(meta));
         uint8 verdict = uint8(meta >> 184);
-        tally.verdicts |= uint256(verdict) << (2 * index);
         NodeStats storage ref = _stats[miner];
         uint256 st;
         assembly ("memory-safe") {
@@ -176,13 +190,6 @@ abstract contract Settlement is TaskQueue {
                 if (tokens > tally.maxTokens) revert TokensExceedMax(tally.taskId, miner, tokens, tally.maxTokens);
                 uint256 pay = tokens * tally.price;
                 tally.paid += pay;
-                if (tally.output == bytes32(0)) {
-                    bytes32 out;
-                    assembly {
-                        out := calldataload(add(rep, 0x20))
-                    }
-                    tally.output = out;
-                }
                 if ((st & EARNINGS_MAX) + pay > EARNINGS_MAX) revert PaymentFailed(miner, pay);
                 st += pay + (1 << TASKS_DONE_SHIFT) + (((meta >> 192) & 1) << ON_TIME_SHIFT);
             } else {
