@@ -101,6 +101,8 @@ abstract contract Settlement is TaskQueue {
                 count++;
             }
         }
+        _flushSession(tally);
+        _flushSettledBits(tally);
         bytes32 topic = TasksSettled.selector;
         assembly ("memory-safe") {
             mstore(add(log, 0x20), count)
@@ -115,6 +117,28 @@ abstract contract Settlement is TaskQueue {
         uint256 price;
         bytes32 domain;
         uint256 paid;
+        // per session, written back when the next task is from another session (or at the end)
+        uint256 sessionId;
+        uint256 redundancy;
+        uint256 released; // reservations of the settled tasks
+        uint256 refunded; // the unpaid part of them, back to `available`
+        // the settled-bitmap word being filled (tasks settle mostly in id order)
+        uint256 bitsKey;
+        uint256 bits;
+    }
+
+    function _flushSession(Tally memory tally) internal {
+        if (tally.sessionId == 0) return;
+        Session storage s = _sessions[tally.sessionId];
+        s.reserved -= uint128(tally.released);
+        s.available += uint128(tally.refunded);
+        tally.released = 0;
+        tally.refunded = 0;
+    }
+
+    function _flushSettledBits(Tally memory tally) internal {
+        if (tally.bits != 0) _settledBits[tally.bitsKey] |= tally.bits;
+        tally.bits = 0;
     }
 
     function _settle(Tally memory tally, uint256 buf, uint256 p, uint256 end) internal returns (uint256 next) {
@@ -125,16 +149,23 @@ abstract contract Settlement is TaskQueue {
         Task storage t = _tasks[taskId];
         Task memory task = t;
         if (task.status != STATUS_ASSIGNED) {
-            if (_isSettled(taskId)) revert TaskAlreadySettled(taskId);
+            if (_isSettled(taskId) || (taskId >> 8 == tally.bitsKey && (tally.bits >> (taskId & 0xff)) & 1 == 1)) {
+                revert TaskAlreadySettled(taskId);
+            }
             revert TaskNotAssigned(taskId, task.status);
         }
-        Session storage s = _sessions[task.sessionId];
-        uint256 n = s.redundancy;
+        if (task.sessionId != tally.sessionId) {
+            _flushSession(tally);
+            Session storage s = _sessions[task.sessionId];
+            tally.sessionId = task.sessionId;
+            tally.redundancy = s.redundancy;
+            tally.price = s.pricePerToken;
+        }
+        uint256 n = tally.redundancy;
         next = p + 32 + n * REPORT_BYTES;
         if (next > end) revert MalformedBatch(taskId);
         tally.taskId = taskId;
         tally.maxTokens = task.maxTokens;
-        tally.price = s.pricePerToken;
         tally.paid = 0;
         unchecked {
             for (uint256 j = 0; j < n; j++) {
@@ -151,10 +182,14 @@ abstract contract Settlement is TaskQueue {
         }
         if (bytes20(assignment) != task.assignment) revert AssignmentMismatch(taskId);
         uint256 cost = tally.maxTokens * tally.price * n;
-        s.reserved -= uint128(cost);
-        s.available += uint128(cost - tally.paid);
+        tally.released += cost;
+        tally.refunded += cost - tally.paid;
         delete _tasks[taskId]; // refunds most of the slot's cost; the bitmap keeps it settled
-        _settledBits[taskId >> 8] |= 1 << (taskId & 0xff);
+        if (taskId >> 8 != tally.bitsKey) {
+            _flushSettledBits(tally);
+            tally.bitsKey = taskId >> 8;
+        }
+        tally.bits |= 1 << (taskId & 0xff);
     }
 
     // bit offsets of NodeStats in its storage slot (Solidity packs struct fields from the low bits)
