@@ -18,6 +18,7 @@ import type { CortensorNode } from '../node/node.ts'
 
 const NODES = 20
 const GOSSIP_MESSAGES = 100
+/** one message every 100 ms: a steady task-announcement rate, not a flood of one process on 2 cores */
 
 const net = new TestNet()
 const figures: BenchFigure[] = []
@@ -78,12 +79,12 @@ try {
     await sender.libp2p.services.pubsub.publish(topic, new TextEncoder().encode(`probe ${Date.now()}`))
     return probed.size >= NODES - 1
   }, 180000, 1000)
-  await new Promise(resolve => setTimeout(resolve, 2000))
+  await new Promise(resolve => setTimeout(resolve, 10000))
   for (let i = 0; i < GOSSIP_MESSAGES; i++) {
     const id = `m${i}`
     sent.set(id, performance.now())
     await sender.libp2p.services.pubsub.publish(topic, new TextEncoder().encode(id))
-    await new Promise(resolve => setTimeout(resolve, 20))
+    await new Promise(resolve => setTimeout(resolve, 100))
   }
   await waitFor('all gossip arrivals', () => arrivals.length >= GOSSIP_MESSAGES * (NODES - 1), 30000).catch(() => {})
   // one-hop baseline: a fresh pair of directly connected nodes on their own topic
@@ -106,7 +107,7 @@ try {
     const id = `p${i}`
     pairSent.set(id, performance.now())
     await p1.libp2p.services.pubsub.publish(pairTopic, new TextEncoder().encode(id))
-    await new Promise(resolve => setTimeout(resolve, 20))
+    await new Promise(resolve => setTimeout(resolve, 100))
   }
   await waitFor('pair arrivals', () => pairTimes.length >= GOSSIP_MESSAGES, 10000).catch(() => {})
   const oneHop = median(pairTimes)
