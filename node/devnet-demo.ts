@@ -9,6 +9,8 @@ import { startDevnet } from './devnet.ts'
 import { devnetModel } from './devnet-model.ts'
 import { createInferenceEngine, replayCheck } from './inference/index.ts'
 import type { LlamaInferenceEngine } from './inference/index.ts'
+import type { Role } from './constants.ts'
+import type { Devnet } from './devnet.ts'
 import type { CortensorNode } from './node.ts'
 
 export interface RunDevnetOptions {
@@ -37,72 +39,91 @@ async function until (what: string, check: () => boolean | Promise<boolean>, tim
   }
 }
 
+class Interrupted extends Error {}
+
 export async function runDevnet (opts: RunDevnetOptions): Promise<void> {
   const { say } = opts
   const t0 = Date.now()
   const elapsed = (): string => `${((Date.now() - t0) / 1000).toFixed(1)}s`
-  say(`[${elapsed()}] starting a local network: 1 bootstrap, ${opts.miners} miners, ${opts.oracles} oracles`)
-  const roles = [...Array(opts.miners).fill('miner'), ...Array(opts.oracles).fill('oracle')]
-  const net = await startDevnet({ roles, dataDir: opts.dataDir, httpPort: opts.httpPort, onLine: (l) => { say(`[${elapsed()}]   ${l}`) } })
-  let stopped = false
-  const stop = async (): Promise<void> => {
-    if (!stopped) {
-      stopped = true
-      say(`[${elapsed()}] stopping ${net.nodes.length + 1} nodes`)
-      await net.stop()
-      say(`[${elapsed()}] stopped`)
+
+  // signals are handled from the first moment, so Ctrl-C during start-up still stops what was started
+  let net: Devnet | undefined
+  const engines: LlamaInferenceEngine[] = []
+  let cleaning: Promise<void> | undefined
+  const cleanup = async (): Promise<void> => {
+    cleaning ??= (async () => {
+      await Promise.allSettled(engines.map(async e => e.close()))
+      if (net != null) {
+        say(`[${elapsed()}] stopping ${net.nodes.length + 1} nodes`)
+        await net.stop()
+        say(`[${elapsed()}] stopped`)
+      }
+    })()
+    return cleaning
+  }
+  let interrupted = false
+  let wake = (): void => {}
+  const interruption = new Promise<void>((resolve) => { wake = resolve })
+  const onSignal = (signal: string): void => {
+    if (interrupted) {
+      process.exit(130)
+    }
+    interrupted = true
+    say(`${signal}: shutting down`)
+    setTimeout(() => process.exit(1), SHUTDOWN_TIMEOUT_MS).unref()
+    wake()
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  const check = (): void => {
+    if (interrupted) {
+      throw new Interrupted()
     }
   }
 
-  const engines: LlamaInferenceEngine[] = []
-  const stopAll = stop
-  const stopEverything = async (): Promise<void> => {
-    await Promise.all(engines.map(async e => e.close()))
-    await stopAll()
-  }
   try {
+    say(`[${elapsed()}] starting a local network: 1 bootstrap, ${opts.miners} miners, ${opts.oracles} oracles`)
+    const roles: Role[] = [...Array(opts.miners).fill('miner'), ...Array(opts.oracles).fill('oracle')]
+    net = await startDevnet({ roles, dataDir: opts.dataDir, httpPort: opts.httpPort, onLine: (l) => { say(`[${elapsed()}]   ${l}`) } })
+    check()
     const modelPath = opts.model ?? await devnetModel(say)
+    check()
     const miners = net.nodes.filter(n => n.config.roles.includes('miner'))
-    for (const m of miners) {
+    // one engine per miner, and one for the oracle's replay check
+    for (let i = 0; i <= miners.length; i++) {
       engines.push(await createInferenceEngine({ modelPath, threads: 1, sequences: 1 }))
+      check()
     }
-    // one replay engine for the checking oracle
-    engines.push(await createInferenceEngine({ modelPath, threads: 1, sequences: 1 }))
     say(`[${elapsed()}]   model ${engines[0].modelId.slice(0, 18)}… loaded by ${miners.length} miners and 1 oracle (${engines[0].summary.parameters.toLocaleString('en')} parameters)`)
     const all = [net.bootstrap, ...net.nodes]
-    await until('every node to join through the bootstrap', () => net.nodes.every(n => n.libp2p.getPeers().length > 0), 20_000)
+    const ready = net
+    await until('every node to join through the bootstrap', () => ready.nodes.every(n => n.libp2p.getPeers().length > 0), 20_000)
     // content routing needs the DHT: wait until every node is in the bootstrap's routing table and vice versa
-    await until('the DHT routing tables to fill', () => net.bootstrap.health().dht.routingTableSize >= net.nodes.length &&
-      net.nodes.every(n => n.health().dht.routingTableSize > 0), 30_000)
+    await until('the DHT routing tables to fill', () => ready.bootstrap.health().dht.routingTableSize >= ready.nodes.length &&
+      ready.nodes.every(n => n.health().dht.routingTableSize > 0), 30_000)
+    check()
     say(`[${elapsed()}] mesh formed: ${all.length} nodes, bootstrap DHT routing table ${net.bootstrap.health().dht.routingTableSize}`)
     await demoPrompt(net.bootstrap, net.nodes, engines, opts, elapsed)
-  } catch (err) {
-    await stopEverything()
-    throw err
-  }
+    check()
 
-  if (opts.once) {
-    await stopEverything()
-    return
-  }
-  say(`[${elapsed()}] network is up; status every ${STATUS_INTERVAL_MS / 1000}s, Ctrl-C to stop`)
-  const timer = setInterval(() => {
-    const h = net.bootstrap.health()
-    say(`[${elapsed()}] status: ${h.connectedPeers} peers connected to the bootstrap, routing table ${h.dht.routingTableSize}, uptime ${h.uptimeSeconds}s`)
-  }, STATUS_INTERVAL_MS)
-  await new Promise<void>((resolve) => {
-    const onSignal = (signal: string): void => {
-      process.off('SIGINT', onSignal)
-      process.off('SIGTERM', onSignal)
-      say(`${signal}: shutting down`)
-      setTimeout(() => process.exit(1), SHUTDOWN_TIMEOUT_MS).unref()
-      resolve()
+    if (!opts.once) {
+      say(`[${elapsed()}] network is up; status every ${STATUS_INTERVAL_MS / 1000}s, Ctrl-C to stop`)
+      const timer = setInterval(() => {
+        const h = ready.bootstrap.health()
+        say(`[${elapsed()}] status: ${h.connectedPeers} peers connected to the bootstrap, routing table ${h.dht.routingTableSize}, uptime ${h.uptimeSeconds}s`)
+      }, STATUS_INTERVAL_MS)
+      await interruption
+      clearInterval(timer)
     }
-    process.on('SIGINT', onSignal)
-    process.on('SIGTERM', onSignal)
-  })
-  clearInterval(timer)
-  await stopEverything()
+  } catch (err) {
+    if (!(err instanceof Interrupted)) {
+      throw err
+    }
+  } finally {
+    await cleanup()
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
 }
 
 interface TaskDoc {
