@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expect } from 'aegir/chai'
 import { generateModel } from '../../node/inference/index.ts'
-import { runCli } from '../fixtures/cli.ts'
+import { runCli, spawnCli } from '../fixtures/cli.ts'
 
 describe('devnet (what npm start runs)', function () {
   let dir: string
@@ -29,6 +29,28 @@ describe('devnet (what npm start runs)', function () {
     expect(res.stdout).to.match(/replay check by the oracle: valid over \d+ positions/)
     expect(res.stderr).to.include('mesh formed: 4 nodes')
     expect(res.stderr).to.match(/\nstopped|\] stopped/)
+  })
+
+  it('keeps running until SIGINT, then stops every node within 5 s', async function () {
+    const child = spawnCli(['devnet', '--miners', '1', '--oracles', '1', '--max-tokens', '8', '--model', model])
+    let stderr = ''
+    const exited = new Promise<number | null>(resolve => child.on('close', resolve))
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => { reject(new Error(`devnet did not come up: ${stderr}`)) }, 60000)
+      child.stderr?.on('data', (d) => {
+        stderr += String(d)
+        if (stderr.includes('network is up')) {
+          clearTimeout(timer)
+          resolve()
+        }
+      })
+    })
+    const t0 = Date.now()
+    child.kill('SIGINT')
+    expect(await exited).to.equal(0)
+    expect(Date.now() - t0).to.be.lessThan(5000)
+    expect(stderr).to.include('SIGINT: shutting down')
+    expect(stderr).to.match(/stopping 3 nodes[\s\S]*stopped/)
   })
 
   it('names a bad flag', async function () {
