@@ -118,7 +118,7 @@ describe('contracts: task queue, settlement and fraud proofs', function () {
   it('settles many tasks in one transaction and refuses unassigned ones', async function () {
     const sessionId = await openSession(f)
     const ids: bigint[] = []
-    for (let i = 0; i < 5; i++) ids.push((await queued(sessionId)).taskId)
+    for (let i = 0; i < 5; i++) { ids.push((await queued(sessionId)).taskId) }
     const miners = addrs(f.miners.slice(0, 3))
     await expectRule(settleBatch(f.oracle, { hub: f.hub, tasks: [{ taskId: ids[0], miners: [] }] }), 'TaskNotAssigned')
     await assignTasks(f.oracle, { hub: f.hub, assignments: ids.map(taskId => ({ taskId, miners })) })
@@ -127,6 +127,31 @@ describe('contracts: task queue, settlement and fraud proofs', function () {
     expect(res.settled.map(s => s.taskId)).to.deep.equal(ids)
     expect((await getNode(f.user, { hub: f.hub, node: miners[0] })).tasksDone).to.equal(5)
     expect((await getSession(f.user, { hub: f.hub, sessionId })).availableWei).to.equal(10n ** 17n - 5n * 30n * PRICE)
+  })
+
+  it('settles a task once even within one batch; a batch across sessions conserves each deposit; a settled task stays slashable', async function () {
+    const a = await openSession(f)
+    const b = await openSession(f)
+    const ids = [(await queued(a)).taskId, (await queued(b)).taskId, (await queued(a)).taskId]
+    const miners = addrs(f.miners.slice(0, 3))
+    await assignTasks(f.oracle, { hub: f.hub, assignments: ids.map(taskId => ({ taskId, miners })) })
+    const tasks = await Promise.all(ids.map(async taskId => ({ taskId, miners: await Promise.all(f.miners.slice(0, 3).map(async m => honest(m, taskId, 10))) })))
+    await expectRule(settleBatch(f.oracle, { hub: f.hub, tasks: [tasks[0], tasks[1], tasks[0]] }), 'TaskAlreadySettled')
+    const res = await settleBatch(f.oracle, { hub: f.hub, tasks })
+    expect(res.settled.map(s => [s.taskId, s.paidWei])).to.deep.equal(ids.map(id => [id, 30n * PRICE]))
+    expect(await getSession(f.user, { hub: f.hub, sessionId: a })).to.include({ reservedWei: 0n, availableWei: 10n ** 17n - 60n * PRICE })
+    expect(await getSession(f.user, { hub: f.hub, sessionId: b })).to.include({ reservedWei: 0n, availableWei: 10n ** 17n - 30n * PRICE })
+    for (const taskId of ids) { expect((await getTask(f.user, { hub: f.hub, taskId })).status).to.equal('settled') }
+    await expectRule(settleBatch(f.oracle, { hub: f.hub, tasks: [tasks[1]] }), 'TaskAlreadySettled')
+    await expectRule(expireTask(f.outsider, { hub: f.hub, taskId: ids[0] }), 'TaskNotOpen')
+    await expectRule(reassignMiner(f.oracle, { hub: f.hub, taskId: ids[0], current: miners, index: 0, replacement: f.miners[3].account.address }), 'TaskNotAssigned')
+    // fraud proofs outlive settlement: the task's slot is gone but the task is still known
+    const [m0] = f.miners
+    const v = tasks[0].miners[0]
+    const other = keccak256(toHex('other'))
+    const reveal = { outputDigest: other, salt: v.salt!, signature: await signReveal(m0.account, f.domain, { taskId: ids[0], outputDigest: other, salt: v.salt! }) }
+    await slashEquivocation(f.oracle, { hub: f.hub, taskId: ids[0], miner: m0.account.address, precommit: { outputDigest: v.outputDigest!, salt: v.salt!, signature: v.precommitSignature! }, reveal })
+    expect((await getNode(f.user, { hub: f.hub, node: m0.account.address })).stakeWei).to.equal(9n * 10n ** 15n)
   })
 
   it('assigns only eligible, distinct miners of the right count, only from the leader', async function () {
