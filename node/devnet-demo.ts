@@ -2,16 +2,21 @@
  * The demo `cortensor devnet` runs: start the local network, then walk one
  * prompt through the mesh and print each step as it happens.
  */
+import { randomBytes } from 'node:crypto'
 import { CID } from 'multiformats/cid'
 import { fromString, toString } from 'uint8arrays'
+import { bytesToHex, formatEther, sha256, toHex } from 'viem'
 import { SHUTDOWN_TIMEOUT_MS } from './constants.ts'
 import { startDevnet } from './devnet.ts'
+import { startDevnetChain } from './devnet-chain.ts'
 import { devnetModel } from './devnet-model.ts'
 import { createInferenceEngine, replayCheck } from './inference/index.ts'
 import type { LlamaInferenceEngine } from './inference/index.ts'
 import type { Role } from './constants.ts'
+import type { DevnetChain } from './devnet-chain.ts'
 import type { Devnet } from './devnet.ts'
 import type { CortensorNode } from './node.ts'
+import type { Hex } from 'viem'
 
 export interface RunDevnetOptions {
   miners: number
@@ -22,6 +27,8 @@ export interface RunDevnetOptions {
   /** GGUF the miners serve; default: the generated `small` preset, cached */
   model?: string
   maxTokens: number
+  /** settle on a local anvil chain (default true) */
+  chain: boolean
   once: boolean
   say(line: string): void
   print(text: string): void
@@ -48,11 +55,13 @@ export async function runDevnet (opts: RunDevnetOptions): Promise<void> {
 
   // signals are handled from the first moment, so Ctrl-C during start-up still stops what was started
   let net: Devnet | undefined
+  let chain: DevnetChain | undefined
   const engines: LlamaInferenceEngine[] = []
   let cleaning: Promise<void> | undefined
   const cleanup = async (): Promise<void> => {
     cleaning ??= (async () => {
       await Promise.allSettled(engines.map(async e => e.close()))
+      await chain?.stop()
       if (net != null) {
         say(`[${elapsed()}] stopping ${net.nodes.length + 1} nodes`)
         await net.stop()
@@ -95,6 +104,16 @@ export async function runDevnet (opts: RunDevnetOptions): Promise<void> {
       check()
     }
     say(`[${elapsed()}]   model ${engines[0].modelId.slice(0, 18)}… loaded by ${miners.length} miners and 1 oracle (${engines[0].summary.parameters.toLocaleString('en')} parameters)`)
+    if (opts.chain) {
+      const leader = net.nodes[net.nodes.length - 1]
+      chain = await startDevnetChain({
+        miners: miners.map(m => ({ privateKey: m.peerIdentity.privateKey })),
+        leader: { privateKey: leader.peerIdentity.privateKey },
+        modelId: engines[0].modelId,
+        say: (l) => { say(`[${elapsed()}]   ${l}`) }
+      })
+      check()
+    }
     const all = [net.bootstrap, ...net.nodes]
     const ready = net
     await until('every node to join through the bootstrap', () => ready.nodes.every(n => n.libp2p.getPeers().length > 0), 20_000)
@@ -103,7 +122,7 @@ export async function runDevnet (opts: RunDevnetOptions): Promise<void> {
       ready.nodes.every(n => n.health().dht.routingTableSize > 0), 30_000)
     check()
     say(`[${elapsed()}] mesh formed: ${all.length} nodes, bootstrap DHT routing table ${net.bootstrap.health().dht.routingTableSize}`)
-    await demoPrompt(net.bootstrap, net.nodes, engines, opts, elapsed)
+    await demoPrompt(net.bootstrap, net.nodes, engines, chain, opts, elapsed)
     check()
 
     if (!opts.once) {
@@ -127,6 +146,8 @@ export async function runDevnet (opts: RunDevnetOptions): Promise<void> {
 }
 
 interface TaskDoc {
+  /** the on-chain task id (decimal string), when the devnet settles on chain */
+  taskId?: string
   prompt: string
   params: { maxTokens: number, temperature: number }
   modelId: string
@@ -142,6 +163,8 @@ interface OutputDoc {
   tokens: number[]
   finishReason: 'length' | 'eos' | 'stop'
   generateMs: number
+  /** the miner's EIP-712 precommit over (task id, output digest, salt) and what it commits to */
+  precommit?: { outputDigest: Hex, salt: Hex, signature: Hex }
 }
 
 /**
@@ -151,7 +174,7 @@ interface OutputDoc {
  * the output CID; the oracle fetches every output, compares the redundant
  * results and replays one of them on its own copy of the model.
  */
-async function demoPrompt (bootstrap: CortensorNode, nodes: CortensorNode[], engines: LlamaInferenceEngine[], opts: RunDevnetOptions, elapsed: () => string): Promise<void> {
+async function demoPrompt (bootstrap: CortensorNode, nodes: CortensorNode[], engines: LlamaInferenceEngine[], chain: DevnetChain | undefined, opts: RunDevnetOptions, elapsed: () => string): Promise<void> {
   const { say, print } = opts
   const client = nodes[nodes.length - 1]
   const miners = nodes.filter(n => n.config.roles.includes('miner'))
@@ -183,6 +206,13 @@ async function demoPrompt (bootstrap: CortensorNode, nodes: CortensorNode[], eng
         const out = await engine.complete(task.prompt, { ...task.params, deterministic: true })
         const output = await miner.store.putBytes(fromString(out.text))
         const doc: OutputDoc = { task: cid, miner: miner.peerIdentity.address, modelId: engine.modelId, output, text: out.text, tokens: out.tokens, finishReason: out.finishReason, generateMs: Date.now() - started }
+        if (chain != null && task.taskId != null) {
+          // commit to the output: sha256 digest of the output CID, a fresh salt, signed with the node key
+          const outputDigest = bytesToHex(output.multihash.digest)
+          const salt = bytesToHex(randomBytes(32))
+          const signature = await chain.precommit({ privateKey: miner.peerIdentity.privateKey }, BigInt(task.taskId), outputDigest, salt)
+          doc.precommit = { outputDigest, salt, signature }
+        }
         const outCid = await miner.store.putJson(doc)
         await miner.libp2p.services.pubsub.publish(resultsTopic, fromString(outCid.toString()))
       })().catch((err) => { say(`a miner failed its task: ${err.message}`) })
@@ -196,7 +226,17 @@ async function demoPrompt (bootstrap: CortensorNode, nodes: CortensorNode[], eng
   })
   await until('gossip subscriptions', () => client.libp2p.services.pubsub.getSubscribers(topic).length >= 1 && miners.every(m => m.libp2p.services.pubsub.getSubscribers(resultsTopic).length >= 1), 20_000)
 
-  const cid = await client.store.putJson({ prompt: opts.prompt, params: { maxTokens: opts.maxTokens, temperature: 0 }, modelId: checker.modelId } satisfies TaskDoc)
+  const params = { maxTokens: opts.maxTokens, temperature: 0 }
+  let taskId: bigint | undefined
+  if (chain != null) {
+    // the prompt's digest and the parameters go on chain against the session's deposit
+    const promptCid = await client.store.putJson({ prompt: opts.prompt })
+    const submitted = await chain.submit(bytesToHex(promptCid.multihash.digest), sha256(toHex(JSON.stringify(params))), opts.maxTokens)
+    taskId = submitted.taskId
+    await chain.assign(taskId, miners.map(m => m.peerIdentity.address))
+    say(`[${elapsed()}] task ${taskId} submitted on chain (selection seed ${submitted.seed.toString(16).slice(0, 12)}…), assigned to ${miners.length} miners by the leader oracle`)
+  }
+  const cid = await client.store.putJson({ ...(taskId != null ? { taskId: taskId.toString() } : {}), prompt: opts.prompt, params, modelId: checker.modelId } satisfies TaskDoc)
   say(`[${elapsed()}] task stored in Helia as ${cid}`)
   const announced = Date.now()
   await client.libp2p.services.pubsub.publish(topic, fromString(cid.toString()))
@@ -219,4 +259,20 @@ async function demoPrompt (bootstrap: CortensorNode, nodes: CortensorNode[], eng
   print(`redundancy: ${outputs.length} miners, ${agree ? 'identical outputs (same output CID)' : 'outputs DIFFER'}`)
   const verdict = await replayCheck(checker, { prompt: opts.prompt, params: { maxTokens: opts.maxTokens, temperature: 0 }, output: first.tokens, finishReason: first.finishReason })
   print(`replay check by the oracle: ${verdict.valid ? 'valid' : `INVALID (${verdict.reason})`} over ${first.tokens.length} positions in ${verdict.evaluateMs.toFixed(0)} ms`)
+  if (chain != null && taskId != null && verdict.valid && agree) {
+    // the settlement lists miners in the order they were assigned
+    const order = miners.map(m => m.peerIdentity.address.toLowerCase())
+    const sorted = [...outputs].sort((x, y) => order.indexOf(x.doc.miner.toLowerCase()) - order.indexOf(y.doc.miner.toLowerCase()))
+    const entries = sorted.map(({ doc }) => {
+      if (doc.precommit == null) {
+        throw new Error(`miner ${doc.miner} sent no precommit`)
+      }
+      return { miner: doc.miner as Hex, tokens: doc.tokens.length, outputDigest: doc.precommit.outputDigest, salt: doc.precommit.salt, signature: doc.precommit.signature }
+    })
+    const settled = await chain.settle(taskId, entries)
+    print(`settled on chain: tx ${settled.hash} (${settled.gasUsed} gas), ${formatEther(settled.paidWei)} ETH paid from the session deposit`)
+    for (const e of entries) {
+      print(`  miner ${e.miner} earnings: ${await chain.earnings(e.miner)} ETH`)
+    }
+  }
 }
