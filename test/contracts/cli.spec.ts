@@ -39,7 +39,7 @@ describe('contracts: chain, session and node CLI', function () {
   })
   after(async function () {
     await anvil?.stop()
-    if (dir != null) await rm(dir, { recursive: true, force: true })
+    if (dir != null) { await rm(dir, { recursive: true, force: true }) }
   })
 
   it('deploys, creates/shows/closes a session, registers and unregisters a node', async function () {

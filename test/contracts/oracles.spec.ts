@@ -24,7 +24,7 @@ describe('contracts: oracle set and leader rotation', function () {
   async function toWindowOf (index: number, n: number): Promise<void> {
     let t = await now()
     let target = (Math.floor(t / WINDOW_S) + 1) * WINDOW_S
-    while (Math.floor(target / WINDOW_S) % n !== index) target += WINDOW_S
+    while (Math.floor(target / WINDOW_S) % n !== index) { target += WINDOW_S }
     await f.test.setNextBlockTimestamp({ timestamp: BigInt(target + 1) })
     await f.test.mine({ blocks: 1 })
     t = await now()
