@@ -51,7 +51,7 @@ export class CortensorNode extends TypedEventEmitter<NodeEvents> {
   private identity?: Identity
   private helia?: Helia & { libp2p: Libp2p<MeshServices> }
   private http?: HttpServer
-  private datastore?: LevelDatastore
+  private level?: LevelDatastore
   private storage?: ContentStore
   private startedAt = 0
   private starting?: Promise<void>
@@ -78,6 +78,14 @@ export class CortensorNode extends TypedEventEmitter<NodeEvents> {
       throw new Error('node is not started')
     }
     return this.identity
+  }
+
+  /** The node's datastore (LevelDB in the data dir): roles keep their accepted work here so it survives restarts. */
+  get datastore (): LevelDatastore {
+    if (this.level == null) {
+      throw new Error('node is not started')
+    }
+    return this.level
   }
 
   /** The HTTP server's bound port, once started (undefined when the node has no HTTP server). */
@@ -125,7 +133,7 @@ export class CortensorNode extends TypedEventEmitter<NodeEvents> {
 
     const datastore = new LevelDatastore(join(config.dataDir, 'datastore'))
     await datastore.open()
-    this.datastore = datastore
+    this.level = datastore
     const blockstore = new FsBlockstore(join(config.dataDir, 'blocks'))
     const helia = withBitswap(withLibp2pLight(createHeliaLight({ datastore, blockstore }),
       meshOptions({ config, privateKey: identity.libp2pKey, registry: this.registry })))
@@ -173,8 +181,8 @@ export class CortensorNode extends TypedEventEmitter<NodeEvents> {
         this.storage = undefined
         this.registry.clear()
         // Helia does not close the datastore it was given; release the LevelDB lock whatever happened above
-        await this.datastore?.close()
-        this.datastore = undefined
+        await this.level?.close()
+        this.level = undefined
       }
     }
   }

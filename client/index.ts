@@ -1,0 +1,481 @@
+/**
+ * The client SDK: submit a prompt against a funded session and get back the
+ * miner's tokens as they are generated and the settled, verified result.
+ *
+ *   const client = await createTaskClient({ node, chain, sessionId, modelId })
+ *   const task = await client.submit('Hello', { maxTokens: 32 })
+ *   for await (const t of task.tokens) process.stdout.write(t.text)
+ *   const result = await task.result   // output CID, miners, verdicts, tx hash
+ *
+ * The submitter's libp2p key is its chain key: the task announcement is
+ * signed by it, and miners stream tokens only to the task's submitter.
+ */
+import { logger } from '@libp2p/logger'
+import { CID } from 'multiformats/cid'
+import { bytesToHex, sha256, toHex } from 'viem'
+import { getSession, submitTask } from '../contracts/index.ts'
+import { defaultValidators, installGossip, publishMessage } from '../protocols/gossip/index.ts'
+import { MinerVerdict, addressToBytes } from '../protocols/messages/index.ts'
+import { settledTaskIds, watchHub } from '../node/roles/chain.ts'
+import { PoolView } from '../node/roles/pool.ts'
+import { StreamFailedError, requestTokens, streamProtocol } from '../node/roles/stream.ts'
+import { Channel } from './channel.ts'
+import { InvalidSubmitParamsError, TaskFailedError } from './errors.ts'
+import type { MinerOutcome, MinerInfo, ModelInfo, SessionInfo, SubmitParams, TaskClient, TaskHandle, TaskRecord, TaskResult, TaskStatus, TaskUpdate, TokenEvent } from './types.ts'
+import type { ChainContext, HubLog, HubWatcher } from '../node/roles/chain.ts'
+import type { OutputDoc, PromptDoc } from '../node/roles/records.ts'
+import type { TaskParams, TaskQueued } from '../protocols/messages/index.ts'
+import type { Libp2p, PeerId } from '@libp2p/interface'
+import type { GossipSub } from '@libp2p/gossipsub'
+import type { AbortOptions } from '@libp2p/interface'
+import type { Hex } from 'viem'
+
+export * from './types.ts'
+export * from './errors.ts'
+
+const log = logger('cortensor:client')
+
+/** What the client needs from a node: its libp2p (with gossipsub) and a content store. */
+export interface ClientNode {
+  libp2p: Libp2p<{ pubsub: GossipSub }>
+  store: {
+    putJson(value: unknown): Promise<CID>
+    getJson<T>(cid: CID, options?: AbortOptions): Promise<T>
+  }
+  /** network name (protocol ids) */
+  network: string
+}
+
+export interface TaskClientInit {
+  node: ClientNode
+  /** the session owner's chain context; its key must be the node's libp2p key */
+  chain: ChainContext
+  sessionId: bigint
+  /** model the session pays for (hub model id) */
+  modelId: string
+  topicPrefix?: string
+  heartbeatIntervalMs?: number
+  /** default deadline of a task from its submission; default 5 min */
+  taskTimeoutMs?: number
+  /** how many finished tasks to remember for listing; default 1000 */
+  historySize?: number
+}
+
+export const DEFAULT_MAX_TOKENS = 64
+export const DEFAULT_TASK_TIMEOUT_MS = 5 * 60_000
+
+interface Tracked {
+  record: TaskRecord
+  queued?: TaskQueued
+  ackers: Array<{ miner: string, peer: PeerId }>
+  reveals: Map<string, string>
+  outcomes: Map<string, MinerVerdict.Outcome>
+  tokens: Channel<TokenEvent>
+  listeners: Set<(u: TaskUpdate) => void>
+  resolve(r: TaskResult): void
+  reject(err: Error): void
+  abort: AbortController
+  newAcker?: () => void
+  settledTx?: Hex
+}
+
+const OUTCOMES: Record<string, MinerOutcome> = {
+  ACCEPTED: 'accepted',
+  REJECTED_STRUCTURAL: 'rejected-structural',
+  REJECTED_REPLAY: 'rejected-replay',
+  OUTLIER: 'outlier',
+  MISSING: 'missing',
+  REVEAL_MISMATCH: 'reveal-mismatch'
+}
+
+function checkParams (p: SubmitParams): void {
+  const int = (name: string, v: number | undefined, min: number, max: number): void => {
+    if (v != null && (!Number.isInteger(v) || v < min || v > max)) {
+      throw new InvalidSubmitParamsError(name, `must be an integer in [${min}, ${max}], got ${v}`)
+    }
+  }
+  int('maxTokens', p.maxTokens, 1, 32_768)
+  int('topK', p.topK, 0, 1_000_000)
+  int('seed', p.seed, 0, Number.MAX_SAFE_INTEGER)
+  if (p.temperature != null && !(p.temperature >= 0 && p.temperature <= 2)) {
+    throw new InvalidSubmitParamsError('temperature', `must be in [0, 2], got ${p.temperature}`)
+  }
+  if (p.topP != null && !(p.topP > 0 && p.topP <= 1)) {
+    throw new InvalidSubmitParamsError('topP', `must be in (0, 1], got ${p.topP}`)
+  }
+  if (p.timeoutMs != null && !(p.timeoutMs > 0)) {
+    throw new InvalidSubmitParamsError('timeoutMs', `must be positive, got ${p.timeoutMs}`)
+  }
+}
+
+export class CortensorTaskClient implements TaskClient {
+  readonly init: TaskClientInit
+  readonly sessionId: bigint
+  readonly pool: PoolView
+  private readonly tracked = new Map<string, Tracked>()
+  private readonly history: TaskRecord[] = []
+  private uninstall?: () => void
+  private watcher?: HubWatcher
+  private closed = false
+
+  constructor (init: TaskClientInit) {
+    this.init = init
+    this.sessionId = init.sessionId
+    this.pool = new PoolView(init.heartbeatIntervalMs ?? 2000)
+  }
+
+  async start (): Promise<void> {
+    const { node, chain } = this.init
+    this.uninstall = installGossip(node.libp2p.services.pubsub, {
+      prefix: this.init.topicPrefix,
+      models: [this.init.modelId],
+      validators: defaultValidators(),
+      handlers: {
+        task: () => {},
+        assignment: (m) => {
+          const t = this.tracked.get(m.taskId.toString())
+          if (t != null) {
+            for (const b of m.miners) {
+              const a = bytesToHex(b).toLowerCase()
+              if (!t.record.miners.includes(a)) {
+                t.record.miners.push(a)
+              }
+            }
+            this.update(t, 'assigned', `round ${m.round}: ${m.miners.length} miner(s)`)
+          }
+        },
+        ack: (m, meta) => {
+          const t = this.tracked.get(m.taskId.toString())
+          if (t != null && meta.from != null) {
+            t.ackers.push({ miner: bytesToHex(m.miner).toLowerCase(), peer: meta.from })
+            t.newAcker?.()
+          }
+        },
+        precommit: () => {},
+        reveal: (m) => {
+          const t = this.tracked.get(m.taskId.toString())
+          if (t != null) {
+            t.reveals.set(bytesToHex(m.miner).toLowerCase(), CID.decode(m.outputCid).toString())
+            if (t.record.status === 'generating' || t.record.status === 'assigned') {
+              this.update(t, 'committed')
+            }
+          }
+        },
+        verdict: (m) => {
+          const t = this.tracked.get(m.taskId.toString())
+          if (t != null) {
+            for (const v of m.miners) {
+              t.outcomes.set(bytesToHex(v.miner).toLowerCase(), v.outcome)
+            }
+            this.update(t, 'validated')
+          }
+        },
+        heartbeat: (m, meta) => {
+          if (meta.from != null) {
+            this.pool.onHeartbeat(m, meta.from)
+          }
+        }
+      }
+    })
+    this.watcher = watchHub(chain, async (l) => { await this.onChainLog(l) }, { onError: (err) => { log('chain poll: %s', err.message) } })
+  }
+
+  async close (): Promise<void> {
+    if (this.closed) {
+      return
+    }
+    this.closed = true
+    this.watcher?.stop()
+    this.uninstall?.()
+    for (const t of this.tracked.values()) {
+      t.abort.abort()
+      t.reject(new TaskFailedError('client-closed', 'the client was closed', t.record.taskId))
+    }
+  }
+
+  models (): ModelInfo[] {
+    const counts = new Map<string, number>()
+    for (const e of this.pool.list()) {
+      if (this.pool.healthy(e)) {
+        for (const m of e.heartbeat.models) {
+          counts.set(m, (counts.get(m) ?? 0) + 1)
+        }
+      }
+    }
+    return [...counts.entries()].map(([id, miners]) => ({ id, miners }))
+  }
+
+  miners (): MinerInfo[] {
+    return this.pool.list().filter(e => this.pool.healthy(e)).map(e => ({
+      address: e.address,
+      peerId: e.peerId.toString(),
+      models: [...e.heartbeat.models],
+      hardwareClass: e.heartbeat.hardwareClass,
+      level: e.heartbeat.level,
+      tokensPerSec: e.heartbeat.tokensPerSecondMilli / 1000,
+      load: e.heartbeat.loadPermille / 1000,
+      reservedBySession: e.heartbeat.reservedBySession === 0n ? null : e.heartbeat.reservedBySession.toString(),
+      lastSeenMs: e.lastSeenMs
+    }))
+  }
+
+  async session (id: bigint = this.sessionId): Promise<SessionInfo> {
+    const { chain } = this.init
+    const s = await getSession(chain.wallet, { hub: chain.hub, sessionId: id })
+    return {
+      sessionId: id.toString(),
+      owner: s.owner,
+      modelId: s.modelId,
+      redundancy: s.redundancy,
+      depositWei: (s.availableWei + s.reservedWei).toString(),
+      reservedWei: s.reservedWei.toString(),
+      spentWei: '0',
+      tasks: s.taskCount,
+      closed: s.closed
+    }
+  }
+
+  tasks (sessionId?: bigint): TaskRecord[] {
+    const all = [...this.history, ...[...this.tracked.values()].map(t => t.record)]
+    const unique = new Map(all.map(r => [r.taskId, r]))
+    return [...unique.values()].filter(r => sessionId == null || r.sessionId === sessionId.toString())
+  }
+
+  task (taskId: bigint): TaskRecord | undefined {
+    return this.tracked.get(taskId.toString())?.record ?? this.history.find(r => r.taskId === taskId.toString())
+  }
+
+  async submit (prompt: string, params: SubmitParams = {}): Promise<TaskHandle> {
+    if (this.closed) {
+      throw new TaskFailedError('client-closed', 'the client was closed')
+    }
+    if (typeof prompt !== 'string' || prompt.length === 0) {
+      throw new InvalidSubmitParamsError('prompt', 'must be a non-empty string')
+    }
+    checkParams(params)
+    const { node, chain } = this.init
+    const sessionId = params.sessionId ?? this.sessionId
+    const maxTokens = params.maxTokens ?? DEFAULT_MAX_TOKENS
+    const taskParams: TaskParams = {
+      modelId: this.init.modelId,
+      maxTokens,
+      temperature: params.temperature ?? 0,
+      topP: params.topP ?? 0,
+      topK: params.topK ?? 0,
+      seed: BigInt(params.seed ?? 0),
+      stop: params.stop ?? []
+    }
+    const submittedAtMs = Date.now()
+    const promptCid = await node.store.putJson({ prompt } satisfies PromptDoc)
+    const paramsDigest = sha256(toHex(JSON.stringify({ ...taskParams, seed: taskParams.seed.toString() })))
+    const session = await getSession(chain.wallet, { hub: chain.hub, sessionId })
+    // throws ContractRuleError (InsufficientDeposit, SessionIsClosed, …) before anything reaches the mesh
+    const submitted = await chain.serial(async () => submitTask(chain.wallet, { hub: chain.hub, sessionId, promptDigest: bytesToHex(promptCid.multihash.digest), maxTokens, paramsDigest }))
+    const taskId = submitted.taskId
+    const abort = new AbortController()
+    let resolve!: (r: TaskResult) => void
+    let reject!: (err: Error) => void
+    const result = new Promise<TaskResult>((res, rej) => { resolve = res; reject = rej })
+    result.catch(() => {})
+    const t: Tracked = {
+      record: { taskId: taskId.toString(), sessionId: sessionId.toString(), status: 'submitted', prompt, clientReference: params.clientReference, miners: [], submittedAtMs },
+      ackers: [],
+      reveals: new Map(),
+      outcomes: new Map(),
+      tokens: new Channel(),
+      listeners: new Set(),
+      resolve,
+      reject,
+      abort
+    }
+    this.tracked.set(taskId.toString(), t)
+    const timeoutMs = params.timeoutMs ?? this.init.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS
+    const timer = setTimeout(() => { this.fail(t, new TaskFailedError('timeout', `task ${taskId} was not settled within ${timeoutMs} ms`, taskId.toString())) }, timeoutMs)
+    void result.finally(() => { clearTimeout(timer) }).catch(() => {})
+    params.signal?.addEventListener('abort', () => { this.cancel(t) }, { once: true })
+
+    const queued: TaskQueued = {
+      sessionId,
+      taskId,
+      promptCid: promptCid.bytes,
+      params: taskParams,
+      submitter: addressToBytes(chain.address),
+      deadlineMs: BigInt(submittedAtMs + timeoutMs),
+      redundancy: session.redundancy
+    }
+    t.queued = queued
+    await publishMessage(node.libp2p.services.pubsub, 'task', queued, { prefix: this.init.topicPrefix, model: this.init.modelId })
+    this.update(t, 'queued', `tx ${submitted.hash}`)
+    void this.stream(t, submitted.hash)
+    const handle: TaskHandle = {
+      taskId,
+      sessionId,
+      tokens: t.tokens,
+      result: result.then(r => ({ ...r, submitTxHash: submitted.hash })),
+      onUpdate: (listener) => {
+        t.listeners.add(listener)
+        return () => { t.listeners.delete(listener) }
+      },
+      cancel: () => { this.cancel(t) }
+    }
+    handle.result.catch(() => {})
+    return handle
+  }
+
+  private cancel (t: Tracked): void {
+    t.abort.abort()
+    t.tokens.fail(new TaskFailedError('cancelled', 'cancelled by the caller', t.record.taskId))
+    this.fail(t, new TaskFailedError('cancelled', 'cancelled by the caller', t.record.taskId))
+  }
+
+  private update (t: Tracked, status: TaskStatus, detail?: string): void {
+    t.record.status = status
+    const u: TaskUpdate = { taskId: t.record.taskId, sessionId: t.record.sessionId, status, atMs: Date.now(), detail }
+    for (const l of t.listeners) {
+      try {
+        l(u)
+      } catch {}
+    }
+  }
+
+  private fail (t: Tracked, err: TaskFailedError): void {
+    if (!this.tracked.has(t.record.taskId)) {
+      return
+    }
+    t.record.error = err.message
+    this.update(t, err.code === 'expired' ? 'expired' : 'failed', err.message)
+    t.tokens.fail(err)
+    t.abort.abort()
+    t.reject(err)
+    this.retire(t)
+  }
+
+  private retire (t: Tracked): void {
+    this.tracked.delete(t.record.taskId)
+    this.history.push(t.record)
+    if (this.history.length > (this.init.historySize ?? 1000)) {
+      this.history.shift()
+    }
+  }
+
+  /**
+   * Stream tokens from the first miner that acks; if that stream fails, go on
+   * from the same index with the next miner (redundant miners generate the
+   * same tokens in deterministic mode).
+   */
+  private async stream (t: Tracked, submitTx: Hex): Promise<void> {
+    const { node } = this.init
+    const protocol = streamProtocol(node.network)
+    const signal = t.abort.signal
+    let next = 0
+    let received = 0
+    const tried = new Set<string>()
+    void submitTx
+    while (!signal.aborted) {
+      while (next >= t.ackers.length && !signal.aborted) {
+        await new Promise<void>(resolve => {
+          t.newAcker = resolve
+          signal.addEventListener('abort', () => { resolve() }, { once: true })
+        })
+      }
+      if (signal.aborted) {
+        return
+      }
+      const { miner, peer } = t.ackers[next++]
+      if (tried.has(miner)) {
+        continue
+      }
+      tried.add(miner)
+      try {
+        const frames = requestTokens(node.libp2p, peer, protocol, { taskId: BigInt(t.record.taskId), sessionId: BigInt(t.record.sessionId), fromIndex: received }, signal)
+        for (;;) {
+          const r = await frames.next()
+          if (r.done === true) {
+            t.tokens.end()
+            return
+          }
+          if (received === 0) {
+            t.record.miners.includes(miner) || t.record.miners.push(miner)
+            this.update(t, 'generating', `streaming from ${miner}`)
+          }
+          if (r.value.index === received) {
+            received++
+            t.tokens.push({ index: r.value.index, text: r.value.text, tokenIds: r.value.tokenIds, miner })
+          }
+        }
+      } catch (err: any) {
+        if (signal.aborted) {
+          return
+        }
+        log('stream from %s failed after %d tokens: %s', miner, received, err?.message)
+        if (!(err instanceof StreamFailedError)) {
+          t.tokens.fail(err)
+          return
+        }
+      }
+    }
+  }
+
+  private async onChainLog (l: HubLog): Promise<void> {
+    if (l.eventName === 'TaskExpired') {
+      const t = this.tracked.get(l.args.taskId.toString())
+      if (t != null) {
+        this.fail(t, new TaskFailedError('expired', `task ${l.args.taskId} expired on chain`, t.record.taskId))
+      }
+      return
+    }
+    if (l.eventName !== 'TasksSettled') {
+      return
+    }
+    for (const id of settledTaskIds(l.args.settled)) {
+      const t = this.tracked.get(id.toString())
+      if (t != null) {
+        await this.settle(t, l.transactionHash).catch((err) => {
+          this.fail(t, new TaskFailedError('result-unavailable', `task ${id} settled but its output could not be fetched: ${err.message}`, t.record.taskId))
+        })
+      }
+    }
+  }
+
+  private async settle (t: Tracked, txHash: Hex): Promise<void> {
+    // the verdict gossip can trail the settlement by a moment
+    const deadline = Date.now() + 5000
+    while (t.outcomes.size === 0 && Date.now() < deadline) {
+      await new Promise(resolve => setTimeout(resolve, 20))
+    }
+    const accepted = [...t.outcomes.entries()].find(([m, o]) => o === MinerVerdict.Outcome.ACCEPTED && t.reveals.has(m))
+    if (accepted == null) {
+      this.fail(t, new TaskFailedError('no-accepted-output', `task ${t.record.taskId} settled without an accepted output`, t.record.taskId))
+      return
+    }
+    const outputCid = t.reveals.get(accepted[0]) as string
+    const doc = await this.init.node.store.getJson<OutputDoc>(CID.parse(outputCid), { signal: AbortSignal.timeout(15_000) })
+    const miners = [...new Set([...t.record.miners, ...t.outcomes.keys()])].map(address => ({ address, outcome: OUTCOMES[t.outcomes.get(address) ?? 'MISSING'] ?? 'missing' }))
+    const res: TaskResult = {
+      taskId: t.record.taskId,
+      sessionId: t.record.sessionId,
+      modelId: doc.modelId,
+      text: doc.text,
+      completionTokens: doc.tokens.length,
+      promptTokens: 0,
+      finishReason: doc.finishReason,
+      outputCid,
+      miners,
+      txHash,
+      submitTxHash: '',
+      submittedAtMs: t.record.submittedAtMs,
+      settledAtMs: Date.now()
+    }
+    t.record.result = res
+    this.update(t, 'settled', `tx ${txHash}`)
+    t.tokens.end()
+    t.resolve(res)
+    this.retire(t)
+  }
+}
+
+export async function createTaskClient (init: TaskClientInit): Promise<CortensorTaskClient> {
+  const client = new CortensorTaskClient(init)
+  await client.start()
+  return client
+}

@@ -1,0 +1,290 @@
+/**
+ * A whole working network in one process: anvil with the hub deployed, a
+ * bootstrap, oracles (on chain, heartbeating), miners (staked on chain,
+ * serving a model), and a client node that owns a funded session. The
+ * devnet, the lifecycle tests and the benchmarks all start it; every part is
+ * the real one (libp2p on loopback, Helia, llama.cpp, anvil).
+ */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createWalletClient, http, parseEther, publicActions } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import { foundry } from 'viem/chains'
+import { ANVIL_KEYS, ROLE_MINER, addOracle, createSession, deployHub, registerNode, startAnvil } from '../contracts/index.ts'
+import { createTaskClient } from '../client/index.ts'
+import { resolveConfig } from './config.ts'
+import { createInferenceEngine } from './inference/index.ts'
+import { CortensorNode } from './node.ts'
+import { createChainContext } from './roles/chain.ts'
+import { MinerRole } from './roles/miner.ts'
+import { OracleRole } from './roles/oracle.ts'
+import type { CortensorTaskClient } from '../client/index.ts'
+import type { Anvil, HubConfig, HubDomain, HubWalletClient } from '../contracts/index.ts'
+import type { InferenceEngine, LlamaInferenceEngine } from './inference/index.ts'
+import type { MinerFaults } from './roles/miner.ts'
+import type { QueueTimeouts } from '../protocols/queue/types.ts'
+import type { Role } from './constants.ts'
+import type { Address, Hex } from 'viem'
+
+export interface NetworkInit {
+  miners: number
+  oracles: number
+  /** GGUF every miner serves (and oracles replay with) */
+  modelPath: string
+  /** per-miner GGUF override: a miner running another model under the session's model id */
+  minerModelPaths?: Array<string | undefined>
+  minerFaults?: Array<MinerFaults | undefined>
+  /** build the miners' engines another way (the zero-cost engine of the benchmarks); oracles then skip replay */
+  minerEngine?(): Promise<InferenceEngine>
+  /** keep node data here (restarts keep identities and accepted work); default a temp dir removed on stop */
+  dataDir?: string
+  network?: string
+  /** bootstrap HTTP port (/health, /metrics); default any free port */
+  httpPort?: number
+  hubConfig?: Partial<HubConfig>
+  timeouts?: Partial<QueueTimeouts>
+  /** replay sample rate of agreeing outputs; default the policy's */
+  sampleRate?: number
+  heartbeatIntervalMs?: number
+  /** redundancy of the session; default min(3, miners) */
+  redundancy?: number
+  depositWei?: bigint
+  pricePerTokenWei?: bigint
+  say?(line: string): void
+}
+
+export interface MinerHandle { node: CortensorNode, role: MinerRole, engine: InferenceEngine, dataDir: string }
+export interface OracleHandle { node: CortensorNode, role: OracleRole, dataDir: string }
+
+export interface LocalNetwork {
+  anvil: Anvil
+  hub: Address
+  domain: HubDomain
+  sessionId: bigint
+  modelId: string
+  bootstrap: CortensorNode
+  bootstrapAddr: string
+  miners: MinerHandle[]
+  oracles: OracleHandle[]
+  clientNode: CortensorNode
+  client: CortensorTaskClient
+  /** the hub owner's wallet (anvil key 0) */
+  owner: HubWalletClient
+  /** stop a miner abruptly: no goodbye, its engine stays loaded for a restart */
+  stopMiner(i: number): Promise<void>
+  restartMiner(i: number): Promise<void>
+  stopOracle(i: number): Promise<void>
+  restartOracle(i: number): Promise<void>
+  stop(): Promise<void>
+}
+
+/** Hub settings for a local network: quick leader hand-over, one oracle's replay signature suffices. */
+export const LOCAL_HUB_CONFIG: Partial<HubConfig> = {
+  leaderWindowS: 3600,
+  heartbeatTimeoutS: 3,
+  replayQuorum: 1,
+  minStakeWei: parseEther('0.01')
+}
+
+const LOOPBACK = ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws']
+const NODE_FUNDING_WEI = parseEther('10')
+const MINER_STAKE_WEI = parseEther('0.1')
+
+export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
+  const say = init.say ?? (() => {})
+  const ownDir = init.dataDir == null
+  const dataDir = init.dataDir ?? await mkdtemp(join(tmpdir(), 'cortensor-net-'))
+  await mkdir(dataDir, { recursive: true })
+  const network = init.network ?? 'cortensor-devnet'
+  const started = new Set<CortensorNode>()
+  const stoppers: Array<() => Promise<void>> = []
+  const engines: InferenceEngine[] = []
+  let anvil: Anvil | undefined
+
+  const newNode = async (name: string, roles: Role[], bootstrap: string[], httpPort?: number): Promise<CortensorNode> => {
+    const config = await resolveConfig({
+      env: {},
+      flags: { role: roles, network, dataDir: join(dataDir, name), listen: LOOPBACK, bootstrap, ...(httpPort != null ? { httpPort } : {}) }
+    })
+    const node = new CortensorNode(config)
+    started.add(node)
+    await node.start()
+    return node
+  }
+
+  const stopAll = async (): Promise<void> => {
+    for (const s of stoppers.splice(0).reverse()) {
+      await s().catch(() => {})
+    }
+    await Promise.allSettled([...started].map(async n => n.stop()))
+    await Promise.allSettled(engines.map(async e => e.close()))
+    await anvil?.stop()
+    if (ownDir) {
+      await rm(dataDir, { recursive: true, force: true })
+    }
+  }
+
+  try {
+    anvil = await startAnvil()
+    const wallet = (key: Hex): HubWalletClient => createWalletClient({ account: privateKeyToAccount(key), chain: foundry, transport: http(anvil?.url), pollingInterval: 50 }).extend(publicActions) as unknown as HubWalletClient
+    const owner = wallet(ANVIL_KEYS[0])
+    const deployment = await deployHub(owner, { config: { ...LOCAL_HUB_CONFIG, ...init.hubConfig } })
+    const hub = deployment.hub
+    say(`anvil on ${anvil.url}, hub ${hub}`)
+
+    const bootstrap = await newNode('bootstrap', ['bootstrap'], [], init.httpPort ?? 0)
+    const bootstrapAddr = bootstrap.libp2p.getMultiaddrs().find(a => !a.toString().includes('/ws'))?.toString()
+    if (bootstrapAddr == null) {
+      throw new Error('the bootstrap node has no TCP address')
+    }
+    say(`bootstrap ${bootstrap.libp2p.peerId} on ${bootstrapAddr}`)
+
+    const fund = async (address: Address): Promise<void> => {
+      const o = owner as any
+      const hash = await o.sendTransaction({ to: address, value: NODE_FUNDING_WEI })
+      await o.waitForTransactionReceipt({ hash, pollingInterval: 50 })
+    }
+
+    // the model id every engine serves under: the session's model
+    const first = init.minerEngine != null ? await init.minerEngine() : await createInferenceEngine({ modelPath: init.modelPath, threads: 1, sequences: 2 })
+    engines.push(first)
+    const modelId = first.modelId
+    const heartbeatIntervalMs = init.heartbeatIntervalMs ?? 500
+    const timeouts = init.timeouts
+
+    const minerDirs: string[] = []
+    const miners: MinerHandle[] = []
+    const startMiner = async (i: number, engine: InferenceEngine): Promise<MinerHandle> => {
+      const node = await newNode(`miner-${i}`, ['miner'], [bootstrapAddr])
+      const ctx = await createChainContext({ rpcUrl: anvil?.url ?? '', hub, privateKey: node.peerIdentity.privateKey })
+      const role = new MinerRole({ node, engine, domain: ctx.domain, modelId, heartbeatIntervalMs, timeouts, faults: init.minerFaults?.[i], onLine: (l) => { say(`miner ${i}: ${l}`) } })
+      await role.start()
+      return { node, role, engine, dataDir: join(dataDir, `miner-${i}`) }
+    }
+    for (let i = 0; i < init.miners; i++) {
+      let engine: InferenceEngine
+      if (i === 0) {
+        engine = first
+      } else if (init.minerEngine != null) {
+        engine = await init.minerEngine()
+      } else {
+        engine = await createInferenceEngine({ modelPath: init.minerModelPaths?.[i] ?? init.modelPath, threads: 1, sequences: 2 })
+      }
+      if (i !== 0) {
+        engines.push(engine)
+      }
+      const m = await startMiner(i, engine)
+      miners.push(m)
+      minerDirs.push(m.dataDir)
+      await fund(m.node.peerIdentity.address)
+      await registerNode(wallet(m.node.peerIdentity.privateKey), { hub, roles: ROLE_MINER, hardwareClass: 0, models: [modelId as Hex], stakeWei: MINER_STAKE_WEI })
+    }
+    say(`${miners.length} miners serving ${modelId.slice(0, 18)}…, staked on chain`)
+
+    const oracleEngine = init.minerEngine == null ? await createInferenceEngine({ modelPath: init.modelPath, threads: 1, sequences: 1 }) as LlamaInferenceEngine : undefined
+    if (oracleEngine != null) {
+      engines.push(oracleEngine)
+    }
+    const oracles: OracleHandle[] = []
+    const startOracle = async (i: number): Promise<OracleHandle> => {
+      const node = await newNode(`oracle-${i}`, ['oracle'], [bootstrapAddr])
+      const chain = await createChainContext({ rpcUrl: anvil?.url ?? '', hub, privateKey: node.peerIdentity.privateKey })
+      const role = new OracleRole({ node, chain, modelIds: [modelId], engine: oracleEngine, heartbeatIntervalMs, timeouts, sampleRate: init.sampleRate, onLine: (l) => { say(`oracle ${i}: ${l}`) } })
+      return { node, role, dataDir: join(dataDir, `oracle-${i}`) }
+    }
+    for (let i = 0; i < init.oracles; i++) {
+      const o = await startOracle(i)
+      await fund(o.node.peerIdentity.address)
+      await addOracle(owner, { hub, oracle: o.node.peerIdentity.address })
+      await o.role.start()
+      oracles.push(o)
+    }
+    say(`${oracles.length} oracles on chain; leader ${oracles[0]?.node.peerIdentity.address}`)
+
+    const clientNode = await newNode('client', ['router'], [bootstrapAddr], 0)
+    await fund(clientNode.peerIdentity.address)
+    const clientChain = await createChainContext({ rpcUrl: anvil.url, hub, privateKey: clientNode.peerIdentity.privateKey })
+    const redundancy = init.redundancy ?? Math.min(3, init.miners)
+    const { sessionId } = await createSession(clientChain.wallet, {
+      hub,
+      modelId: modelId as Hex,
+      redundancy,
+      minMiners: 1,
+      maxMiners: Math.max(redundancy, 1),
+      validationMode: 0,
+      slaClass: 1,
+      reservePeriodS: 86_400,
+      maxTasks: 1_000_000,
+      pricePerTokenWei: init.pricePerTokenWei ?? 10n ** 9n,
+      depositWei: init.depositWei ?? parseEther('5')
+    })
+    const client = await createTaskClient({
+      node: { libp2p: clientNode.libp2p, store: clientNode.store, network },
+      chain: clientChain,
+      sessionId,
+      modelId,
+      heartbeatIntervalMs
+    })
+    stoppers.push(async () => { await client.close() })
+    say(`client ${clientNode.peerIdentity.address} owns session ${sessionId} (redundancy ${redundancy})`)
+
+    // ready when every node sees the pool and the gossip mesh reaches the miners
+    const deadline = Date.now() + 30_000
+    while (client.miners().length < init.miners || oracles.some(o => o.role.pool.list().length < init.miners)) {
+      if (Date.now() > deadline) {
+        throw new Error(`the pool did not fill: client sees ${client.miners().length} of ${init.miners} miners`)
+      }
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
+
+    const net: LocalNetwork = {
+      anvil,
+      hub,
+      domain: clientChain.domain,
+      sessionId,
+      modelId,
+      bootstrap,
+      bootstrapAddr,
+      miners,
+      oracles,
+      clientNode,
+      client,
+      owner,
+      stopMiner: async (i) => {
+        const m = miners[i]
+        await m.role.stop()
+        await m.node.stop()
+        started.delete(m.node)
+      },
+      restartMiner: async (i) => {
+        const m = await startMiner(i, miners[i].engine)
+        miners[i] = m
+      },
+      stopOracle: async (i) => {
+        const o = oracles[i]
+        await o.role.stop()
+        await o.node.stop()
+        started.delete(o.node)
+      },
+      restartOracle: async (i) => {
+        const o = await startOracle(i)
+        await o.role.start()
+        oracles[i] = o
+      },
+      stop: async () => {
+        for (const o of oracles) {
+          await o.role.stop().catch(() => {})
+        }
+        for (const m of miners) {
+          await m.role.stop().catch(() => {})
+        }
+        await stopAll()
+      }
+    }
+    return net
+  } catch (err) {
+    await stopAll()
+    throw err
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * The documents roles put in Helia and the records they keep in the
+ * datastore. Prompt and output documents are dag-json, so two honest miners
+ * that generate the same tokens store byte-identical outputs under one CID:
+ * the redundancy check is a CID comparison, and the on-chain commitment is
+ * the CID's sha256 digest.
+ */
+import { Key } from 'interface-datastore'
+import { fromString, toString } from 'uint8arrays'
+import { bytesToHex, hashTypedData } from 'viem'
+import { hubTypes } from '../../contracts/index.ts'
+import type { HubDomain } from '../../contracts/index.ts'
+import type { Datastore } from 'interface-datastore'
+import type { CID } from 'multiformats/cid'
+import type { Hex } from 'viem'
+
+/** What the client stores and the task announcement points at. */
+export interface PromptDoc {
+  prompt: string
+}
+
+/** What a miner stores as its output; no timing or identity, so honest outputs are identical. */
+export interface OutputDoc {
+  taskId: string
+  modelId: string
+  text: string
+  tokens: number[]
+  finishReason: 'length' | 'eos' | 'stop'
+}
+
+/** The bytes32 a commitment and the chain use for a CID: its sha256 multihash digest. */
+export function cidDigest (cid: CID): Hex {
+  return bytesToHex(cid.multihash.digest)
+}
+
+/** The EIP-712 hash a precommit signs and a reveal must hash back to. */
+export function precommitHash (domain: HubDomain, taskId: bigint, outputDigest: Hex, salt: Hex): Hex {
+  return hashTypedData({ domain, types: hubTypes, primaryType: 'Precommit', message: { taskId, outputDigest, salt } })
+}
+
+/** JSON records under one datastore prefix (`/cortensor/<role>/tasks/<id>`). */
+export class RecordStore<T> {
+  private readonly ds: Datastore
+  private readonly prefix: string
+
+  constructor (ds: Datastore, prefix: string) {
+    this.ds = ds
+    this.prefix = prefix
+  }
+
+  private key (id: string): Key {
+    return new Key(`${this.prefix}/${id}`)
+  }
+
+  async put (id: string, value: T): Promise<void> {
+    await this.ds.put(this.key(id), fromString(JSON.stringify(value, (_k, v) => typeof v === 'bigint' ? v.toString() : v)))
+  }
+
+  async delete (id: string): Promise<void> {
+    await this.ds.delete(this.key(id))
+  }
+
+  async * all (): AsyncGenerator<{ id: string, value: T }> {
+    for await (const { key, value } of this.ds.query({ prefix: this.prefix })) {
+      yield { id: key.baseNamespace(), value: JSON.parse(toString(value)) as T }
+    }
+  }
+}

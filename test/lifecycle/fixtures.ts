@@ -1,0 +1,37 @@
+/**
+ * A whole network for the lifecycle tests: anvil + hub, a bootstrap, miners
+ * and oracles with the generated `tiny` model, a client owning a session.
+ * Short queue timeouts so faults resolve in seconds.
+ */
+import { modelDir } from '../inference/fixtures.ts'
+import { startNetwork } from '../../node/network.ts'
+import type { ModelDir } from '../inference/fixtures.ts'
+import type { LocalNetwork, NetworkInit } from '../../node/network.ts'
+
+export const TEST_TIMEOUTS = { assignMs: 3000, ackMs: 2000, precommitMs: 8000, revealMs: 3000, validateMs: 6000, settleMs: 6000 }
+
+export interface LifecycleNet {
+  net: LocalNetwork
+  models: ModelDir
+  stop(): Promise<void>
+}
+
+export async function startLifecycleNet (init: Partial<NetworkInit> & { tinySeed?: number } = {}): Promise<LifecycleNet> {
+  const models = await modelDir()
+  try {
+    const modelPath = await models.model('tiny', init.tinySeed ?? 1)
+    const net = await startNetwork({
+      miners: 3,
+      oracles: 2,
+      modelPath,
+      timeouts: TEST_TIMEOUTS,
+      heartbeatIntervalMs: 300,
+      ...init,
+      say: process.env.CORTENSOR_TEST_VERBOSE != null ? (l) => { console.error(l) } : undefined
+    })
+    return { net, models, stop: async () => { await net.stop(); await models.cleanup() } }
+  } catch (err) {
+    await models.cleanup()
+    throw err
+  }
+}

@@ -1,0 +1,51 @@
+import { expect } from 'aegir/chai'
+import { CID } from 'multiformats/cid'
+import { getNode, getTask } from '../../contracts/index.ts'
+import { startLifecycleNet } from './fixtures.ts'
+import type { LifecycleNet } from './fixtures.ts'
+
+describe('task lifecycle: client → chain → mesh → miners → oracles → chain', function () {
+  this.timeout(180_000)
+  let ln: LifecycleNet
+
+  before(async function () {
+    ln = await startLifecycleNet()
+  })
+
+  after(async function () {
+    await ln?.stop()
+  })
+
+  it('streams tokens to the client and settles the verified result on chain, paying the honest miners', async function () {
+    const { net } = ln
+    const task = await net.client.submit('the man said that water was cold', { maxTokens: 24 })
+    const updates: string[] = []
+    task.onUpdate(u => { updates.push(u.status) })
+    const tokens: string[] = []
+    for await (const t of task.tokens) {
+      tokens.push(t.text)
+    }
+    const result = await task.result
+    expect(tokens.length).to.be.greaterThan(0)
+    expect(tokens.join('')).to.equal(result.text)
+    expect(result.completionTokens).to.equal(tokens.length)
+    expect(result.txHash).to.match(/^0x[0-9a-f]{64}$/)
+    expect(result.miners).to.have.length(3)
+    expect(result.miners.every(m => m.outcome === 'accepted')).to.equal(true)
+    // the output the chain paid for is in Helia under the result's CID
+    const doc = await net.clientNode.store.getJson<{ text: string, tokens: number[] }>(CID.parse(result.outputCid))
+    expect(doc.text).to.equal(result.text)
+    const onChain = await getTask(net.client.init.chain.wallet, { hub: net.hub, taskId: task.taskId })
+    expect(onChain.status).to.equal('settled')
+    for (const m of result.miners) {
+      const info = await getNode(net.owner, { hub: net.hub, node: m.address as `0x${string}` })
+      expect(info.earningsWei > 0n, `miner ${m.address} paid`).to.equal(true)
+    }
+    for (const o of net.oracles) {
+      expect(o.role.taskState(task.taskId)?.phase).to.equal('settled')
+    }
+    expect(updates).to.include.members(['assigned', 'generating', 'validated', 'settled'])
+    const rep = net.oracles[0].role.pool.reputationOf(result.miners[0].address)
+    expect(rep).to.be.greaterThan(5000)
+  })
+})
