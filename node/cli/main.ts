@@ -4,6 +4,7 @@ import { registerDevnetCommands } from './devnet.ts'
 import { isUsageError } from './errors.ts'
 import { registerModelCommands } from './model.ts'
 import { registerNodeCommands } from './node.ts'
+import { registerRouterCommands } from './router.ts'
 import { registerSimCommands } from './sim.ts'
 
 export function createProgram (): Command {
@@ -17,6 +18,7 @@ export function createProgram (): Command {
   registerModelCommands(program)
   registerSimCommands(program)
   registerDevnetCommands(program)
+  registerRouterCommands(program)
 
   // commander's own errors (unknown option, missing argument) become exit code 2
   const configure = (cmd: Command): void => {

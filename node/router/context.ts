@@ -1,0 +1,232 @@
+/**
+ * What every route of one router shares: the client, the key store, limits,
+ * metrics, the update hub, and the steps common to all ways of submitting a
+ * task (who is asking, which session, which model, submit, cancel on
+ * disconnect).
+ */
+import { ApiError } from './errors.ts'
+import { RateLimiter, StreamSlots, rateLimited } from './limits.ts'
+import { RouterMetrics } from './metrics.ts'
+import { TaskUpdateHub } from './updates.ts'
+import type { KeyStore } from './keys.ts'
+import type { ResolvedRouterOptions, RouterOptions } from './options.ts'
+import type { TaskRequest } from './validate.ts'
+import type { SessionInfo, TaskClient, TaskHandle } from '../../client/types.ts'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+
+/** Who a request is from, once authenticated. */
+export interface Principal {
+  /** bucket for rate and stream limits: `key:<id>`, or `ip:<address>` for keyless access */
+  id: string
+  /** null: keyless access (`requireKey: false`) */
+  keyId: string | null
+  /** the session this caller's tasks are charged to */
+  sessionId: bigint
+  rateLimitPerMinute: number
+  maxStreams: number
+}
+
+const SESSION_CACHE_MS = 30_000
+
+export class RouterContext {
+  readonly client: TaskClient
+  readonly keys: KeyStore
+  readonly options: ResolvedRouterOptions
+  readonly metrics: RouterMetrics
+  readonly limiter = new RateLimiter()
+  readonly slots: StreamSlots
+  readonly hub: TaskUpdateHub
+  readonly startedAtMs = Date.now()
+  /** sessions this router submitted to (for the tasks gauge and the dashboard) */
+  readonly sessions = new Set<bigint>()
+  private readonly principals = new WeakMap<FastifyRequest, Principal>()
+  private readonly sessionInfo = new Map<string, { atMs: number, info?: SessionInfo }>()
+
+  constructor (client: TaskClient, keys: KeyStore, options: ResolvedRouterOptions, registry: RouterOptions['registry']) {
+    this.client = client
+    this.keys = keys
+    this.options = options
+    this.slots = new StreamSlots(options.maxStreams)
+    this.hub = new TaskUpdateHub(client, options.sessionPollIntervalMs)
+    this.sessions.add(client.sessionId)
+    this.metrics = new RouterMetrics(registry, client, () => this.sessions, () => this.slots.inFlight)
+  }
+
+  close (): void {
+    this.hub.close()
+  }
+
+  /** Check the bearer key (or the `api_key` query parameter where allowed) and take one request from its bucket. */
+  async authenticate (req: FastifyRequest, reply: FastifyReply, allowQueryKey: boolean): Promise<Principal> {
+    const key = bearerKey(req, allowQueryKey)
+    let principal: Principal
+    if (key == null) {
+      if (this.options.requireKey) {
+        throw new ApiError(401, 'missing_api_key', 'no API key: send it as "Authorization: Bearer <key>" (create one with `cortensor router key create`)')
+      }
+      principal = this.anonymous(req)
+    } else {
+      const record = await this.keys.verify(key)
+      if (record == null) {
+        throw new ApiError(401, 'invalid_api_key', 'the API key is not valid (unknown or revoked)')
+      }
+      principal = {
+        id: `key:${record.id}`,
+        keyId: record.id,
+        sessionId: record.sessionId == null ? this.client.sessionId : BigInt(record.sessionId),
+        rateLimitPerMinute: record.rateLimitPerMinute ?? this.options.rateLimitPerMinute,
+        maxStreams: record.maxStreams ?? this.options.maxStreamsPerKey
+      }
+    }
+    this.take(principal, reply)
+    this.principals.set(req, principal)
+    return principal
+  }
+
+  private anonymous (req: FastifyRequest): Principal {
+    return {
+      id: `ip:${req.ip}`,
+      keyId: null,
+      sessionId: this.client.sessionId,
+      rateLimitPerMinute: this.options.rateLimitPerMinute,
+      maxStreams: this.options.maxStreamsPerKey
+    }
+  }
+
+  /** Take one request from the caller's bucket or throw a 429 with Retry-After. */
+  take (principal: Principal, reply?: FastifyReply): void {
+    const r = this.limiter.take(principal.id, principal.rateLimitPerMinute)
+    if (!r.ok) {
+      throw rateLimited(r.retryAfterSec, principal.rateLimitPerMinute)
+    }
+    if (reply != null && Number.isFinite(principal.rateLimitPerMinute) && principal.rateLimitPerMinute > 0) {
+      reply.header('x-ratelimit-limit-requests', String(principal.rateLimitPerMinute))
+      reply.header('x-ratelimit-remaining-requests', String(r.remaining))
+    }
+  }
+
+  /** Rate limit of the public routes, per client address. */
+  takePublic (req: FastifyRequest): void {
+    const r = this.limiter.take(`public:${req.ip}`, this.options.publicRateLimitPerMinute)
+    if (!r.ok) {
+      throw rateLimited(r.retryAfterSec, this.options.publicRateLimitPerMinute)
+    }
+  }
+
+  principal (req: FastifyRequest): Principal {
+    const p = this.principals.get(req)
+    if (p == null) {
+      // only reachable if a protected route was registered without the auth hook
+      throw new ApiError(401, 'missing_api_key', 'no API key')
+    }
+    return p
+  }
+
+  /** A caller may only use and read its own session. */
+  checkSession (principal: Principal, sessionId: bigint): void {
+    if (sessionId !== principal.sessionId) {
+      throw new ApiError(403, 'session_forbidden', `this key is for session ${principal.sessionId}, not ${sessionId}`, { param: 'sessionId' })
+    }
+  }
+
+  /** The session's record, cached for 30 s; undefined when the client cannot tell now. */
+  async session (sessionId: bigint): Promise<SessionInfo | undefined> {
+    const key = sessionId.toString()
+    const cached = this.sessionInfo.get(key)
+    if (cached != null && Date.now() - cached.atMs < SESSION_CACHE_MS) {
+      return cached.info
+    }
+    let info: SessionInfo | undefined
+    try {
+      info = await this.client.session(sessionId)
+    } catch {
+      info = undefined
+    }
+    this.sessionInfo.set(key, { atMs: Date.now(), info })
+    return info
+  }
+
+  /**
+   * The model a request runs on. A requested model must be served by the
+   * pool now and be the session's model; no model requested: the session's.
+   */
+  async resolveModel (principal: Principal, requested: string | undefined): Promise<string> {
+    const session = await this.session(principal.sessionId)
+    const sessionModel = session?.modelId != null && session.modelId !== '' ? session.modelId : undefined
+    if (requested == null) {
+      return sessionModel ?? this.client.models()[0]?.id ?? 'unknown'
+    }
+    const served = this.client.models()
+    const match = served.find(m => sameModel(m.id, requested))
+    if (match == null) {
+      const list = served.length === 0 ? 'none right now' : served.map(m => m.id).join(', ')
+      throw new ApiError(404, 'model_not_found', `the model "${requested}" is not served by any miner (served: ${list})`, { param: 'model' })
+    }
+    if (sessionModel != null && !sameModel(sessionModel, requested)) {
+      throw new ApiError(404, 'model_not_found', `this key's session ${principal.sessionId} runs the model "${sessionModel}", not "${requested}"`, { param: 'model' })
+    }
+    return match.id
+  }
+
+  /**
+   * Submit a task for a caller. The returned signal aborts (and the handle is
+   * cancelled) when the caller disconnects before `finish()` is called.
+   */
+  async submit (principal: Principal, treq: TaskRequest, signal: AbortSignal): Promise<TaskHandle> {
+    const handle = await this.client.submit(treq.prompt, { ...treq.params, sessionId: principal.sessionId, signal })
+    this.sessions.add(handle.sessionId)
+    if (signal.aborted) {
+      handle.cancel()
+    }
+    this.follow(handle)
+    return handle
+  }
+
+  /** Metrics and WebSocket subscribers follow every task to its end. */
+  private follow (handle: TaskHandle): void {
+    const untrack = this.hub.track(handle)
+    handle.result.then((result) => {
+      untrack()
+      this.metrics.settled(result)
+    }, (err) => {
+      untrack()
+      this.metrics.ended(err?.name === 'AbortError' || err?.code === 'cancelled' ? 'cancelled' : 'failed')
+    })
+  }
+}
+
+function sameModel (a: string, b: string): boolean {
+  const norm = (s: string): string => s.trim().toLowerCase().replace(/^0x/, '')
+  return norm(a) === norm(b)
+}
+
+function bearerKey (req: FastifyRequest, allowQuery: boolean): string | undefined {
+  const header = req.headers.authorization
+  if (typeof header === 'string' && header.trim() !== '') {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header.trim())
+    if (m == null) {
+      throw new ApiError(401, 'invalid_authorization', 'the Authorization header must be "Bearer <key>"')
+    }
+    return m[1]
+  }
+  if (allowQuery) {
+    const q = (req.query as Record<string, unknown> | undefined)?.api_key
+    if (typeof q === 'string' && q !== '') {
+      return q
+    }
+  }
+  return undefined
+}
+
+/** Abort a controller when the caller's connection closes before the response has been sent in full. */
+export function abortOnDisconnect (reply: FastifyReply): { signal: AbortSignal, dispose(): void } {
+  const ac = new AbortController()
+  const res = reply.raw
+  const onClose = (): void => {
+    if (!res.writableFinished) {
+      ac.abort()
+    }
+  }
+  res.on('close', onClose)
+  return { signal: ac.signal, dispose: () => { res.off('close', onClose) } }
+}

@@ -1,0 +1,264 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { expect } from 'aegir/chai'
+import { createRouter } from '../../node/router/app.ts'
+import { toApiError } from '../../node/router/errors.ts'
+import { KeyStore } from '../../node/router/keys.ts'
+import { RateLimiter } from '../../node/router/limits.ts'
+import { MODEL_ID, ScriptedTaskClient, startTestRouter } from './fixtures.ts'
+import type { TestRouter } from './fixtures.ts'
+
+interface Reply {
+  status: number
+  headers: Headers
+  body: any
+}
+
+async function call (r: TestRouter, path: string, init: { method?: string, body?: string | object, key?: string | null, headers?: Record<string, string> } = {}): Promise<Reply> {
+  const headers: Record<string, string> = { ...init.headers }
+  const key = init.key === undefined ? r.key : init.key
+  if (key != null) {
+    headers.authorization = `Bearer ${key}`
+  }
+  if (init.body != null && headers['content-type'] == null) {
+    headers['content-type'] = 'application/json'
+  }
+  const res = await fetch(`${r.base}${path}`, {
+    method: init.method ?? (init.body != null ? 'POST' : 'GET'),
+    headers,
+    body: typeof init.body === 'object' ? JSON.stringify(init.body) : init.body
+  })
+  const text = await res.text()
+  let body: any = text
+  try {
+    body = JSON.parse(text)
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: res.status, headers: res.headers, body }
+}
+
+function expectError (res: Reply, status: number, code: string, param?: string | null): void {
+  expect(res.status, JSON.stringify(res.body)).to.equal(status)
+  expect(res.body).to.have.property('error')
+  expect(res.body.error).to.have.all.keys('message', 'type', 'code', 'param')
+  expect(res.body.error.code).to.equal(code)
+  expect(res.body.error.message).to.be.a('string').and.not.equal('')
+  if (param !== undefined) {
+    expect(res.body.error.param).to.equal(param)
+  }
+}
+
+const chat = (extra: object = {}): object => ({ model: MODEL_ID, messages: [{ role: 'user', content: 'hi' }], ...extra })
+
+describe('router: bad requests get 4xx with an OpenAI-style error body', function () {
+  let r: TestRouter
+
+  before(async function () {
+    r = await startTestRouter({ options: { bodyLimitBytes: 64 * 1024, rateLimitPerMinute: 10_000 } })
+  })
+
+  after(async function () {
+    await r?.close()
+  })
+
+  it('401 without a key, with an unknown, malformed or revoked key', async function () {
+    expectError(await call(r, '/v1/chat/completions', { body: chat(), key: null }), 401, 'missing_api_key')
+    expectError(await call(r, '/v1/models', { key: 'csk_' + 'A'.repeat(43) }), 401, 'invalid_api_key')
+    expectError(await call(r, '/v1/models', { key: 'sk-whatever' }), 401, 'invalid_api_key')
+    expectError(await call(r, '/v1/models', { key: null, headers: { authorization: 'Basic abc' } }), 401, 'invalid_authorization')
+    const { key, record } = await r.keys.create({ sessionId: 1n })
+    expect((await call(r, '/v1/models', { key })).status).to.equal(200)
+    await r.keys.revoke(record.id)
+    const revoked = await call(r, '/v1/models', { key })
+    expectError(revoked, 401, 'invalid_api_key')
+    expect(revoked.body.error.type).to.equal('authentication_error')
+  })
+
+  it('400 for a body that is not JSON, empty, or not an object', async function () {
+    expectError(await call(r, '/v1/chat/completions', { body: '{"model": ' }), 400, 'invalid_json')
+    expectError(await call(r, '/v1/chat/completions', { body: '', headers: { 'content-type': 'application/json' } }), 400, 'invalid_json')
+    expectError(await call(r, '/v1/chat/completions', { body: '[1,2]' }), 400, 'invalid_request')
+    expectError(await call(r, '/v1/chat/completions', { body: 'null' }), 400, 'invalid_request')
+    expectError(await call(r, '/v1/chat/completions', { body: '{"__proto__": {"x": 1}}' }), 400, 'invalid_json')
+  })
+
+  it('400 or 415 for a body that is not application/json', async function () {
+    const res = await call(r, '/v1/chat/completions', { body: 'hello', headers: { 'content-type': 'text/plain' } })
+    expectError(res, 400, 'invalid_request')
+    expect(res.body.error.message).to.include('application/json')
+    expectError(await call(r, '/v1/chat/completions', { body: 'hello', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415, 'unsupported_media_type')
+  })
+
+  it('413 for a body over the limit', async function () {
+    expectError(await call(r, '/v1/chat/completions', { body: chat({ messages: [{ role: 'user', content: 'x'.repeat(70 * 1024) }] }) }), 413, 'request_too_large')
+    expectError(await call(r, '/api/v1/completions', { body: { prompt: 'x'.repeat(70 * 1024) } }), 413, 'request_too_large')
+  })
+
+  it('404 for a model no miner serves', async function () {
+    const res = await call(r, '/v1/chat/completions', { body: chat({ model: 'gpt-4o' }) })
+    expectError(res, 404, 'model_not_found', 'model')
+    expect(res.body.error.message).to.include(MODEL_ID)
+    expectError(await call(r, '/v1/models/gpt-4o'), 404, 'model_not_found')
+    expectError(await call(r, '/api/v1/completions', { body: { prompt: 'x', model: 'other' } }), 404, 'model_not_found', 'model')
+  })
+
+  it('400 for negative, fractional, zero or huge max_tokens, naming the param', async function () {
+    for (const v of [-1, 0, 1.5, 1e9, '10', true]) {
+      expectError(await call(r, '/v1/chat/completions', { body: chat({ max_tokens: v }) }), 400, typeof v === 'number' && Number.isInteger(v) ? 'invalid_value' : 'invalid_type', 'max_tokens')
+    }
+    expectError(await call(r, '/v1/completions', { body: { model: MODEL_ID, prompt: 'x', max_tokens: -5 } }), 400, 'invalid_value', 'max_tokens')
+    expectError(await call(r, '/api/v1/completions', { body: { prompt: 'x', max_tokens: -5 } }), 400, 'invalid_value', 'max_tokens')
+    expectError(await call(r, '/v1/chat/completions', { body: chat({ max_completion_tokens: 0 }) }), 400, 'invalid_value', 'max_completion_tokens')
+    // null means "not given", as in OpenAI's API
+    expect((await call(r, '/v1/chat/completions', { body: chat({ max_tokens: null }) })).status).to.equal(200)
+  })
+
+  it('400 for other invalid fields, naming them', async function () {
+    expectError(await call(r, '/v1/chat/completions', { body: { messages: [{ role: 'user', content: 'x' }] } }), 400, 'missing_required_parameter', 'model')
+    expectError(await call(r, '/v1/chat/completions', { body: chat({ messages: [] }) }), 400, 'invalid_value', 'messages')
+    expectError(await call(r, '/v1/chat/completions', { body: chat({ messages: [{ role: 'wizard', content: 'x' }] }) }), 400, 'invalid_value', 'messages[0].role')
+    expectError(await call(r, '/v1/chat/completions', { body: chat({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }] }) }), 400, 'unsupported_content', 'messages[0].content[0]')
+    expectError(await call(r, '/v1/chat/completions', { body: chat({ temperature: 3 }) }), 400, 'invalid_value', 'temperature')
+    expectError(await call(r, '/v1/chat/completions', { body: chat({ top_p: 'high' }) }), 400, 'invalid_type', 'top_p')
+    expectError(await call(r, '/v1/chat/completions', { body: chat({ n: 2 }) }), 400, 'unsupported_value', 'n')
+    expectError(await call(r, '/v1/chat/completions', { body: chat({ stream: 'yes' }) }), 400, 'invalid_type', 'stream')
+    expectError(await call(r, '/v1/chat/completions', { body: chat({ stop: ['a', 'b', 'c', 'd', 'e'] }) }), 400, 'invalid_value', 'stop')
+    expectError(await call(r, '/v1/completions', { body: { model: MODEL_ID, prompt: [1, 2, 3] } }), 400, 'invalid_type', 'prompt')
+    expectError(await call(r, '/api/v1/completions', { body: { prompt: 'x', timeout: -1 } }), 400, 'invalid_value', 'timeout')
+    expectError(await call(r, '/api/v1/completions', { body: {} }), 400, 'missing_required_parameter', 'prompt')
+    expectError(await call(r, '/api/v1/tasks/abc'), 400, 'invalid_value', 'sessionId')
+  })
+
+  it('403 for another session than the key\'s, 404 for unknown routes and tasks', async function () {
+    expectError(await call(r, '/api/v1/completions/2', { body: { prompt: 'x' } }), 403, 'session_forbidden')
+    expectError(await call(r, '/api/v1/tasks/2'), 403, 'session_forbidden')
+    expectError(await call(r, '/api/v1/tasks/1/999999'), 404, 'task_not_found')
+    expectError(await call(r, '/v1/nope'), 404, 'not_found')
+  })
+
+  it('maps the SDK\'s refusals: bad params 400, no deposit 402, closed session 403, no miners 503', async function () {
+    r.client.next({ rejectSubmit: { name: 'InvalidSubmitParamsError', message: 'maxTokens: above the session\'s limit', param: 'maxTokens' } })
+    expectError(await call(r, '/v1/chat/completions', { body: chat() }), 400, 'invalid_value', 'max_tokens')
+    r.client.next({ rejectSubmit: { name: 'ContractRuleError', rule: 'InsufficientDeposit', message: 'session 1 needs 0.001 ETH, has 0 (InsufficientDeposit)' } })
+    const spent = await call(r, '/v1/chat/completions', { body: chat() })
+    expectError(spent, 402, 'insufficient_deposit')
+    expect(spent.body.error.type).to.equal('insufficient_quota')
+    r.client.next({ rejectSubmit: { name: 'ContractRuleError', rule: 'SessionIsClosed', message: 'session 1 is closed (SessionIsClosed)' } })
+    expectError(await call(r, '/api/v1/completions', { body: { prompt: 'x' } }), 403, 'session_is_closed')
+    r.client.next({ rejectSubmit: { name: 'TaskFailedError', code: 'client-closed', message: 'the client was closed' } })
+    expectError(await call(r, '/api/v1/completions', { body: { prompt: 'x' } }), 503, 'router_stopping')
+    r.client.next({ rejectSubmit: { name: 'TaskFailedError', code: 'no_miners', message: 'no miner serves the model' } })
+    const res = await call(r, '/v1/chat/completions', { body: chat({ stream: true }) })
+    expectError(res, 503, 'no_miners')
+    expect(res.headers.get('x-should-retry')).to.equal('false')
+  })
+
+  it('CORS: preflight and response headers', async function () {
+    const pre = await fetch(`${r.base}/v1/chat/completions`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' }
+    })
+    expect(pre.status).to.be.lessThan(300)
+    expect(pre.headers.get('access-control-allow-origin')).to.equal('*')
+    expect(pre.headers.get('access-control-allow-methods')).to.include('POST')
+    const res = await fetch(`${r.base}/v1/models`, { headers: { origin: 'https://app.example', authorization: `Bearer ${r.key}` } })
+    expect(res.headers.get('access-control-allow-origin')).to.equal('*')
+  })
+
+  it('toApiError hides unexpected errors behind a 500', function () {
+    const e = toApiError(new TypeError('x is undefined'))
+    expect(e.status).to.equal(500)
+    expect(e.message).to.equal('internal error')
+    expect(toApiError(Object.assign(new Error('late'), { name: 'TaskFailedError', code: 'task_expired' })).status).to.equal(504)
+  })
+})
+
+describe('router: per-key limits', function () {
+  it('429 with Retry-After once a key exceeds its requests per minute', async function () {
+    const r = await startTestRouter({ keyLimits: { rateLimitPerMinute: 3 } })
+    try {
+      for (let i = 0; i < 3; i++) {
+        const ok = await call(r, '/v1/models')
+        expect(ok.status).to.equal(200)
+        expect(ok.headers.get('x-ratelimit-limit-requests')).to.equal('3')
+      }
+      const res = await call(r, '/v1/models')
+      expectError(res, 429, 'rate_limit_exceeded')
+      expect(res.body.error.type).to.equal('rate_limit_error')
+      expect(Number(res.headers.get('retry-after'))).to.be.within(1, 60)
+      // another key is not affected
+      const { key } = await r.keys.create({ sessionId: 1n })
+      expect((await call(r, '/v1/models', { key })).status).to.equal(200)
+    } finally {
+      await r.close()
+    }
+  })
+
+  it('429 when a key opens more concurrent streams than allowed, and a slot frees when a stream ends', async function () {
+    const r = await startTestRouter({ keyLimits: { maxStreams: 2 } })
+    try {
+      r.client.script = { tokens: Array.from({ length: 30 }, () => 'x'), delayMs: 20 }
+      const open = async (): Promise<Response> => fetch(`${r.base}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${r.key}`, 'content-type': 'application/json' },
+        body: JSON.stringify(chat({ stream: true }))
+      })
+      const a = await open()
+      const b = await open()
+      expect([a.status, b.status]).to.deep.equal([200, 200])
+      const c = await call(r, '/v1/chat/completions', { body: chat({ stream: true }) })
+      expectError(c, 429, 'too_many_streams')
+      expect(c.headers.get('retry-after')).to.equal('1')
+      await a.text()
+      await b.text()
+      r.client.script = {}
+      const d = await call(r, '/v1/chat/completions', { body: chat({ stream: true }) })
+      expect(d.status).to.equal(200)
+    } finally {
+      await r.close()
+    }
+  })
+
+  it('the token bucket refills continuously', function () {
+    let now = 0
+    const limiter = new RateLimiter(() => now)
+    expect(limiter.take('k', 60)).to.deep.equal({ ok: true, remaining: 59 })
+    for (let i = 0; i < 59; i++) {
+      limiter.take('k', 60)
+    }
+    expect(limiter.take('k', 60)).to.deep.equal({ ok: false, retryAfterSec: 1 })
+    now += 1000
+    expect(limiter.take('k', 60).ok).to.equal(true)
+    expect(limiter.take('k', 60).ok).to.equal(false)
+  })
+
+  it('a key created while the router runs works within a second (file-backed store)', async function () {
+    const dir = await mkdtemp(join(tmpdir(), 'router-keys-'))
+    const served = await KeyStore.open(dir, { reloadIntervalMs: 50 })
+    const app = createRouter({ client: new ScriptedTaskClient(), keys: served })
+    try {
+      await app.listen({ host: '127.0.0.1', port: 0 })
+      const port = (app.server.address() as { port: number }).port
+      const other = await KeyStore.open(dir)
+      const { key, record } = await other.create({ sessionId: 1n })
+      const get = async (): Promise<number> => (await fetch(`http://127.0.0.1:${port}/v1/models`, { headers: { authorization: `Bearer ${key}` } })).status
+      let status = 0
+      for (let i = 0; i < 40 && status !== 200; i++) {
+        status = await get()
+        await new Promise(resolve => setTimeout(resolve, 50))
+      }
+      expect(status).to.equal(200)
+      await other.revoke(record.id)
+      for (let i = 0; i < 40 && status !== 401; i++) {
+        await new Promise(resolve => setTimeout(resolve, 50))
+        status = await get()
+      }
+      expect(status).to.equal(401)
+    } finally {
+      await app.close()
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
