@@ -18,6 +18,7 @@ import { defaultValidators, installGossip, publishMessage } from '../protocols/g
 import { MinerVerdict, addressToBytes } from '../protocols/messages/index.ts'
 import { settledTaskIds, watchHub } from '../node/roles/chain.ts'
 import { PoolView } from '../node/roles/pool.ts'
+import { fetchFromHolders } from '../node/roles/records.ts'
 import { StreamFailedError, requestTokens, streamProtocol } from '../node/roles/stream.ts'
 import { Channel } from './channel.ts'
 import { InvalidSubmitParamsError, TaskFailedError } from './errors.ts'
@@ -41,6 +42,8 @@ export interface ClientNode {
   store: {
     putJson(value: unknown): Promise<CID>
     getJson<T>(cid: CID, options?: AbortOptions): Promise<T>
+    /** direct fetch from a known holder (ContentStore has it; bitswap alone otherwise) */
+    fetchFrom?(libp2p: any, peer: PeerId | undefined, cid: CID, protocol: string, options?: AbortOptions): Promise<void>
   }
   /** network name (protocol ids) */
   network: string
@@ -112,6 +115,8 @@ export class CortensorTaskClient implements TaskClient {
   readonly init: TaskClientInit
   readonly sessionId: bigint
   readonly pool: PoolView
+  /** topic prefix: `/<network>` unless given */
+  readonly prefix: string
   private readonly tracked = new Map<string, Tracked>()
   private readonly history: TaskRecord[] = []
   private uninstall?: () => void
@@ -122,12 +127,13 @@ export class CortensorTaskClient implements TaskClient {
     this.init = init
     this.sessionId = init.sessionId
     this.pool = new PoolView(init.heartbeatIntervalMs ?? 2000)
+    this.prefix = init.topicPrefix ?? `/${init.node.network}`
   }
 
   async start (): Promise<void> {
     const { node, chain } = this.init
     this.uninstall = installGossip(node.libp2p.services.pubsub, {
-      prefix: this.init.topicPrefix,
+      prefix: this.prefix,
       models: [this.init.modelId],
       validators: defaultValidators(),
       handlers: {
@@ -304,7 +310,7 @@ export class CortensorTaskClient implements TaskClient {
       redundancy: session.redundancy
     }
     t.queued = queued
-    await publishMessage(node.libp2p.services.pubsub, 'task', queued, { prefix: this.init.topicPrefix, model: this.init.modelId })
+    await publishMessage(node.libp2p.services.pubsub, 'task', queued, { prefix: this.prefix, model: this.init.modelId })
     this.update(t, 'queued', `tx ${submitted.hash}`)
     void this.stream(t, submitted.hash)
     const handle: TaskHandle = {
@@ -449,6 +455,7 @@ export class CortensorTaskClient implements TaskClient {
       return
     }
     const outputCid = t.reveals.get(accepted[0]) as string
+    await fetchFromHolders(this.init.node.libp2p, this.init.node.store, this.init.node.network, [this.pool.get(accepted[0])?.peerId, ...t.ackers.filter(a => a.miner === accepted[0]).map(a => a.peer)], CID.parse(outputCid))
     const doc = await this.init.node.store.getJson<OutputDoc>(CID.parse(outputCid), { signal: AbortSignal.timeout(15_000) })
     const miners = [...new Set([...t.record.miners, ...t.outcomes.keys()])].map(address => ({ address, outcome: OUTCOMES[t.outcomes.get(address) ?? 'MISSING'] ?? 'missing' }))
     const res: TaskResult = {

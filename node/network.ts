@@ -83,6 +83,8 @@ export interface LocalNetwork {
 export const LOCAL_HUB_CONFIG: Partial<HubConfig> = {
   leaderWindowS: 3600,
   heartbeatTimeoutS: 3,
+  // the queue's ack timeout already decides when a miner is replaced; the hub only bounds it from below
+  precommitWindowS: 1,
   replayQuorum: 1,
   minStakeWei: parseEther('0.01')
 }
@@ -150,7 +152,7 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
     const first = init.minerEngine != null ? await init.minerEngine() : await createInferenceEngine({ modelPath: init.modelPath, threads: 1, sequences: 2 })
     engines.push(first)
     const modelId = first.modelId
-    const heartbeatIntervalMs = init.heartbeatIntervalMs ?? 500
+    const heartbeatIntervalMs = init.heartbeatIntervalMs ?? 2000
     const timeouts = init.timeouts
 
     const minerDirs: string[] = []

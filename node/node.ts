@@ -17,7 +17,7 @@ import { ConfigError } from './config.ts'
 import { startHttpServer } from './http/server.ts'
 import { loadOrCreateIdentity } from './identity.ts'
 import { meshOptions } from './mesh.ts'
-import { ContentStore } from './storage.ts'
+import { ContentStore, blockProtocol } from './storage.ts'
 import type { NodeConfig } from './config.ts'
 import type { HttpServer } from './http/server.ts'
 import type { Identity } from './identity.ts'
@@ -140,6 +140,7 @@ export class CortensorNode extends TypedEventEmitter<NodeEvents> {
     this.helia = helia as unknown as Helia & { libp2p: Libp2p<MeshServices> }
     await helia.start()
     this.storage = new ContentStore(helia)
+    await this.storage.serveBlocks(helia.libp2p, blockProtocol(config.network))
     this.startedAt = Date.now()
     this.say(`mesh up as ${config.roles.join('+')} on ${this.libp2p.getMultiaddrs().map(String).join(' ') || '(no listen address)'}`)
 

@@ -11,10 +11,19 @@ import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { concat } from 'uint8arrays/concat'
 import { logger } from '@libp2p/logger'
-import type { AbortOptions } from '@libp2p/interface'
+import { lpStream } from '@libp2p/utils'
+import { equals } from 'uint8arrays/equals'
+import type { AbortOptions, Libp2p, PeerId } from '@libp2p/interface'
 import type { Helia } from 'helia'
 
 const log = logger('cortensor:storage')
+
+/** Largest block the direct block protocol moves (prompts and outputs are far smaller). */
+export const MAX_DIRECT_BLOCK_BYTES = 4 * 1024 * 1024
+
+export function blockProtocol (network: string): string {
+  return `/${network}/block/1.0.0`
+}
 
 export class UnsupportedCodecError extends Error {
   static name = 'UnsupportedCodecError'
@@ -70,6 +79,55 @@ export class ContentStore {
 
   async has (cid: CID, options: AbortOptions = {}): Promise<boolean> {
     return this.components.blockstore.has(cid, { ...options, offline: true } as AbortOptions)
+  }
+
+  /** A block this node already holds, or undefined (never touches the network). */
+  async localBlock (cid: CID, options: AbortOptions = {}): Promise<Uint8Array | undefined> {
+    if (!(await this.has(cid, options))) {
+      return undefined
+    }
+    return this.getBlock(cid, { ...options, offline: true } as AbortOptions)
+  }
+
+  /**
+   * Fetch a block straight from a peer known to hold it (the author of a
+   * task or an output) over the direct block protocol, verify its hash and
+   * keep it; bitswap is the fallback when that peer cannot serve it.
+   */
+  async fetchFrom (libp2p: Libp2p, peer: PeerId | undefined, cid: CID, protocol: string, options: AbortOptions = {}): Promise<void> {
+    if (peer == null || await this.has(cid, options)) {
+      return
+    }
+    try {
+      const stream = await libp2p.dialProtocol(peer, protocol, options)
+      const lp = lpStream(stream, { maxDataLength: MAX_DIRECT_BLOCK_BYTES })
+      await lp.write(cid.bytes, options)
+      const bytes = (await lp.read(options)).subarray()
+      await stream.close(options).catch(() => {})
+      const digest = await sha256.digest(bytes)
+      if (bytes.byteLength === 0 || !equals(digest.bytes, cid.multihash.bytes)) {
+        throw new Error(`peer ${peer} sent ${bytes.byteLength} bytes that do not hash to ${cid}`)
+      }
+      await this.components.blockstore.put(cid, bytes, options)
+    } catch (err: any) {
+      log('direct fetch of %c from %p failed, falling back to bitswap: %s', cid, peer, err.message)
+    }
+  }
+
+  /** Serve the direct block protocol: one CID in, the block (or nothing) out. */
+  async serveBlocks (libp2p: Libp2p, protocol: string): Promise<void> {
+    await libp2p.handle(protocol, async (stream) => {
+      const signal = AbortSignal.timeout(10_000)
+      try {
+        const lp = lpStream(stream, { maxDataLength: 256 })
+        const cid = CID.decode((await lp.read({ signal })).subarray())
+        const block = await this.localBlock(cid, { signal })
+        await lp.write(block ?? new Uint8Array(0), { signal })
+        await stream.close({ signal })
+      } catch (err: any) {
+        stream.abort(err)
+      }
+    }, { runOnLimitedConnection: true })
   }
 
   /** Announce that this node holds `cid`. */

@@ -65,7 +65,7 @@ export function watchHub (ctx: Pick<ChainContext, 'wallet' | 'hub'>, onLog: (log
   let stopped = false
   let next: bigint | undefined = options.fromBlock
   let timer: ReturnType<typeof setTimeout> | undefined
-  const interval = options.intervalMs ?? 100
+  const interval = options.intervalMs ?? 250
   const poll = async (): Promise<void> => {
     try {
       const head = await getBlockNumber(ctx.wallet, { cacheTime: 0 })

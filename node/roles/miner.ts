@@ -13,11 +13,12 @@ import { bytesToHex, hexToBytes } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { signPrecommit } from '../../contracts/index.ts'
 import { peerIdToAddress } from '../../protocols/identity.ts'
+import { buildTopic } from '../../protocols/topics.ts'
 import { defaultValidators, installGossip, publishMessage } from '../../protocols/gossip/index.ts'
 import { StreamEnd, TaskQueued, addressToBytes } from '../../protocols/messages/index.ts'
 import { ackEvent, assignedEvent, precommitEvent, taskInitFrom } from '../../protocols/queue/wire.ts'
 import { createTask, isTerminal, transition, tick } from '../../protocols/queue/machine.ts'
-import { cidDigest, precommitHash, RecordStore } from './records.ts'
+import { cidDigest, fetchFromHolders, precommitHash, RecordStore } from './records.ts'
 import { TokenBuffer, serveTokenStream, streamProtocol } from './stream.ts'
 import type { InferenceEngine } from '../inference/index.ts'
 import type { CortensorNode } from '../node.ts'
@@ -38,6 +39,8 @@ export interface MinerFaults {
   revealMismatch?: boolean
   /** do not generate: copy another miner's precommit and later its reveal */
   copyOthers?: boolean
+  /** a slow miner: wait this long before each token */
+  tokenDelayMs?: number
 }
 
 export interface MinerRoleInit {
@@ -75,6 +78,8 @@ interface MinerRecord {
 
 interface MinerTask {
   queued: TaskQueued
+  /** the peer that announced the task (the submitter, who holds the prompt) */
+  from?: PeerId
   record: MinerRecord
   buffer?: TokenBuffer
   abort?: AbortController
@@ -90,6 +95,8 @@ export class MinerRole {
   readonly init: MinerRoleInit
   readonly modelId: string
   readonly address: string
+  /** topic prefix: `/<network>` unless given, so networks never share topics */
+  readonly prefix: string
   private readonly tasks = new Map<string, MinerTask>()
   private readonly pending = new Map<string, Array<{ event: (t: MinerTask) => Promise<void>, atMs: number }>>()
   private readonly records: RecordStore<MinerRecord>
@@ -105,6 +112,7 @@ export class MinerRole {
     this.init = init
     this.modelId = init.modelId ?? init.engine.modelId
     this.address = init.node.peerIdentity.address.toLowerCase()
+    this.prefix = init.topicPrefix ?? `/${init.node.config.network}`
     this.records = new RecordStore(init.node.datastore, '/cortensor/miner/tasks')
   }
 
@@ -128,11 +136,11 @@ export class MinerRole {
       }
     }
     this.uninstall = installGossip(node.libp2p.services.pubsub, {
-      prefix: this.init.topicPrefix,
+      prefix: this.prefix,
       models: [this.modelId],
       validators: defaultValidators(),
       handlers: {
-        task: (m) => { this.onTaskQueued(m) },
+        task: (m, meta) => { this.onTaskQueued(m, meta.from) },
         assignment: (m) => { this.onEvent(m.taskId, async (t) => { await this.onAssignment(t, m) }) },
         ack: (m) => { this.onEvent(m.taskId, async (t) => { this.apply(t, ackEvent(m)) }) },
         precommit: (m) => { this.onEvent(m.taskId, async (t) => { this.onPrecommit(t, m) }) },
@@ -173,6 +181,17 @@ export class MinerRole {
     return this.active
   }
 
+  /** Publish once someone listens: right after a (re)start the gossip mesh may not have formed yet. */
+  private async publish<K extends 'ack' | 'precommit' | 'reveal'> (kind: K, message: Parameters<typeof publishMessage<K>>[2]): Promise<void> {
+    const pubsub = this.init.node.libp2p.services.pubsub
+    const topic = buildTopic(kind, undefined, { prefix: this.prefix })
+    const deadline = Date.now() + 10_000
+    while (pubsub.getSubscribers(topic).length === 0 && Date.now() < deadline && !this.stopped) {
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
+    await publishMessage(pubsub, kind, message, { prefix: this.prefix })
+  }
+
   private async heartbeat (): Promise<void> {
     if (this.stopped) {
       return
@@ -188,7 +207,7 @@ export class MinerRole {
         reservedBySession: 0n,
         timestampMs: BigInt(Date.now()),
         seq: this.seq++
-      }, { prefix: this.init.topicPrefix, model: this.modelId })
+      }, { prefix: this.prefix, model: this.modelId })
     } catch (err: any) {
       log('heartbeat failed: %s', err?.message)
     }
@@ -196,13 +215,13 @@ export class MinerRole {
 
   // ------------------------------------------------------------ task bookkeeping
 
-  private onTaskQueued (m: TaskQueued): void {
+  private onTaskQueued (m: TaskQueued, from?: PeerId): void {
     const id = m.taskId.toString()
     if (this.tasks.has(id)) {
       return
     }
     const { state } = createTask(taskInitFrom(m, { timeouts: this.init.timeouts }), Date.now())
-    const task: MinerTask = { queued: m, record: { queued: bytesToHex(TaskQueued.encode(m)), state }, chain: Promise.resolve() }
+    const task: MinerTask = { queued: m, from, record: { queued: bytesToHex(TaskQueued.encode(m)), state }, chain: Promise.resolve() }
     this.tasks.set(id, task)
     for (const p of this.pending.get(id) ?? []) {
       this.enqueue(task, p.event)
@@ -295,14 +314,20 @@ export class MinerRole {
 
   // ------------------------------------------------------------ the work
 
-  private async onAssignment (task: MinerTask, m: Assignment): Promise<void> {
+  private async onAssignment (task: MinerTask, m: Assignment, attempt = 0): Promise<void> {
+    const before = task.record.state
     this.apply(task, assignedEvent(m))
+    if (task.record.state === before && m.round > 0 && attempt < 5) {
+      // a replacement can arrive just before this node's own clock times the replaced miner out
+      setTimeout(() => { this.enqueue(task, async () => { await this.onAssignment(task, m, attempt + 1) }) }, 500)
+      return
+    }
     const slot = this.mySlot(task)
     if (slot == null || slot.round !== m.round || slot.status !== 'assigned') {
       return
     }
     const ack: Ack = { taskId: m.taskId, miner: addressToBytes(this.address as Hex), round: m.round }
-    await publishMessage(this.init.node.libp2p.services.pubsub, 'ack', ack, { prefix: this.init.topicPrefix })
+    await this.publish('ack', ack)
     this.apply(task, ackEvent(ack))
     await this.persist(task)
     this.say(`task ${m.taskId}: assigned (round ${m.round}), acked`)
@@ -333,6 +358,7 @@ export class MinerRole {
       return
     }
     const promptCid = CID.decode(m.promptCid)
+    await fetchFromHolders(node.libp2p, node.store, node.config.network, [task.from], promptCid, signal)
     const doc = await node.store.getJson<PromptDoc>(promptCid, { signal: AbortSignal.any([signal, AbortSignal.timeout(30_000)]) })
     const p = m.params
     const params = {
@@ -354,6 +380,14 @@ export class MinerRole {
         break
       }
       buffer.push(next.value.text, [next.value.token])
+      if (this.init.faults?.tokenDelayMs != null) {
+        await new Promise(resolve => setTimeout(resolve, this.init.faults?.tokenDelayMs))
+      }
+    }
+    // the decoder may hold back the bytes of an incomplete character until the end: stream them too
+    const streamed = buffer.frames.map(f => f.text).join('')
+    if (result.text.length > streamed.length && result.text.startsWith(streamed)) {
+      buffer.push(result.text.slice(streamed.length), [])
     }
     const output: OutputDoc = { taskId: taskId.toString(), modelId: this.modelId, text: result.text, tokens: result.tokens, finishReason: result.finishReason }
     const outputCid = await node.store.putJson(output)
@@ -377,7 +411,7 @@ export class MinerRole {
           Object.assign(task.record, r)
           await this.persist(task)
           const msg: Precommit = { taskId: task.queued.taskId, miner: addressToBytes(this.address as Hex), commitment: bytes(r.commitment), signature: bytes(r.signature) }
-          await publishMessage(this.init.node.libp2p.services.pubsub, 'precommit', msg, { prefix: this.init.topicPrefix })
+          await this.publish('precommit', msg)
           this.apply(task, precommitEvent(msg))
           resolve()
         } catch (err) {
@@ -406,7 +440,7 @@ export class MinerRole {
       const salt = this.init.faults?.revealMismatch === true ? bytesToHex(randomBytes(32)) : r.salt
       reveal = { taskId: task.queued.taskId, miner: addressToBytes(this.address as Hex), outputCid: CID.parse(r.outputCid).bytes, salt: bytes(salt) }
     }
-    await publishMessage(this.init.node.libp2p.services.pubsub, 'reveal', reveal, { prefix: this.init.topicPrefix })
+    await this.publish('reveal', reveal)
     r.revealed = true
     await this.persist(task)
     this.say(`task ${task.queued.taskId}: revealed`)

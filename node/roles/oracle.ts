@@ -29,7 +29,7 @@ import { cosineSimilarity, replayCheck } from '../inference/index.ts'
 import { settledTaskIds, watchHub } from './chain.ts'
 import { PoolView } from './pool.ts'
 import { DEFAULT_HEARTBEAT_INTERVAL_MS } from './miner.ts'
-import { cidDigest, precommitHash, RecordStore } from './records.ts'
+import { cidDigest, fetchFromHolders, precommitHash, RecordStore } from './records.ts'
 import type { ChainContext, HubLog, HubWatcher } from './chain.ts'
 import type { OutputDoc, PromptDoc } from './records.ts'
 import type { Embedder, LlamaInferenceEngine } from '../inference/index.ts'
@@ -37,6 +37,7 @@ import type { CortensorNode } from '../node.ts'
 import type { TaskVerdicts } from '../../contracts/index.ts'
 import type { Assignment, Precommit, Reveal, Verdict } from '../../protocols/messages/index.ts'
 import type { QueueEffect, QueueEvent, QueueTimeouts, TaskState } from '../../protocols/queue/types.ts'
+import type { PeerId } from '@libp2p/interface'
 import type { Address, Hex } from 'viem'
 
 const log = logger('cortensor:oracle')
@@ -79,6 +80,8 @@ interface OracleTask {
   queued: TaskQueued
   record: OracleRecord
   chain: Promise<void>
+  /** the submitter's peer (holds the prompt) */
+  from?: PeerId
   /** reveals that overtook the last precommit on gossip: applied when the window opens */
   early?: Reveal[]
 }
@@ -101,6 +104,8 @@ export class OracleRole {
   readonly init: OracleRoleInit
   readonly pool: PoolView
   readonly address: string
+  /** topic prefix: `/<network>` unless given, so networks never share topics */
+  readonly prefix: string
   readonly stats: OracleStats = { assigned: 0, reassigned: 0, validated: 0, settled: 0, settleTransactions: 0, selectionMismatches: 0, replays: 0, slashed: 0 }
   private readonly tasks = new Map<string, OracleTask>()
   private readonly records: RecordStore<OracleRecord>
@@ -117,6 +122,7 @@ export class OracleRole {
   constructor (init: OracleRoleInit) {
     this.init = init
     this.address = init.node.peerIdentity.address.toLowerCase()
+    this.prefix = init.topicPrefix ?? `/${init.node.config.network}`
     this.pool = new PoolView(init.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS)
     this.records = new RecordStore(init.node.datastore, '/cortensor/oracle/tasks')
   }
@@ -147,7 +153,7 @@ export class OracleRole {
     // the leader's authority is the hub's: its assignTasks call fails for anyone else
     const base = defaultValidators()
     this.uninstall = installGossip(node.libp2p.services.pubsub, {
-      prefix: this.init.topicPrefix,
+      prefix: this.prefix,
       models: this.init.modelIds,
       validators: {
         ...base,
@@ -161,7 +167,7 @@ export class OracleRole {
         }
       },
       handlers: {
-        task: (m) => { this.onTaskQueued(m) },
+        task: (m, meta) => { this.onTaskQueued(m, meta.from) },
         assignment: (m) => { this.onEvent(m.taskId, async (t) => { this.onAssignment(t, m) }) },
         ack: (m) => { this.onEvent(m.taskId, async (t) => { this.apply(t, ackEvent(m)) }) },
         precommit: (m) => { this.onEvent(m.taskId, async (t) => { this.onPrecommit(t, m) }) },
@@ -234,13 +240,14 @@ export class OracleRole {
 
   // ------------------------------------------------------------ bookkeeping
 
-  private onTaskQueued (m: TaskQueued): void {
+  private onTaskQueued (m: TaskQueued, from?: PeerId): void {
     const id = m.taskId.toString()
     if (this.tasks.has(id)) {
       return
     }
+    log('task %s: announced', m.taskId)
     const { state, effects } = createTask(taskInitFrom(m, { timeouts: this.init.timeouts }), Date.now())
-    const task: OracleTask = { queued: m, record: { queued: bytesToHex(TaskQueued.encode(m)), seed: '0x', state, precommits: {}, reveals: {} }, chain: Promise.resolve() }
+    const task: OracleTask = { queued: m, from, record: { queued: bytesToHex(TaskQueued.encode(m)), seed: '0x', state, precommits: {}, reveals: {} }, chain: Promise.resolve() }
     this.tasks.set(id, task)
     this.enqueue(task, async () => {
       task.record.seed = await this.chainSeed(m.taskId)
@@ -415,8 +422,9 @@ export class OracleRole {
       signature: new Uint8Array(0)
     }
     // the hub's record first: miners are paid only for assignments the chain knows
+    log('task %s: assigning on chain', task.queued.taskId)
     await chain.serial(async () => assignTasks(chain.wallet, { hub: chain.hub, assignments: [{ taskId: task.queued.taskId, miners: miners as Address[] }] }))
-    await publishMessage(this.init.node.libp2p.services.pubsub, 'assignment', msg, { prefix: this.init.topicPrefix })
+    await publishMessage(this.init.node.libp2p.services.pubsub, 'assignment', msg, { prefix: this.prefix })
     this.apply(task, assignedEvent(msg))
     this.stats.assigned++
     this.say(`task ${task.queued.taskId}: assigned to ${miners.join(', ')}`)
@@ -441,7 +449,18 @@ export class OracleRole {
       return
     }
     const { chain } = this.init
-    await chain.serial(async () => reassignMiner(chain.wallet, { hub: chain.hub, taskId: task.queued.taskId, current, index, replacement: replacement as Address }))
+    const send = async (): Promise<unknown> => chain.serial(async () => reassignMiner(chain.wallet, { hub: chain.hub, taskId: task.queued.taskId, current, index, replacement: replacement as Address }))
+    try {
+      await send()
+    } catch (err: any) {
+      if (err?.rule !== 'DeadlineNotPassed') {
+        throw err
+      }
+      // the hub's precommit window is measured in block seconds: wait it out once
+      const deadlineS = Number(err.args?.[1] ?? 0)
+      await new Promise(resolve => setTimeout(resolve, Math.max(0, deadlineS * 1000 - Date.now()) + 1100))
+      await send()
+    }
     const msg: Assignment = {
       taskId: task.queued.taskId,
       sessionId: task.queued.sessionId,
@@ -451,7 +470,7 @@ export class OracleRole {
       round,
       signature: new Uint8Array(0)
     }
-    await publishMessage(this.init.node.libp2p.services.pubsub, 'assignment', msg, { prefix: this.init.topicPrefix })
+    await publishMessage(this.init.node.libp2p.services.pubsub, 'assignment', msg, { prefix: this.prefix })
     this.apply(task, assignedEvent(msg))
     this.stats.reassigned++
     this.say(`task ${task.queued.taskId}: ${current[index]} replaced by ${replacement} (round ${round})`)
@@ -542,6 +561,7 @@ export class OracleRole {
           entry.miners.push(slot.miner)
           continue
         }
+        await fetchFromHolders(node.libp2p, node.store, node.config.network, [this.pool.get(slot.miner)?.peerId], CID.parse(cid))
         const doc = await node.store.getJson<OutputDoc>(CID.parse(cid), { signal: AbortSignal.timeout(15_000) })
         checkOutputDoc(doc, q)
         docs.set(cid, { doc, miners: [slot.miner] })
@@ -556,6 +576,7 @@ export class OracleRole {
       if (engine == null) {
         return true
       }
+      await fetchFromHolders(node.libp2p, node.store, node.config.network, [task.from], CID.decode(q.promptCid))
       prompt ??= (await node.store.getJson<PromptDoc>(CID.decode(q.promptCid), { signal: AbortSignal.timeout(15_000) })).prompt
       this.stats.replays++
       const p = q.params
@@ -609,7 +630,7 @@ export class OracleRole {
       }
     }
     task.record.tokens = tokens
-    await publishMessage(this.init.node.libp2p.services.pubsub, 'verdict', msg, { prefix: this.init.topicPrefix })
+    await publishMessage(this.init.node.libp2p.services.pubsub, 'verdict', msg, { prefix: this.prefix })
     if (this.apply(task, verdictEvent(msg))) {
       task.record.outcomes = outcomes
       this.stats.validated++

@@ -10,6 +10,7 @@ import { fromString, toString } from 'uint8arrays'
 import { bytesToHex, hashTypedData } from 'viem'
 import { hubTypes } from '../../contracts/index.ts'
 import type { HubDomain } from '../../contracts/index.ts'
+import type { PeerId } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import type { CID } from 'multiformats/cid'
 import type { Hex } from 'viem'
@@ -63,6 +64,27 @@ export class RecordStore<T> {
   async * all (): AsyncGenerator<{ id: string, value: T }> {
     for await (const { key, value } of this.ds.query({ prefix: this.prefix })) {
       yield { id: key.baseNamespace(), value: JSON.parse(toString(value)) as T }
+    }
+  }
+}
+
+/** Something that can pull a block from a peer known to hold it (ContentStore.fetchFrom). */
+export interface DirectFetcher {
+  fetchFrom?(libp2p: any, peer: PeerId | undefined, cid: CID, protocol: string, options?: { signal?: AbortSignal }): Promise<void>
+}
+
+/**
+ * Get a block from the peers known to hold it (the author of a document is
+ * the surest holder) before Helia's bitswap takes over: bitswap alone
+ * stalled when five miners wanted the same prompt at once.
+ */
+export async function fetchFromHolders (libp2p: any, store: DirectFetcher, network: string, holders: Array<PeerId | undefined>, cid: CID, signal?: AbortSignal): Promise<void> {
+  if (store.fetchFrom == null) {
+    return
+  }
+  for (const peer of holders) {
+    if (peer != null) {
+      await store.fetchFrom(libp2p, peer, cid, `/${network}/block/1.0.0`, { signal: AbortSignal.any([signal ?? new AbortController().signal, AbortSignal.timeout(5000)]) })
     }
   }
 }

@@ -12,6 +12,7 @@ import { decodeWithLimit } from '../messages/index.ts'
 import { TOPIC_CODECS, allTopics, buildTopic, parseTopic } from '../topics.ts'
 import { DEDUPE_CACHE_SIZE } from './constants.ts'
 import { DuplicateMessageError, GOSSIP_ERROR_ACTIONS, UnsignedMessageError } from './errors.ts'
+import { topicScoreParams } from './scoring.ts'
 import { statementKey } from './validators.ts'
 import type { TopicHandlers, TopicKind, TopicMessages, TopicOptions } from '../topics.ts'
 import type { GossipContext, GossipValidators } from './validators.ts'
@@ -145,7 +146,12 @@ export function installGossip (pubsub: GossipSub, init: InstallGossipInit): () =
   const validator = createGossipValidator(init)
   const topics = allTopics(init.models, init)
   const fn = validator.topicValidator.bind(validator)
+  // score every topic installed here, model topics included (their names are only known now)
+  const scored = (pubsub as unknown as { score?: { params?: { topics: Record<string, unknown> } } }).score?.params?.topics
   for (const topic of topics) {
+    if (scored != null && scored[topic] == null) {
+      scored[topic] = topicScoreParams()
+    }
     pubsub.topicValidators.set(topic, fn)
     if (init.subscribe !== false) {
       pubsub.subscribe(topic)

@@ -8,7 +8,7 @@ import { startNetwork } from '../../node/network.ts'
 import type { ModelDir } from '../inference/fixtures.ts'
 import type { LocalNetwork, NetworkInit } from '../../node/network.ts'
 
-export const TEST_TIMEOUTS = { assignMs: 3000, ackMs: 2000, precommitMs: 8000, revealMs: 3000, validateMs: 6000, settleMs: 6000 }
+export const TEST_TIMEOUTS = { assignMs: 3000, ackMs: 2000, precommitMs: 15000, revealMs: 3000, validateMs: 6000, settleMs: 6000 }
 
 export interface LifecycleNet {
   net: LocalNetwork
@@ -20,13 +20,17 @@ export async function startLifecycleNet (init: Partial<NetworkInit> & { tinySeed
   const models = await modelDir()
   try {
     const modelPath = await models.model('tiny', init.tinySeed ?? 1)
+    // 'OTHER' in minerModelPaths: the same preset with another seed (a different model under the same id)
+    const other = init.minerModelPaths?.includes('OTHER') === true ? await models.model('tiny', 99) : undefined
+    const minerModelPaths = init.minerModelPaths?.map(p => p === 'OTHER' ? other : p)
     const net = await startNetwork({
       miners: 3,
       oracles: 2,
       modelPath,
       timeouts: TEST_TIMEOUTS,
-      heartbeatIntervalMs: 300,
+      heartbeatIntervalMs: 2000,
       ...init,
+      minerModelPaths,
       say: process.env.CORTENSOR_TEST_VERBOSE != null ? (l) => { console.error(l) } : undefined
     })
     return { net, models, stop: async () => { await net.stop(); await models.cleanup() } }
