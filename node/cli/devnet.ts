@@ -23,7 +23,6 @@ export function registerDevnetCommands (program: Command): void {
     .option('--prompt <text>', 'the demo prompt', 'Explain in one sentence what a peer-to-peer inference network is.')
     .option('--model <file>', 'GGUF model the miners serve (default: the generated small preset, cached in ~/.cache/cortensor)')
     .option('--max-tokens <n>', 'tokens to generate for the demo prompt', count('--max-tokens', 1, 4096), 48)
-    .option('--no-chain', 'skip the local anvil chain (no session, no on-chain settlement)')
     .option('--once', 'exit after the demo prompt instead of running until Ctrl-C')
     .action(async (opts) => {
       const { runDevnet } = await import('../devnet-demo.ts')
@@ -35,7 +34,6 @@ export function registerDevnetCommands (program: Command): void {
         prompt: opts.prompt,
         model: opts.model,
         maxTokens: opts.maxTokens,
-        chain: opts.chain !== false,
         once: opts.once === true,
         say,
         print
