@@ -1,0 +1,91 @@
+/**
+ * Task lifecycle benchmarks (`npm run bench -- lifecycle`): a whole local
+ * network (anvil, bootstrap, 2 oracles, 3 miners, client) serving the devnet
+ * model. Mesh-served tokens/s and time to first token against the same
+ * engine called directly in the same process; submit → settled latency;
+ * settled tasks/s with many tasks in flight.
+ */
+import { devnetModel } from '../node/devnet-model.ts'
+import { createInferenceEngine } from '../node/inference/index.ts'
+import { startNetwork } from '../node/network.ts'
+import { percentile, printFigures } from './report.ts'
+
+const PROMPT = 'the man said that the water was very cold and people call it a long day'
+const TOKENS = 128
+const REPS = 3
+const SETTLE_TASKS = 10
+const BURST_TASKS = 20
+
+const median = (xs: number[]): number => percentile(xs, 50)
+
+const modelPath = await devnetModel((l) => { process.stderr.write(`${l}\n`) })
+
+// direct: the engine on the same model, same settings as a miner
+const engine = await createInferenceEngine({ modelPath, threads: 1, sequences: 2 })
+const directTtft: number[] = []
+const directRate: number[] = []
+for (let r = 0; r < REPS; r++) {
+  const t0 = performance.now()
+  let first = 0
+  let n = 0
+  for await (const t of engine.generate(PROMPT, { maxTokens: TOKENS, deterministic: true })) {
+    void t
+    if (n++ === 0) {
+      first = performance.now()
+    }
+  }
+  const end = performance.now()
+  directTtft.push(first - t0)
+  directRate.push((n - 1) / ((end - first) / 1000))
+}
+await engine.close()
+
+const net = await startNetwork({ miners: 3, oracles: 2, modelPath })
+try {
+  const meshTtft: number[] = []
+  const meshTtftFromSubmit: number[] = []
+  const meshRate: number[] = []
+  const settle: number[] = []
+  for (let r = 0; r < REPS; r++) {
+    const t0 = performance.now()
+    const task = await net.client.submit(PROMPT, { maxTokens: TOKENS })
+    const announced = performance.now()
+    let first = 0
+    let n = 0
+    for await (const t of task.tokens) {
+      void t
+      if (n++ === 0) {
+        first = performance.now()
+      }
+    }
+    const end = performance.now()
+    meshTtft.push(first - announced)
+    meshTtftFromSubmit.push(first - t0)
+    meshRate.push((n - 1) / ((end - first) / 1000))
+    await task.result
+    settle.push(performance.now() - t0)
+  }
+  for (let i = 0; i < SETTLE_TASKS; i++) {
+    const t0 = performance.now()
+    const task = await net.client.submit(`${PROMPT} ${i}`, { maxTokens: 16 })
+    await task.result
+    settle.push(performance.now() - t0)
+  }
+  const b0 = performance.now()
+  const burst = await Promise.all(Array.from({ length: BURST_TASKS }, async (_, i) => net.client.submit(`burst ${i} ${PROMPT}`, { maxTokens: 8 })))
+  const results = await Promise.allSettled(burst.map(async t => t.result))
+  const burstS = (performance.now() - b0) / 1000
+  const ok = results.filter(r => r.status === 'fulfilled').length
+
+  printFigures('task lifecycle: 3 miners, 2 oracles, devnet model, one process', [
+    { name: `mesh-served tokens/s (${TOKENS} tokens, redundancy 3)`, value: median(meshRate), unit: 'tok/s', baseline: { name: 'engine called directly', value: median(directRate) }, goal: '≥ 0.95' },
+    { name: 'time to first token after the announcement', value: median(meshTtft), unit: 'ms', baseline: { name: 'direct time to first token', value: median(directTtft) }, goal: 'delta ≤ 50 ms' },
+    { name: 'time to first token from submit (incl. chain submit + assignment)', value: median(meshTtftFromSubmit), unit: 'ms', baseline: { name: 'direct time to first token', value: median(directTtft) } },
+    { name: `submit → settled p50 (${settle.length} tasks, one at a time)`, value: percentile(settle, 50), unit: 'ms', baseline: { name: 'direct generation of 128 tokens', value: median(directTtft) + (TOKENS - 1) / median(directRate) * 1000 } },
+    { name: `submit → settled p99 (${settle.length} tasks)`, value: percentile(settle, 99), unit: 'ms', baseline: { name: 'submit → settled p50', value: percentile(settle, 50) } },
+    { name: `settled tasks/s, ${BURST_TASKS} submitted at once (${ok} settled)`, value: ok / burstS, unit: 'tasks/s', baseline: { name: 'one at a time', value: 1000 / percentile(settle, 50) } }
+  ])
+} finally {
+  await net.stop()
+}
+process.exit(0)
