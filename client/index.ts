@@ -312,7 +312,7 @@ export class CortensorTaskClient implements TaskClient {
     t.queued = queued
     await publishMessage(node.libp2p.services.pubsub, 'task', queued, { prefix: this.prefix, model: this.init.modelId })
     this.update(t, 'queued', `tx ${submitted.hash}`)
-    void this.stream(t, submitted.hash)
+    void this.stream(t)
     const handle: TaskHandle = {
       taskId,
       sessionId,
@@ -369,14 +369,13 @@ export class CortensorTaskClient implements TaskClient {
    * from the same index with the next miner (redundant miners generate the
    * same tokens in deterministic mode).
    */
-  private async stream (t: Tracked, submitTx: Hex): Promise<void> {
+  private async stream (t: Tracked): Promise<void> {
     const { node } = this.init
     const protocol = streamProtocol(node.network)
     const signal = t.abort.signal
     let next = 0
     let received = 0
     const tried = new Set<string>()
-    void submitTx
     while (!signal.aborted) {
       while (next >= t.ackers.length && !signal.aborted) {
         await new Promise<void>(resolve => {

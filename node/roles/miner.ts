@@ -144,7 +144,7 @@ export class MinerRole {
         assignment: (m) => { this.onEvent(m.taskId, async (t) => { await this.onAssignment(t, m) }) },
         ack: (m) => { this.onEvent(m.taskId, async (t) => { this.apply(t, ackEvent(m)) }) },
         precommit: (m) => { this.onEvent(m.taskId, async (t) => { this.onPrecommit(t, m) }) },
-        reveal: (m) => { this.onEvent(m.taskId, async (t) => { this.onReveal(t, m) }) },
+        reveal: (m) => { this.onEvent(m.taskId, async () => { this.onReveal(m) }) },
         verdict: () => {},
         heartbeat: () => {}
       }
@@ -457,13 +457,12 @@ export class MinerRole {
     }
   }
 
-  private onReveal (task: MinerTask, m: Reveal): void {
+  private onReveal (m: Reveal): void {
     if (this.init.faults?.copyOthers === true) {
       const entry = this.copied.get(m.taskId.toString()) ?? {}
       entry.reveal ??= m
       this.copied.set(m.taskId.toString(), entry)
     }
-    void task
   }
 
   /** The copier fault: wait for an honest precommit and re-sign its commitment as our own. */

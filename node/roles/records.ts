@@ -9,6 +9,7 @@ import { Key } from 'interface-datastore'
 import { fromString, toString } from 'uint8arrays'
 import { bytesToHex, hashTypedData } from 'viem'
 import { hubTypes } from '../../contracts/index.ts'
+import { blockProtocol } from '../storage.ts'
 import type { HubDomain } from '../../contracts/index.ts'
 import type { PeerId } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
@@ -84,7 +85,7 @@ export async function fetchFromHolders (libp2p: any, store: DirectFetcher, netwo
   }
   for (const peer of holders) {
     if (peer != null) {
-      await store.fetchFrom(libp2p, peer, cid, `/${network}/block/1.0.0`, { signal: AbortSignal.any([signal ?? new AbortController().signal, AbortSignal.timeout(5000)]) })
+      await store.fetchFrom(libp2p, peer, cid, blockProtocol(network), { signal: AbortSignal.any([signal ?? new AbortController().signal, AbortSignal.timeout(5000)]) })
     }
   }
 }
