@@ -51,6 +51,8 @@ export interface NetworkInit {
   redundancy?: number
   depositWei?: bigint
   pricePerTokenWei?: bigint
+  /** miners and the client node also listen on /p2p-circuit and /webrtc, so browser pages can reach them over WebRTC */
+  webrtc?: boolean
   say?(line: string): void
 }
 
@@ -90,6 +92,8 @@ export const LOCAL_HUB_CONFIG: Partial<HubConfig> = {
 }
 
 const LOOPBACK = ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws']
+/** a relay reservation on the bootstrap and WebRTC signalled through it */
+const BROWSER_REACHABLE = ['/p2p-circuit', '/webrtc']
 const NODE_FUNDING_WEI = parseEther('10')
 const MINER_STAKE_WEI = parseEther('0.1')
 
@@ -105,9 +109,10 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
   let anvil: Anvil | undefined
 
   const newNode = async (name: string, roles: Role[], bootstrap: string[], httpPort?: number): Promise<CortensorNode> => {
+    const reachable = init.webrtc === true && (roles.includes('miner') || roles.includes('router'))
     const config = await resolveConfig({
       env: {},
-      flags: { role: roles, network, dataDir: join(dataDir, name), listen: LOOPBACK, bootstrap, ...(httpPort != null ? { httpPort } : {}) }
+      flags: { role: roles, network, dataDir: join(dataDir, name), listen: reachable ? [...LOOPBACK, ...BROWSER_REACHABLE] : LOOPBACK, bootstrap, ...(httpPort != null ? { httpPort } : {}) }
     })
     const node = new CortensorNode(config)
     started.add(node)
