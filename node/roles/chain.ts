@@ -3,7 +3,7 @@
  * EIP-712 domain, one queue so a node's transactions never race for a nonce,
  * and a log poller that turns hub events into callbacks.
  */
-import { createWalletClient, http, parseEventLogs, publicActions } from 'viem'
+import { createPublicClient, createWalletClient, defineChain, http, parseEventLogs, publicActions } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { getBlockNumber, getChainId, getLogs } from 'viem/actions'
 import { foundry } from 'viem/chains'
@@ -32,13 +32,16 @@ export interface ChainContextInit {
 
 export async function createChainContext (init: ChainContextInit): Promise<ChainContext> {
   const account = privateKeyToAccount(init.privateKey)
+  const transport = http(init.rpcUrl, { retryCount: 2 })
+  // the chain's own id (anvil's is foundry's 31337; an external RPC has its own), so transactions are signed for it
+  const chainId = await getChainId(createPublicClient({ transport }))
+  const chain = chainId === foundry.id ? foundry : defineChain({ id: chainId, name: `chain-${chainId}`, nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 }, rpcUrls: { default: { http: [init.rpcUrl] } } })
   const wallet = createWalletClient({
     account,
-    chain: foundry,
-    transport: http(init.rpcUrl, { retryCount: 2 }),
+    chain,
+    transport,
     pollingInterval: init.pollingIntervalMs ?? 100
   }).extend(publicActions) as unknown as HubWalletClient
-  const chainId = await getChainId(wallet)
   let tail: Promise<unknown> = Promise.resolve()
   return {
     wallet,
