@@ -3,7 +3,11 @@
  * takes to join the mesh (page load → first gossip message from a Node
  * peer) against the same light client running in Node, and how long a
  * WebRTC dial through relay signalling takes against a direct WebSocket dial
- * to the same peer. Baselines are measured in the same run.
+ * to the same peer. Then, on a real devnet (anvil, hub, miners, oracles, a
+ * router): the page's time to first token through the router against a Node
+ * client's (the same prompt through the same router), and the page's light
+ * verification of the settlement against the same check in Node. Baselines
+ * are measured in the same run.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -20,14 +24,19 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { cleanup as cleanupDataChannels } from 'node-datachannel'
 import { buildBrowser } from '../client/browser/build.ts'
+import { streamChatCompletion } from '../client/browser/chat.ts'
 import { LightClient } from '../client/browser/index.ts'
 import { serveBrowserApp } from '../client/browser/serve.ts'
+import { verifySettlement } from '../client/browser/verify.ts'
 import { launchChromium, openPage, pageUrl } from '../test/browser/fixtures/browser.ts'
+import { startBrowserDevnet } from '../test/browser/fixtures/devnet.ts'
 import { TEST_MODEL, publishHeartbeat, startBootstrap, startWebRTCNode, wsAddr } from '../test/browser/fixtures/mesh.ts'
 import { TEST_NETWORK, TestNet, waitFor } from '../test/fixtures/nodes.ts'
 import { percentile, printFigures } from './report.ts'
 import type { BenchFigure } from './report.ts'
 import type { BrowserAppServer } from '../client/browser/serve.ts'
+import type { VerifyRequest } from '../client/browser/verify.ts'
+import type { BrowserDevnet } from '../test/browser/fixtures/devnet.ts'
 import type { Libp2p } from '@libp2p/interface'
 import type { Browser, Page } from 'playwright-core'
 
@@ -202,4 +211,91 @@ try {
   await net.cleanup()
   cleanupDataChannels()
   await rm(outdir, { recursive: true, force: true })
+}
+
+// time to first token on a devnet: the page and a Node client send the same prompt through the same router
+const TTFT_RUNS = 7
+const TTFT_PROMPT = 'the man said that water was cold'
+const devnetFigures: BenchFigure[] = []
+let devnet: BrowserDevnet | undefined
+let devnetBrowser: Browser | undefined
+try {
+  devnet = await startBrowserDevnet({ defaultMaxTokens: 24 })
+  const dn = devnet
+  const { net } = dn.ln
+  devnetBrowser = await launchChromium()
+  const opened = await openPage(devnetBrowser, dn.app.url)
+  await waitFor('the page on the devnet', async () => (await opened.page.evaluate(() => (globalThis as any).cortensor.client?.status().state)) === 'connected', 30000)
+  const pageTtft: number[] = []
+  const nodeTtft: number[] = []
+  const sdkTtft: number[] = []
+  const pageVerify: number[] = []
+  const nodeVerify: number[] = []
+  const counts = { tokens: 0, unverified: 0 }
+  // interleaved, each run waits for its task to settle, so every request meets the same quiet network
+  for (let i = 0; i < TTFT_RUNS; i++) {
+    const fromPage = await opened.page.evaluate(async ({ prompt, model, key }) => {
+      const api = (globalThis as any).cortensor
+      const r = await api.submit(prompt, model, key)
+      const v = r.verification
+      const t = performance.now()
+      await api.verifySettlement({ rpc: api.config.rpc, hub: api.config.hub, taskId: r.cortensor.taskId, outputCid: r.cortensor.outputCid, txHash: r.cortensor.txHash, miners: r.cortensor.miners })
+      return { first: r.firstTokenMs as number, chunks: r.chunks as number, ok: v?.ok === true, verifyMs: performance.now() - t, info: r.cortensor }
+    }, { prompt: TTFT_PROMPT, model: net.modelId, key: dn.key })
+    pageTtft.push(fromPage.first)
+    pageVerify.push(fromPage.verifyMs)
+    counts.tokens = fromPage.chunks
+    if (!fromPage.ok) {
+      counts.unverified++
+    }
+    const req: VerifyRequest = { rpc: net.anvil.url, hub: net.hub, taskId: fromPage.info.taskId, outputCid: fromPage.info.outputCid, txHash: fromPage.info.txHash, miners: fromPage.info.miners }
+    const tv = performance.now()
+    await verifySettlement(req)
+    nodeVerify.push(performance.now() - tv)
+
+    const fromNode = await streamChatCompletion({ router: dn.routerUrl, prompt: TTFT_PROMPT, apiKey: dn.key, model: net.modelId })
+    if (fromNode.firstTokenMs == null || !fromNode.settled) {
+      throw new Error('the Node client got no token or no settlement')
+    }
+    nodeTtft.push(fromNode.firstTokenMs)
+
+    const t0 = performance.now()
+    const handle = await net.client.submit(TTFT_PROMPT, { maxTokens: 24 })
+    let first: number | undefined
+    for await (const _ of handle.tokens) {
+      first ??= performance.now() - t0
+    }
+    await handle.result
+    if (first == null) {
+      throw new Error('the SDK got no token')
+    }
+    sdkTtft.push(first)
+  }
+  await opened.page.evaluate(async () => (globalThis as any).cortensor.disconnect()).catch(() => {})
+  await opened.context.close()
+  devnetFigures.push({
+    name: `browser time to first token: page → router (HTTP SSE) → miners, ${counts.tokens}-token answers (median of ${TTFT_RUNS})`,
+    value: median(pageTtft),
+    unit: 'ms',
+    baseline: { name: 'a Node client, same prompt through the same router (the same chat.ts over fetch)', value: median(nodeTtft) }
+  })
+  devnetFigures.push({
+    name: 'Node client through the router: time to first token',
+    value: median(nodeTtft),
+    unit: 'ms',
+    baseline: { name: 'the client SDK on the router\'s own node (no HTTP)', value: median(sdkTtft) }
+  })
+  devnetFigures.push({
+    name: 'light verification of a settlement in the page (chain id, transaction, receipt, 3 signature recoveries)',
+    value: median(pageVerify),
+    unit: 'ms',
+    baseline: { name: 'the same verification in Node', value: median(nodeVerify) }
+  })
+  printFigures('Browser light client on a devnet (anvil, 3 miners, 2 oracles, a router; tiny model)', devnetFigures)
+  process.stderr.write(`time to first token: page ${pageTtft.map(Math.round).join(' ')}; Node via router ${nodeTtft.map(Math.round).join(' ')}; SDK ${sdkTtft.map(Math.round).join(' ')} ms\n` +
+    `verification: page ${pageVerify.map(Math.round).join(' ')}; Node ${nodeVerify.map(Math.round).join(' ')} ms; page results not verified: ${counts.unverified} of ${TTFT_RUNS}\n`)
+} finally {
+  await devnetBrowser?.close()
+  await devnet?.stop()
+  cleanupDataChannels()
 }

@@ -8,6 +8,8 @@
  * - `models=<a,b>`: models whose task and heartbeat topics to follow
  * - `model=<id>`: model to ask for (default: the first of models)
  * - `ice=<urls or JSON>`: WebRTC ICE servers, comma-separated stun:/turn: URLs or a JSON RTCIceServer[]
+ * - `rpc=<url>`: the chain's JSON-RPC (http(s)); with `hub`, a settled result is verified on chain (verify.ts)
+ * - `hub=<address>`: the hub contract (0x + 40 hex digits) whose settlement events and calldata are checked
  * - `connect=0`: do not connect on load
  */
 import { multiaddr } from '@multiformats/multiaddr'
@@ -20,6 +22,10 @@ export interface PageConfig {
   model?: string
   iceServers: RTCIceServer[]
   autoconnect: boolean
+  /** chain JSON-RPC URL for verifying settled results */
+  rpc?: string
+  /** hub contract address (checksum not required) */
+  hub?: string
 }
 
 /** What a node serving the page publishes at `config.json`. */
@@ -29,6 +35,10 @@ export interface PageDefaults {
   network?: string
   models?: string[]
   iceServers?: RTCIceServer[]
+  /** chain JSON-RPC URL the page verifies settlements against (the chain must answer CORS requests; anvil does) */
+  rpc?: string
+  /** hub contract address */
+  hub?: string
 }
 
 export interface ParsedPageConfig {
@@ -83,7 +93,7 @@ export function checkBootstrapAddr (addr: string): string | undefined {
   return undefined
 }
 
-function parseRouter (value: string | undefined, errors: string[]): string | undefined {
+function parseHttpUrl (what: string, value: string | undefined, errors: string[]): string | undefined {
   if (value == null || value === '') {
     return undefined
   }
@@ -94,9 +104,22 @@ function parseRouter (value: string | undefined, errors: string[]): string | und
     }
     return url.toString().replace(/\/+$/, '')
   } catch {
-    errors.push(`router ${value} is not an http(s) URL`)
+    errors.push(`${what} ${value} is not an http(s) URL`)
     return undefined
   }
+}
+
+const ADDRESS_RE = /^0x[0-9a-fA-F]{40}$/
+
+function parseHub (value: string | undefined, errors: string[]): string | undefined {
+  if (value == null || value === '') {
+    return undefined
+  }
+  if (ADDRESS_RE.test(value)) {
+    return value
+  }
+  errors.push(`hub ${value} is not an address (0x and 40 hex digits)`)
+  return undefined
 }
 
 function parseNetwork (value: string, errors: string[]): string {
@@ -133,7 +156,9 @@ export function parsePageConfig (search: string | URLSearchParams, defaults: Pag
   const q = typeof search === 'string' ? new URLSearchParams(search) : search
   const errors: string[] = []
   const bootstrap = parseBootstrapList(splitList(q.getAll('bootstrap')), defaults.bootstrap ?? [], errors)
-  const router = parseRouter(q.get('router') ?? defaults.router, errors)
+  const router = parseHttpUrl('router', q.get('router') ?? defaults.router, errors)
+  const rpc = parseHttpUrl('rpc', q.get('rpc') ?? defaults.rpc, errors)
+  const hub = parseHub(q.get('hub') ?? defaults.hub, errors)
   const network = parseNetwork(q.get('network') ?? defaults.network ?? DEFAULT_PAGE_NETWORK, errors)
   const models = q.has('models') ? splitList(q.getAll('models')) : [...(defaults.models ?? [])]
   const model = q.get('model') ?? models[0]
@@ -148,7 +173,9 @@ export function parsePageConfig (search: string | URLSearchParams, defaults: Pag
       models,
       ...(model != null && model !== '' ? { model } : {}),
       iceServers,
-      autoconnect
+      autoconnect,
+      ...(rpc != null ? { rpc } : {}),
+      ...(hub != null ? { hub } : {})
     },
     errors
   }

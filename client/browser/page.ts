@@ -7,10 +7,18 @@
 import { streamChatCompletion } from './chat.ts'
 import { parsePageConfig } from './config.ts'
 import { LightClient } from './index.ts'
+import { verifySettlement } from './verify.ts'
 import type { ChatResult, CortensorInfo } from './chat.ts'
 import type { PageConfig, PageDefaults } from './config.ts'
 import type { ClientStatus, GossipEvent } from './index.ts'
 import type { PoolMiner } from './pool.ts'
+import type { VerifyResult } from './verify.ts'
+
+/** A prompt's answer as the page shows it: the router's result and, when the page knows the chain, its check there. */
+export interface PageSubmitResult extends ChatResult {
+  /** the light verification of the settlement (absent without `rpc` and `hub`, or when the task did not settle) */
+  verification?: VerifyResult
+}
 
 export interface PageApi {
   /** the light client class, for scripts that want a client of their own */
@@ -27,8 +35,12 @@ export interface PageApi {
   messages: GossipEvent[]
   connect(): Promise<void>
   disconnect(): Promise<void>
-  /** send a prompt to the router; the API key comes from the page's field unless given */
-  submit(prompt: string, model?: string, apiKey?: string): Promise<ChatResult>
+  /** send a prompt to the router, then verify the settlement on chain; the API key comes from the page's field unless given */
+  submit(prompt: string, model?: string, apiKey?: string): Promise<PageSubmitResult>
+  /** the light verification the page runs after a settlement, for scripted use */
+  verifySettlement: typeof verifySettlement
+  /** the last verification the page ran */
+  verification?: VerifyResult
 }
 
 const MAX_LOG = 40
@@ -183,10 +195,54 @@ function renderInfo (info: CortensorInfo): void {
   }
 }
 
+/** The verification line: `data-state` none | checking | verified | failed | skipped. */
+function renderVerification (state: 'none' | 'checking' | 'verified' | 'failed' | 'skipped', message: string, result?: VerifyResult): void {
+  const el = $('result-verified')
+  el.dataset.state = state
+  el.textContent = message
+  $('result-checks').replaceChildren(...(result?.checks ?? []).map(c => {
+    const li = document.createElement('li')
+    li.dataset.ok = String(c.ok)
+    li.dataset.check = c.name
+    const mark = document.createElement('span')
+    mark.className = 'mark'
+    mark.setAttribute('role', 'img')
+    mark.setAttribute('aria-label', c.ok ? 'passed:' : 'failed:')
+    mark.textContent = c.ok ? '✓' : '✗'
+    li.append(mark, ` ${c.detail}`)
+    return li
+  }))
+}
+
 function resetResult (): void {
   $('tokens').textContent = ''
   renderInfo({})
   text('result-timing', '–')
+  renderVerification('none', '–')
+}
+
+/** Check a settled result on chain when the page knows the chain (rpc) and the hub; shows the outcome. */
+async function verifyResult (config: PageConfig, result: ChatResult): Promise<VerifyResult | undefined> {
+  const info = result.cortensor
+  if (!result.settled || info.txHash == null || info.outputCid == null || info.taskId == null) {
+    renderVerification('skipped', 'not checked: the task did not settle')
+    return undefined
+  }
+  if (config.rpc == null || config.hub == null) {
+    renderVerification('skipped', 'not checked: give the chain RPC (rpc=) and the hub (hub=) to verify on chain')
+    return undefined
+  }
+  renderVerification('checking', 'checking on chain…')
+  const verification = await verifySettlement({
+    rpc: config.rpc,
+    hub: config.hub,
+    taskId: String(info.taskId),
+    outputCid: String(info.outputCid),
+    txHash: String(info.txHash),
+    ...(info.miners != null ? { miners: info.miners } : {})
+  })
+  renderVerification(verification.ok ? 'verified' : 'failed', verification.ok ? 'verified on chain' : verification.summary, verification)
+  return verification
 }
 
 async function loadDefaults (): Promise<PageDefaults> {
@@ -211,6 +267,7 @@ function main (): PageApi {
     errors: [],
     messages: [],
     ready: Promise.resolve(),
+    verifySettlement,
     async connect () {
       const bootstrap = $<HTMLInputElement>('bootstrap').value.trim()
       const router = $<HTMLInputElement>('router').value.trim()
@@ -293,7 +350,9 @@ function main (): PageApi {
         const first = result.firstTokenMs != null ? `first token ${Math.round(result.firstTokenMs)} ms, ` : ''
         const settled = result.settled ? `, settled after ${Math.round(result.totalMs)} ms` : ''
         text('result-timing', `${first}last token ${Math.round(result.streamMs)} ms${settled}, ${result.chunks} tokens`)
-        return result
+        const verification = await verifyResult(api.config, result)
+        api.verification = verification
+        return { ...result, ...(verification != null ? { verification } : {}) }
       } catch (err: any) {
         text('result-status', `failed: ${err.message}`)
         throw err

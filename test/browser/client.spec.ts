@@ -53,6 +53,17 @@ describe('browser light client parts', function () {
       expect(parsePageConfig('', { bootstrap: [BOOT], iceServers: [{ urls: 'turn:t.example' }] }).config).to.deep.include({ bootstrap: [BOOT], iceServers: [{ urls: 'turn:t.example' }] })
     })
 
+    it('reads the chain RPC and the hub for verifying settlements', function () {
+      const hub = '0x5FbDB2315678afecb367f032d93F642f64180aa3'
+      expect(parsePageConfig('', { rpc: 'http://127.0.0.1:8545/', hub }).config).to.deep.include({ rpc: 'http://127.0.0.1:8545', hub })
+      expect(parsePageConfig(`?rpc=${encodeURIComponent('https://rpc.example/v1')}&hub=${hub.toLowerCase()}`, { rpc: 'http://ignored', hub: '0x0' }).config)
+        .to.deep.include({ rpc: 'https://rpc.example/v1', hub: hub.toLowerCase() })
+      const bad = parsePageConfig('?rpc=ws://x&hub=0x1234', { rpc: 'http://127.0.0.1:8545', hub })
+      expect(bad.config).to.not.have.any.keys('rpc', 'hub')
+      expect(bad.errors).to.deep.equal(['rpc ws://x is not an http(s) URL', 'hub 0x1234 is not an address (0x and 40 hex digits)'])
+      expect(parsePageConfig('').config).to.not.have.any.keys('rpc', 'hub')
+    })
+
     it('parses ICE servers as URLs or JSON, with no public STUN by default', function () {
       expect(parsePageConfig('').config.iceServers).to.deep.equal([])
       expect(parseIceServers('[{"urls":"turn:t.example:3478","username":"u","credential":"p"}]')).to.deep.equal([{ urls: 'turn:t.example:3478', username: 'u', credential: 'p' }])
