@@ -4,9 +4,10 @@
  * stream (`--stream`) or the settled text, and the verified result: output
  * CID, miners and their outcomes, settlement transaction.
  *
- * The node key (`--key`, or `<data-dir>/key`) must own the session. The
- * client's blocks and records live in a temporary directory, so this works
- * next to a running node that uses the same data dir.
+ * The node key (`--key`, or `<data-dir>/key`) must own the session, and no
+ * other running node may use it: the key is the peer id on the mesh, and
+ * two processes cannot share one. The client's blocks and records live in a
+ * temporary directory.
  */
 import { InvalidOptionError } from './errors.ts'
 import { print, say } from './output.ts'
@@ -44,7 +45,7 @@ export function registerTaskCommands (program: Command): void {
   task.command('submit')
     .description('submit a prompt as a task of a funded session; print the streamed tokens and the settled, verified result')
     .argument('<prompt>', 'the prompt')
-    .requiredOption('--session <id>', 'the session to charge (owned by the node key)')
+    .requiredOption('--session <id>', 'the session to charge (owned by the key, which no running node may be using)')
     .option('--stream', 'print tokens as they arrive (otherwise the settled text)')
     .option('--json', 'print the settled result as JSON on stdout')
     .option('--max-tokens <n>', 'tokens to generate', wholeNumber('--max-tokens', 1, 4096), 64)
