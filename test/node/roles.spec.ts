@@ -70,7 +70,9 @@ describe('node start with roles and task submit, as processes on a local network
   let deployment: string
   let routerDir: string
   let minerDir: string
+  let clientDir: string
   let sessionId: string
+  let clientSession: string
   const running: Running[] = []
 
   const chainFlags = (): string[] => ['--rpc', net.anvil.url, '--deployment', deployment]
@@ -85,9 +87,10 @@ describe('node start with roles and task submit, as processes on a local network
     await writeDeployment(deployment, { chainId, hub: net.hub } as any)
     routerDir = join(dir, 'router')
     minerDir = join(dir, 'miner')
+    clientDir = join(dir, 'client')
 
-    // keys for the two processes, funded by the hub owner
-    for (const d of [routerDir, minerDir]) {
+    // keys for the processes, funded by the hub owner
+    for (const d of [routerDir, minerDir, clientDir]) {
       const id = await runCli(['id', '--data-dir', d, '--json'])
       expect(id.code, id.stderr).to.equal(0)
       const { address } = JSON.parse(id.stdout)
@@ -167,29 +170,33 @@ describe('node start with roles and task submit, as processes on a local network
   })
 
   it('task submit streams the tokens and prints the settled result', async function () {
-    const res = await runCli(['task', 'submit', 'the dog ran in the park', '--stream', '--max-tokens', '8', '--session', sessionId, '--network', NETWORK,
-      '--data-dir', routerDir, '--bootstrap', net.bootstrapAddr, ...chainFlags()], {}, 120_000)
+    // a key of its own: two processes on one key would be one peer id twice on the mesh
+    const session = await runCli(['session', 'create', '--key', join(clientDir, 'key'), '--model', net.modelId, '--deposit', '1eth', '--redundancy', '2', '--max-miners', '2', ...chainFlags()])
+    expect(session.code, session.stderr).to.equal(0)
+    clientSession = session.stdout.trim()
+    const res = await runCli(['task', 'submit', 'the dog ran in the park', '--stream', '--max-tokens', '8', '--session', clientSession, '--network', NETWORK,
+      '--data-dir', clientDir, '--bootstrap', net.bootstrapAddr, ...chainFlags()], {}, 120_000)
     expect(res.code, res.stderr).to.equal(0)
     expect(res.stdout.trim()).to.not.equal('')
     expect(res.stderr).to.match(/task \d+ submitted to session \d+/)
-    expect(res.stderr).to.match(/output baf[a-z0-9]+ \(\d+ tokens, (length|eos|stop)\)/)
+    expect(res.stderr).to.match(/output ba[a-z2-7]+ \(\d+ tokens, (length|eos|stop)\)/, res.stderr)
     expect(res.stderr.match(/miner 0x[0-9a-fA-F]{40}: accepted/g)).to.have.length(2)
     expect(res.stderr).to.match(/settled in tx 0x[0-9a-f]{64}/)
 
     // the same prompt again without --stream: deterministic miners give the same text, now from the settled result
-    const json = await runCli(['task', 'submit', 'the dog ran in the park', '--json', '--max-tokens', '8', '--session', sessionId, '--network', NETWORK,
-      '--data-dir', routerDir, '--bootstrap', net.bootstrapAddr, ...chainFlags()], {}, 120_000)
+    const json = await runCli(['task', 'submit', 'the dog ran in the park', '--json', '--max-tokens', '8', '--session', clientSession, '--network', NETWORK,
+      '--data-dir', clientDir, '--bootstrap', net.bootstrapAddr, ...chainFlags()], {}, 120_000)
     expect(json.code, json.stderr).to.equal(0)
     const result = JSON.parse(json.stdout)
     expect(result.text).to.equal(res.stdout.replace(/\n$/, ''))
-    expect(result.sessionId).to.equal(sessionId)
+    expect(result.sessionId).to.equal(clientSession)
   })
 
   it('task submit refuses bad input naming the flag', async function () {
-    const noBootstrap = await runCli(['task', 'submit', 'hi', '--session', sessionId, '--data-dir', routerDir, ...chainFlags()])
+    const noBootstrap = await runCli(['task', 'submit', 'hi', '--session', clientSession, '--data-dir', clientDir, ...chainFlags()])
     expect(noBootstrap.code).to.equal(2)
     expect(noBootstrap.stderr.trim().split('\n').at(-1)).to.match(/^cortensor: --bootstrap: /)
-    const badSession = await runCli(['task', 'submit', 'hi', '--session', 'abc', '--data-dir', routerDir, '--bootstrap', net.bootstrapAddr, ...chainFlags()])
+    const badSession = await runCli(['task', 'submit', 'hi', '--session', 'abc', '--data-dir', clientDir, '--bootstrap', net.bootstrapAddr, ...chainFlags()])
     expect(badSession.code).to.equal(2)
     expect(badSession.stderr.trim().split('\n').at(-1)).to.match(/^cortensor: --session: "abc" is not a session id/)
     const tokens = await runCli(['task', 'submit', 'hi', '--session', sessionId, '--max-tokens', '0'])
