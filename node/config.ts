@@ -43,6 +43,16 @@ export interface NodeConfig {
   httpHost: string
   /** run the DHT in client mode (a node that others cannot dial, e.g. behind NAT without a relay) */
   dhtClient: boolean
+  /** JSON-RPC URL of the chain (miner, oracle and router roles) */
+  rpc?: string
+  /** the hub contract's address (or read from `deployment`) */
+  hub?: string
+  /** deployment JSON written by `cortensor chain deploy`; gives the hub address */
+  deployment?: string
+  /** GGUF model a miner serves and an oracle replays with */
+  model?: string
+  /** the funded session a router submits its tasks to */
+  session?: bigint
 }
 
 /** Raw values as given by one source, before parsing. */
@@ -132,6 +142,36 @@ function parseBool (value: unknown, source: string): boolean {
   throw new ConfigError(source, `"${String(value)}" is not a boolean (true/false)`)
 }
 
+function parseUrl (value: unknown, source: string): string {
+  const s = parseString(value, source)
+  let u: URL
+  try {
+    u = new URL(s)
+  } catch {
+    throw new ConfigError(source, `"${s}" is not a URL`)
+  }
+  if (!['http:', 'https:', 'ws:', 'wss:'].includes(u.protocol)) {
+    throw new ConfigError(source, `"${s}" must be an http(s) or ws(s) URL`)
+  }
+  return s
+}
+
+function parseAddress (value: unknown, source: string): string {
+  const s = parseString(value, source)
+  if (!/^0x[0-9a-fA-F]{40}$/.test(s)) {
+    throw new ConfigError(source, `"${s}" is not a 0x-prefixed 20-byte address`)
+  }
+  return s
+}
+
+function parseSession (value: unknown, source: string): bigint {
+  const s = typeof value === 'number' || typeof value === 'bigint' ? String(value) : parseString(value, source)
+  if (!/^\d{1,30}$/.test(s) || BigInt(s) === 0n) {
+    throw new ConfigError(source, `"${s}" is not a session id (a positive integer)`)
+  }
+  return BigInt(s)
+}
+
 function parseNetwork (value: unknown, source: string): string {
   const s = parseString(value, source)
   if (!/^[a-z0-9][a-z0-9-]{0,31}$/.test(s)) {
@@ -150,7 +190,12 @@ const FIELDS: FieldSpec[] = [
   { key: 'bootstrap', flag: '--bootstrap', env: 'CORTENSOR_BOOTSTRAP', parse: parseBootstrap },
   { key: 'httpPort', flag: '--http-port', env: 'CORTENSOR_HTTP_PORT', parse: parsePort },
   { key: 'httpHost', flag: '--http-host', env: 'CORTENSOR_HTTP_HOST', parse: parseString },
-  { key: 'dhtClient', flag: '--dht-client', env: 'CORTENSOR_DHT_CLIENT', parse: parseBool }
+  { key: 'dhtClient', flag: '--dht-client', env: 'CORTENSOR_DHT_CLIENT', parse: parseBool },
+  { key: 'rpc', flag: '--rpc', env: 'CORTENSOR_RPC', parse: parseUrl },
+  { key: 'hub', flag: '--hub', env: 'CORTENSOR_HUB', parse: parseAddress },
+  { key: 'deployment', flag: '--deployment', env: 'CORTENSOR_DEPLOYMENT', parse: (v, s) => resolve(parseString(v, s)) },
+  { key: 'model', flag: '--model', env: 'CORTENSOR_MODEL', parse: (v, s) => resolve(parseString(v, s)) },
+  { key: 'session', flag: '--session', env: 'CORTENSOR_SESSION', parse: parseSession }
 ]
 
 /** The environment variables the node reads (the CLI's help lists them too). */
@@ -265,6 +310,11 @@ export async function resolveConfig ({ flags = {}, env = process.env }: ConfigSo
     bootstrap: out.bootstrap ?? [],
     httpPort: out.httpPort ?? defaultHttpPort(roles),
     httpHost: out.httpHost ?? DEFAULT_HTTP_HOST,
-    dhtClient: out.dhtClient ?? false
+    dhtClient: out.dhtClient ?? false,
+    rpc: out.rpc,
+    hub: out.hub,
+    deployment: out.deployment,
+    model: out.model,
+    session: out.session
   }
 }

@@ -19,6 +19,7 @@ import { CortensorNode } from './node.ts'
 import { createChainContext } from './roles/chain.ts'
 import { MinerRole } from './roles/miner.ts'
 import { OracleRole } from './roles/oracle.ts'
+import { roleAttachment } from './roles/run.ts'
 import type { CortensorTaskClient } from '../client/index.ts'
 import type { Anvil, HubConfig, HubDomain, HubWalletClient } from '../contracts/index.ts'
 import type { InferenceEngine, LlamaInferenceEngine } from './inference/index.ts'
@@ -114,7 +115,8 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
       env: {},
       flags: { role: roles, network, dataDir: join(dataDir, name), listen: reachable ? [...LOOPBACK, ...BROWSER_REACHABLE] : LOOPBACK, bootstrap, ...(httpPort != null ? { httpPort } : {}) }
     })
-    const node = new CortensorNode(config)
+    // the bootstrap runs as `node start --role bootstrap` does: relaying gossip and serving the browser page
+    const node = new CortensorNode(config, roles.includes('bootstrap') ? { attach: roleAttachment() } : {})
     started.add(node)
     await node.start()
     return node

@@ -24,6 +24,7 @@ import type { Identity } from './identity.ts'
 import type { MeshServices } from './mesh.ts'
 import type { Libp2p } from '@libp2p/interface'
 import type { SingleKadDHT } from '@libp2p/kad-dht'
+import type { FastifyInstance } from 'fastify'
 import type { Helia } from 'helia'
 
 const log = logger('cortensor:node')
@@ -45,9 +46,24 @@ export interface NodeEvents {
   lifecycle: CustomEvent<string>
 }
 
+/** What `attach` started on top of the mesh (the roles); stopped first when the node stops. */
+export interface NodeAttachment {
+  stop(): Promise<void>
+}
+
+export interface NodeOptions {
+  /**
+   * Runs once the mesh is up and, when the node has an HTTP server, before it
+   * listens, so roles can add their routes to `http`.
+   */
+  attach?(node: CortensorNode, http?: FastifyInstance): Promise<NodeAttachment | undefined>
+}
+
 export class CortensorNode extends TypedEventEmitter<NodeEvents> {
   readonly config: NodeConfig
   readonly registry = new Registry()
+  private readonly options: NodeOptions
+  private attachment?: NodeAttachment
   private identity?: Identity
   private helia?: Helia & { libp2p: Libp2p<MeshServices> }
   private http?: HttpServer
@@ -57,9 +73,10 @@ export class CortensorNode extends TypedEventEmitter<NodeEvents> {
   private starting?: Promise<void>
   private stopping?: Promise<void>
 
-  constructor (config: NodeConfig) {
+  constructor (config: NodeConfig, options: NodeOptions = {}) {
     super()
     this.config = config
+    this.options = options
   }
 
   get libp2p (): Libp2p<MeshServices> {
@@ -110,7 +127,8 @@ export class CortensorNode extends TypedEventEmitter<NodeEvents> {
     return this.helia
   }
 
-  private say (line: string): void {
+  /** Report one lifecycle line (roles use it too). */
+  say (line: string): void {
     log(line)
     this.safeDispatchEvent('lifecycle', { detail: line })
   }
@@ -144,9 +162,17 @@ export class CortensorNode extends TypedEventEmitter<NodeEvents> {
     this.startedAt = Date.now()
     this.say(`mesh up as ${config.roles.join('+')} on ${this.libp2p.getMultiaddrs().map(String).join(' ') || '(no listen address)'}`)
 
+    const attach = this.options.attach
     if (config.httpPort != null) {
-      this.http = await startHttpServer({ node: this, host: config.httpHost, port: config.httpPort })
-      this.say(`http on http://${config.httpHost}:${this.http.port} (/health, /metrics)`)
+      this.http = await startHttpServer({
+        node: this,
+        host: config.httpHost,
+        port: config.httpPort,
+        setup: attach == null ? undefined : async (app) => { this.attachment = await attach(this, app) }
+      })
+      this.say(`http on http://${config.httpHost}:${this.http.port}`)
+    } else if (attach != null) {
+      this.attachment = await attach(this)
     }
   }
 
@@ -171,6 +197,15 @@ export class CortensorNode extends TypedEventEmitter<NodeEvents> {
 
   /** Undo whatever start() got done, in reverse order. */
   private async teardown (): Promise<void> {
+    try {
+      await this.attachment?.stop()
+    } finally {
+      this.attachment = undefined
+      await this.closeParts()
+    }
+  }
+
+  private async closeParts (): Promise<void> {
     try {
       await this.http?.close()
     } finally {
@@ -226,6 +261,6 @@ function translateStartError (err: any, config: NodeConfig): Error {
   return err
 }
 
-export async function createNode (config: NodeConfig): Promise<CortensorNode> {
-  return new CortensorNode(config)
+export async function createNode (config: NodeConfig, options?: NodeOptions): Promise<CortensorNode> {
+  return new CortensorNode(config, options)
 }

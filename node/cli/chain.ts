@@ -153,6 +153,18 @@ export function registerChainCommands (program: Command, nodeCommand: Command): 
       print(json({ chainId: d.chainId, hub: d.hub, blockNumber: d.blockNumber }))
     })
 
+  chainOptions(chain.command('add-oracle'), true)
+    .description('add an oracle to the hub\'s oracle set (the hub owner\'s key)')
+    .argument('<address>', 'the oracle node\'s address (cortensor id prints it)')
+    .action(async (address: string, opts: ChainOpts) => {
+      if (!ADDRESS_RE.test(address)) throw new InvalidOptionError('<address>', `${address} is not an address`)
+      const hub = await hubFrom(opts)
+      const client = await walletFrom(opts)
+      const { addOracle } = await import('../../contracts/actions/oracles.ts')
+      await addOracle(client, { hub, oracle: address as Address })
+      print(json({ hub, oracle: address }))
+    })
+
   const session = program.command('session').description('sessions: a deposit that pays for tasks')
   chainOptions(session.command('create'), true)
     .description('create a session with a deposit; prints its id')

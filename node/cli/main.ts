@@ -6,6 +6,7 @@ import { registerModelCommands } from './model.ts'
 import { registerNodeCommands } from './node.ts'
 import { registerRouterCommands } from './router.ts'
 import { registerSimCommands } from './sim.ts'
+import { registerTaskCommands } from './task.ts'
 
 export function createProgram (): Command {
   const program = new Command('cortensor')
@@ -19,6 +20,7 @@ export function createProgram (): Command {
   registerSimCommands(program)
   registerDevnetCommands(program)
   registerRouterCommands(program)
+  registerTaskCommands(program)
 
   // commander's own errors (unknown option, missing argument) become exit code 2
   const configure = (cmd: Command): void => {

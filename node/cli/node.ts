@@ -5,7 +5,7 @@ import type { CortensorNode } from '../node.ts'
 import type { Command } from 'commander'
 
 // heavy modules (libp2p, Helia, viem) load only when a command runs, so `--help` and bad flags answer fast
-const ENV_VARS = 'CORTENSOR_ROLE, CORTENSOR_NETWORK, CORTENSOR_DATA_DIR, CORTENSOR_KEY_FILE, CORTENSOR_LISTEN, CORTENSOR_ANNOUNCE, CORTENSOR_BOOTSTRAP, CORTENSOR_HTTP_PORT, CORTENSOR_HTTP_HOST, CORTENSOR_DHT_CLIENT, CORTENSOR_CONFIG'
+const ENV_VARS = 'CORTENSOR_ROLE, CORTENSOR_NETWORK, CORTENSOR_DATA_DIR, CORTENSOR_KEY_FILE, CORTENSOR_LISTEN, CORTENSOR_ANNOUNCE, CORTENSOR_BOOTSTRAP, CORTENSOR_HTTP_PORT, CORTENSOR_HTTP_HOST, CORTENSOR_DHT_CLIENT, CORTENSOR_RPC, CORTENSOR_HUB, CORTENSOR_DEPLOYMENT, CORTENSOR_MODEL, CORTENSOR_SESSION, CORTENSOR_CONFIG'
 
 function collect (value: string, previous: string[] = []): string[] {
   return [...previous, ...value.split(',').map(s => s.trim()).filter(Boolean)]
@@ -16,7 +16,7 @@ function identityOptions (cmd: Command): Command {
   return cmd
     .option('--data-dir <dir>', 'node data directory: key, blockstore, datastore (default: ~/.cortensor)')
     .option('--key <file>', 'key file to use instead of <data-dir>/key (0x-prefixed hex secp256k1 private key)')
-    .option('--config <file>', 'JSON or YAML config file (keys: roles, network, dataDir, keyFile, listen, announce, bootstrap, httpPort, httpHost, dhtClient)')
+    .option('--config <file>', 'JSON or YAML config file (keys: roles, network, dataDir, keyFile, listen, announce, bootstrap, httpPort, httpHost, dhtClient, rpc, hub, deployment, model, session)')
 }
 
 /**
@@ -64,12 +64,18 @@ export function registerNodeCommands (program: Command): Command {
     .option('--http-port <port>', 'HTTP port for /health and /metrics (default: 8090 for bootstrap, 5010 for router, none otherwise; 0 = any free port)')
     .option('--http-host <host>', 'HTTP listen host (default: 127.0.0.1)')
     .option('--dht-client', 'run the DHT in client mode (for nodes others cannot dial)')
+    .option('--rpc <url>', 'JSON-RPC URL of the chain (miner, oracle, router)')
+    .option('--hub <address>', 'hub contract address (or --deployment)')
+    .option('--deployment <file>', 'deployment JSON written by `cortensor chain deploy` (gives the hub address)')
+    .option('--model <file>', 'GGUF model the miner serves / the oracle replays with')
+    .option('--session <id>', 'funded session the router submits tasks to (owned by this node\'s key)')
     .addHelpText('after', `\nEnvironment: ${ENV_VARS} (flags override env, env overrides the config file).`)
     .action(async (opts) => {
       const { resolveConfig } = await import('../config.ts')
       const config = await resolveConfig({ flags: opts })
       const { CortensorNode } = await import('../node.ts')
-      const n = new CortensorNode(config)
+      const { roleAttachment } = await import('../roles/run.ts')
+      const n = new CortensorNode(config, { attach: roleAttachment() })
       n.addEventListener('lifecycle', (evt) => { say(evt.detail) })
       await n.start()
       say(`ready: ${config.roles.join('+')} node ${n.libp2p.peerId} (Ctrl-C to stop)`)

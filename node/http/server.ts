@@ -1,7 +1,7 @@
 /**
  * The node's HTTP server: `/health` (JSON) and `/metrics` (Prometheus text:
- * libp2p metrics plus process metrics). Roles add their routes here later
- * (the router API). Bad requests get a 4xx with a JSON error body.
+ * libp2p metrics plus process metrics). Roles add their routes through
+ * `setup` (the router API, the browser page). Bad requests get a 4xx with a JSON error body.
  */
 import Fastify from 'fastify'
 import { ConfigError } from '../config.ts'
@@ -14,6 +14,8 @@ export interface HttpServerInit {
   host: string
   /** 0 picks a free port */
   port: number
+  /** add routes before the server listens */
+  setup?(app: FastifyInstance): Promise<void>
 }
 
 export interface HttpServer {
@@ -22,7 +24,7 @@ export interface HttpServer {
   close(): Promise<void>
 }
 
-export async function startHttpServer ({ node, host, port }: HttpServerInit): Promise<HttpServer> {
+export async function startHttpServer ({ node, host, port, setup }: HttpServerInit): Promise<HttpServer> {
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 })
 
   app.setNotFoundHandler(async (req, reply) => {
@@ -40,6 +42,13 @@ export async function startHttpServer ({ node, host, port }: HttpServerInit): Pr
     const text = await node.registry.metrics()
     return reply.type(node.registry.contentType).send(text)
   })
+
+  try {
+    await setup?.(app)
+  } catch (err) {
+    await app.close().catch(() => {})
+    throw err
+  }
 
   try {
     await app.listen({ host, port })

@@ -2,9 +2,9 @@ import { expect } from 'aegir/chai'
 import { parseEther } from 'viem'
 import { getContractEvents } from 'viem/actions'
 import { createSession, cortensorHubAbi, getNode } from '../../contracts/index.ts'
+import { settledTaskIds } from '../../node/roles/chain.ts'
 import { publishMessage } from '../../protocols/gossip/index.ts'
 import { addressToBytes } from '../../protocols/messages/index.ts'
-import { settledTaskIds } from '../../node/roles/chain.ts'
 import { waitFor } from '../fixtures/nodes.ts'
 import { startLifecycleNet } from './fixtures.ts'
 import type { LifecycleNet } from './fixtures.ts'
@@ -67,7 +67,7 @@ describe('task lifecycle under faults', function () {
     it('settles exactly once when the leader oracle stops mid-task', async function () {
       const { net } = ln
       const task = await net.client.submit('we work on the river near home', { maxTokens: 30 })
-      await new Promise<void>(resolve => { task.onUpdate(u => { if (u.status === 'assigned') resolve() }) })
+      await new Promise<void>(resolve => { task.onUpdate(u => { if (u.status === 'assigned') { resolve() } }) })
       const leader = (await Promise.all(net.oracles.map(async o => o.role.isLeader()))).indexOf(true)
       expect(leader).to.be.at.least(0)
       await net.stopOracle(leader)
@@ -81,7 +81,7 @@ describe('task lifecycle under faults', function () {
     it('loses no accepted task when a miner and an oracle restart mid-task', async function () {
       const { net } = ln
       const task = await net.client.submit('one small city under light', { maxTokens: 30 })
-      await new Promise<void>(resolve => { task.onUpdate(u => { if (u.status === 'generating') resolve() }) })
+      await new Promise<void>(resolve => { task.onUpdate(u => { if (u.status === 'generating') { resolve() } }) })
       const state = net.oracles[1].role.taskState(task.taskId)
       const victim = net.miners.findIndex(m => state?.slots.some(s => s.miner === m.role.address && s.status !== 'reassigned'))
       const address = net.miners[victim].role.address
@@ -130,8 +130,17 @@ describe('task lifecycle under faults', function () {
     it('refuses a task on a session without enough deposit, before it reaches the mesh', async function () {
       const { net } = ln
       const { sessionId } = await createSession(net.client.init.chain.wallet, {
-        hub: net.hub, modelId: net.modelId as Hex, redundancy: 5, minMiners: 1, maxMiners: 5, validationMode: 0, slaClass: 1,
-        reservePeriodS: 3600, maxTasks: 10, pricePerTokenWei: 10n ** 9n, depositWei: 1000n
+        hub: net.hub,
+        modelId: net.modelId as Hex,
+        redundancy: 5,
+        minMiners: 1,
+        maxMiners: 5,
+        validationMode: 0,
+        slaClass: 1,
+        reservePeriodS: 3600,
+        maxTasks: 10,
+        pricePerTokenWei: 10n ** 9n,
+        depositWei: 1000n
       })
       const err = await net.client.submit('too poor', { maxTokens: 20, sessionId }).then(() => null, (e: Error) => e)
       expect(err?.name).to.equal('ContractRuleError')

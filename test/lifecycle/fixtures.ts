@@ -3,10 +3,10 @@
  * and oracles with the generated `tiny` model, a client owning a session.
  * Short queue timeouts so faults resolve in seconds.
  */
-import { modelDir } from '../inference/fixtures.ts'
 import { startNetwork } from '../../node/network.ts'
-import type { ModelDir } from '../inference/fixtures.ts'
+import { modelDir } from '../inference/fixtures.ts'
 import type { LocalNetwork, NetworkInit } from '../../node/network.ts'
+import type { ModelDir } from '../inference/fixtures.ts'
 
 export const TEST_TIMEOUTS = { assignMs: 3000, ackMs: 2000, precommitMs: 15000, revealMs: 3000, validateMs: 6000, settleMs: 6000 }
 

@@ -1,0 +1,220 @@
+/**
+ * The roles `cortensor node start` runs on top of the mesh, from the node's
+ * configuration: a miner serving a GGUF model, an oracle validating and
+ * settling, a router answering HTTP with tasks of one funded session, and a
+ * bootstrap relaying gossip. Bootstrap and router nodes also serve the browser
+ * page at `/app/`. Every role that touches the chain signs with the node key,
+ * so the node's address is the one registered, added as an oracle, or owning
+ * the session. Missing or wrong chain settings fail the start with the flag
+ * to fix.
+ */
+import { access } from 'node:fs/promises'
+import { join } from 'node:path'
+import { getCode } from 'viem/actions'
+import { getNode, getOracles, getSession, readDeployment } from '../../contracts/index.ts'
+import { ConfigError } from '../config.ts'
+import { createChainContext } from './chain.ts'
+import { startGossipRelay } from './relay.ts'
+import type { TaskClient } from '../../client/types.ts'
+import type { NodeConfig } from '../config.ts'
+import type { LlamaInferenceEngine } from '../inference/index.ts'
+import type { CortensorNode, NodeAttachment, NodeOptions } from '../node.ts'
+import type { ChainContext } from './chain.ts'
+import type { PageDefaults } from '../../client/browser/serve.ts'
+import type { FastifyInstance } from 'fastify'
+import type { Address } from 'viem'
+
+/** Where bootstrap and router nodes serve the browser page. */
+export const PAGE_PREFIX = '/app'
+
+/** The `attach` hook that starts the configured roles (see `CortensorNode`). */
+export function roleAttachment (): NonNullable<NodeOptions['attach']> {
+  return async (node, http) => {
+    const stops: Array<() => Promise<void> | void> = []
+    const attachment: NodeAttachment = {
+      stop: async () => {
+        for (const stop of stops.splice(0).reverse()) {
+          await Promise.resolve(stop()).catch(() => {})
+        }
+      }
+    }
+    try {
+      await startRoles(node, node.config, http, stops)
+    } catch (err) {
+      await attachment.stop()
+      throw err
+    }
+    return attachment
+  }
+}
+
+async function startRoles (node: CortensorNode, config: NodeConfig, http: FastifyInstance | undefined, stops: Array<() => Promise<void> | void>): Promise<void> {
+  const say = (line: string): void => { node.say(line) }
+  const roles = config.roles
+  const prefix = `/${config.network}`
+
+  if (roles.includes('bootstrap')) {
+    const relay = startGossipRelay({ pubsub: node.libp2p.services.pubsub, network: config.network, onLine: say })
+    stops.push(() => { relay.stop() })
+  }
+
+  const chainRoles = roles.filter(r => r !== 'bootstrap')
+  let chain: ChainContext | undefined
+  if (chainRoles.length > 0) {
+    chain = await connectChain(node, config, chainRoles[0])
+    say(`chain ${config.rpc}: hub ${chain.hub}, signing as ${chain.address}`)
+  }
+
+  let engine: LlamaInferenceEngine | undefined
+  if (roles.includes('miner') || roles.includes('oracle')) {
+    engine = await loadModel(config, roles.includes('miner') ? 'miner' : 'oracle', say)
+    const e = engine
+    stops.push(async () => { await e.close() })
+  }
+
+  if (roles.includes('miner') && chain != null && engine != null) {
+    const { MinerRole } = await import('./miner.ts')
+    const registered = await getNode(chain.wallet, { hub: chain.hub, node: chain.address })
+    if (!registered.registered || (registered.roles & 1) === 0 || !registered.models.some(m => m.toLowerCase() === engine?.modelId.toLowerCase())) {
+      say(`warning: ${chain.address} is not registered on the hub as a miner of ${engine.modelId}; oracles will not pay it. ` +
+        `Register with: cortensor node register --roles miner --model ${config.model} --stake 0.1eth --key ${join(config.dataDir, 'key')} --rpc ${config.rpc}`)
+    }
+    const role = new MinerRole({ node, engine, domain: chain.domain, modelId: engine.modelId, topicPrefix: prefix, onLine: (l) => { say(`miner: ${l}`) } })
+    await role.start()
+    stops.push(async () => { await role.stop() })
+    say(`miner serving ${engine.modelId}`)
+  }
+
+  if (roles.includes('oracle') && chain != null && engine != null) {
+    const { OracleRole } = await import('./oracle.ts')
+    const oracles = await getOracles(chain.wallet, { hub: chain.hub })
+    if (!oracles.some(o => o.toLowerCase() === chain?.address.toLowerCase())) {
+      say(`warning: ${chain.address} is not in the hub's oracle set; the hub owner adds it with: cortensor chain add-oracle ${chain.address} --key <owner key> --rpc ${config.rpc}`)
+    }
+    const role = new OracleRole({ node, chain, modelIds: [engine.modelId], engine, topicPrefix: prefix, onLine: (l) => { say(`oracle: ${l}`) } })
+    await role.start()
+    stops.push(async () => { await role.stop() })
+    say(`oracle validating ${engine.modelId}${(await role.isLeader()) ? ' (leader)' : ''}`)
+  }
+
+  let routerUrl: ((host?: string) => string) | undefined
+  if (roles.includes('router') && chain != null) {
+    const client = await openSessionClient(node, config, chain)
+    stops.push(async () => { await client.close() })
+    const { startRouterRole } = await import('../router/role.ts')
+    const router = await startRouterRole(node, client, { app: http })
+    stops.push(async () => { await router.close() })
+    routerUrl = (host) => `http://${host ?? `${config.httpHost}:${node.httpPort ?? router.port ?? ''}`}`
+    say(`router for session ${config.session} (keys: cortensor router key create --data-dir ${config.dataDir})`)
+  }
+
+  if (http != null && (roles.includes('bootstrap') || roles.includes('router'))) {
+    await servePage(node, config, http, chain, routerUrl, say)
+  }
+}
+
+/** The chain context of the node key, checked: the RPC answers and the hub is a contract there. */
+export async function connectChain (node: CortensorNode, config: NodeConfig, role: string): Promise<ChainContext> {
+  if (config.rpc == null) {
+    throw new ConfigError('--rpc', `the ${role} role needs the chain: pass --rpc <url> and --hub <address> (or --deployment <file>)`)
+  }
+  let hub = config.hub as Address | undefined
+  if (hub == null) {
+    if (config.deployment == null) {
+      throw new ConfigError('--hub', `the ${role} role needs the hub contract: pass --hub <address> or --deployment <file written by cortensor chain deploy>`)
+    }
+    hub = (await readDeployment(config.deployment).catch((err: Error) => { throw new ConfigError('--deployment', err.message) })).hub
+  }
+  const chain = await createChainContext({ rpcUrl: config.rpc, hub, privateKey: node.peerIdentity.privateKey, pollingIntervalMs: 250 })
+    .catch((err: Error) => { throw new ConfigError('--rpc', `cannot reach ${config.rpc}: ${firstLine(err)}`) })
+  const code = await getCode(chain.wallet, { address: hub }).catch((err: Error) => { throw new ConfigError('--rpc', `cannot reach ${config.rpc}: ${firstLine(err)}`) })
+  if (code == null || code === '0x') {
+    throw new ConfigError(config.hub != null ? '--hub' : '--deployment', `no contract at ${hub} on ${config.rpc}`)
+  }
+  return chain
+}
+
+async function loadModel (config: NodeConfig, role: string, say: (line: string) => void): Promise<LlamaInferenceEngine> {
+  if (config.model == null) {
+    throw new ConfigError('--model', `the ${role} role needs a GGUF model file (${role === 'miner' ? 'the model it serves' : 'to replay miners\' outputs'})`)
+  }
+  const path = config.model
+  await access(path).catch(() => { throw new ConfigError('--model', `${path}: no such readable file`) })
+  say(`loading model ${path}`)
+  const { createInferenceEngine } = await import('../inference/index.ts')
+  try {
+    return await createInferenceEngine({ modelPath: path, sequences: 2 })
+  } catch (err: any) {
+    throw new ConfigError('--model', `${path}: ${firstLine(err)}`)
+  }
+}
+
+/** The configured session, checked: it exists, is open, and belongs to the node key. */
+export async function sessionModel (chain: ChainContext, config: NodeConfig): Promise<{ sessionId: bigint, modelId: string }> {
+  if (config.session == null) {
+    throw new ConfigError('--session', 'the funded session to submit tasks to is needed (cortensor session create prints its id)')
+  }
+  const session = await getSession(chain.wallet, { hub: chain.hub, sessionId: config.session })
+    .catch((err: Error) => { throw new ConfigError('--session', `session ${config.session}: ${firstLine(err)}`) })
+  if (/^0x0{40}$/.test(session.owner)) {
+    throw new ConfigError('--session', `session ${config.session} does not exist on hub ${chain.hub}`)
+  }
+  if (session.closed) {
+    throw new ConfigError('--session', `session ${config.session} is closed`)
+  }
+  if (session.owner.toLowerCase() !== chain.address.toLowerCase()) {
+    throw new ConfigError('--session', `session ${config.session} belongs to ${session.owner}, not to this node's key ${chain.address}; create one with cortensor session create --key ${config.keyFile ?? join(config.dataDir, 'key')}`)
+  }
+  return { sessionId: config.session, modelId: session.modelId }
+}
+
+async function openSessionClient (node: CortensorNode, config: NodeConfig, chain: ChainContext): Promise<TaskClient & { close(): Promise<void> }> {
+  const { sessionId, modelId } = await sessionModel(chain, config)
+  const { createTaskClient } = await import('../../client/index.ts')
+  return createTaskClient({
+    node: { libp2p: node.libp2p, store: node.store, network: config.network },
+    chain,
+    sessionId,
+    modelId
+  })
+}
+
+async function servePage (node: CortensorNode, config: NodeConfig, http: FastifyInstance, chain: ChainContext | undefined, routerUrl: ((host?: string) => string) | undefined, say: (line: string) => void): Promise<void> {
+  const { registerBrowserApp, browserBootstrapAddrs } = await import('../../client/browser/serve.ts')
+  const { DEFAULT_OUTDIR } = await import('../../client/browser/build.ts')
+  const built = await access(join(DEFAULT_OUTDIR, 'index.html')).then(() => true, () => false)
+  if (!built) {
+    // running from the repository: build the page now (a second or two); otherwise the page answers 404 naming the build command
+    try {
+      const { buildBrowser } = await import('../../client/browser/build.ts')
+      await buildBrowser({})
+    } catch (err: any) {
+      say(`browser page not built (${firstLine(err)}); run npm run build:browser`)
+    }
+  }
+  registerBrowserApp(http, {
+    prefix: PAGE_PREFIX,
+    defaults: ({ host }) => {
+      const health = node.health()
+      const self = browserBootstrapAddrs(health.addresses, health.peerId, host)
+      const defaults: PageDefaults & Record<string, unknown> = {
+        // a router is itself a good first peer only if it listens on WebSockets; the configured bootstrap nodes otherwise
+        bootstrap: self.length > 0 ? self : config.bootstrap.filter(a => /\/(ws|wss)(\/|$)/.test(a)),
+        network: config.network
+      }
+      if (routerUrl != null) {
+        defaults.router = routerUrl(host)
+      }
+      if (chain != null && config.rpc != null) {
+        defaults.rpc = config.rpc
+        defaults.hub = chain.hub
+      }
+      return defaults
+    }
+  })
+  say(`browser page on ${PAGE_PREFIX}/`)
+}
+
+function firstLine (err: any): string {
+  return String(err?.shortMessage ?? err?.message ?? err).split('\n')[0]
+}
