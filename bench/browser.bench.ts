@@ -248,7 +248,7 @@ try {
     if (!fromPage.ok) {
       counts.unverified++
     }
-    const req: VerifyRequest = { rpc: net.anvil.url, hub: net.hub, taskId: fromPage.info.taskId, outputCid: fromPage.info.outputCid, txHash: fromPage.info.txHash, miners: fromPage.info.miners }
+    const req: VerifyRequest = { rpc: net.rpcUrl, hub: net.hub, taskId: fromPage.info.taskId, outputCid: fromPage.info.outputCid, txHash: fromPage.info.txHash, miners: fromPage.info.miners }
     const tv = performance.now()
     await verifySettlement(req)
     nodeVerify.push(performance.now() - tv)

@@ -4,11 +4,13 @@
  * client owning a funded session — then one prompt through the full task
  * lifecycle (submit on chain → TaskQueued gossip → selection → ack → token
  * stream → precommit → reveal → validation → batch settlement), printed as
- * it happens; then a status line per task until Ctrl-C.
+ * it happens, the tokens as they stream; then it keeps the network up with
+ * a router (OpenAI-compatible, with an API key printed once) and the browser
+ * page, printing a line per task status change until Ctrl-C.
  */
 import { formatEther } from 'viem'
 import { getNode } from '../contracts/index.ts'
-import { SHUTDOWN_TIMEOUT_MS } from './constants.ts'
+import { ROUTER_HTTP_PORT, SHUTDOWN_TIMEOUT_MS } from './constants.ts'
 import { devnetModel } from './devnet-model.ts'
 import { startNetwork } from './network.ts'
 import type { LocalNetwork } from './network.ts'
@@ -24,8 +26,15 @@ export interface RunDevnetOptions {
   model?: string
   maxTokens: number
   once: boolean
+  /** router port; default 5010, or any free port when that one is taken */
+  routerPort?: number
+  /** an external chain instead of anvil, and the funded key that deploys and funds there */
+  rpcUrl?: string
+  ownerKey?: Hex
   say(line: string): void
   print(text: string): void
+  /** raw text on stdout (streamed tokens); default process.stdout.write */
+  write?(text: string): void
 }
 
 const STATUS_INTERVAL_MS = 10_000
@@ -60,7 +69,7 @@ export async function runDevnet (opts: RunDevnetOptions): Promise<void> {
   }
 
   try {
-    say(`[${elapsed()}] starting a local network: anvil, 1 bootstrap, ${opts.oracles} oracles, ${opts.miners} miners, 1 client`)
+    say(`[${elapsed()}] starting a local network: ${opts.rpcUrl != null ? `the chain at ${opts.rpcUrl}` : 'anvil'}, 1 bootstrap, ${opts.oracles} oracles, ${opts.miners} miners, 1 client`)
     const modelPath = opts.model ?? await devnetModel(say)
     check()
     const starting = startNetwork({
@@ -69,6 +78,8 @@ export async function runDevnet (opts: RunDevnetOptions): Promise<void> {
       modelPath,
       dataDir: opts.dataDir,
       httpPort: opts.httpPort,
+      rpcUrl: opts.rpcUrl,
+      ownerKey: opts.ownerKey,
       // the demo replays every output so the check is visible
       sampleRate: 1,
       say: (l) => { say(`[${elapsed()}]   ${l}`) }
@@ -86,14 +97,34 @@ export async function runDevnet (opts: RunDevnetOptions): Promise<void> {
 
     if (!opts.once) {
       const n = net
-      say(`[${elapsed()}] network is up; status every ${STATUS_INTERVAL_MS / 1000}s, Ctrl-C to stop`)
-      const timer = setInterval(() => {
-        const tasks = n.client.tasks()
-        const settled = tasks.filter(t => t.status === 'settled').length
-        say(`[${elapsed()}] status: ${n.client.miners().length} miners in the pool, ${tasks.length} task(s), ${settled} settled; bootstrap has ${n.bootstrap.health().connectedPeers} peers`)
-      }, STATUS_INTERVAL_MS)
-      await interruption
-      clearInterval(timer)
+      const router = await startDevnetRouter(n, opts)
+      try {
+        say(`[${elapsed()}] network is up; Ctrl-C to stop`)
+        print(`router (OpenAI-compatible): ${router.url}/v1  API key: ${router.key}`)
+        print(`  curl ${router.url}/v1/chat/completions -H 'authorization: Bearer ${router.key}' -H 'content-type: application/json' -d '{"model":"${n.modelId}","messages":[{"role":"user","content":"hello"}],"max_tokens":16}'`)
+        print(`dashboard: ${router.url}/   browser page: http://127.0.0.1:${n.bootstrap.httpPort}/app/?router=${encodeURIComponent(router.url)}`)
+        print(`chain: ${n.rpcUrl}  hub: ${n.hub}  session: ${n.sessionId}`)
+        const seen = new Map<string, string>()
+        const statusTimer = setInterval(() => {
+          for (const t of n.client.tasks()) {
+            if (seen.get(t.taskId) !== t.status) {
+              seen.set(t.taskId, t.status)
+              const extra = t.status === 'settled' && t.result != null ? ` in ${t.result.settledAtMs - t.result.submittedAtMs} ms, tx ${t.result.txHash.slice(0, 12)}…, miners ${t.result.miners.map(m => m.outcome).join('/')}` : ''
+              say(`[${elapsed()}] task ${t.taskId}: ${t.status}${extra}`)
+            }
+          }
+        }, 250)
+        const poolTimer = setInterval(() => {
+          const tasks = n.client.tasks()
+          const settled = tasks.filter(t => t.status === 'settled').length
+          say(`[${elapsed()}] status: ${n.client.miners().length} miners in the pool, ${tasks.length} task(s), ${settled} settled; bootstrap has ${n.bootstrap.health().connectedPeers} peers`)
+        }, STATUS_INTERVAL_MS)
+        await interruption
+        clearInterval(statusTimer)
+        clearInterval(poolTimer)
+      } finally {
+        await router.close()
+      }
     }
   } catch (err) {
     if (!(err instanceof Interrupted)) {
@@ -101,7 +132,7 @@ export async function runDevnet (opts: RunDevnetOptions): Promise<void> {
     }
   } finally {
     if (net != null) {
-      say(`[${elapsed()}] stopping ${net.miners.length + net.oracles.length + 2} nodes and anvil`)
+      say(`[${elapsed()}] stopping ${net.miners.length + net.oracles.length + 2} nodes${net.anvil != null ? ' and anvil' : ''}`)
       await net.stop()
       say(`[${elapsed()}] stopped`)
     }
@@ -116,14 +147,16 @@ async function demoPrompt (net: LocalNetwork, opts: RunDevnetOptions, elapsed: (
   say(`[${elapsed()}] task ${task.taskId} submitted on chain against session ${task.sessionId} and announced on the mesh`)
   task.onUpdate((u) => { say(`[${elapsed()}] task ${u.taskId}: ${u.status}${u.detail != null ? ` (${u.detail})` : ''}`) })
   print(`prompt: ${opts.prompt}`)
-  let streamed = ''
+  const write = opts.write ?? ((text: string) => { process.stdout.write(text) })
   let count = 0
+  write('answer: ')
   for await (const t of task.tokens) {
-    streamed += t.text
+    // printable as it arrives; the generated model's weights are random, so the text is too
+    write(JSON.stringify(t.text).slice(1, -1))
     count++
   }
-  print(`streamed ${count} tokens (the generated model's weights are random, so the text is too):`)
-  print(`  ${JSON.stringify(streamed)}`)
+  write('\n')
+  print(`streamed ${count} tokens`)
   const result = await task.result
   print(`output: ${result.outputCid} (${result.completionTokens} tokens, ${result.finishReason})`)
   for (const m of result.miners) {
@@ -135,4 +168,20 @@ async function demoPrompt (net: LocalNetwork, opts: RunDevnetOptions, elapsed: (
     print(`  miner ${m.address} earnings: ${formatEther(info.earningsWei)} ETH`)
   }
   say(`[${elapsed()}] task ${task.taskId} settled in ${result.settledAtMs - result.submittedAtMs} ms from submission`)
+}
+
+async function startDevnetRouter (net: LocalNetwork, opts: RunDevnetOptions): Promise<{ url: string, key: string, close(): Promise<void> }> {
+  const { startRouterRole } = await import('./router/role.ts')
+  const { KeyStore } = await import('./router/keys.ts')
+  const keys = KeyStore.memory()
+  const { key } = await keys.create({ label: 'devnet' })
+  const wanted = opts.routerPort ?? ROUTER_HTTP_PORT
+  const role = await startRouterRole(net.clientNode, net.client, { port: wanted, keys }).catch(async (err) => {
+    if (opts.routerPort == null && err?.source === '--http-port') {
+      opts.say(`port ${wanted} is taken; the router takes any free port`)
+      return startRouterRole(net.clientNode, net.client, { port: 0, keys })
+    }
+    throw err
+  })
+  return { url: `http://127.0.0.1:${role.port}`, key, close: async () => { await role.close() } }
 }

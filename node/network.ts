@@ -8,8 +8,9 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createWalletClient, http, parseEther, publicActions } from 'viem'
+import { createPublicClient, createWalletClient, defineChain, http, parseEther, publicActions } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
+import { getChainId } from 'viem/actions'
 import { foundry } from 'viem/chains'
 import { ANVIL_KEYS, ROLE_MINER, addOracle, createSession, deployHub, registerNode, startAnvil } from '../contracts/index.ts'
 import { createTaskClient } from '../client/index.ts'
@@ -52,6 +53,10 @@ export interface NetworkInit {
   redundancy?: number
   depositWei?: bigint
   pricePerTokenWei?: bigint
+  /** use this chain instead of starting anvil (the hub is deployed there, nodes are funded by `ownerKey`) */
+  rpcUrl?: string
+  /** the key that deploys the hub and funds the nodes; default anvil's first key (required with `rpcUrl`) */
+  ownerKey?: Hex
   /** miners and the client node also listen on /p2p-circuit and /webrtc, so browser pages can reach them over WebRTC */
   webrtc?: boolean
   say?(line: string): void
@@ -61,7 +66,10 @@ export interface MinerHandle { node: CortensorNode, role: MinerRole, engine: Inf
 export interface OracleHandle { node: CortensorNode, role: OracleRole, dataDir: string }
 
 export interface LocalNetwork {
-  anvil: Anvil
+  /** the anvil this network started; undefined on an external chain (`rpcUrl`) */
+  anvil?: Anvil
+  /** the chain's JSON-RPC URL */
+  rpcUrl: string
   hub: Address
   domain: HubDomain
   sessionId: bigint
@@ -72,7 +80,7 @@ export interface LocalNetwork {
   oracles: OracleHandle[]
   clientNode: CortensorNode
   client: CortensorTaskClient
-  /** the hub owner's wallet (anvil key 0) */
+  /** the hub owner's wallet (anvil key 0, or `ownerKey`) */
   owner: HubWalletClient
   /** stop a miner abruptly: no goodbye, its engine stays loaded for a restart */
   stopMiner(i: number): Promise<void>
@@ -135,12 +143,19 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
   }
 
   try {
-    anvil = await startAnvil()
-    const wallet = (key: Hex): HubWalletClient => createWalletClient({ account: privateKeyToAccount(key), chain: foundry, transport: http(anvil?.url), pollingInterval: 50 }).extend(publicActions) as unknown as HubWalletClient
-    const owner = wallet(ANVIL_KEYS[0])
+    if (init.rpcUrl == null) {
+      anvil = await startAnvil()
+    } else if (init.ownerKey == null) {
+      throw new Error('an external chain needs the key that deploys the hub and funds the nodes (ownerKey)')
+    }
+    const rpcUrl = init.rpcUrl ?? anvil?.url ?? ''
+    const chainId = await getChainId(createPublicClient({ transport: http(rpcUrl) }))
+    const chain = chainId === foundry.id ? foundry : defineChain({ id: chainId, name: `chain-${chainId}`, nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 }, rpcUrls: { default: { http: [rpcUrl] } } })
+    const wallet = (key: Hex): HubWalletClient => createWalletClient({ account: privateKeyToAccount(key), chain, transport: http(rpcUrl), pollingInterval: 50 }).extend(publicActions) as unknown as HubWalletClient
+    const owner = wallet(init.ownerKey ?? ANVIL_KEYS[0])
     const deployment = await deployHub(owner, { config: { ...LOCAL_HUB_CONFIG, ...init.hubConfig } })
     const hub = deployment.hub
-    say(`anvil on ${anvil.url}, hub ${hub}`)
+    say(`${anvil != null ? 'anvil' : 'chain'} on ${rpcUrl} (chain id ${chainId}), hub ${hub}`)
 
     const bootstrap = await newNode('bootstrap', ['bootstrap'], [], init.httpPort ?? 0)
     const bootstrapAddr = bootstrap.libp2p.getMultiaddrs().find(a => !a.toString().includes('/ws'))?.toString()
@@ -166,7 +181,7 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
     const miners: MinerHandle[] = []
     const startMiner = async (i: number, engine: InferenceEngine): Promise<MinerHandle> => {
       const node = await newNode(`miner-${i}`, ['miner'], [bootstrapAddr])
-      const ctx = await createChainContext({ rpcUrl: anvil?.url ?? '', hub, privateKey: node.peerIdentity.privateKey })
+      const ctx = await createChainContext({ rpcUrl, hub, privateKey: node.peerIdentity.privateKey })
       const role = new MinerRole({ node, engine, domain: ctx.domain, modelId, heartbeatIntervalMs, timeouts, faults: init.minerFaults?.[i], onLine: (l) => { say(`miner ${i}: ${l}`) } })
       await role.start()
       return { node, role, engine, dataDir: join(dataDir, `miner-${i}`) }
@@ -198,7 +213,7 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
     const oracles: OracleHandle[] = []
     const startOracle = async (i: number): Promise<OracleHandle> => {
       const node = await newNode(`oracle-${i}`, ['oracle'], [bootstrapAddr])
-      const chain = await createChainContext({ rpcUrl: anvil?.url ?? '', hub, privateKey: node.peerIdentity.privateKey })
+      const chain = await createChainContext({ rpcUrl, hub, privateKey: node.peerIdentity.privateKey })
       const role = new OracleRole({ node, chain, modelIds: [modelId], engine: oracleEngine, heartbeatIntervalMs, timeouts, sampleRate: init.sampleRate, onLine: (l) => { say(`oracle ${i}: ${l}`) } })
       return { node, role, dataDir: join(dataDir, `oracle-${i}`) }
     }
@@ -213,7 +228,7 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
 
     const clientNode = await newNode('client', ['router'], [bootstrapAddr], 0)
     await fund(clientNode.peerIdentity.address)
-    const clientChain = await createChainContext({ rpcUrl: anvil.url, hub, privateKey: clientNode.peerIdentity.privateKey })
+    const clientChain = await createChainContext({ rpcUrl, hub, privateKey: clientNode.peerIdentity.privateKey })
     const redundancy = init.redundancy ?? Math.min(3, init.miners)
     const { sessionId } = await createSession(clientChain.wallet, {
       hub,
@@ -249,6 +264,7 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
 
     const net: LocalNetwork = {
       anvil,
+      rpcUrl,
       hub,
       domain: clientChain.domain,
       sessionId,

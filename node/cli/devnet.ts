@@ -24,7 +24,27 @@ export function registerDevnetCommands (program: Command): void {
     .option('--model <file>', 'GGUF model the miners serve (default: the generated small preset, cached in ~/.cache/cortensor)')
     .option('--max-tokens <n>', 'tokens to generate for the demo prompt', count('--max-tokens', 1, 4096), 48)
     .option('--once', 'exit after the demo prompt instead of running until Ctrl-C')
+    .option('--router-port <port>', 'router HTTP port (default: 5010, or any free port when it is taken)', count('--router-port', 0, 65535))
+    .option('--rpc-url <url>', 'use this chain instead of starting anvil (needs --key)')
+    .option('--key <file>', 'with --rpc-url: key file (0x hex private key) of a funded account that deploys the hub and funds the nodes (about 10 ETH per node)')
     .action(async (opts) => {
+      let ownerKey: `0x${string}` | undefined
+      if (opts.rpcUrl != null) {
+        let u: URL | undefined
+        try {
+          u = new URL(opts.rpcUrl)
+        } catch {}
+        if (u == null || !['http:', 'https:'].includes(u.protocol)) {
+          throw new InvalidOptionError('--rpc-url', `"${opts.rpcUrl}" is not an http(s) URL`)
+        }
+        if (opts.key == null) {
+          throw new InvalidOptionError('--key', 'an external chain (--rpc-url) needs a funded key to deploy the hub and fund the nodes')
+        }
+        const { readKeyFile } = await import('../identity.ts')
+        ownerKey = (await readKeyFile(opts.key).catch((err: Error) => { throw new InvalidOptionError('--key', err.message) })).privateKey
+      } else if (opts.key != null) {
+        throw new InvalidOptionError('--key', 'only used with --rpc-url (the local anvil funds everything itself)')
+      }
       const { runDevnet } = await import('../devnet-demo.ts')
       await runDevnet({
         miners: opts.miners,
@@ -35,6 +55,9 @@ export function registerDevnetCommands (program: Command): void {
         model: opts.model,
         maxTokens: opts.maxTokens,
         once: opts.once === true,
+        routerPort: opts.routerPort,
+        rpcUrl: opts.rpcUrl,
+        ownerKey,
         say,
         print
       })

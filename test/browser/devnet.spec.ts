@@ -66,7 +66,7 @@ describe('browser page on a real devnet (Chromium)', function () {
     opened = await openPage(browser, dn.app.url)
     page = opened.page
     const config = await page.evaluate(() => (globalThis as any).cortensor.config)
-    expect(config).to.deep.include({ router: dn.routerUrl, network: dn.defaults.network, models: [net.modelId], model: net.modelId, rpc: net.anvil.url, hub: net.hub })
+    expect(config).to.deep.include({ router: dn.routerUrl, network: dn.defaults.network, models: [net.modelId], model: net.modelId, rpc: net.rpcUrl, hub: net.hub })
     const s = await waitFor('the page connected with a reservation', async () => {
       const st = await status(page)
       return st?.state === 'connected' && st.webrtcAddresses.length > 0 ? st : undefined

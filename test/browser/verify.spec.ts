@@ -134,7 +134,7 @@ describe('light verification of a settlement', function () {
     })
 
     function request (over: Partial<VerifyRequest> = {}): VerifyRequest {
-      return { rpc: ln.net.anvil.url, hub: ln.net.hub, taskId: result.taskId, outputCid: result.outputCid, txHash: result.txHash, miners: result.miners, ...over }
+      return { rpc: ln.net.rpcUrl, hub: ln.net.hub, taskId: result.taskId, outputCid: result.outputCid, txHash: result.txHash, miners: result.miners, ...over }
     }
 
     it('verifies the router\'s claim against the chain: event, reports, output digest, signatures, verdicts', async function () {

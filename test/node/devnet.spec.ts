@@ -1,9 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { writeFile } from 'node:fs/promises'
 import { expect } from 'aegir/chai'
+import { ANVIL_KEYS, startAnvil } from '../../contracts/index.ts'
 import { generateModel } from '../../node/inference/index.ts'
 import { runCli, spawnCli } from '../fixtures/cli.ts'
+import { waitFor } from '../fixtures/nodes.ts'
 
 describe('devnet (what npm start runs)', function () {
   let dir: string
@@ -23,7 +26,8 @@ describe('devnet (what npm start runs)', function () {
     const res = await runCli(['devnet', '--once', '--miners', '2', '--oracles', '1', '--max-tokens', '16', '--model', model, '--prompt', 'hello mesh'], {}, 90000)
     expect(res.code, res.stderr).to.equal(0)
     expect(res.stdout).to.include('prompt: hello mesh')
-    expect(res.stdout).to.match(/streamed \d+ tokens/)
+    // the tokens are printed on one line as they stream, before the count
+    expect(res.stdout).to.match(/\nanswer: .+\nstreamed \d+ tokens/)
     expect(res.stdout).to.match(/output: bagu\w+ \(\d+ tokens, (length|eos|stop)\)/)
     expect(res.stdout.match(/^miner 0x[0-9a-fA-F]{40}: accepted/gm)).to.have.length(2)
     expect(res.stdout).to.match(/settled on chain: tx 0x[0-9a-f]{64}/)
@@ -38,20 +42,36 @@ describe('devnet (what npm start runs)', function () {
     expect(res.stderr).to.match(/\] stopped/)
   })
 
-  it('keeps running until SIGINT, then stops every node within 5 s', async function () {
-    const child = spawnCli(['devnet', '--miners', '1', '--oracles', '1', '--max-tokens', '8', '--model', model])
+  it('keeps running with a router that answers, a status line per task, until SIGINT stops every node within 5 s', async function () {
+    const child = spawnCli(['devnet', '--miners', '1', '--oracles', '1', '--max-tokens', '8', '--model', model, '--router-port', '0'])
     let stderr = ''
+    let stdout = ''
     const exited = new Promise<number | null>(resolve => child.on('close', resolve))
+    child.stdout?.on('data', (d) => { stdout += String(d) })
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => { reject(new Error(`devnet did not come up: ${stderr}`)) }, 60000)
       child.stderr?.on('data', (d) => {
         stderr += String(d)
-        if (stderr.includes('network is up')) {
+        if (stderr.includes('network is up') && stdout.includes('browser page:')) {
           clearTimeout(timer)
           resolve()
         }
       })
     })
+    const [, url, key] = stdout.match(/router \(OpenAI-compatible\): (http:\/\/127\.0\.0\.1:\d+)\/v1 {2}API key: (\S+)/) ?? []
+    expect(url, stdout).to.be.a('string')
+    const res = await fetch(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: stdout.match(/"model":"(0x[0-9a-f]{64})"/)?.[1], messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 })
+    })
+    expect(res.status, await res.clone().text()).to.equal(200)
+    expect((await res.json()).cortensor.tx_hash).to.match(/^0x[0-9a-f]{64}$/)
+    // the page is served by the bootstrap
+    const page = stdout.match(/browser page: (http:\/\/127\.0\.0\.1:\d+\/app\/)/)?.[1]
+    expect((await fetch(page ?? '')).status).to.equal(200)
+    // the status line follows within the devnet's 250 ms poll
+    await waitFor('the settled status line', () => /task 2: settled in \d+ ms, tx 0x[0-9a-f]{10}…, miners accepted/.test(stderr), 10_000, 50)
     const t0 = Date.now()
     child.kill('SIGINT')
     expect(await exited).to.equal(0)
@@ -60,9 +80,30 @@ describe('devnet (what npm start runs)', function () {
     expect(stderr).to.match(/stopping 4 nodes and anvil[\s\S]*stopped/)
   })
 
+  it('runs on an external chain given by --rpc-url and a funded --key', async function () {
+    const anvil = await startAnvil()
+    try {
+      const keyFile = join(dir, 'owner.key')
+      await writeFile(keyFile, `${ANVIL_KEYS[3]}\n`, { mode: 0o600 })
+      const res = await runCli(['devnet', '--once', '--miners', '1', '--oracles', '1', '--max-tokens', '4', '--model', model, '--rpc-url', anvil.url, '--key', keyFile], {}, 90000)
+      expect(res.code, res.stderr).to.equal(0)
+      expect(res.stderr).to.include(`chain on ${anvil.url} (chain id ${anvil.chainId})`)
+      expect(res.stdout).to.match(/settled on chain: tx 0x[0-9a-f]{64}/)
+      expect(res.stderr).to.match(/stopping 4 nodes\n/)
+    } finally {
+      await anvil.stop()
+    }
+  })
+
   it('names a bad flag', async function () {
     const res = await runCli(['devnet', '--miners', '0'])
     expect(res.code).to.equal(2)
     expect(res.stderr).to.match(/--miners: "0" must be a whole number from 1 to 32/)
+    const noKey = await runCli(['devnet', '--rpc-url', 'http://127.0.0.1:1'])
+    expect(noKey.code).to.equal(2)
+    expect(noKey.stderr).to.match(/--key: an external chain \(--rpc-url\) needs a funded key/)
+    const badUrl = await runCli(['devnet', '--rpc-url', 'ftp://x', '--key', 'k'])
+    expect(badUrl.code).to.equal(2)
+    expect(badUrl.stderr).to.match(/--rpc-url: "ftp:\/\/x" is not an http\(s\) URL/)
   })
 })

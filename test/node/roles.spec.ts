@@ -75,7 +75,7 @@ describe('node start with roles and task submit, as processes on a local network
   let clientSession: string
   const running: Running[] = []
 
-  const chainFlags = (): string[] => ['--rpc', net.anvil.url, '--deployment', deployment]
+  const chainFlags = (): string[] => ['--rpc', net.rpcUrl, '--deployment', deployment]
 
   before(async function () {
     models = await modelDir()
@@ -120,7 +120,7 @@ describe('node start with roles and task submit, as processes on a local network
     const notOwner = await runCli(['node', 'start', '--role', 'router', '--data-dir', join(dir, 'x'), '--listen', '/ip4/127.0.0.1/tcp/0', '--http-port', '0', ...chainFlags(), '--session', String(net.sessionId)])
     expect(notOwner.code, notOwner.stderr).to.equal(2)
     expect(notOwner.stderr.trim().split('\n').at(-1)).to.match(/^cortensor: --session: session \d+ belongs to 0x[0-9a-fA-F]{40}, not to this node's key/)
-    const badHub = await runCli(['node', 'start', '--role', 'oracle', '--data-dir', join(dir, 'x'), '--listen', '/ip4/127.0.0.1/tcp/0', '--rpc', net.anvil.url, '--hub', `0x${'12'.repeat(20)}`, '--model', modelPath])
+    const badHub = await runCli(['node', 'start', '--role', 'oracle', '--data-dir', join(dir, 'x'), '--listen', '/ip4/127.0.0.1/tcp/0', '--rpc', net.rpcUrl, '--hub', `0x${'12'.repeat(20)}`, '--model', modelPath])
     expect(badHub.code, badHub.stderr).to.equal(2)
     expect(badHub.stderr.trim().split('\n').at(-1)).to.match(/^cortensor: --hub: no contract at 0x1212/)
   })
@@ -164,7 +164,7 @@ describe('node start with roles and task submit, as processes on a local network
     expect(extra.miners.map((m: any) => m.address.toLowerCase())).to.include(cliMiner)
 
     const page = await (await fetch(`${base}/app/config.json`)).json()
-    expect(page).to.include({ network: NETWORK, rpc: net.anvil.url, hub: net.hub, router: base })
+    expect(page).to.include({ network: NETWORK, rpc: net.rpcUrl, hub: net.hub, router: base })
     expect(page.bootstrap[0]).to.match(/\/ws\/p2p\//)
     expect((await fetch(`${base}/app/`)).status).to.equal(200)
   })
