@@ -128,7 +128,9 @@ export async function serveBrowserApp (init: BrowserAppInit & { host?: string, p
  * ```ts
  * registerBrowserApp(app, { defaults: ({ host }) => ({
  *   bootstrap: browserBootstrapAddrs(node.health().addresses, node.health().peerId, host),
- *   network: config.network
+ *   network: config.network,
+ *   // with these the page checks each settled result on chain itself (verify.ts)
+ *   rpc: publicRpcUrl, hub: hubAddress
  * }) })
  * ```
  */

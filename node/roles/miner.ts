@@ -5,29 +5,40 @@
  * submitter, store the output in Helia, precommit (EIP-712, node key) and
  * reveal once the reveal window opens. Accepted work is kept in the
  * datastore, so a restarted miner still reveals what it committed to.
+ *
+ * Node pool: the miner provides its pool keys (model, hardware class, level;
+ * protocols/pool) on the DHT at start and every `provideIntervalMs`, and is
+ * an ephemeral node: the first task it accepts of a session S reserves it
+ * for S until S's reserve period (from that moment) or S's task budget
+ * ends, whichever is first; meanwhile it acks only S's assignments and says
+ * so in its heartbeats, which is what keeps it out of other sessions' draws.
  */
 import { randomBytes } from 'node:crypto'
 import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
 import { bytesToHex, hexToBytes } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
-import { signPrecommit } from '../../contracts/index.ts'
+import { getNode, getSession, signPrecommit } from '../../contracts/index.ts'
 import { peerIdToAddress } from '../../protocols/identity.ts'
+import { poolKeysFor, providePoolKeys } from '../../protocols/pool/index.ts'
 import { buildTopic } from '../../protocols/topics.ts'
 import { defaultValidators, installGossip, publishMessage } from '../../protocols/gossip/index.ts'
 import { StreamEnd, TaskQueued, addressToBytes } from '../../protocols/messages/index.ts'
 import { ackEvent, assignedEvent, precommitEvent, taskInitFrom } from '../../protocols/queue/wire.ts'
 import { createTask, isTerminal, transition, tick } from '../../protocols/queue/machine.ts'
+import { classifyHardware, probeHardware } from '../inference/hardware.ts'
 import { cidDigest, fetchFromHolders, precommitHash, RecordStore } from './records.ts'
 import { TokenBuffer, serveTokenStream, streamProtocol } from './stream.ts'
-import type { InferenceEngine } from '../inference/index.ts'
+import type { ChainContext } from './chain.ts'
+import type { InferenceEngine, LlamaInferenceEngine } from '../inference/index.ts'
 import type { CortensorNode } from '../node.ts'
 import type { OutputDoc, PromptDoc } from './records.ts'
 import type { HubDomain } from '../../contracts/index.ts'
-import type { Ack, Assignment, Precommit, Reveal } from '../../protocols/messages/index.ts'
+import type { Ack, Assignment, Precommit, Reveal, Verdict } from '../../protocols/messages/index.ts'
 import type { QueueEffect, QueueEvent, QueueTimeouts, TaskState } from '../../protocols/queue/types.ts'
+import type { PoolAdvert } from '../../protocols/pool/index.ts'
 import type { PeerId } from '@libp2p/interface'
-import type { Hex } from 'viem'
+import type { Address, Client, Hex } from 'viem'
 
 const log = logger('cortensor:miner')
 
@@ -52,8 +63,18 @@ export interface MinerRoleInit {
   modelId?: string
   topicPrefix?: string
   heartbeatIntervalMs?: number
+  /** advertised hardware class; default the hardware probe's class (node/inference/hardware.ts), else `cpu` */
   hardwareClass?: string
+  /** advertised level; default the level of the node's record on chain (re-read at every re-provide), else 0 */
   level?: number
+  /**
+   * The chain, read-only: session terms (reserve period, task budget) for
+   * reservations and the node's level. Without it the miner does not
+   * reserve itself and advertises `level` or 0.
+   */
+  chain?: Pick<ChainContext, 'wallet' | 'hub'>
+  /** re-provide the pool keys this often; default 10 min (records live 48 h; the level is re-read each time) */
+  provideIntervalMs?: number
   /** measured speed advertised in heartbeats (tokens/s); default 100 */
   tokensPerSec?: number
   /** must match the oracles' queue timeouts */
@@ -88,8 +109,45 @@ interface MinerTask {
 }
 
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 2000
+export const DEFAULT_PROVIDE_INTERVAL_MS = 10 * 60_000
 const TICK_MS = 100
 const PENDING_MAX_AGE_MS = 30_000
+/** retry of a provide that reached no DHT peer (the routing table is still empty): doubles up to the cap */
+const PROVIDE_RETRY_MIN_MS = 500
+const PROVIDE_RETRY_MAX_MS = 30_000
+const PROVIDE_TIMEOUT_MS = 60_000
+/** retry of a failed session read while reserved */
+const SESSION_READ_RETRY_MS = 2000
+/** settlement follows a verdict within a batch window; the level is re-read this long after one naming this miner */
+const LEVEL_RECHECK_AFTER_VERDICT_MS = 10_000
+
+/** What the miner needs of a session to reserve itself for it; read once per session. */
+interface SessionTerms {
+  reservePeriodMs: number
+  /** the session's task budget */
+  maxTasks: number
+  /**
+   * the session's tasks so far: its count on chain when read, plus each task
+   * of it announced afterwards (a task submitted just before the read but
+   * announced after it is counted twice, so a budget may end one task early)
+   */
+  tasksUsed: number
+  /** tasks of the session this miner had seen when it read the count (already in it) */
+  seenAtRead: Set<string>
+}
+
+/** The session this miner serves, until the reserve period or the session's task budget ends. */
+interface ActiveReservation {
+  sessionId: bigint
+  sinceMs: number
+  /** sinceMs + the session's reserve period, once the session is read */
+  untilMs?: number
+  /** when to retry a failed session read */
+  retryAtMs?: number
+  reading?: boolean
+}
+
+interface ChainReader { client: Client, hub: Address }
 
 export class MinerRole {
   readonly init: MinerRoleInit
@@ -107,6 +165,15 @@ export class MinerRole {
   private seq = 0n
   private active = 0
   private stopped = false
+  private reservation?: ActiveReservation
+  private readonly sessionTerms = new Map<string, SessionTerms>()
+  private hardwareClass = 'cpu'
+  private level = 0
+  private provided?: PoolAdvert
+  private provideTimer?: ReturnType<typeof setTimeout>
+  private levelTimer?: ReturnType<typeof setTimeout>
+  private provideRetryMs = PROVIDE_RETRY_MIN_MS
+  private readonly provideAbort = new AbortController()
 
   constructor (init: MinerRoleInit) {
     this.init = init
@@ -123,6 +190,8 @@ export class MinerRole {
 
   async start (): Promise<void> {
     const { node } = this.init
+    this.hardwareClass = this.init.hardwareClass ?? await this.probeHardwareClass()
+    this.level = this.init.level ?? 0
     // work accepted before a restart
     for await (const { value } of this.records.all()) {
       const queued = TaskQueued.decode(hexToBytes(value.queued))
@@ -130,6 +199,11 @@ export class MinerRole {
       this.tasks.set(queued.taskId.toString(), task)
       if (!isTerminal(value.state)) {
         this.say(`task ${queued.taskId}: resumed after restart (${value.state.phase})`)
+        const status = this.mySlot(task)?.status
+        if (status === 'acked' || status === 'precommitted') {
+          // the reservation is not stored: it starts again with the work it covers
+          this.reserveFor(queued.sessionId)
+        }
         if (value.outputCid == null && this.mySlot(task)?.status === 'acked') {
           this.startWork(task)
         }
@@ -145,7 +219,7 @@ export class MinerRole {
         ack: (m) => { this.onEvent(m.taskId, async (t) => { this.apply(t, ackEvent(m)) }) },
         precommit: (m) => { this.onEvent(m.taskId, async (t) => { this.onPrecommit(t, m) }) },
         reveal: (m) => { this.onEvent(m.taskId, async () => { this.onReveal(m) }) },
-        verdict: () => {},
+        verdict: (m) => { this.onVerdict(m) },
         heartbeat: () => {}
       }
     })
@@ -159,6 +233,7 @@ export class MinerRole {
     const interval = this.init.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS
     this.heartbeatTimer = setInterval(() => { void this.heartbeat() }, interval)
     void this.heartbeat()
+    void this.advertise()
   }
 
   async stop (): Promise<void> {
@@ -168,6 +243,9 @@ export class MinerRole {
     this.stopped = true
     clearInterval(this.timer)
     clearInterval(this.heartbeatTimer)
+    clearTimeout(this.provideTimer)
+    clearTimeout(this.levelTimer)
+    this.provideAbort.abort()
     for (const t of this.tasks.values()) {
       t.abort?.abort()
     }
@@ -179,6 +257,17 @@ export class MinerRole {
   /** Tasks this miner works on now. */
   get load (): number {
     return this.active
+  }
+
+  /** The session this miner is reserved for, and until when at the latest (once the session is read). */
+  get reservedFor (): { sessionId: bigint, untilMs?: number } | undefined {
+    const r = this.reservation
+    return r == null ? undefined : { sessionId: r.sessionId, untilMs: r.untilMs }
+  }
+
+  /** What the miner advertises in its heartbeats and under its DHT pool keys. */
+  get advert (): PoolAdvert {
+    return { model: this.modelId, hardwareClass: this.hardwareClass, level: this.level }
   }
 
   /** Publish once someone listens: right after a (re)start the gossip mesh may not have formed yet. */
@@ -200,16 +289,213 @@ export class MinerRole {
       await publishMessage(this.init.node.libp2p.services.pubsub, 'heartbeat', {
         node: addressToBytes(this.address as Hex),
         models: [this.modelId],
-        hardwareClass: this.init.hardwareClass ?? 'cpu',
-        level: this.init.level ?? 0,
+        hardwareClass: this.hardwareClass,
+        level: this.level,
         tokensPerSecondMilli: Math.round((this.init.tokensPerSec ?? 100) * 1000),
         loadPermille: Math.min(1000, this.active * 1000),
-        reservedBySession: 0n,
+        reservedBySession: this.reservation?.sessionId ?? 0n,
+        reservedUntilMs: this.reservation?.untilMs != null ? BigInt(this.reservation.untilMs) : undefined,
         timestampMs: BigInt(Date.now()),
         seq: this.seq++
       }, { prefix: this.prefix, model: this.modelId })
     } catch (err: any) {
       log('heartbeat failed: %s', err?.message)
+    }
+  }
+
+  // ------------------------------------------------------------ node pool: DHT keys, level, reservation
+
+  private async probeHardwareClass (): Promise<string> {
+    const llama = (this.init.engine as Partial<LlamaInferenceEngine>).llama
+    if (llama == null) {
+      return 'cpu'
+    }
+    try {
+      return classifyHardware(await probeHardware(llama)).hardwareClass
+    } catch (err: any) {
+      log('hardware probe failed: %s', err?.message)
+      return 'cpu'
+    }
+  }
+
+  /** The chain, read-only (looked up each time: `init.chain` may be attached after start). */
+  private readerOfChain (): ChainReader | undefined {
+    const chain = this.init.chain
+    return chain == null ? undefined : { client: chain.wallet, hub: chain.hub }
+  }
+
+  /** Re-read the node's level on chain (unless configured); true when it changed. */
+  private async refreshLevel (): Promise<boolean> {
+    const chain = this.readerOfChain()
+    if (this.init.level != null || chain == null) {
+      return false
+    }
+    const info = await getNode(chain.client, { hub: chain.hub, node: this.address as Address })
+    if (info.level === this.level) {
+      return false
+    }
+    this.say(`level ${this.level} → ${info.level} (node record on chain)`)
+    this.level = info.level
+    void this.heartbeat()
+    return true
+  }
+
+  /**
+   * Provide the pool keys of this miner's (model, hardware class, level) on
+   * the DHT; again soon while no DHT peer has taken them (the routing table
+   * fills after start), then every provideIntervalMs, re-reading the level
+   * each time. A changed level is provided at once and kad-dht stops
+   * re-providing the old level's keys (their records expire by themselves).
+   */
+  private async advertise (): Promise<void> {
+    if (this.stopped) {
+      return
+    }
+    clearTimeout(this.provideTimer)
+    let next = this.init.provideIntervalMs ?? DEFAULT_PROVIDE_INTERVAL_MS
+    const { libp2p, config } = this.init.node
+    try {
+      await this.refreshLevel().catch((err) => { log('reading the level failed: %s', err?.message) })
+      const advert = this.advert
+      const signal = AbortSignal.any([this.provideAbort.signal, AbortSignal.timeout(PROVIDE_TIMEOUT_MS)])
+      const stored = await providePoolKeys(libp2p.services.dht, config.network, advert, { signal })
+      if (stored.some(n => n === 0)) {
+        next = this.provideRetryMs
+        this.provideRetryMs = Math.min(2 * this.provideRetryMs, PROVIDE_RETRY_MAX_MS)
+      } else {
+        const previous = this.provided
+        this.provided = advert
+        this.provideRetryMs = PROVIDE_RETRY_MIN_MS
+        if (previous == null || previous.level !== advert.level || previous.hardwareClass !== advert.hardwareClass) {
+          this.say(`pool keys provided on the DHT (${advert.hardwareClass}, level ${advert.level}; ${Math.min(...stored)}+ peers each)`)
+        }
+        if (previous != null) {
+          await this.cancelStaleKeys(previous, advert)
+        }
+      }
+    } catch (err: any) {
+      if (this.stopped) {
+        return
+      }
+      log('providing pool keys failed: %s', err?.message)
+      next = this.provideRetryMs
+      this.provideRetryMs = Math.min(2 * this.provideRetryMs, PROVIDE_RETRY_MAX_MS)
+    }
+    if (!this.stopped) {
+      this.provideTimer = setTimeout(() => { void this.advertise() }, next)
+    }
+  }
+
+  /** Stop kad-dht re-providing the keys of an advert this miner no longer matches (a level change). */
+  private async cancelStaleKeys (previous: PoolAdvert, current: PoolAdvert): Promise<void> {
+    const { libp2p, config } = this.init.node
+    const keep = new Set(poolKeysFor(config.network, current).map(k => k.toString()))
+    for (const key of poolKeysFor(config.network, previous).filter(k => !keep.has(k.toString()))) {
+      await libp2p.services.dht.cancelReprovide(key).catch(() => {})
+    }
+  }
+
+  /** A verdict about this miner is settled shortly after: its level may change, so look again then. */
+  private onVerdict (m: Verdict): void {
+    if (this.init.level != null || this.readerOfChain() == null || !m.miners.some(v => bytesToHex(v.miner).toLowerCase() === this.address)) {
+      return
+    }
+    clearTimeout(this.levelTimer)
+    this.levelTimer = setTimeout(() => {
+      void this.refreshLevel()
+        .then(changed => { if (changed) { void this.advertise() } })
+        .catch((err) => { log('reading the level failed: %s', err?.message) })
+    }, LEVEL_RECHECK_AFTER_VERDICT_MS)
+  }
+
+  /** Whether this miner may take a task of `sessionId` now: free, or reserved for that session. */
+  private mayServe (sessionId: bigint): boolean {
+    return this.reservation == null || this.reservation.sessionId === sessionId
+  }
+
+  /**
+   * Reserve this miner for `sessionId` (on accepting one of its tasks). A
+   * reservation for it that has ended but not yet been released (its last
+   * task is still running) starts afresh. Without a chain to read the
+   * session's terms from, the miner does not reserve itself.
+   */
+  private reserveFor (sessionId: bigint): void {
+    const r = this.reservation
+    const now = Date.now()
+    if (r != null && (r.sessionId !== sessionId || !this.reservationEnded(r, now))) {
+      return
+    }
+    if (this.readerOfChain() == null) {
+      return
+    }
+    const next: ActiveReservation = { sessionId, sinceMs: now }
+    this.reservation = next
+    this.say(`reserved for session ${sessionId}`)
+    void this.loadTerms(next)
+    void this.heartbeat()
+  }
+
+  /** Read the session's terms (once per session, cached) and set the reservation's end. */
+  private async loadTerms (r: ActiveReservation): Promise<void> {
+    const chain = this.readerOfChain()
+    if (chain == null || r.reading === true) {
+      return
+    }
+    const key = r.sessionId.toString()
+    let terms = this.sessionTerms.get(key)
+    if (terms == null) {
+      r.reading = true
+      try {
+        const s = await getSession(chain.client, { hub: chain.hub, sessionId: r.sessionId })
+        const seenAtRead = new Set([...this.tasks.values()].filter(t => t.queued.sessionId === r.sessionId).map(t => t.queued.taskId.toString()))
+        terms = this.sessionTerms.get(key) ?? { reservePeriodMs: s.reservePeriodS * 1000, maxTasks: s.maxTasks, tasksUsed: s.taskCount, seenAtRead }
+        this.sessionTerms.set(key, terms)
+      } catch (err: any) {
+        r.retryAtMs = Date.now() + SESSION_READ_RETRY_MS
+        log('reading session %s failed: %s', r.sessionId, err?.message)
+        return
+      } finally {
+        r.reading = false
+      }
+    }
+    r.untilMs = r.sinceMs + terms.reservePeriodMs
+    if (this.reservation === r && !this.stopped) {
+      this.say(`reserved for session ${r.sessionId} for ${terms.reservePeriodMs / 1000} s or until its task budget is spent (${terms.tasksUsed} of ${terms.maxTasks} tasks)`)
+      void this.heartbeat()
+    }
+  }
+
+  private reservationEnded (r: ActiveReservation, nowMs: number): boolean {
+    const terms = this.sessionTerms.get(r.sessionId.toString())
+    return r.untilMs != null && terms != null && (nowMs >= r.untilMs || terms.tasksUsed >= terms.maxTasks)
+  }
+
+  /** A task of the session this miner has accepted and not yet precommitted. */
+  private busyWith (sessionId: bigint): boolean {
+    for (const t of this.tasks.values()) {
+      if (t.queued.sessionId === sessionId && !isTerminal(t.record.state) && this.mySlot(t)?.status === 'acked') {
+        return true
+      }
+    }
+    return false
+  }
+
+  /** Every tick: read the terms if an earlier read failed; release an ended reservation once its work is done. */
+  private checkReservation (nowMs: number): void {
+    const r = this.reservation
+    if (r == null) {
+      return
+    }
+    if (r.untilMs == null && r.reading !== true && r.retryAtMs != null && nowMs >= r.retryAtMs) {
+      r.retryAtMs = undefined
+      void this.loadTerms(r)
+    }
+    if (this.reservationEnded(r, nowMs) && !this.busyWith(r.sessionId)) {
+      const terms = this.sessionTerms.get(r.sessionId.toString())
+      const why = terms != null && terms.tasksUsed >= terms.maxTasks ? 'its task budget is spent' : 'its reserve period is over'
+      this.reservation = undefined
+      this.say(`reservation for session ${r.sessionId} ended (${why}): free for any session`)
+      void this.heartbeat()
     }
   }
 
@@ -219,6 +505,10 @@ export class MinerRole {
     const id = m.taskId.toString()
     if (this.tasks.has(id)) {
       return
+    }
+    const terms = this.sessionTerms.get(m.sessionId.toString())
+    if (terms != null && !terms.seenAtRead.has(id)) {
+      terms.tasksUsed++
     }
     const { state } = createTask(taskInitFrom(m, { timeouts: this.init.timeouts }), Date.now())
     const task: MinerTask = { queued: m, from, record: { queued: bytesToHex(TaskQueued.encode(m)), state }, chain: Promise.resolve() }
@@ -260,6 +550,7 @@ export class MinerRole {
 
   private onTick (): void {
     const now = Date.now()
+    this.checkReservation(now)
     for (const [id, task] of this.tasks) {
       if (!isTerminal(task.record.state)) {
         const res = tick(task.record.state, now)
@@ -326,6 +617,12 @@ export class MinerRole {
     if (slot == null || slot.round !== m.round || slot.status !== 'assigned') {
       return
     }
+    // an ephemeral node serves one session at a time: no ack, so the oracles replace this miner
+    if (!this.mayServe(m.sessionId)) {
+      this.say(`task ${m.taskId}: assigned, but reserved for session ${this.reservation?.sessionId}: not acking`)
+      return
+    }
+    this.reserveFor(m.sessionId)
     const ack: Ack = { taskId: m.taskId, miner: addressToBytes(this.address as Hex), round: m.round }
     await this.publish('ack', ack)
     this.apply(task, ackEvent(ack))

@@ -202,6 +202,9 @@ export function checkHeartbeat (m: Heartbeat): void {
   if (m.timestampMs <= 0n) {
     throw new InvalidFieldError('timestampMs', 'must be set')
   }
+  if (m.reservedUntilMs != null && m.reservedUntilMs !== 0n && m.reservedBySession === 0n) {
+    throw new InvalidFieldError('reservedUntilMs', 'set without reservedBySession')
+  }
 }
 
 export function checkStreamRequest (m: StreamRequest): void {

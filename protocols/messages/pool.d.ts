@@ -11,6 +11,7 @@ export interface Heartbeat {
     reservedBySession: bigint;
     timestampMs: bigint;
     seq: bigint;
+    reservedUntilMs?: bigint;
 }
 export declare namespace Heartbeat {
     const codec: () => Codec<Heartbeat>;
@@ -51,7 +52,11 @@ export declare namespace Heartbeat {
         field: '$.seq';
         value: bigint;
     }
+    interface HeartbeatReservedUntilMsFieldEvent {
+        field: '$.reservedUntilMs';
+        value: bigint;
+    }
     function encode(obj: Partial<Heartbeat>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Heartbeat>): Heartbeat;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Heartbeat>): Generator<HeartbeatNodeFieldEvent | HeartbeatModelsFieldEvent | HeartbeatHardwareClassFieldEvent | HeartbeatLevelFieldEvent | HeartbeatTokensPerSecondMilliFieldEvent | HeartbeatLoadPermilleFieldEvent | HeartbeatReservedBySessionFieldEvent | HeartbeatTimestampMsFieldEvent | HeartbeatSeqFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Heartbeat>): Generator<HeartbeatNodeFieldEvent | HeartbeatModelsFieldEvent | HeartbeatHardwareClassFieldEvent | HeartbeatLevelFieldEvent | HeartbeatTokensPerSecondMilliFieldEvent | HeartbeatLoadPermilleFieldEvent | HeartbeatReservedBySessionFieldEvent | HeartbeatTimestampMsFieldEvent | HeartbeatSeqFieldEvent | HeartbeatReservedUntilMsFieldEvent>;
 }

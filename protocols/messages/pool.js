@@ -49,6 +49,10 @@ export var Heartbeat;
                     w.uint32(72);
                     w.uint64(obj.seq);
                 }
+                if (obj.reservedUntilMs != null) {
+                    w.uint32(80);
+                    w.uint64(obj.reservedUntilMs);
+                }
                 if (opts.lengthDelimited !== false) {
                     w.ldelim();
                 }
@@ -105,6 +109,10 @@ export var Heartbeat;
                         }
                         case 9: {
                             obj.seq = reader.uint64();
+                            break;
+                        }
+                        case 10: {
+                            obj.reservedUntilMs = reader.uint64();
                             break;
                         }
                         default: {
@@ -186,6 +194,13 @@ export var Heartbeat;
                         case 9: {
                             yield {
                                 field: `${prefix}.seq`,
+                                value: reader.uint64()
+                            };
+                            break;
+                        }
+                        case 10: {
+                            yield {
+                                field: `${prefix}.reservedUntilMs`,
                                 value: reader.uint64()
                             };
                             break;
