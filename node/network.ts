@@ -182,7 +182,7 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
     const startMiner = async (i: number, engine: InferenceEngine): Promise<MinerHandle> => {
       const node = await newNode(`miner-${i}`, ['miner'], [bootstrapAddr])
       const ctx = await createChainContext({ rpcUrl, hub, privateKey: node.peerIdentity.privateKey })
-      const role = new MinerRole({ node, engine, domain: ctx.domain, modelId, heartbeatIntervalMs, timeouts, faults: init.minerFaults?.[i], onLine: (l) => { say(`miner ${i}: ${l}`) } })
+      const role = new MinerRole({ node, engine, domain: ctx.domain, chain: ctx, modelId, heartbeatIntervalMs, timeouts, faults: init.minerFaults?.[i], onLine: (l) => { say(`miner ${i}: ${l}`) } })
       await role.start()
       return { node, role, engine, dataDir: join(dataDir, `miner-${i}`) }
     }

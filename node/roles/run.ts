@@ -79,7 +79,7 @@ async function startRoles (node: CortensorNode, config: NodeConfig, http: Fastif
       say(`warning: ${chain.address} is not registered on the hub as a miner of ${engine.modelId}; oracles will not pay it. ` +
         `Register with: cortensor node register --roles miner --model ${config.model} --stake 0.1eth --key ${join(config.dataDir, 'key')} --rpc ${config.rpc}`)
     }
-    const role = new MinerRole({ node, engine, domain: chain.domain, modelId: engine.modelId, topicPrefix: prefix, onLine: (l) => { say(`miner: ${l}`) } })
+    const role = new MinerRole({ node, engine, domain: chain.domain, chain, modelId: engine.modelId, topicPrefix: prefix, onLine: (l) => { say(`miner: ${l}`) } })
     await role.start()
     stops.push(async () => { await role.stop() })
     say(`miner serving ${engine.modelId}`)

@@ -58,7 +58,7 @@ describe('node pool: DHT pool keys and ephemeral reservations', function () {
     ln = await startLifecycleNet({ miners: 4, oracles: 1, redundancy: 1 })
     // startNetwork gives miners no chain reader: attach one, so they read session terms and their level
     for (const m of ln.net.miners) {
-      m.role.init.chain = await createChainContext({ rpcUrl: ln.net.anvil.url, hub: ln.net.hub, privateKey: m.node.peerIdentity.privateKey })
+      m.role.init.chain = await createChainContext({ rpcUrl: ln.net.rpcUrl, hub: ln.net.hub, privateKey: m.node.peerIdentity.privateKey })
     }
   })
 

@@ -138,7 +138,8 @@ describe('node start with roles and task submit, as processes on a local network
   })
 
   it('a router process serves the openai client and the browser page settings', async function () {
-    const session = await runCli(['session', 'create', '--key', join(routerDir, 'key'), '--model', modelPath, '--deposit', '2eth', '--redundancy', '2', '--max-miners', '2', ...chainFlags()])
+    // a budget of one task: the miners reserve themselves for this session (ephemeral nodes) and are free again after it
+    const session = await runCli(['session', 'create', '--key', join(routerDir, 'key'), '--model', modelPath, '--deposit', '2eth', '--redundancy', '2', '--max-miners', '2', '--max-tasks', '1', ...chainFlags()])
     expect(session.code, session.stderr).to.equal(0)
     sessionId = session.stdout.trim()
     expect(sessionId).to.match(/^\d+$/)
