@@ -104,7 +104,8 @@ export async function runDevnet (opts: RunDevnetOptions): Promise<void> {
         print(`  curl ${router.url}/v1/chat/completions -H 'authorization: Bearer ${router.key}' -H 'content-type: application/json' -d '{"model":"${n.modelId}","messages":[{"role":"user","content":"hello"}],"max_tokens":16}'`)
         print(`dashboard: ${router.url}/   browser page: http://127.0.0.1:${n.bootstrap.httpPort}/app/?router=${encodeURIComponent(router.url)}`)
         print(`chain: ${n.rpcUrl}  hub: ${n.hub}  session: ${n.sessionId}`)
-        const seen = new Map<string, string>()
+        // the demo task was printed above; follow every change from here on
+        const seen = new Map<string, string>(n.client.tasks().map(t => [t.taskId, t.status]))
         const statusTimer = setInterval(() => {
           for (const t of n.client.tasks()) {
             if (seen.get(t.taskId) !== t.status) {
