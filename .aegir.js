@@ -3,6 +3,25 @@ export default {
   build: {
     bundle: false
   },
+  lint: {
+    // the sources live in these directories, not aegir's default src/
+    files: [
+      '*.{js,ts}',
+      'bin/**/*.{js,ts}',
+      'node/**/*.ts',
+      'client/**/*.ts',
+      'protocols/**/*.ts',
+      '!protocols/messages/*.js',
+      '!protocols/messages/*.d.ts',
+      'contracts/**/*.ts',
+      '!contracts/generated/**',
+      'simulations/**/*.ts',
+      'bench/**/*.ts',
+      'test/**/*.{js,ts}',
+      '!**/node_modules/**',
+      '!**/dist/**'
+    ]
+  },
   test: {
     // multi-node and chain tests start real processes; give them room
     timeout: 120000

@@ -30,15 +30,24 @@ try {
   const user = wallet(ANVIL_KEYS[2])
   const minerKeys = Array.from({ length: POOL }, (_, i) => keccak256(toHex(`bench-miner-${i}`)))
   const miners = minerKeys.map(wallet)
-  for (const m of miners) await test.setBalance({ address: m.account.address, value: 10n ** 21n })
+  for (const m of miners) { await test.setBalance({ address: m.account.address, value: 10n ** 21n }) }
 
   const { hub } = await deployHub(owner, { config: { minStakeWei: 10n ** 15n } })
   await addOracle(owner, { hub, oracle: oracle.account.address })
-  for (const m of miners) await registerNode(m, { hub, roles: ROLE_MINER, hardwareClass: 0, models: [MODEL], stakeWei: 10n ** 15n })
+  for (const m of miners) { await registerNode(m, { hub, roles: ROLE_MINER, hardwareClass: 0, models: [MODEL], stakeWei: 10n ** 15n }) }
   const domain = hubDomain(anvil.chainId, hub)
   const { sessionId } = await createSession(user, {
-    hub, modelId: MODEL, redundancy: REDUNDANCY, minMiners: 1, maxMiners: 5, validationMode: 0, slaClass: 0,
-    reservePeriodS: 86_400, maxTasks: 100_000, pricePerTokenWei: 10n ** 9n, depositWei: 10n ** 19n
+    hub,
+    modelId: MODEL,
+    redundancy: REDUNDANCY,
+    minMiners: 1,
+    maxMiners: 5,
+    validationMode: 0,
+    slaClass: 0,
+    reservePeriodS: 86_400,
+    maxTasks: 100_000,
+    pricePerTokenWei: 10n ** 9n,
+    depositWei: 10n ** 19n
   })
 
   let next = 0
@@ -62,7 +71,7 @@ try {
       }))
     })))
     const settle = await settleBatch(oracle, { hub, tasks: verdicts })
-    if (settle.settled.length !== batch) throw new Error(`settled ${settle.settled.length} of ${batch}`)
+    if (settle.settled.length !== batch) { throw new Error(`settled ${settle.settled.length} of ${batch}`) }
     hubGas[batch] = { submit: Number(submitGas) / batch, assign: Number(assign.gasUsed) / batch, settle: Number(settle.gasUsed) / batch }
   }
 
@@ -72,7 +81,7 @@ try {
   const send = async (w: typeof owner, functionName: any, args: any[], value?: bigint): Promise<bigint> => {
     const hash = await w.writeContract({ address: naive, abi: naiveSessionQueueAbi, functionName, args, ...(value != null ? { value } : {}) } as any)
     const r = await w.waitForTransactionReceipt({ hash, pollingInterval: 20 })
-    if (r.status !== 'success') throw new Error(`naive ${String(functionName)} reverted`)
+    if (r.status !== 'success') { throw new Error(`naive ${String(functionName)} reverted`) }
     return r.gasUsed
   }
   let naiveSteps = 0n

@@ -24,7 +24,6 @@ const net = new TestNet()
 const figures: BenchFigure[] = []
 const median = (xs: number[]): number => percentile(xs, 50)
 
-
 try {
   // node start time vs a bare libp2p node (tcp + noise + yamux, no services, no storage)
   const bareTimes: number[] = []

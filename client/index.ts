@@ -14,20 +14,20 @@ import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
 import { bytesToHex, sha256, toHex } from 'viem'
 import { getSession, submitTask } from '../contracts/index.ts'
-import { defaultValidators, installGossip, publishMessage } from '../protocols/gossip/index.ts'
-import { MinerVerdict, addressToBytes } from '../protocols/messages/index.ts'
 import { settledTaskIds, watchHub } from '../node/roles/chain.ts'
 import { PoolView } from '../node/roles/pool.ts'
 import { fetchFromHolders } from '../node/roles/records.ts'
 import { StreamFailedError, requestTokens, streamProtocol } from '../node/roles/stream.ts'
+import { defaultValidators, installGossip, publishMessage } from '../protocols/gossip/index.ts'
+import { MinerVerdict, addressToBytes } from '../protocols/messages/index.ts'
 import { Channel } from './channel.ts'
 import { InvalidSubmitParamsError, TaskFailedError } from './errors.ts'
 import type { MinerOutcome, MinerInfo, ModelInfo, SessionInfo, SubmitParams, TaskClient, TaskHandle, TaskRecord, TaskResult, TaskStatus, TaskUpdate, TokenEvent } from './types.ts'
 import type { ChainContext, HubLog, HubWatcher } from '../node/roles/chain.ts'
 import type { OutputDoc, PromptDoc } from '../node/roles/records.ts'
 import type { TaskParams, TaskQueued } from '../protocols/messages/index.ts'
-import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { GossipSub } from '@libp2p/gossipsub'
+import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { AbortOptions } from '@libp2p/interface'
 import type { Hex } from 'viem'
 
@@ -78,7 +78,7 @@ interface Tracked {
   resolve(r: TaskResult): void
   reject(err: Error): void
   abort: AbortController
-  newAcker?: () => void
+  newAcker?(): void
   settledTx?: Hex
 }
 

@@ -19,16 +19,16 @@ import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
 import { peerScoreParams, peerScoreThresholds } from '../protocols/gossip/scoring.ts'
 import { allTopics } from '../protocols/topics.ts'
-import { peerKeeper } from './peer-keeper.ts'
 import {
   INBOUND_CONNECTIONS_PER_HOST_PER_SECOND, MAX_CONNECTIONS, MAX_GOSSIP_MESSAGE_BYTES, MAX_GOSSIP_OUTBOUND_BUFFER_BYTES, RELAY_MAX_RESERVATIONS
 } from './constants.ts'
+import { peerKeeper } from './peer-keeper.ts'
 import type { NodeConfig } from './config.ts'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
+import type { PrivateKey } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { Ping } from '@libp2p/ping'
-import type { PrivateKey } from '@libp2p/interface'
 import type { Libp2pOptions } from 'libp2p'
 import type { Registry } from 'prom-client'
 

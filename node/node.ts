@@ -5,10 +5,10 @@
  * `stop()` undoes everything `start()` did.
  */
 import { join } from 'node:path'
-import { TypedEventEmitter } from '@libp2p/interface'
-import { logger } from '@libp2p/logger'
 import { withBitswap } from '@helia/bitswap'
 import { withLibp2pLight } from '@helia/libp2p'
+import { TypedEventEmitter } from '@libp2p/interface'
+import { logger } from '@libp2p/logger'
 import { FsBlockstore } from 'blockstore-fs'
 import { LevelDatastore } from 'datastore-level'
 import { createHeliaLight } from 'helia'

@@ -6,12 +6,12 @@
  * Takes only the slice of Helia it needs (`blockstore`, `routing`).
  */
 import * as dagJson from '@ipld/dag-json'
+import { logger } from '@libp2p/logger'
+import { lpStream } from '@libp2p/utils'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { concat } from 'uint8arrays/concat'
-import { logger } from '@libp2p/logger'
-import { lpStream } from '@libp2p/utils'
 import { equals } from 'uint8arrays/equals'
 import type { AbortOptions, Libp2p, PeerId } from '@libp2p/interface'
 import type { Helia } from 'helia'

@@ -96,4 +96,3 @@ export async function slashReplayFailure (client: HubWalletClient, p: SlashRepla
     .map(s => toCompact(s.signature))
   return sendHub(client, p.hub, 'slashReplayFailure', [p.taskId, p.miner, signedOutput(p.precommit), sigs])
 }
-

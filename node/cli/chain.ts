@@ -136,7 +136,7 @@ export function registerChainCommands (program: Command, nodeCommand: Command): 
     .action(async (opts: ChainOpts & { out: string, minStake?: string, oracle?: string[] }) => {
       const oracles = opts.oracle ?? []
       for (const o of oracles) {
-        if (!ADDRESS_RE.test(o)) throw new InvalidOptionError('--oracle', `${o} is not an address`)
+        if (!ADDRESS_RE.test(o)) { throw new InvalidOptionError('--oracle', `${o} is not an address`) }
       }
       const minStakeWei = opts.minStake != null ? await parseAmount('--min-stake', opts.minStake) : undefined
       const client = await walletFrom(opts)
@@ -157,7 +157,7 @@ export function registerChainCommands (program: Command, nodeCommand: Command): 
     .description('add an oracle to the hub\'s oracle set (the hub owner\'s key)')
     .argument('<address>', 'the oracle node\'s address (cortensor id prints it)')
     .action(async (address: string, opts: ChainOpts) => {
-      if (!ADDRESS_RE.test(address)) throw new InvalidOptionError('<address>', `${address} is not an address`)
+      if (!ADDRESS_RE.test(address)) { throw new InvalidOptionError('<address>', `${address} is not an address`) }
       const hub = await hubFrom(opts)
       const client = await walletFrom(opts)
       const { addOracle } = await import('../../contracts/actions/oracles.ts')
@@ -202,7 +202,7 @@ export function registerChainCommands (program: Command, nodeCommand: Command): 
     .description('print a session as JSON')
     .argument('<id>', 'session id')
     .action(async (id: string, opts: ChainOpts) => {
-      if (!/^\d+$/.test(id)) throw new InvalidOptionError('<id>', `${id} is not a session id`)
+      if (!/^\d+$/.test(id)) { throw new InvalidOptionError('<id>', `${id} is not a session id`) }
       const hub = await hubFrom(opts)
       const client = await readerFrom(opts)
       const { getSession } = await import('../../contracts/actions/sessions.ts')
@@ -212,7 +212,7 @@ export function registerChainCommands (program: Command, nodeCommand: Command): 
     .description('close a session and refund the unspent deposit')
     .argument('<id>', 'session id')
     .action(async (id: string, opts: ChainOpts) => {
-      if (!/^\d+$/.test(id)) throw new InvalidOptionError('<id>', `${id} is not a session id`)
+      if (!/^\d+$/.test(id)) { throw new InvalidOptionError('<id>', `${id} is not a session id`) }
       const hub = await hubFrom(opts)
       const client = await walletFrom(opts)
       const { closeSession } = await import('../../contracts/actions/sessions.ts')
@@ -229,8 +229,8 @@ export function registerChainCommands (program: Command, nodeCommand: Command): 
     .action(async (opts: ChainOpts & { stake: string, roles: string, model?: string[], hardwareClass: string }) => {
       const roles = parseRoles(opts.roles)
       const models: Hex[] = []
-      for (const m of opts.model ?? []) models.push(await parseModel('--model', m))
-      if ((roles & 1) !== 0 && models.length === 0) throw new InvalidOptionError('--model', 'a miner must name at least one model')
+      for (const m of opts.model ?? []) { models.push(await parseModel('--model', m)) }
+      if ((roles & 1) !== 0 && models.length === 0) { throw new InvalidOptionError('--model', 'a miner must name at least one model') }
       const stakeWei = await parseAmount('--stake', opts.stake)
       const hardwareClass = parseIntIn('--hardware-class', opts.hardwareClass, 0, 255)
       const hub = await hubFrom(opts)

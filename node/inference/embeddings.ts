@@ -5,10 +5,10 @@
  * defaults to the engine's own model.
  */
 import { logger } from '@libp2p/logger'
+import { cosine } from '../../protocols/policy/index.ts'
 import { DEFAULT_THREADS } from './constants.ts'
 import { EngineClosedError, ModelLoadError } from './errors.ts'
 import { inspectGguf } from './gguf/inspect.ts'
-import { cosine } from '../../protocols/policy/index.ts'
 import { getSharedLlama } from './llama.ts'
 import type { LlamaInferenceEngine } from './engine.ts'
 import type { Hex32 } from './gguf/inspect.ts'

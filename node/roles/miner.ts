@@ -19,13 +19,13 @@ import { CID } from 'multiformats/cid'
 import { bytesToHex, hexToBytes } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { getNode, getSession, signPrecommit } from '../../contracts/index.ts'
-import { peerIdToAddress } from '../../protocols/identity.ts'
-import { poolKeysFor, providePoolKeys } from '../../protocols/pool/index.ts'
-import { buildTopic } from '../../protocols/topics.ts'
 import { defaultValidators, installGossip, publishMessage } from '../../protocols/gossip/index.ts'
+import { peerIdToAddress } from '../../protocols/identity.ts'
 import { StreamEnd, TaskQueued, addressToBytes } from '../../protocols/messages/index.ts'
-import { ackEvent, assignedEvent, precommitEvent, taskInitFrom } from '../../protocols/queue/wire.ts'
+import { poolKeysFor, providePoolKeys } from '../../protocols/pool/index.ts'
 import { createTask, isTerminal, transition, tick } from '../../protocols/queue/machine.ts'
+import { ackEvent, assignedEvent, precommitEvent, taskInitFrom } from '../../protocols/queue/wire.ts'
+import { buildTopic } from '../../protocols/topics.ts'
 import { classifyHardware, probeHardware } from '../inference/hardware.ts'
 import { cidDigest, fetchFromHolders, precommitHash, RecordStore } from './records.ts'
 import { TokenBuffer, serveTokenStream, streamProtocol } from './stream.ts'
@@ -35,8 +35,8 @@ import type { CortensorNode } from '../node.ts'
 import type { OutputDoc, PromptDoc } from './records.ts'
 import type { HubDomain } from '../../contracts/index.ts'
 import type { Ack, Assignment, Precommit, Reveal, Verdict } from '../../protocols/messages/index.ts'
-import type { QueueEffect, QueueEvent, QueueTimeouts, TaskState } from '../../protocols/queue/types.ts'
 import type { PoolAdvert } from '../../protocols/pool/index.ts'
+import type { QueueEffect, QueueEvent, QueueTimeouts, TaskState } from '../../protocols/queue/types.ts'
 import type { PeerId } from '@libp2p/interface'
 import type { Address, Client, Hex } from 'viem'
 
@@ -156,7 +156,7 @@ export class MinerRole {
   /** topic prefix: `/<network>` unless given, so networks never share topics */
   readonly prefix: string
   private readonly tasks = new Map<string, MinerTask>()
-  private readonly pending = new Map<string, Array<{ event: (t: MinerTask) => Promise<void>, atMs: number }>>()
+  private readonly pending = new Map<string, Array<{ event(t: MinerTask): Promise<void>, atMs: number }>>()
   private readonly records: RecordStore<MinerRecord>
   private readonly copied = new Map<string, { commitment?: Precommit, reveal?: Reveal }>()
   private uninstall?: () => void

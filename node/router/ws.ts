@@ -21,8 +21,8 @@
  * slots until the settled result (or an error) has been sent. Closing the
  * socket cancels its tasks' streams.
  */
-import { ApiError, toApiError } from './errors.ts'
 import { completionBody, updateBody } from './cortensor.ts'
+import { ApiError, toApiError } from './errors.ts'
 import { CallerGoneError, relayTokens, tokenCount, waitForResult } from './stream.ts'
 import { parseCortensorRequest, parseId } from './validate.ts'
 import type { Principal, RouterContext } from './context.ts'

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
+import { writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { writeFile } from 'node:fs/promises'
 import { expect } from 'aegir/chai'
 import { ANVIL_KEYS, startAnvil } from '../../contracts/index.ts'
 import { generateModel } from '../../node/inference/index.ts'
