@@ -121,6 +121,7 @@ export class CortensorTaskClient implements TaskClient {
   private readonly history: TaskRecord[] = []
   private uninstall?: () => void
   private watcher?: HubWatcher
+  private discovery?: { stop(): void }
   private closed = false
 
   constructor (init: TaskClientInit) {
@@ -184,6 +185,8 @@ export class CortensorTaskClient implements TaskClient {
       }
     })
     this.watcher = watchHub(chain, async (l) => { await this.onChainLog(l) }, { onError: (err) => { log('chain poll: %s', err.message) } })
+    // with no live miner of the model in view (a client that just joined), look the pool up on the DHT and dial it
+    this.discovery = this.pool.discover({ libp2p: node.libp2p, network: node.network, models: [this.init.modelId] })
   }
 
   async close (): Promise<void> {
@@ -192,6 +195,7 @@ export class CortensorTaskClient implements TaskClient {
     }
     this.closed = true
     this.watcher?.stop()
+    this.discovery?.stop()
     this.uninstall?.()
     for (const t of this.tracked.values()) {
       t.abort.abort()
