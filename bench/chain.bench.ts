@@ -13,7 +13,8 @@ import {
   settleBatch, signPrecommit, submitTask, ROLE_MINER, VERDICT_HONEST
 } from '../contracts/index.ts'
 import { printFigures } from './report.ts'
-import type { Hex } from 'viem'
+import type { Hex, HttpTransport, PublicActions, WalletClient } from 'viem'
+import type { PrivateKeyAccount } from 'viem/accounts'
 
 const REDUNDANCY = 3
 const BATCHES = [1, 10, 50, 100]
@@ -21,9 +22,11 @@ const POOL = 30 // miners in the pool; tasks take them round robin, so a batch t
 const NAIVE_TASKS = 5
 const MODEL = `0x${'11'.repeat(32)}` as Hex
 
+type BenchWallet = WalletClient<HttpTransport, typeof foundry, PrivateKeyAccount> & PublicActions<HttpTransport, typeof foundry, PrivateKeyAccount>
+
 const anvil = await startAnvil({ args: ['--gas-limit', '100000000'] })
 try {
-  const wallet = (key: Hex) => createWalletClient({ account: privateKeyToAccount(key), chain: foundry, transport: http(anvil.url), pollingInterval: 20 }).extend(publicActions)
+  const wallet = (key: Hex): BenchWallet => createWalletClient({ account: privateKeyToAccount(key), chain: foundry, transport: http(anvil.url), pollingInterval: 20 }).extend(publicActions)
   const test = createTestClient({ mode: 'anvil', chain: foundry, transport: http(anvil.url) })
   const owner = wallet(ANVIL_KEYS[0])
   const oracle = wallet(ANVIL_KEYS[1])
@@ -51,7 +54,7 @@ try {
   })
 
   let next = 0
-  const pick = () => Array.from({ length: REDUNDANCY }, () => miners[(next++) % POOL])
+  const pick = (): BenchWallet[] => Array.from({ length: REDUNDANCY }, () => miners[(next++) % POOL])
   const hubGas: Record<number, { submit: number, assign: number, settle: number }> = {}
   for (const batch of BATCHES) {
     const tasks = []

@@ -2,10 +2,12 @@
  * The client SDK: submit a prompt against a funded session and get back the
  * miner's tokens as they are generated and the settled, verified result.
  *
- *   const client = await createTaskClient({ node, chain, sessionId, modelId })
- *   const task = await client.submit('Hello', { maxTokens: 32 })
- *   for await (const t of task.tokens) process.stdout.write(t.text)
- *   const result = await task.result   // output CID, miners, verdicts, tx hash
+ * ```ts
+ * const client = await createTaskClient({ node, chain, sessionId, modelId })
+ * const task = await client.submit('Hello', { maxTokens: 32 })
+ * for await (const t of task.tokens) process.stdout.write(t.text)
+ * const result = await task.result   // output CID, miners, verdicts, tx hash
+ * ```
  *
  * The submitter's libp2p key is its chain key: the task announcement is
  * signed by it, and miners stream tokens only to the task's submitter.
@@ -283,9 +285,9 @@ export class CortensorTaskClient implements TaskClient {
     const submitted = await chain.serial(async () => submitTask(chain.wallet, { hub: chain.hub, sessionId, promptDigest: bytesToHex(promptCid.multihash.digest), maxTokens, paramsDigest }))
     const taskId = submitted.taskId
     const abort = new AbortController()
-    let resolve!: (r: TaskResult) => void
-    let reject!: (err: Error) => void
-    const result = new Promise<TaskResult>((res, rej) => { resolve = res; reject = rej })
+    let resolveResult!: (r: TaskResult) => void
+    let rejectResult!: (err: Error) => void
+    const result = new Promise<TaskResult>((resolve, reject) => { resolveResult = resolve; rejectResult = reject })
     result.catch(() => {})
     const t: Tracked = {
       record: { taskId: taskId.toString(), sessionId: sessionId.toString(), status: 'submitted', prompt, clientReference: params.clientReference, miners: [], submittedAtMs },
@@ -294,8 +296,8 @@ export class CortensorTaskClient implements TaskClient {
       outcomes: new Map(),
       tokens: new Channel(),
       listeners: new Set(),
-      resolve,
-      reject,
+      resolve: resolveResult,
+      reject: rejectResult,
       abort
     }
     this.tracked.set(taskId.toString(), t)

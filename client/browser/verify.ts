@@ -7,19 +7,19 @@
  *
  * - `transaction`: the transaction exists, succeeded and was sent to the hub;
  * - `event`: its receipt has a `TasksSettled` log from the hub naming the task
- *   (the paid amount is read from it);
+ * (the paid amount is read from it);
  * - `calldata`: the transaction is `settleBatch(packed)` and the packed batch
- *   holds the task's miner reports (taskId, then one 160-byte report per
- *   assigned miner: meta, outputDigest, salt, r, vs);
+ * holds the task's miner reports (taskId, then one 160-byte report per
+ * assigned miner: meta, outputDigest, salt, r, vs);
  * - `output`: an accepted miner (verdict honest, i.e. paid) committed to the
- *   output CID's digest (the CID's multihash digest, as miners and oracles
- *   compute it). Accepted miners whose outputs differed but were close
- *   enough are listed, not failed: the oracles may accept more than one output;
+ * output CID's digest (the CID's multihash digest, as miners and oracles
+ * compute it). Accepted miners whose outputs differed but were close
+ * enough are listed, not failed: the oracles may accept more than one output;
  * - `signatures`: every report with a verdict carries an EIP-2098 precommit
- *   signature that recovers, under the hub's EIP-712 domain and the chain's
- *   id, to that report's miner;
+ * signature that recovers, under the hub's EIP-712 domain and the chain's
+ * id, to that report's miner;
  * - `verdicts` (when the router's per-miner outcomes are given): the miners
- *   the router calls accepted are the ones the chain paid.
+ * the router calls accepted are the ones the chain paid.
  *
  * Browser-safe: plain fetch for the three JSON-RPC reads (viem's public
  * client would add a third to the page bundle), viem's ABI decoding and

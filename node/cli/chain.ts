@@ -4,8 +4,9 @@
  */
 import { InvalidOptionError } from './errors.ts'
 import { print, say } from './output.ts'
+import type { HubWalletClient } from '../../contracts/actions/send.ts'
 import type { Command } from 'commander'
-import type { Address, Hex } from 'viem'
+import type { Address, Hex, PublicClient } from 'viem'
 
 const HEX32_RE = /^0x[0-9a-fA-F]{64}$/
 const ADDRESS_RE = /^0x[0-9a-fA-F]{40}$/
@@ -83,7 +84,7 @@ function parseRoles (value: string): number {
   return bits
 }
 
-async function walletFrom (opts: ChainOpts) {
+async function walletFrom (opts: ChainOpts): Promise<HubWalletClient> {
   const rpc = parseUrl('--rpc', opts.rpc)
   if (opts.key == null) {
     throw new InvalidOptionError('--key', 'is required')
@@ -98,7 +99,7 @@ async function walletFrom (opts: ChainOpts) {
   return createWalletClient({ account: privateKeyToAccount(identity.privateKey), chain, transport, pollingInterval: 250 })
 }
 
-async function readerFrom (opts: ChainOpts) {
+async function readerFrom (opts: ChainOpts): Promise<PublicClient> {
   const rpc = parseUrl('--rpc', opts.rpc)
   const { createPublicClient, http, webSocket } = await import('viem')
   return createPublicClient({ transport: rpc.startsWith('ws') ? webSocket(rpc) : http(rpc) })

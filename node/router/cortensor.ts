@@ -180,7 +180,7 @@ async function completion (ctx: RouterContext, req: FastifyRequest, reply: Fasti
   } catch (err) {
     if (err instanceof CallerGoneError) {
       handle?.cancel()
-      return reply.hijack()
+      return await reply.hijack()
     }
     handle?.cancel()
     throw err

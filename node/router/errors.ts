@@ -127,6 +127,8 @@ export function toApiError (err: unknown): ApiError {
       return new ApiError(415, 'unsupported_media_type', 'send the request body as application/json')
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new ApiError(400, 'invalid_content_length', 'Content-Length does not match the body')
+    default:
+      // any other fastify error is handled by its status code below
   }
   if (code.startsWith('FST_')) {
     const status = typeof e?.statusCode === 'number' ? e.statusCode : 500

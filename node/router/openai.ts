@@ -116,7 +116,7 @@ async function completion (ctx: RouterContext, req: FastifyRequest, reply: Fasti
   } catch (err) {
     if (err instanceof CallerGoneError) {
       handle?.cancel()
-      return reply.hijack()
+      return await reply.hijack()
     }
     if (err instanceof ApiError && err.status === 504) {
       handle?.cancel()

@@ -3,15 +3,17 @@
  * for every model (the network's models carry no chat template the router
  * could trust):
  *
- *     System: <system or developer message>
+ * ```
+ * System: <system or developer message>
  *
- *     User: <user message>
+ * User: <user message>
  *
- *     Assistant: <earlier assistant message>
+ * Assistant: <earlier assistant message>
  *
- *     User: <user message>
+ * User: <user message>
  *
- *     Assistant:
+ * Assistant:
+ * ```
  *
  * Each message is `<Role>: <content>` followed by a blank line; the prompt
  * ends with `Assistant:` so the model continues as the assistant. `developer`

@@ -70,10 +70,11 @@ export async function * relayTokens (handle: TaskHandle, opts: RelayOptions): As
     while (true) {
       const next = it.next()
       next.catch(() => {})
-      const timeoutMs = first ? opts.firstTokenTimeoutMs : opts.idleTimeoutMs
+      const waitingForFirst = first
+      const timeoutMs = waitingForFirst ? opts.firstTokenTimeoutMs : opts.idleTimeoutMs
       let r: IteratorResult<TokenEvent>
       try {
-        r = await race(next, failure, timeoutMs, opts.signal, () => first
+        r = await race(next, failure, timeoutMs, opts.signal, () => waitingForFirst
           ? new ApiError(504, 'first_token_timeout', `no token arrived within ${timeoutMs} ms`, { headers: { 'x-should-retry': 'false' } })
           : new ApiError(504, 'token_timeout', `the stream stalled: no token for ${timeoutMs} ms`, { headers: { 'x-should-retry': 'false' } }))
       } catch (err) {

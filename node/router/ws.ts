@@ -5,17 +5,19 @@
  * cannot set headers on a WebSocket), in the `api_key` query parameter.
  *
  * Caller → router:
- *   { "type": "submit", "id": "a1", "prompt": "…", "max_tokens": 32, … }   Cortensor completion fields
- *   { "type": "cancel", "id": "a1" }
- *   { "type": "subscribe", "session_id": "7" }     updates of every task of the session (default: the key's)
- *   { "type": "unsubscribe", "session_id": "7" }
- *   { "type": "ping" }
  *
- * Router → caller:
- *   hello, accepted {id, task_id, session_id, model}, token {id, task_id, index, text, token_ids, miner},
- *   update {id?, task_id, session_id, status, at_ms, detail}, tokens_done {id, task_id, completion_tokens,
- *   finish_reason}, result {id, task_id, result}, error {id?, error: {message, type, code, param}},
- *   subscribed {session_id, tasks}, unsubscribed, pong
+ * ```
+ * { "type": "submit", "id": "a1", "prompt": "…", "max_tokens": 32, … }   Cortensor completion fields
+ * { "type": "cancel", "id": "a1" }
+ * { "type": "subscribe", "session_id": "7" }     updates of every task of the session (default: the key's)
+ * { "type": "unsubscribe", "session_id": "7" }
+ * { "type": "ping" }
+ * ```
+ *
+ * Router → caller: hello, accepted {id, task_id, session_id, model}, token {id, task_id, index, text,
+ * token_ids, miner}, update {id?, task_id, session_id, status, at_ms, detail}, tokens_done {id, task_id,
+ * completion_tokens, finish_reason}, result {id, task_id, result}, error {id?, error: {message, type, code,
+ * param}}, subscribed {session_id, tasks}, unsubscribed, pong
  *
  * A submit counts against the key's rate limit and holds one of its stream
  * slots until the settled result (or an error) has been sent. Closing the
