@@ -13,7 +13,7 @@ import {
 import { InvalidFieldError, MalformedMessageError, OversizeMessageError } from './errors.ts'
 import { Heartbeat } from './pool.js'
 import { StreamFrame, StreamRequest } from './stream.js'
-import { Ack, Assignment, Precommit, Reveal, TaskQueued, Verdict } from './task.js'
+import { Ack, Assignment, MinerVerdict, Precommit, Reveal, TaskQueued, Verdict } from './task.js'
 import type { Address, Hex } from 'viem'
 
 const utf8 = new TextEncoder()
@@ -184,7 +184,15 @@ export function checkVerdict (m: Verdict): void {
     throw new InvalidFieldError('miners', 'must not be empty')
   }
   checkUniqueAddresses('miners', m.miners.map(v => v.miner))
-  m.miners.forEach((v, i) => { checkRange(`miners[${i}].similarityPpm`, v.similarityPpm, 0, 1_000_000) })
+  m.miners.forEach((v, i) => {
+    checkRange(`miners[${i}].similarityPpm`, v.similarityPpm, 0, 1_000_000)
+    if (v.replaySignature != null) {
+      checkBytes(`miners[${i}].replaySignature`, v.replaySignature, SIGNATURE_BYTES)
+      if (v.outcome !== MinerVerdict.Outcome.REJECTED_REPLAY) {
+        throw new InvalidFieldError(`miners[${i}].replaySignature`, 'only a failed replay carries a replay signature')
+      }
+    }
+  })
   if (m.signature.byteLength !== 0) {
     checkBytes('signature', m.signature, SIGNATURE_BYTES)
   }

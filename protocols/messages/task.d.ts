@@ -240,6 +240,7 @@ export interface MinerVerdict {
     miner: Uint8Array<ArrayBuffer>;
     outcome: MinerVerdict.Outcome;
     similarityPpm: number;
+    replaySignature?: Uint8Array<ArrayBuffer>;
 }
 export declare namespace MinerVerdict {
     enum Outcome {
@@ -266,9 +267,13 @@ export declare namespace MinerVerdict {
         field: '$.similarityPpm';
         value: number;
     }
+    interface MinerVerdictReplaySignatureFieldEvent {
+        field: '$.replaySignature';
+        value: Uint8Array<ArrayBuffer>;
+    }
     function encode(obj: Partial<MinerVerdict>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<MinerVerdict>): MinerVerdict;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<MinerVerdict>): Generator<MinerVerdictMinerFieldEvent | MinerVerdictOutcomeFieldEvent | MinerVerdictSimilarityPpmFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<MinerVerdict>): Generator<MinerVerdictMinerFieldEvent | MinerVerdictOutcomeFieldEvent | MinerVerdictSimilarityPpmFieldEvent | MinerVerdictReplaySignatureFieldEvent>;
 }
 export interface Verdict {
     taskId: bigint;
@@ -302,6 +307,11 @@ export declare namespace Verdict {
         value: number;
         index: number;
     }
+    interface VerdictMinersReplaySignatureFieldEvent {
+        field: '$.miners[].replaySignature';
+        value: Uint8Array<ArrayBuffer>;
+        index: number;
+    }
     interface VerdictRoundFieldEvent {
         field: '$.round';
         value: number;
@@ -312,5 +322,5 @@ export declare namespace Verdict {
     }
     function encode(obj: Partial<Verdict>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Verdict>): Verdict;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Verdict>): Generator<VerdictTaskIdFieldEvent | VerdictOracleFieldEvent | VerdictMinersMinerFieldEvent | VerdictMinersOutcomeFieldEvent | VerdictMinersSimilarityPpmFieldEvent | VerdictRoundFieldEvent | VerdictSignatureFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Verdict>): Generator<VerdictTaskIdFieldEvent | VerdictOracleFieldEvent | VerdictMinersMinerFieldEvent | VerdictMinersOutcomeFieldEvent | VerdictMinersSimilarityPpmFieldEvent | VerdictMinersReplaySignatureFieldEvent | VerdictRoundFieldEvent | VerdictSignatureFieldEvent>;
 }

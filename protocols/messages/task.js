@@ -908,6 +908,10 @@ export var MinerVerdict;
                     w.uint32(24);
                     w.uint32(obj.similarityPpm);
                 }
+                if (obj.replaySignature != null) {
+                    w.uint32(34);
+                    w.bytes(obj.replaySignature);
+                }
                 if (opts.lengthDelimited !== false) {
                     w.ldelim();
                 }
@@ -931,6 +935,10 @@ export var MinerVerdict;
                         }
                         case 3: {
                             obj.similarityPpm = reader.uint32();
+                            break;
+                        }
+                        case 4: {
+                            obj.replaySignature = reader.bytes();
                             break;
                         }
                         default: {
@@ -963,6 +971,13 @@ export var MinerVerdict;
                             yield {
                                 field: `${prefix}.similarityPpm`,
                                 value: reader.uint32()
+                            };
+                            break;
+                        }
+                        case 4: {
+                            yield {
+                                field: `${prefix}.replaySignature`,
+                                value: reader.bytes()
                             };
                             break;
                         }
