@@ -10,33 +10,31 @@
  */
 import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
-import { bytesToHex, concatBytes, hexToBytes, numberToBytes } from 'viem'
+import { bytesToHex, concatBytes, hexToBytes, numberToBytes, recoverTypedDataAddress } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
-import { getContractEvents, readContract } from 'viem/actions'
+import { readContract } from 'viem/actions'
 import {
-  VERDICT_FAULTY, VERDICT_HONEST, VERDICT_MISSED, cortensorHubAbi, getLeader, getTask, heartbeat as chainHeartbeat,
-  assignTasks, reassignMiner, settleBatch, signReplayVerdict, slashReplayFailure
+  VERDICT_FAULTY, VERDICT_HONEST, VERDICT_MISSED, assignmentHash, cortensorHubAbi, getLeader, getTask, heartbeat as chainHeartbeat,
+  assignTasks, hubTypes, reassignMiner, settleBatch, signReplayVerdict, slashReplayFailure
 } from '../../contracts/index.ts'
-import { InvalidFieldError } from '../../protocols/messages/errors.ts'
 import { defaultValidators, installGossip, publishMessage } from '../../protocols/gossip/index.ts'
+import { InvalidFieldError } from '../../protocols/messages/errors.ts'
 import { MinerVerdict, TaskQueued, addressToBytes } from '../../protocols/messages/index.ts'
-import { DEFAULT_SAMPLE_RATE, EMBEDDING_SIMILARITY_THRESHOLD } from '../../protocols/policy/constants.ts'
 import { Verdict as V } from '../../protocols/policy/verdicts.ts'
 import { createTask, isTerminal, tick, transition } from '../../protocols/queue/machine.ts'
 import { assignedEvent, ackEvent, precommitEvent, revealEvent, taskInitFrom, verdictEvent } from '../../protocols/queue/wire.ts'
-import { deriveSeed, poolFromRecords, selectMiners, seedToUnit, selectionSeed, verifySelection } from '../../protocols/selection/index.ts'
-import { cosineSimilarity, replayCheck } from '../inference/index.ts'
-import { settledTaskIds, watchHub } from './chain.ts'
-import { PoolView } from './pool.ts'
+import { poolFromRecords, selectMiners, selectionSeed, verifySelection } from '../../protocols/selection/index.ts'
+import { SubmittedIndex, assignedMiners, settledTaskIds, watchHub } from './chain.ts'
 import { DEFAULT_HEARTBEAT_INTERVAL_MS } from './miner.ts'
-import { cidDigest, fetchFromHolders, precommitHash, RecordStore } from './records.ts'
+import { PoolView } from './pool.ts'
+import { cidDigest, precommitHash, RecordStore } from './records.ts'
+import { outcomeVerdict, replayOne, validateOutputs } from './validation.ts'
 import type { ChainContext, HubLog, HubWatcher } from './chain.ts'
-import type { OutputDoc, PromptDoc } from './records.ts'
-import type { Embedder, LlamaInferenceEngine } from '../inference/index.ts'
-import type { CortensorNode } from '../node.ts'
 import type { TaskVerdicts } from '../../contracts/index.ts'
 import type { Assignment, Precommit, Reveal, Verdict } from '../../protocols/messages/index.ts'
 import type { QueueEffect, QueueEvent, QueueTimeouts, TaskState } from '../../protocols/queue/types.ts'
+import type { Embedder, LlamaInferenceEngine } from '../inference/index.ts'
+import type { CortensorNode } from '../node.ts'
 import type { PeerId } from '@libp2p/interface'
 import type { Address, Hex } from 'viem'
 
@@ -69,6 +67,12 @@ export interface OracleRoleInit {
 interface OracleRecord {
   queued: Hex
   seed: Hex
+  /** the block of the task's TaskSubmitted log (decimal): chain reads about the task start there */
+  submitBlock?: string
+  /** the round-0 miners as gossiped by the leader, which the hub must hold before anyone is paid */
+  assigned?: string[]
+  /** the hub holds an assignment for the task */
+  assignedOnChain?: boolean
   state: TaskState
   precommits: Record<string, { commitment: Hex, signature: Hex }>
   reveals: Record<string, { outputCid: string, salt: Hex }>
@@ -80,10 +84,14 @@ interface OracleTask {
   queued: TaskQueued
   record: OracleRecord
   chain: Promise<void>
+  /** the write of the assignment to the hub, while one runs */
+  assignWrite?: Promise<boolean>
   /** the submitter's peer (holds the prompt) */
   from?: PeerId
   /** reveals that overtook the last precommit on gossip: applied when the window opens */
   early?: Reveal[]
+  /** acks and precommits that overtook the assignment (whose validation reads the chain): applied after it */
+  unassigned?: Array<() => void>
 }
 
 export interface OracleStats {
@@ -98,7 +106,14 @@ export interface OracleStats {
 }
 
 const TICK_MS = 100
-const SAMPLE_DOMAIN = 'cortensor/replay-sample/v1'
+/** attempts at writing an assignment to the hub before giving up until it is needed again (reassignment, settlement) */
+const ASSIGN_WRITE_ATTEMPTS = 4
+/** first pause between those attempts; doubles each time */
+const ASSIGN_RETRY_MS = 250
+/** a leader read this recent is trusted when it names the oracle an assignment comes from */
+const LEADER_CACHE_MS = 2000
+/** acks and precommits kept per task while its assignment has not arrived */
+const MAX_UNASSIGNED_EVENTS = 64
 
 export class OracleRole {
   readonly init: OracleRoleInit
@@ -110,6 +125,8 @@ export class OracleRole {
   private readonly tasks = new Map<string, OracleTask>()
   private readonly records: RecordStore<OracleRecord>
   private readonly settleQueue = new Map<string, OracleTask>()
+  private readonly submitted: SubmittedIndex
+  private leaderSeen?: { address: string, atMs: number }
   private uninstall?: () => void
   private watcher?: HubWatcher
   private timer?: ReturnType<typeof setInterval>
@@ -118,6 +135,11 @@ export class OracleRole {
   private settling?: Promise<void>
   private stopped = false
   private replayQuorum = 2
+  /** signed failed-replay attestations per `<taskId>:<miner>`: oracle address → signature */
+  private readonly replayAttestations = new Map<string, Map<string, Hex>>()
+  /** `<taskId>:<miner>` this oracle replayed for the quorum, or slashed */
+  private readonly attested = new Set<string>()
+  private readonly slashedFor = new Set<string>()
 
   constructor (init: OracleRoleInit) {
     this.init = init
@@ -125,6 +147,7 @@ export class OracleRole {
     this.prefix = init.topicPrefix ?? `/${init.node.config.network}`
     this.pool = new PoolView(init.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS)
     this.records = new RecordStore(init.node.datastore, '/cortensor/oracle/tasks')
+    this.submitted = new SubmittedIndex(init.chain)
   }
 
   private say (line: string): void {
@@ -150,8 +173,8 @@ export class OracleRole {
         this.say(`task ${queued.taskId}: resumed after restart (${value.state.phase})`)
       }
     }
-    // the leader's authority is the hub's: its assignTasks call fails for anyone else
-    const base = defaultValidators()
+    // an assignment counts only from the hub's current leader, whose assignTasks call alone the hub accepts
+    const base = defaultValidators({ isLeader: async (oracle) => this.leads(oracle) })
     this.uninstall = installGossip(node.libp2p.services.pubsub, {
       prefix: this.prefix,
       models: this.init.modelIds,
@@ -169,10 +192,10 @@ export class OracleRole {
       handlers: {
         task: (m, meta) => { this.onTaskQueued(m, meta.from) },
         assignment: (m) => { this.onEvent(m.taskId, async (t) => { this.onAssignment(t, m) }) },
-        ack: (m) => { this.onEvent(m.taskId, async (t) => { this.apply(t, ackEvent(m)) }) },
-        precommit: (m) => { this.onEvent(m.taskId, async (t) => { this.onPrecommit(t, m) }) },
+        ack: (m) => { this.onEvent(m.taskId, async (t) => { this.afterAssignment(t, () => { this.apply(t, ackEvent(m)) }) }) },
+        precommit: (m) => { this.onEvent(m.taskId, async (t) => { this.afterAssignment(t, () => { this.onPrecommit(t, m) }) }) },
         reveal: (m) => { this.onEvent(m.taskId, async (t) => { this.onReveal(t, m) }) },
-        verdict: (m) => { this.onEvent(m.taskId, async (t) => { this.onVerdict(t, m) }) },
+        verdict: (m) => { this.onEvent(m.taskId, async (t) => { await this.onVerdict(t, m) }) },
         heartbeat: (m, meta) => {
           if (meta.from != null) {
             this.pool.onHeartbeat(m, meta.from)
@@ -180,11 +203,17 @@ export class OracleRole {
         }
       }
     })
-    this.watcher = watchHub(chain, async (l) => { await this.onChainLog(l) }, { onError: (err) => { log('chain poll: %s', err.message) } })
+    this.watcher = watchHub(chain, async (l) => {
+      this.submitted.onLog(l)
+      await this.onChainLog(l)
+    }, { onError: (err) => { log('chain poll: %s', err.message) } })
+    this.submitted.follow(this.watcher)
     this.timer = setInterval(() => { this.onTick() }, TICK_MS)
     const beat = async (): Promise<void> => {
       if (!this.stopped) {
         await chain.serial(async () => chainHeartbeat(chain.wallet, { hub: chain.hub })).catch((err) => { log('chain heartbeat: %s', err.message) })
+        // keeps the assignment validator's leader fresh, so it seldom waits for a read
+        await this.leader().catch(() => {})
       }
     }
     this.heartbeatTimer = setInterval(() => { void beat() }, this.init.chainHeartbeatMs ?? 1000)
@@ -201,17 +230,22 @@ export class OracleRole {
     clearTimeout(this.settleTimer)
     this.watcher?.stop()
     this.uninstall?.()
-    await Promise.allSettled([...this.tasks.values()].map(async t => t.chain))
+    await Promise.allSettled([...this.tasks.values()].flatMap(t => [t.chain, t.assignWrite ?? Promise.resolve()]))
     await this.settling
   }
 
   // ------------------------------------------------------------ checks on gossip
 
+  /**
+   * The announcement agrees with the chain: its submission log (indexed by
+   * the log poller, or one short query, and kept for the seed) or, for a task
+   * submitted before this oracle's poller started, the task's record.
+   */
   private async checkOnChain (m: TaskQueued): Promise<void> {
     const { chain } = this.init
     let t
     try {
-      t = await getTask(chain.wallet, { hub: chain.hub, taskId: m.taskId })
+      t = await this.submitted.recent(m.taskId) ?? await getTask(chain.wallet, { hub: chain.hub, taskId: m.taskId })
     } catch {
       throw new InvalidFieldError('taskId', `task ${m.taskId} is not on chain`)
     }
@@ -250,7 +284,10 @@ export class OracleRole {
     const task: OracleTask = { queued: m, from, record: { queued: bytesToHex(TaskQueued.encode(m)), seed: '0x', state, precommits: {}, reveals: {} }, chain: Promise.resolve() }
     this.tasks.set(id, task)
     this.enqueue(task, async () => {
-      task.record.seed = await this.chainSeed(m.taskId)
+      const submitted = await this.submitted.lookup(m.taskId)
+      this.submitted.delete(m.taskId)
+      task.record.seed = submitted.seed
+      task.record.submitBlock = submitted.blockNumber.toString()
       await this.persist(task)
       this.onEffects(task, effects)
     })
@@ -345,7 +382,9 @@ export class OracleRole {
   // ------------------------------------------------------------ leadership
 
   private async leader (): Promise<Address> {
-    return getLeader(this.init.chain.wallet, { hub: this.init.chain.hub })
+    const address = await getLeader(this.init.chain.wallet, { hub: this.init.chain.hub })
+    this.leaderSeen = { address: address.toLowerCase(), atMs: Date.now() }
+    return address
   }
 
   async isLeader (): Promise<boolean> {
@@ -356,28 +395,29 @@ export class OracleRole {
     }
   }
 
-  private async chainSeed (taskId: bigint): Promise<Hex> {
-    const { chain } = this.init
-    const logs = await getContractEvents(chain.wallet, { address: chain.hub, abi: cortensorHubAbi, eventName: 'TaskSubmitted', args: { taskId }, fromBlock: 0n, strict: true })
-    if (logs.length === 0) {
-      throw new Error(`task ${taskId}: no TaskSubmitted event on chain`)
+  /**
+   * Whether `oracle` leads now (the assignment validator): a recent read
+   * naming it suffices, anything else is read again. If the chain cannot be
+   * read the assignment is let through: the hub still refuses a non-leader's
+   * assignment, and so its settlement.
+   */
+  private async leads (oracle: string): Promise<boolean> {
+    const o = oracle.toLowerCase()
+    const seen = this.leaderSeen
+    if (seen?.address === o && Date.now() - seen.atMs < LEADER_CACHE_MS) {
+      return true
     }
-    return bytesToHex(numberToBytes(logs[0].args.seed, { size: 32 }))
+    try {
+      return (await this.leader()).toLowerCase() === o
+    } catch (err: any) {
+      log('leader read failed, assignment from %s accepted: %s', o, err?.message)
+      return true
+    }
   }
 
-  /** The task's miners in assignment order, as the hub knows them (assignment then replacements). */
-  private async chainMiners (taskId: bigint): Promise<Address[]> {
-    const { chain } = this.init
-    const assigned = await getContractEvents(chain.wallet, { address: chain.hub, abi: cortensorHubAbi, eventName: 'TaskAssigned', args: { taskId }, fromBlock: 0n, strict: true })
-    if (assigned.length === 0) {
-      return []
-    }
-    const miners = [...assigned[assigned.length - 1].args.miners]
-    const replaced = await getContractEvents(chain.wallet, { address: chain.hub, abi: cortensorHubAbi, eventName: 'MinerReassigned', args: { taskId }, fromBlock: 0n, strict: true })
-    for (const r of replaced) {
-      miners[Number(r.args.index)] = r.args.replacement
-    }
-    return miners
+  /** The task's miners in assignment order, as the hub knows them, read from the submit block on. */
+  private async chainMiners (task: OracleTask): Promise<Address[]> {
+    return assignedMiners(this.init.chain, task.queued.taskId, BigInt(task.record.submitBlock ?? 0))
   }
 
   private roundSeed (task: OracleTask, round: number): Uint8Array {
@@ -411,7 +451,6 @@ export class OracleRole {
       this.say(`task ${task.queued.taskId}: cannot assign yet: ${err.message}`)
       return
     }
-    const { chain } = this.init
     const msg: Assignment = {
       taskId: task.queued.taskId,
       sessionId: task.queued.sessionId,
@@ -421,13 +460,70 @@ export class OracleRole {
       round: 0,
       signature: new Uint8Array(0)
     }
-    // the hub's record first: miners are paid only for assignments the chain knows
-    log('task %s: assigning on chain', task.queued.taskId)
-    await chain.serial(async () => assignTasks(chain.wallet, { hub: chain.hub, assignments: [{ taskId: task.queued.taskId, miners: miners as Address[] }] }))
+    // gossip first, so miners start at once; the hub's copy is written meanwhile, and
+    // what needs it (a replacement, the settlement: miners are paid only for assignments the chain knows) waits for it
     await publishMessage(this.init.node.libp2p.services.pubsub, 'assignment', msg, { prefix: this.prefix })
+    task.record.assigned = miners
     this.apply(task, assignedEvent(msg))
+    this.onAssigned(task)
     this.stats.assigned++
     this.say(`task ${task.queued.taskId}: assigned to ${miners.join(', ')}`)
+    void this.assignmentOnChain(task)
+  }
+
+  /**
+   * The hub's copy of the round-0 assignment: written by whichever oracle
+   * leads when it is needed, retried, one write shared by everyone waiting for
+   * it. False while it cannot be written (this oracle does not lead, the task
+   * left the queue on chain, or every attempt failed); later needs try again.
+   */
+  private async assignmentOnChain (task: OracleTask): Promise<boolean> {
+    if (task.record.assignedOnChain === true) {
+      return true
+    }
+    task.assignWrite ??= this.writeAssignment(task).finally(() => { task.assignWrite = undefined })
+    return task.assignWrite
+  }
+
+  private async writeAssignment (task: OracleTask): Promise<boolean> {
+    const { chain } = this.init
+    const taskId = task.queued.taskId
+    const miners = task.record.assigned as Address[] | undefined
+    if (miners == null) {
+      return false
+    }
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const onChain = await getTask(chain.wallet, { hub: chain.hub, taskId })
+        if (onChain.status === 'queued') {
+          if (!(await this.isLeader())) {
+            return false
+          }
+          await chain.serial(async () => assignTasks(chain.wallet, { hub: chain.hub, assignments: [{ taskId, miners }] }))
+          log('task %s: assignment on chain', taskId)
+        } else if (onChain.status === 'assigned') {
+          if (task.record.state.round === 0 && onChain.assignment.toLowerCase() !== assignmentHash(miners).toLowerCase()) {
+            // another leader's choice reached the hub first: settlement follows the hub's
+            this.say(`task ${taskId}: the hub holds another assignment than the one gossiped`)
+          }
+        } else if (onChain.status !== 'settled') {
+          this.say(`task ${taskId}: the assignment cannot go on chain: the task is ${onChain.status} there`)
+          return false
+        }
+        task.record.assignedOnChain = true
+        this.enqueue(task, async () => { await this.persist(task) })
+        return true
+      } catch (err: any) {
+        // a hub rule other than a lost race (the status is read again) will not change by retrying
+        const permanent = err?.name === 'ContractRuleError' && err.rule !== 'TaskNotQueued'
+        if (this.stopped || permanent || attempt >= ASSIGN_WRITE_ATTEMPTS) {
+          this.say(`task ${taskId}: the assignment is not on chain (${err?.message ?? err}); the task is not settled until it is`)
+          return false
+        }
+        log('task %s: writing the assignment failed (attempt %d): %s', taskId, attempt, err?.message)
+        await new Promise(resolve => setTimeout(resolve, ASSIGN_RETRY_MS * 2 ** (attempt - 1)))
+      }
+    }
   }
 
   private async reassign (task: OracleTask, round: number): Promise<void> {
@@ -435,8 +531,18 @@ export class OracleRole {
     if (s.vacancies === 0 || !(await this.isLeader())) {
       return
     }
-    const gone = s.slots.filter(x => x.status === 'reassigned').map(x => x.miner)
-    const current = await this.chainMiners(task.queued.taskId)
+    // the hub replaces a miner only in the assignment it holds
+    if (!(await this.assignmentOnChain(task))) {
+      this.say(`task ${task.queued.taskId}: no replacement: the assignment is not on chain`)
+      return
+    }
+    const current = await this.chainMiners(task)
+    // the task may have moved on while the chain was read (the tick expires tasks)
+    const now = task.record.state
+    if (isTerminal(now) || now.vacancies === 0) {
+      return
+    }
+    const gone = now.slots.filter(x => x.status === 'reassigned').map(x => x.miner)
     const index = current.findIndex(m => gone.includes(m.toLowerCase()))
     if (index < 0) {
       return
@@ -492,7 +598,28 @@ export class OracleRole {
         log('selection check: %s', err.message)
       }
     }
-    this.apply(task, assignedEvent(m))
+    if (this.apply(task, assignedEvent(m)) && m.round === 0) {
+      // what the hub must hold before settlement, whoever leads then
+      task.record.assigned ??= m.miners.map(b => bytesToHex(b).toLowerCase())
+      this.onAssigned(task)
+    }
+  }
+
+  /** Run `fn` now, or once the assignment arrives if an ack or precommit overtook it. */
+  private afterAssignment (task: OracleTask, fn: () => void): void {
+    if (task.record.state.phase !== 'queued') {
+      fn()
+    } else if ((task.unassigned ??= []).length < MAX_UNASSIGNED_EVENTS) {
+      task.unassigned.push(fn)
+    }
+  }
+
+  private onAssigned (task: OracleTask): void {
+    const waiting = task.unassigned ?? []
+    task.unassigned = undefined
+    for (const fn of waiting) {
+      fn()
+    }
   }
 
   private onPrecommit (task: OracleTask, m: Precommit): void {
@@ -515,19 +642,125 @@ export class OracleRole {
     try {
       outputCid = CID.decode(m.outputCid)
       matches = p != null && precommitHash(this.init.chain.domain, m.taskId, cidDigest(outputCid), bytesToHex(m.salt)) === p.commitment
-    } catch {}
+    } catch {
+      // an output CID that does not decode matches no commitment
+    }
     if (this.apply(task, revealEvent(m, matches)) && outputCid != null) {
       task.record.reveals[miner] = { outputCid: outputCid.toString(), salt: bytesToHex(m.salt) }
     }
   }
 
-  private onVerdict (task: OracleTask, m: Verdict): void {
+  private async onVerdict (task: OracleTask, m: Verdict): Promise<void> {
+    const sender = bytesToHex(m.oracle).toLowerCase()
+    await this.collectAttestations(task, m)
+    // a follower's attestation is not the task's verdict; only the leader's is
+    if (m.miners.some(v => v.replaySignature != null) && !(await this.leads(sender))) {
+      await this.trySlash(task)
+      return
+    }
     const outcomes: Record<string, MinerVerdict.Outcome> = {}
     for (const v of m.miners) {
       outcomes[bytesToHex(v.miner).toLowerCase()] = v.outcome
     }
     if (this.apply(task, verdictEvent(m))) {
       task.record.outcomes = outcomes
+    }
+    if (sender !== this.address && this.replayQuorum > 1) {
+      await this.attestReplayFailures(task, m)
+    }
+  }
+
+  /** Keep every failed-replay signature that recovers to the oracle that sent it. */
+  private async collectAttestations (task: OracleTask, m: Verdict): Promise<void> {
+    const sender = bytesToHex(m.oracle).toLowerCase()
+    for (const v of m.miners) {
+      if (v.replaySignature == null || v.outcome !== MinerVerdict.Outcome.REJECTED_REPLAY) {
+        continue
+      }
+      const miner = bytesToHex(v.miner).toLowerCase()
+      const reveal = task.record.reveals[miner]
+      if (reveal == null) {
+        continue
+      }
+      const outputDigest = cidDigest(CID.parse(reveal.outputCid))
+      const signer = await recoverTypedDataAddress({
+        domain: this.init.chain.domain,
+        types: hubTypes,
+        primaryType: 'ReplayVerdict',
+        message: { taskId: task.queued.taskId, miner: miner as Address, outputDigest, passed: false },
+        signature: bytesToHex(v.replaySignature)
+      }).catch(() => undefined)
+      if (signer?.toLowerCase() !== sender) {
+        this.say(`task ${task.queued.taskId}: ignored a replay signature for ${miner} that is not ${sender}'s`)
+        continue
+      }
+      this.attestation(task, miner).set(sender, bytesToHex(v.replaySignature))
+    }
+  }
+
+  private attestation (task: OracleTask, miner: string): Map<string, Hex> {
+    const key = `${task.queued.taskId}:${miner}`
+    let sigs = this.replayAttestations.get(key)
+    if (sigs == null) {
+      sigs = new Map()
+      this.replayAttestations.set(key, sigs)
+    }
+    return sigs
+  }
+
+  private async signReplayFailure (task: OracleTask, miner: string): Promise<Hex | undefined> {
+    const reveal = task.record.reveals[miner]
+    if (reveal == null) {
+      return undefined
+    }
+    const outputDigest = cidDigest(CID.parse(reveal.outputCid))
+    const sig = await signReplayVerdict(privateKeyToAccount(this.init.node.peerIdentity.privateKey), this.init.chain.domain, { taskId: task.queued.taskId, miner: miner as Address, outputDigest, passed: false })
+    this.attestation(task, miner).set(this.address, sig)
+    return sig
+  }
+
+  /**
+   * The hub slashes a failed replay only with `replayQuorum` oracles'
+   * signatures: replay each output the leader rejected on replay, and if it
+   * fails here too, gossip this oracle's signed attestation.
+   */
+  private async attestReplayFailures (task: OracleTask, m: Verdict): Promise<void> {
+    const { node, engine, embedder } = this.init
+    const entries: Verdict['miners'] = []
+    for (const v of m.miners) {
+      const miner = bytesToHex(v.miner).toLowerCase()
+      const key = `${task.queued.taskId}:${miner}`
+      if (v.outcome !== MinerVerdict.Outcome.REJECTED_REPLAY || this.attested.has(key)) {
+        continue
+      }
+      this.attested.add(key)
+      const passed = await replayOne({
+        node,
+        engine,
+        embedder,
+        peerOf: (x) => this.pool.get(x)?.peerId,
+        onReplay: () => { this.stats.replays++ },
+        say: (line) => { this.say(line) }
+      }, { queued: task.queued, state: task.record.state, seed: task.record.seed, reveals: task.record.reveals, promptHolder: task.from }, miner)
+      if (passed !== false) {
+        this.say(`task ${task.queued.taskId}: the output of ${miner} ${passed === true ? 'replays here' : 'could not be replayed here'}; no attestation`)
+        continue
+      }
+      const sig = await this.signReplayFailure(task, miner)
+      if (sig != null) {
+        entries.push({ miner: v.miner, outcome: MinerVerdict.Outcome.REJECTED_REPLAY, similarityPpm: 0, replaySignature: new Uint8Array(hexToBytes(sig)) })
+      }
+    }
+    if (entries.length > 0) {
+      await publishMessage(node.libp2p.services.pubsub, 'verdict', { taskId: task.queued.taskId, oracle: addressToBytes(this.address as Hex), miners: entries, round: m.round, signature: new Uint8Array(0) }, { prefix: this.prefix })
+      this.say(`task ${task.queued.taskId}: attested ${entries.length} failed replay(s) for the quorum`)
+    }
+  }
+
+  /** Slash once the task is settled and enough attestations are in (the leader only). */
+  private async trySlash (task: OracleTask): Promise<void> {
+    if (task.record.state.phase === 'settled' && await this.isLeader()) {
+      await this.slashReplayFailures(task)
     }
   }
 
@@ -538,96 +771,34 @@ export class OracleRole {
     if (s.phase !== 'committed' || !(await this.isLeader())) {
       return
     }
-    const { node, engine, embedder } = this.init
+    const { node, engine, embedder, sampleRate, similarityThreshold } = this.init
     const q = task.queued
-    const outcomes: Record<string, MinerVerdict.Outcome> = {}
-    const similarity: Record<string, number> = {}
-    const docs = new Map<string, { doc: OutputDoc, miners: string[] }>()
-    for (const slot of s.slots) {
-      if (slot.status === 'faulty') {
-        outcomes[slot.miner] = MinerVerdict.Outcome.REVEAL_MISMATCH
-      } else if (slot.status === 'missed' || slot.status === 'reassigned') {
-        outcomes[slot.miner] = MinerVerdict.Outcome.MISSING
-      }
-    }
-    for (const slot of s.slots.filter(x => x.status === 'revealed')) {
-      const cid = slot.outputCid ?? task.record.reveals[slot.miner]?.outputCid
-      try {
-        if (cid == null) {
-          throw new Error('no output')
-        }
-        const entry = docs.get(cid)
-        if (entry != null) {
-          entry.miners.push(slot.miner)
-          continue
-        }
-        await fetchFromHolders(node.libp2p, node.store, node.config.network, [this.pool.get(slot.miner)?.peerId], CID.parse(cid))
-        const doc = await node.store.getJson<OutputDoc>(CID.parse(cid), { signal: AbortSignal.timeout(15_000) })
-        checkOutputDoc(doc, q)
-        docs.set(cid, { doc, miners: [slot.miner] })
-      } catch (err: any) {
-        outcomes[slot.miner] = MinerVerdict.Outcome.REJECTED_STRUCTURAL
-        this.say(`task ${q.taskId}: output of ${slot.miner} rejected: ${err.message}`)
-      }
-    }
-    const groups = [...docs.entries()].sort((a, b) => b[1].miners.length - a[1].miners.length || (a[0] < b[0] ? -1 : 1))
-    let prompt: string | undefined
-    const replay = async (doc: OutputDoc): Promise<boolean> => {
-      if (engine == null) {
-        return true
-      }
-      await fetchFromHolders(node.libp2p, node.store, node.config.network, [task.from], CID.decode(q.promptCid))
-      prompt ??= (await node.store.getJson<PromptDoc>(CID.decode(q.promptCid), { signal: AbortSignal.timeout(15_000) })).prompt
-      this.stats.replays++
-      const p = q.params
-      const verdict = await replayCheck(engine, {
-        prompt,
-        params: { maxTokens: p?.maxTokens, temperature: p?.temperature, topK: p?.topK !== 0 ? p?.topK : undefined, topP: p?.topP !== 0 ? p?.topP : undefined, stop: p?.stop.length !== 0 ? p?.stop : undefined },
-        output: doc.tokens,
-        finishReason: doc.finishReason
-      })
-      return verdict.valid
-    }
-    const sampleRate = this.init.sampleRate ?? DEFAULT_SAMPLE_RATE
-    const sampled = seedToUnit(deriveSeed(SAMPLE_DOMAIN, hexToBytes(task.record.seed), q.taskId)) < sampleRate
-    let reference: OutputDoc | undefined
-    for (let i = 0; i < groups.length; i++) {
-      const [, { doc, miners }] = groups[i]
-      // the largest group is replayed on a sample; every disagreeing output is replayed
-      const mustReplay = i > 0 || sampled || groups.length > 1
-      const passed = mustReplay ? await replay(doc) : true
-      if (!passed) {
-        for (const m of miners) {
-          outcomes[m] = MinerVerdict.Outcome.REJECTED_REPLAY
-        }
-        continue
-      }
-      if (reference == null) {
-        reference = doc
-        for (const m of miners) {
-          outcomes[m] = MinerVerdict.Outcome.ACCEPTED
-        }
-        continue
-      }
-      const sim = embedder != null ? cosineSimilarity(await embedder.embed(reference.text), await embedder.embed(doc.text)) : 0
-      const outlier = sim < (this.init.similarityThreshold ?? EMBEDDING_SIMILARITY_THRESHOLD)
-      for (const m of miners) {
-        similarity[m] = sim
-        outcomes[m] = outlier ? MinerVerdict.Outcome.OUTLIER : MinerVerdict.Outcome.ACCEPTED
+    const { outcomes, similarity, tokens } = await validateOutputs({
+      node,
+      engine,
+      embedder,
+      sampleRate,
+      similarityThreshold,
+      peerOf: (miner) => this.pool.get(miner)?.peerId,
+      onReplay: () => { this.stats.replays++ },
+      say: (line) => { this.say(line) }
+    }, { queued: q, state: s, seed: task.record.seed, reveals: task.record.reveals, promptHolder: task.from })
+    // the leader's own failed-replay signatures travel with its verdict (the first of the hub's replay quorum)
+    const replaySigs: Record<string, Hex | undefined> = {}
+    for (const [miner, outcome] of Object.entries(outcomes)) {
+      if (outcome === MinerVerdict.Outcome.REJECTED_REPLAY) {
+        replaySigs[miner] = await this.signReplayFailure(task, miner)
       }
     }
     const msg: Verdict = {
       taskId: q.taskId,
       oracle: addressToBytes(this.address as Hex),
-      miners: Object.entries(outcomes).map(([miner, outcome]) => ({ miner: addressToBytes(miner as Hex), outcome, similarityPpm: Math.round(Math.max(0, similarity[miner] ?? 0) * 1e6) })),
+      miners: Object.entries(outcomes).map(([miner, outcome]) => {
+        const sig = replaySigs[miner]
+        return { miner: addressToBytes(miner as Hex), outcome, similarityPpm: Math.round(Math.max(0, similarity[miner] ?? 0) * 1e6), ...(sig != null ? { replaySignature: new Uint8Array(hexToBytes(sig)) } : {}) }
+      }),
       round: s.round,
       signature: new Uint8Array(0)
-    }
-    const tokens: Record<string, number> = {}
-    for (const [, { doc, miners }] of docs) {
-      for (const m of miners) {
-        tokens[m] = doc.tokens.length
-      }
     }
     task.record.tokens = tokens
     await publishMessage(this.init.node.libp2p.services.pubsub, 'verdict', msg, { prefix: this.prefix })
@@ -635,8 +806,7 @@ export class OracleRole {
       task.record.outcomes = outcomes
       this.stats.validated++
       for (const [miner, outcome] of Object.entries(outcomes)) {
-        const code = outcome === MinerVerdict.Outcome.ACCEPTED ? V.PASS : outcome === MinerVerdict.Outcome.OUTLIER ? V.OUTLIER : outcome === MinerVerdict.Outcome.REJECTED_REPLAY || outcome === MinerVerdict.Outcome.REJECTED_STRUCTURAL ? V.REPLAY_FAIL : outcome === MinerVerdict.Outcome.REVEAL_MISMATCH ? V.COMMIT_MISMATCH : V.TIMEOUT
-        this.pool.applyVerdict(miner, code)
+        this.pool.applyVerdict(miner, outcomeVerdict(outcome))
       }
       this.say(`task ${q.taskId}: verdict ${Object.entries(outcomes).map(([m, o]) => `${m.slice(0, 10)}… ${o}`).join(', ')}`)
     }
@@ -675,20 +845,17 @@ export class OracleRole {
     for (const t of batch) {
       this.settleQueue.delete(t.queued.taskId.toString())
     }
+    const checked = await Promise.all(batch.map(async task => ({
+      task,
+      entry: await this.settlementEntry(task).catch((err) => { this.say(`task ${task.queued.taskId}: left out of the settlement: ${err?.message ?? err}`) })
+    })))
     const entries: TaskVerdicts[] = []
     const included: OracleTask[] = []
-    for (const task of batch) {
-      const s = task.record.state
-      if (s.phase !== 'validated') {
-        continue
+    for (const { task, entry } of checked) {
+      if (entry != null) {
+        entries.push(entry)
+        included.push(task)
       }
-      const onChain = await getTask(chain.wallet, { hub: chain.hub, taskId: task.queued.taskId })
-      if (onChain.status === 'settled') {
-        continue
-      }
-      const miners = await this.chainMiners(task.queued.taskId)
-      entries.push({ taskId: task.queued.taskId, miners: miners.map(m => this.minerVerdict(task, m)) })
-      included.push(task)
     }
     if (entries.length === 0) {
       return
@@ -703,6 +870,30 @@ export class OracleRole {
         await this.slashReplayFailures(task)
       })
     }
+  }
+
+  /**
+   * A validated task's line in the batch, or nothing if the hub cannot settle
+   * it: one such task would revert the whole batch. The hub settles only
+   * assignments it holds, so a task whose assignment cannot be written stays
+   * unsettled (the queue retries its settlement, then expires it).
+   */
+  private async settlementEntry (task: OracleTask): Promise<TaskVerdicts | undefined> {
+    const { chain } = this.init
+    const taskId = task.queued.taskId
+    if (task.record.state.phase !== 'validated') {
+      return undefined
+    }
+    if (!(await this.assignmentOnChain(task))) {
+      this.say(`task ${taskId}: not settled: its assignment is not on chain`)
+      return undefined
+    }
+    const onChain = await getTask(chain.wallet, { hub: chain.hub, taskId })
+    if (onChain.status !== 'assigned') {
+      return undefined
+    }
+    const miners = await this.chainMiners(task)
+    return { taskId, miners: miners.map(m => this.minerVerdict(task, m)) }
   }
 
   private minerVerdict (task: OracleTask, miner: Address): TaskVerdicts['miners'][number] {
@@ -727,9 +918,10 @@ export class OracleRole {
 
   /** Replay failures are provable: with enough oracle signatures (the hub's quorum) the miner's stake is slashed. */
   private async slashReplayFailures (task: OracleTask): Promise<void> {
-    const { chain, node } = this.init
+    const { chain } = this.init
     for (const [miner, outcome] of Object.entries(task.record.outcomes ?? {})) {
-      if (outcome !== MinerVerdict.Outcome.REJECTED_REPLAY || this.replayQuorum > 1) {
+      const key = `${task.queued.taskId}:${miner}`
+      if (outcome !== MinerVerdict.Outcome.REJECTED_REPLAY || this.slashedFor.has(key)) {
         continue
       }
       const reveal = task.record.reveals[miner]
@@ -738,16 +930,29 @@ export class OracleRole {
         continue
       }
       const outputDigest = cidDigest(CID.parse(reveal.outputCid))
-      const sig = await signReplayVerdict(privateKeyToAccount(node.peerIdentity.privateKey), chain.domain, { taskId: task.queued.taskId, miner: miner as Address, outputDigest, passed: false })
-      await chain.serial(async () => slashReplayFailure(chain.wallet, {
-        hub: chain.hub,
-        taskId: task.queued.taskId,
-        miner: miner as Address,
-        precommit: { outputDigest, salt: reveal.salt, signature: pre.signature },
-        oracleSignatures: [{ oracle: this.address as Address, signature: sig }]
-      }))
-      this.stats.slashed++
-      this.say(`task ${task.queued.taskId}: miner ${miner} slashed for a failed replay`)
+      const sigs = this.attestation(task, miner)
+      if (!sigs.has(this.address)) {
+        await this.signReplayFailure(task, miner)
+      }
+      if (sigs.size < this.replayQuorum) {
+        // the other oracles' attestations arrive on gossip; each one retries this
+        this.say(`task ${task.queued.taskId}: ${sigs.size} of ${this.replayQuorum} replay signatures for ${miner}; waiting for more`)
+        continue
+      }
+      this.slashedFor.add(key)
+      try {
+        await chain.serial(async () => slashReplayFailure(chain.wallet, {
+          hub: chain.hub,
+          taskId: task.queued.taskId,
+          miner: miner as Address,
+          precommit: { outputDigest, salt: reveal.salt, signature: pre.signature },
+          oracleSignatures: [...sigs].slice(0, Math.max(this.replayQuorum, 1)).map(([oracle, signature]) => ({ oracle: oracle as Address, signature }))
+        }))
+        this.stats.slashed++
+        this.say(`task ${task.queued.taskId}: miner ${miner} slashed for a failed replay (${Math.min(sigs.size, Math.max(this.replayQuorum, 1))} oracle signature(s))`)
+      } catch (err: any) {
+        this.say(`task ${task.queued.taskId}: slashing ${miner} failed: ${err.shortMessage ?? err.message}`)
+      }
     }
   }
 
@@ -773,25 +978,3 @@ export class OracleRole {
     }
   }
 }
-
-function checkOutputDoc (doc: OutputDoc, q: TaskQueued): void {
-  if (doc == null || typeof doc !== 'object') {
-    throw new Error('output is not a document')
-  }
-  if (doc.taskId !== q.taskId.toString()) {
-    throw new Error(`output names task ${doc.taskId}`)
-  }
-  if (doc.modelId !== q.params?.modelId) {
-    throw new Error(`output names model ${doc.modelId}`)
-  }
-  if (!Array.isArray(doc.tokens) || !doc.tokens.every(t => Number.isInteger(t) && t >= 0)) {
-    throw new Error('output tokens are not token ids')
-  }
-  if (doc.tokens.length > (q.params?.maxTokens ?? 0)) {
-    throw new Error(`${doc.tokens.length} tokens, max ${q.params?.maxTokens}`)
-  }
-  if (!['length', 'eos', 'stop'].includes(doc.finishReason) || typeof doc.text !== 'string') {
-    throw new Error('bad finish reason or text')
-  }
-}
-
