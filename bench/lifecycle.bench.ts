@@ -3,12 +3,16 @@
  * network (anvil, bootstrap, 2 oracles, 3 miners, client) serving the devnet
  * model. Mesh-served tokens/s and time to first token against the same
  * engine called directly in the same process; submit → settled latency;
- * settled tasks/s with many tasks in flight.
+ * settled tasks/s with many tasks in flight. Then the same network with a
+ * redundancy-1 session: one miner generates, so its tokens/s against the
+ * direct figure measures the mesh's overhead, where at redundancy 3 three
+ * miners share the cores the direct run had alone.
  */
 import { devnetModel } from '../node/devnet-model.ts'
 import { createInferenceEngine } from '../node/inference/index.ts'
 import { startNetwork } from '../node/network.ts'
 import { percentile, printFigures } from './report.ts'
+import type { BenchFigure } from './report.ts'
 
 const PROMPT = 'the man said that the water was very cold and people call it a long day'
 const TOKENS = 128
@@ -40,7 +44,21 @@ for (let r = 0; r < REPS; r++) {
 }
 await engine.close()
 
+/** Tokens/s of each streamed task: the rate after the first token, as the direct figure. */
+async function streamRate (task: { tokens: AsyncIterable<unknown> }): Promise<{ firstMs: number, rate: number }> {
+  let first = 0
+  let n = 0
+  for await (const t of task.tokens) {
+    void t
+    if (n++ === 0) {
+      first = performance.now()
+    }
+  }
+  return { firstMs: first, rate: (n - 1) / ((performance.now() - first) / 1000) }
+}
+
 const net = await startNetwork({ miners: 3, oracles: 2, modelPath })
+let figures: BenchFigure[] = []
 try {
   const meshTtft: number[] = []
   const meshTtftFromSubmit: number[] = []
@@ -50,18 +68,10 @@ try {
     const t0 = performance.now()
     const task = await net.client.submit(PROMPT, { maxTokens: TOKENS })
     const announced = performance.now()
-    let first = 0
-    let n = 0
-    for await (const t of task.tokens) {
-      void t
-      if (n++ === 0) {
-        first = performance.now()
-      }
-    }
-    const end = performance.now()
+    const { firstMs: first, rate } = await streamRate(task)
     meshTtft.push(first - announced)
     meshTtftFromSubmit.push(first - t0)
-    meshRate.push((n - 1) / ((end - first) / 1000))
+    meshRate.push(rate)
     await task.result
     settle.push(performance.now() - t0)
   }
@@ -77,15 +87,31 @@ try {
   const burstS = (performance.now() - b0) / 1000
   const ok = results.filter(r => r.status === 'fulfilled').length
 
-  printFigures('task lifecycle: 3 miners, 2 oracles, devnet model, one process', [
+  figures = [
     { name: `mesh-served tokens/s (${TOKENS} tokens, redundancy 3)`, value: median(meshRate), unit: 'tok/s', baseline: { name: 'engine called directly', value: median(directRate) }, goal: '≥ 0.95' },
     { name: 'time to first token after the announcement', value: median(meshTtft), unit: 'ms', baseline: { name: 'direct time to first token', value: median(directTtft) }, goal: 'delta ≤ 50 ms' },
     { name: 'time to first token from submit (incl. chain submit + assignment)', value: median(meshTtftFromSubmit), unit: 'ms', baseline: { name: 'direct time to first token', value: median(directTtft) } },
     { name: `submit → settled p50 (${settle.length} tasks, one at a time)`, value: percentile(settle, 50), unit: 'ms', baseline: { name: 'direct generation of 128 tokens', value: median(directTtft) + (TOKENS - 1) / median(directRate) * 1000 } },
     { name: `submit → settled p99 (${settle.length} tasks)`, value: percentile(settle, 99), unit: 'ms', baseline: { name: 'submit → settled p50', value: percentile(settle, 50) } },
     { name: `settled tasks/s, ${BURST_TASKS} submitted at once (${ok} settled)`, value: ok / burstS, unit: 'tasks/s', baseline: { name: 'one at a time', value: 1000 / percentile(settle, 50) } }
-  ])
+  ]
 } finally {
   await net.stop()
 }
+
+// redundancy 1: one miner generates (a fresh network: a miner stays reserved for the session it served)
+const single = await startNetwork({ miners: 3, oracles: 2, modelPath, redundancy: 1 })
+try {
+  const rates: number[] = []
+  for (let r = 0; r < REPS; r++) {
+    const task = await single.client.submit(PROMPT, { maxTokens: TOKENS })
+    rates.push((await streamRate(task)).rate)
+    await task.result
+  }
+  figures.splice(1, 0, { name: `mesh-served tokens/s (${TOKENS} tokens, redundancy 1)`, value: median(rates), unit: 'tok/s', baseline: { name: 'engine called directly', value: median(directRate) }, goal: '≥ 0.95' })
+} finally {
+  await single.stop()
+}
+
+printFigures('task lifecycle: 3 miners, 2 oracles, devnet model, one process', figures)
 process.exit(0)

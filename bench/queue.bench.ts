@@ -1,0 +1,196 @@
+/**
+ * Session-queue throughput (`npm run bench -- queue`): how many tasks per
+ * second the whole lifecycle sustains when inference costs nothing, and the
+ * submit → settled latency, in one process: anvil, a bootstrap, 3 oracles,
+ * 20 miners serving the zero-cost engine (bench/zero-engine.ts), one client
+ * keeping CONCURRENCY tasks in flight.
+ *
+ * Baseline, measured first in the same run: the chain alone. The same hub
+ * on a fresh anvil, the same transactions per task as the mesh sends (the
+ * client's submitTask, the leader's assignTasks and its heartbeat every
+ * second, miners' precommit signatures, settleBatch every SETTLE_BATCH_MS),
+ * the same number of tasks kept in flight, driven directly without the
+ * mesh. It is what the chain allows; the ratio says what the mesh (gossip,
+ * streams, storage, validation) costs on top.
+ */
+import { parseEther, keccak256, toHex } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import {
+  ANVIL_KEYS, ROLE_MINER, VERDICT_HONEST, addOracle, assignTasks, createSession, deployHub, heartbeat, registerNode, settleBatch, signPrecommit, startAnvil, submitTask
+} from '../contracts/index.ts'
+import { LOCAL_HUB_CONFIG, startNetwork } from '../node/network.ts'
+import { createChainContext } from '../node/roles/chain.ts'
+import { percentile, printFigures } from './report.ts'
+import { ZERO_COST_MODEL_ID, ZeroCostEngine } from './zero-engine.ts'
+import type { TaskVerdicts } from '../contracts/index.ts'
+import type { ChainContext } from '../node/roles/chain.ts'
+import type { Address, Hex } from 'viem'
+
+const MINERS = 20
+const ORACLES = 3
+const REDUNDANCY = 3
+const TASKS = Number(process.env.QUEUE_TASKS ?? 120)
+const CONCURRENCY = Number(process.env.QUEUE_CONCURRENCY ?? 12)
+const MAX_TOKENS = 16
+/** the oracle's default settlement batching window */
+const SETTLE_BATCH_MS = 250
+/** completions before the throughput window opens (start-up of the pipeline) */
+const WARMUP = Math.ceil(TASKS / 10)
+/**
+ * Miners' heartbeat interval. Every gossip message costs each of the 25 nodes
+ * in this one process a signature check (pure-JS secp256k1, a few ms), so
+ * 20 miners at the default 2 s would spend the process's CPU on heartbeats
+ * alone; 10 s keeps the pool alive and leaves the CPU to the tasks.
+ */
+const HEARTBEAT_MS = 10_000
+
+interface Run {
+  /** submit → settled per task, ms */
+  latencies: number[]
+  /** completion times (performance.now()) in order */
+  done: number[]
+}
+
+/** Keep `concurrency` tasks in flight until `total` have run; `one` runs a task to settlement. */
+async function closedLoop (total: number, concurrency: number, one: (i: number) => Promise<void>): Promise<Run> {
+  const run: Run = { latencies: [], done: [] }
+  let next = 0
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < total) {
+      const i = next++
+      const t0 = performance.now()
+      await one(i)
+      const t1 = performance.now()
+      run.latencies.push(t1 - t0)
+      run.done.push(t1)
+    }
+  }))
+  run.done.sort((a, b) => a - b)
+  return run
+}
+
+/** Settled tasks per second once the pipeline is full. */
+function sustained (run: Run): number {
+  const from = run.done[WARMUP - 1]
+  const to = run.done[run.done.length - 1]
+  return (run.done.length - WARMUP) / ((to - from) / 1000)
+}
+
+/** The chain alone: the mesh's transactions per task, driven directly. */
+async function chainBaseline (): Promise<Run> {
+  const anvil = await startAnvil()
+  try {
+    const deployer = await createChainContext({ rpcUrl: anvil.url, hub: '0x0000000000000000000000000000000000000000', privateKey: ANVIL_KEYS[0] })
+    const { hub } = await deployHub(deployer.wallet, { config: LOCAL_HUB_CONFIG })
+    const on = async (key: Hex): Promise<ChainContext> => createChainContext({ rpcUrl: anvil.url, hub, privateKey: key })
+    const owner = await on(ANVIL_KEYS[0])
+    const oracle = await on(ANVIL_KEYS[1])
+    const client = await on(ANVIL_KEYS[2])
+    await addOracle(owner.wallet, { hub, oracle: oracle.address })
+    const miners: Array<ReturnType<typeof privateKeyToAccount>> = []
+    for (let i = 0; i < MINERS; i++) {
+      const key = keccak256(toHex(`queue-bench-miner-${i}`))
+      const miner = await on(key)
+      const hash = await (owner.wallet as any).sendTransaction({ to: miner.address, value: parseEther('1') })
+      await (owner.wallet as any).waitForTransactionReceipt({ hash, pollingInterval: 20 })
+      await registerNode(miner.wallet, { hub, roles: ROLE_MINER, hardwareClass: 0, models: [ZERO_COST_MODEL_ID], stakeWei: parseEther('0.1') })
+      miners.push(privateKeyToAccount(key))
+    }
+    const { sessionId } = await createSession(client.wallet, {
+      hub,
+      modelId: ZERO_COST_MODEL_ID,
+      redundancy: REDUNDANCY,
+      minMiners: 1,
+      maxMiners: REDUNDANCY,
+      validationMode: 0,
+      slaClass: 1,
+      reservePeriodS: 86_400,
+      maxTasks: 1_000_000,
+      pricePerTokenWei: 10n ** 9n,
+      depositWei: parseEther('5')
+    })
+    // the leader: one assignTasks per task as it arrives, verdicts gathered for SETTLE_BATCH_MS, one settleBatch
+    const pending: Array<{ verdicts: TaskVerdicts, settled(err?: Error): void }> = []
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const flush = (): void => {
+      timer = undefined
+      const batch = pending.splice(0, 50)
+      void oracle.serial(async () => settleBatch(oracle.wallet, { hub, tasks: batch.map(b => b.verdicts) })).then(() => undefined, (err: Error) => err).then((err) => {
+        for (const b of batch) {
+          b.settled(err)
+        }
+      })
+    }
+    // the leader stays live on chain as the mesh's oracles do (the hub's heartbeat timeout is a few seconds)
+    const beat = setInterval(() => { void oracle.serial(async () => heartbeat(oracle.wallet, { hub })).catch(() => {}) }, 1000)
+    let rotation = 0
+    const run = await closedLoop(TASKS, CONCURRENCY, async (i) => {
+      const submitted = await client.serial(async () => submitTask(client.wallet, { hub, sessionId, promptDigest: keccak256(toHex(`prompt-${i}`)), maxTokens: MAX_TOKENS, paramsDigest: keccak256(toHex('params')) }))
+      const chosen = Array.from({ length: REDUNDANCY }, () => miners[rotation++ % MINERS])
+      await oracle.serial(async () => assignTasks(oracle.wallet, { hub, assignments: [{ taskId: submitted.taskId, miners: chosen.map(m => m.address) as Address[] }] }))
+      const outputDigest = keccak256(toHex(`output-${i}`))
+      const verdicts: TaskVerdicts = {
+        taskId: submitted.taskId,
+        miners: await Promise.all(chosen.map(async (m, j) => {
+          const salt = keccak256(toHex(`salt-${i}-${j}`))
+          return { miner: m.address, verdict: VERDICT_HONEST, tokens: MAX_TOKENS, onTime: true, outputDigest, salt, precommitSignature: await signPrecommit(m, oracle.domain, { taskId: submitted.taskId, outputDigest, salt }) }
+        }))
+      }
+      await new Promise<void>((resolve, reject) => {
+        pending.push({ verdicts, settled: (err) => { if (err != null) { reject(err) } else { resolve() } } })
+        if (pending.length >= 50) {
+          clearTimeout(timer)
+          flush()
+        } else {
+          timer ??= setTimeout(flush, SETTLE_BATCH_MS)
+        }
+      })
+    })
+    clearInterval(beat)
+    return run
+  } finally {
+    await anvil.stop()
+  }
+}
+
+/** The whole mesh with the zero-cost engine. */
+async function meshRun (): Promise<{ run: Run, failed: number }> {
+  const net = await startNetwork({
+    miners: MINERS,
+    oracles: ORACLES,
+    modelPath: '',
+    minerEngine: async () => new ZeroCostEngine(),
+    redundancy: REDUNDANCY,
+    heartbeatIntervalMs: HEARTBEAT_MS,
+    say: process.env.CORTENSOR_BENCH_VERBOSE != null ? (l) => { process.stderr.write(`${l}\n`) } : undefined
+  })
+  process.stderr.write(`mesh up: ${MINERS} miners, ${ORACLES} oracles\n`)
+  let failed = 0
+  try {
+    const run = await closedLoop(TASKS, CONCURRENCY, async (i) => {
+      const task = await net.client.submit(`queue benchmark task ${i}`, { maxTokens: MAX_TOKENS })
+      await task.result.catch((err) => {
+        failed++
+        process.stderr.write(`task ${task.taskId}: ${err.message}\n`)
+      })
+    })
+    return { run, failed }
+  } finally {
+    await net.stop()
+  }
+}
+
+const t0 = performance.now()
+const base = await chainBaseline()
+process.stderr.write(`chain baseline: ${TASKS} tasks in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`)
+const t1 = performance.now()
+const mesh = await meshRun()
+process.stderr.write(`mesh: ${TASKS} tasks in ${((performance.now() - t1) / 1000).toFixed(1)} s (with start and stop)\n`)
+
+const baseline = (name: string, value: number): { name: string, value: number } => ({ name: `chain alone: ${name}`, value })
+printFigures(`session queue: ${MINERS} miners, ${ORACLES} oracles, 1 client, zero-cost engine, ${TASKS} tasks, ${CONCURRENCY} in flight, redundancy ${REDUNDANCY}`, [
+  { name: `sustained settled tasks/s (${TASKS - mesh.failed} of ${TASKS} settled)`, value: sustained(mesh.run), unit: 'tasks/s', baseline: baseline('tasks/s', sustained(base)) },
+  { name: 'submit → settled p50', value: percentile(mesh.run.latencies, 50), unit: 'ms', baseline: baseline('p50', percentile(base.latencies, 50)) },
+  { name: 'submit → settled p99', value: percentile(mesh.run.latencies, 99), unit: 'ms', baseline: baseline('p99', percentile(base.latencies, 99)) }
+])
+process.exit(0)
