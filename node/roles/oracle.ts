@@ -209,12 +209,20 @@ export class OracleRole {
     }, { onError: (err) => { log('chain poll: %s', err.message) } })
     this.submitted.follow(this.watcher)
     this.timer = setInterval(() => { this.onTick() }, TICK_MS)
+    let beating = false
     const beat = async (): Promise<void> => {
-      if (!this.stopped) {
-        await chain.serial(async () => chainHeartbeat(chain.wallet, { hub: chain.hub })).catch((err) => { log('chain heartbeat: %s', err.message) })
-        // keeps the assignment validator's leader fresh, so it seldom waits for a read
-        await this.leader().catch(() => {})
+      if (this.stopped) {
+        return
       }
+      // keeps the assignment validator's leader fresh, so it seldom waits for a read
+      const read = this.leader().catch(() => {})
+      // one heartbeat at a time: on a slow chain, queued heartbeats would hold up assignments and settlements behind them
+      if (!beating) {
+        beating = true
+        await chain.serial(async () => chainHeartbeat(chain.wallet, { hub: chain.hub })).catch((err) => { log('chain heartbeat: %s', err.message) })
+        beating = false
+      }
+      await read
     }
     this.heartbeatTimer = setInterval(() => { void beat() }, this.init.chainHeartbeatMs ?? 1000)
     await beat()
