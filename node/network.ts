@@ -183,6 +183,8 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
       const node = await newNode(`miner-${i}`, ['miner'], [bootstrapAddr])
       const ctx = await createChainContext({ rpcUrl, hub, privateKey: node.peerIdentity.privateKey })
       const role = new MinerRole({ node, engine, domain: ctx.domain, chain: ctx, modelId, heartbeatIntervalMs, timeouts, faults: init.minerFaults?.[i], onLine: (l) => { say(`miner ${i}: ${l}`) } })
+      // stopped before the nodes if the start-up fails later
+      stoppers.push(async () => { await role.stop() })
       await role.start()
       return { node, role, engine, dataDir: join(dataDir, `miner-${i}`) }
     }

@@ -348,13 +348,13 @@ export class MinerRole {
    * re-providing the old level's keys (their records expire by themselves).
    */
   private async advertise (): Promise<void> {
-    if (this.stopped) {
+    if (this.stopped || !this.init.node.isStarted()) {
       return
     }
     clearTimeout(this.provideTimer)
     let next = this.init.provideIntervalMs ?? DEFAULT_PROVIDE_INTERVAL_MS
-    const { libp2p, config } = this.init.node
     try {
+      const { libp2p, config } = this.init.node
       await this.refreshLevel().catch((err) => { log('reading the level failed: %s', err?.message) })
       const advert = this.advert
       const signal = AbortSignal.any([this.provideAbort.signal, AbortSignal.timeout(PROVIDE_TIMEOUT_MS)])
