@@ -18,7 +18,7 @@ import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
 import { bytesToHex, hexToBytes } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
-import { getLeader, getNode, getSession, signPrecommit } from '../../contracts/index.ts'
+import { getNode, getSession, signPrecommit } from '../../contracts/index.ts'
 import { defaultValidators, installGossip, publishMessage } from '../../protocols/gossip/index.ts'
 import { peerIdToAddress } from '../../protocols/identity.ts'
 import { StreamEnd, TaskQueued, addressToBytes } from '../../protocols/messages/index.ts'
@@ -112,8 +112,6 @@ export const DEFAULT_HEARTBEAT_INTERVAL_MS = 2000
 export const DEFAULT_PROVIDE_INTERVAL_MS = 10 * 60_000
 const TICK_MS = 100
 const PENDING_MAX_AGE_MS = 30_000
-/** a leader read this recent is trusted when it names the oracle an assignment comes from (kept fresh by each heartbeat) */
-const LEADER_CACHE_MS = 5000
 /** retry of a provide that reached no DHT peer (the routing table is still empty): doubles up to the cap */
 const PROVIDE_RETRY_MIN_MS = 500
 const PROVIDE_RETRY_MAX_MS = 30_000
@@ -167,7 +165,6 @@ export class MinerRole {
   private seq = 0n
   private active = 0
   private stopped = false
-  private leaderSeen?: { address: string, atMs: number }
   private reservation?: ActiveReservation
   private readonly sessionTerms = new Map<string, SessionTerms>()
   private hardwareClass = 'cpu'
@@ -215,8 +212,7 @@ export class MinerRole {
     this.uninstall = installGossip(node.libp2p.services.pubsub, {
       prefix: this.prefix,
       models: [this.modelId],
-      // oracles gossip an assignment before the hub has it: only the hub's current leader's counts
-      validators: defaultValidators({ isLeader: async (oracle) => this.leads(oracle) }),
+      validators: defaultValidators(),
       handlers: {
         task: (m, meta) => { this.onTaskQueued(m, meta.from) },
         assignment: (m) => { this.onEvent(m.taskId, async (t) => { await this.onAssignment(t, m) }) },
@@ -289,7 +285,6 @@ export class MinerRole {
     if (this.stopped) {
       return
     }
-    void this.readLeader().catch(() => {})
     try {
       await publishMessage(this.init.node.libp2p.services.pubsub, 'heartbeat', {
         node: addressToBytes(this.address as Hex),
@@ -324,36 +319,6 @@ export class MinerRole {
   }
 
   /** The chain, read-only (looked up each time: `init.chain` may be attached after start). */
-  private async readLeader (): Promise<string | undefined> {
-    const chain = this.readerOfChain()
-    if (chain == null) {
-      return undefined
-    }
-    const address = (await getLeader(chain.client, { hub: chain.hub })).toLowerCase()
-    this.leaderSeen = { address, atMs: Date.now() }
-    return address
-  }
-
-  /**
-   * Whether `oracle` is the hub's leader (the assignment validator): a recent
-   * read naming it suffices, anything else is read again. Without a chain,
-   * or when it cannot be read, any oracle's assignment is taken, as the hub
-   * pays only for assignments its leader wrote.
-   */
-  private async leads (oracle: string): Promise<boolean> {
-    const o = oracle.toLowerCase()
-    const seen = this.leaderSeen
-    if (seen?.address === o && Date.now() - seen.atMs < LEADER_CACHE_MS) {
-      return true
-    }
-    try {
-      return (await this.readLeader() ?? o) === o
-    } catch (err: any) {
-      log('leader read failed, assignment from %s accepted: %s', o, err?.message)
-      return true
-    }
-  }
-
   private readerOfChain (): ChainReader | undefined {
     const chain = this.init.chain
     return chain == null ? undefined : { client: chain.wallet, hub: chain.hub }
