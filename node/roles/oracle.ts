@@ -525,10 +525,10 @@ export class OracleRole {
         // a hub rule other than a lost race (the status is read again) will not change by retrying
         const permanent = err?.name === 'ContractRuleError' && err.rule !== 'TaskNotQueued'
         if (this.stopped || permanent || attempt >= ASSIGN_WRITE_ATTEMPTS) {
-          this.say(`task ${taskId}: the assignment is not on chain (${err?.message ?? err}); the task is not settled until it is`)
+          this.say(`task ${taskId}: the assignment is not on chain (${err?.shortMessage ?? err?.message ?? err}); the task is not settled until it is`)
           return false
         }
-        log('task %s: writing the assignment failed (attempt %d): %s', taskId, attempt, err?.message)
+        log('task %s: writing the assignment failed (attempt %d): %s', taskId, attempt, err?.shortMessage ?? err?.message)
         await new Promise(resolve => setTimeout(resolve, ASSIGN_RETRY_MS * 2 ** (attempt - 1)))
       }
     }
