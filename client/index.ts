@@ -12,6 +12,7 @@
  * The submitter's libp2p key is its chain key: the task announcement is
  * signed by it, and miners stream tokens only to the task's submitter.
  */
+import * as dagJson from '@ipld/dag-json'
 import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
 import { bytesToHex, sha256, toHex } from 'viem'
@@ -21,7 +22,7 @@ import { PoolView } from '../node/roles/pool.ts'
 import { fetchFromHolders } from '../node/roles/records.ts'
 import { StreamFailedError, requestTokens, streamProtocol } from '../node/roles/stream.ts'
 import { defaultValidators, installGossip, publishMessage } from '../protocols/gossip/index.ts'
-import { MinerVerdict, addressToBytes } from '../protocols/messages/index.ts'
+import { MAX_INLINE_PROMPT_BYTES, MinerVerdict, addressToBytes } from '../protocols/messages/index.ts'
 import { Channel } from './channel.ts'
 import { InvalidSubmitParamsError, TaskFailedError } from './errors.ts'
 import type { MinerOutcome, MinerInfo, ModelInfo, SessionInfo, SubmitParams, TaskClient, TaskHandle, TaskRecord, TaskResult, TaskStatus, TaskUpdate, TokenEvent } from './types.ts'
@@ -72,7 +73,11 @@ export const DEFAULT_TASK_TIMEOUT_MS = 5 * 60_000
 interface Tracked {
   record: TaskRecord
   queued?: TaskQueued
-  ackers: Array<{ miner: string, peer: PeerId }>
+  /**
+   * miners to stream from, in order: those that acked, and before any ack the
+   * first assigned miner whose peer is known (`early`: it may still decline)
+   */
+  ackers: Array<{ miner: string, peer: PeerId, early?: boolean }>
   reveals: Map<string, string>
   outcomes: Map<string, MinerVerdict.Outcome>
   tokens: Channel<TokenEvent>
@@ -151,6 +156,15 @@ export class CortensorTaskClient implements TaskClient {
               }
             }
             this.update(t, 'assigned', `round ${m.round}: ${m.miners.length} miner(s)`)
+            // ask the first assigned miner for tokens now rather than after its ack: its stream
+            // opens while it starts generating (it answers at once if it declines)
+            if (m.round === 0 && t.ackers.length === 0) {
+              const first = m.miners.map(b => this.pool.get(bytesToHex(b).toLowerCase())).find(e => e != null)
+              if (first != null) {
+                t.ackers.push({ miner: first.address.toLowerCase(), peer: first.peerId, early: true })
+                t.newAcker?.()
+              }
+            }
           }
         },
         ack: (m, meta) => {
@@ -278,7 +292,10 @@ export class CortensorTaskClient implements TaskClient {
       stop: params.stop ?? []
     }
     const submittedAtMs = Date.now()
-    const promptCid = await node.store.putJson({ prompt } satisfies PromptDoc)
+    const promptDoc: PromptDoc = { prompt }
+    const promptCid = await node.store.putJson(promptDoc)
+    // a small prompt also rides in the announcement, so miners start without fetching it
+    const promptBlock = dagJson.encode(promptDoc)
     const paramsDigest = sha256(toHex(JSON.stringify({ ...taskParams, seed: taskParams.seed.toString() })))
     const session = await getSession(chain.wallet, { hub: chain.hub, sessionId })
     // throws ContractRuleError (InsufficientDeposit, SessionIsClosed, …) before anything reaches the mesh
@@ -310,6 +327,7 @@ export class CortensorTaskClient implements TaskClient {
       sessionId,
       taskId,
       promptCid: promptCid.bytes,
+      ...(promptBlock.byteLength <= MAX_INLINE_PROMPT_BYTES ? { promptBlock: Uint8Array.from(promptBlock) } : {}),
       params: taskParams,
       submitter: addressToBytes(chain.address),
       deadlineMs: BigInt(submittedAtMs + timeoutMs),
@@ -392,10 +410,12 @@ export class CortensorTaskClient implements TaskClient {
       if (signal.aborted) {
         return
       }
-      const { miner, peer } = t.ackers[next++]
+      const { miner, peer, early } = t.ackers[next++]
       if (tried.has(miner)) {
         continue
       }
+      // an early pick that turns out not to serve is tried again if it acks later
+      const before = received
       tried.add(miner)
       try {
         const frames = requestTokens(node.libp2p, peer, protocol, { taskId: BigInt(t.record.taskId), sessionId: BigInt(t.record.sessionId), fromIndex: received }, signal)
@@ -419,6 +439,9 @@ export class CortensorTaskClient implements TaskClient {
           return
         }
         log('stream from %s failed after %d tokens: %s', miner, received, err?.message)
+        if (early === true && received === before) {
+          tried.delete(miner)
+        }
         if (!(err instanceof StreamFailedError)) {
           t.tokens.fail(err)
           return

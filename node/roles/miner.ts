@@ -27,12 +27,12 @@ import { createTask, isTerminal, transition, tick } from '../../protocols/queue/
 import { ackEvent, assignedEvent, precommitEvent, taskInitFrom } from '../../protocols/queue/wire.ts'
 import { buildTopic } from '../../protocols/topics.ts'
 import { classifyHardware, probeHardware } from '../inference/hardware.ts'
-import { cidDigest, fetchFromHolders, precommitHash, RecordStore } from './records.ts'
+import { cidDigest, precommitHash, RecordStore, taskPrompt } from './records.ts'
 import { TokenBuffer, serveTokenStream, streamProtocol } from './stream.ts'
 import type { ChainContext } from './chain.ts'
 import type { InferenceEngine, LlamaInferenceEngine } from '../inference/index.ts'
 import type { CortensorNode } from '../node.ts'
-import type { OutputDoc, PromptDoc } from './records.ts'
+import type { OutputDoc } from './records.ts'
 import type { HubDomain } from '../../contracts/index.ts'
 import type { Ack, Assignment, Precommit, Reveal, Verdict } from '../../protocols/messages/index.ts'
 import type { PoolAdvert } from '../../protocols/pool/index.ts'
@@ -106,11 +106,19 @@ interface MinerTask {
   abort?: AbortController
   chain: Promise<void>
   finishedAtMs?: number
+  /** an assignment of the task has been handled (whether or not it named this miner) */
+  assignmentSeen?: boolean
+  /** assigned, but this miner would not serve it (reserved for another session) */
+  declined?: boolean
+  /** token-stream requests waiting for the work to start or be refused */
+  waiters?: Array<() => void>
 }
 
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 2000
 export const DEFAULT_PROVIDE_INTERVAL_MS = 10 * 60_000
 const TICK_MS = 100
+/** how long a token-stream request waits for this miner's work on the task to start */
+const STREAM_WAIT_MS = 10_000
 const PENDING_MAX_AGE_MS = 30_000
 /** retry of a provide that reached no DHT peer (the routing table is still empty): doubles up to the cap */
 const PROVIDE_RETRY_MIN_MS = 500
@@ -248,6 +256,7 @@ export class MinerRole {
     this.provideAbort.abort()
     for (const t of this.tasks.values()) {
       t.abort?.abort()
+      this.wake(t)
     }
     await Promise.allSettled([...this.tasks.values()].map(async t => t.chain))
     this.uninstall?.()
@@ -606,6 +615,22 @@ export class MinerRole {
   // ------------------------------------------------------------ the work
 
   private async onAssignment (task: MinerTask, m: Assignment, attempt = 0): Promise<void> {
+    try {
+      await this.takeAssignment(task, m, attempt)
+    } finally {
+      task.assignmentSeen = true
+      this.wake(task)
+    }
+  }
+
+  /** Let token-stream requests waiting on the task look again. */
+  private wake (task: MinerTask): void {
+    for (const w of task.waiters?.splice(0) ?? []) {
+      w()
+    }
+  }
+
+  private async takeAssignment (task: MinerTask, m: Assignment, attempt: number): Promise<void> {
     const before = task.record.state
     this.apply(task, assignedEvent(m))
     if (task.record.state === before && m.round > 0 && attempt < 5) {
@@ -619,21 +644,26 @@ export class MinerRole {
     }
     // an ephemeral node serves one session at a time: no ack, so the oracles replace this miner
     if (!this.mayServe(m.sessionId)) {
+      task.declined = true
       this.say(`task ${m.taskId}: assigned, but reserved for session ${this.reservation?.sessionId}: not acking`)
       return
     }
     this.reserveFor(m.sessionId)
     const ack: Ack = { taskId: m.taskId, miner: addressToBytes(this.address as Hex), round: m.round }
+    // generation starts at once (the first token is on the submitter's clock); the ack, signed and
+    // gossiped, follows while the prompt is evaluated
+    this.startWork(task)
     await this.publish('ack', ack)
     this.apply(task, ackEvent(ack))
     await this.persist(task)
     this.say(`task ${m.taskId}: assigned (round ${m.round}), acked`)
-    this.startWork(task)
   }
 
   private startWork (task: MinerTask): void {
     task.abort = new AbortController()
     task.buffer = new TokenBuffer()
+    task.declined = false
+    this.wake(task)
     const signal = task.abort.signal
     this.active++
     void this.work(task, signal)
@@ -651,12 +681,12 @@ export class MinerRole {
     const m = task.queued
     const taskId = m.taskId
     if (this.init.faults?.copyOthers === true) {
+      // a copier generates nothing, so it has nothing to stream
+      task.buffer?.finish({ code: StreamEnd.Code.ENGINE_ERROR, message: 'no tokens' })
       await this.copyCommitment(task, signal)
       return
     }
-    const promptCid = CID.decode(m.promptCid)
-    await fetchFromHolders(node.libp2p, node.store, node.config.network, [task.from], promptCid, signal)
-    const doc = await node.store.getJson<PromptDoc>(promptCid, { signal: AbortSignal.any([signal, AbortSignal.timeout(30_000)]) })
+    const prompt = await taskPrompt(node.libp2p, node.store, node.config.network, m, [task.from], AbortSignal.any([signal, AbortSignal.timeout(30_000)]))
     const p = m.params
     const params = {
       maxTokens: p?.maxTokens,
@@ -668,7 +698,7 @@ export class MinerRole {
       deterministic: true
     }
     const buffer = task.buffer ?? new TokenBuffer()
-    const gen = engine.generate(doc.prompt, params, signal)
+    const gen = engine.generate(prompt, params, signal)
     let result
     for (;;) {
       const next = await gen.next()
@@ -799,7 +829,18 @@ export class MinerRole {
     if (peerIdToAddress(remote).toLowerCase() !== submitter) {
       return StreamEnd.Code.NOT_ASSIGNED
     }
-    const buffer = await this.waitFor(() => task.buffer, 10_000)
-    return buffer ?? StreamEnd.Code.NOT_ASSIGNED
+    // a submitter may ask as soon as it sees the assignment, before the ack: wait for the work to
+    // start, or answer at once when the assignment does not name this miner or it declined
+    const deadline = Date.now() + STREAM_WAIT_MS
+    while (task.buffer == null && Date.now() < deadline && !this.stopped) {
+      if (task.declined === true || (task.assignmentSeen === true && this.mySlot(task) == null)) {
+        return StreamEnd.Code.NOT_ASSIGNED
+      }
+      await new Promise<void>(resolve => {
+        const timer = setTimeout(resolve, deadline - Date.now())
+        ;(task.waiters ??= []).push(() => { clearTimeout(timer); resolve() })
+      })
+    }
+    return task.buffer ?? StreamEnd.Code.NOT_ASSIGNED
   }
 }

@@ -112,6 +112,12 @@ const ASSIGN_WRITE_ATTEMPTS = 4
 const ASSIGN_RETRY_MS = 250
 /** a leader read this recent is trusted when it names the oracle an assignment comes from */
 const LEADER_CACHE_MS = 2000
+/**
+ * A round-0 assignment trusts a leader read this recent (the chain heartbeat
+ * reads it every second). A stale "I lead" costs at most a refused chain
+ * write, which the write's retries and the next leader's takeover absorb.
+ */
+const ASSIGN_LEADER_MAX_AGE_MS = 1500
 /** acks and precommits kept per task while its assignment has not arrived */
 const MAX_UNASSIGNED_EVENTS = 64
 
@@ -395,7 +401,16 @@ export class OracleRole {
     return address
   }
 
-  async isLeader (): Promise<boolean> {
+  /**
+   * Whether this oracle leads now. With `maxAgeMs`, a leader read that recent
+   * naming this oracle answers without another read (the chain heartbeat
+   * refreshes it every second): assignments, on the first token's path, use it.
+   */
+  async isLeader (maxAgeMs?: number): Promise<boolean> {
+    const seen = this.leaderSeen
+    if (maxAgeMs != null && seen?.address === this.address && Date.now() - seen.atMs < maxAgeMs) {
+      return true
+    }
     try {
       return (await this.leader()).toLowerCase() === this.address
     } catch {
@@ -449,7 +464,7 @@ export class OracleRole {
 
   private async assign (task: OracleTask): Promise<void> {
     const s = task.record.state
-    if (s.phase !== 'queued' || !(await this.isLeader())) {
+    if (s.phase !== 'queued' || !(await this.isLeader(ASSIGN_LEADER_MAX_AGE_MS))) {
       return
     }
     let miners: string[]

@@ -5,15 +5,18 @@
  * the redundancy check is a CID comparison, and the on-chain commitment is
  * the CID's sha256 digest.
  */
+import * as dagJson from '@ipld/dag-json'
 import { Key } from 'interface-datastore'
+import { CID } from 'multiformats/cid'
 import { fromString, toString } from 'uint8arrays'
 import { bytesToHex, hashTypedData } from 'viem'
 import { hubTypes } from '../../contracts/index.ts'
+import { checkInlinePrompt } from '../../protocols/messages/checks.ts'
 import { blockProtocol } from '../storage.ts'
 import type { HubDomain } from '../../contracts/index.ts'
+import type { TaskQueued } from '../../protocols/messages/index.ts'
 import type { PeerId } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
-import type { CID } from 'multiformats/cid'
 import type { Hex } from 'viem'
 
 /** What the client stores and the task announcement points at. */
@@ -28,6 +31,35 @@ export interface OutputDoc {
   text: string
   tokens: number[]
   finishReason: 'length' | 'eos' | 'stop'
+}
+
+/**
+ * The prompt a task announcement carries inline, checked against its CID
+ * (undefined when the announcement has none or it does not match): the
+ * holder of the task's record need not fetch it from the submitter.
+ */
+export function inlinePrompt (m: Pick<TaskQueued, 'promptCid' | 'promptBlock'>): PromptDoc | undefined {
+  if (m.promptBlock == null || m.promptBlock.byteLength === 0) {
+    return undefined
+  }
+  try {
+    checkInlinePrompt(CID.decode(m.promptCid), m.promptBlock)
+    const doc = dagJson.decode<PromptDoc>(m.promptBlock)
+    return typeof doc?.prompt === 'string' ? doc : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** The prompt of a task: inline in its announcement, else fetched from its holders (the submitter). */
+export async function taskPrompt (libp2p: any, store: DirectFetcher & { getJson<T>(cid: CID, options?: { signal?: AbortSignal }): Promise<T> }, network: string, m: Pick<TaskQueued, 'promptCid' | 'promptBlock'>, holders: Array<PeerId | undefined>, signal: AbortSignal): Promise<string> {
+  const inline = inlinePrompt(m)
+  if (inline != null) {
+    return inline.prompt
+  }
+  const cid = CID.decode(m.promptCid)
+  await fetchFromHolders(libp2p, store, network, holders, cid, signal)
+  return (await store.getJson<PromptDoc>(cid, { signal })).prompt
 }
 
 /** The bytes32 a commitment and the chain use for a CID: its sha256 multihash digest. */

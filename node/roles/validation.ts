@@ -13,8 +13,8 @@ import { DEFAULT_SAMPLE_RATE, EMBEDDING_SIMILARITY_THRESHOLD } from '../../proto
 import { Verdict as V } from '../../protocols/policy/verdicts.ts'
 import { deriveSeed, seedToUnit } from '../../protocols/selection/index.ts'
 import { cosineSimilarity, replayCheck } from '../inference/index.ts'
-import { fetchFromHolders } from './records.ts'
-import type { OutputDoc, PromptDoc } from './records.ts'
+import { fetchFromHolders, taskPrompt } from './records.ts'
+import type { OutputDoc } from './records.ts'
 import type { TaskQueued } from '../../protocols/messages/index.ts'
 import type { VerdictCode } from '../../protocols/policy/verdicts.ts'
 import type { TaskState } from '../../protocols/queue/types.ts'
@@ -167,8 +167,7 @@ function promptReplayer (ctx: ValidationContext, input: ValidationInput): (doc: 
     if (engine == null) {
       return true
     }
-    await fetchFromHolders(node.libp2p, node.store, node.config.network, [input.promptHolder], CID.decode(q.promptCid))
-    prompt ??= (await node.store.getJson<PromptDoc>(CID.decode(q.promptCid), { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) })).prompt
+    prompt ??= await taskPrompt(node.libp2p, node.store, node.config.network, q, [input.promptHolder], AbortSignal.timeout(FETCH_TIMEOUT_MS))
     ctx.onReplay?.()
     const p = q.params
     const verdict = await replayCheck(engine, {

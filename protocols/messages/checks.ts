@@ -3,10 +3,12 @@
  * browser-safe: the gossip validators and the token-stream protocol both call
  * these before trusting a field.
  */
+import { sha256 } from '@noble/hashes/sha2.js'
 import { CID } from 'multiformats/cid'
+import { equals } from 'uint8arrays/equals'
 import { bytesToHex, hexToBytes } from 'viem'
 import {
-  ADDRESS_BYTES, HASH_BYTES, MAX_CID_BYTES, MAX_HARDWARE_CLASS_BYTES, MAX_MINERS_PER_TASK,
+  ADDRESS_BYTES, HASH_BYTES, MAX_CID_BYTES, MAX_HARDWARE_CLASS_BYTES, MAX_INLINE_PROMPT_BYTES, MAX_MINERS_PER_TASK,
   MAX_MODEL_ID_BYTES, MAX_MODELS_PER_HEARTBEAT, MAX_NODE_LEVEL, MAX_STOP_SEQUENCE_BYTES, MAX_STOP_SEQUENCES,
   MAX_STREAM_MESSAGE_BYTES, MAX_TASK_TOKENS, MAX_TOKEN_IDS_PER_FRAME, MAX_TOKEN_TEXT_BYTES, SIGNATURE_BYTES
 } from './constants.ts'
@@ -17,6 +19,8 @@ import { Ack, Assignment, MinerVerdict, Precommit, Reveal, TaskQueued, Verdict }
 import type { Address, Hex } from 'viem'
 
 const utf8 = new TextEncoder()
+/** multicodec of sha2-256, the hash of every CID this network writes */
+const SHA2_256_CODE = 0x12
 
 /** Protons decode limits for every repeated field, per message. */
 export const DECODE_LIMITS = {
@@ -126,7 +130,8 @@ function checkUniqueAddresses (field: string, values: Uint8Array[]): Address[] {
 export function checkTaskQueued (m: TaskQueued): void {
   checkId('sessionId', m.sessionId)
   checkId('taskId', m.taskId)
-  checkCid('promptCid', m.promptCid)
+  const promptCid = checkCid('promptCid', m.promptCid)
+  checkInlinePrompt(promptCid, m.promptBlock)
   checkAddress('submitter', m.submitter)
   if (m.deadlineMs <= 0n) {
     throw new InvalidFieldError('deadlineMs', 'must be set')
@@ -141,6 +146,19 @@ export function checkTaskQueued (m: TaskQueued): void {
   checkRange('params.temperature', p.temperature, 0, 2)
   checkRange('params.topP', p.topP, 0, 1)
   p.stop.forEach((s, i) => { checkString(`params.stop[${i}]`, s, MAX_STOP_SEQUENCE_BYTES) })
+}
+
+/** An inline prompt block must be small and hash to the announced prompt CID (sha2-256, the only hash we write). */
+export function checkInlinePrompt (cid: CID, block: Uint8Array | undefined): void {
+  if (block == null || block.byteLength === 0) {
+    return
+  }
+  if (block.byteLength > MAX_INLINE_PROMPT_BYTES) {
+    throw new InvalidFieldError('promptBlock', `${block.byteLength} bytes, more than ${MAX_INLINE_PROMPT_BYTES}`)
+  }
+  if (cid.multihash.code !== SHA2_256_CODE || !equals(sha256(block), cid.multihash.digest)) {
+    throw new InvalidFieldError('promptBlock', `does not hash to the prompt CID ${cid.toString()}`)
+  }
 }
 
 export function checkAssignment (m: Assignment): Address[] {

@@ -30,8 +30,14 @@ export const MAX_TOKEN_IDS_PER_FRAME = 256
 export const MAX_TOKEN_TEXT_BYTES = 1024
 /** Human-readable error text of a StreamEnd frame. */
 export const MAX_STREAM_MESSAGE_BYTES = 512
-/** Largest encoded gossip message: a Verdict for MAX_MINERS_PER_TASK miners is under 2 KiB; 16 KiB leaves room. */
-export const MAX_GOSSIP_MESSAGE_BYTES = 16 * 1024
+/**
+ * A prompt's dag-json block rides in its task announcement up to this size
+ * (a few pages of text), sparing miners and oracles a fetch from the
+ * submitter on the way to the first token; larger prompts are fetched by CID.
+ */
+export const MAX_INLINE_PROMPT_BYTES = 8 * 1024
+/** Largest encoded gossip message: a Verdict for MAX_MINERS_PER_TASK miners is under 2 KiB; 16 KiB leaves room, plus an inline prompt. */
+export const MAX_GOSSIP_MESSAGE_BYTES = 16 * 1024 + MAX_INLINE_PROMPT_BYTES
 /** Largest encoded stream frame (MAX_TOKEN_TEXT_BYTES + token ids + framing, rounded up). */
 export const MAX_STREAM_FRAME_BYTES = 4 * 1024
 /** Upper bound on max_tokens of a task (the contexts we run are at most 32k tokens). */

@@ -53,6 +53,7 @@ export interface TaskQueued {
     submitter: Uint8Array<ArrayBuffer>;
     deadlineMs: bigint;
     redundancy: number;
+    promptBlock?: Uint8Array<ArrayBuffer>;
 }
 export declare namespace TaskQueued {
     const codec: () => Codec<TaskQueued>;
@@ -109,9 +110,13 @@ export declare namespace TaskQueued {
         field: '$.redundancy';
         value: number;
     }
+    interface TaskQueuedPromptBlockFieldEvent {
+        field: '$.promptBlock';
+        value: Uint8Array<ArrayBuffer>;
+    }
     function encode(obj: Partial<TaskQueued>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<TaskQueued>): TaskQueued;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<TaskQueued>): Generator<TaskQueuedSessionIdFieldEvent | TaskQueuedTaskIdFieldEvent | TaskQueuedPromptCidFieldEvent | TaskQueuedParamsModelIdFieldEvent | TaskQueuedParamsMaxTokensFieldEvent | TaskQueuedParamsTemperatureFieldEvent | TaskQueuedParamsTopPFieldEvent | TaskQueuedParamsTopKFieldEvent | TaskQueuedParamsSeedFieldEvent | TaskQueuedParamsStopFieldEvent | TaskQueuedSubmitterFieldEvent | TaskQueuedDeadlineMsFieldEvent | TaskQueuedRedundancyFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<TaskQueued>): Generator<TaskQueuedSessionIdFieldEvent | TaskQueuedTaskIdFieldEvent | TaskQueuedPromptCidFieldEvent | TaskQueuedParamsModelIdFieldEvent | TaskQueuedParamsMaxTokensFieldEvent | TaskQueuedParamsTemperatureFieldEvent | TaskQueuedParamsTopPFieldEvent | TaskQueuedParamsTopKFieldEvent | TaskQueuedParamsSeedFieldEvent | TaskQueuedParamsStopFieldEvent | TaskQueuedSubmitterFieldEvent | TaskQueuedDeadlineMsFieldEvent | TaskQueuedRedundancyFieldEvent | TaskQueuedPromptBlockFieldEvent>;
 }
 export interface Assignment {
     taskId: bigint;

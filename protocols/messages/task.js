@@ -218,6 +218,10 @@ export var TaskQueued;
                     w.uint32(56);
                     w.uint32(obj.redundancy);
                 }
+                if (obj.promptBlock != null) {
+                    w.uint32(66);
+                    w.bytes(obj.promptBlock);
+                }
                 if (opts.lengthDelimited !== false) {
                     w.ldelim();
                 }
@@ -262,6 +266,10 @@ export var TaskQueued;
                         }
                         case 7: {
                             obj.redundancy = reader.uint32();
+                            break;
+                        }
+                        case 8: {
+                            obj.promptBlock = reader.bytes();
                             break;
                         }
                         default: {
@@ -321,6 +329,13 @@ export var TaskQueued;
                             yield {
                                 field: `${prefix}.redundancy`,
                                 value: reader.uint32()
+                            };
+                            break;
+                        }
+                        case 8: {
+                            yield {
+                                field: `${prefix}.promptBlock`,
+                                value: reader.bytes()
                             };
                             break;
                         }

@@ -1,8 +1,12 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import * as dagJson from '@ipld/dag-json'
 import { expect } from 'aegir/chai'
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { inlinePrompt } from '../../node/roles/records.ts'
 import {
-  Ack, Assignment, Heartbeat, MAX_GOSSIP_MESSAGE_BYTES, MAX_MINERS_PER_TASK, MAX_MODELS_PER_HEARTBEAT,
+  Ack, Assignment, Heartbeat, MAX_GOSSIP_MESSAGE_BYTES, MAX_INLINE_PROMPT_BYTES, MAX_MINERS_PER_TASK, MAX_MODELS_PER_HEARTBEAT,
   MAX_STOP_SEQUENCES, MAX_TOKEN_IDS_PER_FRAME, MinerVerdict, Precommit, Reveal, StreamEnd, StreamFrame, StreamRequest,
   TaskQueued, Verdict, addressToBytes, bytesToAddress, checkAck, checkAssignment, checkHeartbeat, checkPrecommit,
   checkReveal, checkStreamFrame, checkStreamRequest, checkTaskQueued, checkVerdict, decodeWithLimit, decoders
@@ -148,6 +152,25 @@ describe('protocols/messages', () => {
       expectThrowsNamed(() => { checkTaskQueued({ ...base, params: undefined }) }, 'InvalidFieldError')
       expectThrowsNamed(() => { checkTaskQueued({ ...base, redundancy: 0 }) }, 'InvalidFieldError')
       expectThrowsNamed(() => { checkTaskQueued({ ...base, params: { ...base.params!, stop: ['x'.repeat(65)] } }) }, 'InvalidFieldError')
+    })
+
+    it('TaskQueued: an inline prompt block must hash to the prompt CID and stay small', async () => {
+      const block = Uint8Array.from(dagJson.encode({ prompt: 'hello there' }))
+      const cid = CID.createV1(dagJson.code, await sha256.digest(block))
+      const base = f.taskQueued(new Uint8Array(cid.bytes))
+      checkTaskQueued({ ...base, promptBlock: block })
+      expect(inlinePrompt({ promptCid: base.promptCid, promptBlock: block })).to.deep.equal({ prompt: 'hello there' })
+      // the announcement survives the wire with its block
+      expect(TaskQueued.decode(TaskQueued.encode({ ...base, promptBlock: block })).promptBlock).to.deep.equal(block)
+      const forged = Uint8Array.from(dagJson.encode({ prompt: 'something else' }))
+      expectThrowsNamed(() => { checkTaskQueued({ ...base, promptBlock: forged }) }, 'InvalidFieldError')
+      expect(inlinePrompt({ promptCid: base.promptCid, promptBlock: forged })).to.equal(undefined)
+      const big = Uint8Array.from(dagJson.encode({ prompt: 'x'.repeat(MAX_INLINE_PROMPT_BYTES) }))
+      const bigCid = CID.createV1(dagJson.code, await sha256.digest(big))
+      expectThrowsNamed(() => { checkTaskQueued({ ...base, promptCid: new Uint8Array(bigCid.bytes), promptBlock: big }) }, 'InvalidFieldError')
+      // no block: fetched by CID as before
+      checkTaskQueued(base)
+      expect(inlinePrompt(base)).to.equal(undefined)
     })
   })
 })
