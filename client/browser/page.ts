@@ -438,7 +438,7 @@ function main (): PageApi {
       if (direct == null) {
         throw new DirectModeUnavailableError('connect first, with the chain RPC (rpc=) and the hub (hub=) set')
       }
-      const modelId = (model ?? $<HTMLInputElement>('model').value.trim()) || api.config.model
+      const modelId = (model ?? $<HTMLInputElement>('model').value.trim()) || api.config.model || api.client?.models()[0]?.id
       if (modelId == null || !isHex(modelId) || modelId.length !== 66) {
         throw new DirectModeUnavailableError('give the model id (0x and 64 hex digits, as the pool lists it) in the Model field')
       }
@@ -473,7 +473,7 @@ function main (): PageApi {
       if (sessionId == null) {
         throw new NoSessionError()
       }
-      const modelId = (model ?? $<HTMLInputElement>('model').value.trim()) || api.config.model
+      const modelId = (model ?? $<HTMLInputElement>('model').value.trim()) || api.config.model || api.client?.models()[0]?.id
       if (modelId == null || modelId === '') {
         throw new DirectModeUnavailableError('give the model in the Model field')
       }

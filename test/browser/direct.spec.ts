@@ -16,15 +16,15 @@ import { cleanup as cleanupDataChannels } from 'node-datachannel'
 import { createWalletClient, http, parseEther, publicActions } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { foundry } from 'viem/chains'
-import { ANVIL_KEYS } from '../../contracts/anvil.ts'
 import { getSession } from '../../contracts/actions/sessions.ts'
+import { ANVIL_KEYS } from '../../contracts/anvil.ts'
 import { waitFor } from '../fixtures/nodes.ts'
 import { launchChromium, openPage } from './fixtures/browser.ts'
 import { startBrowserDevnet } from './fixtures/devnet.ts'
 import type { OpenedPage } from './fixtures/browser.ts'
 import type { BrowserDevnet } from './fixtures/devnet.ts'
-import type { Address } from 'viem'
 import type { Browser, Page } from 'playwright-core'
+import type { Address } from 'viem'
 
 /** An anvil account no devnet node uses (the hub owner is key 0; nodes have keys of their own). */
 const FUNDER_KEY = ANVIL_KEYS[9]
