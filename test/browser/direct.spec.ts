@@ -209,4 +209,25 @@ describe('browser page in direct mode on a real devnet (Chromium)', function () 
     await page.waitForFunction(() => document.getElementById('session-info')?.dataset.tasks === '1', undefined, { timeout: 10_000 })
     expect(opened?.errors.filter(e => e.startsWith('pageerror'))).to.deep.equal([])
   })
+
+  it('takes a pasted funded key: the page reconnects as that key\'s peer and shows its balance', async function () {
+    const key = ANVIL_KEYS[8]
+    const expected = privateKeyToAccount(key).address
+    await page.fill('#wallet-key', 'not a key')
+    await page.click('#wallet-import')
+    await page.waitForFunction(() => (document.getElementById('wallet-error')?.textContent ?? '').includes('not a usable wallet key'), undefined, { timeout: 10_000 })
+    expect(await page.evaluate(() => (globalThis as any).cortensor.wallet.address)).to.equal(address)
+
+    await page.fill('#wallet-key', key)
+    await page.click('#wallet-import')
+    await waitFor('the page reconnected as the pasted key', async () => page.evaluate((a) => {
+      const c = (globalThis as any).cortensor
+      return c.wallet.address === a && c.client?.status().state === 'connected' && c.direct != null && c.client.peerId === c.wallet.peerId
+    }, expected), 30_000)
+    expect(await page.textContent('#wallet-address')).to.equal(expected)
+    expect(await page.evaluate(() => localStorage.getItem('cortensor.wallet.key'))).to.equal(key)
+    await page.waitForFunction(() => Number(document.getElementById('wallet-balance')?.dataset.wei ?? '0') > 0, undefined, { timeout: 10_000 })
+    // the previous wallet's session is not this wallet's
+    expect(await page.inputValue('#session-id')).to.equal('')
+  })
 })
