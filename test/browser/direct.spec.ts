@@ -169,7 +169,8 @@ describe('browser page in direct mode on a real devnet (Chromium)', function () 
 
     // tokens streamed into the page before the task settled
     const snapshots: Array<{ tokens: string, status: string }> = await page.evaluate(() => (globalThis as any).tokenSnapshots.filter((s: any) => s.tokens !== ''))
-    expect(snapshots.length).to.be.greaterThan(1)
+    // (had no miner streamed, the page would show the settled output only once the status reads settled)
+    expect(snapshots.length).to.be.greaterThan(0)
     expect(snapshots[0].status).to.not.equal('settled')
     const shown = await page.textContent('#tokens') ?? ''
     expect(shown).to.not.equal('')
