@@ -16,18 +16,19 @@ import * as dagJson from '@ipld/dag-json'
 import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
 import { bytesToHex, sha256, toHex } from 'viem'
-import { getSession, submitTask } from '../contracts/index.ts'
-import { settledTaskIds, watchHub } from '../node/roles/chain.ts'
-import { PoolView } from '../node/roles/pool.ts'
-import { fetchFromHolders } from '../node/roles/records.ts'
-import { StreamFailedError, requestTokens, streamProtocol } from '../node/roles/stream.ts'
+import { getSession } from '../contracts/actions/sessions.ts'
+import { submitTask } from '../contracts/actions/tasks.ts'
+import { settledTaskIds, watchHub } from '../contracts/context.ts'
+import { fetchFromHolders } from '../protocols/blocks/index.ts'
 import { defaultValidators, installGossip, publishMessage } from '../protocols/gossip/index.ts'
 import { MAX_INLINE_PROMPT_BYTES, MinerVerdict, addressToBytes } from '../protocols/messages/index.ts'
+import { PoolView } from '../protocols/pool/view.ts'
+import { StreamFailedError, requestTokens, streamProtocol } from '../protocols/stream/index.ts'
 import { Channel } from './channel.ts'
 import { InvalidSubmitParamsError, TaskFailedError } from './errors.ts'
 import type { MinerOutcome, MinerInfo, ModelInfo, SessionInfo, SubmitParams, TaskClient, TaskHandle, TaskRecord, TaskResult, TaskStatus, TaskUpdate, TokenEvent } from './types.ts'
-import type { ChainContext, HubLog, HubWatcher } from '../node/roles/chain.ts'
-import type { OutputDoc, PromptDoc } from '../node/roles/records.ts'
+import type { ChainContext, HubLog, HubWatcher } from '../contracts/context.ts'
+import type { OutputDoc, PromptDoc } from '../protocols/blocks/index.ts'
 import type { TaskParams, TaskQueued } from '../protocols/messages/index.ts'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Libp2p, PeerId } from '@libp2p/interface'
@@ -50,6 +51,14 @@ export interface ClientNode {
   }
   /** network name (protocol ids) */
   network: string
+  /**
+   * Make sure `peer` can be reached before the client opens a stream to it
+   * (a miner to stream tokens from, a holder of the output). A node finds
+   * peers on the DHT and needs nothing here; a browser page, which has no
+   * DHT, dials them over WebRTC through its relay. A failure is not fatal:
+   * the stream or fetch that follows reports it.
+   */
+  connect?(peer: PeerId, options?: AbortOptions): Promise<void>
 }
 
 export interface TaskClientInit {
@@ -417,6 +426,7 @@ export class CortensorTaskClient implements TaskClient {
       // an early pick that turns out not to serve is tried again if it acks later
       const before = received
       tried.add(miner)
+      await node.connect?.(peer, { signal }).catch((err) => { log('could not reach %s: %s', miner, err?.message) })
       try {
         const frames = requestTokens(node.libp2p, peer, protocol, { taskId: BigInt(t.record.taskId), sessionId: BigInt(t.record.sessionId), fromIndex: received }, signal)
         for (;;) {
@@ -483,8 +493,14 @@ export class CortensorTaskClient implements TaskClient {
       return
     }
     const outputCid = t.reveals.get(accepted[0]) as string
-    await fetchFromHolders(this.init.node.libp2p, this.init.node.store, this.init.node.network, [this.pool.get(accepted[0])?.peerId, ...t.ackers.filter(a => a.miner === accepted[0]).map(a => a.peer)], CID.parse(outputCid))
-    const doc = await this.init.node.store.getJson<OutputDoc>(CID.parse(outputCid), { signal: AbortSignal.timeout(15_000) })
+    const { node } = this.init
+    const holders = [this.pool.get(accepted[0])?.peerId, ...t.ackers.filter(a => a.miner === accepted[0]).map(a => a.peer)]
+    if (node.connect != null) {
+      const unique = [...new Map(holders.filter(p => p != null).map(p => [p.toString(), p])).values()]
+      await Promise.allSettled(unique.map(async p => node.connect?.(p, { signal: AbortSignal.timeout(20_000) })))
+    }
+    await fetchFromHolders(node.libp2p, node.store, node.network, holders, CID.parse(outputCid))
+    const doc = await node.store.getJson<OutputDoc>(CID.parse(outputCid), { signal: AbortSignal.timeout(15_000) })
     const miners = [...new Set([...t.record.miners, ...t.outcomes.keys()])].map(address => ({ address, outcome: OUTCOMES[t.outcomes.get(address) ?? 'MISSING'] ?? 'missing' }))
     const res: TaskResult = {
       taskId: t.record.taskId,

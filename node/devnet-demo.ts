@@ -9,12 +9,21 @@
  * page, printing a line per task status change until Ctrl-C.
  */
 import { formatEther } from 'viem'
-import { getNode } from '../contracts/index.ts'
+import { ANVIL_KEYS, getNode } from '../contracts/index.ts'
 import { ROUTER_HTTP_PORT, SHUTDOWN_TIMEOUT_MS } from './constants.ts'
 import { devnetModel } from './devnet-model.ts'
 import { startNetwork } from './network.ts'
 import type { LocalNetwork } from './network.ts'
 import type { Hex } from 'viem'
+
+/** The anvil account the devnet offers the browser page's wallet: the network funds its nodes from account 0. */
+export const PAGE_WALLET_ANVIL_INDEX = 9
+
+/** The page's URL with the chain, the hub and the model set, so direct mode works with no router. */
+export function directPageUrl (n: Pick<LocalNetwork, 'bootstrap' | 'rpcUrl' | 'hub' | 'modelId'>): string {
+  const q = new URLSearchParams({ rpc: n.rpcUrl, hub: n.hub, models: n.modelId })
+  return `http://127.0.0.1:${n.bootstrap.httpPort}/app/?${q.toString()}`
+}
 
 export interface RunDevnetOptions {
   miners: number
@@ -104,6 +113,10 @@ export async function runDevnet (opts: RunDevnetOptions): Promise<void> {
         print(`  curl ${router.url}/v1/chat/completions -H 'authorization: Bearer ${router.key}' -H 'content-type: application/json' -d '{"model":"${n.modelId}","messages":[{"role":"user","content":"hello"}],"max_tokens":16}'`)
         print(`dashboard: ${router.url}/   browser page: http://127.0.0.1:${n.bootstrap.httpPort}/app/?router=${encodeURIComponent(router.url)}`)
         print(`chain: ${n.rpcUrl}  hub: ${n.hub}  session: ${n.sessionId}`)
+        print(`browser page, direct mode (no router; pays from the page's wallet): ${directPageUrl(n)}`)
+        if (n.anvil != null) {
+          print(`  a funded key for the page's wallet (anvil account ${PAGE_WALLET_ANVIL_INDEX}, used by no node): ${ANVIL_KEYS[PAGE_WALLET_ANVIL_INDEX]}`)
+        }
         // the demo task was printed above; follow every change from here on
         const seen = new Map<string, string>(n.client.tasks().map(t => [t.taskId, t.status]))
         const statusTimer = setInterval(() => {

@@ -7,32 +7,17 @@
  */
 import * as dagJson from '@ipld/dag-json'
 import { logger } from '@libp2p/logger'
-import { lpStream } from '@libp2p/utils'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { concat } from 'uint8arrays/concat'
-import { equals } from 'uint8arrays/equals'
+import { UnsupportedCodecError, handleBlockRequests, requestBlock } from '../protocols/blocks/index.ts'
 import type { AbortOptions, Libp2p, PeerId } from '@libp2p/interface'
 import type { Helia } from 'helia'
 
 const log = logger('cortensor:storage')
 
-/** Largest block the direct block protocol moves (prompts and outputs are far smaller). */
-export const MAX_DIRECT_BLOCK_BYTES = 4 * 1024 * 1024
-
-export function blockProtocol (network: string): string {
-  return `/${network}/block/1.0.0`
-}
-
-export class UnsupportedCodecError extends Error {
-  static name = 'UnsupportedCodecError'
-
-  constructor (cid: CID, expected: string) {
-    super(`CID ${cid.toString()} is not ${expected} (codec 0x${cid.code.toString(16)})`)
-    this.name = 'UnsupportedCodecError'
-  }
-}
+export { MAX_DIRECT_BLOCK_BYTES, UnsupportedCodecError, blockProtocol } from '../protocols/blocks/index.ts'
 
 export interface StorageComponents {
   blockstore: Helia['blockstore']
@@ -99,16 +84,7 @@ export class ContentStore {
       return
     }
     try {
-      const stream = await libp2p.dialProtocol(peer, protocol, options)
-      const lp = lpStream(stream, { maxDataLength: MAX_DIRECT_BLOCK_BYTES })
-      await lp.write(cid.bytes, options)
-      const bytes = (await lp.read(options)).subarray()
-      await stream.close(options).catch(() => {})
-      const digest = await sha256.digest(bytes)
-      if (bytes.byteLength === 0 || !equals(digest.bytes, cid.multihash.bytes)) {
-        throw new Error(`peer ${peer} sent ${bytes.byteLength} bytes that do not hash to ${cid}`)
-      }
-      await this.components.blockstore.put(cid, bytes, options)
+      await this.components.blockstore.put(cid, await requestBlock(libp2p, peer, cid, protocol, options), options)
     } catch (err: any) {
       log('direct fetch of %c from %p failed, falling back to bitswap: %s', cid, peer, err.message)
     }
@@ -116,18 +92,7 @@ export class ContentStore {
 
   /** Serve the direct block protocol: one CID in, the block (or nothing) out. */
   async serveBlocks (libp2p: Libp2p, protocol: string): Promise<void> {
-    await libp2p.handle(protocol, async (stream) => {
-      const signal = AbortSignal.timeout(10_000)
-      try {
-        const lp = lpStream(stream, { maxDataLength: 256 })
-        const cid = CID.decode((await lp.read({ signal })).subarray())
-        const block = await this.localBlock(cid, { signal })
-        await lp.write(block ?? new Uint8Array(0), { signal })
-        await stream.close({ signal })
-      } catch (err: any) {
-        stream.abort(err)
-      }
-    }, { runOnLimitedConnection: true })
+    await handleBlockRequests(libp2p, protocol, async (cid, options) => this.localBlock(cid, options))
   }
 
   /** Announce that this node holds `cid`. */

@@ -1,13 +1,18 @@
 /**
  * The page script (bundled to page.js): reads the settings, runs a light
  * client, renders connection status, the pool and recent gossip, and sends
- * prompts to a router. `window.cortensor` exposes the same handles for
+ * prompts either to a router (API key) or directly, paid from the page's own
+ * wallet (direct.ts). `window.cortensor` exposes the same handles for
  * scripted use (tests, the console).
  */
+import { formatEther, isHex, parseEther } from 'viem'
 import { streamChatCompletion } from './chat.ts'
 import { parsePageConfig } from './config.ts'
+import { DirectClient, DirectModeUnavailableError, NoSessionError, generateWallet, loadOrCreateWallet, loadSessionId, saveWallet, walletFromKey } from './direct.ts'
 import { LightClient } from './index.ts'
 import { verifySettlement } from './verify.ts'
+import type { PageWallet } from './direct.ts'
+import type { SessionInfo } from '../types.ts'
 import type { ChatResult, CortensorInfo } from './chat.ts'
 import type { PageConfig, PageDefaults } from './config.ts'
 import type { ClientStatus, GossipEvent } from './index.ts'
@@ -41,6 +46,22 @@ export interface PageApi {
   verifySettlement: typeof verifySettlement
   /** the last verification the page ran */
   verification?: VerifyResult
+  /** the page's wallet: its chain account and its libp2p identity (direct mode) */
+  wallet: { address: string, peerId: string }
+  /** the direct-mode client, once connected with a chain RPC and a hub */
+  direct?: DirectClient
+  /** how the prompt form submits */
+  mode: 'router' | 'direct'
+  /** use a pasted private key as the wallet (reconnects when connected) */
+  useKey(key: string): Promise<void>
+  /** replace the wallet with a new random key (reconnects when connected) */
+  newWallet(): Promise<void>
+  /** read the wallet's balance and the current session from the chain and show them */
+  refreshWallet(): Promise<{ balanceWei: string, session?: SessionInfo }>
+  /** deposit on the hub for a session of the model (ETH amount, default the deposit field) */
+  createSession(depositEth?: string, model?: string): Promise<{ sessionId: string, txHash: string }>
+  /** submit a prompt directly against the wallet's session, stream the tokens, then verify the settlement on chain */
+  submitDirect(prompt: string, model?: string, maxTokens?: number): Promise<PageSubmitResult>
 }
 
 const MAX_LOG = 40
@@ -245,6 +266,36 @@ async function verifyResult (config: PageConfig, result: ChatResult): Promise<Ve
   return verification
 }
 
+function renderWallet (wallet: PageWallet): void {
+  text('wallet-address', wallet.address)
+  text('wallet-secret', wallet.privateKey)
+  text('wallet-balance', '–')
+}
+
+function walletError (message: string): void {
+  const box = $('wallet-error')
+  box.textContent = message
+  box.hidden = message === ''
+}
+
+function renderSession (session: SessionInfo | undefined): void {
+  text('session-info', session == null
+    ? '–'
+    : `${session.closed ? 'closed' : 'open'}, ${formatEther(BigInt(session.depositWei))} ETH in escrow (${formatEther(BigInt(session.reservedWei))} reserved), ${session.tasks} task${session.tasks === 1 ? '' : 's'}, redundancy ${session.redundancy}`)
+  const el = $('session-info')
+  el.dataset.tasks = session == null ? '' : String(session.tasks)
+  el.dataset.escrow = session?.depositWei ?? ''
+}
+
+function selectedMode (): 'router' | 'direct' {
+  return $<HTMLInputElement>('mode-direct').checked ? 'direct' : 'router'
+}
+
+function sessionIdInput (): bigint | undefined {
+  const v = $<HTMLInputElement>('session-id').value.trim()
+  return /^\d+$/.test(v) && v !== '0' ? BigInt(v) : undefined
+}
+
 async function loadDefaults (): Promise<PageDefaults> {
   if (!location.protocol.startsWith('http')) {
     return {}
@@ -261,6 +312,37 @@ function main (): PageApi {
   const loadedAt = performance.now()
   let abort: AbortController | undefined
   let defaults: PageDefaults = {}
+  let wallet = loadOrCreateWallet().wallet
+  const setWallet = async (next: PageWallet): Promise<void> => {
+    wallet = next
+    saveWallet(next)
+    api.wallet = { address: next.address, peerId: next.peerId }
+    renderWallet(next)
+    walletError('')
+    $<HTMLInputElement>('session-id').value = api.config.hub != null ? (loadSessionId(api.config.hub, next.address)?.toString() ?? '') : ''
+    renderSession(undefined)
+    // the libp2p identity is the wallet: a connected page reconnects as the new key
+    if (api.client != null && api.client.status().state !== 'stopped') {
+      await api.connect()
+    }
+  }
+  const startDirect = async (client: LightClient): Promise<void> => {
+    const { rpc, hub, network } = api.config
+    if (rpc == null || hub == null) {
+      walletError('direct mode needs the chain RPC (rpc=) and the hub (hub=)')
+      return
+    }
+    try {
+      api.direct = await DirectClient.create({ light: client, wallet, rpc, hub: hub as `0x${string}`, network })
+      const remembered = loadSessionId(hub, wallet.address)
+      if (remembered != null && $<HTMLInputElement>('session-id').value.trim() === '') {
+        $<HTMLInputElement>('session-id').value = remembered.toString()
+      }
+      await api.refreshWallet().catch((err) => { walletError(err.message) })
+    } catch (err: any) {
+      walletError(err.message)
+    }
+  }
   const api: PageApi = {
     LightClient,
     config: { bootstrap: [], network: 'cortensor', models: [], iceServers: [], autoconnect: false },
@@ -268,6 +350,8 @@ function main (): PageApi {
     messages: [],
     ready: Promise.resolve(),
     verifySettlement,
+    wallet: { address: wallet.address, peerId: wallet.peerId },
+    mode: 'router',
     async connect () {
       const bootstrap = $<HTMLInputElement>('bootstrap').value.trim()
       const router = $<HTMLInputElement>('router').value.trim()
@@ -288,12 +372,16 @@ function main (): PageApi {
         showErrors([...errors, 'give a bootstrap node to connect to'])
         return
       }
+      await api.direct?.close()
+      api.direct = undefined
       await api.client?.stop()
       const client = new LightClient({
         bootstrap: config.bootstrap,
         network: config.network,
         models: config.models,
-        iceServers: config.iceServers
+        iceServers: config.iceServers,
+        // the page's libp2p identity is its wallet key: the protocol's submitter rule
+        privateKey: wallet.libp2pKey
       })
       api.client = client
       client.addEventListener('status', (e) => { renderStatus(e.detail) })
@@ -317,10 +405,142 @@ function main (): PageApi {
       } catch (err: any) {
         showErrors([...api.errors, err.message])
         $('status').dataset.state = 'error'
+        return
       }
+      await startDirect(client)
     },
     async disconnect () {
+      await api.direct?.close()
+      api.direct = undefined
       await api.client?.stop()
+    },
+    async useKey (key: string) {
+      await setWallet(walletFromKey(key))
+    },
+    async newWallet () {
+      await setWallet(generateWallet())
+    },
+    async refreshWallet () {
+      const direct = api.direct
+      if (direct == null) {
+        throw new DirectModeUnavailableError('connect first, with the chain RPC (rpc=) and the hub (hub=) set')
+      }
+      const balanceWei = await direct.balance()
+      text('wallet-balance', `${formatEther(balanceWei)} ETH`)
+      $('wallet-balance').dataset.wei = balanceWei.toString()
+      const id = sessionIdInput()
+      const session = id != null ? await direct.session(id) : undefined
+      renderSession(session)
+      return { balanceWei: balanceWei.toString(), ...(session != null ? { session } : {}) }
+    },
+    async createSession (depositEth?: string, model?: string) {
+      const direct = api.direct
+      if (direct == null) {
+        throw new DirectModeUnavailableError('connect first, with the chain RPC (rpc=) and the hub (hub=) set')
+      }
+      const modelId = (model ?? $<HTMLInputElement>('model').value.trim()) || api.config.model || api.client?.models()[0]?.id
+      if (modelId == null || !isHex(modelId) || modelId.length !== 66) {
+        throw new DirectModeUnavailableError('give the model id (0x and 64 hex digits, as the pool lists it) in the Model field')
+      }
+      const amount = (depositEth ?? $<HTMLInputElement>('session-deposit').value).trim()
+      let depositWei: bigint
+      try {
+        depositWei = parseEther(amount)
+      } catch {
+        throw new DirectModeUnavailableError(`deposit ${amount} is not an ETH amount`)
+      }
+      if (depositWei <= 0n) {
+        throw new DirectModeUnavailableError('the deposit must be more than 0 ETH')
+      }
+      text('session-status', 'creating the session on chain…')
+      try {
+        const { sessionId, txHash } = await direct.createSession({ modelId, depositWei })
+        $<HTMLInputElement>('session-id').value = sessionId.toString()
+        text('session-status', `session ${sessionId} created (tx ${txHash})`)
+        await api.refreshWallet()
+        return { sessionId: sessionId.toString(), txHash }
+      } catch (err: any) {
+        text('session-status', 'not created')
+        throw err
+      }
+    },
+    async submitDirect (prompt: string, model?: string, maxTokens?: number) {
+      const direct = api.direct
+      if (direct == null) {
+        throw new DirectModeUnavailableError('connect first, with the chain RPC (rpc=) and the hub (hub=) set')
+      }
+      const sessionId = sessionIdInput()
+      if (sessionId == null) {
+        throw new NoSessionError()
+      }
+      const modelId = (model ?? $<HTMLInputElement>('model').value.trim()) || api.config.model || api.client?.models()[0]?.id
+      if (modelId == null || modelId === '') {
+        throw new DirectModeUnavailableError('give the model in the Model field')
+      }
+      abort?.abort()
+      const controller = new AbortController()
+      abort = controller
+      resetResult()
+      $<HTMLButtonElement>('submit-button').disabled = true
+      $<HTMLButtonElement>('cancel-button').disabled = false
+      text('result-status', 'submitting')
+      const tokens = $('tokens')
+      const started = performance.now()
+      try {
+        const field = Number($<HTMLInputElement>('max-tokens').value)
+        const handle = await direct.submit(prompt, { sessionId, modelId, maxTokens: maxTokens ?? (Number.isInteger(field) && field > 0 ? field : undefined), signal: controller.signal })
+        const info: CortensorInfo = { taskId: handle.taskId.toString(), sessionId: sessionId.toString(), status: 'queued' }
+        renderInfo(info)
+        handle.onUpdate((u) => {
+          if (u.status !== 'settled') {
+            info.status = u.status
+            text('result-status', u.status)
+          }
+        })
+        let firstTokenMs: number | undefined
+        let chunks = 0
+        try {
+          for await (const t of handle.tokens) {
+            firstTokenMs ??= performance.now() - started
+            tokens.append(t.text)
+            chunks++
+          }
+        } catch {
+          // the token stream is a preview: the settled result below is what counts (and carries the error, if any)
+        }
+        const streamMs = performance.now() - started
+        const r = await handle.result
+        const settledInfo: CortensorInfo = { ...info, status: 'settled', outputCid: r.outputCid, miners: r.miners, txHash: r.txHash, submitTxHash: r.submitTxHash }
+        renderInfo(settledInfo)
+        if (chunks === 0) {
+          // no miner could stream to this page: show the settled output instead
+          tokens.textContent = r.text
+        }
+        const totalMs = performance.now() - started
+        const first = firstTokenMs != null ? `first token ${Math.round(firstTokenMs)} ms, ` : ''
+        text('result-timing', `${first}last token ${Math.round(streamMs)} ms, settled after ${Math.round(totalMs)} ms, ${r.completionTokens} tokens`)
+        const result: ChatResult = {
+          model: r.modelId,
+          text: r.text,
+          finishReason: r.finishReason,
+          chunks,
+          ...(firstTokenMs != null ? { firstTokenMs } : {}),
+          streamMs,
+          totalMs,
+          settled: true,
+          cortensor: settledInfo
+        }
+        const verification = await verifyResult(api.config, result)
+        api.verification = verification
+        await api.refreshWallet().catch(() => {})
+        return { ...result, ...(verification != null ? { verification } : {}) }
+      } catch (err: any) {
+        text('result-status', `failed: ${err.message}`)
+        throw err
+      } finally {
+        $<HTMLButtonElement>('submit-button').disabled = false
+        $<HTMLButtonElement>('cancel-button').disabled = true
+      }
     },
     async submit (prompt: string, model?: string, apiKey?: string) {
       const router = api.config.router ?? ($<HTMLInputElement>('router').value.trim() || undefined)
@@ -374,7 +594,26 @@ function main (): PageApi {
     if (prompt === '') {
       return
     }
-    api.submit(prompt, $<HTMLInputElement>('model').value.trim()).catch((err) => { showErrors([err.message]) })
+    api.mode = selectedMode()
+    const run = api.mode === 'direct' ? api.submitDirect(prompt, $<HTMLInputElement>('model').value.trim()) : api.submit(prompt, $<HTMLInputElement>('model').value.trim())
+    run.catch((err) => { showErrors([err.message]) })
+  })
+  $('mode-router').addEventListener('change', () => { api.mode = selectedMode() })
+  $('mode-direct').addEventListener('change', () => { api.mode = selectedMode() })
+  $('wallet-form').addEventListener('submit', (e) => {
+    e.preventDefault()
+    const key = $<HTMLInputElement>('wallet-key').value
+    api.useKey(key).then(() => { $<HTMLInputElement>('wallet-key').value = '' }, (err) => { walletError(err.message) })
+  })
+  $('wallet-new').addEventListener('click', () => { api.newWallet().catch((err) => { walletError(err.message) }) })
+  $('wallet-refresh').addEventListener('click', () => {
+    walletError('')
+    api.refreshWallet().catch((err) => { walletError(err.message) })
+  })
+  $('session-form').addEventListener('submit', (e) => {
+    e.preventDefault()
+    walletError('')
+    api.createSession().catch((err) => { walletError(err.message) })
   })
   $('cancel-button').addEventListener('click', () => { abort?.abort() })
   setInterval(() => { if (api.client != null) { renderPool(api.client.pool()) } }, 5000)
@@ -388,6 +627,15 @@ function main (): PageApi {
     $<HTMLInputElement>('bootstrap').value = config.bootstrap[0] ?? ''
     $<HTMLInputElement>('router').value = config.router ?? ''
     $<HTMLInputElement>('model').value = config.model ?? ''
+    renderWallet(wallet)
+    if (config.hub != null) {
+      $<HTMLInputElement>('session-id').value = loadSessionId(config.hub, wallet.address)?.toString() ?? ''
+    }
+    // without a router but with a chain, direct mode is the only way to submit
+    const direct = config.router == null && config.rpc != null && config.hub != null
+    $<HTMLInputElement>('mode-direct').checked = direct
+    $<HTMLInputElement>('mode-router').checked = !direct
+    api.mode = selectedMode()
     if (config.autoconnect && config.bootstrap.length > 0) {
       await api.connect()
     }

@@ -173,7 +173,7 @@ export interface VerifyRequest {
   timeoutMs?: number
 }
 
-/** The digest an output CID is committed under on chain: its multihash digest (node/roles/records.ts `cidDigest`). */
+/** The digest an output CID is committed under on chain: its multihash digest (protocols/blocks `cidDigest`). */
 export function cidDigest (cid: string | CID): Hex {
   const parsed = typeof cid === 'string' ? CID.parse(cid) : cid
   return bytesToHex(parsed.multihash.digest)

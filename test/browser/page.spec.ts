@@ -153,6 +153,11 @@ describe('browser light client (Chromium)', function () {
     })
     expect(seenByB.limited).to.equal(false)
     expect(await ping(b.page, aId)).to.be.a('number')
+    // each page's peer identity is its own wallet key; without a chain, direct mode says what it needs
+    expect(await a.page.evaluate(() => (globalThis as any).cortensor.wallet.peerId)).to.equal(aId)
+    expect(await b.page.evaluate(() => (globalThis as any).cortensor.wallet.peerId)).to.equal(bId)
+    expect(await b.page.textContent('#wallet-error')).to.equal('direct mode needs the chain RPC (rpc=) and the hub (hub=)')
+    expect(await b.page.isChecked('#mode-router')).to.equal(true)
   })
 
   it('re-dials the bootstrap after losing it and gets a new reservation', async function () {

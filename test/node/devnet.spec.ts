@@ -3,10 +3,12 @@ import { writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expect } from 'aegir/chai'
+import { privateKeyToAddress } from 'viem/accounts'
 import { ANVIL_KEYS, startAnvil } from '../../contracts/index.ts'
 import { generateModel } from '../../node/inference/index.ts'
 import { runCli, spawnCli } from '../fixtures/cli.ts'
 import { waitFor } from '../fixtures/nodes.ts'
+import type { Hex } from 'viem'
 
 describe('devnet (what npm start runs)', function () {
   let dir: string
@@ -70,6 +72,18 @@ describe('devnet (what npm start runs)', function () {
     // the page is served by the bootstrap
     const page = stdout.match(/browser page: (http:\/\/127\.0\.0\.1:\d+\/app\/)/)?.[1]
     expect((await fetch(page ?? '')).status).to.equal(200)
+    // direct mode: the page's URL with the chain and hub, and a funded key for the page's wallet
+    await waitFor('the direct-mode lines', () => /a funded key for the page's wallet/.test(stdout), 5000, 50)
+    const direct = new URL(stdout.match(/browser page, direct mode [^:]*: (\S+)/)?.[1] ?? '')
+    expect(direct.searchParams.get('hub')).to.match(/^0x[0-9a-fA-F]{40}$/)
+    expect(direct.searchParams.get('models')).to.match(/^0x[0-9a-f]{64}$/)
+    const walletKey = stdout.match(/a funded key for the page's wallet [^:]*: (0x[0-9a-f]{64})/)?.[1]
+    const balance = await (await fetch(direct.searchParams.get('rpc') ?? '', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_getBalance', params: [privateKeyToAddress(walletKey as Hex), 'latest'] })
+    })).json()
+    expect(BigInt(balance.result) > 0n).to.equal(true)
     // the status line follows within the devnet's 250 ms poll
     await waitFor('the settled status line', () => /task 2: settled in \d+ ms, tx 0x[0-9a-f]{10}…, miners accepted/.test(stderr), 10_000, 50)
     const t0 = Date.now()

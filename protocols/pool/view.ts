@@ -1,0 +1,211 @@
+/**
+ * The node pool as one node sees it: miners' heartbeats (model, hardware
+ * class, level, speed, load, reservation) plus the local reputation score.
+ * Oracles draw selections from it, clients list models and miners from it.
+ * A node whose view has no live miner of a model finds them on the DHT
+ * (their pool keys, protocols/pool) and dials them, so their heartbeats
+ * arrive (`discover`). Browser-safe: the light client uses it too.
+ */
+import { logger } from '@libp2p/logger'
+import { bytesToHex } from 'viem'
+import { REPUTATION_INITIAL, nextReputation } from '../reputation/index.ts'
+import { findPoolMiners } from './index.ts'
+import type { PoolMiner } from './index.ts'
+import type { Heartbeat } from '../messages/index.ts'
+import type { VerdictCode } from '../policy/verdicts.ts'
+import type { MinerRecord } from '../selection/index.ts'
+import type { Libp2p, PeerId } from '@libp2p/interface'
+
+const log = logger('cortensor:pool')
+
+export interface PoolEntry {
+  address: string
+  peerId: PeerId
+  heartbeat: Heartbeat
+  lastSeenMs: number
+}
+
+/** A miner counts as healthy while its last heartbeat is younger than this many intervals. */
+export const HEALTHY_HEARTBEATS = 3
+/** Peers dialled per model per DHT lookup of `discover`. */
+export const DISCOVERY_MAX_DIALS = 8
+const DISCOVERY_DIAL_TIMEOUT_MS = 10_000
+
+/** A miner's reservation as its last heartbeat tells it (the miner is the authority on it). */
+export interface Reservation {
+  sessionId: bigint
+  /** latest end (epoch ms), if the miner has read the session's reserve period */
+  untilMs?: number
+}
+
+/** The reservation a heartbeat advertises, if any. */
+export function reservationOf (h: Heartbeat): Reservation | undefined {
+  if (h.reservedBySession === 0n) {
+    return undefined
+  }
+  const until = h.reservedUntilMs
+  return until != null && until !== 0n ? { sessionId: h.reservedBySession, untilMs: Number(until) } : { sessionId: h.reservedBySession }
+}
+
+/** Whether a miner that sent `h` may take a task of `sessionId`: free, or reserved by that very session. */
+export function availableTo (h: Heartbeat, sessionId: bigint): boolean {
+  return h.reservedBySession === 0n || h.reservedBySession === sessionId
+}
+
+export interface PoolDiscoveryInit {
+  libp2p: Pick<Libp2p, 'peerId' | 'contentRouting' | 'peerStore' | 'dial' | 'getConnections'>
+  network: string
+  /** models to keep miners of in view */
+  models: string[]
+  /** how often to check the view; default HEALTHY_HEARTBEATS heartbeat intervals */
+  intervalMs?: number
+  /** bound of one DHT lookup; default protocols/pool's */
+  lookupTimeoutMs?: number
+  /** peers dialled per model per lookup; default DISCOVERY_MAX_DIALS */
+  maxDials?: number
+  /** after each lookup: the miners found (for logs and tests) */
+  onLookup?(model: string, miners: PoolMiner[]): void
+}
+
+export interface PoolDiscovery {
+  /** look `model` up now and dial what is found (also what the timer does when the view is empty) */
+  lookup(model: string): Promise<PoolMiner[]>
+  stop(): void
+}
+
+export class PoolView {
+  private readonly entries = new Map<string, PoolEntry>()
+  private readonly reputation = new Map<string, number>()
+  private readonly heartbeatIntervalMs: number
+
+  constructor (heartbeatIntervalMs: number) {
+    this.heartbeatIntervalMs = heartbeatIntervalMs
+  }
+
+  onHeartbeat (h: Heartbeat, peerId: PeerId, nowMs = Date.now()): void {
+    const address = bytesToHex(h.node).toLowerCase()
+    const prev = this.entries.get(address)
+    if (prev != null && prev.heartbeat.seq > h.seq && prev.heartbeat.timestampMs > h.timestampMs) {
+      return
+    }
+    this.entries.set(address, { address, peerId, heartbeat: h, lastSeenMs: nowMs })
+  }
+
+  get (address: string): PoolEntry | undefined {
+    return this.entries.get(address.toLowerCase())
+  }
+
+  /** Drop a miner at once (it said goodbye or its connection closed for good). */
+  forget (address: string): void {
+    this.entries.delete(address.toLowerCase())
+  }
+
+  healthy (e: PoolEntry, nowMs = Date.now()): boolean {
+    return nowMs - e.lastSeenMs <= HEALTHY_HEARTBEATS * this.heartbeatIntervalMs
+  }
+
+  /** Healthy miners that advertise `model`. */
+  serving (model: string, nowMs = Date.now()): PoolEntry[] {
+    return this.list().filter(e => this.healthy(e, nowMs) && e.heartbeat.models.includes(model))
+  }
+
+  list (): PoolEntry[] {
+    return [...this.entries.values()].sort((a, b) => a.address < b.address ? -1 : a.address > b.address ? 1 : 0)
+  }
+
+  reputationOf (address: string): number {
+    return this.reputation.get(address.toLowerCase()) ?? REPUTATION_INITIAL
+  }
+
+  applyVerdict (address: string, verdict: VerdictCode): number {
+    const next = nextReputation(this.reputationOf(address), verdict)
+    this.reputation.set(address.toLowerCase(), next)
+    return next
+  }
+
+  /**
+   * Selection records in canonical (address) order; the selection filter
+   * gives miners of other models weight 0. A miner
+   * reserved by another session, or unhealthy, gets weight 0 but keeps its
+   * index so every oracle builds the same snapshot from the same heartbeats.
+   * The reservation is what the miner's last heartbeat says: a miner frees
+   * itself when its session's reserve period or task budget ends and says so
+   * in its next heartbeat (sent at once), so the view never guesses an end
+   * from its own clock.
+   */
+  records (sessionId: bigint, nowMs = Date.now()): MinerRecord[] {
+    return this.list().map(e => ({
+      id: e.address,
+      models: e.heartbeat.models,
+      level: e.heartbeat.level,
+      reputation: this.reputationOf(e.address),
+      tokensPerSec: e.heartbeat.tokensPerSecondMilli / 1000,
+      healthy: this.healthy(e, nowMs),
+      reserved: !availableTo(e.heartbeat, sessionId)
+    }))
+  }
+
+  /**
+   * Keep miners of `models` in view: whenever no healthy miner of a model is
+   * in the view (a freshly started oracle or client, or a view that lost its
+   * miners), look the model's pool key up on the DHT and dial the miners
+   * found, so their heartbeats arrive over the gossip mesh. Runs at once,
+   * then every `intervalMs`; `stop()` ends it.
+   */
+  discover (init: PoolDiscoveryInit): PoolDiscovery {
+    const controller = new AbortController()
+    const intervalMs = init.intervalMs ?? HEALTHY_HEARTBEATS * this.heartbeatIntervalMs
+    const running = new Map<string, Promise<PoolMiner[]>>()
+    const { libp2p } = init
+
+    const dial = async (m: PoolMiner): Promise<void> => {
+      if (libp2p.getConnections(m.peerId).length > 0) {
+        return
+      }
+      if (m.multiaddrs.length > 0) {
+        await libp2p.peerStore.merge(m.peerId, { multiaddrs: m.multiaddrs })
+      }
+      await libp2p.dial(m.peerId, { signal: AbortSignal.any([controller.signal, AbortSignal.timeout(DISCOVERY_DIAL_TIMEOUT_MS)]) })
+    }
+
+    const lookup = async (model: string): Promise<PoolMiner[]> => {
+      const pending = running.get(model)
+      if (pending != null) {
+        return pending
+      }
+      const run = (async () => {
+        const miners = await findPoolMiners(libp2p, init.network, { model }, { timeoutMs: init.lookupTimeoutMs, signal: controller.signal })
+        init.onLookup?.(model, miners)
+        const known = new Set(this.list().map(e => e.peerId.toString()))
+        const fresh = miners.filter(m => !known.has(m.peerId.toString())).slice(0, init.maxDials ?? DISCOVERY_MAX_DIALS)
+        await Promise.all(fresh.map(async m => {
+          await dial(m).catch((err) => { log('dial %p found for %s: %s', m.peerId, model, err?.message) })
+        }))
+        return miners
+      })()
+      running.set(model, run)
+      try {
+        return await run
+      } finally {
+        running.delete(model)
+      }
+    }
+
+    const check = (): void => {
+      for (const model of init.models) {
+        if (this.serving(model).length === 0 && !controller.signal.aborted) {
+          lookup(model).catch((err) => { log('pool lookup of %s: %s', model, err?.message) })
+        }
+      }
+    }
+    const timer = setInterval(check, intervalMs)
+    check()
+    return {
+      lookup,
+      stop: () => {
+        clearInterval(timer)
+        controller.abort()
+      }
+    }
+  }
+}

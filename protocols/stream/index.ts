@@ -1,0 +1,155 @@
+/**
+ * The direct token stream: the requester opens `/<network>/stream/1.0.0` to
+ * a miner and sends one StreamRequest; the miner answers with TokenFrames as
+ * it generates and exactly one StreamEnd. Frames are length-prefixed
+ * protobuf (`pbStream`), size-capped and checked on the way in.
+ */
+import { pbStream } from '@libp2p/utils'
+import {
+  MAX_STREAM_FRAME_BYTES, StreamEnd, StreamFrame, StreamRequest, checkStreamFrame, checkStreamRequest, decoders
+} from '../messages/index.ts'
+import type { TokenFrame } from '../messages/index.ts'
+import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
+import type { Uint8ArrayList } from 'uint8arraylist'
+
+export function streamProtocol (network: string): string {
+  return `/${network}/stream/1.0.0`
+}
+
+const frameCodec = { encode: (m: StreamFrame) => StreamFrame.encode(m), decode: (b: Uint8Array | Uint8ArrayList) => decoders.streamFrame(b.subarray()) }
+const requestCodec = { encode: (m: StreamRequest) => StreamRequest.encode(m), decode: (b: Uint8Array | Uint8ArrayList) => decoders.streamRequest(b.subarray()) }
+
+/** Tokens of one generation, readable from any index by any number of streams while it runs and after. */
+export class TokenBuffer {
+  readonly frames: TokenFrame[] = []
+  end?: StreamEnd
+  private waiters: Array<() => void> = []
+
+  push (text: string, tokenIds: number[]): void {
+    this.frames.push({ index: this.frames.length, text, tokenIds })
+    this.wake()
+  }
+
+  finish (end: Partial<StreamEnd>): void {
+    if (this.end != null) {
+      return
+    }
+    this.end = { code: StreamEnd.Code.OK, message: '', tokenCount: this.frames.length, outputCid: new Uint8Array(0), ...end }
+    this.wake()
+  }
+
+  private wake (): void {
+    const waiters = this.waiters
+    this.waiters = []
+    for (const w of waiters) {
+      w()
+    }
+  }
+
+  async * read (from: number, signal?: AbortSignal): AsyncGenerator<StreamFrame> {
+    let i = from
+    for (;;) {
+      while (i < this.frames.length) {
+        yield { token: this.frames[i++] }
+      }
+      if (this.end != null) {
+        yield { end: this.end }
+        return
+      }
+      await new Promise<void>((resolve, reject) => {
+        if (signal?.aborted === true) {
+          reject(signal.reason)
+          return
+        }
+        this.waiters.push(resolve)
+        signal?.addEventListener('abort', () => { reject(signal.reason) }, { once: true })
+      })
+    }
+  }
+}
+
+export interface StreamServerInit {
+  /** the buffer of a task this node may stream to `remote`, or a StreamEnd code explaining why not */
+  lookup(taskId: bigint, remote: PeerId): Promise<TokenBuffer | StreamEnd['code']>
+  /** how long a stream may stay open */
+  timeoutMs: number
+}
+
+/** Serve one incoming stream. */
+export async function serveTokenStream (stream: Stream, remote: PeerId, init: StreamServerInit): Promise<void> {
+  const signal = AbortSignal.timeout(init.timeoutMs)
+  const pb = pbStream(stream, { maxDataLength: MAX_STREAM_FRAME_BYTES })
+  try {
+    let req: StreamRequest
+    try {
+      req = await pb.read(requestCodec, { signal })
+      checkStreamRequest(req)
+    } catch (err: any) {
+      await pb.write({ end: { code: StreamEnd.Code.BAD_REQUEST, message: String(err?.message ?? err).slice(0, 200), tokenCount: 0, outputCid: new Uint8Array(0) } }, frameCodec, { signal })
+      await stream.close({ signal })
+      return
+    }
+    const found = await init.lookup(req.taskId, remote)
+    if (typeof found === 'string') {
+      await pb.write({ end: { code: found, message: '', tokenCount: 0, outputCid: new Uint8Array(0) } }, frameCodec, { signal })
+    } else {
+      for await (const frame of found.read(req.fromIndex, signal)) {
+        await pb.write(frame, frameCodec, { signal })
+      }
+    }
+    await stream.close({ signal })
+  } catch (err: any) {
+    stream.abort(err)
+  }
+}
+
+export class StreamFailedError extends Error {
+  static name = 'StreamFailedError'
+  readonly code?: StreamEnd['code']
+
+  constructor (message: string, code?: StreamEnd['code'], options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'StreamFailedError'
+    this.code = code
+  }
+}
+
+/**
+ * Open a token stream to `peer` and yield its token frames from `fromIndex`;
+ * returns the StreamEnd. Throws StreamFailedError when the miner refuses or
+ * the stream breaks before its end frame.
+ */
+export async function * requestTokens (libp2p: Libp2p, peer: PeerId, protocol: string, req: StreamRequest, signal?: AbortSignal): AsyncGenerator<TokenFrame, StreamEnd> {
+  let stream: Stream
+  try {
+    stream = await libp2p.dialProtocol(peer, protocol, { signal })
+  } catch (err: any) {
+    throw new StreamFailedError(`cannot open a token stream to ${peer}: ${err?.message ?? err}`, undefined, { cause: err })
+  }
+  const pb = pbStream(stream, { maxDataLength: MAX_STREAM_FRAME_BYTES })
+  try {
+    await pb.write(req, requestCodec, { signal })
+    for (;;) {
+      const frame = await pb.read(frameCodec, { signal })
+      checkStreamFrame(frame)
+      if (frame.token != null) {
+        yield frame.token
+      } else if (frame.end != null) {
+        if (frame.end.code !== StreamEnd.Code.OK) {
+          throw new StreamFailedError(`miner ended the stream: ${frame.end.code} ${frame.end.message}`.trim(), frame.end.code)
+        }
+        return frame.end
+      }
+    }
+  } catch (err: any) {
+    stream.abort(err)
+    if (err instanceof StreamFailedError) {
+      throw err
+    }
+    throw new StreamFailedError(`token stream from ${peer} broke: ${err?.message ?? err}`, undefined, { cause: err })
+  } finally {
+    if (stream.status === 'open') {
+      await stream.close().catch(() => {})
+    }
+  }
+}
