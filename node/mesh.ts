@@ -17,6 +17,7 @@ import { tcp } from '@libp2p/tcp'
 import { webRTC } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
+import { fastMessageId } from '../protocols/gossip/dedupe.ts'
 import { peerScoreParams, peerScoreThresholds } from '../protocols/gossip/scoring.ts'
 import { allTopics } from '../protocols/topics.ts'
 import {
@@ -70,6 +71,8 @@ export function meshOptions ({ config, privateKey, registry }: MeshOptionsInit):
     pubsub: gossipsub({
       // every message is signed by its author's peer key and unsigned ones are dropped
       globalSignaturePolicy: 'StrictSign',
+      // duplicates (one per forwarding mesh peer) are dropped before their signature is checked
+      fastMsgIdFn: fastMessageId,
       maxInboundDataLength: MAX_GOSSIP_MESSAGE_BYTES,
       maxOutboundBufferSize: MAX_GOSSIP_OUTBOUND_BUFFER_BYTES,
       // a lone devnet node publishing is not an error: the chain holds every task anyway

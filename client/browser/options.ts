@@ -16,6 +16,7 @@ import { webRTC } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
 import { multiaddr } from '@multiformats/multiaddr'
+import { fastMessageId } from '../../protocols/gossip/dedupe.ts'
 import { peerScoreParams, peerScoreThresholds } from '../../protocols/gossip/scoring.ts'
 import { allTopics } from '../../protocols/topics.ts'
 import type { GossipSub } from '@libp2p/gossipsub'
@@ -122,6 +123,7 @@ export function lightClientOptions (init: LightOptionsInit = {}): Libp2pOptions<
       pubsub: gossipsub({
         // same policy as the nodes: every message signed by its author, unsigned ones dropped
         globalSignaturePolicy: 'StrictSign',
+        fastMsgIdFn: fastMessageId,
         maxInboundDataLength: BROWSER_MAX_GOSSIP_RPC_BYTES,
         maxOutboundBufferSize: BROWSER_MAX_GOSSIP_OUTBOUND_BUFFER_BYTES,
         allowPublishToZeroTopicPeers: true,

@@ -23,6 +23,7 @@ export * from './errors.ts'
 export * from './validators.ts'
 export * from './scoring.ts'
 export * from './constants.ts'
+export * from './dedupe.ts'
 
 const log = logger('cortensor:gossip')
 
