@@ -25,8 +25,13 @@ export interface StorageComponents {
 }
 
 export interface PutOptions extends AbortOptions {
-  /** announce the block on the DHT so other nodes can find it (default: true) */
-  provide?: boolean
+  /**
+   * announce the block on the DHT so other nodes can find it: in the
+   * background by default (`true`), before returning with `'await'`, or not
+   * at all (`false`). A provide walks the DHT (seconds on a busy network),
+   * while the roles hand their blocks to known peers directly.
+   */
+  provide?: boolean | 'await'
 }
 
 export class ContentStore {
@@ -105,7 +110,10 @@ export class ContentStore {
     if (options.provide !== false) {
       // the block is stored either way; a node with no DHT peers yet cannot announce it, and the DHT
       // reprovides what it holds on its own schedule
-      await this.provide(cid, options).catch((err) => { log('could not provide %c: %s', cid, err.message) })
+      const provided = this.provide(cid, options).catch((err) => { log('could not provide %c: %s', cid, err.message) })
+      if (options.provide === 'await') {
+        await provided
+      }
     }
     return cid
   }

@@ -100,9 +100,10 @@ describe('mesh: 1 bootstrap + 4 nodes on loopback', function () {
     const a = nodes[0]
     const c = nodes[2]
     const doc = { prompt: 'what is a mesh?', params: { maxTokens: 16 }, n: 42 }
-    const cid = await a.store.putJson(doc)
+    // announced on the DHT before returning, so C can find A as a provider
+    const cid = await a.store.putJson(doc, { provide: 'await' })
     const bytes = fromString('raw output bytes')
-    const rawCid = await a.store.putBytes(bytes)
+    const rawCid = await a.store.putBytes(bytes, { provide: 'await' })
     expect(await c.store.has(cid)).to.equal(false)
     // C is not necessarily connected to A: it finds A through the DHT
     await c.libp2p.hangUp(a.libp2p.peerId)
