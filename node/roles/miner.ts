@@ -117,6 +117,8 @@ interface MinerTask {
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 2000
 export const DEFAULT_PROVIDE_INTERVAL_MS = 10 * 60_000
 const TICK_MS = 100
+/** a generation refused by a full engine queue is tried again after this long */
+const ENGINE_RETRY_MS = 100
 /** how long a token-stream request waits for this miner's work on the task to start */
 const STREAM_WAIT_MS = 10_000
 const PENDING_MAX_AGE_MS = 30_000
@@ -698,10 +700,29 @@ export class MinerRole {
       deterministic: true
     }
     const buffer = task.buffer ?? new TokenBuffer()
-    const gen = engine.generate(prompt, params, signal)
-    let result
+    // a miner takes more tasks than its engine queues (a burst on a small pool): the task waits here
+    // for room instead of failing, and the queue state machine's windows decide if it waited too long
+    let gen
+    let next
     for (;;) {
-      const next = await gen.next()
+      try {
+        gen = engine.generate(prompt, params, signal)
+        next = await gen.next()
+        break
+      } catch (err: any) {
+        if (err?.name !== 'QueueFullError' || signal.aborted) {
+          throw err
+        }
+        await new Promise<void>(resolve => {
+          const done = (): void => { clearTimeout(timer); signal.removeEventListener('abort', done); resolve() }
+          const timer = setTimeout(done, ENGINE_RETRY_MS)
+          signal.addEventListener('abort', done, { once: true })
+        })
+        signal.throwIfAborted()
+      }
+    }
+    let result
+    for (;; next = await gen.next()) {
       if (next.done === true) {
         result = next.value
         break
