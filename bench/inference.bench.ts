@@ -6,7 +6,7 @@
  * Timings are noisy on the shared 2-core machine: each figure is a median.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInferenceEngine } from '../node/inference/engine.ts'
 import { generateModel } from '../node/inference/gguf/index.ts'
@@ -59,8 +59,14 @@ async function overheadPair (llama: Llama, modelPath: string, threads: number, t
   return { direct: median(direct), engine: median(viaEngine) }
 }
 
-async function replayRatio (llama: Llama, modelPath: string, tokens: number): Promise<{ genMs: number, replayMs: number, floorMs: number, valid: boolean }> {
-  const engine = await createInferenceEngine({ modelPath, llama, contextSize: 1024, sequences: 1 })
+/**
+ * Generation on the miner's default engine (1 thread) against the replay on
+ * an engine with `replayThreads`: a replay is one batched pass, which spreads
+ * over cores where token-by-token generation on this machine does not.
+ */
+async function replayRatio (llama: Llama, modelPath: string, tokens: number, replayThreads = 1): Promise<{ genMs: number, replayMs: number, floorMs: number, valid: boolean }> {
+  const generator = await createInferenceEngine({ modelPath, llama, contextSize: 1024, sequences: 1 })
+  const engine = replayThreads === 1 ? generator : await createInferenceEngine({ modelPath, llama, contextSize: 1024, sequences: 1, threads: replayThreads })
   try {
     const gen: number[] = []
     const rep: number[] = []
@@ -68,7 +74,7 @@ async function replayRatio (llama: Llama, modelPath: string, tokens: number): Pr
     let valid = true
     for (let r = 0; r < REPS; r++) {
       const t0 = performance.now()
-      const res = await engine.complete(PROMPT, { maxTokens: tokens })
+      const res = await generator.complete(PROMPT, { maxTokens: tokens })
       gen.push(performance.now() - t0)
       const t1 = performance.now()
       const v = await replayCheck(engine, { prompt: PROMPT, params: { maxTokens: tokens }, output: res.tokens, finishReason: res.finishReason })
@@ -85,6 +91,9 @@ async function replayRatio (llama: Llama, modelPath: string, tokens: number): Pr
     return { genMs: median(gen), replayMs: median(rep), floorMs: median(floor), valid }
   } finally {
     await engine.close()
+    if (generator !== engine) {
+      await generator.close()
+    }
   }
 }
 
@@ -138,6 +147,12 @@ async function main (): Promise<void> {
         replay.push({ name: `replay time (${name}, ${tokens} tokens${r.valid ? '' : ', VERDICT INVALID'})`, value: r.replayMs, unit: 'ms', baseline: { name: 'generation', value: r.genMs }, goal: '≤ 0.10' })
         replay.push({ name: `prefill floor, no outputs (${name}, ${tokens} tokens)`, value: r.floorMs, unit: 'ms', baseline: { name: 'generation', value: r.genMs }, goal: 'lower bound of replay' })
       }
+    }
+    // an oracle may give its replays every core: the batched pass scales where generation does not
+    const cores = availableParallelism()
+    if (cores > 1) {
+      const r = await replayRatio(llama, medium, 256, cores)
+      replay.push({ name: `replay time on ${cores} threads (medium, 256 tokens${r.valid ? '' : ', VERDICT INVALID'})`, value: r.replayMs, unit: 'ms', baseline: { name: 'generation on 1 thread', value: r.genMs }, goal: '≤ 0.10' })
     }
 
     // tokens/s by threads (more threads than cores collapses: few tokens for those so the bench stays short)

@@ -44,7 +44,7 @@ const SETTLE_BATCH_MS = 250
  * 20 miners at the default 2 s would spend the process's CPU on heartbeats
  * alone; 10 s keeps the pool alive and leaves the CPU to the tasks.
  */
-const HEARTBEAT_MS = 10_000
+const HEARTBEAT_MS = Number(process.env.QUEUE_HEARTBEAT_MS ?? 10_000)
 /**
  * Generous liveness settings for both runs: a loaded process answers late,
  * and this figure is about throughput, not about how timeouts cascade (the
@@ -187,7 +187,7 @@ async function meshRun (): Promise<Run> {
     heartbeatIntervalMs: HEARTBEAT_MS,
     hubConfig: HUB_CONFIG,
     timeouts: TIMEOUTS,
-    say: process.env.CORTENSOR_BENCH_VERBOSE != null ? (l) => { process.stderr.write(`${l}\n`) } : undefined
+    say: process.env.CORTENSOR_BENCH_VERBOSE != null ? (l) => { process.stderr.write(`${(performance.now() / 1000).toFixed(2)} ${l}\n`) } : undefined
   })
   process.stderr.write(`mesh up: ${MINERS} miners, ${ORACLES} oracles\n`)
   try {
