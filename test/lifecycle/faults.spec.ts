@@ -58,7 +58,8 @@ describe('task lifecycle under faults', function () {
       expect(result.miners.filter(m => m.outcome === 'accepted').length).to.be.at.least(2)
       expect(result.miners.length).to.equal(4)
       expect(net.oracles.reduce((n, o) => n + o.role.stats.reassigned, 0)).to.be.greaterThan(0)
-      expect(net.oracles[0].role.pool.reputationOf(dead)).to.be.lessThan(5000)
+      // each oracle lowers it when it handles the verdict, which can trail the client's settled result
+      await waitFor('the dead miner\'s reputation to drop', () => net.oracles[0].role.pool.reputationOf(dead) < 5000, 15_000)
       const info = await getNode(net.owner, { hub: net.hub, node: dead as Hex })
       expect(info.earningsWei).to.equal(0n)
       await net.restartMiner(killed as number)
