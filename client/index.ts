@@ -82,11 +82,8 @@ export const DEFAULT_TASK_TIMEOUT_MS = 5 * 60_000
 interface Tracked {
   record: TaskRecord
   queued?: TaskQueued
-  /**
-   * miners to stream from, in order: those that acked, and before any ack the
-   * first assigned miner whose peer is known (`early`: it may still decline)
-   */
-  ackers: Array<{ miner: string, peer: PeerId, early?: boolean }>
+  /** miners to stream from, in the order they acked */
+  ackers: Array<{ miner: string, peer: PeerId }>
   reveals: Map<string, string>
   outcomes: Map<string, MinerVerdict.Outcome>
   tokens: Channel<TokenEvent>
@@ -165,15 +162,7 @@ export class CortensorTaskClient implements TaskClient {
               }
             }
             this.update(t, 'assigned', `round ${m.round}: ${m.miners.length} miner(s)`)
-            // ask the first assigned miner for tokens now rather than after its ack: its stream
-            // opens while it starts generating (it answers at once if it declines)
-            if (m.round === 0 && t.ackers.length === 0) {
-              const first = m.miners.map(b => this.pool.get(bytesToHex(b).toLowerCase())).find(e => e != null)
-              if (first != null) {
-                t.ackers.push({ miner: first.address.toLowerCase(), peer: first.peerId, early: true })
-                t.newAcker?.()
-              }
-            }
+
           }
         },
         ack: (m, meta) => {
@@ -419,12 +408,10 @@ export class CortensorTaskClient implements TaskClient {
       if (signal.aborted) {
         return
       }
-      const { miner, peer, early } = t.ackers[next++]
+      const { miner, peer } = t.ackers[next++]
       if (tried.has(miner)) {
         continue
       }
-      // an early pick that turns out not to serve is tried again if it acks later
-      const before = received
       tried.add(miner)
       await node.connect?.(peer, { signal }).catch((err) => { log('could not reach %s: %s', miner, err?.message) })
       try {
@@ -449,9 +436,6 @@ export class CortensorTaskClient implements TaskClient {
           return
         }
         log('stream from %s failed after %d tokens: %s', miner, received, err?.message)
-        if (early === true && received === before) {
-          tried.delete(miner)
-        }
         if (!(err instanceof StreamFailedError)) {
           t.tokens.fail(err)
           return
