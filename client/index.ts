@@ -78,6 +78,8 @@ export interface TaskClientInit {
 
 export const DEFAULT_MAX_TOKENS = 64
 export const DEFAULT_TASK_TIMEOUT_MS = 5 * 60_000
+/** how long a miner's token stream may take to open and deliver its first frame before the next miner is asked */
+export const STREAM_OPEN_TIMEOUT_MS = 5000
 
 interface Tracked {
   record: TaskRecord
@@ -91,6 +93,9 @@ interface Tracked {
   resolve(r: TaskResult): void
   reject(err: Error): void
   abort: AbortController
+  /** text and token count received over the token stream so far */
+  streamedText: string
+  streamedTokens: number
   newAcker?(): void
   settledTx?: Hex
 }
@@ -162,7 +167,6 @@ export class CortensorTaskClient implements TaskClient {
               }
             }
             this.update(t, 'assigned', `round ${m.round}: ${m.miners.length} miner(s)`)
-
           }
         },
         ack: (m, meta) => {
@@ -313,7 +317,9 @@ export class CortensorTaskClient implements TaskClient {
       listeners: new Set(),
       resolve: resolveResult,
       reject: rejectResult,
-      abort
+      abort,
+      streamedText: '',
+      streamedTokens: 0
     }
     this.tracked.set(taskId.toString(), t)
     const timeoutMs = params.timeoutMs ?? this.init.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS
@@ -413,11 +419,16 @@ export class CortensorTaskClient implements TaskClient {
         continue
       }
       tried.add(miner)
-      await node.connect?.(peer, { signal }).catch((err) => { log('could not reach %s: %s', miner, err?.message) })
+      // a miner that cannot be reached, or sends nothing, for this long gives way to the next one
+      const opening = new AbortController()
+      const openTimer = setTimeout(() => { opening.abort(new Error(`no token stream from ${miner} within ${STREAM_OPEN_TIMEOUT_MS} ms`)) }, STREAM_OPEN_TIMEOUT_MS)
+      const attempt = AbortSignal.any([signal, opening.signal])
+      await node.connect?.(peer, { signal: attempt }).catch((err) => { log('could not reach %s: %s', miner, err?.message) })
       try {
-        const frames = requestTokens(node.libp2p, peer, protocol, { taskId: BigInt(t.record.taskId), sessionId: BigInt(t.record.sessionId), fromIndex: received }, signal)
+        const frames = requestTokens(node.libp2p, peer, protocol, { taskId: BigInt(t.record.taskId), sessionId: BigInt(t.record.sessionId), fromIndex: received }, attempt)
         for (;;) {
           const r = await frames.next()
+          clearTimeout(openTimer)
           if (r.done === true) {
             t.tokens.end()
             return
@@ -426,8 +437,13 @@ export class CortensorTaskClient implements TaskClient {
             t.record.miners.includes(miner) || t.record.miners.push(miner)
             this.update(t, 'generating', `streaming from ${miner}`)
           }
+          if (signal.aborted) {
+            return
+          }
           if (r.value.index === received) {
             received++
+            t.streamedText += r.value.text
+            t.streamedTokens = received
             t.tokens.push({ index: r.value.index, text: r.value.text, tokenIds: r.value.tokenIds, miner })
           }
         }
@@ -436,10 +452,18 @@ export class CortensorTaskClient implements TaskClient {
           return
         }
         log('stream from %s failed after %d tokens: %s', miner, received, err?.message)
+        if (opening.signal.aborted) {
+          // it only timed out: try it again after the others
+          tried.delete(miner)
+          t.ackers.push({ miner, peer })
+          continue
+        }
         if (!(err instanceof StreamFailedError)) {
           t.tokens.fail(err)
           return
         }
+      } finally {
+        clearTimeout(openTimer)
       }
     }
   }
@@ -502,6 +526,14 @@ export class CortensorTaskClient implements TaskClient {
       settledAtMs: Date.now()
     }
     t.record.result = res
+    // the settled output completes the token stream when it fell short (the stream could not be
+    // opened in time, or every miner streaming it went away): the iterator always yields the whole
+    // accepted text
+    t.abort.abort()
+    if (doc.text.startsWith(t.streamedText) && doc.text.length > t.streamedText.length) {
+      const streamedTokens = t.streamedTokens
+      t.tokens.push({ index: streamedTokens, text: doc.text.slice(t.streamedText.length), tokenIds: doc.tokens.slice(streamedTokens), miner: accepted[0] })
+    }
     this.update(t, 'settled', `tx ${txHash}`)
     t.tokens.end()
     t.resolve(res)
