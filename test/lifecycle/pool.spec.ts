@@ -94,30 +94,33 @@ describe('node pool: DHT pool keys and ephemeral reservations', function () {
       expect(await findPoolMiners(node.libp2p, network, { model: '0x' + '00'.repeat(32) }, { timeoutMs: 5000 })).to.deep.equal([])
       expect(await findPoolMiners(node.libp2p, 'another-network', { model: net.modelId }, { timeoutMs: 5000 })).to.deep.equal([])
 
-      // a view with no miner in it fills from the DHT lookup and the heartbeats that follow
+      // a view with no miner in it looks the pool up on the DHT (before any heartbeat can reach it),
+      // then fills from the heartbeats that follow
       const view = new PoolView(2000)
-      const uninstall = installGossip(node.libp2p.services.pubsub, {
-        prefix: `/${network}`,
-        models: [net.modelId],
-        validators: defaultValidators(),
-        handlers: {
-          task: () => {},
-          assignment: () => {},
-          ack: () => {},
-          precommit: () => {},
-          reveal: () => {},
-          verdict: () => {},
-          heartbeat: (m, meta) => { if (meta.from != null) { view.onHeartbeat(m, meta.from) } }
-        }
-      })
       const lookups: number[] = []
       const discovery = view.discover({ libp2p: node.libp2p, network, models: [net.modelId], onLookup: (_, m) => { lookups.push(m.length) } })
+      let uninstall: (() => void) | undefined
       try {
-        await waitFor('every miner in the fresh view', () => view.serving(net.modelId).length === miners.length, 60_000, 100)
+        await waitFor('the first DHT lookup of the empty view', () => lookups.length > 0, 60_000, 100)
         expect(lookups[0]).to.equal(miners.length)
+        uninstall = installGossip(node.libp2p.services.pubsub, {
+          prefix: `/${network}`,
+          models: [net.modelId],
+          validators: defaultValidators(),
+          handlers: {
+            task: () => {},
+            assignment: () => {},
+            ack: () => {},
+            precommit: () => {},
+            reveal: () => {},
+            verdict: () => {},
+            heartbeat: (m, meta) => { if (meta.from != null) { view.onHeartbeat(m, meta.from) } }
+          }
+        })
+        await waitFor('every miner in the fresh view', () => view.serving(net.modelId).length === miners.length, 60_000, 100)
       } finally {
         discovery.stop()
-        uninstall()
+        uninstall?.()
       }
     } finally {
       await node.stop()
