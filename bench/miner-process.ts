@@ -7,40 +7,27 @@
  * (~3–4 ms of pure JS here), and a miner's token loop runs on the same
  * JavaScript thread.
  */
-import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { parseEther } from 'viem'
 import { writeDeployment } from '../contracts/deploy.ts'
+import { runCli, spawnCli } from '../test/fixtures/cli.ts'
 import type { LocalNetwork } from '../node/network.ts'
 import type { ChildProcess } from 'node:child_process'
-
-const CLI = fileURLToPath(new URL('../bin/cortensor.js', import.meta.url))
 
 export interface MinerProcess {
   address: string
   stop(): Promise<void>
 }
 
-function cli (args: string[]): ChildProcess {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CORTENSOR_') && k !== 'NODE_OPTIONS'))
-  return spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
-}
-
 async function run (args: string[]): Promise<string> {
-  const child = cli(args)
-  let out = ''
-  let err = ''
-  child.stdout?.on('data', (d) => { out += String(d) })
-  child.stderr?.on('data', (d) => { err += String(d) })
-  const [code] = await once(child, 'close')
-  if (code !== 0) {
-    throw new Error(`cortensor ${args.slice(0, 2).join(' ')} exited with ${code}: ${err}`)
+  const res = await runCli(args)
+  if (res.code !== 0) {
+    throw new Error(`cortensor ${args.slice(0, 2).join(' ')} exited with ${res.code}: ${res.stderr}`)
   }
-  return out
+  return res.stdout
 }
 
 /** Register, fund and start a miner process serving `modelPath` on `net`; resolves once `net`'s first oracle sees it. */
@@ -64,7 +51,7 @@ export async function startMinerProcess (net: LocalNetwork, modelPath: string, o
     const hash = await (net.owner as any).sendTransaction({ to: address, value: parseEther('10') })
     await (net.owner as any).waitForTransactionReceipt({ hash, pollingInterval: 50 })
     await run(['node', 'register', '--roles', 'miner', '--model', modelPath, '--stake', '0.1eth', '--key', join(dir, 'key'), ...chain])
-    child = cli(['node', 'start', '--role', 'miner', '--network', network, '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0',
+    child = spawnCli(['node', 'start', '--role', 'miner', '--network', network, '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0',
       '--bootstrap', net.bootstrapAddr, '--model', modelPath, ...chain])
     let stderr = ''
     await new Promise<void>((resolve, reject) => {

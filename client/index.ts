@@ -129,6 +129,23 @@ function checkParams (p: SubmitParams): void {
   }
 }
 
+/** A session as the hub has it; `availableWei` is the deposit not yet reserved by tasks. */
+export async function readSession (chain: Pick<ChainContext, 'wallet' | 'hub'>, sessionId: bigint): Promise<SessionInfo & { availableWei: string }> {
+  const s = await getSession(chain.wallet, { hub: chain.hub, sessionId })
+  return {
+    sessionId: sessionId.toString(),
+    owner: s.owner,
+    modelId: s.modelId,
+    redundancy: s.redundancy,
+    depositWei: (s.availableWei + s.reservedWei).toString(),
+    availableWei: s.availableWei.toString(),
+    reservedWei: s.reservedWei.toString(),
+    spentWei: '0',
+    tasks: s.taskCount,
+    closed: s.closed
+  }
+}
+
 export class CortensorTaskClient implements TaskClient {
   readonly init: TaskClientInit
   readonly sessionId: bigint
@@ -248,19 +265,7 @@ export class CortensorTaskClient implements TaskClient {
   }
 
   async session (id: bigint = this.sessionId): Promise<SessionInfo> {
-    const { chain } = this.init
-    const s = await getSession(chain.wallet, { hub: chain.hub, sessionId: id })
-    return {
-      sessionId: id.toString(),
-      owner: s.owner,
-      modelId: s.modelId,
-      redundancy: s.redundancy,
-      depositWei: (s.availableWei + s.reservedWei).toString(),
-      reservedWei: s.reservedWei.toString(),
-      spentWei: '0',
-      tasks: s.taskCount,
-      closed: s.closed
-    }
+    return readSession(this.init.chain, id)
   }
 
   tasks (sessionId?: bigint): TaskRecord[] {

@@ -18,11 +18,11 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { formatEther, hexToBytes } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { getBalance } from 'viem/actions'
-import { createSession, getSession } from '../../contracts/actions/sessions.ts'
+import { createSession } from '../../contracts/actions/sessions.ts'
 import { createChainContext } from '../../contracts/context.ts'
 import { MemoryContentStore, blockProtocol } from '../../protocols/blocks/index.ts'
 import { peerIdToAddress } from '../../protocols/identity.ts'
-import { CortensorTaskClient } from '../index.ts'
+import { CortensorTaskClient, readSession } from '../index.ts'
 import type { LightClient } from './index.ts'
 import type { ChainContext } from '../../contracts/context.ts'
 import type { SessionInfo, TaskHandle } from '../types.ts'
@@ -267,19 +267,7 @@ export class DirectClient {
 
   /** A session as the hub has it (escrow, task count). */
   async session (sessionId: bigint): Promise<SessionInfo & { availableWei: string }> {
-    const s = await getSession(this.chain.wallet, { hub: this.chain.hub, sessionId })
-    return {
-      sessionId: sessionId.toString(),
-      owner: s.owner,
-      modelId: s.modelId,
-      redundancy: s.redundancy,
-      depositWei: (s.availableWei + s.reservedWei).toString(),
-      availableWei: s.availableWei.toString(),
-      reservedWei: s.reservedWei.toString(),
-      spentWei: '0',
-      tasks: s.taskCount,
-      closed: s.closed
-    }
+    return readSession(this.chain, sessionId)
   }
 
   /**
