@@ -15,7 +15,7 @@
 import * as dagJson from '@ipld/dag-json'
 import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
-import { bytesToHex, sha256, toHex } from 'viem'
+import { bytesToHex, numberToBytes, sha256, toHex } from 'viem'
 import { getSession } from '../contracts/actions/sessions.ts'
 import { submitTask } from '../contracts/actions/tasks.ts'
 import { settledTaskIds, watchHub } from '../contracts/context.ts'
@@ -23,6 +23,7 @@ import { fetchFromHolders } from '../protocols/blocks/index.ts'
 import { defaultValidators, installGossip, publishMessage } from '../protocols/gossip/index.ts'
 import { MAX_INLINE_PROMPT_BYTES, MinerVerdict, addressToBytes } from '../protocols/messages/index.ts'
 import { PoolView } from '../protocols/pool/view.ts'
+import { poolFromRecords, selectMiners, selectionSeed } from '../protocols/selection/index.ts'
 import { StreamFailedError, requestTokens, streamProtocol } from '../protocols/stream/index.ts'
 import { Channel } from './channel.ts'
 import { InvalidSubmitParamsError, TaskFailedError } from './errors.ts'
@@ -84,8 +85,14 @@ export const STREAM_OPEN_TIMEOUT_MS = 5000
 interface Tracked {
   record: TaskRecord
   queued?: TaskQueued
-  /** miners to stream from, in the order they acked */
-  ackers: Array<{ miner: string, peer: PeerId }>
+  /**
+   * miners to stream from, in order: those that acked, and before any ack the
+   * miner the client's own draw predicts and then the first assigned miner
+   * whose peer is known (`early`: it may still decline, or not be assigned)
+   */
+  ackers: Array<{ miner: string, peer: PeerId, early?: boolean }>
+  /** the stream being opened or read: an early pick that the assignment does not name is given up */
+  attempt?: { miner: string, early: boolean, controller: AbortController }
   reveals: Map<string, string>
   outcomes: Map<string, MinerVerdict.Outcome>
   tokens: Channel<TokenEvent>
@@ -184,6 +191,22 @@ export class CortensorTaskClient implements TaskClient {
               }
             }
             this.update(t, 'assigned', `round ${m.round}: ${m.miners.length} miner(s)`)
+            if (m.round === 0) {
+              const assigned = m.miners.map(b => bytesToHex(b).toLowerCase())
+              // a predicted miner the assignment does not name will not serve: stop waiting on it
+              if (t.attempt?.early === true && !assigned.includes(t.attempt.miner) && t.streamedTokens === 0) {
+                t.attempt.controller.abort(new Error(`${t.attempt.miner} was not assigned`))
+              }
+              // ask the first assigned miner for tokens now rather than after its ack (one gossip hop
+              // later): its stream opens while it starts generating, and it answers at once if it declines
+              if (!t.ackers.some(a => assigned.includes(a.miner))) {
+                const first = assigned.map(a => this.pool.get(a)).find(e => e != null)
+                if (first != null) {
+                  t.ackers.push({ miner: first.address.toLowerCase(), peer: first.peerId, early: true })
+                  t.newAcker?.()
+                }
+              }
+            }
           }
         },
         ack: (m, meta) => {
@@ -340,11 +363,19 @@ export class CortensorTaskClient implements TaskClient {
       params: taskParams,
       submitter: addressToBytes(chain.address),
       deadlineMs: BigInt(submittedAtMs + timeoutMs),
-      redundancy: session.redundancy
+      redundancy: session.redundancy,
+      seed: Uint8Array.from(numberToBytes(submitted.seed, { size: 32 }))
     }
     t.queued = queued
     await publishMessage(node.libp2p.services.pubsub, 'task', queued, { prefix: this.prefix, model: this.init.modelId })
     this.update(t, 'queued', `tx ${submitted.hash}`)
+    // the selection is reproducible from the chain's seed and the pool, so the client draws it too and
+    // opens the token stream to the first miner it expects while the leader assigns: the miner holds
+    // the request until it takes the assignment (or answers at once that it was not assigned)
+    const predicted = this.predictFirstMiner(taskId, submitted.seed, sessionId, session.redundancy)
+    if (predicted != null) {
+      t.ackers.push({ ...predicted, early: true })
+    }
     void this.stream(t)
     const handle: TaskHandle = {
       taskId,
@@ -398,6 +429,23 @@ export class CortensorTaskClient implements TaskClient {
   }
 
   /**
+   * The first miner of the task's round-0 draw as this client's pool view
+   * makes it (the leader draws from its own view, which a client that just
+   * joined, or missed heartbeats or verdicts, may not match): a guess, never
+   * trusted, only used to open the token stream sooner.
+   */
+  private predictFirstMiner (taskId: bigint, seed: bigint, sessionId: bigint, redundancy: number): { miner: string, peer: PeerId } | undefined {
+    try {
+      const snapshot = poolFromRecords(this.pool.records(sessionId), { model: this.init.modelId })
+      const picks = selectMiners(snapshot.pool, selectionSeed(numberToBytes(seed, { size: 32 }), taskId), redundancy)
+      const entry = this.pool.get(snapshot.ids[picks[0]])
+      return entry == null ? undefined : { miner: entry.address.toLowerCase(), peer: entry.peerId }
+    } catch {
+      return undefined
+    }
+  }
+
+  /**
    * Stream tokens from the first miner that acks; if that stream fails, go on
    * from the same index with the next miner (redundant miners generate the
    * same tokens in deterministic mode).
@@ -419,15 +467,19 @@ export class CortensorTaskClient implements TaskClient {
       if (signal.aborted) {
         return
       }
-      const { miner, peer } = t.ackers[next++]
+      const { miner, peer, early } = t.ackers[next++]
       if (tried.has(miner)) {
         continue
       }
       tried.add(miner)
+      // an early pick that turns out not to serve is tried again if it acks later
+      const before = received
       // a miner that cannot be reached, or sends nothing, for this long gives way to the next one
       const opening = new AbortController()
+      const given = new AbortController()
+      t.attempt = { miner, early: early === true, controller: given }
       const openTimer = setTimeout(() => { opening.abort(new Error(`no token stream from ${miner} within ${STREAM_OPEN_TIMEOUT_MS} ms`)) }, STREAM_OPEN_TIMEOUT_MS)
-      const attempt = AbortSignal.any([signal, opening.signal])
+      const attempt = AbortSignal.any([signal, opening.signal, given.signal])
       await node.connect?.(peer, { signal: attempt }).catch((err) => { log('could not reach %s: %s', miner, err?.message) })
       try {
         const frames = requestTokens(node.libp2p, peer, protocol, { taskId: BigInt(t.record.taskId), sessionId: BigInt(t.record.sessionId), fromIndex: received }, attempt)
@@ -457,6 +509,10 @@ export class CortensorTaskClient implements TaskClient {
           return
         }
         log('stream from %s failed after %d tokens: %s', miner, received, err?.message)
+        if (early === true && received === before) {
+          tried.delete(miner)
+          continue
+        }
         if (opening.signal.aborted) {
           // it only timed out: try it again after the others
           tried.delete(miner)

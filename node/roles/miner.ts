@@ -23,18 +23,21 @@ import { defaultValidators, installGossip, publishMessage } from '../../protocol
 import { peerIdToAddress } from '../../protocols/identity.ts'
 import { StreamEnd, TaskQueued, addressToBytes } from '../../protocols/messages/index.ts'
 import { poolKeysFor, providePoolKeys } from '../../protocols/pool/index.ts'
+import { PoolView } from '../../protocols/pool/view.ts'
 import { createTask, isTerminal, transition, tick } from '../../protocols/queue/machine.ts'
 import { ackEvent, assignedEvent, precommitEvent, taskInitFrom } from '../../protocols/queue/wire.ts'
+import { poolFromRecords, selectMiners, selectionSeed } from '../../protocols/selection/index.ts'
 import { buildTopic } from '../../protocols/topics.ts'
 import { classifyHardware, probeHardware } from '../inference/hardware.ts'
 import { cidDigest, precommitHash, RecordStore, taskPrompt } from './records.ts'
 import { TokenBuffer, serveTokenStream, streamProtocol } from './stream.ts'
+import { outcomeVerdict } from './validation.ts'
 import type { ChainContext } from './chain.ts'
 import type { InferenceEngine, LlamaInferenceEngine } from '../inference/index.ts'
 import type { CortensorNode } from '../node.ts'
 import type { OutputDoc } from './records.ts'
 import type { HubDomain } from '../../contracts/index.ts'
-import type { Ack, Assignment, Precommit, Reveal, Verdict } from '../../protocols/messages/index.ts'
+import type { Ack, Assignment, Heartbeat, Precommit, Reveal, Verdict } from '../../protocols/messages/index.ts'
 import type { PoolAdvert } from '../../protocols/pool/index.ts'
 import type { QueueEffect, QueueEvent, QueueTimeouts, TaskState } from '../../protocols/queue/types.ts'
 import type { PeerId } from '@libp2p/interface'
@@ -52,6 +55,8 @@ export interface MinerFaults {
   copyOthers?: boolean
   /** a slow miner: wait this long before each token */
   tokenDelayMs?: number
+  /** a miner whose pool view is wrong: its own draw always names it, so it starts every task */
+  misdraw?: boolean
 }
 
 export interface MinerRoleInit {
@@ -82,6 +87,13 @@ export interface MinerRoleInit {
   /** how long finished tasks stay in memory for late streams; default 60 s */
   retainMs?: number
   faults?: MinerFaults
+  /**
+   * Start a task on this miner's own draw of the selection (the announcement's
+   * seed and the pool as this miner sees it) instead of waiting for the
+   * leader's assignment; tokens and the precommit still wait for the
+   * assignment, and work it does not confirm is dropped. Default true.
+   */
+  speculate?: boolean
   /** one line per step, for logs and the devnet */
   onLine?(line: string): void
 }
@@ -112,6 +124,25 @@ interface MinerTask {
   declined?: boolean
   /** token-stream requests waiting for the work to start or be refused */
   waiters?: Array<() => void>
+  /** work started on this miner's own draw, before the assignment: the assignment settles it */
+  speculation?: Speculation
+}
+
+interface Speculation {
+  /** true once the assignment names this miner, false when it does not (or none came in time) */
+  decided: Promise<boolean>
+  decide(assigned: boolean): void
+  timer: ReturnType<typeof setTimeout>
+}
+
+/** What speculative starts came to (MinerRole.speculation). */
+export interface SpeculationStats {
+  /** tasks started on the miner's own draw */
+  started: number
+  /** of those, assigned to it */
+  confirmed: number
+  /** of those, not assigned to it (the work was dropped) */
+  dropped: number
 }
 
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 2000
@@ -122,6 +153,15 @@ const ENGINE_RETRY_MS = 100
 /** how long a token-stream request waits for this miner's work on the task to start */
 const STREAM_WAIT_MS = 10_000
 const PENDING_MAX_AGE_MS = 30_000
+/**
+ * how long a token-stream request for a task not announced here yet waits for
+ * the announcement (a submitter that predicted the selection asks right after
+ * announcing, and its request can overtake the gossip), and how many may wait
+ */
+const ANNOUNCEMENT_WAIT_MS = 2000
+const ANNOUNCEMENT_WAITERS_MAX = 64
+/** work started on the miner's own draw is dropped if no assignment settles it within this long */
+const SPECULATION_WAIT_MS = 5000
 /** retry of a provide that reached no DHT peer (the routing table is still empty): doubles up to the cap */
 const PROVIDE_RETRY_MIN_MS = 500
 const PROVIDE_RETRY_MAX_MS = 30_000
@@ -167,6 +207,12 @@ export class MinerRole {
   readonly prefix: string
   private readonly tasks = new Map<string, MinerTask>()
   private readonly pending = new Map<string, Array<{ event(t: MinerTask): Promise<void>, atMs: number }>>()
+  /** token-stream requests waiting for a task's announcement */
+  private readonly announcementWaiters = new Map<string, Array<() => void>>()
+  private announcementWaiting = 0
+  /** the pool as this miner sees it (heartbeats, its own included; verdicts), for its own draws */
+  readonly pool: PoolView
+  readonly speculation: SpeculationStats = { started: 0, confirmed: 0, dropped: 0 }
   private readonly records: RecordStore<MinerRecord>
   private readonly copied = new Map<string, { commitment?: Precommit, reveal?: Reveal }>()
   private uninstall?: () => void
@@ -191,6 +237,7 @@ export class MinerRole {
     this.address = init.node.peerIdentity.address.toLowerCase()
     this.prefix = init.topicPrefix ?? `/${init.node.config.network}`
     this.records = new RecordStore(init.node.datastore, '/cortensor/miner/tasks')
+    this.pool = new PoolView(init.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS)
   }
 
   private say (line: string): void {
@@ -230,7 +277,11 @@ export class MinerRole {
         precommit: (m) => { this.onEvent(m.taskId, async (t) => { this.onPrecommit(t, m) }) },
         reveal: (m) => { this.onEvent(m.taskId, async () => { this.onReveal(m) }) },
         verdict: (m) => { this.onVerdict(m) },
-        heartbeat: () => {}
+        heartbeat: (m, meta) => {
+          if (meta.from != null) {
+            this.pool.onHeartbeat(m, meta.from)
+          }
+        }
       }
     })
     await node.libp2p.handle(streamProtocol(node.config.network), (stream, connection) => {
@@ -257,8 +308,12 @@ export class MinerRole {
     clearTimeout(this.levelTimer)
     this.provideAbort.abort()
     for (const t of this.tasks.values()) {
+      this.settleSpeculation(t, false)
       t.abort?.abort()
       this.wake(t)
+    }
+    for (const w of [...this.announcementWaiters.values()].flat()) {
+      w()
     }
     await Promise.allSettled([...this.tasks.values()].map(async t => t.chain))
     this.uninstall?.()
@@ -296,19 +351,22 @@ export class MinerRole {
     if (this.stopped) {
       return
     }
+    const heartbeat: Heartbeat = {
+      node: addressToBytes(this.address as Hex),
+      models: [this.modelId],
+      hardwareClass: this.hardwareClass,
+      level: this.level,
+      tokensPerSecondMilli: Math.round((this.init.tokensPerSec ?? 100) * 1000),
+      loadPermille: Math.min(1000, this.active * 1000),
+      reservedBySession: this.reservation?.sessionId ?? 0n,
+      reservedUntilMs: this.reservation?.untilMs != null ? BigInt(this.reservation.untilMs) : undefined,
+      timestampMs: BigInt(Date.now()),
+      seq: this.seq++
+    }
+    // gossip does not deliver a node's own messages: its own draws need its own entry
+    this.pool.onHeartbeat(heartbeat, this.init.node.libp2p.peerId)
     try {
-      await publishMessage(this.init.node.libp2p.services.pubsub, 'heartbeat', {
-        node: addressToBytes(this.address as Hex),
-        models: [this.modelId],
-        hardwareClass: this.hardwareClass,
-        level: this.level,
-        tokensPerSecondMilli: Math.round((this.init.tokensPerSec ?? 100) * 1000),
-        loadPermille: Math.min(1000, this.active * 1000),
-        reservedBySession: this.reservation?.sessionId ?? 0n,
-        reservedUntilMs: this.reservation?.untilMs != null ? BigInt(this.reservation.untilMs) : undefined,
-        timestampMs: BigInt(Date.now()),
-        seq: this.seq++
-      }, { prefix: this.prefix, model: this.modelId })
+      await publishMessage(this.init.node.libp2p.services.pubsub, 'heartbeat', heartbeat, { prefix: this.prefix, model: this.modelId })
     } catch (err: any) {
       log('heartbeat failed: %s', err?.message)
     }
@@ -408,6 +466,10 @@ export class MinerRole {
 
   /** A verdict about this miner is settled shortly after: its level may change, so look again then. */
   private onVerdict (m: Verdict): void {
+    // the leader's reputation changes, as its view makes them, for this miner's own draws
+    for (const v of m.miners) {
+      this.pool.applyVerdict(bytesToHex(v.miner), outcomeVerdict(v.outcome))
+    }
     if (this.init.level != null || this.readerOfChain() == null || !m.miners.some(v => bytesToHex(v.miner).toLowerCase() === this.address)) {
       return
     }
@@ -528,6 +590,93 @@ export class MinerRole {
       this.enqueue(task, p.event)
     }
     this.pending.delete(id)
+    for (const w of this.announcementWaiters.get(id) ?? []) {
+      w()
+    }
+    this.announcementWaiters.delete(id)
+    if (!this.pending.has(id) && this.drawsSelf(m)) {
+      this.speculate(task)
+    }
+  }
+
+  /**
+   * Whether this miner's own draw of the task's round-0 selection (the seed
+   * the announcement carries, checked against the chain by the oracles, and
+   * the pool as this miner sees it) names it, and it is free to start: idle
+   * engine sequence, not reserved by another session, no injected faults.
+   */
+  private drawsSelf (m: TaskQueued): boolean {
+    if (this.init.speculate === false || this.init.faults?.copyOthers === true || this.stopped || m.seed == null ||
+      this.active >= (this.init.engine.sequences ?? 1) || !this.mayServe(m.sessionId)) {
+      return false
+    }
+    if (this.init.faults?.misdraw === true) {
+      return true
+    }
+    try {
+      const snapshot = poolFromRecords(this.pool.records(m.sessionId), { model: m.params?.modelId ?? '' })
+      const picks = selectMiners(snapshot.pool, selectionSeed(m.seed, m.taskId), m.redundancy)
+      return Array.from(picks).some(i => snapshot.ids[i] === this.address)
+    } catch {
+      return false
+    }
+  }
+
+  /** Start the work now; the assignment settles it (`settleSpeculation`), or SPECULATION_WAIT_MS drops it. */
+  private speculate (task: MinerTask): void {
+    let decide!: (assigned: boolean) => void
+    const decided = new Promise<boolean>(resolve => { decide = resolve })
+    const timer = setTimeout(() => { this.settleSpeculation(task, false) }, SPECULATION_WAIT_MS)
+    task.speculation = { decided, decide, timer }
+    this.speculation.started++
+    log('task %s: started on this miner\'s own draw', task.queued.taskId)
+    this.startWork(task)
+  }
+
+  private settleSpeculation (task: MinerTask, assigned: boolean): void {
+    const s = task.speculation
+    if (s == null) {
+      return
+    }
+    task.speculation = undefined
+    clearTimeout(s.timer)
+    if (assigned) {
+      this.speculation.confirmed++
+    } else {
+      this.speculation.dropped++
+      log('task %s: not assigned to this miner: work started on its own draw dropped', task.queued.taskId)
+      task.abort?.abort()
+      task.buffer = undefined
+    }
+    s.decide(assigned)
+    this.wake(task)
+  }
+
+  /** The task once announced here, waiting up to ANNOUNCEMENT_WAIT_MS (a bounded number of waiters) for it. */
+  private async announced (taskId: bigint): Promise<MinerTask | undefined> {
+    const id = taskId.toString()
+    const known = this.tasks.get(id)
+    if (known != null || this.announcementWaiting >= ANNOUNCEMENT_WAITERS_MAX || this.stopped) {
+      return known
+    }
+    this.announcementWaiting++
+    let done = (): void => {}
+    try {
+      await new Promise<void>(resolve => {
+        const timer = setTimeout(() => { done() }, ANNOUNCEMENT_WAIT_MS)
+        done = () => { clearTimeout(timer); resolve() }
+        this.announcementWaiters.set(id, [...(this.announcementWaiters.get(id) ?? []), done])
+      })
+    } finally {
+      this.announcementWaiting--
+      const rest = (this.announcementWaiters.get(id) ?? []).filter(w => w !== done)
+      if (rest.length > 0) {
+        this.announcementWaiters.set(id, rest)
+      } else {
+        this.announcementWaiters.delete(id)
+      }
+    }
+    return this.tasks.get(id)
   }
 
   /** Run `fn` on the task in arrival order; events for a task not announced yet wait for it. */
@@ -620,6 +769,8 @@ export class MinerRole {
     try {
       await this.takeAssignment(task, m, attempt)
     } finally {
+      // an assignment that did not confirm the work started on this miner's own draw ends it
+      this.settleSpeculation(task, false)
       task.assignmentSeen = true
       this.wake(task)
     }
@@ -654,7 +805,11 @@ export class MinerRole {
     const ack: Ack = { taskId: m.taskId, miner: addressToBytes(this.address as Hex), round: m.round }
     // generation starts at once (the first token is on the submitter's clock); the ack, signed and
     // gossiped, follows while the prompt is evaluated
-    this.startWork(task)
+    if (task.speculation != null) {
+      this.settleSpeculation(task, true)
+    } else {
+      this.startWork(task)
+    }
     await this.publish('ack', ack)
     this.apply(task, ackEvent(ack))
     await this.persist(task)
@@ -663,14 +818,14 @@ export class MinerRole {
 
   private startWork (task: MinerTask): void {
     task.abort = new AbortController()
-    task.buffer = new TokenBuffer()
+    const buffer = task.buffer = new TokenBuffer()
     task.declined = false
     this.wake(task)
     const signal = task.abort.signal
     this.active++
-    void this.work(task, signal)
+    void this.work(task, signal, buffer, task.speculation?.decided)
       .catch((err) => {
-        task.buffer?.finish({ code: signal.aborted ? StreamEnd.Code.CANCELLED : StreamEnd.Code.ENGINE_ERROR, message: String(err?.message ?? err).slice(0, 200) })
+        buffer.finish({ code: signal.aborted ? StreamEnd.Code.CANCELLED : StreamEnd.Code.ENGINE_ERROR, message: String(err?.message ?? err).slice(0, 200) })
         if (!signal.aborted) {
           this.say(`task ${task.queued.taskId}: generation failed: ${err?.message ?? err}`)
         }
@@ -678,7 +833,8 @@ export class MinerRole {
       .finally(() => { this.active-- })
   }
 
-  private async work (task: MinerTask, signal: AbortSignal): Promise<void> {
+  /** Generate, store the output and precommit; work started on this miner's own draw waits for `assigned` first. */
+  private async work (task: MinerTask, signal: AbortSignal, buffer: TokenBuffer, assigned?: Promise<boolean>): Promise<void> {
     const { node, engine, domain } = this.init
     const m = task.queued
     const taskId = m.taskId
@@ -699,7 +855,6 @@ export class MinerRole {
       stop: p?.stop != null && p.stop.length > 0 ? p.stop : undefined,
       deterministic: true
     }
-    const buffer = task.buffer ?? new TokenBuffer()
     // a miner takes more tasks than its engine queues (a burst on a small pool): the task waits here
     // for room instead of failing, and the queue state machine's windows decide if it waited too long
     let gen
@@ -736,6 +891,9 @@ export class MinerRole {
     const streamed = buffer.frames.map(f => f.text).join('')
     if (result.text.length > streamed.length && result.text.startsWith(streamed)) {
       buffer.push(result.text.slice(streamed.length), [])
+    }
+    if (assigned != null && !(await assigned)) {
+      return
     }
     const output: OutputDoc = { taskId: taskId.toString(), modelId: this.modelId, text: result.text, tokens: result.tokens, finishReason: result.finishReason }
     const outputCid = await node.store.putJson(output)
@@ -841,7 +999,7 @@ export class MinerRole {
   // ------------------------------------------------------------ streams
 
   private async streamFor (taskId: bigint, remote: PeerId): Promise<TokenBuffer | StreamEnd.Code> {
-    const task = this.tasks.get(taskId.toString())
+    const task = await this.announced(taskId)
     if (task == null) {
       return StreamEnd.Code.UNKNOWN_TASK
     }
@@ -853,7 +1011,7 @@ export class MinerRole {
     // a submitter may ask as soon as it sees the assignment, before the ack: wait for the work to
     // start, or answer at once when the assignment does not name this miner or it declined
     const deadline = Date.now() + STREAM_WAIT_MS
-    while (task.buffer == null && Date.now() < deadline && !this.stopped) {
+    while ((task.buffer == null || task.speculation != null) && Date.now() < deadline && !this.stopped) {
       if (task.declined === true || (task.assignmentSeen === true && this.mySlot(task) == null)) {
         return StreamEnd.Code.NOT_ASSIGNED
       }
@@ -862,6 +1020,6 @@ export class MinerRole {
         ;(task.waiters ??= []).push(() => { clearTimeout(timer); resolve() })
       })
     }
-    return task.buffer ?? StreamEnd.Code.NOT_ASSIGNED
+    return task.speculation == null ? task.buffer ?? StreamEnd.Code.NOT_ASSIGNED : StreamEnd.Code.NOT_ASSIGNED
   }
 }

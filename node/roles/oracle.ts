@@ -266,6 +266,10 @@ export class OracleRole {
     if (t.sessionId !== m.sessionId) {
       throw new InvalidFieldError('sessionId', `task ${m.taskId} belongs to session ${t.sessionId} on chain`)
     }
+    // a false seed would have miners start (and waste) work on tasks they will not be given
+    if (m.seed != null && 'seed' in t && bytesToHex(m.seed) !== t.seed.toLowerCase()) {
+      throw new InvalidFieldError('seed', `chain says ${t.seed}`)
+    }
     if (m.promptCid.length > 0 && t.maxTokens !== (m.params?.maxTokens ?? 0)) {
       throw new InvalidFieldError('params.maxTokens', `chain says ${t.maxTokens}`)
     }

@@ -132,6 +132,9 @@ export function checkTaskQueued (m: TaskQueued): void {
   checkId('taskId', m.taskId)
   const promptCid = checkCid('promptCid', m.promptCid)
   checkInlinePrompt(promptCid, m.promptBlock)
+  if (m.seed != null && m.seed.byteLength !== 32) {
+    throw new InvalidFieldError('seed', `must be 32 bytes, got ${m.seed.byteLength}`)
+  }
   checkAddress('submitter', m.submitter)
   if (m.deadlineMs <= 0n) {
     throw new InvalidFieldError('deadlineMs', 'must be set')

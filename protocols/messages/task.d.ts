@@ -54,6 +54,7 @@ export interface TaskQueued {
     deadlineMs: bigint;
     redundancy: number;
     promptBlock?: Uint8Array<ArrayBuffer>;
+    seed?: Uint8Array<ArrayBuffer>;
 }
 export declare namespace TaskQueued {
     const codec: () => Codec<TaskQueued>;
@@ -114,9 +115,13 @@ export declare namespace TaskQueued {
         field: '$.promptBlock';
         value: Uint8Array<ArrayBuffer>;
     }
+    interface TaskQueuedSeedFieldEvent {
+        field: '$.seed';
+        value: Uint8Array<ArrayBuffer>;
+    }
     function encode(obj: Partial<TaskQueued>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<TaskQueued>): TaskQueued;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<TaskQueued>): Generator<TaskQueuedSessionIdFieldEvent | TaskQueuedTaskIdFieldEvent | TaskQueuedPromptCidFieldEvent | TaskQueuedParamsModelIdFieldEvent | TaskQueuedParamsMaxTokensFieldEvent | TaskQueuedParamsTemperatureFieldEvent | TaskQueuedParamsTopPFieldEvent | TaskQueuedParamsTopKFieldEvent | TaskQueuedParamsSeedFieldEvent | TaskQueuedParamsStopFieldEvent | TaskQueuedSubmitterFieldEvent | TaskQueuedDeadlineMsFieldEvent | TaskQueuedRedundancyFieldEvent | TaskQueuedPromptBlockFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<TaskQueued>): Generator<TaskQueuedSessionIdFieldEvent | TaskQueuedTaskIdFieldEvent | TaskQueuedPromptCidFieldEvent | TaskQueuedParamsModelIdFieldEvent | TaskQueuedParamsMaxTokensFieldEvent | TaskQueuedParamsTemperatureFieldEvent | TaskQueuedParamsTopPFieldEvent | TaskQueuedParamsTopKFieldEvent | TaskQueuedParamsSeedFieldEvent | TaskQueuedParamsStopFieldEvent | TaskQueuedSubmitterFieldEvent | TaskQueuedDeadlineMsFieldEvent | TaskQueuedRedundancyFieldEvent | TaskQueuedPromptBlockFieldEvent | TaskQueuedSeedFieldEvent>;
 }
 export interface Assignment {
     taskId: bigint;

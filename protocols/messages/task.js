@@ -222,6 +222,10 @@ export var TaskQueued;
                     w.uint32(66);
                     w.bytes(obj.promptBlock);
                 }
+                if (obj.seed != null) {
+                    w.uint32(74);
+                    w.bytes(obj.seed);
+                }
                 if (opts.lengthDelimited !== false) {
                     w.ldelim();
                 }
@@ -270,6 +274,10 @@ export var TaskQueued;
                         }
                         case 8: {
                             obj.promptBlock = reader.bytes();
+                            break;
+                        }
+                        case 9: {
+                            obj.seed = reader.bytes();
                             break;
                         }
                         default: {
@@ -335,6 +343,13 @@ export var TaskQueued;
                         case 8: {
                             yield {
                                 field: `${prefix}.promptBlock`,
+                                value: reader.bytes()
+                            };
+                            break;
+                        }
+                        case 9: {
+                            yield {
+                                field: `${prefix}.seed`,
                                 value: reader.bytes()
                             };
                             break;

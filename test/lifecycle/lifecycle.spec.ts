@@ -41,6 +41,11 @@ describe('task lifecycle: client → chain → mesh → miners → oracles → c
       const info = await getNode(net.owner, { hub: net.hub, node: m.address as `0x${string}` })
       expect(info.earningsWei > 0n, `miner ${m.address} paid`).to.equal(true)
     }
+    // every oracle, the followers too, learns the settlement from its own chain poller
+    const deadline = Date.now() + 5000
+    while (net.oracles.some(o => o.role.taskState(task.taskId)?.phase !== 'settled') && Date.now() < deadline) {
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
     for (const o of net.oracles) {
       expect(o.role.taskState(task.taskId)?.phase).to.equal('settled')
     }

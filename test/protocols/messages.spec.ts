@@ -172,5 +172,15 @@ describe('protocols/messages', () => {
       checkTaskQueued(base)
       expect(inlinePrompt(base)).to.equal(undefined)
     })
+
+    it('TaskQueued: the selection seed, when present, is 32 bytes and survives the wire', () => {
+      const base = f.taskQueued(promptCid)
+      const seed = new Uint8Array(32).fill(7)
+      checkTaskQueued({ ...base, seed })
+      expect(TaskQueued.decode(TaskQueued.encode({ ...base, seed })).seed).to.deep.equal(seed)
+      expect(TaskQueued.decode(TaskQueued.encode(base)).seed).to.equal(undefined)
+      expectThrowsNamed(() => { checkTaskQueued({ ...base, seed: new Uint8Array(31) }) }, 'InvalidFieldError')
+      expectThrowsNamed(() => { checkTaskQueued({ ...base, seed: new Uint8Array(0) }) }, 'InvalidFieldError')
+    })
   })
 })
