@@ -306,7 +306,9 @@ export class OracleRole {
       this.submitted.delete(m.taskId)
       task.record.seed = submitted.seed
       task.record.submitBlock = submitted.blockNumber.toString()
-      await this.persist(task)
+      // the record is written while the leader assigns (the first token waits on the assignment); a later
+      // write of the task is issued after this one, so the store ends with the latest state
+      this.persist(task).catch((err) => { this.say(`task ${m.taskId}: ${err?.message ?? err}`) })
       this.onEffects(task, effects)
     })
   }
