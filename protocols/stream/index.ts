@@ -47,24 +47,46 @@ export class TokenBuffer {
   }
 
   async * read (from: number, signal?: AbortSignal): AsyncGenerator<StreamFrame> {
+    for await (const batch of this.readBatches(from, signal)) {
+      yield * batch
+    }
+  }
+
+  /**
+   * The frames from `from` on, in batches: each batch holds every frame
+   * pushed since the last one was taken (the end frame last), so frames that
+   * piled up while a slow reader wrote the previous batch go out in one write.
+   */
+  async * readBatches (from: number, signal?: AbortSignal): AsyncGenerator<StreamFrame[]> {
     let i = from
     for (;;) {
-      while (i < this.frames.length) {
-        yield { token: this.frames[i++] }
-      }
-      if (this.end != null) {
-        yield { end: this.end }
-        return
-      }
-      await new Promise<void>((resolve, reject) => {
-        if (signal?.aborted === true) {
-          reject(signal.reason)
+      if (i < this.frames.length || this.end != null) {
+        const batch: StreamFrame[] = this.frames.slice(i).map(token => ({ token }))
+        i = this.frames.length
+        if (this.end != null) {
+          batch.push({ end: this.end })
+        }
+        yield batch
+        if (this.end != null) {
           return
         }
-        this.waiters.push(resolve)
-        signal?.addEventListener('abort', () => { reject(signal.reason) }, { once: true })
-      })
+        continue
+      }
+      await this.wait(signal)
     }
+  }
+
+  /** Until a push or the end. */
+  private async wait (signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted()
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => { reject(signal?.reason) }
+      this.waiters.push(() => {
+        signal?.removeEventListener('abort', onAbort)
+        resolve()
+      })
+      signal?.addEventListener('abort', onAbort, { once: true })
+    })
   }
 }
 
@@ -93,8 +115,8 @@ export async function serveTokenStream (stream: Stream, remote: PeerId, init: St
     if (typeof found === 'string') {
       await pb.write({ end: { code: found, message: '', tokenCount: 0, outputCid: new Uint8Array(0) } }, frameCodec, { signal })
     } else {
-      for await (const frame of found.read(req.fromIndex, signal)) {
-        await pb.write(frame, frameCodec, { signal })
+      for await (const frames of found.readBatches(req.fromIndex, signal)) {
+        await pb.writeV(frames, frameCodec, { signal })
       }
     }
     await stream.close({ signal })
