@@ -126,6 +126,8 @@ interface MinerTask {
   waiters?: Array<() => void>
   /** work started on this miner's own draw, before the assignment: the assignment settles it */
   speculation?: Speculation
+  /** this miner's ack is gossiped and on disk: tokens go out only then, so a client never streams unaccepted work */
+  acked?: boolean
 }
 
 interface Speculation {
@@ -260,6 +262,7 @@ export class MinerRole {
         if (status === 'acked' || status === 'precommitted') {
           // the reservation is not stored: it starts again with the work it covers
           this.reserveFor(queued.sessionId)
+          task.acked = true
         }
         if (value.outputCid == null && this.mySlot(task)?.status === 'acked') {
           this.startWork(task)
@@ -813,6 +816,8 @@ export class MinerRole {
     await this.publish('ack', ack)
     this.apply(task, ackEvent(ack))
     await this.persist(task)
+    task.acked = true
+    this.wake(task)
     this.say(`task ${m.taskId}: assigned (round ${m.round}), acked`)
   }
 
@@ -1008,10 +1013,10 @@ export class MinerRole {
     if (peerIdToAddress(remote).toLowerCase() !== submitter) {
       return StreamEnd.Code.NOT_ASSIGNED
     }
-    // a submitter may ask as soon as it sees the assignment, before the ack: wait for the work to
-    // start, or answer at once when the assignment does not name this miner or it declined
+    // a submitter may ask before the assignment (its own draw) or before the ack: wait for the work to be
+    // confirmed and acked, or answer at once when the assignment does not name this miner or it declined
     const deadline = Date.now() + STREAM_WAIT_MS
-    while ((task.buffer == null || task.speculation != null) && Date.now() < deadline && !this.stopped) {
+    while ((task.buffer == null || task.speculation != null || task.acked !== true) && Date.now() < deadline && !this.stopped) {
       if (task.declined === true || (task.assignmentSeen === true && this.mySlot(task) == null)) {
         return StreamEnd.Code.NOT_ASSIGNED
       }
@@ -1020,6 +1025,6 @@ export class MinerRole {
         ;(task.waiters ??= []).push(() => { clearTimeout(timer); resolve() })
       })
     }
-    return task.speculation == null ? task.buffer ?? StreamEnd.Code.NOT_ASSIGNED : StreamEnd.Code.NOT_ASSIGNED
+    return task.speculation == null && task.acked === true ? task.buffer ?? StreamEnd.Code.NOT_ASSIGNED : StreamEnd.Code.NOT_ASSIGNED
   }
 }

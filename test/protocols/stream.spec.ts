@@ -1,6 +1,7 @@
 import { expect } from 'aegir/chai'
 import { StreamEnd } from '../../protocols/messages/index.ts'
 import { TokenBuffer } from '../../protocols/stream/index.ts'
+import type { StreamFrame } from '../../protocols/messages/index.ts'
 
 describe('token buffer', () => {
   it('hands a reader every frame pushed since its last batch in one batch, the end frame last', async () => {
@@ -9,14 +10,14 @@ describe('token buffer', () => {
     buffer.push('b', [2])
     const batches = buffer.readBatches(0)
     const first = await batches.next()
-    expect(first.value?.map(f => f.token?.text)).to.deep.equal(['a', 'b'])
+    expect(first.value?.map((f: StreamFrame) => f.token?.text)).to.deep.equal(['a', 'b'])
     // nothing new: the next batch waits for a push
     const pending = batches.next()
     buffer.push('c', [3])
     buffer.push('d', [4])
     buffer.finish({ tokenCount: 4 })
     const second = await pending
-    expect(second.value?.map(f => f.token?.text ?? `end ${f.end?.code}`)).to.deep.equal(['c', 'd', `end ${StreamEnd.Code.OK}`])
+    expect(second.value?.map((f: StreamFrame) => f.token?.text ?? `end ${f.end?.code}`)).to.deep.equal(['c', 'd', `end ${StreamEnd.Code.OK}`])
     expect((await batches.next()).done).to.equal(true)
   })
 
