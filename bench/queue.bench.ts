@@ -1,9 +1,10 @@
 /**
  * Session-queue throughput (`npm run bench -- queue`): how many tasks per
  * second the whole lifecycle sustains when inference costs nothing, and the
- * submit → settled latency, in one process: anvil, a bootstrap, 3 oracles,
- * 20 miners serving the zero-cost engine (bench/zero-engine.ts), one client
- * keeping CONCURRENCY tasks in flight.
+ * submit → settled latency: anvil, a bootstrap, 3 oracles and one client
+ * keeping CONCURRENCY tasks in flight in this process, 20 miners serving the
+ * zero-cost engine (bench/zero-engine.ts) split over MINER_PROCESSES
+ * processes of their own (bench/miners-process.ts; 0: in this process too).
  *
  * Baseline, measured first in the same run: the chain alone. The same hub
  * on a fresh anvil, the same transactions per task as the mesh sends (the
@@ -20,8 +21,10 @@ import {
 } from '../contracts/index.ts'
 import { LOCAL_HUB_CONFIG, startNetwork } from '../node/network.ts'
 import { createChainContext } from '../node/roles/chain.ts'
+import { startMinersProcess } from './miners-process.ts'
 import { percentile, printFigures } from './report.ts'
 import { ZERO_COST_MODEL_ID, ZeroCostEngine } from './zero-engine.ts'
+import type { MinersProcess } from './miners-process.ts'
 import type { TaskVerdicts } from '../contracts/index.ts'
 import type { ChainContext } from '../node/roles/chain.ts'
 import type { Address, Hex } from 'viem'
@@ -29,6 +32,8 @@ import type { Address, Hex } from 'viem'
 const MINERS = 20
 const ORACLES = 3
 const REDUNDANCY = 3
+/** processes the miners are split over (0: the benchmark's own process, with everything else) */
+const MINER_PROCESSES = Number(process.env.QUEUE_MINER_PROCESSES ?? 2)
 const TASKS = Number(process.env.QUEUE_TASKS ?? 120)
 const CONCURRENCY = Number(process.env.QUEUE_CONCURRENCY ?? 6)
 /** no task is started after this long, so the run stays within a few minutes however slow the mesh is */
@@ -178,8 +183,9 @@ async function chainBaseline (): Promise<Run> {
 
 /** The whole mesh with the zero-cost engine. */
 async function meshRun (): Promise<Run> {
+  const say = process.env.CORTENSOR_BENCH_VERBOSE != null ? (l: string) => { process.stderr.write(`${(performance.now() / 1000).toFixed(2)} ${l}\n`) } : undefined
   const net = await startNetwork({
-    miners: MINERS,
+    miners: MINER_PROCESSES > 0 ? 0 : MINERS,
     oracles: ORACLES,
     modelPath: '',
     minerEngine: async () => new ZeroCostEngine(),
@@ -187,10 +193,23 @@ async function meshRun (): Promise<Run> {
     heartbeatIntervalMs: HEARTBEAT_MS,
     hubConfig: HUB_CONFIG,
     timeouts: TIMEOUTS,
-    say: process.env.CORTENSOR_BENCH_VERBOSE != null ? (l) => { process.stderr.write(`${(performance.now() / 1000).toFixed(2)} ${l}\n`) } : undefined
+    say
   })
-  process.stderr.write(`mesh up: ${MINERS} miners, ${ORACLES} oracles\n`)
+  const processes: MinersProcess[] = []
   try {
+    for (let p = 0; p < MINER_PROCESSES; p++) {
+      const count = Math.floor(MINERS / MINER_PROCESSES) + (p < MINERS % MINER_PROCESSES ? 1 : 0)
+      processes.push(await startMinersProcess(net, count, { heartbeatIntervalMs: HEARTBEAT_MS, timeouts: TIMEOUTS, onLine: say }))
+    }
+    // every node sees the whole pool before the first task (heartbeats every HEARTBEAT_MS)
+    const deadline = Date.now() + 3 * HEARTBEAT_MS + 30_000
+    while (net.client.pool.serving(net.modelId).length < MINERS || net.oracles.some(o => o.role.pool.serving(net.modelId).length < MINERS)) {
+      if (Date.now() > deadline) {
+        throw new Error(`the pool did not fill: the client sees ${net.client.pool.serving(net.modelId).length} of ${MINERS} miners`)
+      }
+      await new Promise(resolve => setTimeout(resolve, 100))
+    }
+    process.stderr.write(`mesh up: ${MINERS} miners (${MINER_PROCESSES > 0 ? `in ${MINER_PROCESSES} processes` : 'in this process'}), ${ORACLES} oracles\n`)
     return await closedLoop(TASKS, CONCURRENCY, async (i) => {
       try {
         const task = await net.client.submit(`queue benchmark task ${i}`, { maxTokens: MAX_TOKENS, timeoutMs: TASK_TIMEOUT_MS })
@@ -202,6 +221,7 @@ async function meshRun (): Promise<Run> {
       }
     })
   } finally {
+    await Promise.allSettled(processes.map(async p => p.stop()))
     await net.stop()
   }
 }
@@ -214,7 +234,7 @@ const mesh = await meshRun()
 process.stderr.write(`mesh: ${mesh.done.length} of ${mesh.started} tasks settled in ${((performance.now() - t1) / 1000).toFixed(1)} s (with start and stop)\n`)
 
 const baseline = (name: string, value: number): { name: string, value: number } => ({ name: `chain alone: ${name}`, value })
-printFigures(`session queue: ${MINERS} miners, ${ORACLES} oracles, 1 client, zero-cost engine, ${CONCURRENCY} tasks in flight, redundancy ${REDUNDANCY}`, [
+printFigures(`session queue: ${MINERS} miners (${MINER_PROCESSES > 0 ? `${MINER_PROCESSES} processes of their own` : 'in the benchmark\'s process'}), ${ORACLES} oracles, 1 client, zero-cost engine, ${CONCURRENCY} tasks in flight, redundancy ${REDUNDANCY}`, [
   { name: `sustained settled tasks/s (${mesh.done.length} of ${mesh.started} settled)`, value: sustained(mesh), unit: 'tasks/s', baseline: baseline('tasks/s', sustained(base)) },
   { name: 'submit → settled p50', value: percentile(mesh.latencies, 50), unit: 'ms', baseline: baseline('p50', percentile(base.latencies, 50)) },
   { name: 'submit → settled p99', value: percentile(mesh.latencies, 99), unit: 'ms', baseline: baseline('p99', percentile(base.latencies, 99)) }
