@@ -23,7 +23,6 @@ import { fetchFromHolders } from '../protocols/blocks/index.ts'
 import { defaultValidators, installGossip, publishMessage } from '../protocols/gossip/index.ts'
 import { MAX_INLINE_PROMPT_BYTES, MinerVerdict, addressToBytes } from '../protocols/messages/index.ts'
 import { PoolView } from '../protocols/pool/view.ts'
-import { poolFromRecords, selectMiners, selectionSeed } from '../protocols/selection/index.ts'
 import { StreamFailedError, requestTokens, streamProtocol } from '../protocols/stream/index.ts'
 import { Channel } from './channel.ts'
 import { InvalidSubmitParamsError, TaskFailedError } from './errors.ts'
@@ -435,14 +434,9 @@ export class CortensorTaskClient implements TaskClient {
    * trusted, only used to open the token stream sooner.
    */
   private predictFirstMiner (taskId: bigint, seed: bigint, sessionId: bigint, redundancy: number): { miner: string, peer: PeerId } | undefined {
-    try {
-      const snapshot = poolFromRecords(this.pool.records(sessionId), { model: this.init.modelId })
-      const picks = selectMiners(snapshot.pool, selectionSeed(numberToBytes(seed, { size: 32 }), taskId), redundancy)
-      const entry = this.pool.get(snapshot.ids[picks[0]])
-      return entry == null ? undefined : { miner: entry.address.toLowerCase(), peer: entry.peerId }
-    } catch {
-      return undefined
-    }
+    const [first] = this.pool.draw({ sessionId, taskId, model: this.init.modelId, chainSeed: numberToBytes(seed, { size: 32 }), count: redundancy })
+    const entry = first != null ? this.pool.get(first) : undefined
+    return entry == null ? undefined : { miner: entry.address.toLowerCase(), peer: entry.peerId }
   }
 
   /**

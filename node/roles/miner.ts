@@ -26,7 +26,6 @@ import { poolKeysFor, providePoolKeys } from '../../protocols/pool/index.ts'
 import { PoolView } from '../../protocols/pool/view.ts'
 import { createTask, isTerminal, transition, tick } from '../../protocols/queue/machine.ts'
 import { ackEvent, assignedEvent, precommitEvent, taskInitFrom } from '../../protocols/queue/wire.ts'
-import { poolFromRecords, selectMiners, selectionSeed } from '../../protocols/selection/index.ts'
 import { buildTopic } from '../../protocols/topics.ts'
 import { classifyHardware, probeHardware } from '../inference/hardware.ts'
 import { cidDigest, precommitHash, RecordStore, taskPrompt } from './records.ts'
@@ -616,13 +615,7 @@ export class MinerRole {
     if (this.init.faults?.misdraw === true) {
       return true
     }
-    try {
-      const snapshot = poolFromRecords(this.pool.records(m.sessionId), { model: m.params?.modelId ?? '' })
-      const picks = selectMiners(snapshot.pool, selectionSeed(m.seed, m.taskId), m.redundancy)
-      return Array.from(picks).some(i => snapshot.ids[i] === this.address)
-    } catch {
-      return false
-    }
+    return this.pool.draw({ sessionId: m.sessionId, taskId: m.taskId, model: m.params?.modelId ?? '', chainSeed: m.seed, count: m.redundancy }).includes(this.address)
   }
 
   /** Start the work now; the assignment settles it (`settleSpeculation`), or SPECULATION_WAIT_MS drops it. */

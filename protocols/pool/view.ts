@@ -9,11 +9,12 @@
 import { logger } from '@libp2p/logger'
 import { bytesToHex } from 'viem'
 import { REPUTATION_INITIAL, nextReputation } from '../reputation/index.ts'
+import { poolFromRecords, selectMiners, selectionSeed } from '../selection/index.ts'
 import { findPoolMiners } from './index.ts'
 import type { PoolMiner } from './index.ts'
 import type { Heartbeat } from '../messages/index.ts'
 import type { VerdictCode } from '../policy/verdicts.ts'
-import type { MinerRecord } from '../selection/index.ts'
+import type { MinerRecord, TaskId } from '../selection/index.ts'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 
 const log = logger('cortensor:pool')
@@ -143,6 +144,23 @@ export class PoolView {
       healthy: this.healthy(e, nowMs),
       reserved: !availableTo(e.heartbeat, sessionId)
     }))
+  }
+
+  /**
+   * A task's round-0 draw as this view makes it: the addresses, in draw
+   * order, `selectMiners` picks from this view's records with the seed the
+   * chain gave the task. The leader draws from its own view, so any other
+   * node's draw is a guess (a view that missed heartbeats or verdicts draws
+   * differently). Empty when the view cannot fill `count` places.
+   */
+  draw (task: { sessionId: bigint, taskId: TaskId, model: string, chainSeed: Uint8Array, count: number }, nowMs = Date.now()): string[] {
+    try {
+      const snapshot = poolFromRecords(this.records(task.sessionId, nowMs), { model: task.model })
+      const picks = selectMiners(snapshot.pool, selectionSeed(task.chainSeed, task.taskId), task.count)
+      return Array.from(picks, i => snapshot.ids[i])
+    } catch {
+      return []
+    }
   }
 
   /**

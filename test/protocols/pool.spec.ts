@@ -9,7 +9,7 @@ import { Heartbeat, checkHeartbeat, decoders } from '../../protocols/messages/in
 import {
   POOL_KEY_VERSION, RAW_CODEC, SHA2_256_CODE, findPoolMiners, poolKey, poolKeyString, poolKeysFor, providePoolKeys
 } from '../../protocols/pool/index.ts'
-import { poolFromRecords, selectMiners } from '../../protocols/selection/index.ts'
+import { poolFromRecords, selectMiners, selectionSeed } from '../../protocols/selection/index.ts'
 import * as f from './fixtures.ts'
 import type { PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -197,6 +197,19 @@ describe('node pool view: the selection input', () => {
     // session 7 may also use the miner it reserved
     const own = poolFromRecords(pool.records(7n, now), { model: 'tiny-llama' })
     expect(own.pool.countSelectable()).to.equal(2)
+  })
+
+  it('draws a task\'s round 0 from the view as the leader would from the same records, or nothing when it cannot fill the places', async () => {
+    const { pool, addr } = await view()
+    const chainSeed = new Uint8Array(32).fill(9)
+    const task = { sessionId: 7n, taskId: 42n, model: 'tiny-llama', chainSeed, count: 2 }
+    const snapshot = poolFromRecords(pool.records(7n, now), { model: 'tiny-llama' })
+    const expected = Array.from(selectMiners(snapshot.pool, selectionSeed(chainSeed, 42n), 2), i => snapshot.ids[i])
+    expect(pool.draw(task, now)).to.deep.equal(expected)
+    expect([...pool.draw(task, now)].sort()).to.deep.equal([addr(1), addr(2)])
+    // session 9 has one selectable miner: one place is filled, two are not
+    expect(pool.draw({ ...task, sessionId: 9n, count: 1 }, now)).to.deep.equal([addr(1)])
+    expect(pool.draw({ ...task, sessionId: 9n }, now)).to.deep.equal([])
   })
 
   it('a miner that frees itself is selectable again from its next heartbeat', async () => {
