@@ -265,6 +265,14 @@ export class MinerRole {
         }
         if (value.outputCid == null && this.mySlot(task)?.status === 'acked') {
           this.startWork(task)
+        } else if (this.mySlot(task)?.status === 'acked' && value.commitment != null && value.signature != null) {
+          // the precommit is written before it is gossiped: one stored just before a stop may never have left
+          const precommit: Precommit = { taskId: queued.taskId, miner: addressToBytes(this.address as Hex), commitment: bytes(value.commitment), signature: bytes(value.signature) }
+          this.enqueue(task, async () => {
+            await this.publish('precommit', precommit)
+            this.apply(task, precommitEvent(precommit))
+            this.say(`task ${queued.taskId}: precommit sent again after restart`)
+          })
         }
       }
     }
