@@ -27,6 +27,7 @@ import { createTaskClient } from '../client/index.ts'
 import { createSession } from '../contracts/index.ts'
 import { resolveConfig } from '../node/config.ts'
 import { createInferenceEngine } from '../node/inference/index.ts'
+import { localSession } from '../node/network.ts'
 import { CortensorNode } from '../node/node.ts'
 import { createChainContext } from '../node/roles/chain.ts'
 import type { LocalNetwork } from '../node/network.ts'
@@ -87,19 +88,7 @@ export async function runClientProcess (net: LocalNetwork, options: { prompt: st
     const hash = await (net.owner as any).sendTransaction({ to: privateKeyToAccount(key).address, value: parseEther('10') })
     await (net.owner as any).waitForTransactionReceipt({ hash, pollingInterval: 50 })
     const chain = await createChainContext({ rpcUrl: net.rpcUrl, hub: net.hub, privateKey: key })
-    const { sessionId } = await createSession(chain.wallet, {
-      hub: net.hub,
-      modelId: net.modelId as Hex,
-      redundancy: options.redundancy,
-      minMiners: 1,
-      maxMiners: options.redundancy,
-      validationMode: 0,
-      slaClass: 1,
-      reservePeriodS: 86_400,
-      maxTasks: 1_000_000,
-      pricePerTokenWei: 10n ** 9n,
-      depositWei: parseEther('5')
-    })
+    const { sessionId } = await createSession(chain.wallet, localSession({ hub: net.hub, modelId: net.modelId as Hex, redundancy: options.redundancy }))
     const job: ClientJob = {
       rpcUrl: net.rpcUrl,
       hub: net.hub,

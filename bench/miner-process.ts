@@ -7,13 +7,13 @@
  * (~3–4 ms of pure JS here), and a miner's token loop runs on the same
  * JavaScript thread.
  */
-import { once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseEther } from 'viem'
 import { writeDeployment } from '../contracts/deploy.ts'
 import { runCli, spawnCli } from '../test/fixtures/cli.ts'
+import { stopChild, untilReady } from './child.ts'
 import type { LocalNetwork } from '../node/network.ts'
 import type { ChildProcess } from 'node:child_process'
 
@@ -36,11 +36,7 @@ export async function startMinerProcess (net: LocalNetwork, modelPath: string, o
   const dir = await mkdtemp(join(tmpdir(), 'cortensor-bench-miner-'))
   let child: ChildProcess | undefined
   const stop = async (): Promise<void> => {
-    if (child != null && child.exitCode == null && child.signalCode == null) {
-      const closed = once(child, 'close')
-      child.kill('SIGTERM')
-      await closed
-    }
+    await stopChild(child)
     await rm(dir, { recursive: true, force: true })
   }
   try {
@@ -53,21 +49,7 @@ export async function startMinerProcess (net: LocalNetwork, modelPath: string, o
     await run(['node', 'register', '--roles', 'miner', '--model', modelPath, '--stake', '0.1eth', '--key', join(dir, 'key'), ...chain])
     child = spawnCli(['node', 'start', '--role', 'miner', '--network', network, '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0',
       '--bootstrap', net.bootstrapAddr, '--model', modelPath, ...chain])
-    let stderr = ''
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => { reject(new Error(`miner process not ready after 120 s:\n${stderr}`)) }, 120_000)
-      child?.on('close', (code) => { clearTimeout(timer); reject(new Error(`miner process exited with ${code}:\n${stderr}`)) })
-      child?.stderr?.on('data', (d) => {
-        stderr += String(d)
-        for (const line of String(d).split('\n').filter(l => l.length > 0)) {
-          options.onLine?.(line)
-        }
-        if (/ready: miner node/.test(stderr)) {
-          clearTimeout(timer)
-          resolve()
-        }
-      })
-    })
+    await untilReady(child, 'miner process', /ready: miner node/, options.onLine)
     const lower = String(address).toLowerCase()
     const deadline = Date.now() + 60_000
     while (net.oracles[0].role.pool.get(lower) == null) {

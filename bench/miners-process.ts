@@ -12,7 +12,6 @@
  * writes `ready` to stderr, and stops them all on SIGTERM.
  */
 import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -24,6 +23,7 @@ import { resolveConfig } from '../node/config.ts'
 import { CortensorNode } from '../node/node.ts'
 import { createChainContext } from '../node/roles/chain.ts'
 import { MinerRole } from '../node/roles/miner.ts'
+import { stopChild, untilReady } from './child.ts'
 import { ZeroCostEngine } from './zero-engine.ts'
 import type { LocalNetwork } from '../node/network.ts'
 import type { QueueTimeouts } from '../protocols/queue/types.ts'
@@ -55,11 +55,7 @@ export async function startMinersProcess (net: LocalNetwork, count: number, opti
   const dir = await mkdtemp(join(tmpdir(), 'cortensor-bench-miners-'))
   let child: ChildProcess | undefined
   const stop = async (): Promise<void> => {
-    if (child != null && child.exitCode == null && child.signalCode == null) {
-      const closed = once(child, 'close')
-      child.kill('SIGTERM')
-      await closed
-    }
+    await stopChild(child)
     await rm(dir, { recursive: true, force: true })
   }
   try {
@@ -85,21 +81,7 @@ export async function startMinersProcess (net: LocalNetwork, count: number, opti
       timeouts: options.timeouts
     }
     child = spawn(process.execPath, [SELF], { env: { ...process.env, CORTENSOR_BENCH_MINERS: JSON.stringify(job) }, stdio: ['ignore', 'ignore', 'pipe'] })
-    let stderr = ''
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => { reject(new Error(`miners process not ready after 120 s:\n${stderr}`)) }, 120_000)
-      child?.on('close', (code) => { clearTimeout(timer); reject(new Error(`miners process exited with ${code}:\n${stderr}`)) })
-      child?.stderr?.on('data', (d) => {
-        stderr += String(d)
-        for (const line of String(d).split('\n').filter(l => l.length > 0)) {
-          options.onLine?.(line)
-        }
-        if (/^ready$/m.test(stderr)) {
-          clearTimeout(timer)
-          resolve()
-        }
-      })
-    })
+    await untilReady(child, 'miners process', /^ready$/m, options.onLine)
     return { addresses: keys.map(k => privateKeyToAccount(k).address.toLowerCase()), stop }
   } catch (err) {
     await stop()

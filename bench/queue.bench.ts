@@ -19,7 +19,7 @@ import { privateKeyToAccount } from 'viem/accounts'
 import {
   ANVIL_KEYS, ROLE_MINER, VERDICT_HONEST, addOracle, assignTasks, createSession, deployHub, heartbeat, registerNode, settleBatch, signPrecommit, startAnvil, submitTask
 } from '../contracts/index.ts'
-import { LOCAL_HUB_CONFIG, startNetwork } from '../node/network.ts'
+import { LOCAL_HUB_CONFIG, localSession, startNetwork } from '../node/network.ts'
 import { createChainContext } from '../node/roles/chain.ts'
 import { startMinersProcess } from './miners-process.ts'
 import { percentile, printFigures } from './report.ts'
@@ -123,19 +123,7 @@ async function chainBaseline (): Promise<Run> {
       await registerNode(miner.wallet, { hub, roles: ROLE_MINER, hardwareClass: 0, models: [ZERO_COST_MODEL_ID], stakeWei: parseEther('0.1') })
       miners.push(privateKeyToAccount(key))
     }
-    const { sessionId } = await createSession(client.wallet, {
-      hub,
-      modelId: ZERO_COST_MODEL_ID,
-      redundancy: REDUNDANCY,
-      minMiners: 1,
-      maxMiners: REDUNDANCY,
-      validationMode: 0,
-      slaClass: 1,
-      reservePeriodS: 86_400,
-      maxTasks: 1_000_000,
-      pricePerTokenWei: 10n ** 9n,
-      depositWei: parseEther('5')
-    })
+    const { sessionId } = await createSession(client.wallet, localSession({ hub, modelId: ZERO_COST_MODEL_ID, redundancy: REDUNDANCY }))
     // the leader: one assignTasks per task as it arrives, verdicts gathered for SETTLE_BATCH_MS, one settleBatch
     const pending: Array<{ verdicts: TaskVerdicts, settled(err?: Error): void }> = []
     let timer: ReturnType<typeof setTimeout> | undefined

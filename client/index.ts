@@ -354,6 +354,7 @@ export class CortensorTaskClient implements TaskClient {
     void result.finally(() => { clearTimeout(timer) }).catch(() => {})
     params.signal?.addEventListener('abort', () => { this.cancel(t) }, { once: true })
 
+    const chainSeed = Uint8Array.from(numberToBytes(submitted.seed, { size: 32 }))
     const queued: TaskQueued = {
       sessionId,
       taskId,
@@ -363,7 +364,7 @@ export class CortensorTaskClient implements TaskClient {
       submitter: addressToBytes(chain.address),
       deadlineMs: BigInt(submittedAtMs + timeoutMs),
       redundancy: session.redundancy,
-      seed: Uint8Array.from(numberToBytes(submitted.seed, { size: 32 }))
+      seed: chainSeed
     }
     t.queued = queued
     await publishMessage(node.libp2p.services.pubsub, 'task', queued, { prefix: this.prefix, model: this.init.modelId })
@@ -371,7 +372,7 @@ export class CortensorTaskClient implements TaskClient {
     // the selection is reproducible from the chain's seed and the pool, so the client draws it too and
     // opens the token stream to the first miner it expects while the leader assigns: the miner holds
     // the request until it takes the assignment (or answers at once that it was not assigned)
-    const predicted = this.predictFirstMiner(taskId, submitted.seed, sessionId, session.redundancy)
+    const predicted = this.predictFirstMiner(taskId, chainSeed, sessionId, session.redundancy)
     if (predicted != null) {
       t.ackers.push({ ...predicted, early: true })
     }
@@ -433,10 +434,10 @@ export class CortensorTaskClient implements TaskClient {
    * joined, or missed heartbeats or verdicts, may not match): a guess, never
    * trusted, only used to open the token stream sooner.
    */
-  private predictFirstMiner (taskId: bigint, seed: bigint, sessionId: bigint, redundancy: number): { miner: string, peer: PeerId } | undefined {
-    const [first] = this.pool.draw({ sessionId, taskId, model: this.init.modelId, chainSeed: numberToBytes(seed, { size: 32 }), count: redundancy })
+  private predictFirstMiner (taskId: bigint, chainSeed: Uint8Array, sessionId: bigint, redundancy: number): { miner: string, peer: PeerId } | undefined {
+    const [first] = this.pool.draw({ sessionId, taskId, model: this.init.modelId, chainSeed, count: redundancy })
     const entry = first != null ? this.pool.get(first) : undefined
-    return entry == null ? undefined : { miner: entry.address.toLowerCase(), peer: entry.peerId }
+    return entry == null ? undefined : { miner: first, peer: entry.peerId }
   }
 
   /**

@@ -23,7 +23,7 @@ import { OracleRole } from './roles/oracle.ts'
 import { roleAttachment } from './roles/run.ts'
 import type { Role } from './constants.ts'
 import type { CortensorTaskClient } from '../client/index.ts'
-import type { Anvil, HubConfig, HubDomain, HubWalletClient } from '../contracts/index.ts'
+import type { Anvil, CreateSessionParameters, HubConfig, HubDomain, HubWalletClient } from '../contracts/index.ts'
 import type { InferenceEngine, LlamaInferenceEngine } from './inference/index.ts'
 import type { MinerFaults } from './roles/miner.ts'
 import type { QueueTimeouts } from '../protocols/queue/types.ts'
@@ -98,6 +98,27 @@ export const LOCAL_HUB_CONFIG: Partial<HubConfig> = {
   precommitWindowS: 1,
   replayQuorum: 1,
   minStakeWei: parseEther('0.01')
+}
+
+/**
+ * The session a local network's client opens (and the benchmarks' clients):
+ * reserved for a day, practically no task budget, 1 gwei per token, 5 ETH
+ * deposit unless given.
+ */
+export function localSession (p: { hub: Address, modelId: Hex, redundancy: number, pricePerTokenWei?: bigint, depositWei?: bigint }): CreateSessionParameters {
+  return {
+    hub: p.hub,
+    modelId: p.modelId,
+    redundancy: p.redundancy,
+    minMiners: 1,
+    maxMiners: Math.max(p.redundancy, 1),
+    validationMode: 0,
+    slaClass: 1,
+    reservePeriodS: 86_400,
+    maxTasks: 1_000_000,
+    pricePerTokenWei: p.pricePerTokenWei ?? 10n ** 9n,
+    depositWei: p.depositWei ?? parseEther('5')
+  }
 }
 
 const LOOPBACK = ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws']
@@ -232,19 +253,7 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
     await fund(clientNode.peerIdentity.address)
     const clientChain = await createChainContext({ rpcUrl, hub, privateKey: clientNode.peerIdentity.privateKey })
     const redundancy = init.redundancy ?? Math.min(3, init.miners)
-    const { sessionId } = await createSession(clientChain.wallet, {
-      hub,
-      modelId: modelId as Hex,
-      redundancy,
-      minMiners: 1,
-      maxMiners: Math.max(redundancy, 1),
-      validationMode: 0,
-      slaClass: 1,
-      reservePeriodS: 86_400,
-      maxTasks: 1_000_000,
-      pricePerTokenWei: init.pricePerTokenWei ?? 10n ** 9n,
-      depositWei: init.depositWei ?? parseEther('5')
-    })
+    const { sessionId } = await createSession(clientChain.wallet, localSession({ hub, modelId: modelId as Hex, redundancy, pricePerTokenWei: init.pricePerTokenWei, depositWei: init.depositWei }))
     const client = await createTaskClient({
       node: { libp2p: clientNode.libp2p, store: clientNode.store, network },
       chain: clientChain,

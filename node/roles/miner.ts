@@ -86,13 +86,6 @@ export interface MinerRoleInit {
   /** how long finished tasks stay in memory for late streams; default 60 s */
   retainMs?: number
   faults?: MinerFaults
-  /**
-   * Start a task on this miner's own draw of the selection (the announcement's
-   * seed and the pool as this miner sees it) instead of waiting for the
-   * leader's assignment; tokens and the precommit still wait for the
-   * assignment, and work it does not confirm is dropped. Default true.
-   */
-  speculate?: boolean
   /** one line per step, for logs and the devnet */
   onLine?(line: string): void
 }
@@ -596,7 +589,9 @@ export class MinerRole {
     const { state } = createTask(taskInitFrom(m, { timeouts: this.init.timeouts }), Date.now())
     const task: MinerTask = { queued: m, from, record: { queued: bytesToHex(TaskQueued.encode(m)), state }, chain: Promise.resolve() }
     this.tasks.set(id, task)
-    for (const p of this.pending.get(id) ?? []) {
+    // an assignment that came before the announcement settles the task at once: no need to guess
+    const early = this.pending.get(id) ?? []
+    for (const p of early) {
       this.enqueue(task, p.event)
     }
     this.pending.delete(id)
@@ -604,7 +599,7 @@ export class MinerRole {
       w()
     }
     this.announcementWaiters.delete(id)
-    if (!this.pending.has(id) && this.drawsSelf(m)) {
+    if (early.length === 0 && this.drawsSelf(m)) {
       this.speculate(task)
     }
   }
@@ -616,7 +611,7 @@ export class MinerRole {
    * engine sequence, not reserved by another session, no injected faults.
    */
   private drawsSelf (m: TaskQueued): boolean {
-    if (this.init.speculate === false || this.init.faults?.copyOthers === true || this.stopped || m.seed == null ||
+    if (this.init.faults?.copyOthers === true || this.stopped || m.seed == null ||
       this.active >= (this.init.engine.sequences ?? 1) || !this.mayServe(m.sessionId)) {
       return false
     }
@@ -1017,7 +1012,7 @@ export class MinerRole {
     // a submitter may ask before the assignment (its own draw) or before the ack: wait for the work to be
     // confirmed and acked, or answer at once when the assignment does not name this miner or it declined
     const deadline = Date.now() + STREAM_WAIT_MS
-    while ((task.buffer == null || task.speculation != null || task.acked !== true) && Date.now() < deadline && !this.stopped) {
+    while ((task.buffer == null || task.acked !== true) && Date.now() < deadline && !this.stopped) {
       if (task.declined === true || (task.assignmentSeen === true && this.mySlot(task) == null)) {
         return StreamEnd.Code.NOT_ASSIGNED
       }
@@ -1026,6 +1021,7 @@ export class MinerRole {
         ;(task.waiters ??= []).push(() => { clearTimeout(timer); resolve() })
       })
     }
-    return task.speculation == null && task.acked === true ? task.buffer ?? StreamEnd.Code.NOT_ASSIGNED : StreamEnd.Code.NOT_ASSIGNED
+    // acked implies the work started on this miner's own draw was confirmed first
+    return task.acked === true ? task.buffer ?? StreamEnd.Code.NOT_ASSIGNED : StreamEnd.Code.NOT_ASSIGNED
   }
 }
