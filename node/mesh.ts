@@ -23,6 +23,7 @@ import { allTopics } from '../protocols/topics.ts'
 import {
   INBOUND_CONNECTIONS_PER_HOST_PER_SECOND, MAX_CONNECTIONS, MAX_GOSSIP_MESSAGE_BYTES, MAX_GOSSIP_OUTBOUND_BUFFER_BYTES, RELAY_MAX_RESERVATIONS
 } from './constants.ts'
+import { useNativeSecp256k1 } from './native-secp256k1.ts'
 import { peerKeeper } from './peer-keeper.ts'
 import type { NodeConfig } from './config.ts'
 import type { GossipSub } from '@libp2p/gossipsub'
@@ -61,6 +62,8 @@ export interface MeshOptionsInit {
 }
 
 export function meshOptions ({ config, privateKey, registry }: MeshOptionsInit): Libp2pOptions<MeshServices> {
+  // every gossip message's signature is checked by every node: natively, not in pure JavaScript
+  useNativeSecp256k1()
   const isBootstrap = config.roles.includes('bootstrap')
   const services: Record<string, unknown> = {
     identify: identify(),
