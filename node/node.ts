@@ -211,6 +211,7 @@ export class CortensorNode extends TypedEventEmitter<NodeEvents> {
     } finally {
       this.http = undefined
       try {
+        await this.storage?.close()
         await this.helia?.stop()
       } finally {
         this.helia = undefined

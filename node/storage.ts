@@ -27,18 +27,60 @@ export interface StorageComponents {
 export interface PutOptions extends AbortOptions {
   /**
    * announce the block on the DHT so other nodes can find it: in the
-   * background by default (`true`), before returning with `'await'`, or not
-   * at all (`false`). A provide walks the DHT (seconds on a busy network),
-   * while the roles hand their blocks to known peers directly.
+   * background once the node is quiet (`true`, the default), before
+   * returning (`'await'`), or not at all (`false`).
    */
   provide?: boolean | 'await'
 }
 
+export interface ContentStoreOptions {
+  /** background provides start once no block has been put for this long (default 2 s) */
+  provideQuietMs?: number
+  /** and at the latest this long after the oldest waiting put (default 60 s) */
+  provideMaxDelayMs?: number
+}
+
+/**
+ * A provide walks the DHT and makes every node it reaches store a record:
+ * on a small mesh it costs each node more CPU than the task that stored the
+ * block. The roles hand their blocks to the peers that need them directly
+ * (the announcement carries the prompt, consumers fetch an output from its
+ * miner), so the DHT record only matters later, to anyone fetching the CID
+ * from elsewhere: it can wait until the node is quiet.
+ */
+export const DEFAULT_PROVIDE_QUIET_MS = 2000
+export const DEFAULT_PROVIDE_MAX_DELAY_MS = 60_000
+/** blocks waiting to be provided; past this the oldest is provided at once */
+const MAX_WAITING_PROVIDES = 1024
+
 export class ContentStore {
   private readonly components: StorageComponents
+  private readonly quietMs: number
+  private readonly maxDelayMs: number
+  /** blocks to provide in the background, oldest first, with when they were put */
+  private readonly waiting = new Map<string, { cid: CID, at: number }>()
+  private lastPutAt = 0
+  private timer?: ReturnType<typeof setTimeout>
+  private flushing?: Promise<void>
+  private readonly closing = new AbortController()
 
-  constructor (components: StorageComponents) {
+  constructor (components: StorageComponents, options: ContentStoreOptions = {}) {
     this.components = components
+    this.quietMs = options.provideQuietMs ?? DEFAULT_PROVIDE_QUIET_MS
+    this.maxDelayMs = options.provideMaxDelayMs ?? DEFAULT_PROVIDE_MAX_DELAY_MS
+  }
+
+  /** Blocks put with `provide: true` and not yet announced on the DHT. */
+  get pendingProvides (): number {
+    return this.waiting.size
+  }
+
+  /** Drop the provides still waiting and stop the one under way (the blocks stay stored). */
+  async close (): Promise<void> {
+    this.closing.abort()
+    clearTimeout(this.timer)
+    this.waiting.clear()
+    await this.flushing
   }
 
   /** Store a JSON-compatible value (Uint8Array and CID values are kept as such) as dag-json. */
@@ -107,15 +149,50 @@ export class ContentStore {
 
   private async putBlock (cid: CID, bytes: Uint8Array, options: PutOptions): Promise<CID> {
     await this.components.blockstore.put(cid, bytes, options)
-    if (options.provide !== false) {
+    if (options.provide === 'await') {
       // the block is stored either way; a node with no DHT peers yet cannot announce it, and the DHT
       // reprovides what it holds on its own schedule
-      const provided = this.provide(cid, options).catch((err) => { log('could not provide %c: %s', cid, err.message) })
-      if (options.provide === 'await') {
-        await provided
-      }
+      await this.provide(cid, options).catch((err) => { log('could not provide %c: %s', cid, err.message) })
+    } else if (options.provide !== false) {
+      this.provideLater(cid)
     }
     return cid
+  }
+
+  private provideLater (cid: CID): void {
+    if (this.closing.signal.aborted) {
+      return
+    }
+    const now = Date.now()
+    this.lastPutAt = now
+    if (!this.waiting.has(cid.toString())) {
+      this.waiting.set(cid.toString(), { cid, at: now })
+    }
+    this.schedule()
+  }
+
+  private schedule (): void {
+    clearTimeout(this.timer)
+    const oldest = this.waiting.values().next().value
+    if (oldest == null || this.closing.signal.aborted) {
+      return
+    }
+    const due = this.waiting.size > MAX_WAITING_PROVIDES ? 0 : Math.min(this.lastPutAt + this.quietMs, oldest.at + this.maxDelayMs)
+    this.timer = setTimeout(() => { this.flushing ??= this.flush().finally(() => { this.flushing = undefined; this.schedule() }) }, Math.max(0, due - Date.now()))
+    this.timer.unref?.()
+  }
+
+  /** Provide the waiting blocks one by one, stopping when a put breaks the quiet (unless one is overdue). */
+  private async flush (): Promise<void> {
+    const signal = this.closing.signal
+    for (const [key, { cid, at }] of this.waiting) {
+      const now = Date.now()
+      if (signal.aborted || (now - this.lastPutAt < this.quietMs && now - at < this.maxDelayMs && this.waiting.size <= MAX_WAITING_PROVIDES)) {
+        return
+      }
+      this.waiting.delete(key)
+      await this.provide(cid, { signal }).catch((err) => { log('could not provide %c: %s', cid, err.message) })
+    }
   }
 
   /** Local blockstore first; Helia falls back to bitswap, verifying the hash of what it receives. */

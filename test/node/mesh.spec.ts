@@ -1,7 +1,9 @@
 import { connect } from 'node:net'
 import { expect } from 'aegir/chai'
+import { MemoryBlockstore } from 'blockstore-core/memory'
 import { CID } from 'multiformats/cid'
 import { fromString, toString } from 'uint8arrays'
+import { ContentStore } from '../../node/storage.ts'
 import { peerIdToAddress } from '../../protocols/identity.ts'
 import { TestNet, tcpAddr, waitFor } from '../fixtures/nodes.ts'
 import type { CortensorNode } from '../../node/node.ts'
@@ -110,6 +112,82 @@ describe('mesh: 1 bootstrap + 4 nodes on loopback', function () {
     expect(await c.store.getJson(cid, { signal: AbortSignal.timeout(20000) })).to.deep.equal(doc)
     expect(await c.store.getBytes(rawCid, { signal: AbortSignal.timeout(20000) })).to.deep.equal(bytes)
     expect(await c.store.has(cid)).to.equal(true)
+  })
+
+  describe('provides in the background once the node is quiet', function () {
+    /** a content store over node A's real DHT, recording when each provide starts */
+    function recordingStore (options: { provideQuietMs: number, provideMaxDelayMs: number }): { store: ContentStore, provided: Array<{ cid: string, at: number }> } {
+      const provided: Array<{ cid: string, at: number }> = []
+      const routing = {
+        provide: async (cid: CID, opts?: { signal?: AbortSignal }) => {
+          provided.push({ cid: cid.toString(), at: Date.now() })
+          await nodes[0].libp2p.contentRouting.provide(cid, opts)
+        }
+      }
+      return { store: new ContentStore({ blockstore: new MemoryBlockstore(), routing } as any, options), provided }
+    }
+
+    it('waits for a pause in puts, then announces every block, and another node finds it', async function () {
+      const { store, provided } = recordingStore({ provideQuietMs: 400, provideMaxDelayMs: 30_000 })
+      try {
+        const cids: CID[] = []
+        let lastPut = 0
+        for (let i = 0; i < 4; i++) {
+          cids.push(await store.putJson({ quiet: i, at: Date.now() }))
+          lastPut = Date.now()
+          await new Promise(resolve => setTimeout(resolve, 150))
+          expect(provided, 'nothing is provided while puts keep coming').to.have.length(0)
+        }
+        expect(store.pendingProvides).to.equal(4)
+        await waitFor('all 4 blocks provided', () => provided.length === 4 && store.pendingProvides === 0, 20_000)
+        expect(provided.map(p => p.cid)).to.deep.equal(cids.map(String))
+        for (const p of provided) {
+          expect(p.at - lastPut).to.be.at.least(400)
+        }
+        const found = await waitFor('node C to find A as the provider', async () => {
+          for await (const p of nodes[2].libp2p.contentRouting.findProviders(cids[3], { signal: AbortSignal.timeout(10_000) })) {
+            if (p.id.equals(nodes[0].libp2p.peerId)) {
+              return p
+            }
+          }
+          return undefined
+        }, 20_000, 500)
+        expect(found.id.equals(nodes[0].libp2p.peerId)).to.equal(true)
+      } finally {
+        await store.close()
+      }
+    })
+
+    it('announces a block at the latest after the maximum delay, however busy the node', async function () {
+      const { store, provided } = recordingStore({ provideQuietMs: 10_000, provideMaxDelayMs: 500 })
+      try {
+        const first = Date.now()
+        const firstCid = await store.putJson({ busy: 0 })
+        const until = first + 2500
+        for (let i = 1; Date.now() < until; i++) {
+          await store.putJson({ busy: i })
+          await new Promise(resolve => setTimeout(resolve, 50))
+        }
+        // the puts never paused for 10 s, yet the first block went out after about 0.5 s
+        expect(provided.length).to.be.greaterThan(0)
+        expect(provided[0].cid).to.equal(firstCid.toString())
+        expect(provided[0].at - first).to.be.at.least(500)
+        expect(provided[0].at).to.be.below(until)
+      } finally {
+        await store.close()
+      }
+    })
+
+    it('drops the waiting provides on close and never announces them', async function () {
+      const { store, provided } = recordingStore({ provideQuietMs: 200, provideMaxDelayMs: 200 })
+      await store.putJson({ closed: true })
+      await store.putJson({ closed: false }, { provide: false })
+      expect(store.pendingProvides).to.equal(1)
+      await store.close()
+      expect(store.pendingProvides).to.equal(0)
+      await new Promise(resolve => setTimeout(resolve, 500))
+      expect(provided).to.have.length(0)
+    })
   })
 
   it('refuses to read a CID as the wrong codec', async function () {
