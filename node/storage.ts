@@ -34,9 +34,9 @@ export interface PutOptions extends AbortOptions {
 }
 
 export interface ContentStoreOptions {
-  /** background provides start once no block has been put for this long (default 2 s) */
+  /** background provides start once no block has been put for this long (default 10 s) */
   provideQuietMs?: number
-  /** and at the latest this long after the oldest waiting put (default 60 s) */
+  /** or, on a node that never pauses that long, this long after the oldest waiting put (default 60 s) */
   provideMaxDelayMs?: number
 }
 
@@ -46,9 +46,11 @@ export interface ContentStoreOptions {
  * block. The roles hand their blocks to the peers that need them directly
  * (the announcement carries the prompt, consumers fetch an output from its
  * miner), so the DHT record only matters later, to anyone fetching the CID
- * from elsewhere: it can wait until the node is quiet.
+ * from elsewhere: it can wait until the node is quiet. A node serving a task
+ * every few seconds is never quiet for 10 s; it provides what it stored in
+ * one batch a minute.
  */
-export const DEFAULT_PROVIDE_QUIET_MS = 2000
+export const DEFAULT_PROVIDE_QUIET_MS = 10_000
 export const DEFAULT_PROVIDE_MAX_DELAY_MS = 60_000
 /** blocks waiting to be provided; past this the oldest is provided at once */
 const MAX_WAITING_PROVIDES = 1024
@@ -182,15 +184,15 @@ export class ContentStore {
     this.timer.unref?.()
   }
 
-  /** Provide the waiting blocks one by one, stopping when a put breaks the quiet (unless one is overdue). */
+  /** Provide every block waiting now, one walk at a time; blocks put meanwhile wait for the next round. */
   private async flush (): Promise<void> {
     const signal = this.closing.signal
-    for (const [key, { cid, at }] of this.waiting) {
-      const now = Date.now()
-      if (signal.aborted || (now - this.lastPutAt < this.quietMs && now - at < this.maxDelayMs && this.waiting.size <= MAX_WAITING_PROVIDES)) {
+    const batch = [...this.waiting.values()]
+    this.waiting.clear()
+    for (const { cid } of batch) {
+      if (signal.aborted) {
         return
       }
-      this.waiting.delete(key)
       await this.provide(cid, { signal }).catch((err) => { log('could not provide %c: %s', cid, err.message) })
     }
   }

@@ -19,11 +19,22 @@ export function streamProtocol (network: string): string {
 const frameCodec = { encode: (m: StreamFrame) => StreamFrame.encode(m), decode: (b: Uint8Array | Uint8ArrayList) => decoders.streamFrame(b.subarray()) }
 const requestCodec = { encode: (m: StreamRequest) => StreamRequest.encode(m), decode: (b: Uint8Array | Uint8ArrayList) => decoders.streamRequest(b.subarray()) }
 
+/**
+ * Run `fn` two turns of the event loop later. An engine that yields a token
+ * and then queues its next decode for the coming turn (node-llama-cpp batches
+ * sequences that way) has started that decode by then, so `fn`'s work runs
+ * beside it rather than before it.
+ */
+const afterNextTurn: (fn: () => void) => void = typeof globalThis.setImmediate === 'function'
+  ? (fn) => { globalThis.setImmediate(() => { globalThis.setImmediate(fn) }) }
+  : (fn) => { setTimeout(fn, 0) }
+
 /** Tokens of one generation, readable from any index by any number of streams while it runs and after. */
 export class TokenBuffer {
   readonly frames: TokenFrame[] = []
   end?: StreamEnd
   private waiters: Array<() => void> = []
+  private waking = false
 
   push (text: string, tokenIds: number[]): void {
     this.frames.push({ index: this.frames.length, text, tokenIds })
@@ -39,11 +50,19 @@ export class TokenBuffer {
   }
 
   private wake (): void {
-    const waiters = this.waiters
-    this.waiters = []
-    for (const w of waiters) {
-      w()
+    if (this.waking) {
+      return
     }
+    this.waking = true
+    // readers encode, encrypt and write while the engine decodes the next token, not before it asks for it
+    afterNextTurn(() => {
+      this.waking = false
+      const waiters = this.waiters
+      this.waiters = []
+      for (const w of waiters) {
+        w()
+      }
+    })
   }
 
   async * read (from: number, signal?: AbortSignal): AsyncGenerator<StreamFrame> {

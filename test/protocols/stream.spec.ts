@@ -49,4 +49,22 @@ describe('token buffer', () => {
     expect(texts.slice(0, 2)).to.deep.equal(['b', 'c'])
     expect(texts).to.have.length(22)
   })
+
+  it('wakes a reader only after what the producer queued for the next turn, as an engine queues its next decode', async () => {
+    const buffer = new TokenBuffer()
+    const order: string[] = []
+    const reading = (async () => {
+      for await (const f of buffer.read(0)) {
+        order.push(f.token != null ? `write ${f.token.text}` : 'write end')
+      }
+    })()
+    await new Promise(resolve => setImmediate(resolve))
+    buffer.push('a', [1])
+    // node-llama-cpp dispatches a sequence's next decode on the coming turn of the event loop
+    setImmediate(() => { order.push('next decode dispatched') })
+    await new Promise(resolve => setTimeout(resolve, 20))
+    buffer.finish({ tokenCount: 1 })
+    await reading
+    expect(order).to.deep.equal(['next decode dispatched', 'write a', 'write end'])
+  })
 })
