@@ -26,6 +26,7 @@ import {
 import { useNativeSecp256k1 } from './native-secp256k1.ts'
 import { peerKeeper } from './peer-keeper.ts'
 import type { NodeConfig } from './config.ts'
+import type { RecordContradictions } from '../protocols/gossip/scoring.ts'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
 import type { PrivateKey } from '@libp2p/interface'
@@ -59,9 +60,11 @@ export interface MeshOptionsInit {
   privateKey: PrivateKey
   /** per-node Prometheus registry, so several nodes in one process do not collide */
   registry: Registry
+  /** authors of gossip that contradicts the chain or the node's records, scored through P5 */
+  contradictions?: RecordContradictions
 }
 
-export function meshOptions ({ config, privateKey, registry }: MeshOptionsInit): Libp2pOptions<MeshServices> {
+export function meshOptions ({ config, privateKey, registry, contradictions }: MeshOptionsInit): Libp2pOptions<MeshServices> {
   // every gossip message's signature is checked by every node: natively, not in pure JavaScript
   useNativeSecp256k1()
   const isBootstrap = config.roles.includes('bootstrap')
@@ -85,7 +88,10 @@ export function meshOptions ({ config, privateKey, registry }: MeshOptionsInit):
       // invalid deliveries (what the validation wrapper rejects) cost score; loopback peers are one
       // host by definition (devnets, tests), so they are exempt from the IP-colocation penalty that
       // otherwise graylists every peer of a 20-node devnet
-      scoreParams: peerScoreParams(allTopics([], { prefix: `/${config.network}` }), { ipColocationWhitelist: LOOPBACK_IPS }),
+      scoreParams: peerScoreParams(allTopics([], { prefix: `/${config.network}` }), {
+        ipColocationWhitelist: LOOPBACK_IPS,
+        appSpecificScore: contradictions != null ? (peer) => contradictions.score(peer) : undefined
+      }),
       scoreThresholds: peerScoreThresholds()
     }),
     dht: kadDHT({

@@ -13,6 +13,7 @@ import { FsBlockstore } from 'blockstore-fs'
 import { LevelDatastore } from 'datastore-level'
 import { createHeliaLight } from 'helia'
 import { Registry } from 'prom-client'
+import { RecordContradictions } from '../protocols/gossip/scoring.ts'
 import { ConfigError } from './config.ts'
 import { startHttpServer } from './http/server.ts'
 import { loadOrCreateIdentity } from './identity.ts'
@@ -62,6 +63,8 @@ export interface NodeOptions {
 export class CortensorNode extends TypedEventEmitter<NodeEvents> {
   readonly config: NodeConfig
   readonly registry = new Registry()
+  /** authors of gossip this node found contradicting the chain or its records (their peer score drops) */
+  readonly contradictions = new RecordContradictions()
   private readonly options: NodeOptions
   private attachment?: NodeAttachment
   private identity?: Identity
@@ -154,7 +157,7 @@ export class CortensorNode extends TypedEventEmitter<NodeEvents> {
     this.level = datastore
     const blockstore = new FsBlockstore(join(config.dataDir, 'blocks'))
     const helia = withBitswap(withLibp2pLight(createHeliaLight({ datastore, blockstore }),
-      meshOptions({ config, privateKey: identity.libp2pKey, registry: this.registry })))
+      meshOptions({ config, privateKey: identity.libp2pKey, registry: this.registry, contradictions: this.contradictions })))
     this.helia = helia as unknown as Helia & { libp2p: Libp2p<MeshServices> }
     await helia.start()
     this.storage = new ContentStore(helia)

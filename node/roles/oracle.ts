@@ -17,8 +17,7 @@ import {
   VERDICT_FAULTY, VERDICT_HONEST, VERDICT_MISSED, assignmentHash, cortensorHubAbi, getLeader, getTask, heartbeat as chainHeartbeat,
   assignTasks, hubTypes, reassignMiner, settleBatch, signReplayVerdict, slashReplayFailure
 } from '../../contracts/index.ts'
-import { defaultValidators, installGossip, publishMessage } from '../../protocols/gossip/index.ts'
-import { InvalidFieldError } from '../../protocols/messages/errors.ts'
+import { ContradictsRecordError, defaultValidators, installGossip, publishMessage } from '../../protocols/gossip/index.ts'
 import { MinerVerdict, TaskQueued, addressToBytes } from '../../protocols/messages/index.ts'
 import { Verdict as V } from '../../protocols/policy/verdicts.ts'
 import { createTask, isTerminal, tick, transition } from '../../protocols/queue/machine.ts'
@@ -184,6 +183,7 @@ export class OracleRole {
     this.uninstall = installGossip(node.libp2p.services.pubsub, {
       prefix: this.prefix,
       models: this.init.modelIds,
+      onContradiction: (author) => { node.contradictions.add(author.toString()) },
       validators: {
         ...base,
         task: async (m, ctx) => {
@@ -261,17 +261,17 @@ export class OracleRole {
     try {
       t = await this.submitted.recent(m.taskId) ?? await getTask(chain.wallet, { hub: chain.hub, taskId: m.taskId })
     } catch {
-      throw new InvalidFieldError('taskId', `task ${m.taskId} is not on chain`)
+      throw new ContradictsRecordError('taskId', `task ${m.taskId} is not on chain`)
     }
     if (t.sessionId !== m.sessionId) {
-      throw new InvalidFieldError('sessionId', `task ${m.taskId} belongs to session ${t.sessionId} on chain`)
+      throw new ContradictsRecordError('sessionId', `task ${m.taskId} belongs to session ${t.sessionId} on chain`)
     }
     // a false seed would have miners start (and waste) work on tasks they will not be given
     if (m.seed != null && 'seed' in t && bytesToHex(m.seed) !== t.seed.toLowerCase()) {
-      throw new InvalidFieldError('seed', `chain says ${t.seed}`)
+      throw new ContradictsRecordError('seed', `chain says ${t.seed}`)
     }
     if (m.promptCid.length > 0 && t.maxTokens !== (m.params?.maxTokens ?? 0)) {
-      throw new InvalidFieldError('params.maxTokens', `chain says ${t.maxTokens}`)
+      throw new ContradictsRecordError('params.maxTokens', `chain says ${t.maxTokens}`)
     }
   }
 
@@ -285,7 +285,7 @@ export class OracleRole {
     const miner = bytesToHex(m.miner).toLowerCase()
     for (const [other, p] of Object.entries(task.record.precommits)) {
       if (other !== miner && p.commitment === commitment) {
-        throw new InvalidFieldError('commitment', `already committed by ${other}: a copied commitment`)
+        throw new ContradictsRecordError('commitment', `already committed by ${other}: a copied commitment`)
       }
     }
   }

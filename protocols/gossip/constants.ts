@@ -22,6 +22,8 @@ export const TOPIC_WEIGHT = 1
 export const INVALID_MESSAGE_WEIGHT = -100
 /** P4 counter decay per DECAY_INTERVAL_MS: 0.99/s → half-life ≈ 69 s. */
 export const INVALID_MESSAGE_DECAY = 0.99
+/** The same decay for authors of messages that contradict the records (scored through P5). */
+export const CONTRADICTION_DECAY_PER_S = INVALID_MESSAGE_DECAY
 /** P1: small reward for time in the mesh (1 point per second, capped at 100). */
 export const TIME_IN_MESH_WEIGHT = 1
 export const TIME_IN_MESH_QUANTUM_MS = 1_000

@@ -85,6 +85,25 @@ export class NotLeaderError extends Error {
   }
 }
 
+/**
+ * The message contradicts what only some nodes know: the chain (a task that
+ * was never submitted, a false seed) or what an oracle holds (a commitment
+ * another miner already made). Ignored, so gossipsub does not lower the
+ * score of every peer that relayed it (a relay without that knowledge could
+ * not tell); the validation wrapper scores its author instead
+ * (`RecordContradictions`).
+ */
+export class ContradictsRecordError extends Error {
+  static name = 'ContradictsRecordError'
+  readonly field: string
+
+  constructor (field: string, reason: string) {
+    super(`${field}: ${reason}`)
+    this.name = 'ContradictsRecordError'
+    this.field = field
+  }
+}
+
 export type GossipAction = 'reject' | 'ignore'
 
 /** Error name → verdict. Errors not listed are ignored (they may be our own fault) and logged. */
@@ -103,6 +122,8 @@ export const GOSSIP_ERROR_ACTIONS: Readonly<Record<string, GossipAction>> = {
   StaleMessageError: 'ignore',
   DuplicateMessageError: 'ignore',
   UnknownTaskError: 'ignore',
+  // the author's fault, but relays could not tell: the wrapper scores the author (ContradictsRecordError)
+  ContradictsRecordError: 'ignore',
   NotLeaderError: 'ignore',
   IllegalTransitionError: 'ignore',
   TaskFinishedError: 'ignore',

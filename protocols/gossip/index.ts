@@ -3,7 +3,8 @@
  * signed? → topic parses → size limit → decode with limits → structural
  * checks → per-kind validator → not a duplicate statement → Accept. Typed
  * errors become Reject (the sender's peer score drops through P4) or Ignore,
- * per `GOSSIP_ERROR_ACTIONS`.
+ * per `GOSSIP_ERROR_ACTIONS`; a message that contradicts the chain or an
+ * oracle's records is ignored and its author scored down (`onContradiction`).
  */
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { logger } from '@libp2p/logger'
@@ -32,6 +33,8 @@ export interface GossipValidatorInit extends TopicOptions {
   /** clock, for freshness checks (default Date.now) */
   now?(): number
   dedupeCacheSize?: number
+  /** the signed author of a message that contradicts the chain or this node's records (see RecordContradictions) */
+  onContradiction?(author: PeerId, error: Error): void
   /** called for every verdict other than Accept (metrics, tests) */
   onVerdict?(result: TopicValidatorResult, error: Error, ctx: { topic: string, propagationSource: PeerId }): void
 }
@@ -117,6 +120,10 @@ export function createGossipValidator (init: GossipValidatorInit): GossipValidat
         return TopicValidatorResult.Accept
       } catch (err: any) {
         const result = resultFor(err)
+        if (err?.name === 'ContradictsRecordError' && msg.type === 'signed') {
+          // ignored, so no relay loses score for it; its author does
+          init.onContradiction?.(msg.from, err)
+        }
         log('%s message on %s from %p: %s', result, msg.topic, propagationSource, err?.message)
         init.onVerdict?.(result, err, { topic: msg.topic, propagationSource })
         return result

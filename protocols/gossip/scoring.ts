@@ -6,7 +6,7 @@
  */
 import { createPeerScoreParams, createPeerScoreThresholds, createTopicScoreParams } from '@libp2p/gossipsub/score'
 import {
-  ACCEPT_PX_THRESHOLD, DECAY_INTERVAL_MS, FIRST_DELIVERY_CAP, FIRST_DELIVERY_DECAY, FIRST_DELIVERY_WEIGHT, GOSSIP_THRESHOLD,
+  ACCEPT_PX_THRESHOLD, CONTRADICTION_DECAY_PER_S, DECAY_INTERVAL_MS, FIRST_DELIVERY_CAP, FIRST_DELIVERY_DECAY, FIRST_DELIVERY_WEIGHT, GOSSIP_THRESHOLD,
   GRAYLIST_THRESHOLD, INVALID_MESSAGE_DECAY, INVALID_MESSAGE_WEIGHT, OPPORTUNISTIC_GRAFT_THRESHOLD, PUBLISH_THRESHOLD,
   TIME_IN_MESH_CAP, TIME_IN_MESH_QUANTUM_MS, TIME_IN_MESH_WEIGHT, TOPIC_SCORE_CAP, TOPIC_WEIGHT
 } from './constants.ts'
@@ -56,4 +56,44 @@ export function peerScoreThresholds (): PeerScoreThresholds {
     acceptPXThreshold: ACCEPT_PX_THRESHOLD,
     opportunisticGraftThreshold: OPPORTUNISTIC_GRAFT_THRESHOLD
   })
+}
+
+/**
+ * Authors of messages that contradict the chain or an oracle's records
+ * (`ContradictsRecordError`). Gossipsub's own penalty for an invalid message
+ * (P4) also falls on every peer that relays it, and a relay without the
+ * chain cannot tell; so such messages are ignored and their author is scored
+ * here instead, through the application-specific score (P5): as P4 would,
+ * INVALID_MESSAGE_WEIGHT × count², the count decaying with P4's half-life.
+ */
+export class RecordContradictions {
+  private readonly counts = new Map<string, { count: number, at: number }>()
+  private readonly now: () => number
+
+  constructor (now: () => number = Date.now) {
+    this.now = now
+  }
+
+  add (peerId: string): void {
+    this.counts.set(peerId, { count: this.count(peerId) + 1, at: this.now() })
+  }
+
+  count (peerId: string): number {
+    const c = this.counts.get(peerId)
+    if (c == null) {
+      return 0
+    }
+    const count = c.count * CONTRADICTION_DECAY_PER_S ** ((this.now() - c.at) / 1000)
+    if (count < 0.01) {
+      this.counts.delete(peerId)
+      return 0
+    }
+    return count
+  }
+
+  /** The P5 score of `peerId`: 0, or negative once it authored contradictions. */
+  score (peerId: string): number {
+    const count = this.count(peerId)
+    return count === 0 ? 0 : INVALID_MESSAGE_WEIGHT * count * count
+  }
 }

@@ -11,7 +11,7 @@ import { createLibp2p } from 'libp2p'
 import { bytesToHex, hexToBytes, keccak256 } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import {
-  GOSSIP_THRESHOLD, GRAYLIST_THRESHOLD, INVALID_MESSAGE_WEIGHT, PUBLISH_THRESHOLD, createGossipValidator, defaultValidators,
+  ContradictsRecordError, GOSSIP_THRESHOLD, GRAYLIST_THRESHOLD, INVALID_MESSAGE_WEIGHT, PUBLISH_THRESHOLD, RecordContradictions, createGossipValidator, defaultValidators,
   installGossip, peerScoreParams, peerScoreThresholds, publishMessage, resultFor
 } from '../../protocols/gossip/index.ts'
 import { peerIdToAddress } from '../../protocols/identity.ts'
@@ -153,6 +153,37 @@ describe('protocols/gossip', () => {
       expect(seen).to.deep.equal(['ignore:TypeError'])
     })
 
+    it('ignores what contradicts the chain or an oracle\'s records, from its author or a relay, and names the author', async () => {
+      const seen: string[] = []
+      const blamed: string[] = []
+      const base = defaultValidators()
+      const v = createGossipValidator({
+        validators: { ...base, task: async (m, ctx) => { await base.task(m, ctx); throw new ContradictsRecordError('seed', 'chain says 0x01') } },
+        now: () => NOW,
+        onContradiction: (author) => { blamed.push(author.toString()) },
+        onVerdict: (result, err) => { seen.push(`${result}:${err.name}`) }
+      })
+      const msg = signed(miner.peerId, buildTopic('task', MODEL), encode('task', f.taskQueued(promptCid, { submitter: miner.address, deadlineMs: BigInt(NOW + 60_000) })))
+      expect(await v.topicValidator(other.peerId, msg)).to.equal(TopicValidatorResult.Ignore)
+      expect(await v.topicValidator(miner.peerId, msg)).to.equal(TopicValidatorResult.Ignore)
+      expect(seen).to.deep.equal(['ignore:ContradictsRecordError', 'ignore:ContradictsRecordError'])
+      expect(blamed).to.deep.equal([miner.peerId.toString(), miner.peerId.toString()])
+    })
+
+    it('scores the author of contradictions like invalid messages, decaying with the same half-life', () => {
+      let now = 0
+      const c = new RecordContradictions(() => now)
+      expect(c.score('a')).to.equal(0)
+      c.add('a')
+      c.add('a')
+      expect(c.score('a')).to.equal(INVALID_MESSAGE_WEIGHT * 4)
+      expect(c.score('b')).to.equal(0)
+      now = 69_000
+      expect(c.count('a')).to.be.closeTo(1, 0.01)
+      now = 10 * 60_000
+      expect(c.score('a')).to.equal(0)
+    })
+
     it('score parameters and thresholds are valid and ordered', () => {
       const topics = allTopics([MODEL])
       const params = peerScoreParams(topics, { ipColocationWhitelist: ['127.0.0.1'] })
@@ -179,7 +210,7 @@ describe('protocols/gossip', () => {
     const verdicts: Array<{ result: string, error: string, from: string }> = []
     let uninstall: () => void
 
-    async function node (withValidation: boolean): Promise<Node> {
+    async function node (withValidation: boolean, contradictions?: RecordContradictions): Promise<Node> {
       const privateKey = await generateKeyPair('secp256k1')
       const n = await createLibp2p({
         privateKey,
@@ -191,7 +222,7 @@ describe('protocols/gossip', () => {
           identify: identify(),
           pubsub: gossipsub({
             allowPublishToZeroTopicPeers: true,
-            ...(withValidation ? { scoreParams: peerScoreParams(topics, { ipColocationWhitelist: ['127.0.0.1'] }), scoreThresholds: peerScoreThresholds() } : {})
+            ...(withValidation ? { scoreParams: peerScoreParams(topics, { ipColocationWhitelist: ['127.0.0.1'], appSpecificScore: contradictions != null ? (p) => contradictions.score(p) : undefined }), scoreThresholds: peerScoreThresholds() } : {})
           })
         }
       })
@@ -244,6 +275,54 @@ describe('protocols/gossip', () => {
         await new Promise(resolve => setTimeout(resolve, 20))
       }
     }
+
+    it('scores down the author of an announcement that contradicts the chain, not the honest node that relayed it', async () => {
+      // author → relay (no chain, forwards it) → checker (finds it contradicts the chain)
+      const contradictions = new RecordContradictions()
+      const checker = await node(true, contradictions)
+      const relay = await node(false)
+      const author = await node(false)
+      const taskTopic = buildTopic('task', MODEL, { prefix })
+      const checked: string[] = []
+      const base = defaultValidators()
+      const off = installGossip(checker.services.pubsub, {
+        prefix,
+        models: [MODEL],
+        validators: { ...base, task: async (m, ctx) => { await base.task(m, ctx); throw new ContradictsRecordError('taskId', 'not on chain') } },
+        onContradiction: (peer) => { contradictions.add(peer.toString()) },
+        onVerdict: (result, _err, ctx) => { checked.push(`${result} from ${ctx.propagationSource.equals(relay.peerId) ? 'relay' : 'author'}`) }
+      })
+      try {
+        relay.services.pubsub.subscribe(taskTopic)
+        await relay.dial(checker.getMultiaddrs()[0])
+        await author.dial(relay.getMultiaddrs()[0])
+        const meshOf = (n: Node): string[] => (n.services.pubsub as unknown as { getMeshPeers(topic: string): string[] }).getMeshPeers(taskTopic)
+        await until('the relay to mesh with the checker', () => meshOf(relay).includes(checker.peerId.toString()))
+        await until('the author to see the relay subscribed', () => author.services.pubsub.getSubscribers(taskTopic).some(p => p.equals(relay.peerId)))
+        const score = (id: PeerId): number => (checker.services.pubsub as unknown as { getScore(p: string): number }).getScore(id.toString())
+        const promptCid = await f.cidBytes('prompt')
+        const announce = async (taskId: bigint): Promise<void> => {
+          await publishMessage(author.services.pubsub, 'task', f.taskQueued(promptCid, { taskId, submitter: addressToBytes(peerIdToAddress(author.peerId)), deadlineMs: BigInt(Date.now() + 60_000) }), { prefix, model: MODEL })
+        }
+
+        // relayed: dropped, the relay keeps its score, the author (not even connected) is remembered
+        await announce(41n)
+        await until('the relayed copy to be checked', () => checked.length >= 1)
+        expect(checked).to.deep.equal(['ignore from relay'])
+        expect(contradictions.count(author.peerId.toString())).to.be.closeTo(1, 0.01)
+
+        // now also straight from the author: its score at the checker drops; the relay's copy costs the relay nothing
+        await author.dial(checker.getMultiaddrs()[0])
+        await until('the author to see the checker subscribed', () => author.services.pubsub.getSubscribers(taskTopic).some(p => p.equals(checker.peerId)))
+        await announce(42n)
+        await until('the second announcement to be checked', () => checked.length >= 2)
+        await until('the author\'s score to drop', () => score(author.peerId) < INVALID_MESSAGE_WEIGHT)
+        await new Promise(resolve => setTimeout(resolve, 1500))
+        expect(score(relay.peerId)).to.be.at.least(0)
+      } finally {
+        off()
+      }
+    })
 
     it('rejects malformed and forged messages, lowers the sender\'s score, and delivers honest traffic', async () => {
       const score = (id: PeerId): number => (receiver.services.pubsub as unknown as { getScore(p: string): number }).getScore(id.toString())
