@@ -63,17 +63,23 @@ export interface ClientTimings {
   directTokensPerSec: number[]
 }
 
-/** Time one stream of tokens: first token after `t0`, and tokens/s after the first. */
+/**
+ * First-token time and tokens/s between the first and the last token. The
+ * end of the iteration is not the last token: a miner's stream ends once the
+ * output is stored, the engine's generator once its sequence is cleared.
+ */
 async function timeTokens (tokens: AsyncIterable<unknown>, t0: number): Promise<{ ttftMs: number, tokensPerSec: number }> {
   let first = 0
+  let last = 0
   let n = 0
   for await (const t of tokens) {
     void t
+    last = performance.now()
     if (n++ === 0) {
-      first = performance.now()
+      first = last
     }
   }
-  return { ttftMs: first - t0, tokensPerSec: (n - 1) / ((performance.now() - first) / 1000) }
+  return { ttftMs: first - t0, tokensPerSec: (n - 1) / ((last - first) / 1000) }
 }
 
 const SELF = fileURLToPath(import.meta.url)
