@@ -30,6 +30,7 @@ import { createInferenceEngine } from '../node/inference/index.ts'
 import { localSession } from '../node/network.ts'
 import { CortensorNode } from '../node/node.ts'
 import { createChainContext } from '../node/roles/chain.ts'
+import { timeTokens } from './report.ts'
 import type { LocalNetwork } from '../node/network.ts'
 import type { Hex } from 'viem'
 
@@ -61,25 +62,6 @@ export interface ClientTimings {
   /** with a model path: the engine called directly before each task, first token (ms) and tokens/s after it */
   directTtftMs: number[]
   directTokensPerSec: number[]
-}
-
-/**
- * First-token time and tokens/s between the first and the last token. The
- * end of the iteration is not the last token: a miner's stream ends once the
- * output is stored, the engine's generator once its sequence is cleared.
- */
-async function timeTokens (tokens: AsyncIterable<unknown>, t0: number): Promise<{ ttftMs: number, tokensPerSec: number }> {
-  let first = 0
-  let last = 0
-  let n = 0
-  for await (const t of tokens) {
-    void t
-    last = performance.now()
-    if (n++ === 0) {
-      first = last
-    }
-  }
-  return { ttftMs: first - t0, tokensPerSec: (n - 1) / ((last - first) / 1000) }
 }
 
 const SELF = fileURLToPath(import.meta.url)

@@ -13,7 +13,7 @@ import { createInferenceEngine } from '../node/inference/index.ts'
 import { startNetwork } from '../node/network.ts'
 import { runClientProcess } from './client-process.ts'
 import { startMinerProcess } from './miner-process.ts'
-import { percentile, printFigures } from './report.ts'
+import { percentile, printFigures, timeTokens } from './report.ts'
 import type { MinerProcess } from './miner-process.ts'
 import type { BenchFigure } from './report.ts'
 
@@ -34,36 +34,11 @@ const engine = await createInferenceEngine({ modelPath, threads: 1, sequences: 2
 const directTtft: number[] = []
 const directRate: number[] = []
 for (let r = 0; r < REPS; r++) {
-  const t0 = performance.now()
-  let first = 0
-  let last = 0
-  let n = 0
-  for await (const t of engine.generate(PROMPT, { maxTokens: TOKENS, deterministic: true })) {
-    void t
-    last = performance.now()
-    if (n++ === 0) {
-      first = last
-    }
-  }
-  directTtft.push(first - t0)
-  directRate.push((n - 1) / ((last - first) / 1000))
+  const direct = await timeTokens(engine.generate(PROMPT, { maxTokens: TOKENS, deterministic: true }), performance.now())
+  directTtft.push(direct.ttftMs)
+  directRate.push(direct.tokensPerSec)
 }
 await engine.close()
-
-/** Tokens/s of each streamed task: between its first and last token, as the direct figure. */
-async function streamRate (task: { tokens: AsyncIterable<unknown> }): Promise<{ firstMs: number, rate: number }> {
-  let first = 0
-  let last = 0
-  let n = 0
-  for await (const t of task.tokens) {
-    void t
-    last = performance.now()
-    if (n++ === 0) {
-      first = last
-    }
-  }
-  return { firstMs: first, rate: (n - 1) / ((last - first) / 1000) }
-}
 
 const net = await startNetwork({ miners: 3, oracles: 2, modelPath })
 let figures: BenchFigure[] = []
@@ -76,10 +51,10 @@ try {
     const t0 = performance.now()
     const task = await net.client.submit(PROMPT, { maxTokens: TOKENS })
     const announced = performance.now()
-    const { firstMs: first, rate } = await streamRate(task)
-    meshTtft.push(first - announced)
-    meshTtftFromSubmit.push(first - t0)
-    meshRate.push(rate)
+    const mesh = await timeTokens(task.tokens, announced)
+    meshTtft.push(mesh.ttftMs)
+    meshTtftFromSubmit.push(mesh.ttftMs + announced - t0)
+    meshRate.push(mesh.tokensPerSec)
     await task.result
     settle.push(performance.now() - t0)
   }

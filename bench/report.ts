@@ -1,6 +1,7 @@
 /**
  * Benchmark output: every figure is printed as a ratio against a baseline
- * measured in the same run, beside the absolute numbers.
+ * measured in the same run, beside the absolute numbers. And the one timing
+ * of a token stream that the direct and the mesh figures share.
  */
 export interface BenchFigure {
   /** what is measured, e.g. "gossip latency p50 (20 nodes)" */
@@ -51,4 +52,24 @@ export function percentile (values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b)
   const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
   return sorted[idx]
+}
+
+/**
+ * First-token time after `t0`, and tokens/s between the first and the last
+ * token. The end of the iteration is not the last token: a miner's stream
+ * ends once the output is stored, the engine's generator once its sequence
+ * is cleared.
+ */
+export async function timeTokens (tokens: AsyncIterable<unknown>, t0: number): Promise<{ ttftMs: number, tokensPerSec: number }> {
+  let first = 0
+  let last = 0
+  let n = 0
+  for await (const t of tokens) {
+    void t
+    last = performance.now()
+    if (n++ === 0) {
+      first = last
+    }
+  }
+  return { ttftMs: first - t0, tokensPerSec: (n - 1) / ((last - first) / 1000) }
 }

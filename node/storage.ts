@@ -52,7 +52,7 @@ export interface ContentStoreOptions {
  */
 export const DEFAULT_PROVIDE_QUIET_MS = 10_000
 export const DEFAULT_PROVIDE_MAX_DELAY_MS = 60_000
-/** blocks waiting to be provided; past this the oldest is provided at once */
+/** blocks waiting to be provided; past this the whole batch is provided at once */
 const MAX_WAITING_PROVIDES = 1024
 
 export class ContentStore {

@@ -58,6 +58,9 @@ export function peerScoreThresholds (): PeerScoreThresholds {
   })
 }
 
+/** authors remembered at once; far more peers than a node is ever connected to */
+const MAX_TRACKED_AUTHORS = 4096
+
 /**
  * Authors of messages that contradict the chain or an oracle's records
  * (`ContradictsRecordError`). Gossipsub's own penalty for an invalid message
@@ -75,7 +78,13 @@ export class RecordContradictions {
   }
 
   add (peerId: string): void {
-    this.counts.set(peerId, { count: this.count(peerId) + 1, at: this.now() })
+    const count = this.count(peerId) + 1
+    // re-inserted, so the map stays in order of last offence and the stalest entry goes first
+    this.counts.delete(peerId)
+    this.counts.set(peerId, { count, at: this.now() })
+    if (this.counts.size > MAX_TRACKED_AUTHORS) {
+      this.counts.delete(this.counts.keys().next().value as string)
+    }
   }
 
   count (peerId: string): number {

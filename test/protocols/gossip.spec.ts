@@ -182,6 +182,13 @@ describe('protocols/gossip', () => {
       expect(c.count('a')).to.be.closeTo(1, 0.01)
       now = 10 * 60_000
       expect(c.score('a')).to.equal(0)
+      // bounded: the author whose last offence is oldest is forgotten first
+      c.add('first')
+      for (let i = 0; i < 4096; i++) {
+        c.add(`other ${i}`)
+      }
+      expect(c.count('first')).to.equal(0)
+      expect(c.count('other 0')).to.equal(1)
     })
 
     it('score parameters and thresholds are valid and ordered', () => {
