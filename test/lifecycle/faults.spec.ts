@@ -83,8 +83,12 @@ describe('task lifecycle under faults', function () {
       const { net } = ln
       const task = await net.client.submit('one small city under light', { maxTokens: 30 })
       await new Promise<void>(resolve => { task.onUpdate(u => { if (u.status === 'generating') { resolve() } }) })
-      const state = net.oracles[1].role.taskState(task.taskId)
-      const victim = net.miners.findIndex(m => state?.slots.some(s => s.miner === m.role.address && s.status !== 'reassigned'))
+      // the client may already stream from the miner its own draw predicts before the assignment reaches oracle 1
+      const victim = await waitFor('oracle 1 to know the assigned miner', () => {
+        const state = net.oracles[1].role.taskState(task.taskId)
+        const i = net.miners.findIndex(m => state?.slots.some(s => s.miner === m.role.address && s.status !== 'reassigned'))
+        return i >= 0 ? i : undefined
+      }, 10_000)
       const address = net.miners[victim].role.address
       await net.stopMiner(victim)
       await net.stopOracle(1)
