@@ -4,7 +4,7 @@ import { privateKeyToAccount } from 'viem/accounts'
 import {
   assignTasks, expireTask, getNode, getSession, getTask, hubDomain, reassignMiner, recoverPrecommitSigner, requestUnstake, settleBatch,
   signPrecommit, signReplayVerdict, heartbeat, signReveal, slashEquivocation, slashReplayFailure, submitTask, withdrawEarnings, addOracle,
-  VERDICT_FAULTY, VERDICT_HONEST, VERDICT_MISSED
+  VERDICT_FAULTY, VERDICT_HONEST, VERDICT_MISSED, getLeader, DEFAULT_HEARTBEAT_TIMEOUT_S
 } from '../../contracts/index.ts'
 import { expectRule, openSession, PARAMS, PROMPT, registerMiners, SESSION, startFixture } from './fixture.ts'
 import type { Fixture, Wallet } from './fixture.ts'
@@ -229,6 +229,9 @@ describe('contracts: task queue, settlement and fraud proofs', function () {
   it('slashes on a failed replay verdict signed by a quorum of oracles', async function () {
     const { taskId } = await assigned()
     await addOracle(f.owner, { hub: f.hub, oracle: f.oracle2.account.address })
+    // oracle 2 only signs verdicts: let its first heartbeat lapse so f.oracle leads whatever the window
+    // (with both live, the leader may rotate between the simulation and the mined transaction)
+    await advance(DEFAULT_HEARTBEAT_TIMEOUT_S + 1)
     const [m0] = f.miners
     const miner = m0.account.address
     const out = keccak256(toHex('fabricated'))
@@ -237,9 +240,8 @@ describe('contracts: task queue, settlement and fraud proofs', function () {
     const verdict = { taskId, miner, outputDigest: out, passed: false }
     const sigA = { oracle: f.oracle.account.address, signature: await signReplayVerdict(f.oracle.account, f.domain, verdict) }
     const sigB = { oracle: f.oracle2.account.address, signature: await signReplayVerdict(f.oracle2.account, f.domain, verdict) }
-    const leader = (await import('../../contracts/index.ts')).getLeader
-    const l = await leader(f.user, { hub: f.hub })
-    const lw = l === f.oracle.account.address ? f.oracle : f.oracle2
+    const lw = f.oracle
+    expect(await getLeader(f.user, { hub: f.hub })).to.equal(lw.account.address)
     const p = { hub: f.hub, taskId, miner, precommit }
     await expectRule(slashReplayFailure(lw, { ...p, oracleSignatures: [sigA] }), 'QuorumNotReached')
     await expectRule(slashReplayFailure(lw, { ...p, oracleSignatures: [sigA, sigA] }), 'OracleSignersNotSorted')
