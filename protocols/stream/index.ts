@@ -34,6 +34,8 @@ export class TokenBuffer {
   readonly frames: TokenFrame[] = []
   end?: StreamEnd
   private waiters: Array<() => void> = []
+  /** readers pausing between batches, woken early only by the end */
+  private finishers: Array<() => void> = []
   private waking = false
 
   push (text: string, tokenIds: number[]): void {
@@ -46,6 +48,11 @@ export class TokenBuffer {
       return
     }
     this.end = { code: StreamEnd.Code.OK, message: '', tokenCount: this.frames.length, outputCid: new Uint8Array(0), ...end }
+    const finishers = this.finishers
+    this.finishers = []
+    for (const f of finishers) {
+      f()
+    }
     this.wake()
   }
 
@@ -75,16 +82,27 @@ export class TokenBuffer {
    * The frames from `from` on, in batches: each batch holds every frame
    * pushed since the last one was taken (the end frame last), so frames that
    * piled up while a slow reader wrote the previous batch go out in one write.
+   * With `intervalMs`, a batch follows the one before it no sooner than that
+   * (the end goes out at once): the first token leaves alone, the next ones a
+   * few at a time, one write, one encryption and one wake-up of the reader
+   * per batch instead of per token.
    */
-  async * readBatches (from: number, signal?: AbortSignal): AsyncGenerator<StreamFrame[]> {
+  async * readBatches (from: number, signal?: AbortSignal, intervalMs = 0): AsyncGenerator<StreamFrame[]> {
     let i = from
+    let last = -Infinity
     for (;;) {
       if (i < this.frames.length || this.end != null) {
+        const early = last + intervalMs - performance.now()
+        if (this.end == null && early > 0) {
+          await this.wait(signal, early)
+          continue
+        }
         const batch: StreamFrame[] = this.frames.slice(i).map(token => ({ token }))
         i = this.frames.length
         if (this.end != null) {
           batch.push({ end: this.end })
         }
+        last = performance.now()
         yield batch
         if (this.end != null) {
           return
@@ -95,15 +113,30 @@ export class TokenBuffer {
     }
   }
 
-  /** Until a push or the end. */
-  private async wait (signal?: AbortSignal): Promise<void> {
+  /** Until a push or the end; with `pauseMs`, until the end or that long. */
+  private async wait (signal?: AbortSignal, pauseMs?: number): Promise<void> {
     signal?.throwIfAborted()
     await new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => { reject(signal?.reason) }
-      this.waiters.push(() => {
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const done = (): void => {
+        clearTimeout(timer)
         signal?.removeEventListener('abort', onAbort)
         resolve()
-      })
+      }
+      const onAbort = (): void => {
+        clearTimeout(timer)
+        this.finishers = this.finishers.filter(f => f !== done)
+        reject(signal?.reason)
+      }
+      if (pauseMs == null) {
+        this.waiters.push(done)
+      } else {
+        this.finishers.push(done)
+        timer = setTimeout(() => {
+          this.finishers = this.finishers.filter(f => f !== done)
+          done()
+        }, pauseMs)
+      }
       signal?.addEventListener('abort', onAbort, { once: true })
     })
   }
@@ -114,7 +147,17 @@ export interface StreamServerInit {
   lookup(taskId: bigint, remote: PeerId): Promise<TokenBuffer | StreamEnd['code']>
   /** how long a stream may stay open */
   timeoutMs: number
+  /** least time between two writes after the first token (default DEFAULT_TOKEN_BATCH_MS; 0 writes each token as it comes) */
+  batchMs?: number
 }
+
+/**
+ * Tokens written at most this often after the first. At the hundreds of
+ * tokens per second a small model makes, a write per token costs the miner a
+ * socket write, an encryption and a muxer frame each time, and wakes the
+ * reader as often; 20 ms is below what a reader of the text can notice.
+ */
+export const DEFAULT_TOKEN_BATCH_MS = 20
 
 /** Serve one incoming stream. */
 export async function serveTokenStream (stream: Stream, remote: PeerId, init: StreamServerInit): Promise<void> {
@@ -134,7 +177,7 @@ export async function serveTokenStream (stream: Stream, remote: PeerId, init: St
     if (typeof found === 'string') {
       await pb.write({ end: { code: found, message: '', tokenCount: 0, outputCid: new Uint8Array(0) } }, frameCodec, { signal })
     } else {
-      for await (const frames of found.readBatches(req.fromIndex, signal)) {
+      for await (const frames of found.readBatches(req.fromIndex, signal, init.batchMs ?? DEFAULT_TOKEN_BATCH_MS)) {
         await pb.writeV(frames, frameCodec, { signal })
       }
     }

@@ -68,3 +68,48 @@ describe('token buffer', () => {
     expect(order).to.deep.equal(['next decode dispatched', 'write a', 'write end'])
   })
 })
+
+describe('token buffer batches with an interval', () => {
+  it('sends the first token alone, then at most one batch per interval, and the end at once', async () => {
+    const buffer = new TokenBuffer()
+    const INTERVAL = 40
+    const batches: Array<{ at: number, texts: string[] }> = []
+    const t0 = performance.now()
+    const reading = (async () => {
+      for await (const batch of buffer.readBatches(0, undefined, INTERVAL)) {
+        batches.push({ at: performance.now() - t0, texts: batch.map(f => f.token?.text ?? 'end') })
+      }
+    })()
+    // a token every 5 ms for 100 ms, then the end 1 ms after the last token
+    for (let i = 0; i < 20; i++) {
+      buffer.push(`t${i}`, [i])
+      await new Promise(resolve => setTimeout(resolve, 5))
+    }
+    const endAt = performance.now() - t0
+    buffer.finish({ tokenCount: 20 })
+    await reading
+    expect(batches[0].texts).to.deep.equal(['t0'])
+    expect(batches.flatMap(b => b.texts)).to.deep.equal([...Array.from({ length: 20 }, (_, i) => `t${i}`), 'end'])
+    // far fewer writes than tokens, none closer together than the interval (timer slack aside)
+    expect(batches.length).to.be.at.most(6)
+    for (let i = 1; i < batches.length - 1; i++) {
+      expect(batches[i].at - batches[i - 1].at).to.be.at.least(INTERVAL - 2)
+    }
+    // the end does not wait out the interval
+    expect(batches[batches.length - 1].at - endAt).to.be.below(INTERVAL / 2)
+  })
+
+  it('stops a reader paused between batches on abort and forgets it', async () => {
+    const buffer = new TokenBuffer()
+    const controller = new AbortController()
+    const batches = buffer.readBatches(0, controller.signal, 10_000)
+    buffer.push('a', [1])
+    expect((await batches.next()).value?.map((f: StreamFrame) => f.token?.text)).to.deep.equal(['a'])
+    buffer.push('b', [2])
+    const pending = batches.next()
+    await new Promise(resolve => setTimeout(resolve, 10))
+    controller.abort(new Error('gone'))
+    await expect(pending).to.eventually.be.rejectedWith('gone')
+    expect((buffer as unknown as { finishers: unknown[] }).finishers).to.have.length(0)
+  })
+})
