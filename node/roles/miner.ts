@@ -893,6 +893,8 @@ export class MinerRole {
     if (result.text.length > streamed.length && result.text.startsWith(streamed)) {
       buffer.push(result.text.slice(streamed.length), [])
     }
+    // the last tokens go out now, not after the output is stored and the assignment confirmed
+    buffer.complete()
     if (assigned != null && !(await assigned)) {
       return
     }

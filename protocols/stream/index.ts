@@ -34,8 +34,9 @@ export class TokenBuffer {
   readonly frames: TokenFrame[] = []
   end?: StreamEnd
   private waiters: Array<() => void> = []
-  /** readers pausing between batches, woken early only by the end */
+  /** readers pausing between batches, woken early only when the tokens are complete */
   private finishers: Array<() => void> = []
+  private completed = false
   private waking = false
 
   push (text: string, tokenIds: number[]): void {
@@ -43,16 +44,28 @@ export class TokenBuffer {
     this.wake()
   }
 
-  finish (end: Partial<StreamEnd>): void {
-    if (this.end != null) {
+  /**
+   * No more tokens will come (the end frame may still wait, for the output's
+   * CID say): what readers hold back between batches goes out now.
+   */
+  complete (): void {
+    if (this.completed) {
       return
     }
-    this.end = { code: StreamEnd.Code.OK, message: '', tokenCount: this.frames.length, outputCid: new Uint8Array(0), ...end }
+    this.completed = true
     const finishers = this.finishers
     this.finishers = []
     for (const f of finishers) {
       f()
     }
+  }
+
+  finish (end: Partial<StreamEnd>): void {
+    if (this.end != null) {
+      return
+    }
+    this.end = { code: StreamEnd.Code.OK, message: '', tokenCount: this.frames.length, outputCid: new Uint8Array(0), ...end }
+    this.complete()
     this.wake()
   }
 
@@ -83,7 +96,7 @@ export class TokenBuffer {
    * pushed since the last one was taken (the end frame last), so frames that
    * piled up while a slow reader wrote the previous batch go out in one write.
    * With `intervalMs`, a batch follows the one before it no sooner than that
-   * (the end goes out at once): the first token leaves alone, the next ones a
+   * (once the tokens are complete, what is left goes out at once): the first token leaves alone, the next ones a
    * few at a time, one write, one encryption and one wake-up of the reader
    * per batch instead of per token.
    */
@@ -93,18 +106,20 @@ export class TokenBuffer {
     for (;;) {
       if (i < this.frames.length || this.end != null) {
         const early = last + intervalMs - performance.now()
-        if (this.end == null && early > 0) {
+        if (!this.completed && early > 0) {
           await this.wait(signal, early)
           continue
         }
         const batch: StreamFrame[] = this.frames.slice(i).map(token => ({ token }))
         i = this.frames.length
-        if (this.end != null) {
-          batch.push({ end: this.end })
+        const end = this.end
+        if (end != null) {
+          batch.push({ end })
         }
         last = performance.now()
         yield batch
-        if (this.end != null) {
+        // (an end that came while the reader wrote this batch goes in the next one)
+        if (end != null) {
           return
         }
         continue

@@ -99,6 +99,24 @@ describe('token buffer batches with an interval', () => {
     expect(batches[batches.length - 1].at - endAt).to.be.below(INTERVAL / 2)
   })
 
+  it('sends the tokens held back at once when they are complete, before the end frame', async () => {
+    const buffer = new TokenBuffer()
+    const batches = buffer.readBatches(0, undefined, 10_000)
+    buffer.push('a', [1])
+    expect((await batches.next()).value?.map((f: StreamFrame) => f.token?.text)).to.deep.equal(['a'])
+    buffer.push('b', [2])
+    buffer.push('c', [3])
+    const pending = batches.next()
+    await new Promise(resolve => setTimeout(resolve, 10))
+    buffer.complete()
+    expect((await pending).value?.map((f: StreamFrame) => f.token?.text)).to.deep.equal(['b', 'c'])
+    // a late push after completion (bytes a decoder held back) is not paused either
+    buffer.push('d', [])
+    expect((await batches.next()).value?.map((f: StreamFrame) => f.token?.text)).to.deep.equal(['d'])
+    buffer.finish({ tokenCount: 3 })
+    expect((await batches.next()).value?.map((f: StreamFrame) => f.end?.code)).to.deep.equal([StreamEnd.Code.OK])
+  })
+
   it('stops a reader paused between batches on abort and forgets it', async () => {
     const buffer = new TokenBuffer()
     const controller = new AbortController()
