@@ -70,7 +70,8 @@ export class TokenBuffer {
   }
 
   private wake (): void {
-    if (this.waking) {
+    // a reader pausing between batches, or busy writing, looks at the frames itself when it is done
+    if (this.waking || this.waiters.length === 0) {
       return
     }
     this.waking = true
