@@ -4,9 +4,13 @@
  * connections: a node that knows only its bootstrap ends up pruned from the
  * bootstrap's mesh. The keeper dials peers the DHT has put in the peer store
  * until `minConnections` are open (the DHT's own queries and routing-table
- * refresh keep the store filled).
+ * refresh keep the store filled). A peer that cannot be dialled is tried
+ * again after 2, 4, 8… check intervals, at most every 5 minutes, so a store
+ * holding departed peers does not cost a failed dial (and libp2p's peer-store
+ * write recording it) every few seconds; a connection to it, either way,
+ * clears that.
  */
-import type { AbortOptions, ComponentLogger, Logger, PeerId, PeerStore, Startable } from '@libp2p/interface'
+import type { AbortOptions, ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, PeerStore, Startable, TypedEventTarget } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 
 export interface PeerKeeperInit {
@@ -23,12 +27,17 @@ export interface PeerKeeperComponents {
   peerStore: PeerStore
   connectionManager: ConnectionManager
   logger: ComponentLogger
+  events: TypedEventTarget<Libp2pEvents>
 }
 
 /** Peers for gossip meshing: gossipsub's D is 6, so 8 leaves room for churn. */
 const DEFAULT_MIN_CONNECTIONS = 8
 const DEFAULT_INTERVAL_MS = 2000
 const DEFAULT_DIAL_TIMEOUT_MS = 5000
+/** longest wait before dialling a peer that failed again */
+export const MAX_REDIAL_BACKOFF_MS = 5 * 60_000
+/** peers whose failures are remembered; beyond it, the expired ones are forgotten first */
+const MAX_BACKOFF_ENTRIES = 1024
 
 export class PeerKeeper implements Startable {
   private readonly components: PeerKeeperComponents
@@ -39,6 +48,11 @@ export class PeerKeeper implements Startable {
   private timer?: ReturnType<typeof setInterval>
   private controller?: AbortController
   private running = false
+  /** failed dials by peer: how many in a row, and no dial before `until` */
+  private readonly failures = new Map<string, { count: number, until: number }>()
+  private readonly onConnectionOpen = (evt: CustomEvent<Connection>): void => {
+    this.failures.delete(evt.detail.remotePeer.toString())
+  }
 
   constructor (components: PeerKeeperComponents, init: PeerKeeperInit = {}) {
     this.components = components
@@ -52,6 +66,7 @@ export class PeerKeeper implements Startable {
 
   async start (): Promise<void> {
     this.controller = new AbortController()
+    this.components.events.addEventListener('connection:open', this.onConnectionOpen)
     this.timer = setInterval(() => {
       this.check().catch((err) => { this.log('peer check failed: %s', err.message) })
     }, this.intervalMs)
@@ -59,6 +74,7 @@ export class PeerKeeper implements Startable {
   }
 
   async stop (): Promise<void> {
+    this.components.events.removeEventListener('connection:open', this.onConnectionOpen)
     clearInterval(this.timer)
     this.controller?.abort()
   }
@@ -76,21 +92,44 @@ export class PeerKeeper implements Startable {
       if (missing <= 0) {
         return
       }
+      const now = Date.now()
       const candidates = (await peerStore.all({ signal: options.signal ?? this.controller?.signal }))
-        .filter(p => !p.id.equals(peerId) && !connected.has(p.id.toString()) && p.addresses.length > 0)
+        .filter(p => !p.id.equals(peerId) && !connected.has(p.id.toString()) && p.addresses.length > 0 &&
+          (this.failures.get(p.id.toString())?.until ?? 0) <= now)
         .sort(() => Math.random() - 0.5)
         .slice(0, missing)
       await Promise.all(candidates.map(async (p) => {
+        const key = p.id.toString()
         try {
           const signal = AbortSignal.any([AbortSignal.timeout(this.dialTimeoutMs), this.controller?.signal ?? new AbortController().signal])
           await connectionManager.openConnection(p.id, { signal })
+          this.failures.delete(key)
         } catch (err: any) {
-          this.log('could not dial %p: %s', p.id, err.message)
+          const count = (this.failures.get(key)?.count ?? 0) + 1
+          const waitMs = Math.min(this.intervalMs * 2 ** count, MAX_REDIAL_BACKOFF_MS)
+          this.remember(key, { count, until: Date.now() + waitMs })
+          this.log('could not dial %p (%d in a row, next try in %d ms): %s', p.id, count, waitMs, err.message)
         }
       }))
     } finally {
       this.running = false
     }
+  }
+
+  private remember (key: string, entry: { count: number, until: number }): void {
+    this.failures.delete(key)
+    if (this.failures.size >= MAX_BACKOFF_ENTRIES) {
+      const now = Date.now()
+      for (const [k, e] of this.failures) {
+        if (e.until <= now) {
+          this.failures.delete(k)
+        }
+      }
+      if (this.failures.size >= MAX_BACKOFF_ENTRIES) {
+        this.failures.delete(this.failures.keys().next().value as string)
+      }
+    }
+    this.failures.set(key, entry)
   }
 }
 

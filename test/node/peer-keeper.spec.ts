@@ -1,0 +1,80 @@
+import { noise } from '@libp2p/noise'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
+import { expect } from 'aegir/chai'
+import { createLibp2p } from 'libp2p'
+import { peerKeeper } from '../../node/peer-keeper.ts'
+import type { Libp2p, PeerId } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+const INTERVAL_MS = 100
+
+async function plainNode (keeper = false): Promise<Libp2p> {
+  return createLibp2p({
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: keeper ? { peerKeeper: peerKeeper({ intervalMs: INTERVAL_MS, minConnections: 8, dialTimeoutMs: 1000 }) } : {}
+  })
+}
+
+describe('peer keeper', function () {
+  const nodes: Libp2p[] = []
+  afterEach(async function () {
+    await Promise.all(nodes.splice(0).map(async n => n.stop()))
+  })
+
+  it('dials a departed peer less and less often, and a live one at once', async function () {
+    const keeper = await plainNode(true)
+    nodes.push(keeper)
+    // a peer that has left: its address refuses connections
+    const gone = await plainNode()
+    const goneId: PeerId = gone.peerId
+    const goneAddrs: Multiaddr[] = gone.getMultiaddrs()
+    await gone.stop()
+    const dials: number[] = []
+    const manager = (keeper as unknown as { components: { connectionManager: { openConnection(peer: unknown, options?: unknown): Promise<unknown> } } }).components.connectionManager
+    const open = manager.openConnection.bind(manager)
+    manager.openConnection = async (peer, options) => {
+      if ((peer as PeerId).equals?.(goneId) === true) {
+        dials.push(Date.now())
+      }
+      return open(peer, options)
+    }
+    await keeper.peerStore.merge(goneId, { multiaddrs: goneAddrs })
+    await new Promise(resolve => setTimeout(resolve, 20 * INTERVAL_MS))
+    // every check would have dialled it 20 times; doubling waits of 200, 400, 800 ms leave 3 or 4
+    expect(dials.length).to.be.within(2, 5)
+    for (let i = 2; i < dials.length; i++) {
+      expect(dials[i] - dials[i - 1]).to.be.above(dials[i - 1] - dials[i - 2])
+    }
+    // a peer that is there is dialled on the next check, backoff or not
+    const live = await plainNode()
+    nodes.push(live)
+    await keeper.peerStore.merge(live.peerId, { multiaddrs: live.getMultiaddrs() })
+    const deadline = Date.now() + 10 * INTERVAL_MS
+    while (keeper.getConnections(live.peerId).length === 0) {
+      if (Date.now() > deadline) {
+        throw new Error('the keeper did not dial the live peer')
+      }
+      await new Promise(resolve => setTimeout(resolve, 20))
+    }
+  })
+
+  it('forgets the failures of a peer once a connection to it opens', async function () {
+    const keeper = await plainNode(true)
+    const other = await plainNode()
+    nodes.push(keeper, other)
+    const id = other.peerId.toString()
+    const failures = (keeper.services as unknown as { peerKeeper: { failures: Map<string, unknown> } }).peerKeeper.failures
+    failures.set(id, { count: 5, until: Date.now() + 60_000 })
+    // the other side dials in: the keeper's own backoff no longer applies
+    await other.dial(keeper.getMultiaddrs()[0])
+    const deadline = Date.now() + 2000
+    while (failures.has(id) && Date.now() < deadline) {
+      await new Promise(resolve => setTimeout(resolve, 10))
+    }
+    expect(failures.has(id)).to.equal(false)
+  })
+})
