@@ -25,12 +25,33 @@ export function peerIdToAddress (peerId: PeerId): Address {
   return publicKeyBytesToAddress(peerId.publicKey.raw)
 }
 
-/** Compressed (33 bytes) or uncompressed (65 bytes) secp256k1 public key → address. */
-export function publicKeyBytesToAddress (publicKey: Uint8Array): Address {
-  const uncompressed = secp256k1.Point.fromBytes(publicKey).toBytes(false)
-  let hex = '0x'
-  for (const b of uncompressed) {
+/**
+ * Keys seen lately and their addresses: every gossip message is checked
+ * against its author's address, and decompressing the key (a modular square
+ * root in JavaScript) and hashing it cost more than the rest of the check.
+ */
+const addresses = new Map<string, Address>()
+const MAX_CACHED_ADDRESSES = 1024
+
+function hexOf (bytes: Uint8Array): string {
+  let hex = ''
+  for (const b of bytes) {
     hex += b.toString(16).padStart(2, '0')
   }
-  return publicKeyToAddress(hex as Hex)
+  return hex
+}
+
+/** Compressed (33 bytes) or uncompressed (65 bytes) secp256k1 public key → address. */
+export function publicKeyBytesToAddress (publicKey: Uint8Array): Address {
+  const key = hexOf(publicKey)
+  let address = addresses.get(key)
+  if (address == null) {
+    // throws on bytes that are not a point of the curve: nothing is cached for them
+    address = publicKeyToAddress(`0x${hexOf(secp256k1.Point.fromBytes(publicKey).toBytes(false))}` as Hex)
+    if (addresses.size >= MAX_CACHED_ADDRESSES) {
+      addresses.delete(addresses.keys().next().value as string)
+    }
+    addresses.set(key, address)
+  }
+  return address
 }

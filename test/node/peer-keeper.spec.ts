@@ -10,12 +10,13 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 const INTERVAL_MS = 100
 
 async function plainNode (keeper = false): Promise<Libp2p> {
+  const services: Record<string, (components: any) => unknown> = keeper ? { peerKeeper: peerKeeper({ intervalMs: INTERVAL_MS, minConnections: 8, dialTimeoutMs: 1000 }) } : {}
   return createLibp2p({
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    services: keeper ? { peerKeeper: peerKeeper({ intervalMs: INTERVAL_MS, minConnections: 8, dialTimeoutMs: 1000 }) } : {}
+    services
   })
 }
 
