@@ -88,6 +88,7 @@ try {
 // JavaScript thread). Anvil, the bootstrap and the two oracles stay in this process.
 const single = await startNetwork({ miners: 1, oracles: 2, modelPath, redundancy: 1 })
 let minerProcess: MinerProcess | undefined
+let spread = ''
 try {
   minerProcess = await startMinerProcess(single, modelPath)
   // only the process serves: the in-process miner leaves
@@ -108,6 +109,11 @@ try {
   }
   const rates = timings.tokensPerSec
   const ttft = timings.ttftMs
+  // the spread behind the medians: each task against the direct run just before it
+  const paired = rates.map((r, i) => r / timings.directTokensPerSec[i])
+  const range = (xs: number[], digits: number): string => `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`
+  spread = `Per task, mesh tokens/s ÷ the direct run just before it: median ${median(paired).toFixed(3)}, range ${range(paired, 2)} over ${paired.length} tasks ` +
+    `(direct ${range(timings.directTokensPerSec, 0)} tok/s, mesh ${range(rates, 0)} tok/s).`
   figures.splice(0, 0,
     { name: `mesh-served tokens/s (${TOKENS} tokens, redundancy 1, miner and client in their own processes, median of ${GOAL_REPS})`, value: median(rates), unit: 'tok/s', baseline: { name: 'engine called directly in the client\'s process before each task', value: median(timings.directTokensPerSec) }, goal: '≥ 0.95' },
     { name: `time to first token after the announcement (same network, median of ${GOAL_REPS})`, value: median(ttft), unit: 'ms', baseline: { name: 'direct time to first token, same process, before each task', value: median(timings.directTtftMs) }, goal: 'delta ≤ 50 ms' }
@@ -118,4 +124,5 @@ try {
 }
 
 printFigures('task lifecycle: devnet model (3 miners, 2 oracles in one process; then 1 miner and the client in their own processes)', figures)
+process.stdout.write(`${spread}\n\n`)
 process.exit(0)
