@@ -8,7 +8,8 @@
  * again after 2, 4, 8… check intervals, at most every 5 minutes, so a store
  * holding departed peers does not cost a failed dial (and libp2p's peer-store
  * write recording it) every few seconds; a connection to it, either way,
- * clears that.
+ * clears that. A node with no connection at all tries each peer it knows at
+ * least every 4 intervals (its own network may have been what failed).
  */
 import type { AbortOptions, ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, PeerStore, Startable, TypedEventTarget } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
@@ -38,6 +39,17 @@ const DEFAULT_DIAL_TIMEOUT_MS = 5000
 export const MAX_REDIAL_BACKOFF_MS = 5 * 60_000
 /** peers whose failures are remembered; beyond it, the expired ones are forgotten first */
 const MAX_BACKOFF_ENTRIES = 1024
+/** a node with no connection retries each known peer at least this often (in check intervals) */
+const ISOLATED_RETRY_INTERVALS = 4
+
+interface Failures {
+  /** failed dials in a row */
+  count: number
+  /** when the check that saw the last one started */
+  at: number
+  /** no dial before this */
+  until: number
+}
 
 export class PeerKeeper implements Startable {
   private readonly components: PeerKeeperComponents
@@ -49,7 +61,7 @@ export class PeerKeeper implements Startable {
   private controller?: AbortController
   private running = false
   /** failed dials by peer: how many in a row, and no dial before `until` */
-  private readonly failures = new Map<string, { count: number, until: number }>()
+  private readonly failures = new Map<string, Failures>()
   private readonly onConnectionOpen = (evt: CustomEvent<Connection>): void => {
     this.failures.delete(evt.detail.remotePeer.toString())
   }
@@ -93,9 +105,17 @@ export class PeerKeeper implements Startable {
         return
       }
       const now = Date.now()
+      // half an interval of slack: a check falling due when a wait ends does not skip the peer
+      const due = now + this.intervalMs / 2
+      // with no connection at all the failures may well have been ours (the network was down): no peer waits
+      // longer than ISOLATED_RETRY_INTERVALS then
+      const isolated = connected.size === 0
+      const ready = (key: string): boolean => {
+        const f = this.failures.get(key)
+        return f == null || f.until <= due || (isolated && f.at + ISOLATED_RETRY_INTERVALS * this.intervalMs <= due)
+      }
       const candidates = (await peerStore.all({ signal: options.signal ?? this.controller?.signal }))
-        .filter(p => !p.id.equals(peerId) && !connected.has(p.id.toString()) && p.addresses.length > 0 &&
-          (this.failures.get(p.id.toString())?.until ?? 0) <= now)
+        .filter(p => !p.id.equals(peerId) && !connected.has(p.id.toString()) && p.addresses.length > 0 && ready(p.id.toString()))
         .sort(() => Math.random() - 0.5)
         .slice(0, missing)
       await Promise.all(candidates.map(async (p) => {
@@ -105,9 +125,12 @@ export class PeerKeeper implements Startable {
           await connectionManager.openConnection(p.id, { signal })
           this.failures.delete(key)
         } catch (err: any) {
+          if (this.controller?.signal.aborted === true) {
+            return
+          }
           const count = (this.failures.get(key)?.count ?? 0) + 1
           const waitMs = Math.min(this.intervalMs * 2 ** count, MAX_REDIAL_BACKOFF_MS)
-          this.remember(key, { count, until: Date.now() + waitMs })
+          this.remember(key, { count, at: now, until: now + waitMs })
           this.log('could not dial %p (%d in a row, next try in %d ms): %s', p.id, count, waitMs, err.message)
         }
       }))
@@ -116,7 +139,7 @@ export class PeerKeeper implements Startable {
     }
   }
 
-  private remember (key: string, entry: { count: number, until: number }): void {
+  private remember (key: string, entry: Failures): void {
     this.failures.delete(key)
     if (this.failures.size >= MAX_BACKOFF_ENTRIES) {
       const now = Date.now()

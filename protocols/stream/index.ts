@@ -142,6 +142,7 @@ export class TokenBuffer {
       const onAbort = (): void => {
         clearTimeout(timer)
         this.finishers = this.finishers.filter(f => f !== done)
+        this.waiters = this.waiters.filter(f => f !== done)
         reject(signal?.reason)
       }
       if (pauseMs == null) {

@@ -26,27 +26,40 @@ describe('peer keeper', function () {
     await Promise.all(nodes.splice(0).map(async n => n.stop()))
   })
 
-  it('dials a departed peer less and less often, and a live one at once', async function () {
-    const keeper = await plainNode(true)
-    nodes.push(keeper)
-    // a peer that has left: its address refuses connections
-    const gone = await plainNode()
-    const goneId: PeerId = gone.peerId
-    const goneAddrs: Multiaddr[] = gone.getMultiaddrs()
-    await gone.stop()
+  /** Count the keeper's dials to `peer`. */
+  function countDials (keeper: Libp2p, peer: PeerId): number[] {
     const dials: number[] = []
     const manager = (keeper as unknown as { components: { connectionManager: { openConnection(peer: unknown, options?: unknown): Promise<unknown> } } }).components.connectionManager
     const open = manager.openConnection.bind(manager)
-    manager.openConnection = async (peer, options) => {
-      if ((peer as PeerId).equals?.(goneId) === true) {
+    manager.openConnection = async (target, options) => {
+      if ((target as PeerId).equals?.(peer) === true) {
         dials.push(Date.now())
       }
-      return open(peer, options)
+      return open(target, options)
     }
-    await keeper.peerStore.merge(goneId, { multiaddrs: goneAddrs })
+    return dials
+  }
+
+  /** A peer that has left: its address refuses connections. */
+  async function departed (): Promise<{ id: PeerId, addrs: Multiaddr[] }> {
+    const gone = await plainNode()
+    const out = { id: gone.peerId, addrs: gone.getMultiaddrs() }
+    await gone.stop()
+    return out
+  }
+
+  it('dials a departed peer less and less often, and a live one at once', async function () {
+    const keeper = await plainNode(true)
+    const neighbour = await plainNode()
+    nodes.push(keeper, neighbour)
+    // one connection open: the keeper is not cut off, it only wants more
+    await keeper.dial(neighbour.getMultiaddrs()[0])
+    const gone = await departed()
+    const dials = countDials(keeper, gone.id)
+    await keeper.peerStore.merge(gone.id, { multiaddrs: gone.addrs })
     await new Promise(resolve => setTimeout(resolve, 20 * INTERVAL_MS))
-    // every check would have dialled it 20 times; doubling waits of 200, 400, 800 ms leave 3 or 4
-    expect(dials.length).to.be.within(2, 5)
+    // every check would have dialled it 20 times; waits of 2, 4 and 8 intervals leave 4 or 5
+    expect(dials.length).to.be.within(3, 6)
     for (let i = 2; i < dials.length; i++) {
       expect(dials[i] - dials[i - 1]).to.be.above(dials[i - 1] - dials[i - 2])
     }
@@ -61,6 +74,25 @@ describe('peer keeper', function () {
       }
       await new Promise(resolve => setTimeout(resolve, 20))
     }
+  })
+
+  it('with no connection at all, retries every known peer within a few intervals, whatever their backoff', async function () {
+    const keeper = await plainNode(true)
+    const back = await plainNode()
+    nodes.push(keeper, back)
+    // the peer failed often (as every peer does while our own network is down) and waits a minute
+    const failures = (keeper.services as unknown as { peerKeeper: { failures: Map<string, unknown> } }).peerKeeper.failures
+    failures.set(back.peerId.toString(), { count: 8, at: Date.now(), until: Date.now() + 60_000 })
+    await keeper.peerStore.merge(back.peerId, { multiaddrs: back.getMultiaddrs() })
+    const t0 = Date.now()
+    while (keeper.getConnections(back.peerId).length === 0) {
+      if (Date.now() - t0 > 20 * INTERVAL_MS) {
+        throw new Error('the isolated keeper waited out the backoff')
+      }
+      await new Promise(resolve => setTimeout(resolve, 20))
+    }
+    // not before its isolated retry was due
+    expect(Date.now() - t0).to.be.at.least(3 * INTERVAL_MS)
   })
 
   it('forgets the failures of a peer once a connection to it opens', async function () {

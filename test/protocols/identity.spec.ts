@@ -28,4 +28,14 @@ describe('peer identity → EVM address', () => {
     }
     expect(() => publicKeyBytesToAddress(new Uint8Array(20))).to.throw()
   })
+
+  it('answers for the bytes it is given now, not for the array it saw before', () => {
+    const key = secp256k1.getPublicKey(secp256k1.utils.randomSecretKey(), true)
+    publicKeyBytesToAddress(key)
+    // the same array, overwritten with bytes that are no point
+    key.fill(0)
+    key[0] = 2
+    key[32] = 5
+    expect(() => publicKeyBytesToAddress(key)).to.throw()
+  })
 })
