@@ -18,7 +18,7 @@ import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
 import { bytesToHex, hexToBytes } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
-import { getNode, getSession, signPrecommit } from '../../contracts/index.ts'
+import { getNode, signPrecommit } from '../../contracts/index.ts'
 import { defaultValidators, installGossip, publishMessage } from '../../protocols/gossip/index.ts'
 import { peerIdToAddress } from '../../protocols/identity.ts'
 import { StreamEnd, TaskQueued, addressToBytes } from '../../protocols/messages/index.ts'
@@ -29,18 +29,20 @@ import { ackEvent, assignedEvent, precommitEvent, taskInitFrom } from '../../pro
 import { buildTopic } from '../../protocols/topics.ts'
 import { classifyHardware, probeHardware } from '../inference/hardware.ts'
 import { cidDigest, precommitHash, RecordStore, taskPrompt } from './records.ts'
+import { SessionReservation } from './reservation.ts'
 import { TokenBuffer, serveTokenStream, streamProtocol } from './stream.ts'
 import { outcomeVerdict } from './validation.ts'
 import type { ChainContext } from './chain.ts'
 import type { InferenceEngine, LlamaInferenceEngine } from '../inference/index.ts'
 import type { CortensorNode } from '../node.ts'
 import type { OutputDoc } from './records.ts'
+import type { ChainReader } from './reservation.ts'
 import type { HubDomain } from '../../contracts/index.ts'
 import type { Ack, Assignment, Heartbeat, Precommit, Reveal, Verdict } from '../../protocols/messages/index.ts'
 import type { PoolAdvert } from '../../protocols/pool/index.ts'
 import type { QueueEffect, QueueEvent, QueueTimeouts, TaskState } from '../../protocols/queue/types.ts'
 import type { PeerId } from '@libp2p/interface'
-import type { Address, Client, Hex } from 'viem'
+import type { Address, Hex } from 'viem'
 
 const log = logger('cortensor:miner')
 
@@ -160,38 +162,8 @@ const SPECULATION_WAIT_MS = 5000
 const PROVIDE_RETRY_MIN_MS = 500
 const PROVIDE_RETRY_MAX_MS = 30_000
 const PROVIDE_TIMEOUT_MS = 60_000
-/** retry of a failed session read while reserved */
-const SESSION_READ_RETRY_MS = 2000
 /** settlement follows a verdict within a batch window; the level is re-read this long after one naming this miner */
 const LEVEL_RECHECK_AFTER_VERDICT_MS = 10_000
-
-/** What the miner needs of a session to reserve itself for it; read once per session. */
-interface SessionTerms {
-  reservePeriodMs: number
-  /** the session's task budget */
-  maxTasks: number
-  /**
-   * the session's tasks so far: its count on chain when read, plus each task
-   * of it announced afterwards (a task submitted just before the read but
-   * announced after it is counted twice, so a budget may end one task early)
-   */
-  tasksUsed: number
-  /** tasks of the session this miner had seen when it read the count (already in it) */
-  seenAtRead: Set<string>
-}
-
-/** The session this miner serves, until the reserve period or the session's task budget ends. */
-interface ActiveReservation {
-  sessionId: bigint
-  sinceMs: number
-  /** sinceMs + the session's reserve period, once the session is read */
-  untilMs?: number
-  /** when to retry a failed session read */
-  retryAtMs?: number
-  reading?: boolean
-}
-
-interface ChainReader { client: Client, hub: Address }
 
 export class MinerRole {
   readonly init: MinerRoleInit
@@ -215,8 +187,7 @@ export class MinerRole {
   private seq = 0n
   private active = 0
   private stopped = false
-  private reservation?: ActiveReservation
-  private readonly sessionTerms = new Map<string, SessionTerms>()
+  private readonly reservation: SessionReservation
   private hardwareClass = 'cpu'
   private level = 0
   private provided?: PoolAdvert
@@ -232,6 +203,14 @@ export class MinerRole {
     this.prefix = init.topicPrefix ?? `/${init.node.config.network}`
     this.records = new RecordStore(init.node.datastore, '/cortensor/miner/tasks')
     this.pool = new PoolView(init.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS)
+    this.reservation = new SessionReservation({
+      chain: () => this.readerOfChain(),
+      knownTasks: (sessionId) => [...this.tasks.values()].filter(t => t.queued.sessionId === sessionId).map(t => t.queued.taskId.toString()),
+      busyWith: (sessionId) => this.busyWith(sessionId),
+      onChange: () => { void this.heartbeat() },
+      say: (line) => { this.say(line) },
+      stopped: () => this.stopped
+    })
   }
 
   private say (line: string): void {
@@ -253,7 +232,7 @@ export class MinerRole {
         const status = this.mySlot(task)?.status
         if (status === 'acked' || status === 'precommitted') {
           // the reservation is not stored: it starts again with the work it covers
-          this.reserveFor(queued.sessionId)
+          this.reservation.reserveFor(queued.sessionId)
           task.acked = true
         }
         if (value.outputCid == null && this.mySlot(task)?.status === 'acked') {
@@ -330,7 +309,7 @@ export class MinerRole {
 
   /** The session this miner is reserved for, and until when at the latest (once the session is read). */
   get reservedFor (): { sessionId: bigint, untilMs?: number } | undefined {
-    const r = this.reservation
+    const r = this.reservation.current
     return r == null ? undefined : { sessionId: r.sessionId, untilMs: r.untilMs }
   }
 
@@ -361,8 +340,8 @@ export class MinerRole {
       level: this.level,
       tokensPerSecondMilli: Math.round((this.init.tokensPerSec ?? 100) * 1000),
       loadPermille: Math.min(1000, this.active * 1000),
-      reservedBySession: this.reservation?.sessionId ?? 0n,
-      reservedUntilMs: this.reservation?.untilMs != null ? BigInt(this.reservation.untilMs) : undefined,
+      reservedBySession: this.reservation.current?.sessionId ?? 0n,
+      reservedUntilMs: this.reservation.current?.untilMs != null ? BigInt(this.reservation.current.untilMs) : undefined,
       timestampMs: BigInt(Date.now()),
       seq: this.seq++
     }
@@ -375,7 +354,7 @@ export class MinerRole {
     }
   }
 
-  // ------------------------------------------------------------ node pool: DHT keys, level, reservation
+  // ------------------------------------------------------------ node pool: DHT keys, level
 
   private async probeHardwareClass (): Promise<string> {
     const llama = (this.init.engine as Partial<LlamaInferenceEngine>).llama
@@ -484,67 +463,7 @@ export class MinerRole {
     }, LEVEL_RECHECK_AFTER_VERDICT_MS)
   }
 
-  /** Whether this miner may take a task of `sessionId` now: free, or reserved for that session. */
-  private mayServe (sessionId: bigint): boolean {
-    return this.reservation == null || this.reservation.sessionId === sessionId
-  }
-
-  /**
-   * Reserve this miner for `sessionId` (on accepting one of its tasks). A
-   * reservation for it that has ended but not yet been released (its last
-   * task is still running) starts afresh. Without a chain to read the
-   * session's terms from, the miner does not reserve itself.
-   */
-  private reserveFor (sessionId: bigint): void {
-    const r = this.reservation
-    const now = Date.now()
-    if (r != null && (r.sessionId !== sessionId || !this.reservationEnded(r, now))) {
-      return
-    }
-    if (this.readerOfChain() == null) {
-      return
-    }
-    const next: ActiveReservation = { sessionId, sinceMs: now }
-    this.reservation = next
-    this.say(`reserved for session ${sessionId}`)
-    void this.loadTerms(next)
-    void this.heartbeat()
-  }
-
-  /** Read the session's terms (once per session, cached) and set the reservation's end. */
-  private async loadTerms (r: ActiveReservation): Promise<void> {
-    const chain = this.readerOfChain()
-    if (chain == null || r.reading === true) {
-      return
-    }
-    const key = r.sessionId.toString()
-    let terms = this.sessionTerms.get(key)
-    if (terms == null) {
-      r.reading = true
-      try {
-        const s = await getSession(chain.client, { hub: chain.hub, sessionId: r.sessionId })
-        const seenAtRead = new Set([...this.tasks.values()].filter(t => t.queued.sessionId === r.sessionId).map(t => t.queued.taskId.toString()))
-        terms = this.sessionTerms.get(key) ?? { reservePeriodMs: s.reservePeriodS * 1000, maxTasks: s.maxTasks, tasksUsed: s.taskCount, seenAtRead }
-        this.sessionTerms.set(key, terms)
-      } catch (err: any) {
-        r.retryAtMs = Date.now() + SESSION_READ_RETRY_MS
-        log('reading session %s failed: %s', r.sessionId, err?.message)
-        return
-      } finally {
-        r.reading = false
-      }
-    }
-    r.untilMs = r.sinceMs + terms.reservePeriodMs
-    if (this.reservation === r && !this.stopped) {
-      this.say(`reserved for session ${r.sessionId} for ${terms.reservePeriodMs / 1000} s or until its task budget is spent (${terms.tasksUsed} of ${terms.maxTasks} tasks)`)
-      void this.heartbeat()
-    }
-  }
-
-  private reservationEnded (r: ActiveReservation, nowMs: number): boolean {
-    const terms = this.sessionTerms.get(r.sessionId.toString())
-    return r.untilMs != null && terms != null && (nowMs >= r.untilMs || terms.tasksUsed >= terms.maxTasks)
-  }
+  // ------------------------------------------------------------ task bookkeeping
 
   /** A task of the session this miner has accepted and not yet precommitted. */
   private busyWith (sessionId: bigint): boolean {
@@ -556,36 +475,12 @@ export class MinerRole {
     return false
   }
 
-  /** Every tick: read the terms if an earlier read failed; release an ended reservation once its work is done. */
-  private checkReservation (nowMs: number): void {
-    const r = this.reservation
-    if (r == null) {
-      return
-    }
-    if (r.untilMs == null && r.reading !== true && r.retryAtMs != null && nowMs >= r.retryAtMs) {
-      r.retryAtMs = undefined
-      void this.loadTerms(r)
-    }
-    if (this.reservationEnded(r, nowMs) && !this.busyWith(r.sessionId)) {
-      const terms = this.sessionTerms.get(r.sessionId.toString())
-      const why = terms != null && terms.tasksUsed >= terms.maxTasks ? 'its task budget is spent' : 'its reserve period is over'
-      this.reservation = undefined
-      this.say(`reservation for session ${r.sessionId} ended (${why}): free for any session`)
-      void this.heartbeat()
-    }
-  }
-
-  // ------------------------------------------------------------ task bookkeeping
-
   private onTaskQueued (m: TaskQueued, from?: PeerId): void {
     const id = m.taskId.toString()
     if (this.tasks.has(id)) {
       return
     }
-    const terms = this.sessionTerms.get(m.sessionId.toString())
-    if (terms != null && !terms.seenAtRead.has(id)) {
-      terms.tasksUsed++
-    }
+    this.reservation.onTaskAnnounced(m.sessionId, id)
     const { state } = createTask(taskInitFrom(m, { timeouts: this.init.timeouts }), Date.now())
     const task: MinerTask = { queued: m, from, record: { queued: bytesToHex(TaskQueued.encode(m)), state }, chain: Promise.resolve() }
     this.tasks.set(id, task)
@@ -612,7 +507,7 @@ export class MinerRole {
    */
   private drawsSelf (m: TaskQueued): boolean {
     if (this.init.faults?.copyOthers === true || this.stopped || m.seed == null ||
-      this.active >= (this.init.engine.sequences ?? 1) || !this.mayServe(m.sessionId)) {
+      this.active >= (this.init.engine.sequences ?? 1) || !this.reservation.mayServe(m.sessionId)) {
       return false
     }
     if (this.init.faults?.misdraw === true) {
@@ -709,7 +604,7 @@ export class MinerRole {
 
   private onTick (): void {
     const now = Date.now()
-    this.checkReservation(now)
+    this.reservation.check(now)
     for (const [id, task] of this.tasks) {
       if (!isTerminal(task.record.state)) {
         const res = tick(task.record.state, now)
@@ -795,12 +690,12 @@ export class MinerRole {
       return
     }
     // an ephemeral node serves one session at a time: no ack, so the oracles replace this miner
-    if (!this.mayServe(m.sessionId)) {
+    if (!this.reservation.mayServe(m.sessionId)) {
       task.declined = true
-      this.say(`task ${m.taskId}: assigned, but reserved for session ${this.reservation?.sessionId}: not acking`)
+      this.say(`task ${m.taskId}: assigned, but reserved for session ${this.reservation.current?.sessionId}: not acking`)
       return
     }
-    this.reserveFor(m.sessionId)
+    this.reservation.reserveFor(m.sessionId)
     const ack: Ack = { taskId: m.taskId, miner: addressToBytes(this.address as Hex), round: m.round }
     // generation starts at once (the first token is on the submitter's clock); the ack, signed and
     // gossiped, follows while the prompt is evaluated
