@@ -10,12 +10,11 @@
  */
 import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
-import { bytesToHex, concatBytes, hexToBytes, numberToBytes, recoverTypedDataAddress } from 'viem'
-import { privateKeyToAccount } from 'viem/accounts'
+import { bytesToHex, concatBytes, hexToBytes, numberToBytes } from 'viem'
 import { readContract } from 'viem/actions'
 import {
   VERDICT_FAULTY, VERDICT_HONEST, VERDICT_MISSED, assignmentHash, cortensorHubAbi, getLeader, getTask, heartbeat as chainHeartbeat,
-  assignTasks, hubTypes, reassignMiner, settleBatch, signReplayVerdict, slashReplayFailure
+  assignTasks, reassignMiner, settleBatch
 } from '../../contracts/index.ts'
 import { ContradictsRecordError, defaultValidators, installGossip, publishMessage } from '../../protocols/gossip/index.ts'
 import { MinerVerdict, TaskQueued, addressToBytes } from '../../protocols/messages/index.ts'
@@ -27,7 +26,8 @@ import { SubmittedIndex, assignedMiners, settledTaskIds, watchHub } from './chai
 import { DEFAULT_HEARTBEAT_INTERVAL_MS } from './miner.ts'
 import { PoolView } from './pool.ts'
 import { cidDigest, precommitHash, RecordStore } from './records.ts'
-import { outcomeVerdict, replayOne, validateOutputs } from './validation.ts'
+import { ReplayQuorum } from './replay-quorum.ts'
+import { outcomeVerdict, validateOutputs } from './validation.ts'
 import type { ChainContext, HubLog, HubWatcher } from './chain.ts'
 import type { TaskVerdicts } from '../../contracts/index.ts'
 import type { Assignment, Precommit, Reveal, Verdict } from '../../protocols/messages/index.ts'
@@ -79,7 +79,7 @@ interface OracleRecord {
   tokens?: Record<string, number>
 }
 
-interface OracleTask {
+export interface OracleTask {
   queued: TaskQueued
   record: OracleRecord
   chain: Promise<void>
@@ -140,11 +140,8 @@ export class OracleRole {
   private settling?: Promise<void>
   private stopped = false
   private replayQuorum = 2
-  /** signed failed-replay attestations per `<taskId>:<miner>`: oracle address → signature */
-  private readonly replayAttestations = new Map<string, Map<string, Hex>>()
-  /** `<taskId>:<miner>` this oracle replayed for the quorum, or slashed */
-  private readonly attested = new Set<string>()
-  private readonly slashedFor = new Set<string>()
+  /** failed-replay attestations and the slashes they allow */
+  private readonly replay: ReplayQuorum
 
   constructor (init: OracleRoleInit) {
     this.init = init
@@ -153,6 +150,18 @@ export class OracleRole {
     this.pool = new PoolView(init.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS)
     this.records = new RecordStore(init.node.datastore, '/cortensor/oracle/tasks')
     this.submitted = new SubmittedIndex(init.chain)
+    this.replay = new ReplayQuorum({
+      node: init.node,
+      chain: init.chain,
+      engine: init.engine,
+      embedder: init.embedder,
+      address: this.address,
+      prefix: this.prefix,
+      quorum: () => this.replayQuorum,
+      peerOf: (miner) => this.pool.get(miner)?.peerId,
+      stats: this.stats,
+      say: (line) => { this.say(line) }
+    })
   }
 
   private say (line: string): void {
@@ -681,7 +690,7 @@ export class OracleRole {
 
   private async onVerdict (task: OracleTask, m: Verdict): Promise<void> {
     const sender = bytesToHex(m.oracle).toLowerCase()
-    await this.collectAttestations(task, m)
+    await this.replay.collect(task, m)
     // a follower's attestation is not the task's verdict; only the leader's is
     if (m.miners.some(v => v.replaySignature != null) && !(await this.leads(sender))) {
       await this.trySlash(task)
@@ -695,101 +704,14 @@ export class OracleRole {
       task.record.outcomes = outcomes
     }
     if (sender !== this.address && this.replayQuorum > 1) {
-      await this.attestReplayFailures(task, m)
-    }
-  }
-
-  /** Keep every failed-replay signature that recovers to the oracle that sent it. */
-  private async collectAttestations (task: OracleTask, m: Verdict): Promise<void> {
-    const sender = bytesToHex(m.oracle).toLowerCase()
-    for (const v of m.miners) {
-      if (v.replaySignature == null || v.outcome !== MinerVerdict.Outcome.REJECTED_REPLAY) {
-        continue
-      }
-      const miner = bytesToHex(v.miner).toLowerCase()
-      const reveal = task.record.reveals[miner]
-      if (reveal == null) {
-        continue
-      }
-      const outputDigest = cidDigest(CID.parse(reveal.outputCid))
-      const signer = await recoverTypedDataAddress({
-        domain: this.init.chain.domain,
-        types: hubTypes,
-        primaryType: 'ReplayVerdict',
-        message: { taskId: task.queued.taskId, miner: miner as Address, outputDigest, passed: false },
-        signature: bytesToHex(v.replaySignature)
-      }).catch(() => undefined)
-      if (signer?.toLowerCase() !== sender) {
-        this.say(`task ${task.queued.taskId}: ignored a replay signature for ${miner} that is not ${sender}'s`)
-        continue
-      }
-      this.attestation(task, miner).set(sender, bytesToHex(v.replaySignature))
-    }
-  }
-
-  private attestation (task: OracleTask, miner: string): Map<string, Hex> {
-    const key = `${task.queued.taskId}:${miner}`
-    let sigs = this.replayAttestations.get(key)
-    if (sigs == null) {
-      sigs = new Map()
-      this.replayAttestations.set(key, sigs)
-    }
-    return sigs
-  }
-
-  private async signReplayFailure (task: OracleTask, miner: string): Promise<Hex | undefined> {
-    const reveal = task.record.reveals[miner]
-    if (reveal == null) {
-      return undefined
-    }
-    const outputDigest = cidDigest(CID.parse(reveal.outputCid))
-    const sig = await signReplayVerdict(privateKeyToAccount(this.init.node.peerIdentity.privateKey), this.init.chain.domain, { taskId: task.queued.taskId, miner: miner as Address, outputDigest, passed: false })
-    this.attestation(task, miner).set(this.address, sig)
-    return sig
-  }
-
-  /**
-   * The hub slashes a failed replay only with `replayQuorum` oracles'
-   * signatures: replay each output the leader rejected on replay, and if it
-   * fails here too, gossip this oracle's signed attestation.
-   */
-  private async attestReplayFailures (task: OracleTask, m: Verdict): Promise<void> {
-    const { node, engine, embedder } = this.init
-    const entries: Verdict['miners'] = []
-    for (const v of m.miners) {
-      const miner = bytesToHex(v.miner).toLowerCase()
-      const key = `${task.queued.taskId}:${miner}`
-      if (v.outcome !== MinerVerdict.Outcome.REJECTED_REPLAY || this.attested.has(key)) {
-        continue
-      }
-      this.attested.add(key)
-      const passed = await replayOne({
-        node,
-        engine,
-        embedder,
-        peerOf: (x) => this.pool.get(x)?.peerId,
-        onReplay: () => { this.stats.replays++ },
-        say: (line) => { this.say(line) }
-      }, { queued: task.queued, state: task.record.state, seed: task.record.seed, reveals: task.record.reveals, promptHolder: task.from }, miner)
-      if (passed !== false) {
-        this.say(`task ${task.queued.taskId}: the output of ${miner} ${passed === true ? 'replays here' : 'could not be replayed here'}; no attestation`)
-        continue
-      }
-      const sig = await this.signReplayFailure(task, miner)
-      if (sig != null) {
-        entries.push({ miner: v.miner, outcome: MinerVerdict.Outcome.REJECTED_REPLAY, similarityPpm: 0, replaySignature: new Uint8Array(hexToBytes(sig)) })
-      }
-    }
-    if (entries.length > 0) {
-      await publishMessage(node.libp2p.services.pubsub, 'verdict', { taskId: task.queued.taskId, oracle: addressToBytes(this.address as Hex), miners: entries, round: m.round, signature: new Uint8Array(0) }, { prefix: this.prefix })
-      this.say(`task ${task.queued.taskId}: attested ${entries.length} failed replay(s) for the quorum`)
+      await this.replay.attest(task, m)
     }
   }
 
   /** Slash once the task is settled and enough attestations are in (the leader only). */
   private async trySlash (task: OracleTask): Promise<void> {
     if (task.record.state.phase === 'settled' && await this.isLeader()) {
-      await this.slashReplayFailures(task)
+      await this.replay.slash(task)
     }
   }
 
@@ -816,7 +738,7 @@ export class OracleRole {
     const replaySigs: Record<string, Hex | undefined> = {}
     for (const [miner, outcome] of Object.entries(outcomes)) {
       if (outcome === MinerVerdict.Outcome.REJECTED_REPLAY) {
-        replaySigs[miner] = await this.signReplayFailure(task, miner)
+        replaySigs[miner] = await this.replay.sign(task, miner)
       }
     }
     const msg: Verdict = {
@@ -896,7 +818,7 @@ export class OracleRole {
       this.enqueue(task, async () => {
         this.apply(task, { type: 'settled', txHash: res.hash })
         this.stats.settled++
-        await this.slashReplayFailures(task)
+        await this.replay.slash(task)
       })
     }
   }
@@ -942,46 +864,6 @@ export class OracleRole {
       outputDigest: cidDigest(CID.parse(reveal.outputCid)),
       salt: reveal.salt,
       precommitSignature: pre.signature
-    }
-  }
-
-  /** Replay failures are provable: with enough oracle signatures (the hub's quorum) the miner's stake is slashed. */
-  private async slashReplayFailures (task: OracleTask): Promise<void> {
-    const { chain } = this.init
-    for (const [miner, outcome] of Object.entries(task.record.outcomes ?? {})) {
-      const key = `${task.queued.taskId}:${miner}`
-      if (outcome !== MinerVerdict.Outcome.REJECTED_REPLAY || this.slashedFor.has(key)) {
-        continue
-      }
-      const reveal = task.record.reveals[miner]
-      const pre = task.record.precommits[miner]
-      if (reveal == null || pre == null) {
-        continue
-      }
-      const outputDigest = cidDigest(CID.parse(reveal.outputCid))
-      const sigs = this.attestation(task, miner)
-      if (!sigs.has(this.address)) {
-        await this.signReplayFailure(task, miner)
-      }
-      if (sigs.size < this.replayQuorum) {
-        // the other oracles' attestations arrive on gossip; each one retries this
-        this.say(`task ${task.queued.taskId}: ${sigs.size} of ${this.replayQuorum} replay signatures for ${miner}; waiting for more`)
-        continue
-      }
-      this.slashedFor.add(key)
-      try {
-        await chain.serial(async () => slashReplayFailure(chain.wallet, {
-          hub: chain.hub,
-          taskId: task.queued.taskId,
-          miner: miner as Address,
-          precommit: { outputDigest, salt: reveal.salt, signature: pre.signature },
-          oracleSignatures: [...sigs].slice(0, Math.max(this.replayQuorum, 1)).map(([oracle, signature]) => ({ oracle: oracle as Address, signature }))
-        }))
-        this.stats.slashed++
-        this.say(`task ${task.queued.taskId}: miner ${miner} slashed for a failed replay (${Math.min(sigs.size, Math.max(this.replayQuorum, 1))} oracle signature(s))`)
-      } catch (err: any) {
-        this.say(`task ${task.queued.taskId}: slashing ${miner} failed: ${err.shortMessage ?? err.message}`)
-      }
     }
   }
 

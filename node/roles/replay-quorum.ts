@@ -1,0 +1,185 @@
+/**
+ * The hub slashes a miner whose output failed the replay check only with the
+ * signed failed-replay verdicts of a quorum of oracles. The leader signs its
+ * own with its verdict; every other oracle replays each output the leader
+ * rejected on replay and, if it fails there too, gossips its signed
+ * attestation. Each oracle keeps the signatures that recover to their
+ * senders, and the leader slashes once the task is settled and the quorum is
+ * in.
+ */
+import { CID } from 'multiformats/cid'
+import { bytesToHex, hexToBytes, recoverTypedDataAddress } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import { hubTypes, signReplayVerdict, slashReplayFailure } from '../../contracts/index.ts'
+import { publishMessage } from '../../protocols/gossip/index.ts'
+import { MinerVerdict, addressToBytes } from '../../protocols/messages/index.ts'
+import { cidDigest } from './records.ts'
+import { replayOne } from './validation.ts'
+import type { ChainContext } from './chain.ts'
+import type { OracleStats, OracleTask } from './oracle.ts'
+import type { Verdict } from '../../protocols/messages/index.ts'
+import type { Embedder, LlamaInferenceEngine } from '../inference/index.ts'
+import type { CortensorNode } from '../node.ts'
+import type { PeerId } from '@libp2p/interface'
+import type { Address, Hex } from 'viem'
+
+export interface ReplayQuorumInit {
+  node: CortensorNode
+  chain: ChainContext
+  engine?: LlamaInferenceEngine
+  embedder?: Embedder
+  /** this oracle's address, lower case */
+  address: string
+  /** gossip topic prefix */
+  prefix: string
+  /** the hub's replay quorum (read at start) */
+  quorum(): number
+  /** a miner's peer, to fetch its output from */
+  peerOf(miner: string): PeerId | undefined
+  /** counts replays and slashes */
+  stats: OracleStats
+  say(line: string): void
+}
+
+export class ReplayQuorum {
+  private readonly init: ReplayQuorumInit
+  /** signatures by `${taskId}:${miner}`, then by oracle */
+  private readonly attestations = new Map<string, Map<string, Hex>>()
+  /** outputs this oracle has replayed for an attestation already */
+  private readonly attested = new Set<string>()
+  /** slashes sent */
+  private readonly slashedFor = new Set<string>()
+
+  constructor (init: ReplayQuorumInit) {
+    this.init = init
+  }
+
+  /** Keep every failed-replay signature that recovers to the oracle that sent it. */
+  async collect (task: OracleTask, m: Verdict): Promise<void> {
+    const sender = bytesToHex(m.oracle).toLowerCase()
+    for (const v of m.miners) {
+      if (v.replaySignature == null || v.outcome !== MinerVerdict.Outcome.REJECTED_REPLAY) {
+        continue
+      }
+      const miner = bytesToHex(v.miner).toLowerCase()
+      const reveal = task.record.reveals[miner]
+      if (reveal == null) {
+        continue
+      }
+      const outputDigest = cidDigest(CID.parse(reveal.outputCid))
+      const signer = await recoverTypedDataAddress({
+        domain: this.init.chain.domain,
+        types: hubTypes,
+        primaryType: 'ReplayVerdict',
+        message: { taskId: task.queued.taskId, miner: miner as Address, outputDigest, passed: false },
+        signature: bytesToHex(v.replaySignature)
+      }).catch(() => undefined)
+      if (signer?.toLowerCase() !== sender) {
+        this.init.say(`task ${task.queued.taskId}: ignored a replay signature for ${miner} that is not ${sender}'s`)
+        continue
+      }
+      this.attestation(task, miner).set(sender, bytesToHex(v.replaySignature))
+    }
+  }
+
+  /** The failed-replay signatures gathered for `miner`'s output of `task`, by oracle. */
+  attestation (task: OracleTask, miner: string): Map<string, Hex> {
+    const key = `${task.queued.taskId}:${miner}`
+    let sigs = this.attestations.get(key)
+    if (sigs == null) {
+      sigs = new Map()
+      this.attestations.set(key, sigs)
+    }
+    return sigs
+  }
+
+  /** Sign this oracle's failed-replay verdict on `miner`'s output (kept with the others). */
+  async sign (task: OracleTask, miner: string): Promise<Hex | undefined> {
+    const reveal = task.record.reveals[miner]
+    if (reveal == null) {
+      return undefined
+    }
+    const outputDigest = cidDigest(CID.parse(reveal.outputCid))
+    const sig = await signReplayVerdict(privateKeyToAccount(this.init.node.peerIdentity.privateKey), this.init.chain.domain, { taskId: task.queued.taskId, miner: miner as Address, outputDigest, passed: false })
+    this.attestation(task, miner).set(this.init.address, sig)
+    return sig
+  }
+
+  /**
+   * The hub slashes a failed replay only with `replayQuorum` oracles'
+   * signatures: replay each output the leader rejected on replay, and if it
+   * fails here too, gossip this oracle's signed attestation.
+   */
+  async attest (task: OracleTask, m: Verdict): Promise<void> {
+    const { node, engine, embedder } = this.init
+    const entries: Verdict['miners'] = []
+    for (const v of m.miners) {
+      const miner = bytesToHex(v.miner).toLowerCase()
+      const key = `${task.queued.taskId}:${miner}`
+      if (v.outcome !== MinerVerdict.Outcome.REJECTED_REPLAY || this.attested.has(key)) {
+        continue
+      }
+      this.attested.add(key)
+      const passed = await replayOne({
+        node,
+        engine,
+        embedder,
+        peerOf: this.init.peerOf,
+        onReplay: () => { this.init.stats.replays++ },
+        say: (line) => { this.init.say(line) }
+      }, { queued: task.queued, state: task.record.state, seed: task.record.seed, reveals: task.record.reveals, promptHolder: task.from }, miner)
+      if (passed !== false) {
+        this.init.say(`task ${task.queued.taskId}: the output of ${miner} ${passed === true ? 'replays here' : 'could not be replayed here'}; no attestation`)
+        continue
+      }
+      const sig = await this.sign(task, miner)
+      if (sig != null) {
+        entries.push({ miner: v.miner, outcome: MinerVerdict.Outcome.REJECTED_REPLAY, similarityPpm: 0, replaySignature: new Uint8Array(hexToBytes(sig)) })
+      }
+    }
+    if (entries.length > 0) {
+      await publishMessage(node.libp2p.services.pubsub, 'verdict', { taskId: task.queued.taskId, oracle: addressToBytes(this.init.address as Hex), miners: entries, round: m.round, signature: new Uint8Array(0) }, { prefix: this.init.prefix })
+      this.init.say(`task ${task.queued.taskId}: attested ${entries.length} failed replay(s) for the quorum`)
+    }
+  }
+
+  /** Replay failures are provable: with enough oracle signatures (the hub's quorum) the miner's stake is slashed. */
+  async slash (task: OracleTask): Promise<void> {
+    const { chain } = this.init
+    for (const [miner, outcome] of Object.entries(task.record.outcomes ?? {})) {
+      const key = `${task.queued.taskId}:${miner}`
+      if (outcome !== MinerVerdict.Outcome.REJECTED_REPLAY || this.slashedFor.has(key)) {
+        continue
+      }
+      const reveal = task.record.reveals[miner]
+      const pre = task.record.precommits[miner]
+      if (reveal == null || pre == null) {
+        continue
+      }
+      const outputDigest = cidDigest(CID.parse(reveal.outputCid))
+      const sigs = this.attestation(task, miner)
+      if (!sigs.has(this.init.address)) {
+        await this.sign(task, miner)
+      }
+      if (sigs.size < this.init.quorum()) {
+        // the other oracles' attestations arrive on gossip; each one retries this
+        this.init.say(`task ${task.queued.taskId}: ${sigs.size} of ${this.init.quorum()} replay signatures for ${miner}; waiting for more`)
+        continue
+      }
+      this.slashedFor.add(key)
+      try {
+        await chain.serial(async () => slashReplayFailure(chain.wallet, {
+          hub: chain.hub,
+          taskId: task.queued.taskId,
+          miner: miner as Address,
+          precommit: { outputDigest, salt: reveal.salt, signature: pre.signature },
+          oracleSignatures: [...sigs].slice(0, Math.max(this.init.quorum(), 1)).map(([oracle, signature]) => ({ oracle: oracle as Address, signature }))
+        }))
+        this.init.stats.slashed++
+        this.init.say(`task ${task.queued.taskId}: miner ${miner} slashed for a failed replay (${Math.min(sigs.size, Math.max(this.init.quorum(), 1))} oracle signature(s))`)
+      } catch (err: any) {
+        this.init.say(`task ${task.queued.taskId}: slashing ${miner} failed: ${err.shortMessage ?? err.message}`)
+      }
+    }
+  }
+}
