@@ -13,8 +13,7 @@ import { CID } from 'multiformats/cid'
 import { bytesToHex, concatBytes, hexToBytes, numberToBytes } from 'viem'
 import { readContract } from 'viem/actions'
 import {
-  VERDICT_FAULTY, VERDICT_HONEST, VERDICT_MISSED, assignmentHash, cortensorHubAbi, getLeader, getTask, heartbeat as chainHeartbeat,
-  assignTasks, reassignMiner, settleBatch
+  assignmentHash, cortensorHubAbi, getLeader, getTask, heartbeat as chainHeartbeat, assignTasks, reassignMiner
 } from '../../contracts/index.ts'
 import { ContradictsRecordError, defaultValidators, installGossip, publishMessage } from '../../protocols/gossip/index.ts'
 import { MinerVerdict, TaskQueued, addressToBytes } from '../../protocols/messages/index.ts'
@@ -27,6 +26,7 @@ import { DEFAULT_HEARTBEAT_INTERVAL_MS } from './miner.ts'
 import { PoolView } from './pool.ts'
 import { cidDigest, precommitHash, RecordStore } from './records.ts'
 import { ReplayQuorum } from './replay-quorum.ts'
+import { SettlementBatcher, minerVerdict } from './settlement.ts'
 import { outcomeVerdict, validateOutputs } from './validation.ts'
 import type { ChainContext, HubLog, HubWatcher } from './chain.ts'
 import type { TaskVerdicts } from '../../contracts/index.ts'
@@ -129,19 +129,17 @@ export class OracleRole {
   readonly stats: OracleStats = { assigned: 0, reassigned: 0, validated: 0, settled: 0, settleTransactions: 0, selectionMismatches: 0, replays: 0, slashed: 0 }
   private readonly tasks = new Map<string, OracleTask>()
   private readonly records: RecordStore<OracleRecord>
-  private readonly settleQueue = new Map<string, OracleTask>()
   private readonly submitted: SubmittedIndex
   private leaderSeen?: { address: string, atMs: number }
   private uninstall?: () => void
   private watcher?: HubWatcher
   private timer?: ReturnType<typeof setInterval>
   private heartbeatTimer?: ReturnType<typeof setInterval>
-  private settleTimer?: ReturnType<typeof setTimeout>
-  private settling?: Promise<void>
   private stopped = false
   private replayQuorum = 2
   /** failed-replay attestations and the slashes they allow */
   private readonly replay: ReplayQuorum
+  private readonly settlement: SettlementBatcher
 
   constructor (init: OracleRoleInit) {
     this.init = init
@@ -160,6 +158,25 @@ export class OracleRole {
       quorum: () => this.replayQuorum,
       peerOf: (miner) => this.pool.get(miner)?.peerId,
       stats: this.stats,
+      say: (line) => { this.say(line) }
+    })
+    this.settlement = new SettlementBatcher({
+      chain: init.chain,
+      maxBatch: init.maxBatch ?? 50,
+      batchMs: init.settleBatchMs ?? 250,
+      isLeader: async () => this.isLeader(),
+      stopped: () => this.stopped,
+      entryFor: async (task) => this.settlementEntry(task),
+      onSettled: (tasks, txHash) => {
+        this.stats.settleTransactions++
+        for (const task of tasks) {
+          this.enqueue(task, async () => {
+            this.apply(task, { type: 'settled', txHash })
+            this.stats.settled++
+            await this.replay.slash(task)
+          })
+        }
+      },
       say: (line) => { this.say(line) }
     })
   }
@@ -250,11 +267,10 @@ export class OracleRole {
     this.stopped = true
     clearInterval(this.timer)
     clearInterval(this.heartbeatTimer)
-    clearTimeout(this.settleTimer)
     this.watcher?.stop()
     this.uninstall?.()
     await Promise.allSettled([...this.tasks.values()].flatMap(t => [t.chain, t.assignWrite ?? Promise.resolve()]))
-    await this.settling
+    await this.settlement.stop()
   }
 
   // ------------------------------------------------------------ checks on gossip
@@ -397,7 +413,7 @@ export class OracleRole {
           break
         }
         case 'settle':
-          this.queueSettlement(task)
+          this.settlement.add(task)
           break
         case 'expired':
           this.say(`task ${task.queued.taskId}: expired (${e.reason})`)
@@ -765,64 +781,6 @@ export class OracleRole {
 
   // ------------------------------------------------------------ settlement
 
-  private queueSettlement (task: OracleTask): void {
-    this.settleQueue.set(task.queued.taskId.toString(), task)
-    if (this.settleQueue.size >= (this.init.maxBatch ?? 50)) {
-      this.flushSoon(0)
-    } else {
-      this.flushSoon(this.init.settleBatchMs ?? 250)
-    }
-  }
-
-  private flushSoon (ms: number): void {
-    if (this.settleTimer != null && ms > 0) {
-      return
-    }
-    clearTimeout(this.settleTimer)
-    this.settleTimer = setTimeout(() => {
-      this.settleTimer = undefined
-      const prev = this.settling ?? Promise.resolve()
-      this.settling = prev.then(async () => { await this.flush() }).catch((err) => { this.say(`settlement failed: ${err?.message ?? err}`) })
-    }, ms)
-  }
-
-  private async flush (): Promise<void> {
-    if (this.settleQueue.size === 0 || this.stopped || !(await this.isLeader())) {
-      this.settleQueue.clear()
-      return
-    }
-    const { chain } = this.init
-    const batch = [...this.settleQueue.values()].slice(0, this.init.maxBatch ?? 50)
-    for (const t of batch) {
-      this.settleQueue.delete(t.queued.taskId.toString())
-    }
-    const checked = await Promise.all(batch.map(async task => ({
-      task,
-      entry: await this.settlementEntry(task).catch((err) => { this.say(`task ${task.queued.taskId}: left out of the settlement: ${err?.message ?? err}`) })
-    })))
-    const entries: TaskVerdicts[] = []
-    const included: OracleTask[] = []
-    for (const { task, entry } of checked) {
-      if (entry != null) {
-        entries.push(entry)
-        included.push(task)
-      }
-    }
-    if (entries.length === 0) {
-      return
-    }
-    const res = await chain.serial(async () => settleBatch(chain.wallet, { hub: chain.hub, tasks: entries }))
-    this.stats.settleTransactions++
-    this.say(`settled ${entries.length} task(s) in ${res.hash} (${res.gasUsed} gas)`)
-    for (const task of included) {
-      this.enqueue(task, async () => {
-        this.apply(task, { type: 'settled', txHash: res.hash })
-        this.stats.settled++
-        await this.replay.slash(task)
-      })
-    }
-  }
-
   /**
    * A validated task's line in the batch, or nothing if the hub cannot settle
    * it: one such task would revert the whole batch. The hub settles only
@@ -844,27 +802,7 @@ export class OracleRole {
       return undefined
     }
     const miners = await this.chainMiners(task)
-    return { taskId, miners: miners.map(m => this.minerVerdict(task, m)) }
-  }
-
-  private minerVerdict (task: OracleTask, miner: Address): TaskVerdicts['miners'][number] {
-    const m = miner.toLowerCase()
-    const outcome = task.record.outcomes?.[m]
-    const reveal = task.record.reveals[m]
-    const pre = task.record.precommits[m]
-    if (outcome == null || reveal == null || pre == null || outcome === MinerVerdict.Outcome.MISSING || outcome === MinerVerdict.Outcome.REVEAL_MISMATCH) {
-      return { miner, verdict: VERDICT_MISSED }
-    }
-    const honest = outcome === MinerVerdict.Outcome.ACCEPTED
-    return {
-      miner,
-      verdict: honest ? VERDICT_HONEST : VERDICT_FAULTY,
-      tokens: honest ? Math.min(task.record.tokens?.[m] ?? 0, task.queued.params?.maxTokens ?? 0) : 0,
-      onTime: true,
-      outputDigest: cidDigest(CID.parse(reveal.outputCid)),
-      salt: reveal.salt,
-      precommitSignature: pre.signature
-    }
+    return { taskId, miners: miners.map(m => minerVerdict(task, m)) }
   }
 
   private async onChainLog (l: HubLog): Promise<void> {

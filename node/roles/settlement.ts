@@ -1,0 +1,117 @@
+/**
+ * Settlement on the oracle's side: the leader gathers validated tasks for a
+ * short window (or until a batch is full) and settles them in one hub
+ * transaction; and each miner's line in it, a pure function of the task's
+ * record.
+ */
+import { CID } from 'multiformats/cid'
+import { VERDICT_FAULTY, VERDICT_HONEST, VERDICT_MISSED, settleBatch } from '../../contracts/index.ts'
+import { MinerVerdict } from '../../protocols/messages/index.ts'
+import { cidDigest } from './records.ts'
+import type { ChainContext } from './chain.ts'
+import type { OracleTask } from './oracle.ts'
+import type { TaskVerdicts } from '../../contracts/index.ts'
+import type { Address, Hex } from 'viem'
+
+/** A miner's line in a task's settlement: paid for its tokens if honest, else faulty or missed. */
+export function minerVerdict (task: Pick<OracleTask, 'queued' | 'record'>, miner: Address): TaskVerdicts['miners'][number] {
+  const m = miner.toLowerCase()
+  const outcome = task.record.outcomes?.[m]
+  const reveal = task.record.reveals[m]
+  const pre = task.record.precommits[m]
+  if (outcome == null || reveal == null || pre == null || outcome === MinerVerdict.Outcome.MISSING || outcome === MinerVerdict.Outcome.REVEAL_MISMATCH) {
+    return { miner, verdict: VERDICT_MISSED }
+  }
+  const honest = outcome === MinerVerdict.Outcome.ACCEPTED
+  return {
+    miner,
+    verdict: honest ? VERDICT_HONEST : VERDICT_FAULTY,
+    tokens: honest ? Math.min(task.record.tokens?.[m] ?? 0, task.queued.params?.maxTokens ?? 0) : 0,
+    onTime: true,
+    outputDigest: cidDigest(CID.parse(reveal.outputCid)),
+    salt: reveal.salt,
+    precommitSignature: pre.signature
+  }
+}
+
+export interface SettlementBatcherInit {
+  chain: ChainContext
+  /** tasks in one transaction at most */
+  maxBatch: number
+  /** how long to gather tasks before a transaction */
+  batchMs: number
+  /** only the leader settles: a queue found by a follower is dropped */
+  isLeader(): Promise<boolean>
+  stopped(): boolean
+  /** a task's line in the batch, or nothing if the hub cannot settle it (one such task would revert the batch) */
+  entryFor(task: OracleTask): Promise<TaskVerdicts | undefined>
+  /** the tasks settled by transaction `txHash` */
+  onSettled(tasks: OracleTask[], txHash: Hex): void
+  say(line: string): void
+}
+
+export class SettlementBatcher {
+  private readonly init: SettlementBatcherInit
+  private readonly queue = new Map<string, OracleTask>()
+  private timer?: ReturnType<typeof setTimeout>
+  private settling?: Promise<void>
+
+  constructor (init: SettlementBatcherInit) {
+    this.init = init
+  }
+
+  /** Settle `task` with the next batch. */
+  add (task: OracleTask): void {
+    this.queue.set(task.queued.taskId.toString(), task)
+    this.flushSoon(this.queue.size >= this.init.maxBatch ? 0 : this.init.batchMs)
+  }
+
+  /** No more batches; resolves when the one under way is done. */
+  async stop (): Promise<void> {
+    clearTimeout(this.timer)
+    this.timer = undefined
+    await this.settling
+  }
+
+  private flushSoon (ms: number): void {
+    if (this.timer != null && ms > 0) {
+      return
+    }
+    clearTimeout(this.timer)
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      const prev = this.settling ?? Promise.resolve()
+      this.settling = prev.then(async () => { await this.flush() }).catch((err) => { this.init.say(`settlement failed: ${err?.message ?? err}`) })
+    }, ms)
+  }
+
+  private async flush (): Promise<void> {
+    if (this.queue.size === 0 || this.init.stopped() || !(await this.init.isLeader())) {
+      this.queue.clear()
+      return
+    }
+    const { chain } = this.init
+    const batch = [...this.queue.values()].slice(0, this.init.maxBatch)
+    for (const t of batch) {
+      this.queue.delete(t.queued.taskId.toString())
+    }
+    const checked = await Promise.all(batch.map(async task => ({
+      task,
+      entry: await this.init.entryFor(task).catch((err) => { this.init.say(`task ${task.queued.taskId}: left out of the settlement: ${err?.message ?? err}`) })
+    })))
+    const entries: TaskVerdicts[] = []
+    const included: OracleTask[] = []
+    for (const { task, entry } of checked) {
+      if (entry != null) {
+        entries.push(entry)
+        included.push(task)
+      }
+    }
+    if (entries.length === 0) {
+      return
+    }
+    const res = await chain.serial(async () => settleBatch(chain.wallet, { hub: chain.hub, tasks: entries }))
+    this.init.say(`settled ${entries.length} task(s) in ${res.hash} (${res.gasUsed} gas)`)
+    this.init.onSettled(included, res.hash)
+  }
+}
