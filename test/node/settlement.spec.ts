@@ -2,9 +2,9 @@ import { expect } from 'aegir/chai'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { VERDICT_FAULTY, VERDICT_HONEST, VERDICT_MISSED } from '../../contracts/index.ts'
-import { MinerVerdict } from '../../protocols/messages/index.ts'
 import { cidDigest } from '../../node/roles/records.ts'
 import { minerVerdict } from '../../node/roles/settlement.ts'
+import { MinerVerdict } from '../../protocols/messages/index.ts'
 import type { Address, Hex } from 'viem'
 
 const A = '0x00000000000000000000000000000000000000aa' as Address
