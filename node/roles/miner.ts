@@ -22,12 +22,12 @@ import { getNode, signPrecommit } from '../../contracts/index.ts'
 import { defaultValidators, installGossip, publishMessage } from '../../protocols/gossip/index.ts'
 import { peerIdToAddress } from '../../protocols/identity.ts'
 import { StreamEnd, TaskQueued, addressToBytes } from '../../protocols/messages/index.ts'
-import { poolKeysFor, providePoolKeys } from '../../protocols/pool/index.ts'
 import { PoolView } from '../../protocols/pool/view.ts'
 import { createTask, isTerminal, transition, tick } from '../../protocols/queue/machine.ts'
 import { ackEvent, assignedEvent, precommitEvent, taskInitFrom } from '../../protocols/queue/wire.ts'
 import { buildTopic } from '../../protocols/topics.ts'
 import { classifyHardware, probeHardware } from '../inference/hardware.ts'
+import { PoolKeys } from './pool-keys.ts'
 import { cidDigest, precommitHash, RecordStore, taskPrompt } from './records.ts'
 import { SessionReservation } from './reservation.ts'
 import { TokenBuffer, serveTokenStream, streamProtocol } from './stream.ts'
@@ -159,9 +159,6 @@ const ANNOUNCEMENT_WAITERS_MAX = 64
 /** work started on the miner's own draw is dropped if no assignment settles it within this long */
 const SPECULATION_WAIT_MS = 5000
 /** retry of a provide that reached no DHT peer (the routing table is still empty): doubles up to the cap */
-const PROVIDE_RETRY_MIN_MS = 500
-const PROVIDE_RETRY_MAX_MS = 30_000
-const PROVIDE_TIMEOUT_MS = 60_000
 /** settlement follows a verdict within a batch window; the level is re-read this long after one naming this miner */
 const LEVEL_RECHECK_AFTER_VERDICT_MS = 10_000
 
@@ -190,11 +187,8 @@ export class MinerRole {
   private readonly reservation: SessionReservation
   private hardwareClass = 'cpu'
   private level = 0
-  private provided?: PoolAdvert
-  private provideTimer?: ReturnType<typeof setTimeout>
   private levelTimer?: ReturnType<typeof setTimeout>
-  private provideRetryMs = PROVIDE_RETRY_MIN_MS
-  private readonly provideAbort = new AbortController()
+  private readonly poolKeys: PoolKeys
 
   constructor (init: MinerRoleInit) {
     this.init = init
@@ -210,6 +204,13 @@ export class MinerRole {
       onChange: () => { void this.heartbeat() },
       say: (line) => { this.say(line) },
       stopped: () => this.stopped
+    })
+    this.poolKeys = new PoolKeys({
+      node: init.node,
+      intervalMs: init.provideIntervalMs ?? DEFAULT_PROVIDE_INTERVAL_MS,
+      advert: () => this.advert,
+      refresh: async () => this.refreshLevel(),
+      say: (line) => { this.say(line) }
     })
   }
 
@@ -276,7 +277,7 @@ export class MinerRole {
     const interval = this.init.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS
     this.heartbeatTimer = setInterval(() => { void this.heartbeat() }, interval)
     void this.heartbeat()
-    void this.advertise()
+    void this.poolKeys.provide()
   }
 
   async stop (): Promise<void> {
@@ -286,9 +287,8 @@ export class MinerRole {
     this.stopped = true
     clearInterval(this.timer)
     clearInterval(this.heartbeatTimer)
-    clearTimeout(this.provideTimer)
+    this.poolKeys.stop()
     clearTimeout(this.levelTimer)
-    this.provideAbort.abort()
     for (const t of this.tasks.values()) {
       this.settleSpeculation(t, false)
       t.abort?.abort()
@@ -391,61 +391,6 @@ export class MinerRole {
     return true
   }
 
-  /**
-   * Provide the pool keys of this miner's (model, hardware class, level) on
-   * the DHT; again soon while no DHT peer has taken them (the routing table
-   * fills after start), then every provideIntervalMs, re-reading the level
-   * each time. A changed level is provided at once and kad-dht stops
-   * re-providing the old level's keys (their records expire by themselves).
-   */
-  private async advertise (): Promise<void> {
-    if (this.stopped || !this.init.node.isStarted()) {
-      return
-    }
-    clearTimeout(this.provideTimer)
-    let next = this.init.provideIntervalMs ?? DEFAULT_PROVIDE_INTERVAL_MS
-    try {
-      const { libp2p, config } = this.init.node
-      await this.refreshLevel().catch((err) => { log('reading the level failed: %s', err?.message) })
-      const advert = this.advert
-      const signal = AbortSignal.any([this.provideAbort.signal, AbortSignal.timeout(PROVIDE_TIMEOUT_MS)])
-      const stored = await providePoolKeys(libp2p.services.dht, config.network, advert, { signal })
-      if (stored.some(n => n === 0)) {
-        next = this.provideRetryMs
-        this.provideRetryMs = Math.min(2 * this.provideRetryMs, PROVIDE_RETRY_MAX_MS)
-      } else {
-        const previous = this.provided
-        this.provided = advert
-        this.provideRetryMs = PROVIDE_RETRY_MIN_MS
-        if (previous == null || previous.level !== advert.level || previous.hardwareClass !== advert.hardwareClass) {
-          this.say(`pool keys provided on the DHT (${advert.hardwareClass}, level ${advert.level}; ${Math.min(...stored)}+ peers each)`)
-        }
-        if (previous != null) {
-          await this.cancelStaleKeys(previous, advert)
-        }
-      }
-    } catch (err: any) {
-      if (this.stopped) {
-        return
-      }
-      log('providing pool keys failed: %s', err?.message)
-      next = this.provideRetryMs
-      this.provideRetryMs = Math.min(2 * this.provideRetryMs, PROVIDE_RETRY_MAX_MS)
-    }
-    if (!this.stopped) {
-      this.provideTimer = setTimeout(() => { void this.advertise() }, next)
-    }
-  }
-
-  /** Stop kad-dht re-providing the keys of an advert this miner no longer matches (a level change). */
-  private async cancelStaleKeys (previous: PoolAdvert, current: PoolAdvert): Promise<void> {
-    const { libp2p, config } = this.init.node
-    const keep = new Set(poolKeysFor(config.network, current).map(k => k.toString()))
-    for (const key of poolKeysFor(config.network, previous).filter(k => !keep.has(k.toString()))) {
-      await libp2p.services.dht.cancelReprovide(key).catch(() => {})
-    }
-  }
-
   /** A verdict about this miner is settled shortly after: its level may change, so look again then. */
   private onVerdict (m: Verdict): void {
     // the leader's reputation changes, as its view makes them, for this miner's own draws
@@ -458,7 +403,7 @@ export class MinerRole {
     clearTimeout(this.levelTimer)
     this.levelTimer = setTimeout(() => {
       void this.refreshLevel()
-        .then(changed => { if (changed) { void this.advertise() } })
+        .then(changed => { if (changed) { void this.poolKeys.provide() } })
         .catch((err) => { log('reading the level failed: %s', err?.message) })
     }, LEVEL_RECHECK_AFTER_VERDICT_MS)
   }
