@@ -4,9 +4,10 @@
  * Browser-safe.
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js'
+import { bytesToHex } from 'viem'
 import { publicKeyToAddress } from 'viem/accounts'
 import type { PeerId } from '@libp2p/interface'
-import type { Address, Hex } from 'viem'
+import type { Address } from 'viem'
 
 export class NotSecp256k1PeerError extends Error {
   static name = 'NotSecp256k1PeerError'
@@ -33,21 +34,13 @@ export function peerIdToAddress (peerId: PeerId): Address {
 const addresses = new Map<string, Address>()
 const MAX_CACHED_ADDRESSES = 1024
 
-function hexOf (bytes: Uint8Array): string {
-  let hex = ''
-  for (const b of bytes) {
-    hex += b.toString(16).padStart(2, '0')
-  }
-  return hex
-}
-
 /** Compressed (33 bytes) or uncompressed (65 bytes) secp256k1 public key → address. */
 export function publicKeyBytesToAddress (publicKey: Uint8Array): Address {
-  const key = hexOf(publicKey)
+  const key = bytesToHex(publicKey)
   let address = addresses.get(key)
   if (address == null) {
     // throws on bytes that are not a point of the curve: nothing is cached for them
-    address = publicKeyToAddress(`0x${hexOf(secp256k1.Point.fromBytes(publicKey).toBytes(false))}` as Hex)
+    address = publicKeyToAddress(bytesToHex(secp256k1.Point.fromBytes(publicKey).toBytes(false)))
     if (addresses.size >= MAX_CACHED_ADDRESSES) {
       addresses.delete(addresses.keys().next().value as string)
     }

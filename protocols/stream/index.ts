@@ -97,9 +97,9 @@ export class TokenBuffer {
    * pushed since the last one was taken (the end frame last), so frames that
    * piled up while a slow reader wrote the previous batch go out in one write.
    * With `intervalMs`, a batch follows the one before it no sooner than that
-   * (once the tokens are complete, what is left goes out at once): the first token leaves alone, the next ones a
-   * few at a time, one write, one encryption and one wake-up of the reader
-   * per batch instead of per token.
+   * (once the tokens are complete, what is left goes out at once): the first
+   * token leaves alone, the next ones a few at a time, one write, one
+   * encryption and one wake-up of the reader per batch instead of per token.
    */
   async * readBatches (from: number, signal?: AbortSignal, intervalMs = 0): AsyncGenerator<StreamFrame[]> {
     let i = from
@@ -129,7 +129,7 @@ export class TokenBuffer {
     }
   }
 
-  /** Until a push or the end; with `pauseMs`, until the end or that long. */
+  /** Until a push or the end; with `pauseMs`, until the tokens are complete or that long. */
   private async wait (signal?: AbortSignal, pauseMs?: number): Promise<void> {
     signal?.throwIfAborted()
     await new Promise<void>((resolve, reject) => {
