@@ -48,6 +48,8 @@ export interface NetworkInit {
   timeouts?: Partial<QueueTimeouts>
   /** replay sample rate of agreeing outputs; default the policy's */
   sampleRate?: number
+  /** how long the leader gathers round-0 assignments before one hub transaction; default the oracle's (250 ms) */
+  assignBatchMs?: number
   heartbeatIntervalMs?: number
   /** redundancy of the session; default min(3, miners) */
   redundancy?: number
@@ -237,7 +239,7 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
     const startOracle = async (i: number): Promise<OracleHandle> => {
       const node = await newNode(`oracle-${i}`, ['oracle'], [bootstrapAddr])
       const chain = await createChainContext({ rpcUrl, hub, privateKey: node.peerIdentity.privateKey })
-      const role = new OracleRole({ node, chain, modelIds: [modelId], engine: oracleEngine, heartbeatIntervalMs, timeouts, sampleRate: init.sampleRate, onLine: (l) => { say(`oracle ${i}: ${l}`) } })
+      const role = new OracleRole({ node, chain, modelIds: [modelId], engine: oracleEngine, heartbeatIntervalMs, timeouts, sampleRate: init.sampleRate, assignBatchMs: init.assignBatchMs, onLine: (l) => { say(`oracle ${i}: ${l}`) } })
       return { node, role, dataDir: join(dataDir, `oracle-${i}`) }
     }
     for (let i = 0; i < init.oracles; i++) {

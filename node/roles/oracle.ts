@@ -22,6 +22,7 @@ import { createTask, isTerminal, tick, transition } from '../../protocols/queue/
 import { assignedEvent, ackEvent, precommitEvent, revealEvent, taskInitFrom, verdictEvent } from '../../protocols/queue/wire.ts'
 import { poolFromRecords, selectMiners, selectionSeed, verifySelection } from '../../protocols/selection/index.ts'
 import { SubmittedIndex, assignedMiners, settledTaskIds, watchHub } from './chain.ts'
+import { Gatherer } from './gatherer.ts'
 import { DEFAULT_HEARTBEAT_INTERVAL_MS } from './miner.ts'
 import { PoolView } from './pool.ts'
 import { cidDigest, precommitHash, RecordStore } from './records.ts'
@@ -59,6 +60,8 @@ export interface OracleRoleInit {
   similarityThreshold?: number
   /** gather verdicts this long before one settlement transaction; default 250 ms */
   settleBatchMs?: number
+  /** gather the leader's round-0 assignments this long before one hub transaction; default 250 ms */
+  assignBatchMs?: number
   maxBatch?: number
   onLine?(line: string): void
 }
@@ -99,6 +102,8 @@ export interface OracleStats {
   validated: number
   settled: number
   settleTransactions: number
+  /** hub transactions this oracle sent with round-0 assignments (several tasks' each, under load) */
+  assignTransactions: number
   selectionMismatches: number
   replays: number
   slashed: number
@@ -126,7 +131,7 @@ export class OracleRole {
   readonly address: string
   /** topic prefix: `/<network>` unless given, so networks never share topics */
   readonly prefix: string
-  readonly stats: OracleStats = { assigned: 0, reassigned: 0, validated: 0, settled: 0, settleTransactions: 0, selectionMismatches: 0, replays: 0, slashed: 0 }
+  readonly stats: OracleStats = { assigned: 0, reassigned: 0, validated: 0, settled: 0, settleTransactions: 0, assignTransactions: 0, selectionMismatches: 0, replays: 0, slashed: 0 }
   private readonly tasks = new Map<string, OracleTask>()
   private readonly records: RecordStore<OracleRecord>
   private readonly submitted: SubmittedIndex
@@ -140,6 +145,8 @@ export class OracleRole {
   /** failed-replay attestations and the slashes they allow */
   private readonly replay: ReplayQuorum
   private readonly settlement: SettlementBatcher
+  /** round-0 assignments waiting for their hub transaction */
+  private readonly assignments: Gatherer<OracleTask>
 
   constructor (init: OracleRoleInit) {
     this.init = init
@@ -159,6 +166,12 @@ export class OracleRole {
       peerOf: (miner) => this.pool.get(miner)?.peerId,
       stats: this.stats,
       say: (line) => { this.say(line) }
+    })
+    this.assignments = new Gatherer({
+      maxBatch: init.maxBatch ?? 50,
+      batchMs: init.assignBatchMs ?? 250,
+      flush: async (tasks) => { await this.writeAssignments(tasks) },
+      onError: (err) => { this.say(`writing assignments failed: ${err.message}`) }
     })
     this.settlement = new SettlementBatcher({
       chain: init.chain,
@@ -269,6 +282,7 @@ export class OracleRole {
     clearInterval(this.heartbeatTimer)
     this.watcher?.stop()
     this.uninstall?.()
+    await this.assignments.stop()
     await Promise.allSettled([...this.tasks.values()].flatMap(t => [t.chain, t.assignWrite ?? Promise.resolve()]))
     await this.settlement.stop()
   }
@@ -514,15 +528,60 @@ export class OracleRole {
       round: 0,
       signature: new Uint8Array(0)
     }
-    // gossip first, so miners start at once; the hub's copy is written meanwhile, and
-    // what needs it (a replacement, the settlement: miners are paid only for assignments the chain knows) waits for it
+    // gossip first, so miners start at once; the hub's copy follows with the assignments of the next
+    // assignBatchMs, in one transaction, and what needs it sooner (a replacement, the settlement: miners
+    // are paid only for assignments the chain knows) writes it at once
     await publishMessage(this.init.node.libp2p.services.pubsub, 'assignment', msg, { prefix: this.prefix })
     task.record.assigned = miners
     this.apply(task, assignedEvent(msg))
     this.onAssigned(task)
     this.stats.assigned++
     this.say(`task ${task.queued.taskId}: assigned to ${miners.join(', ')}`)
-    void this.assignmentOnChain(task)
+    this.assignments.add(task.queued.taskId.toString(), task)
+  }
+
+  /**
+   * The hub's copies of round-0 assignments gathered together: one
+   * transaction for those still queued on chain (a lone task, and any task
+   * the batch could not write, take the one-task path with its retries).
+   */
+  private async writeAssignments (tasks: OracleTask[]): Promise<void> {
+    const pending = tasks.filter(t => t.record.assignedOnChain !== true && t.assignWrite == null && t.record.assigned != null)
+    if (pending.length < 2) {
+      await Promise.allSettled(pending.map(async t => this.assignmentOnChain(t)))
+      return
+    }
+    const batch = this.writeAssignmentBatch(pending)
+    for (const t of pending) {
+      t.assignWrite = batch
+        .then(async (written) => written.has(t) || await this.writeAssignment(t))
+        .finally(() => { t.assignWrite = undefined })
+    }
+    await Promise.allSettled(pending.map(async t => t.assignWrite))
+  }
+
+  /** One assignTasks transaction for the tasks still queued on chain; the tasks it wrote. */
+  private async writeAssignmentBatch (tasks: OracleTask[]): Promise<Set<OracleTask>> {
+    const { chain } = this.init
+    const statuses = await Promise.all(tasks.map(async t => getTask(chain.wallet, { hub: chain.hub, taskId: t.queued.taskId }).then(x => x.status, () => undefined)))
+    const queued = tasks.filter((_, i) => statuses[i] === 'queued')
+    if (queued.length < 2 || this.stopped || !(await this.isLeader())) {
+      return new Set()
+    }
+    try {
+      await chain.serial(async () => assignTasks(chain.wallet, { hub: chain.hub, assignments: queued.map(t => ({ taskId: t.queued.taskId, miners: t.record.assigned as Address[] })) }))
+    } catch (err: any) {
+      // one task the hub no longer holds as queued reverts them all: each then goes on its own
+      log('%d assignments in one transaction failed: %s', queued.length, err?.shortMessage ?? err?.message)
+      return new Set()
+    }
+    this.stats.assignTransactions++
+    log('%d assignments on chain in one transaction', queued.length)
+    for (const t of queued) {
+      t.record.assignedOnChain = true
+      this.enqueue(t, async () => { await this.persist(t) })
+    }
+    return new Set(queued)
   }
 
   /**
@@ -535,6 +594,8 @@ export class OracleRole {
     if (task.record.assignedOnChain === true) {
       return true
     }
+    // needed now: out of the batch it waits in
+    this.assignments.take(task.queued.taskId.toString())
     task.assignWrite ??= this.writeAssignment(task).finally(() => { task.assignWrite = undefined })
     return task.assignWrite
   }
@@ -554,6 +615,7 @@ export class OracleRole {
             return false
           }
           await chain.serial(async () => assignTasks(chain.wallet, { hub: chain.hub, assignments: [{ taskId, miners }] }))
+          this.stats.assignTransactions++
           log('task %s: assignment on chain', taskId)
         } else if (onChain.status === 'assigned') {
           if (task.record.state.round === 0 && onChain.assignment.toLowerCase() !== assignmentHash(miners).toLowerCase()) {

@@ -1,6 +1,7 @@
 import { expect } from 'aegir/chai'
 import { CID } from 'multiformats/cid'
-import { getNode, getTask } from '../../contracts/index.ts'
+import { getContractEvents } from 'viem/actions'
+import { cortensorHubAbi, getNode, getTask } from '../../contracts/index.ts'
 import { startLifecycleNet } from './fixtures.ts'
 import type { LifecycleNet } from './fixtures.ts'
 
@@ -9,7 +10,8 @@ describe('task lifecycle: client → chain → mesh → miners → oracles → c
   let ln: LifecycleNet
 
   before(async function () {
-    ln = await startLifecycleNet()
+    // a wide assignment window, so tasks submitted together surely share one (a task needed sooner leaves it)
+    ln = await startLifecycleNet({ assignBatchMs: 1000 })
   })
 
   after(async function () {
@@ -53,5 +55,23 @@ describe('task lifecycle: client → chain → mesh → miners → oracles → c
     // the leader that validated applies the verdict to its pool
     const rep = Math.max(...net.oracles.map(o => o.role.pool.reputationOf(result.miners[0].address)))
     expect(rep).to.be.greaterThan(5000)
+  })
+
+  it('writes the hub copies of assignments made together in one transaction, and every task settles', async function () {
+    const { net } = ln
+    const before = net.oracles.reduce((n, o) => n + o.role.stats.assignTransactions, 0)
+    const tasks = await Promise.all([0, 1, 2].map(async i => net.client.submit(`together ${i}: the water was cold`, { maxTokens: 4 })))
+    const results = await Promise.all(tasks.map(async t => t.result))
+    for (const r of results) {
+      expect(r.miners.every(m => m.outcome === 'accepted')).to.equal(true)
+    }
+    const ids = tasks.map(t => t.taskId)
+    const logs = await getContractEvents(net.owner, { address: net.hub, abi: cortensorHubAbi, eventName: 'TaskAssigned', fromBlock: 0n, strict: true })
+    const txOf = new Map(logs.filter(l => ids.includes(l.args.taskId)).map(l => [l.args.taskId, l.transactionHash]))
+    expect([...txOf.keys()].sort()).to.deep.equal([...ids].sort())
+    const sent = net.oracles.reduce((n, o) => n + o.role.stats.assignTransactions, 0) - before
+    // the three announcements reach the leader within its window: fewer transactions than tasks
+    expect(new Set(txOf.values()).size).to.be.lessThan(3)
+    expect(sent).to.equal(new Set(txOf.values()).size)
   })
 })
