@@ -1,7 +1,8 @@
 /**
  * Items gathered for a short window (or until a batch is full) and handed
- * over together: the leader's hub writes of assignments go out this way, one
- * transaction for the tasks assigned within the window instead of one each.
+ * over together: the leader's hub writes of assignments and of settlements
+ * go out this way, one transaction for the tasks of a window instead of one
+ * each.
  */
 
 export interface GathererInit<T> {

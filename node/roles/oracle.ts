@@ -13,7 +13,7 @@ import { CID } from 'multiformats/cid'
 import { bytesToHex, concatBytes, hexToBytes, numberToBytes } from 'viem'
 import { readContract } from 'viem/actions'
 import {
-  assignmentHash, cortensorHubAbi, getLeader, getTask, heartbeat as chainHeartbeat, assignTasks, reassignMiner
+  cortensorHubAbi, getLeader, getTask, heartbeat as chainHeartbeat, reassignMiner
 } from '../../contracts/index.ts'
 import { ContradictsRecordError, defaultValidators, installGossip, publishMessage } from '../../protocols/gossip/index.ts'
 import { MinerVerdict, TaskQueued, addressToBytes } from '../../protocols/messages/index.ts'
@@ -21,8 +21,8 @@ import { Verdict as V } from '../../protocols/policy/verdicts.ts'
 import { createTask, isTerminal, tick, transition } from '../../protocols/queue/machine.ts'
 import { assignedEvent, ackEvent, precommitEvent, revealEvent, taskInitFrom, verdictEvent } from '../../protocols/queue/wire.ts'
 import { poolFromRecords, selectMiners, selectionSeed, verifySelection } from '../../protocols/selection/index.ts'
+import { AssignmentWrites } from './assignment-writes.ts'
 import { SubmittedIndex, assignedMiners, settledTaskIds, watchHub } from './chain.ts'
-import { Gatherer } from './gatherer.ts'
 import { DEFAULT_HEARTBEAT_INTERVAL_MS } from './miner.ts'
 import { PoolView } from './pool.ts'
 import { cidDigest, precommitHash, RecordStore } from './records.ts'
@@ -110,10 +110,6 @@ export interface OracleStats {
 }
 
 const TICK_MS = 100
-/** attempts at writing an assignment to the hub before giving up until it is needed again (reassignment, settlement) */
-const ASSIGN_WRITE_ATTEMPTS = 4
-/** first pause between those attempts; doubles each time */
-const ASSIGN_RETRY_MS = 250
 /** a leader read this recent is trusted when it names the oracle an assignment comes from */
 const LEADER_CACHE_MS = 2000
 /**
@@ -145,8 +141,8 @@ export class OracleRole {
   /** failed-replay attestations and the slashes they allow */
   private readonly replay: ReplayQuorum
   private readonly settlement: SettlementBatcher
-  /** round-0 assignments waiting for their hub transaction */
-  private readonly assignments: Gatherer<OracleTask>
+  /** the hub's copies of round-0 assignments */
+  private readonly assignments: AssignmentWrites
 
   constructor (init: OracleRoleInit) {
     this.init = init
@@ -167,11 +163,15 @@ export class OracleRole {
       stats: this.stats,
       say: (line) => { this.say(line) }
     })
-    this.assignments = new Gatherer({
+    this.assignments = new AssignmentWrites({
+      chain: init.chain,
       maxBatch: init.maxBatch ?? 50,
       batchMs: init.assignBatchMs ?? 250,
-      flush: async (tasks) => { await this.writeAssignments(tasks) },
-      onError: (err) => { this.say(`writing assignments failed: ${err.message}`) }
+      isLeader: async () => this.isLeader(),
+      stopped: () => this.stopped,
+      persist: (task) => { this.enqueue(task, async () => { await this.persist(task) }) },
+      stats: this.stats,
+      say: (line) => { this.say(line) }
     })
     this.settlement = new SettlementBatcher({
       chain: init.chain,
@@ -528,118 +528,14 @@ export class OracleRole {
       round: 0,
       signature: new Uint8Array(0)
     }
-    // gossip first, so miners start at once; the hub's copy follows with the assignments of the next
-    // assignBatchMs, in one transaction, and what needs it sooner (a replacement, the settlement: miners
-    // are paid only for assignments the chain knows) writes it at once
+    // gossip first, so miners start at once; the hub's copy follows (node/roles/assignment-writes.ts)
     await publishMessage(this.init.node.libp2p.services.pubsub, 'assignment', msg, { prefix: this.prefix })
     task.record.assigned = miners
     this.apply(task, assignedEvent(msg))
     this.onAssigned(task)
     this.stats.assigned++
     this.say(`task ${task.queued.taskId}: assigned to ${miners.join(', ')}`)
-    this.assignments.add(task.queued.taskId.toString(), task)
-  }
-
-  /**
-   * The hub's copies of round-0 assignments gathered together: one
-   * transaction for those still queued on chain (a lone task, and any task
-   * the batch could not write, take the one-task path with its retries).
-   */
-  private async writeAssignments (tasks: OracleTask[]): Promise<void> {
-    const pending = tasks.filter(t => t.record.assignedOnChain !== true && t.assignWrite == null && t.record.assigned != null)
-    if (pending.length < 2) {
-      await Promise.allSettled(pending.map(async t => this.assignmentOnChain(t)))
-      return
-    }
-    const batch = this.writeAssignmentBatch(pending)
-    for (const t of pending) {
-      t.assignWrite = batch
-        .then(async (written) => written.has(t) || await this.writeAssignment(t))
-        .finally(() => { t.assignWrite = undefined })
-    }
-    await Promise.allSettled(pending.map(async t => t.assignWrite))
-  }
-
-  /** One assignTasks transaction for the tasks still queued on chain; the tasks it wrote. */
-  private async writeAssignmentBatch (tasks: OracleTask[]): Promise<Set<OracleTask>> {
-    const { chain } = this.init
-    const statuses = await Promise.all(tasks.map(async t => getTask(chain.wallet, { hub: chain.hub, taskId: t.queued.taskId }).then(x => x.status, () => undefined)))
-    const queued = tasks.filter((_, i) => statuses[i] === 'queued')
-    if (queued.length < 2 || this.stopped || !(await this.isLeader())) {
-      return new Set()
-    }
-    try {
-      await chain.serial(async () => assignTasks(chain.wallet, { hub: chain.hub, assignments: queued.map(t => ({ taskId: t.queued.taskId, miners: t.record.assigned as Address[] })) }))
-    } catch (err: any) {
-      // one task the hub no longer holds as queued reverts them all: each then goes on its own
-      log('%d assignments in one transaction failed: %s', queued.length, err?.shortMessage ?? err?.message)
-      return new Set()
-    }
-    this.stats.assignTransactions++
-    log('%d assignments on chain in one transaction', queued.length)
-    for (const t of queued) {
-      t.record.assignedOnChain = true
-      this.enqueue(t, async () => { await this.persist(t) })
-    }
-    return new Set(queued)
-  }
-
-  /**
-   * The hub's copy of the round-0 assignment: written by whichever oracle
-   * leads when it is needed, retried, one write shared by everyone waiting for
-   * it. False while it cannot be written (this oracle does not lead, the task
-   * left the queue on chain, or every attempt failed); later needs try again.
-   */
-  private async assignmentOnChain (task: OracleTask): Promise<boolean> {
-    if (task.record.assignedOnChain === true) {
-      return true
-    }
-    // needed now: out of the batch it waits in
-    this.assignments.take(task.queued.taskId.toString())
-    task.assignWrite ??= this.writeAssignment(task).finally(() => { task.assignWrite = undefined })
-    return task.assignWrite
-  }
-
-  private async writeAssignment (task: OracleTask): Promise<boolean> {
-    const { chain } = this.init
-    const taskId = task.queued.taskId
-    const miners = task.record.assigned as Address[] | undefined
-    if (miners == null) {
-      return false
-    }
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const onChain = await getTask(chain.wallet, { hub: chain.hub, taskId })
-        if (onChain.status === 'queued') {
-          if (!(await this.isLeader())) {
-            return false
-          }
-          await chain.serial(async () => assignTasks(chain.wallet, { hub: chain.hub, assignments: [{ taskId, miners }] }))
-          this.stats.assignTransactions++
-          log('task %s: assignment on chain', taskId)
-        } else if (onChain.status === 'assigned') {
-          if (task.record.state.round === 0 && onChain.assignment.toLowerCase() !== assignmentHash(miners).toLowerCase()) {
-            // another leader's choice reached the hub first: settlement follows the hub's
-            this.say(`task ${taskId}: the hub holds another assignment than the one gossiped`)
-          }
-        } else if (onChain.status !== 'settled') {
-          this.say(`task ${taskId}: the assignment cannot go on chain: the task is ${onChain.status} there`)
-          return false
-        }
-        task.record.assignedOnChain = true
-        this.enqueue(task, async () => { await this.persist(task) })
-        return true
-      } catch (err: any) {
-        // a hub rule other than a lost race (the status is read again) will not change by retrying
-        const permanent = err?.name === 'ContractRuleError' && err.rule !== 'TaskNotQueued'
-        if (this.stopped || permanent || attempt >= ASSIGN_WRITE_ATTEMPTS) {
-          this.say(`task ${taskId}: the assignment is not on chain (${err?.shortMessage ?? err?.message ?? err}); the task is not settled until it is`)
-          return false
-        }
-        log('task %s: writing the assignment failed (attempt %d): %s', taskId, attempt, err?.shortMessage ?? err?.message)
-        await new Promise(resolve => setTimeout(resolve, ASSIGN_RETRY_MS * 2 ** (attempt - 1)))
-      }
-    }
+    this.assignments.add(task)
   }
 
   private async reassign (task: OracleTask, round: number): Promise<void> {
@@ -648,7 +544,7 @@ export class OracleRole {
       return
     }
     // the hub replaces a miner only in the assignment it holds
-    if (!(await this.assignmentOnChain(task))) {
+    if (!(await this.assignments.onChain(task))) {
       this.say(`task ${task.queued.taskId}: no replacement: the assignment is not on chain`)
       return
     }
@@ -855,7 +751,7 @@ export class OracleRole {
     if (task.record.state.phase !== 'validated') {
       return undefined
     }
-    if (!(await this.assignmentOnChain(task))) {
+    if (!(await this.assignments.onChain(task))) {
       this.say(`task ${taskId}: not settled: its assignment is not on chain`)
       return undefined
     }

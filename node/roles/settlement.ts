@@ -7,6 +7,7 @@
 import { CID } from 'multiformats/cid'
 import { VERDICT_FAULTY, VERDICT_HONEST, VERDICT_MISSED, settleBatch } from '../../contracts/index.ts'
 import { MinerVerdict } from '../../protocols/messages/index.ts'
+import { Gatherer } from './gatherer.ts'
 import { cidDigest } from './records.ts'
 import type { ChainContext } from './chain.ts'
 import type { OracleTask } from './oracle.ts'
@@ -40,7 +41,7 @@ export interface SettlementBatcherInit {
   maxBatch: number
   /** how long to gather tasks before a transaction */
   batchMs: number
-  /** only the leader settles: a queue found by a follower is dropped */
+  /** only the leader settles: a batch found by a follower is dropped */
   isLeader(): Promise<boolean>
   stopped(): boolean
   /** a task's line in the batch, or nothing if the hub cannot settle it (one such task would revert the batch) */
@@ -52,49 +53,34 @@ export interface SettlementBatcherInit {
 
 export class SettlementBatcher {
   private readonly init: SettlementBatcherInit
-  private readonly queue = new Map<string, OracleTask>()
-  private timer?: ReturnType<typeof setTimeout>
-  private settling?: Promise<void>
+  private readonly waiting: Gatherer<OracleTask>
 
   constructor (init: SettlementBatcherInit) {
     this.init = init
+    this.waiting = new Gatherer({
+      maxBatch: init.maxBatch,
+      batchMs: init.batchMs,
+      flush: async (batch) => { await this.settle(batch) },
+      onError: (err) => { init.say(`settlement failed: ${err.message}`) }
+    })
   }
 
   /** Settle `task` with the next batch. */
   add (task: OracleTask): void {
-    this.queue.set(task.queued.taskId.toString(), task)
-    this.flushSoon(this.queue.size >= this.init.maxBatch ? 0 : this.init.batchMs)
+    this.waiting.add(task.queued.taskId.toString(), task)
   }
 
   /** No more batches; resolves when the one under way is done. */
   async stop (): Promise<void> {
-    clearTimeout(this.timer)
-    this.timer = undefined
-    await this.settling
+    await this.waiting.stop()
   }
 
-  private flushSoon (ms: number): void {
-    if (this.timer != null && ms > 0) {
-      return
-    }
-    clearTimeout(this.timer)
-    this.timer = setTimeout(() => {
-      this.timer = undefined
-      const prev = this.settling ?? Promise.resolve()
-      this.settling = prev.then(async () => { await this.flush() }).catch((err) => { this.init.say(`settlement failed: ${err?.message ?? err}`) })
-    }, ms)
-  }
-
-  private async flush (): Promise<void> {
-    if (this.queue.size === 0 || this.init.stopped() || !(await this.init.isLeader())) {
-      this.queue.clear()
+  private async settle (batch: OracleTask[]): Promise<void> {
+    // only the leader settles: a batch found by a follower is dropped
+    if (this.init.stopped() || !(await this.init.isLeader())) {
       return
     }
     const { chain } = this.init
-    const batch = [...this.queue.values()].slice(0, this.init.maxBatch)
-    for (const t of batch) {
-      this.queue.delete(t.queued.taskId.toString())
-    }
     const checked = await Promise.all(batch.map(async task => ({
       task,
       entry: await this.init.entryFor(task).catch((err) => { this.init.say(`task ${task.queued.taskId}: left out of the settlement: ${err?.message ?? err}`) })
