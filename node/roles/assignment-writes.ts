@@ -69,9 +69,9 @@ export class AssignmentWrites {
     return task.assignWrite
   }
 
-  /** Drop what waits for a batch; resolves when the batch under way is done. */
+  /** Write what waits for a batch now (a leader that stops leaves the hub its assignments), and take no more. */
   async stop (): Promise<void> {
-    await this.waiting.stop()
+    await this.waiting.stop({ flush: true })
   }
 
   /** One transaction for the gathered tasks still queued on chain; a lone task, and any the batch could not write, go on their own. */
@@ -95,7 +95,7 @@ export class AssignmentWrites {
     const { chain } = this.init
     const statuses = await Promise.all(tasks.map(async t => getTask(chain.wallet, { hub: chain.hub, taskId: t.queued.taskId }).then(x => x.status, () => undefined)))
     const queued = tasks.filter((_, i) => statuses[i] === 'queued')
-    if (queued.length < 2 || this.init.stopped() || !(await this.init.isLeader())) {
+    if (queued.length < 2 || !(await this.init.isLeader())) {
       return new Set()
     }
     try {

@@ -52,8 +52,14 @@ export class Gatherer<T> {
     return item
   }
 
-  /** Drop what waits; resolves when the batch being handed over is done. */
-  async stop (): Promise<void> {
+  /**
+   * Take no more items; what waits is handed over at once (`flush`) or
+   * dropped. Resolves when the batches being handed over are done.
+   */
+  async stop (options: { flush?: boolean } = {}): Promise<void> {
+    if (options.flush === true) {
+      this.flushNow()
+    }
     this.stopped = true
     clearTimeout(this.timer)
     this.timer = undefined

@@ -67,4 +67,16 @@ describe('gatherer (batched hub writes)', function () {
     await sleep(300)
     expect(batches).to.deep.equal([['bad']])
   })
+
+  it('hands over what waits when stopped with flush, and takes nothing after', async function () {
+    const batches: string[][] = []
+    const g = new Gatherer<string>({ batchMs: 10_000, maxBatch: 10, flush: async (items) => { await sleep(20); batches.push(items) } })
+    g.add('a', 'a')
+    g.add('b', 'b')
+    await g.stop({ flush: true })
+    expect(batches).to.deep.equal([['a', 'b']])
+    g.add('c', 'c')
+    await sleep(50)
+    expect(batches).to.deep.equal([['a', 'b']])
+  })
 })
