@@ -23,7 +23,7 @@ export interface ModelShape {
  * tiny: < 1 MB, for unit tests (STACK-FACTS §9b shape).
  * small: ~43 MB F16, 21 M parameters: bigger than this machine's caches, so
  * generation is bound by compute/memory, not per-token overhead (bench).
- * medium: ~170 MB F16, 85 M parameters: for the replay/generation ratio bench and the devnet.
+ * medium: ~170 MB F16, 85 M parameters: for the replay/generation ratio and the lifecycle benches.
  */
 export const PRESETS = {
   tiny: { embedding: 64, feedForward: 128, blocks: 2, heads: 4, kvHeads: 2, contextLength: 512, type: 'f32' },
