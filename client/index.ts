@@ -19,47 +19,27 @@ import { bytesToHex, numberToBytes, sha256, toHex } from 'viem'
 import { getSession } from '../contracts/actions/sessions.ts'
 import { submitTask } from '../contracts/actions/tasks.ts'
 import { settledTaskIds, watchHub } from '../contracts/context.ts'
-import { fetchFromHolders } from '../protocols/blocks/index.ts'
 import { defaultValidators, installGossip, publishMessage } from '../protocols/gossip/index.ts'
-import { MAX_INLINE_PROMPT_BYTES, MinerVerdict, addressToBytes } from '../protocols/messages/index.ts'
+import { MAX_INLINE_PROMPT_BYTES, addressToBytes } from '../protocols/messages/index.ts'
 import { PoolView } from '../protocols/pool/view.ts'
-import { StreamFailedError, requestTokens, streamProtocol } from '../protocols/stream/index.ts'
 import { Channel } from './channel.ts'
 import { InvalidSubmitParamsError, TaskFailedError } from './errors.ts'
-import type { MinerOutcome, MinerInfo, ModelInfo, SessionInfo, SubmitParams, TaskClient, TaskHandle, TaskRecord, TaskResult, TaskStatus, TaskUpdate, TokenEvent } from './types.ts'
+import { fetchAcceptedOutput } from './result.ts'
+import { STREAM_OPEN_TIMEOUT_MS, streamTokens } from './token-stream.ts'
+import type { ClientNode, Tracked } from './tracked.ts'
+import type { MinerOutcome, MinerInfo, ModelInfo, SessionInfo, SubmitParams, TaskClient, TaskHandle, TaskRecord, TaskResult, TaskStatus, TaskUpdate } from './types.ts'
 import type { ChainContext, HubLog, HubWatcher } from '../contracts/context.ts'
-import type { OutputDoc, PromptDoc } from '../protocols/blocks/index.ts'
+import type { PromptDoc } from '../protocols/blocks/index.ts'
 import type { TaskParams, TaskQueued } from '../protocols/messages/index.ts'
-import type { GossipSub } from '@libp2p/gossipsub'
-import type { Libp2p, PeerId } from '@libp2p/interface'
-import type { AbortOptions } from '@libp2p/interface'
+import type { PeerId } from '@libp2p/interface'
 import type { Hex } from 'viem'
 
 export * from './types.ts'
 export * from './errors.ts'
+export { STREAM_OPEN_TIMEOUT_MS }
+export type { ClientNode } from './tracked.ts'
 
 const log = logger('cortensor:client')
-
-/** What the client needs from a node: its libp2p (with gossipsub) and a content store. */
-export interface ClientNode {
-  libp2p: Libp2p<{ pubsub: GossipSub }>
-  store: {
-    putJson(value: unknown): Promise<CID>
-    getJson<T>(cid: CID, options?: AbortOptions): Promise<T>
-    /** direct fetch from a known holder (ContentStore has it; bitswap alone otherwise) */
-    fetchFrom?(libp2p: any, peer: PeerId | undefined, cid: CID, protocol: string, options?: AbortOptions): Promise<void>
-  }
-  /** network name (protocol ids) */
-  network: string
-  /**
-   * Make sure `peer` can be reached before the client opens a stream to it
-   * (a miner to stream tokens from, a holder of the output). A node finds
-   * peers on the DHT and needs nothing here; a browser page, which has no
-   * DHT, dials them over WebRTC through its relay. A failure is not fatal:
-   * the stream or fetch that follows reports it.
-   */
-  connect?(peer: PeerId, options?: AbortOptions): Promise<void>
-}
 
 export interface TaskClientInit {
   node: ClientNode
@@ -78,33 +58,6 @@ export interface TaskClientInit {
 
 export const DEFAULT_MAX_TOKENS = 64
 export const DEFAULT_TASK_TIMEOUT_MS = 5 * 60_000
-/** how long a miner's token stream may take to open and deliver its first frame before the next miner is asked */
-export const STREAM_OPEN_TIMEOUT_MS = 5000
-
-interface Tracked {
-  record: TaskRecord
-  queued?: TaskQueued
-  /**
-   * miners to stream from, in order: those that acked, and before any ack the
-   * miner the client's own draw predicts and then the first assigned miner
-   * whose peer is known (`early`: it may still decline, or not be assigned)
-   */
-  ackers: Array<{ miner: string, peer: PeerId, early?: boolean }>
-  /** the stream being opened or read: an early pick that the assignment does not name is given up */
-  attempt?: { miner: string, early: boolean, controller: AbortController }
-  reveals: Map<string, string>
-  outcomes: Map<string, MinerVerdict.Outcome>
-  tokens: Channel<TokenEvent>
-  listeners: Set<(u: TaskUpdate) => void>
-  resolve(r: TaskResult): void
-  reject(err: Error): void
-  abort: AbortController
-  /** text and token count received over the token stream so far */
-  streamedText: string
-  streamedTokens: number
-  newAcker?(): void
-  settledTx?: Hex
-}
 
 const OUTCOMES: Record<string, MinerOutcome> = {
   ACCEPTED: 'accepted',
@@ -376,7 +329,7 @@ export class CortensorTaskClient implements TaskClient {
     if (predicted != null) {
       t.ackers.push({ ...predicted, early: true })
     }
-    void this.stream(t)
+    void streamTokens(this.init.node, t, (miner) => { this.update(t, 'generating', `streaming from ${miner}`) })
     const handle: TaskHandle = {
       taskId,
       sessionId,
@@ -440,90 +393,6 @@ export class CortensorTaskClient implements TaskClient {
     return entry == null ? undefined : { miner: first, peer: entry.peerId }
   }
 
-  /**
-   * Stream tokens from the first miner that acks; if that stream fails, go on
-   * from the same index with the next miner (redundant miners generate the
-   * same tokens in deterministic mode).
-   */
-  private async stream (t: Tracked): Promise<void> {
-    const { node } = this.init
-    const protocol = streamProtocol(node.network)
-    const signal = t.abort.signal
-    let next = 0
-    let received = 0
-    const tried = new Set<string>()
-    while (!signal.aborted) {
-      while (next >= t.ackers.length && !signal.aborted) {
-        await new Promise<void>(resolve => {
-          t.newAcker = resolve
-          signal.addEventListener('abort', () => { resolve() }, { once: true })
-        })
-      }
-      if (signal.aborted) {
-        return
-      }
-      const { miner, peer, early } = t.ackers[next++]
-      if (tried.has(miner)) {
-        continue
-      }
-      tried.add(miner)
-      // an early pick that turns out not to serve is tried again if it acks later
-      const before = received
-      // a miner that cannot be reached, or sends nothing, for this long gives way to the next one
-      const opening = new AbortController()
-      const given = new AbortController()
-      t.attempt = { miner, early: early === true, controller: given }
-      const openTimer = setTimeout(() => { opening.abort(new Error(`no token stream from ${miner} within ${STREAM_OPEN_TIMEOUT_MS} ms`)) }, STREAM_OPEN_TIMEOUT_MS)
-      const attempt = AbortSignal.any([signal, opening.signal, given.signal])
-      await node.connect?.(peer, { signal: attempt }).catch((err) => { log('could not reach %s: %s', miner, err?.message) })
-      try {
-        const frames = requestTokens(node.libp2p, peer, protocol, { taskId: BigInt(t.record.taskId), sessionId: BigInt(t.record.sessionId), fromIndex: received }, attempt)
-        for (;;) {
-          const r = await frames.next()
-          clearTimeout(openTimer)
-          if (r.done === true) {
-            t.tokens.end()
-            return
-          }
-          if (received === 0) {
-            t.record.miners.includes(miner) || t.record.miners.push(miner)
-            this.update(t, 'generating', `streaming from ${miner}`)
-          }
-          if (signal.aborted) {
-            return
-          }
-          if (r.value.index === received) {
-            received++
-            t.streamedText += r.value.text
-            t.streamedTokens = received
-            t.tokens.push({ index: r.value.index, text: r.value.text, tokenIds: r.value.tokenIds, miner })
-          }
-        }
-      } catch (err: any) {
-        if (signal.aborted) {
-          return
-        }
-        log('stream from %s failed after %d tokens: %s', miner, received, err?.message)
-        if (early === true && received === before) {
-          tried.delete(miner)
-          continue
-        }
-        if (opening.signal.aborted) {
-          // it only timed out: try it again after the others
-          tried.delete(miner)
-          t.ackers.push({ miner, peer })
-          continue
-        }
-        if (!(err instanceof StreamFailedError)) {
-          t.tokens.fail(err)
-          return
-        }
-      } finally {
-        clearTimeout(openTimer)
-      }
-    }
-  }
-
   private async onChainLog (l: HubLog): Promise<void> {
     if (l.eventName === 'TaskExpired') {
       const t = this.tracked.get(l.args.taskId.toString())
@@ -546,25 +415,12 @@ export class CortensorTaskClient implements TaskClient {
   }
 
   private async settle (t: Tracked, txHash: Hex): Promise<void> {
-    // the verdict gossip can trail the settlement by a moment
-    const deadline = Date.now() + 5000
-    while (t.outcomes.size === 0 && Date.now() < deadline) {
-      await new Promise(resolve => setTimeout(resolve, 20))
-    }
-    const accepted = [...t.outcomes.entries()].find(([m, o]) => o === MinerVerdict.Outcome.ACCEPTED && t.reveals.has(m))
-    if (accepted == null) {
+    const output = await fetchAcceptedOutput(this.init.node, this.pool, t)
+    if (output == null) {
       this.fail(t, new TaskFailedError('no-accepted-output', `task ${t.record.taskId} settled without an accepted output`, t.record.taskId))
       return
     }
-    const outputCid = t.reveals.get(accepted[0]) as string
-    const { node } = this.init
-    const holders = [this.pool.get(accepted[0])?.peerId, ...t.ackers.filter(a => a.miner === accepted[0]).map(a => a.peer)]
-    if (node.connect != null) {
-      const unique = [...new Map(holders.filter(p => p != null).map(p => [p.toString(), p])).values()]
-      await Promise.allSettled(unique.map(async p => node.connect?.(p, { signal: AbortSignal.timeout(20_000) })))
-    }
-    await fetchFromHolders(node.libp2p, node.store, node.network, holders, CID.parse(outputCid))
-    const doc = await node.store.getJson<OutputDoc>(CID.parse(outputCid), { signal: AbortSignal.timeout(15_000) })
+    const { miner: acceptedMiner, outputCid, doc } = output
     const miners = [...new Set([...t.record.miners, ...t.outcomes.keys()])].map(address => ({ address, outcome: OUTCOMES[t.outcomes.get(address) ?? 'MISSING'] ?? 'missing' }))
     const res: TaskResult = {
       taskId: t.record.taskId,
@@ -588,7 +444,7 @@ export class CortensorTaskClient implements TaskClient {
     t.abort.abort()
     if (doc.text.startsWith(t.streamedText) && doc.text.length > t.streamedText.length) {
       const streamedTokens = t.streamedTokens
-      t.tokens.push({ index: streamedTokens, text: doc.text.slice(t.streamedText.length), tokenIds: doc.tokens.slice(streamedTokens), miner: accepted[0] })
+      t.tokens.push({ index: streamedTokens, text: doc.text.slice(t.streamedText.length), tokenIds: doc.tokens.slice(streamedTokens), miner: acceptedMiner })
     }
     this.update(t, 'settled', `tx ${txHash}`)
     t.tokens.end()

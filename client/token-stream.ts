@@ -1,0 +1,95 @@
+/**
+ * A task's token stream, with failover from one miner to the next.
+ */
+import { logger } from '@libp2p/logger'
+import { StreamFailedError, requestTokens, streamProtocol } from '../protocols/stream/index.ts'
+import type { ClientNode, Tracked } from './tracked.ts'
+
+const log = logger('cortensor:client')
+
+/** how long a miner's token stream may take to open and deliver its first frame before the next miner is asked */
+export const STREAM_OPEN_TIMEOUT_MS = 5000
+
+/**
+ * Stream `t`'s tokens from the first miner that acks; if that stream fails,
+ * go on from the same index with the next miner (redundant miners generate
+ * the same tokens in deterministic mode). `onStreaming` hears of the first
+ * token.
+ */
+export async function streamTokens (node: ClientNode, t: Tracked, onStreaming: (miner: string) => void): Promise<void> {
+  const protocol = streamProtocol(node.network)
+  const signal = t.abort.signal
+  let next = 0
+  let received = 0
+  const tried = new Set<string>()
+  while (!signal.aborted) {
+    while (next >= t.ackers.length && !signal.aborted) {
+      await new Promise<void>(resolve => {
+        t.newAcker = resolve
+        signal.addEventListener('abort', () => { resolve() }, { once: true })
+      })
+    }
+    if (signal.aborted) {
+      return
+    }
+    const { miner, peer, early } = t.ackers[next++]
+    if (tried.has(miner)) {
+      continue
+    }
+    tried.add(miner)
+    // an early pick that turns out not to serve is tried again if it acks later
+    const before = received
+    // a miner that cannot be reached, or sends nothing, for this long gives way to the next one
+    const opening = new AbortController()
+    const given = new AbortController()
+    t.attempt = { miner, early: early === true, controller: given }
+    const openTimer = setTimeout(() => { opening.abort(new Error(`no token stream from ${miner} within ${STREAM_OPEN_TIMEOUT_MS} ms`)) }, STREAM_OPEN_TIMEOUT_MS)
+    const attempt = AbortSignal.any([signal, opening.signal, given.signal])
+    await node.connect?.(peer, { signal: attempt }).catch((err) => { log('could not reach %s: %s', miner, err?.message) })
+    try {
+      const frames = requestTokens(node.libp2p, peer, protocol, { taskId: BigInt(t.record.taskId), sessionId: BigInt(t.record.sessionId), fromIndex: received }, attempt)
+      for (;;) {
+        const r = await frames.next()
+        clearTimeout(openTimer)
+        if (r.done === true) {
+          t.tokens.end()
+          return
+        }
+        if (received === 0) {
+          t.record.miners.includes(miner) || t.record.miners.push(miner)
+          onStreaming(miner)
+        }
+        if (signal.aborted) {
+          return
+        }
+        if (r.value.index === received) {
+          received++
+          t.streamedText += r.value.text
+          t.streamedTokens = received
+          t.tokens.push({ index: r.value.index, text: r.value.text, tokenIds: r.value.tokenIds, miner })
+        }
+      }
+    } catch (err: any) {
+      if (signal.aborted) {
+        return
+      }
+      log('stream from %s failed after %d tokens: %s', miner, received, err?.message)
+      if (early === true && received === before) {
+        tried.delete(miner)
+        continue
+      }
+      if (opening.signal.aborted) {
+        // it only timed out: try it again after the others
+        tried.delete(miner)
+        t.ackers.push({ miner, peer })
+        continue
+      }
+      if (!(err instanceof StreamFailedError)) {
+        t.tokens.fail(err)
+        return
+      }
+    } finally {
+      clearTimeout(openTimer)
+    }
+  }
+}
