@@ -1,0 +1,169 @@
+/**
+ * Assignments. The leader draws a queued task's miners with the chain's seed
+ * and gossips them (the hub's copy follows, node/roles/assignment-writes.ts),
+ * and replaces a miner that timed out: on the hub first, then on gossip.
+ * Followers recompute each round-0 draw and count the ones that differ from
+ * their own view of the pool.
+ */
+import { logger } from '@libp2p/logger'
+import { reassignMiner } from '../../contracts/index.ts'
+import { publishMessage } from '../../protocols/gossip/index.ts'
+import { addressToBytes } from '../../protocols/messages/index.ts'
+import { isTerminal } from '../../protocols/queue/machine.ts'
+import { assignedEvent } from '../../protocols/queue/wire.ts'
+import { drawMiners, roundSeed, selectionHolds } from './draws.ts'
+import { chainMiners } from './oracle-tasks.ts'
+import type { AssignmentWrites } from './assignment-writes.ts'
+import type { ChainContext } from './chain.ts'
+import type { OracleTask } from './oracle-tasks.ts'
+import type { OracleStats } from './oracle.ts'
+import type { PoolView } from './pool.ts'
+import type { Assignment } from '../../protocols/messages/index.ts'
+import type { QueueEvent } from '../../protocols/queue/types.ts'
+import type { CortensorNode } from '../node.ts'
+import type { Address, Hex } from 'viem'
+
+const log = logger('cortensor:oracle')
+
+/**
+ * A round-0 assignment trusts a leader read this recent (the chain heartbeat
+ * reads it every second). A stale "I lead" costs at most a refused chain
+ * write, which the write's retries and the next leader's takeover absorb.
+ */
+const ASSIGN_LEADER_MAX_AGE_MS = 1500
+
+export interface AssignerInit {
+  node: CortensorNode
+  chain: ChainContext
+  /** this oracle's address, lower case */
+  address: string
+  /** gossip topic prefix */
+  prefix: string
+  pool: PoolView
+  /** the hub's copies of round-0 assignments */
+  assignments: Pick<AssignmentWrites, 'add' | 'onChain'>
+  /** whether this oracle leads, trusting a read that names it up to `maxAgeMs` old */
+  isLeader(maxAgeMs?: number): Promise<boolean>
+  /** apply a queue event to the task; false if the queue refused it */
+  apply(task: OracleTask, event: QueueEvent): boolean
+  /** the task's round-0 assignment was applied */
+  onAssigned(task: OracleTask): void
+  stats: Pick<OracleStats, 'assigned' | 'reassigned' | 'selectionMismatches'>
+  say(line: string): void
+}
+
+export class Assigner {
+  private readonly init: AssignerInit
+
+  constructor (init: AssignerInit) {
+    this.init = init
+  }
+
+  /** Draw and gossip the miners of a queued task (the leader only). */
+  async assign (task: OracleTask): Promise<void> {
+    const s = task.record.state
+    if (s.phase !== 'queued' || !(await this.init.isLeader(ASSIGN_LEADER_MAX_AGE_MS))) {
+      return
+    }
+    let miners: string[]
+    try {
+      miners = this.draw(task, s.redundancy, 0)
+    } catch (err: any) {
+      this.init.say(`task ${task.queued.taskId}: cannot assign yet: ${err.message}`)
+      return
+    }
+    const msg: Assignment = {
+      taskId: task.queued.taskId,
+      sessionId: task.queued.sessionId,
+      miners: miners.map(m => addressToBytes(m as Hex)),
+      selectionSeed: Uint8Array.from(roundSeed(task, 0)),
+      leader: addressToBytes(this.init.address as Hex),
+      round: 0,
+      signature: new Uint8Array(0)
+    }
+    // gossip first, so miners start at once; the hub's copy follows (node/roles/assignment-writes.ts)
+    await publishMessage(this.init.node.libp2p.services.pubsub, 'assignment', msg, { prefix: this.init.prefix })
+    task.record.assigned = miners
+    this.init.apply(task, assignedEvent(msg))
+    this.init.onAssigned(task)
+    this.init.stats.assigned++
+    this.init.say(`task ${task.queued.taskId}: assigned to ${miners.join(', ')}`)
+    this.init.assignments.add(task)
+  }
+
+  /** Replace the miner that left the task's vacancy, on the hub and then on gossip (the leader only). */
+  async reassign (task: OracleTask, round: number): Promise<void> {
+    const s = task.record.state
+    if (s.vacancies === 0 || !(await this.init.isLeader())) {
+      return
+    }
+    // the hub replaces a miner only in the assignment it holds
+    if (!(await this.init.assignments.onChain(task))) {
+      this.init.say(`task ${task.queued.taskId}: no replacement: the assignment is not on chain`)
+      return
+    }
+    const { chain } = this.init
+    const current = await chainMiners(chain, task)
+    // the task may have moved on while the chain was read (the tick expires tasks)
+    const now = task.record.state
+    if (isTerminal(now) || now.vacancies === 0) {
+      return
+    }
+    const gone = now.slots.filter(x => x.status === 'reassigned').map(x => x.miner)
+    const index = current.findIndex(m => gone.includes(m.toLowerCase()))
+    if (index < 0) {
+      return
+    }
+    let replacement: string
+    try {
+      [replacement] = this.draw(task, 1, round)
+    } catch (err: any) {
+      this.init.say(`task ${task.queued.taskId}: no replacement for ${current[index]}: ${err.message}`)
+      return
+    }
+    const send = async (): Promise<unknown> => chain.serial(async () => reassignMiner(chain.wallet, { hub: chain.hub, taskId: task.queued.taskId, current, index, replacement: replacement as Address }))
+    try {
+      await send()
+    } catch (err: any) {
+      if (err?.rule !== 'DeadlineNotPassed') {
+        throw err
+      }
+      // the hub's precommit window is measured in block seconds: wait it out once
+      const deadlineS = Number(err.args?.[1] ?? 0)
+      await new Promise(resolve => setTimeout(resolve, Math.max(0, deadlineS * 1000 - Date.now()) + 1100))
+      await send()
+    }
+    const msg: Assignment = {
+      taskId: task.queued.taskId,
+      sessionId: task.queued.sessionId,
+      miners: [addressToBytes(replacement as Hex)],
+      selectionSeed: Uint8Array.from(roundSeed(task, round)),
+      leader: addressToBytes(this.init.address as Hex),
+      round,
+      signature: new Uint8Array(0)
+    }
+    await publishMessage(this.init.node.libp2p.services.pubsub, 'assignment', msg, { prefix: this.init.prefix })
+    this.init.apply(task, assignedEvent(msg))
+    this.init.stats.reassigned++
+    this.init.say(`task ${task.queued.taskId}: ${current[index]} replaced by ${replacement} (round ${round})`)
+  }
+
+  /** A follower's check of the leader's round-0 draw, made from the same seed and its own view of the pool. */
+  checkDraw (task: OracleTask, m: Assignment): void {
+    if (m.round !== 0 || task.record.state.phase !== 'queued') {
+      return
+    }
+    try {
+      if (!selectionHolds(this.init.pool.records(task.queued.sessionId), task, m.miners)) {
+        this.init.stats.selectionMismatches++
+        this.init.say(`task ${m.taskId}: the leader's selection differs from this oracle's view of the pool`)
+      }
+    } catch (err: any) {
+      log('selection check: %s', err.message)
+    }
+  }
+
+  private draw (task: OracleTask, count: number, round: number): string[] {
+    return drawMiners(this.init.pool.records(task.queued.sessionId), task, count, round)
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * Which oracle leads: the hub's round-robin over live oracles, read from the
+ * chain and kept briefly so the gossip validators and the first token's path
+ * seldom wait for a read; and this oracle's on-chain liveness heartbeat,
+ * which keeps it in that round-robin and refreshes the read every beat.
+ */
+import { logger } from '@libp2p/logger'
+import { getLeader, heartbeat as chainHeartbeat } from '../../contracts/index.ts'
+import type { ChainContext } from './chain.ts'
+import type { Address } from 'viem'
+
+const log = logger('cortensor:oracle')
+
+/** a leader read this recent is trusted when it names the oracle an assignment comes from */
+const LEADER_CACHE_MS = 2000
+
+export interface LeadershipInit {
+  chain: ChainContext
+  /** this oracle's address, lower case */
+  address: string
+  /** on-chain liveness heartbeat; must be well under the hub's heartbeat timeout */
+  heartbeatMs: number
+}
+
+export class Leadership {
+  private readonly init: LeadershipInit
+  private seen?: { address: string, atMs: number }
+  private timer?: ReturnType<typeof setInterval>
+  private stopped = false
+
+  constructor (init: LeadershipInit) {
+    this.init = init
+  }
+
+  /** Start the chain heartbeat; resolves after the first beat. */
+  async start (): Promise<void> {
+    // a role stopped while it was still starting starts no timer
+    if (this.stopped) {
+      return
+    }
+    const { chain } = this.init
+    let beating = false
+    const beat = async (): Promise<void> => {
+      if (this.stopped) {
+        return
+      }
+      // keeps the assignment validator's leader fresh, so it seldom waits for a read
+      const read = this.read().catch(() => {})
+      // one heartbeat at a time: on a slow chain, queued heartbeats would hold up assignments and settlements behind them
+      if (!beating) {
+        beating = true
+        await chain.serial(async () => chainHeartbeat(chain.wallet, { hub: chain.hub })).catch((err) => { log('chain heartbeat: %s', err.message) })
+        beating = false
+      }
+      await read
+    }
+    this.timer = setInterval(() => { void beat() }, this.init.heartbeatMs)
+    await beat()
+  }
+
+  stop (): void {
+    this.stopped = true
+    clearInterval(this.timer)
+  }
+
+  /** The hub's leader now (and remembered, with the time of the read). */
+  async read (): Promise<Address> {
+    const address = await getLeader(this.init.chain.wallet, { hub: this.init.chain.hub })
+    this.seen = { address: address.toLowerCase(), atMs: Date.now() }
+    return address
+  }
+
+  /**
+   * Whether this oracle leads now. With `maxAgeMs`, a leader read that recent
+   * naming this oracle answers without another read (the chain heartbeat
+   * refreshes it every second): assignments, on the first token's path, use it.
+   */
+  async isLeader (maxAgeMs?: number): Promise<boolean> {
+    const seen = this.seen
+    if (maxAgeMs != null && seen?.address === this.init.address && Date.now() - seen.atMs < maxAgeMs) {
+      return true
+    }
+    try {
+      return (await this.read()).toLowerCase() === this.init.address
+    } catch {
+      return false
+    }
+  }
+
+  /**
+   * Whether `oracle` leads now (the assignment validator): a recent read
+   * naming it suffices, anything else is read again. If the chain cannot be
+   * read the assignment is let through: the hub still refuses a non-leader's
+   * assignment, and so its settlement.
+   */
+  async leads (oracle: string): Promise<boolean> {
+    const o = oracle.toLowerCase()
+    const seen = this.seen
+    if (seen?.address === o && Date.now() - seen.atMs < LEADER_CACHE_MS) {
+      return true
+    }
+    try {
+      return (await this.read()).toLowerCase() === o
+    } catch (err: any) {
+      log('leader read failed, assignment from %s accepted: %s', o, err?.message)
+      return true
+    }
+  }
+}

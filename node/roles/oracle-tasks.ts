@@ -1,0 +1,146 @@
+/**
+ * The tasks an oracle follows: each one's record (kept in the datastore
+ * under `/cortensor/oracle/tasks/<id>` and reloaded on restart), one promise
+ * chain per task that orders everything done to it, and the queue state
+ * machine's transitions and ticks, whose effects go back to the role.
+ */
+import { logger } from '@libp2p/logger'
+import { hexToBytes } from 'viem'
+import { TaskQueued } from '../../protocols/messages/index.ts'
+import { isTerminal, tick, transition } from '../../protocols/queue/machine.ts'
+import { assignedMiners } from './chain.ts'
+import { RecordStore } from './records.ts'
+import type { ChainContext } from './chain.ts'
+import type { MinerVerdict, Reveal } from '../../protocols/messages/index.ts'
+import type { QueueEffect, QueueEvent, TaskState } from '../../protocols/queue/types.ts'
+import type { PeerId } from '@libp2p/interface'
+import type { Datastore } from 'interface-datastore'
+import type { Address, Hex } from 'viem'
+
+const log = logger('cortensor:oracle')
+
+export interface OracleRecord {
+  queued: Hex
+  seed: Hex
+  /** the block of the task's TaskSubmitted log (decimal): chain reads about the task start there */
+  submitBlock?: string
+  /** the round-0 miners as gossiped by the leader, which the hub must hold before anyone is paid */
+  assigned?: string[]
+  /** the hub holds an assignment for the task */
+  assignedOnChain?: boolean
+  state: TaskState
+  precommits: Record<string, { commitment: Hex, signature: Hex }>
+  reveals: Record<string, { outputCid: string, salt: Hex }>
+  outcomes?: Record<string, MinerVerdict.Outcome>
+  tokens?: Record<string, number>
+}
+
+export interface OracleTask {
+  queued: TaskQueued
+  record: OracleRecord
+  chain: Promise<void>
+  /** the write of the assignment to the hub, while one runs */
+  assignWrite?: Promise<boolean>
+  /** the submitter's peer (holds the prompt) */
+  from?: PeerId
+  /** reveals that overtook the last precommit on gossip: applied when the window opens */
+  early?: Reveal[]
+  /** acks and precommits that overtook the assignment (whose validation reads the chain): applied after it */
+  unassigned?: Array<() => void>
+}
+
+/** The task's miners in assignment order, as the hub knows them, read from the submit block on. */
+export async function chainMiners (chain: ChainContext, task: OracleTask): Promise<Address[]> {
+  return assignedMiners(chain, task.queued.taskId, BigInt(task.record.submitBlock ?? 0))
+}
+
+export interface OracleTasksInit {
+  datastore: Datastore
+  /** records are no longer written once the role stops */
+  stopped(): boolean
+  /** what the queue asks for after a transition or a tick */
+  onEffects(task: OracleTask, effects: QueueEffect[]): void
+  say(line: string): void
+}
+
+export class OracleTasks {
+  private readonly init: OracleTasksInit
+  private readonly tasks = new Map<string, OracleTask>()
+  private readonly records: RecordStore<OracleRecord>
+
+  constructor (init: OracleTasksInit) {
+    this.init = init
+    this.records = new RecordStore(init.datastore, '/cortensor/oracle/tasks')
+  }
+
+  get size (): number {
+    return this.tasks.size
+  }
+
+  get (taskId: bigint | string): OracleTask | undefined {
+    return this.tasks.get(taskId.toString())
+  }
+
+  has (taskId: bigint | string): boolean {
+    return this.tasks.has(taskId.toString())
+  }
+
+  add (task: OracleTask): void {
+    this.tasks.set(task.queued.taskId.toString(), task)
+  }
+
+  values (): IterableIterator<OracleTask> {
+    return this.tasks.values()
+  }
+
+  /** Reload the records a previous run left in the datastore. */
+  async load (): Promise<void> {
+    for await (const { value } of this.records.all()) {
+      const queued = TaskQueued.decode(hexToBytes(value.queued))
+      this.tasks.set(queued.taskId.toString(), { queued, record: value, chain: Promise.resolve() })
+      if (!isTerminal(value.state)) {
+        this.init.say(`task ${queued.taskId}: resumed after restart (${value.state.phase})`)
+      }
+    }
+  }
+
+  /** Run `fn` after everything queued on the task before it. */
+  enqueue (task: OracleTask, fn: (t: OracleTask) => Promise<void>): void {
+    task.chain = task.chain.then(async () => { await fn(task) }).catch((err) => { this.init.say(`task ${task.queued.taskId}: ${err?.message ?? err}`) })
+  }
+
+  /** Apply an event to the task's state; false (and nothing changes) if the queue refuses it. */
+  apply (task: OracleTask, event: QueueEvent): boolean {
+    try {
+      const res = transition(task.record.state, event, Date.now())
+      task.record.state = res.state
+      this.enqueue(task, async () => { await this.persist(task) })
+      this.init.onEffects(task, res.effects)
+      return true
+    } catch (err: any) {
+      log('task %s: %s ignored: %s', task.queued.taskId, event.type, err?.message)
+      return false
+    }
+  }
+
+  async persist (task: OracleTask): Promise<void> {
+    if (!this.init.stopped()) {
+      await this.records.put(task.queued.taskId.toString(), task.record)
+    }
+  }
+
+  /** Move every live task's deadlines on to `now`. */
+  tick (now: number): void {
+    for (const task of this.tasks.values()) {
+      if (isTerminal(task.record.state) || task.record.seed === '0x') {
+        continue
+      }
+      const res = tick(task.record.state, now)
+      if (res.state !== task.record.state) {
+        task.record.state = res.state
+        this.enqueue(task, async () => { await this.persist(task) })
+        this.init.onEffects(task, res.effects)
+      }
+    }
+  }
+}
