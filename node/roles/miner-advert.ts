@@ -1,0 +1,169 @@
+/**
+ * What a miner advertises: a heartbeat on its model's topic every interval
+ * (and whenever its reservation changes), and its pool keys on the DHT. The
+ * hardware class is the hardware probe's unless configured; the level is the
+ * node's record on chain unless configured, read again at every re-provide
+ * and shortly after a verdict naming the miner (settlement may change it).
+ */
+import { logger } from '@libp2p/logger'
+import { bytesToHex } from 'viem'
+import { getNode } from '../../contracts/index.ts'
+import { publishMessage } from '../../protocols/gossip/index.ts'
+import { addressToBytes } from '../../protocols/messages/index.ts'
+import { classifyHardware, probeHardware } from '../inference/hardware.ts'
+import { PoolKeys } from './pool-keys.ts'
+import type { ChainContext } from './chain.ts'
+import type { MinerRoleInit } from './miner.ts'
+import type { ActiveReservation, ChainReader } from './reservation.ts'
+import type { Heartbeat, Verdict } from '../../protocols/messages/index.ts'
+import type { PoolAdvert } from '../../protocols/pool/index.ts'
+import type { PoolView } from '../../protocols/pool/view.ts'
+import type { LlamaInferenceEngine } from '../inference/index.ts'
+import type { Address, Hex } from 'viem'
+
+const log = logger('cortensor:miner')
+
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 2000
+export const DEFAULT_PROVIDE_INTERVAL_MS = 10 * 60_000
+/** settlement follows a verdict within a batch window; the level is re-read this long after one naming this miner */
+const LEVEL_RECHECK_AFTER_VERDICT_MS = 10_000
+
+export interface MinerAdvertInit {
+  /** the miner's settings, read each time (`chain` may be attached after start) */
+  settings: Pick<MinerRoleInit, 'node' | 'engine' | 'hardwareClass' | 'level' | 'chain' | 'heartbeatIntervalMs' | 'provideIntervalMs' | 'tokensPerSec'>
+  /** this miner's address, lower case */
+  address: string
+  modelId: string
+  /** gossip topic prefix */
+  prefix: string
+  /** the miner's pool view: gossip does not deliver its own heartbeats, so they go in here */
+  pool: PoolView
+  /** tasks the miner works on now */
+  load(): number
+  /** the session the miner is reserved for, if any */
+  reservation(): ActiveReservation | undefined
+  say(line: string): void
+}
+
+/** The chain, read-only, if the miner has one. */
+export function chainReader (chain?: Pick<ChainContext, 'wallet' | 'hub'>): ChainReader | undefined {
+  return chain == null ? undefined : { client: chain.wallet, hub: chain.hub }
+}
+
+export class MinerAdvert {
+  private readonly init: MinerAdvertInit
+  private readonly poolKeys: PoolKeys
+  private hardwareClass = 'cpu'
+  private level = 0
+  private seq = 0n
+  private heartbeatTimer?: ReturnType<typeof setInterval>
+  private levelTimer?: ReturnType<typeof setTimeout>
+  private stopped = false
+
+  constructor (init: MinerAdvertInit) {
+    this.init = init
+    this.poolKeys = new PoolKeys({
+      node: init.settings.node,
+      intervalMs: init.settings.provideIntervalMs ?? DEFAULT_PROVIDE_INTERVAL_MS,
+      advert: () => this.advert,
+      refresh: async () => this.refreshLevel(),
+      say: (line) => { init.say(line) }
+    })
+  }
+
+  /** Settle the hardware class and the level to start from, before anything is advertised. */
+  async prepare (): Promise<void> {
+    this.hardwareClass = this.init.settings.hardwareClass ?? await this.probeHardwareClass()
+    this.level = this.init.settings.level ?? 0
+  }
+
+  /** Heartbeats from now on, and the pool keys on the DHT. */
+  start (): void {
+    const interval = this.init.settings.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS
+    this.heartbeatTimer = setInterval(() => { void this.heartbeat() }, interval)
+    void this.heartbeat()
+    void this.poolKeys.provide()
+  }
+
+  stop (): void {
+    this.stopped = true
+    clearInterval(this.heartbeatTimer)
+    this.poolKeys.stop()
+    clearTimeout(this.levelTimer)
+  }
+
+  /** What the miner advertises in its heartbeats and under its DHT pool keys. */
+  get advert (): PoolAdvert {
+    return { model: this.init.modelId, hardwareClass: this.hardwareClass, level: this.level }
+  }
+
+  async heartbeat (): Promise<void> {
+    if (this.stopped) {
+      return
+    }
+    const { settings, address, modelId, prefix } = this.init
+    const reservation = this.init.reservation()
+    const heartbeat: Heartbeat = {
+      node: addressToBytes(address as Hex),
+      models: [modelId],
+      hardwareClass: this.hardwareClass,
+      level: this.level,
+      tokensPerSecondMilli: Math.round((settings.tokensPerSec ?? 100) * 1000),
+      loadPermille: Math.min(1000, this.init.load() * 1000),
+      reservedBySession: reservation?.sessionId ?? 0n,
+      reservedUntilMs: reservation?.untilMs != null ? BigInt(reservation.untilMs) : undefined,
+      timestampMs: BigInt(Date.now()),
+      seq: this.seq++
+    }
+    // gossip does not deliver a node's own messages: its own draws need its own entry
+    this.init.pool.onHeartbeat(heartbeat, settings.node.libp2p.peerId)
+    try {
+      await publishMessage(settings.node.libp2p.services.pubsub, 'heartbeat', heartbeat, { prefix, model: modelId })
+    } catch (err: any) {
+      log('heartbeat failed: %s', err?.message)
+    }
+  }
+
+  /** A verdict about this miner is settled shortly after: its level may change, so look again then. */
+  onVerdict (m: Verdict): void {
+    const { settings, address } = this.init
+    if (this.stopped || settings.level != null || chainReader(settings.chain) == null || !m.miners.some(v => bytesToHex(v.miner).toLowerCase() === address)) {
+      return
+    }
+    clearTimeout(this.levelTimer)
+    this.levelTimer = setTimeout(() => {
+      void this.refreshLevel()
+        .then(changed => { if (changed) { void this.poolKeys.provide() } })
+        .catch((err) => { log('reading the level failed: %s', err?.message) })
+    }, LEVEL_RECHECK_AFTER_VERDICT_MS)
+  }
+
+  private async probeHardwareClass (): Promise<string> {
+    const llama = (this.init.settings.engine as Partial<LlamaInferenceEngine>).llama
+    if (llama == null) {
+      return 'cpu'
+    }
+    try {
+      return classifyHardware(await probeHardware(llama)).hardwareClass
+    } catch (err: any) {
+      log('hardware probe failed: %s', err?.message)
+      return 'cpu'
+    }
+  }
+
+  /** Re-read the node's level on chain (unless configured); true when it changed. */
+  private async refreshLevel (): Promise<boolean> {
+    const chain = chainReader(this.init.settings.chain)
+    if (this.init.settings.level != null || chain == null) {
+      return false
+    }
+    const info = await getNode(chain.client, { hub: chain.hub, node: this.init.address as Address })
+    if (info.level === this.level) {
+      return false
+    }
+    this.init.say(`level ${this.level} → ${info.level} (node record on chain)`)
+    this.level = info.level
+    void this.heartbeat()
+    return true
+  }
+}
