@@ -3,7 +3,7 @@
  * at once; the hub's copy follows with the other assignments of a short
  * window in one `assignTasks` transaction, and whatever needs it sooner (a
  * replacement, the settlement: miners are paid only for assignments the
- * chain knows) writes it at once, with retries.
+ * chain knows) writes it at once, with the rest of its batch, with retries.
  */
 import { logger } from '@libp2p/logger'
 import { assignmentHash, assignTasks, getTask } from '../../contracts/index.ts'
@@ -63,8 +63,10 @@ export class AssignmentWrites {
     if (task.record.assignedOnChain === true) {
       return true
     }
-    // needed now: out of the batch it waits in
-    this.waiting.take(task.queued.taskId.toString())
+    if (this.waiting.has(task.queued.taskId.toString())) {
+      // needed now: its whole batch goes now, in one transaction (this sets each task's assignWrite)
+      this.writeGathered(this.waiting.takeAll()).catch((err) => { this.init.say(`writing assignments failed: ${err.message}`) })
+    }
     task.assignWrite ??= this.writeOne(task).finally(() => { task.assignWrite = undefined })
     return task.assignWrite
   }

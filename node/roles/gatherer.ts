@@ -45,11 +45,18 @@ export class Gatherer<T> {
     }
   }
 
-  /** Take the item waiting under `key` out of its batch (to handle it at once); undefined if none waits. */
-  take (key: string): T | undefined {
-    const item = this.queue.get(key)
-    this.queue.delete(key)
-    return item
+  /** Take every waiting item out of its batch (to handle them at once, together); the batch's timer is cleared. */
+  takeAll (): T[] {
+    const items = [...this.queue.values()]
+    this.queue.clear()
+    clearTimeout(this.timer)
+    this.timer = undefined
+    return items
+  }
+
+  /** Whether an item waits under `key`. */
+  has (key: string): boolean {
+    return this.queue.has(key)
   }
 
   /**

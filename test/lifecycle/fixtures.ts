@@ -31,7 +31,7 @@ export async function startLifecycleNet (init: Partial<NetworkInit> & { tinySeed
       heartbeatIntervalMs: 2000,
       ...init,
       minerModelPaths,
-      say: process.env.CORTENSOR_TEST_VERBOSE != null ? (l) => { process.stderr.write(`${l}\n`) } : undefined
+      say: process.env.CORTENSOR_TEST_VERBOSE != null ? (l) => { process.stderr.write(`${(performance.now() / 1000).toFixed(3)} ${l}\n`) } : undefined
     })
     return { net, models, stop: async () => { await net.stop(); await models.cleanup() } }
   } catch (err) {

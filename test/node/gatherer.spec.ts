@@ -40,7 +40,7 @@ describe('gatherer (batched hub writes)', function () {
     await g.stop()
   })
 
-  it('lets an item be taken out of its batch, drops what waits on stop, and reports a failed flush', async function () {
+  it('drops what waits on stop, and reports a failed flush', async function () {
     const batches: string[][] = []
     const errors: string[] = []
     const g = new Gatherer<string>({
@@ -54,10 +54,7 @@ describe('gatherer (batched hub writes)', function () {
       },
       onError: (err) => { errors.push(err.message) }
     })
-    g.add('a', 'a')
     g.add('bad', 'bad')
-    expect(g.take('a')).to.equal('a')
-    expect(g.take('a')).to.equal(undefined)
     await sleep(300)
     expect(batches).to.deep.equal([['bad']])
     expect(errors).to.deep.equal(['reverted'])
@@ -66,6 +63,24 @@ describe('gatherer (batched hub writes)', function () {
     g.add('after', 'after')
     await sleep(300)
     expect(batches).to.deep.equal([['bad']])
+  })
+
+  it('lets the whole waiting batch be taken at once, and its timer hands over nothing after', async function () {
+    const batches: string[][] = []
+    const g = new Gatherer<string>({ batchMs: 50, maxBatch: 10, flush: async (items) => { batches.push(items) } })
+    g.add('a', 'a')
+    g.add('b', 'b')
+    expect(g.has('a')).to.equal(true)
+    expect(g.takeAll()).to.deep.equal(['a', 'b'])
+    expect(g.has('a')).to.equal(false)
+    expect(g.size).to.equal(0)
+    await sleep(200)
+    expect(batches).to.deep.equal([])
+    // a new item starts a new window
+    g.add('c', 'c')
+    await sleep(200)
+    expect(batches).to.deep.equal([['c']])
+    await g.stop()
   })
 
   it('hands over what waits when stopped with flush, and takes nothing after', async function () {
