@@ -140,6 +140,7 @@ export class OracleRole {
       prefix: this.prefix,
       quorum: () => this.replayQuorum,
       peerOf: (miner) => this.pool.get(miner)?.peerId,
+      stopped: () => this.stopped,
       stats: this.stats,
       say
     })
@@ -408,20 +409,24 @@ export class OracleRole {
   private async onVerdict (task: OracleTask, m: Verdict): Promise<void> {
     const sender = bytesToHex(m.oracle).toLowerCase()
     await this.replay.collect(task, m)
+    const signed = m.miners.some(v => v.replaySignature != null)
     // a follower's attestation is not the task's verdict; only the leader's is
-    if (m.miners.some(v => v.replaySignature != null) && !(await this.leadership.leads(sender))) {
-      await this.trySlash(task)
-      return
+    if (!signed || await this.leadership.leads(sender)) {
+      const outcomes: Record<string, MinerVerdict.Outcome> = {}
+      for (const v of m.miners) {
+        outcomes[bytesToHex(v.miner).toLowerCase()] = v.outcome
+      }
+      if (this.tasks.apply(task, verdictEvent(m))) {
+        task.record.outcomes = outcomes
+      }
     }
-    const outcomes: Record<string, MinerVerdict.Outcome> = {}
-    for (const v of m.miners) {
-      outcomes[bytesToHex(v.miner).toLowerCase()] = v.outcome
-    }
-    if (this.tasks.apply(task, verdictEvent(m))) {
-      task.record.outcomes = outcomes
-    }
+    // whichever oracle this one takes for the leader (a read may lag a takeover), a failed replay it has
+    // not signed yet is replayed here, and signatures that may complete the quorum are tried at once
     if (sender !== this.address && this.replayQuorum > 1) {
       await this.replay.attest(task, m)
+    }
+    if (signed) {
+      await this.trySlash(task)
     }
   }
 

@@ -23,6 +23,15 @@ import type { CortensorNode } from '../node.ts'
 import type { PeerId } from '@libp2p/interface'
 import type { Address, Hex } from 'viem'
 
+/** replays of an output the leader rejected before this oracle gives up attesting it (the output may not be reachable at once) */
+const ATTEST_ATTEMPTS = 3
+/** slash transactions tried before waiting for the next attestation */
+const SLASH_ATTEMPTS = 3
+/** the first pause between those attempts; doubles each time */
+const RETRY_MS = 1000
+
+const sleep = async (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
+
 export interface ReplayQuorumInit {
   node: CortensorNode
   chain: ChainContext
@@ -36,6 +45,8 @@ export interface ReplayQuorumInit {
   quorum(): number
   /** a miner's peer, to fetch its output from */
   peerOf(miner: string): PeerId | undefined
+  /** the oracle stopped: no more retries */
+  stopped(): boolean
   /** counts replays and slashes */
   stats: OracleStats
   say(line: string): void
@@ -116,11 +127,12 @@ export class ReplayQuorum {
     for (const v of m.miners) {
       const miner = bytesToHex(v.miner).toLowerCase()
       const key = `${task.queued.taskId}:${miner}`
-      if (v.outcome !== MinerVerdict.Outcome.REJECTED_REPLAY || this.attested.has(key)) {
+      // the leader signed its own with its verdict
+      if (v.outcome !== MinerVerdict.Outcome.REJECTED_REPLAY || this.attested.has(key) || this.attestation(task, miner).has(this.init.address)) {
         continue
       }
       this.attested.add(key)
-      const passed = await replayOne({
+      const replay = async (): Promise<boolean | undefined> => replayOne({
         node,
         engine,
         embedder,
@@ -128,6 +140,13 @@ export class ReplayQuorum {
         onReplay: () => { this.init.stats.replays++ },
         say: (line) => { this.init.say(line) }
       }, { queued: task.queued, state: task.record.state, seed: task.record.seed, reveals: task.record.reveals, promptHolder: task.from }, miner)
+      let passed = await replay()
+      // an output not reachable yet (or a reveal not seen yet) may be soon: the quorum waits on this attestation
+      const attempts = engine != null ? ATTEST_ATTEMPTS : 1
+      for (let attempt = 1; passed === undefined && attempt < attempts && !this.init.stopped(); attempt++) {
+        await sleep(RETRY_MS * 2 ** (attempt - 1))
+        passed = await replay()
+      }
       if (passed !== false) {
         this.init.say(`task ${task.queued.taskId}: the output of ${miner} ${passed === true ? 'replays here' : 'could not be replayed here'}; no attestation`)
         continue
@@ -167,18 +186,37 @@ export class ReplayQuorum {
         continue
       }
       this.slashedFor.add(key)
+      const send = async (): Promise<unknown> => chain.serial(async () => slashReplayFailure(chain.wallet, {
+        hub: chain.hub,
+        taskId: task.queued.taskId,
+        miner: miner as Address,
+        precommit: { outputDigest, salt: reveal.salt, signature: pre.signature },
+        oracleSignatures: [...sigs].slice(0, Math.max(this.init.quorum(), 1)).map(([oracle, signature]) => ({ oracle: oracle as Address, signature }))
+      }))
+      await this.sendSlash(task, miner, send, Math.min(sigs.size, Math.max(this.init.quorum(), 1)))
+    }
+  }
+
+  /** The slash transaction, tried again on an RPC error; a later attestation tries again after the last attempt. */
+  private async sendSlash (task: OracleTask, miner: string, send: () => Promise<unknown>, signatures: number): Promise<void> {
+    const key = `${task.queued.taskId}:${miner}`
+    for (let attempt = 1; ; attempt++) {
       try {
-        await chain.serial(async () => slashReplayFailure(chain.wallet, {
-          hub: chain.hub,
-          taskId: task.queued.taskId,
-          miner: miner as Address,
-          precommit: { outputDigest, salt: reveal.salt, signature: pre.signature },
-          oracleSignatures: [...sigs].slice(0, Math.max(this.init.quorum(), 1)).map(([oracle, signature]) => ({ oracle: oracle as Address, signature }))
-        }))
+        await send()
         this.init.stats.slashed++
-        this.init.say(`task ${task.queued.taskId}: miner ${miner} slashed for a failed replay (${Math.min(sigs.size, Math.max(this.init.quorum(), 1))} oracle signature(s))`)
+        this.init.say(`task ${task.queued.taskId}: miner ${miner} slashed for a failed replay (${signatures} oracle signature(s))`)
+        return
       } catch (err: any) {
-        this.init.say(`task ${task.queued.taskId}: slashing ${miner} failed: ${err.shortMessage ?? err.message}`)
+        // a hub rule (already slashed, a bad signature) does not change by retrying; an RPC error may
+        const permanent = err?.name === 'ContractRuleError'
+        if (permanent || attempt >= SLASH_ATTEMPTS || this.init.stopped()) {
+          this.init.say(`task ${task.queued.taskId}: slashing ${miner} failed: ${err.shortMessage ?? err.message}`)
+          if (!permanent) {
+            this.slashedFor.delete(key)
+          }
+          return
+        }
+        await sleep(RETRY_MS * 2 ** (attempt - 1))
       }
     }
   }

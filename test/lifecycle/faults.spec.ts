@@ -6,7 +6,7 @@ import { settledTaskIds } from '../../node/roles/chain.ts'
 import { publishMessage } from '../../protocols/gossip/index.ts'
 import { addressToBytes } from '../../protocols/messages/index.ts'
 import { waitFor } from '../fixtures/nodes.ts'
-import { startLifecycleNet } from './fixtures.ts'
+import { reportIfFailed, startLifecycleNet } from './fixtures.ts'
 import type { LifecycleNet } from './fixtures.ts'
 import type { Hex } from 'viem'
 
@@ -17,6 +17,7 @@ async function settlementsOf (ln: LifecycleNet, taskId: bigint): Promise<number>
 
 describe('task lifecycle under faults', function () {
   this.timeout(240_000)
+  afterEach(function () { reportIfFailed(this) })
 
   describe('a killed miner, a stopped leader, restarts', function () {
     let ln: LifecycleNet

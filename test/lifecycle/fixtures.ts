@@ -10,6 +10,28 @@ import type { ModelDir } from '../inference/fixtures.ts'
 
 export const TEST_TIMEOUTS = { assignMs: 3000, ackMs: 2000, precommitMs: 15000, revealMs: 3000, validateMs: 6000, settleMs: 6000 }
 
+/** the networks' latest lines, printed when a test fails (every line, as it comes, with CORTENSOR_TEST_VERBOSE) */
+const RECENT_LINES = 400
+const recent: string[] = []
+
+function sayLine (line: string): void {
+  const stamped = `${(performance.now() / 1000).toFixed(3)} ${line}`
+  if (process.env.CORTENSOR_TEST_VERBOSE != null) {
+    process.stderr.write(`${stamped}\n`)
+  }
+  recent.push(stamped)
+  if (recent.length > RECENT_LINES) {
+    recent.splice(0, recent.length - RECENT_LINES)
+  }
+}
+
+/** In an `afterEach`: when the test failed, print what its network said last, to tell why. */
+export function reportIfFailed (ctx: Mocha.Context): void {
+  if (ctx.currentTest?.state === 'failed' && process.env.CORTENSOR_TEST_VERBOSE == null) {
+    process.stderr.write(`--- the network's last ${recent.length} lines before "${ctx.currentTest.title}" failed:\n${recent.join('\n')}\n---\n`)
+  }
+}
+
 export interface LifecycleNet {
   net: LocalNetwork
   models: ModelDir
@@ -31,7 +53,7 @@ export async function startLifecycleNet (init: Partial<NetworkInit> & { tinySeed
       heartbeatIntervalMs: 2000,
       ...init,
       minerModelPaths,
-      say: process.env.CORTENSOR_TEST_VERBOSE != null ? (l) => { process.stderr.write(`${(performance.now() / 1000).toFixed(3)} ${l}\n`) } : undefined
+      say: sayLine
     })
     return { net, models, stop: async () => { await net.stop(); await models.cleanup() } }
   } catch (err) {

@@ -2,11 +2,12 @@ import { expect } from 'aegir/chai'
 import { CID } from 'multiformats/cid'
 import { getContractEvents } from 'viem/actions'
 import { cortensorHubAbi, getNode, getTask } from '../../contracts/index.ts'
-import { startLifecycleNet } from './fixtures.ts'
+import { reportIfFailed, startLifecycleNet } from './fixtures.ts'
 import type { LifecycleNet } from './fixtures.ts'
 
 describe('task lifecycle: client → chain → mesh → miners → oracles → chain', function () {
   this.timeout(180_000)
+  afterEach(function () { reportIfFailed(this) })
   let ln: LifecycleNet
 
   before(async function () {

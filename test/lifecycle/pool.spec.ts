@@ -11,7 +11,7 @@ import { PoolView } from '../../node/roles/pool.ts'
 import { installGossip, defaultValidators } from '../../protocols/gossip/index.ts'
 import { findPoolMiners } from '../../protocols/pool/index.ts'
 import { waitFor } from '../fixtures/nodes.ts'
-import { startLifecycleNet } from './fixtures.ts'
+import { reportIfFailed, startLifecycleNet } from './fixtures.ts'
 import type { LifecycleNet } from './fixtures.ts'
 import type { Hex } from 'viem'
 
@@ -50,6 +50,7 @@ async function freshNode (ln: LifecycleNet, dir: string): Promise<CortensorNode>
 
 describe('node pool: DHT pool keys and ephemeral reservations', function () {
   this.timeout(300_000)
+  afterEach(function () { reportIfFailed(this) })
   let ln: LifecycleNet
   let dir: string
 

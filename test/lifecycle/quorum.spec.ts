@@ -9,12 +9,13 @@ import { parseEther } from 'viem'
 import { getContractEvents } from 'viem/actions'
 import { cortensorHubAbi, getNode } from '../../contracts/index.ts'
 import { waitFor } from '../fixtures/nodes.ts'
-import { startLifecycleNet } from './fixtures.ts'
+import { reportIfFailed, startLifecycleNet } from './fixtures.ts'
 import type { LifecycleNet } from './fixtures.ts'
 import type { Hex } from 'viem'
 
 describe('task lifecycle with a replay quorum of two oracles', function () {
   this.timeout(240_000)
+  afterEach(function () { reportIfFailed(this) })
   let ln: LifecycleNet
 
   before(async function () {

@@ -7,7 +7,7 @@ import { submitTask } from '../../contracts/actions/tasks.ts'
 import { publishMessage } from '../../protocols/gossip/index.ts'
 import { addressToBytes } from '../../protocols/messages/index.ts'
 import { waitFor } from '../fixtures/nodes.ts'
-import { startLifecycleNet } from './fixtures.ts'
+import { reportIfFailed, startLifecycleNet } from './fixtures.ts'
 import type { LifecycleNet } from './fixtures.ts'
 import type { TaskHandle } from '../../client/types.ts'
 
@@ -26,6 +26,7 @@ async function drain (task: TaskHandle): Promise<{ text: string, firstAtMs: numb
 
 describe('starting a task on the selection drawn ahead of the assignment', function () {
   this.timeout(180_000)
+  afterEach(function () { reportIfFailed(this) })
   let ln: LifecycleNet
 
   before(async function () {
