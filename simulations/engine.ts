@@ -5,9 +5,9 @@
  * decision is made by the network's own functions from protocols/.
  */
 import { sha256 } from '@noble/hashes/sha2.js'
-import { aggregateVerdicts, commitmentDigest, revealMatches, settle, Submission, Verdict } from '../protocols/policy/index.ts'
+import { aggregateVerdicts, auditVerdicts, commitmentDigest, revealMatches, settle, Submission, Verdict } from '../protocols/policy/index.ts'
 import { nextReputation, REPUTATION_INITIAL } from '../protocols/reputation/index.ts'
-import { isSampled } from '../protocols/sampling/index.ts'
+import { isAuditDue } from '../protocols/sampling/index.ts'
 import { MinerPool, minerWeight, Prng, selectionSeed, selectMiners } from '../protocols/selection/index.ts'
 import {
   BLOCK_TIME_S, COST_CHEAP, COST_EMBEDDING, COST_INFERENCE, COST_REPLAY, COST_WRONG_MODEL,
@@ -137,7 +137,10 @@ export function runSimulation (s: Scenario, onProgress?: ProgressFn): RunResult 
   const salt = new Uint8Array(8)
   // the replay check's truth: only the honest model's own output passes
   const replay = (i: number): boolean => output[i] === HONEST_CLUSTER
-  const aggregateInput = { n, status, cluster, output, sampled: false, escalateOnDisagreement: s.escalateOnDisagreement, replay }
+  const aggregateInput = { n, status, cluster, output, escalateOnDisagreement: s.escalateOnDisagreement, replay }
+  const auditInput = { n, output, replay }
+  // verdicts as settled (what is paid), before a post-settlement audit may turn a PASS into REPLAY_FAIL
+  const settledVerdicts = new Uint8Array(n)
 
   let blockCache = -1
   let blockValue = new Uint8Array(32)
@@ -276,25 +279,32 @@ export function runSimulation (s: Scenario, onProgress?: ProgressFn): RunResult 
       output[k] = copied
     }
 
-    const sampled = isSampled(blockHash(Math.floor((t + TASK_DURATION_S) / BLOCK_TIME_S) + 1), taskId, s.sampleRate)
-    aggregateInput.sampled = sampled
     const res = aggregateVerdicts(aggregateInput, verdicts)
-    if (res.replayed) {
+    settledVerdicts.set(verdicts)
+    // the audit draw uses the block that settles the task: fixed after every miner committed
+    const audited = isAuditDue(blockHash(Math.floor((t + TASK_DURATION_S) / BLOCK_TIME_S) + 1), taskId, s.sampleRate, res.replayed)
+    let taskReplays = res.replays
+    if (audited) {
+      taskReplays += auditVerdicts(auditInput, verdicts).replays
+    }
+    if (res.replayed || audited) {
       replayedTasks++
-      replays += res.replays
+      replays += taskReplays
     }
     if (res.accepted === -1) {
       noResult++
     } else if (res.accepted !== HONEST_CLUSTER) {
       badAccepted++
     }
-    extra += (n - 1) + res.replays * COST_REPLAY + (n > 1 ? n * COST_EMBEDDING : 0)
+    extra += (n - 1) + taskReplays * COST_REPLAY + (n > 1 ? n * COST_EMBEDDING : 0)
 
     for (let k = 0; k < n; k++) {
       const i = chosen[k]
       const st = stats[behaviour[i]]
       const v = verdicts[k] as VerdictCode
-      const { paid, slashed } = settle(v, s, stake[i])
+      // paid as settled; slashed for provable fraud found by validation or by the audit
+      const { paid } = settle(settledVerdicts[k], s)
+      const { slashed } = settle(v, s, stake[i])
       st.paid += paid
       st.slashed += slashed
       stake[i] -= slashed

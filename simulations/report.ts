@@ -36,10 +36,12 @@ const MIN_ACTS_FOR_MEASURED_DETECTION = 200
 
 /**
  * Whether cheating pays at a grid point: for each strategy, the expected
- * value of one cheating act, (1−d)·R − d·penalty·R − cost, against honest
- * work, R − COST_INFERENCE, where d is the measured detection per act (or,
- * when the strategy cheated too rarely to measure, the sample rate: a
- * sampled task's replay catches any bad output).
+ * value of one cheating act, R − d·penalty·R − cost, against honest work,
+ * R − COST_INFERENCE, where d is the measured detection per act (or, when
+ * the strategy cheated too rarely to measure, the sample rate: an audited
+ * task's replay catches any bad output). A cheat caught by the audit after
+ * settlement keeps its pay, so the act is counted as paid whether caught or
+ * not: an upper bound on what cheating earns.
  */
 export function cheatingPays (r: CsvRow): boolean {
   const R = Number(r.reward)
@@ -51,7 +53,7 @@ export function cheatingPays (r: CsvRow): boolean {
     }
     const acts = Number(r[`${s}_cheat_acts`])
     const d = acts >= MIN_ACTS_FOR_MEASURED_DETECTION ? Number(r[`${s}_detection_per_act`]) : Number(r.sampleRate)
-    const ev = (1 - d) * R - d * S * R - CHEAT_COST[s] * R
+    const ev = R - d * S * R - CHEAT_COST[s] * R
     return ev > honest + 1e-9
   })
 }
@@ -134,7 +136,7 @@ export function buildReport (inDir: string, outFile: string): { markdown: string
       parts.push('No point of the economics grid made every cheating strategy earn less than honest work; widen the grid.', '')
     } else {
       parts.push('Cheapest point of the economics grid where no cheating act has a higher expected value than honest work ' +
-        '((1−d)·R − d·penalty·R − cost, d = measured detection per act, or the sample rate when a strategy cheated fewer than 200 times) ' +
+        '(R − d·penalty·R − cost: a cheat caught by the audit after settlement keeps its pay; d = measured detection per act, or the sample rate when a strategy cheated fewer than 200 times) ' +
         `(nodes ${recommendation.nodes}, seed ${recommendation.seed}):`, '',
       `- sampling rate: **${recommendation.sampleRate}**`,
       `- penalty: **${recommendation.penalty}** task rewards`,

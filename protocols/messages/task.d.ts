@@ -259,7 +259,8 @@ export declare namespace MinerVerdict {
         REJECTED_REPLAY = "REJECTED_REPLAY",
         OUTLIER = "OUTLIER",
         MISSING = "MISSING",
-        REVEAL_MISMATCH = "REVEAL_MISMATCH"
+        REVEAL_MISMATCH = "REVEAL_MISMATCH",
+        UNVERIFIABLE = "UNVERIFIABLE"
     }
     namespace Outcome {
         const codec: () => Codec<Outcome>;

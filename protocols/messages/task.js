@@ -904,6 +904,7 @@ export var MinerVerdict;
         Outcome["OUTLIER"] = "OUTLIER";
         Outcome["MISSING"] = "MISSING";
         Outcome["REVEAL_MISMATCH"] = "REVEAL_MISMATCH";
+        Outcome["UNVERIFIABLE"] = "UNVERIFIABLE";
     })(Outcome = MinerVerdict.Outcome || (MinerVerdict.Outcome = {}));
     let __OutcomeValues;
     (function (__OutcomeValues) {
@@ -913,6 +914,7 @@ export var MinerVerdict;
         __OutcomeValues[__OutcomeValues["OUTLIER"] = 3] = "OUTLIER";
         __OutcomeValues[__OutcomeValues["MISSING"] = 4] = "MISSING";
         __OutcomeValues[__OutcomeValues["REVEAL_MISMATCH"] = 5] = "REVEAL_MISMATCH";
+        __OutcomeValues[__OutcomeValues["UNVERIFIABLE"] = 6] = "UNVERIFIABLE";
     })(__OutcomeValues || (__OutcomeValues = {}));
     (function (Outcome) {
         Outcome.codec = () => {

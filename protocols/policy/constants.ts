@@ -9,14 +9,15 @@
  * redundancy 3, 5 % lazy + 3 % wrong-model + 2 % copier + 5 % colluding
  * miners, one simulated day): the cheapest point where no cheating act has a
  * higher expected value than honest work. The binding strategy is a colluding
- * quorum that fakes only when unanimous, which only sampling can catch:
- * deterred when (1 − p)·R − p·penalty·R − cost_cheap ≤ R − cost_honest, i.e.
- * p·(1 + penalty) ≥ 0.55 with the simulator's cost model — p = 0.01 needs a
- * penalty ≥ 54 rewards. Lone cheaters (lazy, copier, half the wrong-model
- * outputs) are caught regardless by disagreement escalation and commit-reveal.
+ * quorum that fakes only when unanimous, which only the audit after
+ * settlement can catch, and whose pay it does not take back: deterred when
+ * R − p·penalty·R − cost_cheap ≤ R − cost_honest, i.e. p·penalty ≥ 0.55 with
+ * the simulator's cost model — p = 0.01 needs a penalty ≥ 55 rewards. Lone
+ * cheaters (lazy, copier, wrong-model beside honest miners) are caught
+ * regardless by disagreement escalation and commit-reveal.
  */
 
-/** Fraction of tasks that get the replay check even when the redundant miners agree. */
+/** Fraction of settled tasks audited (their accepted output replayed) even when the redundant miners agreed. */
 export const DEFAULT_SAMPLE_RATE = 0.01
 
 /** Stake slashed for provable fraud (failed replay, reveal ≠ precommit), in units of one task reward. */

@@ -7,14 +7,21 @@
  * The ladder for one task (cheapest first):
  * 1. structural: each reveal must match its signed precommit (else
  * COMMIT_MISMATCH) and arrive in time (else TIMEOUT);
- * 2. embedding clusters of the valid outputs: unanimous → accept, unless
- * the task is sampled;
- * 3. replay: when sampled, or when outputs disagree and escalation is on,
- * every distinct output is replayed once (an output from another model
- * can sit in the honest embedding cluster; replay still rejects it);
- * failing outputs get REPLAY_FAIL; the cluster with most passing outputs
- * is accepted, other passing outputs are OUTLIERs.
+ * 2. redundancy: byte-identical outputs (the same CID) agree, and a
+ * unanimous task is accepted without replay;
+ * 3. replay: when the valid outputs are not all identical (and escalation
+ * is on), every distinct output is replayed once (an output from another
+ * model can sit in the honest embedding cluster; replay still rejects it);
+ * failing outputs get REPLAY_FAIL;
+ * 4. embedding clusters among the outputs that pass replay (honest
+ * hardware drift or sampling makes different but equivalent texts): the
+ * cluster with most passing miners is accepted, the others are OUTLIERs.
  * Without replay, a disagreeing task accepts a strict majority cluster, if any.
+ * 5. audit, after settlement: a task validation did not replay is replayed
+ * anyway when a draw from its settlement block samples it
+ * (protocols/sampling `isAuditDue`), so a unanimous fake is caught with the
+ * sampling rate's probability and nobody knows which tasks until they are
+ * settled (`auditVerdicts`).
  */
 import { sha256 } from '@noble/hashes/sha2.js'
 import {
@@ -62,10 +69,11 @@ export interface AggregateInput {
   status: ArrayLike<number>
   /** identity of each miner's output (equal ids = byte-identical outputs, e.g. the same CID); ignored unless status is OK */
   output: ArrayLike<number>
-  /** embedding cluster per miner (outputs in one cluster are "the same answer") */
+  /**
+   * embedding cluster per miner (outputs in one cluster are "the same
+   * answer"); with replay, consulted only among the outputs that pass it
+   */
   cluster: ArrayLike<number>
-  /** the sampling decision for this task */
-  sampled: boolean
   escalateOnDisagreement: boolean
   /**
    * Run the replay check on miner i's output; called at most once per
@@ -75,7 +83,7 @@ export interface AggregateInput {
 }
 
 export interface AggregateResult {
-  /** accepted output id, or -1 when no result was accepted (the task is reassigned) */
+  /** accepted output id, or -1 when no result was accepted */
   accepted: number
   /** index of a miner whose output is the accepted one, or -1 */
   acceptedMiner: number
@@ -92,18 +100,61 @@ const clusterFirst = new Int32Array(MAX_N)
 const minerCluster = new Int32Array(MAX_N)
 const minerReplay = new Int8Array(MAX_N)
 
-/**
- * Aggregate one task's submissions into per-miner verdicts (written to
- * `verdicts`, length ≥ n). Allocation-free, so the simulator can call it
- * for every task of a day at 10^6 nodes.
- */
-export function aggregateVerdicts (input: AggregateInput, verdicts: Uint8Array): AggregateResult {
-  const { n, status, cluster, output } = input
+function checkN (n: number): void {
   if (n > MAX_N) {
     throw new RangeError(`at most ${MAX_N} miners per task`)
   }
+}
+
+/** The first miner of each distinct output among `include`d miners, in miner order. */
+function distinctOutputs (n: number, output: ArrayLike<number>, include: (i: number) => boolean): number[] {
+  const firsts: number[] = []
+  for (let i = 0; i < n; i++) {
+    if (!include(i)) {
+      continue
+    }
+    let seen = false
+    for (const f of firsts) {
+      if (output[f] === output[i]) {
+        seen = true
+        break
+      }
+    }
+    if (!seen) {
+      firsts.push(i)
+    }
+  }
+  return firsts
+}
+
+/**
+ * Whether validation replays this task: its structurally valid outputs are
+ * not all byte-identical and escalation is on. Honest miners of a
+ * deterministic task agree byte for byte on the same hardware, so a
+ * difference means a cheat or hardware drift, and replay tells them apart.
+ */
+export function needsReplay (input: Pick<AggregateInput, 'n' | 'status' | 'output' | 'escalateOnDisagreement'>): boolean {
+  return input.escalateOnDisagreement && replayTargets(input).length > 1
+}
+
+/** The miners whose outputs validation replays when it does: the first miner of each distinct valid output. */
+export function replayTargets (input: Pick<AggregateInput, 'n' | 'status' | 'output'>): number[] {
+  checkN(input.n)
+  return distinctOutputs(input.n, input.output, i => input.status[i] === Submission.OK)
+}
+
+/**
+ * Aggregate one task's submissions into per-miner verdicts (written to
+ * `verdicts`, length ≥ n). Allocation-free on the unanimous path, so the
+ * simulator can call it for every task of a day at 10^6 nodes.
+ */
+export function aggregateVerdicts (input: AggregateInput, verdicts: Uint8Array): AggregateResult {
+  const { n, status, cluster, output } = input
+  checkN(n)
   let k = 0 // distinct embedding clusters among valid submissions
   let valid = 0
+  let firstValid = -1
+  let unanimous = true
   for (let i = 0; i < n; i++) {
     const s = status[i]
     minerCluster[i] = -1
@@ -116,6 +167,11 @@ export function aggregateVerdicts (input: AggregateInput, verdicts: Uint8Array):
       continue
     }
     valid++
+    if (firstValid === -1) {
+      firstValid = i
+    } else if (output[i] !== output[firstValid]) {
+      unanimous = false
+    }
     const c = cluster[i]
     let j = 0
     while (j < k && clusterIds[j] !== c) {
@@ -132,7 +188,7 @@ export function aggregateVerdicts (input: AggregateInput, verdicts: Uint8Array):
   if (valid === 0) {
     return { accepted: -1, acceptedMiner: -1, replayed: false, replays: 0 }
   }
-  const replayed = input.sampled || (k > 1 && input.escalateOnDisagreement)
+  const replayed = !unanimous && input.escalateOnDisagreement
   let replays = 0
   for (let i = 0; i < n; i++) {
     const j = minerCluster[i]
@@ -185,6 +241,44 @@ export function aggregateVerdicts (input: AggregateInput, verdicts: Uint8Array):
   }
   const m = clusterFirst[best]
   return { accepted: output[m], acceptedMiner: m, replayed, replays }
+}
+
+/** The miners whose outputs an audit replays: the first miner of each distinct output with a PASS verdict. */
+export function auditTargets (n: number, output: ArrayLike<number>, verdicts: ArrayLike<number>): number[] {
+  checkN(n)
+  return distinctOutputs(n, output, i => verdicts[i] === Verdict.PASS)
+}
+
+export interface AuditResult {
+  /** replay checks run (one per distinct accepted output) */
+  replays: number
+  /** miners whose PASS became REPLAY_FAIL */
+  failed: number
+}
+
+/**
+ * The audit of a settled task that validation did not replay (its outputs
+ * agreed) and that the post-settlement draw sampled (protocols/sampling
+ * `isAuditDue`): each distinct accepted output is replayed once, and a
+ * failure turns its miners' PASS into REPLAY_FAIL (slashed; the payment made
+ * at settlement stays). Catches a unanimous fake, which agreement alone
+ * cannot.
+ */
+export function auditVerdicts (input: { n: number, output: ArrayLike<number>, replay(i: number): boolean }, verdicts: Uint8Array): AuditResult {
+  const targets = auditTargets(input.n, input.output, verdicts)
+  let failed = 0
+  for (const t of targets) {
+    if (input.replay(t)) {
+      continue
+    }
+    for (let i = 0; i < input.n; i++) {
+      if (verdicts[i] === Verdict.PASS && input.output[i] === input.output[t]) {
+        verdicts[i] = Verdict.REPLAY_FAIL
+        failed++
+      }
+    }
+  }
+  return { replays: targets.length, failed }
 }
 
 export interface Settlement {

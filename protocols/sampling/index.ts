@@ -1,10 +1,13 @@
 /**
- * Which tasks get the expensive checks (replay, embeddings). A task is
- * sampled when a uniform number derived from sha256(domain ‖ beacon ‖ task
- * id) is below the sampling rate, where the beacon is a chain value fixed
- * only after the task's reveal deadline: no miner can know at commit time
- * whether its task will be checked, and every oracle recomputes the decision.
- * Pure and browser-safe.
+ * Which tasks get the expensive checks even when their miners agree. A task
+ * is sampled when a uniform number derived from sha256(domain ‖ beacon ‖
+ * task id) is below the sampling rate, where the beacon is a chain value
+ * fixed only after every miner of the task has committed: the oracle uses
+ * the hash of the block that settled the task (its `TasksSettled` log), so
+ * no miner can know at commit time whether its output will be replayed, the
+ * leader cannot pick the value, and every oracle recomputes the decision
+ * from the same log. Pure and browser-safe; the oracle and the simulator
+ * call these functions.
  */
 import { deriveSeed, seedToUnit } from '../selection/prng.ts'
 import { SAMPLING_DOMAIN } from './constants.ts'
@@ -44,4 +47,14 @@ export function isSampled (beacon: Uint8Array, taskId: TaskId, rate: number): bo
     return rate === 1
   }
   return seedToUnit(samplingSeed(beacon, taskId)) < rate
+}
+
+/**
+ * Whether a settled task is audited (its accepted output replayed after
+ * settlement): sampled by the beacon of its settlement block, and not
+ * replayed already by validation (disagreeing outputs are replayed before
+ * settlement, whatever the draw).
+ */
+export function isAuditDue (settlementBeacon: Uint8Array, taskId: TaskId, rate: number, replayedAtValidation: boolean): boolean {
+  return !replayedAtValidation && isSampled(settlementBeacon, taskId, rate)
 }

@@ -4,6 +4,7 @@ import {
   binomialDetection,
   hypergeometricDetection,
   hypergeometricPmf,
+  isAuditDue,
   isSampled,
   majorityDishonestQuorum,
   normalQuantile,
@@ -47,6 +48,21 @@ describe('protocols/sampling', () => {
       }
     }
     expect(same).to.be.within(900, 1100)
+  })
+
+  it('audits a settled task only when its settlement block samples it and validation did not replay it', () => {
+    const settled = new Uint8Array(32).fill(7)
+    let due = 0
+    for (let t = 0; t < 1000; t++) {
+      expect(isAuditDue(settled, t, 1, true)).to.equal(false)
+      if (isAuditDue(settled, t, 0.1, false)) {
+        due++
+        expect(isSampled(settled, t, 0.1)).to.equal(true)
+      }
+    }
+    expect(due).to.be.within(60, 140)
+    expect(isAuditDue(settled, 5, 1, false)).to.equal(true)
+    expect(isAuditDue(settled, 5, 0, false)).to.equal(false)
   })
 
   it('closed forms: quorum escape of 1/3 malicious is ≈4.1e-3 at N=5 and ≈1.7e-5 at N=10', () => {
