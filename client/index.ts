@@ -20,7 +20,7 @@ import { getSession } from '../contracts/actions/sessions.ts'
 import { submitTask } from '../contracts/actions/tasks.ts'
 import { settledTaskIds, watchHub } from '../contracts/context.ts'
 import { defaultValidators, installGossip, publishMessage } from '../protocols/gossip/index.ts'
-import { MAX_INLINE_PROMPT_BYTES, addressToBytes } from '../protocols/messages/index.ts'
+import { MAX_INLINE_PROMPT_BYTES, MinerVerdict, addressToBytes } from '../protocols/messages/index.ts'
 import { PoolView } from '../protocols/pool/view.ts'
 import { Channel } from './channel.ts'
 import { InvalidSubmitParamsError, TaskFailedError } from './errors.ts'
@@ -65,7 +65,8 @@ const OUTCOMES: Record<string, MinerOutcome> = {
   REJECTED_REPLAY: 'rejected-replay',
   OUTLIER: 'outlier',
   MISSING: 'missing',
-  REVEAL_MISMATCH: 'reveal-mismatch'
+  REVEAL_MISMATCH: 'reveal-mismatch',
+  UNVERIFIABLE: 'unverifiable'
 }
 
 function checkParams (p: SubmitParams): void {
@@ -185,6 +186,11 @@ export class CortensorTaskClient implements TaskClient {
               t.outcomes.set(bytesToHex(v.miner).toLowerCase(), v.outcome)
             }
             this.update(t, 'validated')
+            const outcomes = [...t.outcomes.values()]
+            if (outcomes.includes(MinerVerdict.Outcome.UNVERIFIABLE) && !outcomes.includes(MinerVerdict.Outcome.ACCEPTED)) {
+              // not settled: the task expires on chain and its reservation returns to the session
+              this.fail(t, new TaskFailedError('unverifiable', `task ${t.record.taskId}: the miners' outputs differ and the leader oracle has no model to replay them`, t.record.taskId))
+            }
           }
         },
         heartbeat: (m, meta) => {

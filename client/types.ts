@@ -44,7 +44,7 @@ export interface TaskUpdate {
   detail?: string
 }
 
-export type MinerOutcome = 'accepted' | 'rejected-structural' | 'rejected-replay' | 'outlier' | 'missing' | 'reveal-mismatch'
+export type MinerOutcome = 'accepted' | 'rejected-structural' | 'rejected-replay' | 'outlier' | 'missing' | 'reveal-mismatch' | 'unverifiable'
 
 /** The settled, verified result of a task. */
 export interface TaskResult {

@@ -89,7 +89,7 @@ export async function runDevnet (opts: RunDevnetOptions): Promise<void> {
       httpPort: opts.httpPort,
       rpcUrl: opts.rpcUrl,
       ownerKey: opts.ownerKey,
-      // the demo replays every output so the check is visible
+      // the demo audits every settled task (replays its output after settlement) so the check is visible
       sampleRate: 1,
       say: (l) => { say(`[${elapsed()}]   ${l}`) }
     })

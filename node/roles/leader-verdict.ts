@@ -32,7 +32,7 @@ export function verdictMessage (taskId: bigint, oracle: string, round: number, o
   }
 }
 
-export interface LeaderVerdictInit extends Pick<ValidationContext, 'node' | 'engine' | 'embedder' | 'sampleRate' | 'similarityThreshold' | 'say'> {
+export interface LeaderVerdictInit extends Pick<ValidationContext, 'node' | 'engine' | 'embedder' | 'similarityThreshold' | 'say'> {
   /** this oracle's address, lower case */
   address: string
   /** gossip topic prefix */
@@ -59,18 +59,17 @@ export class LeaderVerdict {
     if (s.phase !== 'committed' || !(await this.init.isLeader())) {
       return
     }
-    const { node, engine, embedder, sampleRate, similarityThreshold } = this.init
+    const { node, engine, embedder, similarityThreshold } = this.init
     const q = task.queued
-    const { outcomes, similarity, tokens } = await validateOutputs({
+    const { outcomes, similarity, tokens, replayed } = await validateOutputs({
       node,
       engine,
       embedder,
-      sampleRate,
       similarityThreshold,
       peerOf: (miner) => this.init.pool.get(miner)?.peerId,
       onReplay: () => { this.init.stats.replays++ },
       say: (line) => { this.init.say(line) }
-    }, { queued: q, state: s, seed: task.record.seed, reveals: task.record.reveals, promptHolder: task.from })
+    }, { queued: q, state: s, reveals: task.record.reveals, promptHolder: task.from })
     // the leader's own failed-replay signatures travel with its verdict (the first of the hub's replay quorum)
     const replaySigs: Record<string, Hex | undefined> = {}
     for (const [miner, outcome] of Object.entries(outcomes)) {
@@ -80,6 +79,7 @@ export class LeaderVerdict {
     }
     const msg = verdictMessage(q.taskId, this.init.address, s.round, outcomes, similarity, replaySigs)
     task.record.tokens = tokens
+    task.record.replayed = replayed
     await publishMessage(node.libp2p.services.pubsub, 'verdict', msg, { prefix: this.init.prefix })
     if (this.init.apply(task, verdictEvent(msg))) {
       task.record.outcomes = outcomes

@@ -33,6 +33,19 @@ export interface OracleRecord {
   reveals: Record<string, { outputCid: string, salt: Hex }>
   outcomes?: Record<string, MinerVerdict.Outcome>
   tokens?: Record<string, number>
+  /** the leader replayed outputs while validating (they differed); followers derive it from the verdict */
+  replayed?: boolean
+  /** the post-settlement audit draw (node/roles/audit.ts), once the settlement is seen */
+  audit?: AuditRecord
+}
+
+export interface AuditRecord {
+  /** the block that settled the task, whose hash is the draw's beacon */
+  block: Hex
+  /** whether the draw sampled the task and validation had not replayed it */
+  due: boolean
+  /** miners whose accepted output failed this oracle's audit replay */
+  failed?: string[]
 }
 
 export interface OracleTask {

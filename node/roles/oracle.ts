@@ -26,6 +26,7 @@ import { Verdict as V } from '../../protocols/policy/verdicts.ts'
 import { createTask, isTerminal } from '../../protocols/queue/machine.ts'
 import { assignedEvent, ackEvent, precommitEvent, revealEvent, taskInitFrom, verdictEvent } from '../../protocols/queue/wire.ts'
 import { Assigner } from './assigner.ts'
+import { Auditor } from './audit.ts'
 import { AssignmentWrites } from './assignment-writes.ts'
 import { SubmittedIndex, settledTaskIds, watchHub } from './chain.ts'
 import { checkNotCopied, checkOnChain } from './gossip-checks.ts'
@@ -65,7 +66,7 @@ export interface OracleRoleInit {
   /** on-chain liveness heartbeat; must be well under the hub's heartbeat timeout; default 1 s */
   chainHeartbeatMs?: number
   timeouts?: Partial<QueueTimeouts>
-  /** fraction of agreeing outputs replayed anyway; default policy DEFAULT_SAMPLE_RATE */
+  /** fraction of settled tasks whose agreeing outputs are audited (replayed) anyway; default policy DEFAULT_SAMPLE_RATE */
   sampleRate?: number
   similarityThreshold?: number
   /** gather verdicts this long before one settlement transaction; default 250 ms */
@@ -87,6 +88,10 @@ export interface OracleStats {
   selectionMismatches: number
   replays: number
   slashed: number
+  /** settled tasks this oracle audited (replayed after settlement because the draw sampled them) */
+  audits: number
+  /** accepted outputs that failed this oracle's audit */
+  auditFailures: number
 }
 
 const TICK_MS = 100
@@ -99,7 +104,7 @@ export class OracleRole {
   readonly address: string
   /** topic prefix: `/<network>` unless given, so networks never share topics */
   readonly prefix: string
-  readonly stats: OracleStats = { assigned: 0, reassigned: 0, validated: 0, settled: 0, settleTransactions: 0, assignTransactions: 0, selectionMismatches: 0, replays: 0, slashed: 0 }
+  readonly stats: OracleStats = { assigned: 0, reassigned: 0, validated: 0, settled: 0, settleTransactions: 0, assignTransactions: 0, selectionMismatches: 0, replays: 0, slashed: 0, audits: 0, auditFailures: 0 }
   private readonly tasks: OracleTasks
   private readonly submitted: SubmittedIndex
   private readonly leadership: Leadership
@@ -115,6 +120,8 @@ export class OracleRole {
   private readonly assignments: AssignmentWrites
   private readonly assigner: Assigner
   private readonly verdict: LeaderVerdict
+  /** the post-settlement audit draw and replays */
+  private readonly auditor: Auditor
 
   constructor (init: OracleRoleInit) {
     this.init = init
@@ -141,6 +148,16 @@ export class OracleRole {
       quorum: () => this.replayQuorum,
       peerOf: (miner) => this.pool.get(miner)?.peerId,
       stopped: () => this.stopped,
+      stats: this.stats,
+      onReplayFailed: (_task, miner) => { this.pool.applyVerdict(miner, V.REPLAY_FAIL) },
+      say
+    })
+    this.auditor = new Auditor({
+      sampleRate: init.sampleRate,
+      canReplay: init.engine != null,
+      replay: this.replay,
+      isLeader: async () => this.isLeader(),
+      persist: async (task) => { await this.tasks.persist(task) },
       stats: this.stats,
       say
     })
@@ -171,7 +188,6 @@ export class OracleRole {
       node: init.node,
       engine: init.engine,
       embedder: init.embedder,
-      sampleRate: init.sampleRate,
       similarityThreshold: init.similarityThreshold,
       address: this.address,
       prefix: this.prefix,
@@ -451,6 +467,11 @@ export class OracleRole {
     if (task.record.state.phase !== 'validated') {
       return undefined
     }
+    if (Object.values(task.record.outcomes ?? {}).includes(MinerVerdict.Outcome.UNVERIFIABLE)) {
+      // nobody is paid or marked failed for work nobody could check: the task expires and its reservation returns
+      this.say(`task ${taskId}: not settled: its outputs could not be verified here`)
+      return undefined
+    }
     if (!(await this.assignments.onChain(task))) {
       this.say(`task ${taskId}: not settled: its assignment is not on chain`)
       return undefined
@@ -469,17 +490,17 @@ export class OracleRole {
     }
     for (const id of settledTaskIds(l.args.settled)) {
       const task = this.tasks.get(id)
-      if (task == null || isTerminal(task.record.state)) {
+      if (task == null) {
         continue
       }
       this.tasks.enqueue(task, async () => {
-        if (isTerminal(task.record.state)) {
-          return
-        }
-        if (!this.tasks.apply(task, { type: 'settled', txHash: l.transactionHash })) {
+        if (!isTerminal(task.record.state) && !this.tasks.apply(task, { type: 'settled', txHash: l.transactionHash })) {
           // settled by another oracle before this one saw the verdict
           task.record.state = { ...task.record.state, phase: 'settled', txHash: l.transactionHash, phaseDeadlineMs: null }
           await this.tasks.persist(task)
+        }
+        if (l.blockHash != null && task.record.state.phase === 'settled') {
+          await this.auditor.onSettled(task, l.blockHash)
         }
       })
     }

@@ -49,6 +49,8 @@ export interface ReplayQuorumInit {
   stopped(): boolean
   /** counts replays and slashes */
   stats: OracleStats
+  /** this oracle's own replay of `miner`'s output failed (while confirming another oracle's verdict or auditing) */
+  onReplayFailed?(task: OracleTask, miner: string): void
   say(line: string): void
 }
 
@@ -122,52 +124,81 @@ export class ReplayQuorum {
    * fails here too, gossip this oracle's signed attestation.
    */
   async attest (task: OracleTask, m: Verdict): Promise<void> {
+    const rejected = m.miners.filter(v => v.outcome === MinerVerdict.Outcome.REJECTED_REPLAY).map(v => bytesToHex(v.miner).toLowerCase())
+    await this.confirm(task, rejected, m.round)
+  }
+
+  /**
+   * Replay the outputs of `miners` here (each distinct output once, retried
+   * while it cannot be reached yet) and gossip a signed attestation for each
+   * one that fails; outputs this oracle has signed or replayed already are
+   * skipped. Returns the miners whose outputs failed here.
+   */
+  async confirm (task: OracleTask, miners: string[], round: number): Promise<string[]> {
     const { node, engine, embedder } = this.init
     const entries: Verdict['miners'] = []
-    for (const v of m.miners) {
-      const miner = bytesToHex(v.miner).toLowerCase()
+    const failed: string[] = []
+    const byOutput = new Map<string, boolean | undefined>()
+    for (const miner of miners) {
       const key = `${task.queued.taskId}:${miner}`
-      // the leader signed its own with its verdict
-      if (v.outcome !== MinerVerdict.Outcome.REJECTED_REPLAY || this.attested.has(key) || this.attestation(task, miner).has(this.init.address)) {
+      if (this.attested.has(key) || this.attestation(task, miner).has(this.init.address)) {
         continue
       }
       this.attested.add(key)
-      const replay = async (): Promise<boolean | undefined> => replayOne({
-        node,
-        engine,
-        embedder,
-        peerOf: this.init.peerOf,
-        onReplay: () => { this.init.stats.replays++ },
-        say: (line) => { this.init.say(line) }
-      }, { queued: task.queued, state: task.record.state, seed: task.record.seed, reveals: task.record.reveals, promptHolder: task.from }, miner)
-      let passed = await replay()
-      // an output not reachable yet (or a reveal not seen yet) may be soon: the quorum waits on this attestation
-      const attempts = engine != null ? ATTEST_ATTEMPTS : 1
-      for (let attempt = 1; passed === undefined && attempt < attempts && !this.init.stopped(); attempt++) {
-        await sleep(RETRY_MS * 2 ** (attempt - 1))
+      const cid = task.record.reveals[miner]?.outputCid
+      let passed = cid != null ? byOutput.get(cid) : undefined
+      if (cid == null || !byOutput.has(cid)) {
+        const replay = async (): Promise<boolean | undefined> => replayOne({
+          node,
+          engine,
+          embedder,
+          peerOf: this.init.peerOf,
+          onReplay: () => { this.init.stats.replays++ },
+          say: (line) => { this.init.say(line) }
+        }, { queued: task.queued, reveals: task.record.reveals, promptHolder: task.from }, miner)
         passed = await replay()
+        // an output not reachable yet (or a reveal not seen yet) may be soon: the quorum waits on this attestation
+        const attempts = engine != null ? ATTEST_ATTEMPTS : 1
+        for (let attempt = 1; passed === undefined && attempt < attempts && !this.init.stopped(); attempt++) {
+          await sleep(RETRY_MS * 2 ** (attempt - 1))
+          passed = await replay()
+        }
+        if (cid != null) {
+          byOutput.set(cid, passed)
+        }
       }
       if (passed !== false) {
         this.init.say(`task ${task.queued.taskId}: the output of ${miner} ${passed === true ? 'replays here' : 'could not be replayed here'}; no attestation`)
         continue
       }
+      failed.push(miner)
+      this.init.onReplayFailed?.(task, miner)
       const sig = await this.sign(task, miner)
       if (sig != null) {
-        entries.push({ miner: v.miner, outcome: MinerVerdict.Outcome.REJECTED_REPLAY, similarityPpm: 0, replaySignature: new Uint8Array(hexToBytes(sig)) })
+        entries.push({ miner: addressToBytes(miner as Hex), outcome: MinerVerdict.Outcome.REJECTED_REPLAY, similarityPpm: 0, replaySignature: new Uint8Array(hexToBytes(sig)) })
       }
     }
     if (entries.length > 0) {
-      await publishMessage(node.libp2p.services.pubsub, 'verdict', { taskId: task.queued.taskId, oracle: addressToBytes(this.init.address as Hex), miners: entries, round: m.round, signature: new Uint8Array(0) }, { prefix: this.init.prefix })
+      await publishMessage(node.libp2p.services.pubsub, 'verdict', { taskId: task.queued.taskId, oracle: addressToBytes(this.init.address as Hex), miners: entries, round, signature: new Uint8Array(0) }, { prefix: this.init.prefix })
       this.init.say(`task ${task.queued.taskId}: attested ${entries.length} failed replay(s) for the quorum`)
     }
+    return failed
   }
 
   /** Replay failures are provable: with enough oracle signatures (the hub's quorum) the miner's stake is slashed. */
   async slash (task: OracleTask): Promise<void> {
     const { chain } = this.init
-    for (const [miner, outcome] of Object.entries(task.record.outcomes ?? {})) {
+    const prefix = `${task.queued.taskId}:`
+    // this oracle's own judgements (validation, or a confirming replay), and failures a quorum of others signed
+    const candidates = new Set(Object.entries(task.record.outcomes ?? {}).filter(([, o]) => o === MinerVerdict.Outcome.REJECTED_REPLAY).map(([m]) => m))
+    for (const [key, sigs] of this.attestations) {
+      if (key.startsWith(prefix) && (sigs.has(this.init.address) || sigs.size >= this.init.quorum())) {
+        candidates.add(key.slice(prefix.length))
+      }
+    }
+    for (const miner of candidates) {
       const key = `${task.queued.taskId}:${miner}`
-      if (outcome !== MinerVerdict.Outcome.REJECTED_REPLAY || this.slashedFor.has(key)) {
+      if (this.slashedFor.has(key)) {
         continue
       }
       const reveal = task.record.reveals[miner]
@@ -177,7 +208,7 @@ export class ReplayQuorum {
       }
       const outputDigest = cidDigest(CID.parse(reveal.outputCid))
       const sigs = this.attestation(task, miner)
-      if (!sigs.has(this.init.address)) {
+      if (!sigs.has(this.init.address) && task.record.outcomes?.[miner] === MinerVerdict.Outcome.REJECTED_REPLAY) {
         await this.sign(task, miner)
       }
       if (sigs.size < this.init.quorum()) {
