@@ -183,7 +183,12 @@ export class CortensorTaskClient implements TaskClient {
           const t = this.tracked.get(m.taskId.toString())
           if (t != null) {
             for (const v of m.miners) {
-              t.outcomes.set(bytesToHex(v.miner).toLowerCase(), v.outcome)
+              // the leader's verdict comes first; an oracle's later attestation (a quorum signature, or an audit
+              // after settlement) does not rewrite what the task settled with
+              const miner = bytesToHex(v.miner).toLowerCase()
+              if (!t.outcomes.has(miner)) {
+                t.outcomes.set(miner, v.outcome)
+              }
             }
             this.update(t, 'validated')
             const outcomes = [...t.outcomes.values()]

@@ -51,6 +51,10 @@ export interface NodeConfig {
   deployment?: string
   /** GGUF model a miner serves and an oracle replays with */
   model?: string
+  /** GGUF model an oracle embeds outputs with (embedding rung); default: the served model */
+  embeddingModel?: string
+  /** fraction of agreeing settled tasks an oracle audits; default: the network policy's */
+  sampleRate?: number
   /** the funded session a router submits its tasks to */
   session?: bigint
 }
@@ -117,6 +121,14 @@ function parsePort (value: unknown, source: string): number {
   const n = typeof value === 'number' ? value : Number(String(value).trim())
   if (!Number.isInteger(n) || n < 0 || n > 65535 || String(value).trim() === '') {
     throw new ConfigError(source, `"${String(value)}" is not a port number (0-65535)`)
+  }
+  return n
+}
+
+function parseRate (value: unknown, source: string): number {
+  const n = typeof value === 'number' ? value : Number(String(value).trim())
+  if (!Number.isFinite(n) || n < 0 || n > 1 || String(value).trim() === '') {
+    throw new ConfigError(source, `"${String(value)}" is not a fraction in [0, 1]`)
   }
   return n
 }
@@ -195,6 +207,8 @@ const FIELDS: FieldSpec[] = [
   { key: 'hub', flag: '--hub', env: 'CORTENSOR_HUB', parse: parseAddress },
   { key: 'deployment', flag: '--deployment', env: 'CORTENSOR_DEPLOYMENT', parse: (v, s) => resolve(parseString(v, s)) },
   { key: 'model', flag: '--model', env: 'CORTENSOR_MODEL', parse: (v, s) => resolve(parseString(v, s)) },
+  { key: 'embeddingModel', flag: '--embedding-model', env: 'CORTENSOR_EMBEDDING_MODEL', parse: (v, s) => resolve(parseString(v, s)) },
+  { key: 'sampleRate', flag: '--sample-rate', env: 'CORTENSOR_SAMPLE_RATE', parse: parseRate },
   { key: 'session', flag: '--session', env: 'CORTENSOR_SESSION', parse: parseSession }
 ]
 
@@ -315,6 +329,8 @@ export async function resolveConfig ({ flags = {}, env = process.env }: ConfigSo
     hub: out.hub,
     deployment: out.deployment,
     model: out.model,
+    embeddingModel: out.embeddingModel,
+    sampleRate: out.sampleRate,
     session: out.session
   }
 }

@@ -15,7 +15,7 @@ import { foundry } from 'viem/chains'
 import { createTaskClient } from '../client/index.ts'
 import { ANVIL_KEYS, ROLE_MINER, addOracle, createSession, deployHub, registerNode, startAnvil } from '../contracts/index.ts'
 import { resolveConfig } from './config.ts'
-import { createInferenceEngine } from './inference/index.ts'
+import { createEmbedder, createInferenceEngine } from './inference/index.ts'
 import { CortensorNode } from './node.ts'
 import { createChainContext } from './roles/chain.ts'
 import { MinerRole } from './roles/miner.ts'
@@ -46,8 +46,10 @@ export interface NetworkInit {
   httpPort?: number
   hubConfig?: Partial<HubConfig>
   timeouts?: Partial<QueueTimeouts>
-  /** replay sample rate of agreeing outputs; default the policy's */
+  /** fraction of agreeing settled tasks the oracles audit; default the policy's */
   sampleRate?: number
+  /** oracles without a model: they cannot replay (a task that needs a replay is unverifiable) */
+  oraclesWithoutModel?: boolean
   /** how long the leader gathers round-0 assignments before one hub transaction; default the oracle's (250 ms) */
   assignBatchMs?: number
   heartbeatIntervalMs?: number
@@ -231,15 +233,20 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
     }
     say(`${miners.length} miners serving ${modelId.slice(0, 18)}…, staked on chain`)
 
-    const oracleEngine = init.minerEngine == null ? await createInferenceEngine({ modelPath: init.modelPath, threads: 1, sequences: 1 }) as LlamaInferenceEngine : undefined
+    const oracleEngine = init.minerEngine == null && init.oraclesWithoutModel !== true ? await createInferenceEngine({ modelPath: init.modelPath, threads: 1, sequences: 1 }) as LlamaInferenceEngine : undefined
     if (oracleEngine != null) {
       engines.push(oracleEngine)
+    }
+    // the embedding rung embeds with the served model, as `node start --role oracle` does by default
+    const oracleEmbedder = oracleEngine != null ? await createEmbedder({ engine: oracleEngine }) : undefined
+    if (oracleEmbedder != null) {
+      stoppers.push(async () => { await oracleEmbedder.close() })
     }
     const oracles: OracleHandle[] = []
     const startOracle = async (i: number): Promise<OracleHandle> => {
       const node = await newNode(`oracle-${i}`, ['oracle'], [bootstrapAddr])
       const chain = await createChainContext({ rpcUrl, hub, privateKey: node.peerIdentity.privateKey })
-      const role = new OracleRole({ node, chain, modelIds: [modelId], engine: oracleEngine, heartbeatIntervalMs, timeouts, sampleRate: init.sampleRate, assignBatchMs: init.assignBatchMs, onLine: (l) => { say(`oracle ${i}: ${l}`) } })
+      const role = new OracleRole({ node, chain, modelIds: [modelId], engine: oracleEngine, embedder: oracleEmbedder, heartbeatIntervalMs, timeouts, sampleRate: init.sampleRate, assignBatchMs: init.assignBatchMs, onLine: (l) => { say(`oracle ${i}: ${l}`) } })
       return { node, role, dataDir: join(dataDir, `oracle-${i}`) }
     }
     for (let i = 0; i < init.oracles; i++) {

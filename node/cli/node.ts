@@ -68,6 +68,8 @@ export function registerNodeCommands (program: Command): Command {
     .option('--hub <address>', 'hub contract address (or --deployment)')
     .option('--deployment <file>', 'deployment JSON written by `cortensor chain deploy` (gives the hub address)')
     .option('--model <file>', 'GGUF model the miner serves / the oracle replays with')
+    .option('--embedding-model <file>', 'GGUF model the oracle embeds differing outputs with (default: --model)')
+    .option('--sample-rate <p>', 'fraction of agreeing settled tasks the oracle audits by replay (default: the network policy, 0.01)')
     .option('--session <id>', 'funded session the router submits tasks to (owned by this node\'s key)')
     .addHelpText('after', `\nEnvironment: ${ENV_VARS} (flags override env, env overrides the config file).`)
     .action(async (opts) => {

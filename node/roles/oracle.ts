@@ -39,7 +39,7 @@ import { cidDigest, precommitHash } from './records.ts'
 import { ReplayQuorum } from './replay-quorum.ts'
 import { SettlementBatcher, minerVerdict } from './settlement.ts'
 import type { ChainContext, HubLog, HubWatcher } from './chain.ts'
-import type { OracleTask } from './oracle-tasks.ts'
+import type { AuditRecord, OracleTask } from './oracle-tasks.ts'
 import type { TaskVerdicts } from '../../contracts/index.ts'
 import type { Assignment, Precommit, Reveal, Verdict } from '../../protocols/messages/index.ts'
 import type { QueueEffect, QueueEvent, QueueTimeouts, TaskState } from '../../protocols/queue/types.ts'
@@ -230,6 +230,11 @@ export class OracleRole {
 
   taskState (taskId: bigint): TaskState | undefined {
     return this.tasks.get(taskId)?.record.state
+  }
+
+  /** The post-settlement audit draw of a task, once this oracle has seen its settlement. */
+  auditOf (taskId: bigint): AuditRecord | undefined {
+    return this.tasks.get(taskId)?.record.audit
   }
 
   /** Whether this oracle leads now; with `maxAgeMs`, a leader read that recent naming it suffices (node/roles/leadership.ts). */

@@ -17,7 +17,7 @@ import { createChainContext } from './chain.ts'
 import { startGossipRelay } from './relay.ts'
 import type { TaskClient } from '../../client/types.ts'
 import type { NodeConfig } from '../config.ts'
-import type { LlamaInferenceEngine } from '../inference/index.ts'
+import type { Embedder, LlamaInferenceEngine } from '../inference/index.ts'
 import type { CortensorNode, NodeAttachment, NodeOptions } from '../node.ts'
 import type { ChainContext } from './chain.ts'
 import type { PageDefaults } from '../../client/browser/serve.ts'
@@ -91,7 +91,9 @@ async function startRoles (node: CortensorNode, config: NodeConfig, http: Fastif
     if (!oracles.some(o => o.toLowerCase() === chain?.address.toLowerCase())) {
       say(`warning: ${chain.address} is not in the hub's oracle set; the hub owner adds it with: cortensor chain add-oracle ${chain.address} --key <owner key> --rpc ${config.rpc}`)
     }
-    const role = new OracleRole({ node, chain, modelIds: [engine.modelId], engine, topicPrefix: prefix, onLine: (l) => { say(`oracle: ${l}`) } })
+    const embedder = await loadEmbedder(config, engine, say)
+    stops.push(async () => { await embedder.close() })
+    const role = new OracleRole({ node, chain, modelIds: [engine.modelId], engine, embedder, sampleRate: config.sampleRate, topicPrefix: prefix, onLine: (l) => { say(`oracle: ${l}`) } })
     await role.start()
     stops.push(async () => { await role.stop() })
     say(`oracle validating ${engine.modelId}${(await role.isLeader()) ? ' (leader)' : ''}`)
@@ -146,6 +148,22 @@ async function loadModel (config: NodeConfig, role: string, say: (line: string) 
     return await createInferenceEngine({ modelPath: path, sequences: 2 })
   } catch (err: any) {
     throw new ConfigError('--model', `${path}: ${firstLine(err)}`)
+  }
+}
+
+/** The oracle's embedder for outputs that replay but differ: over `--embedding-model`, or the served model. */
+async function loadEmbedder (config: NodeConfig, engine: LlamaInferenceEngine, say: (line: string) => void): Promise<Embedder> {
+  const { createEmbedder } = await import('../inference/index.ts')
+  const path = config.embeddingModel
+  if (path != null) {
+    await access(path).catch(() => { throw new ConfigError('--embedding-model', `${path}: no such readable file`) })
+  }
+  try {
+    const embedder = await createEmbedder(path != null ? { modelPath: path, engine } : { engine })
+    say(`embedding outputs with ${path ?? 'the served model'}`)
+    return embedder
+  } catch (err: any) {
+    throw new ConfigError(path != null ? '--embedding-model' : '--model', `cannot embed with ${path ?? config.model}: ${firstLine(err)}`)
   }
 }
 

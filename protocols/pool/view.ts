@@ -118,7 +118,11 @@ export class PoolView {
     return this.reputation.get(address.toLowerCase()) ?? REPUTATION_INITIAL
   }
 
-  applyVerdict (address: string, verdict: VerdictCode): number {
+  /** The reputation after `verdict`; no verdict (an outcome that says nothing about the miner) leaves it. */
+  applyVerdict (address: string, verdict: VerdictCode | undefined): number {
+    if (verdict === undefined) {
+      return this.reputationOf(address)
+    }
     const next = nextReputation(this.reputationOf(address), verdict)
     this.reputation.set(address.toLowerCase(), next)
     return next
