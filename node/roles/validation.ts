@@ -32,7 +32,7 @@ export interface ValidationContext {
   /** for the embedding-distance check between outputs that replay but differ */
   embedder?: Embedder
   similarityThreshold?: number
-  /** replay when outputs differ; @default DEFAULT_ESCALATE_ON_DISAGREEMENT */
+  /** replay when outputs differ (default DEFAULT_ESCALATE_ON_DISAGREEMENT) */
   escalateOnDisagreement?: boolean
   /** the peer of a miner (the surest holder of its output) */
   peerOf(miner: string): PeerId | undefined
@@ -94,7 +94,6 @@ function unrevealedOutcomes (s: TaskState): Record<string, MinerVerdict.Outcome>
 
 /** The structural rung: fetch each distinct revealed output once; miners whose output fails it are rejected. */
 async function fetchOutputs (ctx: ValidationContext, input: ValidationInput, outcomes: Record<string, MinerVerdict.Outcome>): Promise<OutputGroup[]> {
-  const { node } = ctx
   const q = input.queued
   const groups: OutputGroup[] = []
   for (const slot of input.state.slots.filter(x => x.status === 'revealed')) {
