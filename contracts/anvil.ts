@@ -6,7 +6,6 @@ import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { logger } from '@libp2p/logger'
 import { bytesToHex } from 'viem'
 import { mnemonicToAccount } from 'viem/accounts'
@@ -76,10 +75,15 @@ export function resolveAnvilBinary (explicit?: string): { command: string, prefi
     }
   }
   // the wrapper script spawns the same binary; run it with this Node so signals reach one process tree
-  const wrapper = fileURLToPath(new URL('../node_modules/@foundry-rs/anvil/bin.mjs', import.meta.url))
-  tried.push(wrapper)
-  if (existsSync(wrapper)) {
-    return { command: process.execPath, prefixArgs: [wrapper] }
+  try {
+    // resolved like any dependency, so it is found from the sources and from an installed package's dist/ alike
+    const wrapper = require.resolve('@foundry-rs/anvil/bin.mjs')
+    tried.push(wrapper)
+    if (existsSync(wrapper)) {
+      return { command: process.execPath, prefixArgs: [wrapper] }
+    }
+  } catch {
+    tried.push('@foundry-rs/anvil/bin.mjs')
   }
   throw new AnvilNotFoundError(tried)
 }

@@ -15,11 +15,13 @@ import { builtinModules } from 'node:module'
 import { dirname, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import * as esbuild from 'esbuild'
+import { PAGE_DIR } from './serve.ts'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 export const REPO_ROOT = resolve(HERE, '..', '..')
 export const DEFAULT_ENTRY = join(HERE, 'page.ts')
-export const DEFAULT_OUTDIR = join(REPO_ROOT, 'dist', 'browser')
+/** dist/browser, where serve.ts looks for the page (outside git) */
+export const DEFAULT_OUTDIR = PAGE_DIR
 /** Static files copied beside the bundle. */
 export const PAGE_ASSETS = ['index.html', 'style.css']
 
@@ -63,6 +65,8 @@ export interface BuildBrowserOptions {
   /** bundle file name (default page.js) */
   outfile?: string
   minify?: boolean
+  /** write page.js.map beside the bundle (default true; the package ships the page without it) */
+  sourcemap?: boolean
   /** copy index.html and style.css (default: when building the page entry) */
   assets?: boolean
 }
@@ -184,7 +188,7 @@ export async function buildBrowser (opts: BuildBrowserOptions = {}): Promise<Bui
     format: 'iife',
     target: 'es2022',
     minify: opts.minify ?? true,
-    sourcemap: 'linked',
+    sourcemap: opts.sourcemap === false ? false : 'linked',
     metafile: true,
     logLevel: 'silent',
     legalComments: 'none',

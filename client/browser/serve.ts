@@ -7,15 +7,27 @@
  * Only the build's fixed set of files is served, so no request can reach
  * anything else on disk.
  */
+import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
-import { join } from 'node:path'
-import { DEFAULT_OUTDIR } from './build.ts'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import type { PageDefaults } from './config.ts'
 import type { FastifyInstance } from 'fastify'
 import type { AddressInfo } from 'node:net'
 
 export type { PageDefaults } from './config.ts'
+
+const UP_TWO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
+
+/**
+ * The package root: two levels above this file in the sources (client/browser/),
+ * three in the build an installed package runs (dist/client/browser/).
+ */
+export const PACKAGE_ROOT = existsSync(join(UP_TWO, 'package.json')) ? UP_TWO : resolve(UP_TWO, '..')
+
+/** Where the built page lives: `npm run build:browser` writes it, `npm run build` too, and the package ships it. */
+export const PAGE_DIR = join(PACKAGE_ROOT, 'dist', 'browser')
 
 const FILES: Record<string, string> = {
   'index.html': 'text/html; charset=utf-8',
@@ -25,7 +37,7 @@ const FILES: Record<string, string> = {
 }
 
 export interface BrowserAppInit {
-  /** the build output (default dist/browser; build it with `npm run build:browser`) */
+  /** the build output (default PAGE_DIR, dist/browser; build it with `npm run build:browser`) */
   dir?: string
   /** the page's defaults, served as config.json; `host` is the Host the page was requested from */
   defaults?(request: { host?: string }): PageDefaults | Promise<PageDefaults>
@@ -55,7 +67,7 @@ export async function browserAppReply (path: string, init: BrowserAppInit = {}, 
     return { status: 404, type: 'text/plain; charset=utf-8', body: 'not found\n', headers: SECURITY_HEADERS }
   }
   try {
-    const body = await readFile(join(init.dir ?? DEFAULT_OUTDIR, name))
+    const body = await readFile(join(init.dir ?? PAGE_DIR, name))
     return { status: 200, type, body, headers: { ...SECURITY_HEADERS, 'cache-control': name === 'index.html' ? 'no-cache' : 'max-age=60' } }
   } catch (err: any) {
     if (err.code === 'ENOENT') {

@@ -198,11 +198,11 @@ async function openSessionClient (node: CortensorNode, config: NodeConfig, chain
 }
 
 async function servePage (node: CortensorNode, config: NodeConfig, http: FastifyInstance, chain: ChainContext | undefined, routerUrl: ((host?: string) => string) | undefined, say: (line: string) => void): Promise<void> {
-  const { registerBrowserApp, browserBootstrapAddrs } = await import('../../client/browser/serve.ts')
-  const { DEFAULT_OUTDIR } = await import('../../client/browser/build.ts')
-  const built = await access(join(DEFAULT_OUTDIR, 'index.html')).then(() => true, () => false)
+  const { registerBrowserApp, browserBootstrapAddrs, PAGE_DIR } = await import('../../client/browser/serve.ts')
+  const built = await access(join(PAGE_DIR, 'index.html')).then(() => true, () => false)
   if (!built) {
-    // running from the repository: build the page now (a second or two); otherwise the page answers 404 naming the build command
+    // running from the repository: build the page now (a second or two); otherwise the page answers 404 naming the
+    // build command. An installed package ships the built page (its build needs esbuild, a development dependency).
     try {
       const { buildBrowser } = await import('../../client/browser/build.ts')
       await buildBrowser({})
