@@ -1,17 +1,17 @@
 /**
  * `npm run build` (also run by `npm pack` and `npm publish` through `prepack`):
  * writes what an installed package runs to dist/. Node strips types only
- * outside node_modules, so the package ships JavaScript:
+ * outside node_modules, so the package ships JavaScript.
  *
- * - tsc (tsconfig.build.json) compiles node/, protocols/, contracts/, client/,
- *   simulations/ and the entry index.ts to .js and .d.ts, rewriting the
- *   sources' `.ts` import specifiers to `.js` (`rewriteRelativeImportExtensions`);
- * - the protons codecs in protocols/messages/ are JavaScript with their own
- *   declarations already, and are copied as they are;
- * - files read at run time (the router's dashboard) are copied beside their module;
- * - the browser page is bundled to dist/browser/ (client/browser/build.ts), which
- *   bootstrap and router nodes serve at /app/: an installed package cannot
- *   build it, since esbuild is a development dependency.
+ * tsc (tsconfig.build.json) compiles node/, protocols/, contracts/, client/,
+ * simulations/ and the entry index.ts to .js and .d.ts, rewriting the sources'
+ * `.ts` import specifiers to `.js` (`rewriteRelativeImportExtensions`). The
+ * protons codecs in protocols/messages/ are JavaScript with declarations
+ * already, and are copied as they are; so are the files modules read beside
+ * themselves at run time (the router's dashboard). The browser page is bundled
+ * to dist/browser/ (client/browser/build.ts): bootstrap and router nodes serve
+ * it at /app/, and an installed package cannot build it, since esbuild is a
+ * development dependency.
  *
  * Inside the repository nothing needs a build: bin/cortensor.js, the tests and
  * the devnet run the TypeScript sources.
@@ -36,7 +36,12 @@ const t0 = performance.now()
 // a clean tree: nothing stale from a renamed or deleted source reaches the package
 await rm(DIST, { recursive: true, force: true })
 
-execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { cwd: ROOT, stdio: 'inherit' })
+try {
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { cwd: ROOT, stdio: 'inherit' })
+} catch {
+  process.stderr.write('build: tsc failed (its errors are above)\n')
+  process.exit(1)
+}
 
 const messages = join('protocols', 'messages')
 for (const codec of (await readdir(join(ROOT, messages))).filter(f => f.endsWith('.js'))) {
