@@ -10,7 +10,7 @@
  * temporary directory.
  */
 import { InvalidOptionError } from './errors.ts'
-import { print, say } from './output.ts'
+import { print, say, writeOutput } from './output.ts'
 import type { Command } from 'commander'
 
 function collect (value: string, previous: string[] = []): string[] {
@@ -132,7 +132,7 @@ async function submitTask (prompt: string, opts: SubmitOpts): Promise<void> {
     handle.onUpdate((u) => { say(`task ${u.taskId}: ${u.status}${u.detail != null ? ` (${u.detail})` : ''}`) })
     if (opts.stream === true) {
       for await (const t of handle.tokens) {
-        process.stdout.write(t.text)
+        writeOutput(t.text)
       }
       process.stdout.write('\n')
     }
@@ -140,7 +140,7 @@ async function submitTask (prompt: string, opts: SubmitOpts): Promise<void> {
     if (opts.json === true) {
       print(JSON.stringify(result))
     } else if (opts.stream !== true) {
-      print(result.text)
+      writeOutput(`${result.text}\n`)
     }
     say(`output ${result.outputCid} (${result.completionTokens} tokens, ${result.finishReason})`)
     for (const m of result.miners) {
