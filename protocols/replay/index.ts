@@ -35,6 +35,11 @@ export interface ReplayPolicy {
    * choice between two almost equal tokens. Near ties pass up to a budget;
    * anything further below is outside and fails the output. For sampled tasks
    * the band is as wide beyond the sampled tolerance.
+   *
+   * For greedy tasks the rule looks at the gap only, not at the rank: a
+   * claimed token of rank 3 or deeper within the band means three tokens
+   * within a tenth of a logit, which drift reorders as easily as two, and a
+   * deep rank with a larger gap is already outside.
    */
   nearTieLogitGap: number
   /** near ties allowed in any output */
