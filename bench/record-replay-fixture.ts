@@ -1,15 +1,13 @@
 /**
  * Record honest greedy outputs of a generated model as a replay fixture
  * (test/inference/replay-fixture.ts), for the CPU to replay on every test run:
+ * `node bench/record-replay-fixture.ts <out.json> [--preset medium] [--seed 1]
+ * [--outputs 24] [--tokens 200] [--cpu] [--flash-attention] [--kv-cache F32]`.
  *
- *   node bench/record-replay-fixture.ts <out.json> [--preset medium] [--seed 1] [--outputs 24] [--tokens 200]
- *     [--cpu] [--flash-attention] [--kv-cache F32]
- *
- * On a GPU machine, through the GPU kit (the entry bundled with node-llama-cpp's Vulkan prebuilt):
- *
- *   ../shared/tools/gpu-kit/build.sh bench/record-replay-fixture.ts .gpukit/record
- *   bash .gpukit/record/run.sh $OUT/gpu-vulkan-medium.json        (on the GPU machine)
- *
+ * On a GPU machine, through the GPU kit (the entry bundled with
+ * node-llama-cpp's Vulkan prebuilt): here
+ * `../shared/tools/gpu-kit/build.sh bench/record-replay-fixture.ts .gpukit/record`,
+ * there `bash .gpukit/record/run.sh $OUT/gpu-vulkan-medium.json`,
  * then drop the file into test/inference/replay-fixtures/. The engine takes the
  * GPU when one is present (`gpu: 'auto'`) unless `--cpu` is given; the
  * fixture names the backend and device it ran on.

@@ -10,8 +10,9 @@
  * prefill floor with the per-position fetch cost before and after.
  *
  * Options (`npm run bench -- replay --record-fixture f.json`, or to this file):
- *   --record-fixture <file>  write the medium preset's honest outputs of the backend's own pair as a replay fixture
- *   --quick                  a quarter of the outputs (a smoke run)
+ * `--record-fixture <file>` writes the medium preset's honest outputs of the
+ * backend's own pair as a replay fixture; `--quick` runs a quarter of the
+ * outputs (a smoke run).
  *
  * The engine takes the GPU when one is present (`gpu: 'auto'`); the header
  * names the backend and device.

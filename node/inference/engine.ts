@@ -35,10 +35,16 @@ export interface InferenceEngineInit {
   /**
    * llama.cpp's flash attention. Replay tolerates the drift it brings
    * (bench/replay.bench.ts: honest outputs generated with it on pass a replay
-   * with it off); @default FLASH_ATTENTION
+   * with it off).
+   *
+   * @default FLASH_ATTENTION
    */
   flashAttention?: boolean
-  /** type of the KV cache (keys and values); @default llama.cpp's (F16) */
+  /**
+   * Type of the KV cache (keys and values).
+   *
+   * @default 'F16' (llama.cpp's)
+   */
   kvCacheType?: KvCacheType
   /** generations allowed to wait for a sequence; @default DEFAULT_MAX_QUEUED */
   maxQueued?: number
@@ -169,7 +175,7 @@ export class LlamaInferenceEngine {
   readonly contextSize: number
   readonly batchSize: number
   readonly flashAttention: boolean
-  readonly kvCacheType?: KvCacheType
+  readonly kvCacheType: KvCacheType
   private readonly context: LlamaContext
   private readonly pool: BoundedPool<LlamaContextSequence>
   private closing?: Promise<void>
@@ -184,7 +190,7 @@ export class LlamaInferenceEngine {
     this.threads = parts.threads
     this.batchSize = parts.batchSize
     this.flashAttention = parts.flashAttention ?? FLASH_ATTENTION
-    this.kvCacheType = parts.kvCacheType
+    this.kvCacheType = parts.kvCacheType ?? 'F16'
     const seqs: LlamaContextSequence[] = []
     for (let i = 0; i < parts.context.totalSequences; i++) {
       seqs.push(parts.context.getSequence())
@@ -334,6 +340,15 @@ export class LlamaInferenceEngine {
   }
 }
 
+/** Flash attention and KV cache type of the context (validated). */
+function cacheOptions (init: InferenceEngineInit): { flashAttention: boolean, kvCacheType: KvCacheType } {
+  const type = init.kvCacheType ?? 'F16'
+  if (type !== 'F16' && type !== 'F32') {
+    throw new InvalidParamsError('kvCacheType', `must be F16 or F32, got ${String(type)}`)
+  }
+  return { flashAttention: init.flashAttention ?? FLASH_ATTENTION, kvCacheType: type }
+}
+
 /**
  * Load a GGUF model by path: validate the file (typed errors naming the
  * problem), hash it for the model id, load it with load progress, and create
@@ -373,10 +388,7 @@ export async function createInferenceEngine (init: InferenceEngineInit): Promise
   }
   const contextSize = Math.min(init.contextSize ?? DEFAULT_CONTEXT_SIZE_TOKENS, model.trainContextSize)
   const batchSize = Math.min(init.batchSize ?? DEFAULT_BATCH_SIZE_TOKENS, contextSize)
-  const flashAttention = init.flashAttention ?? FLASH_ATTENTION
-  if (init.kvCacheType != null && init.kvCacheType !== 'F16' && init.kvCacheType !== 'F32') {
-    throw new InvalidParamsError('kvCacheType', `must be F16 or F32, got ${String(init.kvCacheType)}`)
-  }
+  const { flashAttention, kvCacheType } = cacheOptions(init)
   let context: LlamaContext
   try {
     context = await model.createContext({
@@ -394,6 +406,6 @@ export async function createInferenceEngine (init: InferenceEngineInit): Promise
     throw new ModelLoadError(init.modelPath, String(err?.message ?? err).split('\n')[0])
   }
   log('loaded %s (%s) in %d ms: %d threads, %d sequences, gpu %s, flash attention %s, KV cache %s', summary.modelId, summary.name ?? summary.architecture,
-    Math.round(performance.now() - t0), threads, sequences, String(llama.gpu), flashAttention, init.kvCacheType ?? 'default')
-  return new LlamaInferenceEngine({ summary, llama, model, context, threads, maxQueued: init.maxQueued ?? DEFAULT_MAX_QUEUED, batchSize, contextSize, flashAttention, kvCacheType: init.kvCacheType })
+    Math.round(performance.now() - t0), threads, sequences, String(llama.gpu), flashAttention, kvCacheType)
+  return new LlamaInferenceEngine({ summary, llama, model, context, threads, maxQueued: init.maxQueued ?? DEFAULT_MAX_QUEUED, batchSize, contextSize, flashAttention, kvCacheType })
 }

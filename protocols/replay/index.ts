@@ -154,7 +154,12 @@ export function classifyPosition (score: PositionScore, sampling: ReplaySampling
   const strict = allowedLogitGap(sampling, policy)
   const nearTieWidth = Math.max(0, policy.nearTieLogitGap - policy.maxLogitGap)
   const topK = sampling.temperature > 0 && sampling.topK != null && sampling.topK > 0 ? sampling.topK : 0
-  let cls: PositionClass = gap <= strict ? 'pass' : gap <= strict + nearTieWidth ? 'near-tie' : 'outside'
+  let cls: PositionClass = 'outside'
+  if (gap <= strict) {
+    cls = 'pass'
+  } else if (gap <= strict + nearTieWidth) {
+    cls = 'near-tie'
+  }
   if (cls !== 'outside' && topK > 0 && claimedRank(score, policy.maxLogitGap) > topK) {
     // outside the task's top-k: a near tie only if the k-th token is within the near-tie band of it
     cls = claimedRank(score, policy.maxLogitGap + nearTieWidth) > topK ? 'outside' : 'near-tie'

@@ -59,7 +59,7 @@ export async function replayFixture (engine: LlamaInferenceEngine, model: Omit<R
       backend,
       device,
       flashAttention: engine.flashAttention,
-      kvCacheType: engine.kvCacheType ?? 'F16',
+      kvCacheType: engine.kvCacheType,
       threads: engine.threads,
       batchSize: engine.batchSize
     },

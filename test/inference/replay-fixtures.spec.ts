@@ -14,6 +14,7 @@ import { replayCheck } from '../../node/inference/replay.ts'
 import { modelDir } from './fixtures.ts'
 import { parseReplayFixture, REPLAY_FIXTURE_DIR } from './replay-fixture.ts'
 import type { ModelDir } from './fixtures.ts'
+import type { ReplayFixture } from './replay-fixture.ts'
 
 const files = readdirSync(REPLAY_FIXTURE_DIR).filter(f => f.endsWith('.json')).sort()
 
@@ -30,6 +31,10 @@ describe('inference/replay: recorded honest outputs of other engines', function 
     await models?.cleanup()
   })
 
+  async function modelPath (fixture: ReplayFixture): Promise<string> {
+    return models.model(fixture.model.preset, fixture.model.seed, fixture.model.type)
+  }
+
   it('has fixtures to replay', () => {
     expect(files).to.not.be.empty()
   })
@@ -37,8 +42,7 @@ describe('inference/replay: recorded honest outputs of other engines', function 
   for (const file of files) {
     it(`judges every output of ${file} valid on the CPU`, async () => {
       const fixture = parseReplayFixture(JSON.parse(readFileSync(join(REPLAY_FIXTURE_DIR, file), 'utf8')), file)
-      const { preset, seed, type } = fixture.model
-      const engine = await createInferenceEngine({ modelPath: await models.model(preset, seed, type), llama: await getSharedLlama(false), contextSize: 1024, sequences: 1 })
+      const engine = await createInferenceEngine({ modelPath: await modelPath(fixture), llama: await getSharedLlama(false), contextSize: 1024, sequences: 1 })
       try {
         expect(engine.modelId).to.equal(fixture.model.modelId)
         const invalid: string[] = []

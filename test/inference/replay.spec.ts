@@ -181,6 +181,10 @@ describe('inference/replay: engine settings and cheats (small preset)', function
     await models.cleanup()
   })
 
+  async function pathOf (preset: 'tiny' | 'small', seed: number): Promise<string> {
+    return models.model(preset, seed)
+  }
+
   async function outputsOf (modelPath: string, init: Partial<InferenceEngineInit> = {}): Promise<Array<{ prompt: string, result: GenerationResult }>> {
     const engine = await createInferenceEngine({ modelPath, llama: await getSharedLlama(false), contextSize: 256, sequences: 1, ...init })
     try {
@@ -204,7 +208,7 @@ describe('inference/replay: engine settings and cheats (small preset)', function
 
   for (const [name, init] of [['flash attention on', { flashAttention: true }], ['a F32 KV cache', { kvCacheType: 'F32' }]] as const) {
     it(`passes every honest output generated with ${name} (replayed with the defaults)`, async () => {
-      const vs = await verdicts(await outputsOf(await models.model('small', 1), init))
+      const vs = await verdicts(await outputsOf(await pathOf('small', 1), init))
       expect(vs.filter(v => !v.valid).map(v => v.reason)).to.deep.equal([])
       expect(Math.max(...vs.map(v => v.maxGap))).to.be.below(DEFAULT_REPLAY_NEAR_TIE_LOGIT_GAP)
     })
@@ -212,7 +216,7 @@ describe('inference/replay: engine settings and cheats (small preset)', function
 
   for (const [name, preset, seed] of [['another model (seed 2)', 'small', 2], ['the smaller preset (tiny) under the small model\'s id', 'tiny', 1]] as const) {
     it(`fails every output of ${name} with a position outside the near-tie band`, async () => {
-      const outputs = await outputsOf(await models.model(preset, seed))
+      const outputs = await outputsOf(await pathOf(preset, seed))
       const vs = await verdicts(outputs)
       vs.forEach((v, i) => {
         // an empty output (the model ended at once) is judged at its end-of-text position
