@@ -12,15 +12,14 @@ import { createInferenceEngine } from '../node/inference/engine.ts'
 import { generateModel } from '../node/inference/gguf/index.ts'
 import { disposeSharedLlamas, getSharedLlama } from '../node/inference/llama.ts'
 import { replayCheck } from '../node/inference/replay.ts'
-import { percentile, printFigures } from './report.ts'
+import { median, prefillFloorMs } from './inference-timing.ts'
+import { printFigures } from './report.ts'
 import type { BenchFigure } from './report.ts'
 import type { PresetName } from '../node/inference/gguf/index.ts'
 import type { Llama, Token } from 'node-llama-cpp'
 
 const PROMPT = 'the man said that the water was very cold and people call it a long day'
 const REPS = 3
-
-const median = (xs: number[]): number => percentile(xs, 50)
 
 /**
  * Engine vs node-llama-cpp directly on the same model file and settings
@@ -80,13 +79,7 @@ async function replayRatio (llama: Llama, modelPath: string, tokens: number, rep
       const v = await replayCheck(engine, { prompt: PROMPT, params: { maxTokens: tokens }, output: res.tokens, finishReason: res.finishReason })
       rep.push(performance.now() - t1)
       valid &&= v.valid
-      // the floor: decoding prompt + output in batches with no next-token output at all
-      const all = [...engine.tokenizePrompt(PROMPT), ...res.tokens] as Token[]
-      floor.push(await engine.withSequence(undefined, async (seq) => {
-        const t2 = performance.now()
-        await seq.evaluateWithoutGeneratingNewTokens(all)
-        return performance.now() - t2
-      }))
+      floor.push(await prefillFloorMs(engine, PROMPT, res.tokens))
     }
     return { genMs: median(gen), replayMs: median(rep), floorMs: median(floor), valid }
   } finally {

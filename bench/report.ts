@@ -45,6 +45,15 @@ export function printFigures (title: string, figures: BenchFigure[]): void {
   process.stdout.write(formatFigures(title, figures) + '\n')
 }
 
+/** A table that is not a list of figures (verdict counts, distributions), as markdown. */
+export function printTable (title: string, header: string[], rows: string[][]): void {
+  const lines = [`## ${title}`, '', `| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`]
+  for (const r of rows) {
+    lines.push(`| ${r.join(' | ')} |`)
+  }
+  process.stdout.write(lines.join('\n') + '\n\n')
+}
+
 export function percentile (values: number[], p: number): number {
   if (values.length === 0) {
     return NaN

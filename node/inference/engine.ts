@@ -32,12 +32,29 @@ export interface InferenceEngineInit {
   batchSize?: number
   /** parallel sequences; @default DEFAULT_SEQUENCES */
   sequences?: number
+  /**
+   * llama.cpp's flash attention. Replay tolerates the drift it brings
+   * (bench/replay.bench.ts: honest outputs generated with it on pass a replay
+   * with it off).
+   *
+   * @default FLASH_ATTENTION
+   */
+  flashAttention?: boolean
+  /**
+   * Type of the KV cache (keys and values).
+   *
+   * @default 'F16' (llama.cpp's)
+   */
+  kvCacheType?: KvCacheType
   /** generations allowed to wait for a sequence; @default DEFAULT_MAX_QUEUED */
   maxQueued?: number
   /** load progress, 0…1 */
   onLoadProgress?(fraction: number): void
   signal?: AbortSignal
 }
+
+/** KV cache types an operator may choose (lossless enough for replay: bench/replay.bench.ts). */
+export type KvCacheType = 'F16' | 'F32'
 
 export interface GenerateParams {
   /** @default DEFAULT_MAX_TOKENS */
@@ -157,11 +174,13 @@ export class LlamaInferenceEngine {
   readonly threads: number
   readonly contextSize: number
   readonly batchSize: number
+  readonly flashAttention: boolean
+  readonly kvCacheType: KvCacheType
   private readonly context: LlamaContext
   private readonly pool: BoundedPool<LlamaContextSequence>
   private closing?: Promise<void>
 
-  constructor (parts: { summary: GgufSummary, llama: Llama, model: LlamaModel, context: LlamaContext, threads: number, maxQueued: number, batchSize: number, contextSize: number }) {
+  constructor (parts: { summary: GgufSummary, llama: Llama, model: LlamaModel, context: LlamaContext, threads: number, maxQueued: number, batchSize: number, contextSize: number, flashAttention?: boolean, kvCacheType?: KvCacheType }) {
     this.summary = parts.summary
     this.modelPath = parts.summary.path
     this.modelId = parts.summary.modelId
@@ -170,6 +189,8 @@ export class LlamaInferenceEngine {
     this.context = parts.context
     this.threads = parts.threads
     this.batchSize = parts.batchSize
+    this.flashAttention = parts.flashAttention ?? FLASH_ATTENTION
+    this.kvCacheType = parts.kvCacheType ?? 'F16'
     const seqs: LlamaContextSequence[] = []
     for (let i = 0; i < parts.context.totalSequences; i++) {
       seqs.push(parts.context.getSequence())
@@ -319,6 +340,15 @@ export class LlamaInferenceEngine {
   }
 }
 
+/** Flash attention and KV cache type of the context (validated). */
+function cacheOptions (init: InferenceEngineInit): { flashAttention: boolean, kvCacheType: KvCacheType } {
+  const type = init.kvCacheType ?? 'F16'
+  if (type !== 'F16' && type !== 'F32') {
+    throw new InvalidParamsError('kvCacheType', `must be F16 or F32, got ${String(type)}`)
+  }
+  return { flashAttention: init.flashAttention ?? FLASH_ATTENTION, kvCacheType: type }
+}
+
 /**
  * Load a GGUF model by path: validate the file (typed errors naming the
  * problem), hash it for the model id, load it with load progress, and create
@@ -358,6 +388,7 @@ export async function createInferenceEngine (init: InferenceEngineInit): Promise
   }
   const contextSize = Math.min(init.contextSize ?? DEFAULT_CONTEXT_SIZE_TOKENS, model.trainContextSize)
   const batchSize = Math.min(init.batchSize ?? DEFAULT_BATCH_SIZE_TOKENS, contextSize)
+  const { flashAttention, kvCacheType } = cacheOptions(init)
   let context: LlamaContext
   try {
     context = await model.createContext({
@@ -365,14 +396,16 @@ export async function createInferenceEngine (init: InferenceEngineInit): Promise
       sequences,
       batchSize,
       threads,
-      flashAttention: FLASH_ATTENTION,
+      flashAttention,
+      experimentalKvCacheKeyType: init.kvCacheType,
+      experimentalKvCacheValueType: init.kvCacheType,
       createSignal: init.signal
     })
   } catch (err: any) {
     await model.dispose().catch(() => {})
     throw new ModelLoadError(init.modelPath, String(err?.message ?? err).split('\n')[0])
   }
-  log('loaded %s (%s) in %d ms: %d threads, %d sequences, gpu %s', summary.modelId, summary.name ?? summary.architecture,
-    Math.round(performance.now() - t0), threads, sequences, String(llama.gpu))
-  return new LlamaInferenceEngine({ summary, llama, model, context, threads, maxQueued: init.maxQueued ?? DEFAULT_MAX_QUEUED, batchSize, contextSize })
+  log('loaded %s (%s) in %d ms: %d threads, %d sequences, gpu %s, flash attention %s, KV cache %s', summary.modelId, summary.name ?? summary.architecture,
+    Math.round(performance.now() - t0), threads, sequences, String(llama.gpu), flashAttention, kvCacheType)
+  return new LlamaInferenceEngine({ summary, llama, model, context, threads, maxQueued: init.maxQueued ?? DEFAULT_MAX_QUEUED, batchSize, contextSize, flashAttention, kvCacheType })
 }

@@ -32,7 +32,7 @@ export async function loadInferenceEngine (init: InferenceEngineInit): Promise<I
 }
 
 export { createInferenceEngine, LlamaInferenceEngine, resolveParams } from './engine.ts'
-export type { GeneratedToken, GenerateParams, GenerationResult, InferenceEngineInit, ResolvedParams } from './engine.ts'
+export type { GeneratedToken, GenerateParams, GenerationResult, InferenceEngineInit, KvCacheType, ResolvedParams } from './engine.ts'
 export { replayCheck, DEFAULT_REPLAY_POLICY } from './replay.ts'
 export type { ReplayRequest, ReplayResult } from './replay.ts'
 export { createEmbedder, cosineSimilarity, embeddingOutliers, Embedder } from './embeddings.ts'

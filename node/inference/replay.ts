@@ -1,12 +1,21 @@
 /**
  * Oracle-side replay check: evaluate `prompt + claimed output` once (one
  * prefill pass through llama.cpp, batched) with the task's model, fetch at
- * each output position only the claimed token's logit and the top few logits
- * (a handful of numbers cross into JS, whatever the vocabulary size), and let
- * the pure policy in protocols/replay decide.
+ * each output position only what the verdict needs, and let the pure policy
+ * in protocols/replay decide.
+ *
+ * What crosses into JS per position: for greedy and for sampled tasks
+ * without top-k, the claimed token's logit and the best logit (node-llama-cpp's
+ * `includeSelected` with its default greedy sampler: an argmax over the
+ * vocabulary, no sort); only a top-k task fetches its k best logits, which
+ * makes llama.cpp's binding sort the whole vocabulary at that position.
+ * bench/replay.bench.ts measures the per-position cost of both.
  */
 import { judgeReplay } from '../../protocols/replay/index.ts'
-import { DEFAULT_REPLAY_MAX_LOGIT_GAP, DEFAULT_REPLAY_MAX_VIOLATIONS, DEFAULT_REPLAY_MIN_RELATIVE_PROBABILITY, REPLAY_MAX_EVIDENCE, REPLAY_TOP_LOGITS } from './constants.ts'
+import {
+  DEFAULT_REPLAY_MAX_LOGIT_GAP, DEFAULT_REPLAY_MAX_NEAR_TIES, DEFAULT_REPLAY_MAX_VIOLATIONS, DEFAULT_REPLAY_MIN_RELATIVE_PROBABILITY,
+  DEFAULT_REPLAY_NEAR_TIE_LOGIT_GAP, DEFAULT_REPLAY_NEAR_TIE_TOKENS_PER_EXTRA, REPLAY_MAX_EVIDENCE, REPLAY_MAX_TOP_K_FETCHED
+} from './constants.ts'
 import { resolveParams } from './engine.ts'
 import { ContextOverflowError, InvalidParamsError } from './errors.ts'
 import type { GenerateParams, LlamaInferenceEngine } from './engine.ts'
@@ -15,6 +24,9 @@ import type { ControlledEvaluateInputItem, Token } from 'node-llama-cpp'
 
 export const DEFAULT_REPLAY_POLICY: ReplayPolicy = {
   maxLogitGap: DEFAULT_REPLAY_MAX_LOGIT_GAP,
+  nearTieLogitGap: DEFAULT_REPLAY_NEAR_TIE_LOGIT_GAP,
+  maxNearTies: DEFAULT_REPLAY_MAX_NEAR_TIES,
+  nearTieTokensPerExtra: DEFAULT_REPLAY_NEAR_TIE_TOKENS_PER_EXTRA,
   minRelativeProbability: DEFAULT_REPLAY_MIN_RELATIVE_PROBABILITY,
   maxViolations: DEFAULT_REPLAY_MAX_VIOLATIONS,
   maxEvidence: REPLAY_MAX_EVIDENCE
@@ -49,6 +61,13 @@ function stopMatchedAtEnd (engine: LlamaInferenceEngine, output: number[], stop:
   return stop.some(s => text.includes(s)) && !stop.some(s => before.includes(s))
 }
 
+/** What to fetch at each replayed position (see the file comment). */
+export function replayLogitsFilter (claimed: number, topK: number): { tokens: Token[], includeSelected?: true, includeTop?: number } {
+  return topK > 0
+    ? { tokens: [claimed as Token], includeTop: Math.min(topK, REPLAY_MAX_TOP_K_FETCHED) }
+    : { tokens: [claimed as Token], includeSelected: true }
+}
+
 function scoreFrom (index: number, claimed: number, logits: Map<number, number> | undefined): PositionScore {
   const entries = [...(logits ?? new Map<number, number>()).entries()].sort((a, b) => b[1] - a[1])
   return {
@@ -75,7 +94,6 @@ export async function replayCheck (engine: LlamaInferenceEngine, request: Replay
     throw new ContextOverflowError(all.length + 1, engine.contextSize)
   }
   const topK = params.temperature > 0 && params.topK != null && params.topK > 0 ? params.topK : 0
-  const includeTop = Math.max(REPLAY_TOP_LOGITS, Math.min(topK, 256))
   const endToken = engine.endToken
   const wantEnd = request.finishReason === 'eos' && endToken != null
   const first = prompt.length - 1
@@ -84,7 +102,7 @@ export async function replayCheck (engine: LlamaInferenceEngine, request: Replay
     if (i < first || claimed == null) {
       return token as Token
     }
-    return [token as Token, { generateNext: { logits: { filter: { tokens: [claimed as Token], includeTop } } } }]
+    return [token as Token, { generateNext: { logits: { filter: replayLogitsFilter(claimed, topK) } } }]
   })
 
   return engine.withSequence(signal, async (seq) => {
@@ -106,7 +124,7 @@ export async function replayCheck (engine: LlamaInferenceEngine, request: Replay
         outputLength: request.output.length,
         maxTokens: params.maxTokens,
         finishReason: request.finishReason,
-        stopMatched: stopMatchedAtEnd(engine, request.output, params.stop)
+        stopMatched: request.finishReason === 'stop' && stopMatchedAtEnd(engine, request.output, params.stop)
       }
     })
     return { ...verdict, evaluateMs, positions }

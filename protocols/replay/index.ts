@@ -23,11 +23,32 @@ export interface PositionScore {
 }
 
 export interface ReplayPolicy {
-  /** greedy: the claimed logit may be at most this far below the best one (numeric drift between evaluations) */
+  /**
+   * The strict band: a claimed token passes outright when its logit is at most
+   * this far below the best one (greedy), or below the sampled tolerance.
+   */
   maxLogitGap: number
+  /**
+   * The near-tie band: a position outside the strict band but at most this far
+   * below the best logit (greedy) is a near tie, where honest numeric drift
+   * between engines (GPU vs CPU, flash attention, KV cache type) flips the
+   * choice between two almost equal tokens. Near ties pass up to a budget;
+   * anything further below is outside and fails the output. For sampled tasks
+   * the band is as wide beyond the sampled tolerance.
+   *
+   * For greedy tasks the rule looks at the gap only, not at the rank: a
+   * claimed token of rank 3 or deeper within the band means three tokens
+   * within a tenth of a logit, which drift reorders as easily as two, and a
+   * deep rank with a larger gap is already outside.
+   */
+  nearTieLogitGap: number
+  /** near ties allowed in any output */
+  maxNearTies: number
+  /** one more near tie allowed per this many output tokens (0: the budget does not grow with length) */
+  nearTieTokensPerExtra: number
   /** sampled: smallest allowed p(claimed)/p(best) at the task's temperature */
   minRelativeProbability: number
-  /** positions allowed outside the band before the output is invalid */
+  /** positions outside the near-tie band allowed before the output is invalid */
   maxViolations: number
   /** evidence entries kept */
   maxEvidence: number
@@ -52,7 +73,10 @@ export interface ReplayClaim {
   stopMatched?: boolean
 }
 
-export type ReplayReason = 'valid' | 'token-mismatch' | 'truncated' | 'extended' | 'eos-mismatch' | 'empty'
+export type ReplayReason = 'valid' | 'token-mismatch' | 'near-ties' | 'truncated' | 'extended' | 'eos-mismatch' | 'empty'
+
+/** Where a position fell: inside the strict band, in the near-tie band, or outside both. */
+export type PositionClass = 'pass' | 'near-tie' | 'outside'
 
 export interface ReplayEvidence {
   index: number
@@ -61,8 +85,14 @@ export interface ReplayEvidence {
   expected: number
   /** logit(expected) − logit(claimed) */
   logitGap: number
-  /** 1-based rank of the claimed token among the fetched top tokens (topTokens.length + 1 = below all of them) */
+  /**
+   * 1-based rank of the claimed token among the fetched tokens (for greedy
+   * tasks only the best and the claimed token are fetched, so any claimed
+   * token that is not the best is rank 2)
+   */
   rank: number
+  /** a near tie (counted against the budget) or outside the near-tie band */
+  severity: Exclude<PositionClass, 'pass'>
 }
 
 export interface ReplayVerdict {
@@ -70,12 +100,18 @@ export interface ReplayVerdict {
   reason: ReplayReason
   /** positions scored */
   checked: number
-  /** positions outside the band */
+  /** positions outside the near-tie band */
   violations: number
-  /** first offending positions (at most policy.maxEvidence) */
+  /** positions in the near-tie band (the end position included) */
+  nearTies: number
+  /** near ties this output was allowed (policy.maxNearTies plus its length's share) */
+  nearTieBudget: number
+  /** offending positions, those outside the band first, then near ties, in output order (at most policy.maxEvidence) */
   evidence: ReplayEvidence[]
-  /** largest logit gap among the positions that passed (how close honest drift came to the tolerance) */
+  /** largest logit gap among the positions inside the strict band */
   maxPassingGap: number
+  /** largest logit gap among all scored positions, near ties and violations included (how far this output's drift went) */
+  maxGap: number
 }
 
 /** Rank of the claimed token: 1 + the fetched tokens scoring more than `slack` above it. */
@@ -89,7 +125,7 @@ export function claimedRank (score: PositionScore, slack: number): number {
   return rank
 }
 
-/** The largest logit gap a claimed token may have under these sampling parameters. */
+/** The largest logit gap a claimed token may have inside the strict band under these sampling parameters. */
 export function allowedLogitGap (sampling: ReplaySampling, policy: ReplayPolicy): number {
   if (sampling.temperature <= 0) {
     return policy.maxLogitGap
@@ -98,25 +134,65 @@ export function allowedLogitGap (sampling: ReplaySampling, policy: ReplayPolicy)
   return Math.max(policy.maxLogitGap, sampling.temperature * Math.log(1 / policy.minRelativeProbability))
 }
 
-/** Judge one position: undefined when inside the band, else the evidence. */
-export function judgePosition (score: PositionScore, sampling: ReplaySampling, policy: ReplayPolicy): ReplayEvidence | undefined {
-  const best = score.topLogits[0]
-  const gap = Math.max(0, best - score.claimedLogit)
-  const rank = claimedRank(score, policy.maxLogitGap)
-  let bad = !Number.isFinite(score.claimedLogit) || gap > allowedLogitGap(sampling, policy)
-  if (!bad && sampling.temperature > 0 && sampling.topK != null && sampling.topK > 0 && rank > sampling.topK) {
-    bad = true
+/** Near ties an output of this length may have. */
+export function nearTieBudget (outputLength: number, policy: ReplayPolicy): number {
+  const extra = policy.nearTieTokensPerExtra > 0 ? Math.floor(outputLength / policy.nearTieTokensPerExtra) : 0
+  return policy.maxNearTies + extra
+}
+
+/** The logit gap of the claimed token below the best fetched one (0 when it is the best). */
+export function logitGap (score: PositionScore): number {
+  return Math.max(0, score.topLogits[0] - score.claimedLogit)
+}
+
+/** Classify one position: inside the strict band, a near tie, or outside. */
+export function classifyPosition (score: PositionScore, sampling: ReplaySampling, policy: ReplayPolicy): PositionClass {
+  if (!Number.isFinite(score.claimedLogit)) {
+    return 'outside'
   }
-  if (!bad) {
+  const gap = logitGap(score)
+  const strict = allowedLogitGap(sampling, policy)
+  const nearTieWidth = Math.max(0, policy.nearTieLogitGap - policy.maxLogitGap)
+  const topK = sampling.temperature > 0 && sampling.topK != null && sampling.topK > 0 ? sampling.topK : 0
+  let cls: PositionClass = 'outside'
+  if (gap <= strict) {
+    cls = 'pass'
+  } else if (gap <= strict + nearTieWidth) {
+    cls = 'near-tie'
+  }
+  if (cls !== 'outside' && topK > 0 && claimedRank(score, policy.maxLogitGap) > topK) {
+    // outside the task's top-k: a near tie only if the k-th token is within the near-tie band of it
+    cls = claimedRank(score, policy.maxLogitGap + nearTieWidth) > topK ? 'outside' : 'near-tie'
+  }
+  return cls
+}
+
+/** Judge one position: undefined when inside the strict band, else the evidence (a near tie or outside). */
+export function judgePosition (score: PositionScore, sampling: ReplaySampling, policy: ReplayPolicy): ReplayEvidence | undefined {
+  const cls = classifyPosition(score, sampling, policy)
+  if (cls === 'pass') {
     return undefined
   }
-  return { index: score.index, claimed: score.claimed, expected: score.topTokens[0], logitGap: gap, rank }
+  return {
+    index: score.index,
+    claimed: score.claimed,
+    expected: score.topTokens[0],
+    logitGap: Number.isFinite(score.claimedLogit) ? logitGap(score) : Infinity,
+    rank: claimedRank(score, policy.maxLogitGap),
+    severity: cls
+  }
 }
 
 /**
  * The verdict over a whole output. `positions` are the scores of the claimed
  * output tokens, in order; `end`, for finishReason `eos`, is the score of the
  * end-of-generation token right after the output.
+ *
+ * The rule: every position inside the strict band passes; a position in the
+ * near-tie band is a near tie, allowed up to `nearTieBudget` per output (the
+ * end position included); a position outside the near-tie band fails the
+ * output (`token-mismatch`, or `eos-mismatch` at the end position), as do
+ * more near ties than the budget (`near-ties`).
  */
 export function judgeReplay (input: {
   positions: PositionScore[]
@@ -126,27 +202,43 @@ export function judgeReplay (input: {
   end?: PositionScore
 }): ReplayVerdict {
   const { positions, sampling, policy, claim } = input
-  const evidence: ReplayEvidence[] = []
+  const outside: ReplayEvidence[] = []
+  const ties: ReplayEvidence[] = []
   let violations = 0
+  let nearTies = 0
   let maxPassingGap = 0
-  for (const p of positions) {
+  let maxGap = 0
+  const judge = (p: PositionScore): ReplayEvidence | undefined => {
     const e = judgePosition(p, sampling, policy)
+    const gap = Number.isFinite(p.claimedLogit) ? logitGap(p) : Infinity
+    maxGap = Math.max(maxGap, gap)
     if (e == null) {
-      maxPassingGap = Math.max(maxPassingGap, p.topLogits[0] - p.claimedLogit)
-      continue
+      maxPassingGap = Math.max(maxPassingGap, gap)
+    } else if (e.severity === 'near-tie') {
+      nearTies++
+      ties.push(e)
+    } else {
+      outside.push(e)
     }
-    violations++
-    if (evidence.length < policy.maxEvidence) {
-      evidence.push(e)
+    return e
+  }
+  for (const p of positions) {
+    if (judge(p)?.severity === 'outside') {
+      violations++
     }
   }
+  const endEvidence = claim.finishReason === 'eos' && input.end != null ? judge(input.end) : undefined
+  const budget = nearTieBudget(claim.outputLength, policy)
   const verdict = (reason: ReplayReason): ReplayVerdict => ({
     valid: reason === 'valid',
     reason,
     checked: positions.length,
     violations,
-    evidence,
-    maxPassingGap
+    nearTies,
+    nearTieBudget: budget,
+    evidence: [...outside, ...ties].slice(0, policy.maxEvidence),
+    maxPassingGap,
+    maxGap
   })
   if (claim.outputLength > claim.maxTokens) {
     return verdict('extended')
@@ -168,19 +260,16 @@ export function judgeReplay (input: {
         return verdict('truncated')
       }
       break
-    case 'eos': {
-      const end = input.end
-      const e = end == null ? undefined : judgePosition(end, sampling, policy)
-      if (end == null || e != null) {
-        if (e != null && evidence.length < policy.maxEvidence) {
-          evidence.push(e)
-        }
+    case 'eos':
+      if (input.end == null || endEvidence?.severity === 'outside') {
         return verdict('eos-mismatch')
       }
       break
-    }
     default:
       return verdict('truncated')
+  }
+  if (nearTies > budget) {
+    return verdict('near-ties')
   }
   return verdict('valid')
 }
