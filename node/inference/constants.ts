@@ -91,6 +91,17 @@ export const DEFAULT_REPLAY_NEAR_TIE_TOKENS_PER_EXTRA = 128
  */
 export const DEFAULT_REPLAY_MIN_RELATIVE_PROBABILITY = 1e-9
 
+/**
+ * Sampled outputs (temperature > 0): the largest z of an output's positions in
+ * the sampler's own distribution (protocols/replay `maxSampleZ`). Honest
+ * sampling gives z ≈ N(0, 1) whatever the model (the mid-distribution
+ * transform has mean exactly 1/2): 30 honest 64-token samples of the `tiny`
+ * preset at temperature 0.8 scored −1.4 … 2.2, and test/inference/replay.spec.ts
+ * checks more. P(z > 6) ≈ 1e-9 for an honest output; an output sampled from
+ * elsewhere (another prompt, a hotter temperature) drifts upward with length.
+ */
+export const DEFAULT_REPLAY_MAX_SAMPLE_Z = 6
+
 /** Positions outside the near-tie band before the verdict is `invalid` (0: any wrong token fails). */
 export const DEFAULT_REPLAY_MAX_VIOLATIONS = 0
 

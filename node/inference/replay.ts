@@ -10,17 +10,25 @@
  * vocabulary, no sort); only a top-k task fetches its k best logits, which
  * makes llama.cpp's binding sort the whole vocabulary at that position.
  * bench/replay.bench.ts measures the per-position cost of both.
+ *
+ * Sampled tasks (temperature > 0) are judged on the sampler's own
+ * distribution instead: each position asks llama.cpp for the probabilities
+ * the miner's sampler drew from (the task's temperature, top-k and top-p,
+ * resolved by node-llama-cpp exactly as for generation; at most top-k
+ * entries cross into JS). A claimed token outside that support could not
+ * have been drawn; those positions get a second, greedy pass for their raw
+ * logits, to tell drift at the sampler's cut-off from a token far below it.
  */
 import { judgeReplay } from '../../protocols/replay/index.ts'
 import {
-  DEFAULT_REPLAY_MAX_LOGIT_GAP, DEFAULT_REPLAY_MAX_NEAR_TIES, DEFAULT_REPLAY_MAX_VIOLATIONS, DEFAULT_REPLAY_MIN_RELATIVE_PROBABILITY,
+  DEFAULT_REPLAY_MAX_LOGIT_GAP, DEFAULT_REPLAY_MAX_NEAR_TIES, DEFAULT_REPLAY_MAX_SAMPLE_Z, DEFAULT_REPLAY_MAX_VIOLATIONS, DEFAULT_REPLAY_MIN_RELATIVE_PROBABILITY,
   DEFAULT_REPLAY_NEAR_TIE_LOGIT_GAP, DEFAULT_REPLAY_NEAR_TIE_TOKENS_PER_EXTRA, REPLAY_MAX_EVIDENCE, REPLAY_MAX_TOP_K_FETCHED
 } from './constants.ts'
 import { resolveParams } from './engine.ts'
 import { ContextOverflowError, InvalidParamsError } from './errors.ts'
-import type { GenerateParams, LlamaInferenceEngine } from './engine.ts'
+import type { GenerateParams, LlamaInferenceEngine, ResolvedParams } from './engine.ts'
 import type { FinishReason, PositionScore, ReplayPolicy, ReplayVerdict } from '../../protocols/replay/index.ts'
-import type { ControlledEvaluateInputItem, Token } from 'node-llama-cpp'
+import type { ControlledEvaluateInputItem, LlamaContextSequence, Token } from 'node-llama-cpp'
 
 export const DEFAULT_REPLAY_POLICY: ReplayPolicy = {
   maxLogitGap: DEFAULT_REPLAY_MAX_LOGIT_GAP,
@@ -28,6 +36,7 @@ export const DEFAULT_REPLAY_POLICY: ReplayPolicy = {
   maxNearTies: DEFAULT_REPLAY_MAX_NEAR_TIES,
   nearTieTokensPerExtra: DEFAULT_REPLAY_NEAR_TIE_TOKENS_PER_EXTRA,
   minRelativeProbability: DEFAULT_REPLAY_MIN_RELATIVE_PROBABILITY,
+  maxSampleZ: DEFAULT_REPLAY_MAX_SAMPLE_Z,
   maxViolations: DEFAULT_REPLAY_MAX_VIOLATIONS,
   maxEvidence: REPLAY_MAX_EVIDENCE
 }
@@ -93,28 +102,21 @@ export async function replayCheck (engine: LlamaInferenceEngine, request: Replay
   if (all.length + 1 > engine.contextSize) {
     throw new ContextOverflowError(all.length + 1, engine.contextSize)
   }
-  const topK = params.temperature > 0 && params.topK != null && params.topK > 0 ? params.topK : 0
   const endToken = engine.endToken
   const wantEnd = request.finishReason === 'eos' && endToken != null
   const first = prompt.length - 1
-  const input: ControlledEvaluateInputItem[] = all.map((token, i) => {
-    const claimed = i < all.length - 1 ? all[i + 1] : (wantEnd ? endToken : undefined)
-    if (i < first || claimed == null) {
-      return token as Token
-    }
-    return [token as Token, { generateNext: { logits: { filter: replayLogitsFilter(claimed, topK) } } }]
-  })
+  // the token each scored position claims: the output's, then the end token for an `eos` claim
+  const claimedAt = (i: number): number | undefined => i < first ? undefined : i < all.length - 1 ? all[i + 1] : (wantEnd ? endToken : undefined)
+  const sampled = params.temperature > 0
 
   return engine.withSequence(signal, async (seq) => {
     const t0 = performance.now()
-    const res = await seq.controlledEvaluate(input)
+    const scores = sampled
+      ? await sampledScores(seq, all, claimedAt, params, policy)
+      : await greedyScores(seq, all, claimedAt, params)
     const evaluateMs = performance.now() - t0
-    const positions: PositionScore[] = []
-    for (let j = 0; j < request.output.length; j++) {
-      const i = first + j
-      positions.push(scoreFrom(j, all[i + 1], res[i]?.next.logits))
-    }
-    const end = wantEnd ? scoreFrom(request.output.length, endToken, res[all.length - 1]?.next.logits) : undefined
+    const positions = request.output.map((_, j) => ({ ...(scores[first + j] as PositionScore), index: j }))
+    const end = wantEnd ? { ...(scores[all.length - 1] as PositionScore), index: request.output.length } : undefined
     const verdict = judgeReplay({
       positions,
       end,
@@ -129,6 +131,88 @@ export async function replayCheck (engine: LlamaInferenceEngine, request: Replay
     })
     return { ...verdict, evaluateMs, positions }
   })
+}
+
+/** One batched pass fetching the claimed token's logit and the best one (or the top-k) at each scored position. */
+async function greedyScores (seq: LlamaContextSequence, all: number[], claimedAt: (i: number) => number | undefined, params: ResolvedParams): Promise<Array<PositionScore | undefined>> {
+  const topK = params.temperature > 0 && params.topK != null && params.topK > 0 ? params.topK : 0
+  const input: ControlledEvaluateInputItem[] = all.map((token, i) => {
+    const claimed = claimedAt(i)
+    return claimed == null ? token as Token : [token as Token, { generateNext: { logits: { filter: replayLogitsFilter(claimed, topK) } } }]
+  })
+  const res = await seq.controlledEvaluate(input)
+  return all.map((_, i) => {
+    const claimed = claimedAt(i)
+    return claimed == null ? undefined : scoreFrom(i, claimed, res[i]?.next.logits)
+  })
+}
+
+/**
+ * Sampled tasks: one batched pass fetching, at each scored position, the
+ * probabilities the task's sampler draws from; where the claimed token is not
+ * among them, a greedy pass fetches its raw logit and the raw logit of the
+ * last token the sampler keeps.
+ */
+async function sampledScores (seq: LlamaContextSequence, all: number[], claimedAt: (i: number) => number | undefined, params: ResolvedParams, policy: ReplayPolicy): Promise<Array<PositionScore | undefined>> {
+  const options = { temperature: params.temperature, topK: params.topK, topP: params.topP }
+  const res = await seq.controlledEvaluate(all.map((token, i) => claimedAt(i) == null ? token as Token : [token as Token, { generateNext: { probabilities: true, options } }]))
+  const scores: Array<PositionScore | undefined> = []
+  const outside = new Map<number, number>()
+  for (let i = 0; i < all.length; i++) {
+    const claimed = claimedAt(i)
+    if (claimed == null) {
+      scores.push(undefined)
+      continue
+    }
+    const support = [...(res[i]?.next.probabilities ?? new Map<number, number>()).entries()].sort((a, b) => b[1] - a[1])
+    scores.push(sampledScore(i, claimed, support, params.temperature))
+    if (scores[i]?.sample?.inSupport !== true && support.length > 0) {
+      outside.set(i, support[support.length - 1][0])
+    }
+  }
+  if (outside.size > 0) {
+    await seq.clearHistory()
+    const raw = await seq.controlledEvaluate(all.map((token, i) => {
+      const last = outside.get(i)
+      const claimed = claimedAt(i)
+      return last == null || claimed == null ? token as Token : [token as Token, { generateNext: { logits: { filter: { tokens: [claimed as Token, last as Token], includeSelected: true } } } }]
+    }))
+    for (const [i, last] of outside) {
+      const claimed = claimedAt(i) as number
+      const logits = raw[i]?.next.logits ?? new Map<number, number>()
+      const score = scoreFrom(i, claimed, logits)
+      const lastLogit = logits.get(last)
+      const nearCutoff = lastLogit != null && Number.isFinite(score.claimedLogit) && lastLogit - score.claimedLogit <= policy.nearTieLogitGap
+      scores[i] = { ...score, sample: { inSupport: false, nearCutoff, pit: 1 } }
+    }
+  }
+  return scores
+}
+
+/**
+ * A sampled position's score from the sampler's support (most probable
+ * first): its logits in raw units (T·ln p, up to a constant) so gaps read as
+ * for greedy tasks, and where the claimed token sits in the distribution.
+ */
+function sampledScore (index: number, claimed: number, support: Array<[number, number]>, temperature: number): PositionScore {
+  let above = 0
+  let p = 0
+  for (const [token, q] of support) {
+    if (token === claimed) {
+      p = q
+      break
+    }
+    above += q
+  }
+  const top = support[0]
+  return {
+    index,
+    claimed,
+    claimedLogit: p > 0 ? temperature * Math.log(p) : -Infinity,
+    topTokens: top != null ? [top[0]] : [],
+    topLogits: top != null ? [temperature * Math.log(top[1])] : [],
+    sample: { inSupport: p > 0, nearCutoff: false, pit: p > 0 ? above + p / 2 : 1 }
+  }
 }
 
 function vocabSize (engine: LlamaInferenceEngine): number {

@@ -15,8 +15,10 @@
  * failing outputs get REPLAY_FAIL;
  * 4. embedding clusters among the outputs that pass replay (honest
  * hardware drift or sampling makes different but equivalent texts): the
- * cluster with most passing miners is accepted, the others are OUTLIERs.
- * Without replay, a disagreeing task accepts a strict majority cluster, if any.
+ * cluster with most passing miners gives the accepted answer; every output
+ * that passed replay is honest work and gets PASS.
+ * Without replay, a disagreeing task accepts a strict majority cluster, if
+ * any, and the others are OUTLIERs.
  * 5. audit, after settlement: a task validation did not replay is replayed
  * anyway when a draw from its settlement block samples it
  * (protocols/sampling `isAuditDue`), so a unanimous fake is caught with the
@@ -234,7 +236,9 @@ export function aggregateVerdicts (input: AggregateInput, verdicts: Uint8Array):
     if (j === -1) {
       continue
     }
-    verdicts[i] = minerReplay[i] === 0 ? Verdict.REPLAY_FAIL : j === best ? Verdict.PASS : Verdict.OUTLIER
+    // an output that passed replay is honest work whichever answer is delivered (hardware drift and sampling
+    // make honest outputs differ); without replay, disagreeing with the majority is all that is known
+    verdicts[i] = minerReplay[i] === 0 ? Verdict.REPLAY_FAIL : (replayed || j === best) ? Verdict.PASS : Verdict.OUTLIER
   }
   if (best === -1) {
     return { accepted: -1, acceptedMiner: -1, replayed, replays }

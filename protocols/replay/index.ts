@@ -20,6 +20,25 @@ export interface PositionScore {
   topTokens: number[]
   /** their logits, same order */
   topLogits: number[]
+  /**
+   * Sampled tasks: where the claimed token sits in the validator's own
+   * sampling distribution here (the task's temperature, top-k and top-p, as
+   * the miner's sampler applies them). Absent for greedy tasks.
+   */
+  sample?: SampleScore
+}
+
+export interface SampleScore {
+  /** the claimed token is one the sampler could have drawn */
+  inSupport: boolean
+  /** not in the support, but its logit is within the near-tie band of the last token the sampler keeps (drift at the cut-off) */
+  nearCutoff: boolean
+  /**
+   * P(a more probable token) + P(claimed) / 2 under the sampler's
+   * distribution: its mean is exactly 1/2 and its variance at most 1/12 when
+   * the token was drawn from that distribution
+   */
+  pit: number
 }
 
 export interface ReplayPolicy {
@@ -46,8 +65,14 @@ export interface ReplayPolicy {
   maxNearTies: number
   /** one more near tie allowed per this many output tokens (0: the budget does not grow with length) */
   nearTieTokensPerExtra: number
-  /** sampled: smallest allowed p(claimed)/p(best) at the task's temperature */
+  /** sampled, without a distribution per position: smallest allowed p(claimed)/p(best) at the task's temperature */
   minRelativeProbability: number
+  /**
+   * sampled: the largest allowed z of the output's positions in the
+   * sampler's distribution, Σ(pit − 1/2) ÷ √(n/12); honest sampling gives
+   * z ≈ N(0, 1), an output drawn from elsewhere drifts to the unlikely end
+   */
+  maxSampleZ: number
   /** positions outside the near-tie band allowed before the output is invalid */
   maxViolations: number
   /** evidence entries kept */
@@ -73,7 +98,7 @@ export interface ReplayClaim {
   stopMatched?: boolean
 }
 
-export type ReplayReason = 'valid' | 'token-mismatch' | 'near-ties' | 'truncated' | 'extended' | 'eos-mismatch' | 'empty'
+export type ReplayReason = 'valid' | 'token-mismatch' | 'near-ties' | 'unlikely' | 'truncated' | 'extended' | 'eos-mismatch' | 'empty'
 
 /** Where a position fell: inside the strict band, in the near-tie band, or outside both. */
 export type PositionClass = 'pass' | 'near-tie' | 'outside'
@@ -112,6 +137,8 @@ export interface ReplayVerdict {
   maxPassingGap: number
   /** largest logit gap among all scored positions, near ties and violations included (how far this output's drift went) */
   maxGap: number
+  /** sampled tasks: the z of the positions inside the sampler's support (see ReplayPolicy.maxSampleZ) */
+  sampleZ?: number
 }
 
 /** Rank of the claimed token: 1 + the fetched tokens scoring more than `slack` above it. */
@@ -147,6 +174,10 @@ export function logitGap (score: PositionScore): number {
 
 /** Classify one position: inside the strict band, a near tie, or outside. */
 export function classifyPosition (score: PositionScore, sampling: ReplaySampling, policy: ReplayPolicy): PositionClass {
+  if (sampling.temperature > 0 && score.sample != null) {
+    // the sampler's own support decides: a token it could not have drawn is outside, unless drift moved the cut-off
+    return score.sample.inSupport ? 'pass' : score.sample.nearCutoff ? 'near-tie' : 'outside'
+  }
   if (!Number.isFinite(score.claimedLogit)) {
     return 'outside'
   }
@@ -222,11 +253,18 @@ export function judgeReplay (input: {
     }
     return e
   }
+  let pitSum = 0
+  let pitCount = 0
   for (const p of positions) {
     if (judge(p)?.severity === 'outside') {
       violations++
     }
+    if (sampling.temperature > 0 && p.sample?.inSupport === true) {
+      pitSum += p.sample.pit - 0.5
+      pitCount++
+    }
   }
+  const sampleZ = pitCount > 0 ? pitSum / Math.sqrt(pitCount / 12) : undefined
   const endEvidence = claim.finishReason === 'eos' && input.end != null ? judge(input.end) : undefined
   const budget = nearTieBudget(claim.outputLength, policy)
   const verdict = (reason: ReplayReason): ReplayVerdict => ({
@@ -238,13 +276,17 @@ export function judgeReplay (input: {
     nearTieBudget: budget,
     evidence: [...outside, ...ties].slice(0, policy.maxEvidence),
     maxPassingGap,
-    maxGap
+    maxGap,
+    ...(sampleZ != null ? { sampleZ } : {})
   })
   if (claim.outputLength > claim.maxTokens) {
     return verdict('extended')
   }
   if (violations > policy.maxViolations) {
     return verdict('token-mismatch')
+  }
+  if (sampleZ != null && sampleZ > policy.maxSampleZ) {
+    return verdict('unlikely')
   }
   if (claim.outputLength === 0 && claim.finishReason === 'length' && claim.maxTokens > 0) {
     return verdict('empty')

@@ -160,6 +160,35 @@ describe('inference/replay', function () {
     }
     expect(caught / 50).to.be.at.least(0.98)
   })
+
+  it('accepts honest samples at temperature 0.8 whatever their seed, and rejects an unrelated output', async () => {
+    // no top-k given: the sampler's defaults (node-llama-cpp: top-k 40, top-p 0.95), as on the miner
+    const params = { maxTokens: 48, temperature: 0.8 }
+    const zs: number[] = []
+    for (const [i, { prompt }] of honest.slice(0, 40).entries()) {
+      const r = await engine.complete(prompt, { ...params, seed: 1000 + i })
+      const v = await replayCheck(engine, { prompt, params, output: r.tokens, finishReason: r.finishReason, policy })
+      expect(v.reason, `honest sample ${i}: z ${v.sampleZ}`).to.equal('valid')
+      zs.push(v.sampleZ ?? NaN)
+    }
+    // the z of honest samples is centred on 0 with unit spread, far below the limit
+    const mean = zs.reduce((a, b) => a + b, 0) / zs.length
+    expect(Math.abs(mean)).to.be.below(0.7)
+    expect(Math.max(...zs)).to.be.below(policy.maxSampleZ / 2)
+    // the same model's sample for another prompt, and plain English text: tokens this prompt's sampler could not draw
+    let caught = 0
+    for (const [i, { prompt }] of honest.slice(0, 40).entries()) {
+      const r = await engine.complete(honest[(i + 1) % 40].prompt, { ...params, seed: 2000 + i })
+      const v = await replayCheck(engine, { prompt, params: { ...params, maxTokens: r.tokens.length }, output: r.tokens, finishReason: 'length', policy })
+      if (!v.valid) {
+        caught++
+      }
+    }
+    expect(caught).to.equal(40)
+    const english = engine.tokenizePrompt('The river was calm that morning, and the people of the town walked along it to the market.').slice(0, 20)
+    const v = await replayCheck(engine, { prompt: honest[0].prompt, params: { ...params, maxTokens: english.length }, output: english, finishReason: 'length', policy })
+    expect(v.reason).to.equal('token-mismatch')
+  })
 })
 
 describe('inference/replay: engine settings and cheats (small preset)', function () {

@@ -55,12 +55,14 @@ describe('protocols/policy', () => {
     expect(all.verdicts).to.deep.equal([Verdict.REPLAY_FAIL, Verdict.REPLAY_FAIL, Verdict.REPLAY_FAIL])
   })
 
-  it('without escalation the majority wins; an honest minority that passes replay is an outlier', () => {
+  it('without escalation the majority wins and the minority is an outlier; with replay, every output that passes is paid', () => {
     const maj = run([OK, OK, OK], [0, 0, 5], [5], false)
     expect(maj.verdicts).to.deep.equal([Verdict.PASS, Verdict.PASS, Verdict.OUTLIER])
     expect(maj.replays).to.equal(0)
+    // an honest minority that passes replay (another answer, e.g. a sample) is honest work; the majority's answer is delivered
     const split = run([OK, OK, OK], [0, 1, 1])
-    expect(split.verdicts).to.deep.equal([Verdict.OUTLIER, Verdict.PASS, Verdict.PASS])
+    expect(split.verdicts).to.deep.equal([Verdict.PASS, Verdict.PASS, Verdict.PASS])
+    expect(split.accepted).to.equal(1)
     // no majority and no replay: nothing accepted
     expect(run([OK, OK], [0, 1], [], false).accepted).to.equal(-1)
   })

@@ -1,6 +1,6 @@
 import { expect } from 'aegir/chai'
 import {
-  DEFAULT_REPLAY_MAX_LOGIT_GAP, DEFAULT_REPLAY_MAX_NEAR_TIES, DEFAULT_REPLAY_MAX_VIOLATIONS, DEFAULT_REPLAY_MIN_RELATIVE_PROBABILITY,
+  DEFAULT_REPLAY_MAX_LOGIT_GAP, DEFAULT_REPLAY_MAX_NEAR_TIES, DEFAULT_REPLAY_MAX_SAMPLE_Z, DEFAULT_REPLAY_MAX_VIOLATIONS, DEFAULT_REPLAY_MIN_RELATIVE_PROBABILITY,
   DEFAULT_REPLAY_NEAR_TIE_LOGIT_GAP, DEFAULT_REPLAY_NEAR_TIE_TOKENS_PER_EXTRA
 } from '../../node/inference/constants.ts'
 import { classifyPosition, judgeReplay, nearTieBudget } from '../../protocols/replay/index.ts'
@@ -13,6 +13,7 @@ const policy: ReplayPolicy = {
   maxNearTies: DEFAULT_REPLAY_MAX_NEAR_TIES,
   nearTieTokensPerExtra: DEFAULT_REPLAY_NEAR_TIE_TOKENS_PER_EXTRA,
   minRelativeProbability: DEFAULT_REPLAY_MIN_RELATIVE_PROBABILITY,
+  maxSampleZ: DEFAULT_REPLAY_MAX_SAMPLE_Z,
   maxViolations: DEFAULT_REPLAY_MAX_VIOLATIONS,
   maxEvidence: 4
 }
@@ -179,5 +180,40 @@ describe('protocols/replay: the verdict rule', () => {
     const strict = { ...policy, nearTieLogitGap: policy.maxLogitGap, maxNearTies: 0, nearTieTokensPerExtra: 0 }
     expect(judge(output(10, { 4: 0.03 }), { policy: strict }).reason).to.equal('token-mismatch')
     expect(judge(output(10, { 4: 0.03 }), { policy: { ...strict, maxViolations: 1 } }).valid).to.equal(true)
+  })
+
+  describe('sampled outputs, judged on the sampler\'s own distribution', () => {
+    const sampled = { temperature: 0.8 }
+    /** a sampled position: in the sampler's support with this mid-distribution value, or outside it */
+    const spos = (index: number, pit: number, inSupport = true, nearCutoff = false): PositionScore => ({
+      index, claimed: CLAIMED, claimedLogit: inSupport ? -1 : -Infinity, topTokens: [BEST], topLogits: [0], sample: { inSupport, nearCutoff, pit }
+    })
+    const judgeSampled = (positions: PositionScore[]): ReplayVerdict => judgeReplay({
+      positions, sampling: sampled, policy, claim: { outputLength: positions.length, maxTokens: positions.length, finishReason: 'length' }
+    })
+
+    it('passes an output whose tokens the sampler could draw, spread as honest draws are', () => {
+      // pit values of honest draws average 1/2
+      const v = judgeSampled(Array.from({ length: 60 }, (_, i) => spos(i, ((i * 37) % 60 + 0.5) / 60)))
+      expect(v.reason).to.equal('valid')
+      expect(v.sampleZ).to.be.closeTo(0, 1e-9)
+    })
+
+    it('fails a token the sampler could not have drawn, unless drift moved the cut-off', () => {
+      const far = judgeSampled([spos(0, 0.5), spos(1, 0.5, false), spos(2, 0.5)])
+      expect(far.reason).to.equal('token-mismatch')
+      expect(far.evidence[0]).to.include({ index: 1, severity: 'outside' })
+      const drift = judgeSampled([spos(0, 0.5), spos(1, 0.5, false, true), spos(2, 0.5)])
+      expect(drift.reason).to.equal('valid')
+      expect(drift.nearTies).to.equal(1)
+    })
+
+    it('fails an output whose tokens sit too often at the unlikely end of the distribution', () => {
+      // every token in the support, but each among the least probable: z = n·0.45 / √(n/12)
+      const v = judgeSampled(Array.from({ length: 40 }, (_, i) => spos(i, 0.95)))
+      expect(v.sampleZ).to.be.closeTo(40 * 0.45 / Math.sqrt(40 / 12), 1e-9)
+      expect(v.reason).to.equal('unlikely')
+      expect(v.valid).to.equal(false)
+    })
   })
 })
