@@ -7,13 +7,17 @@
  * its work. Finished tasks stay a while for late streams, then go.
  */
 import { logger } from '@libp2p/logger'
+import { CID } from 'multiformats/cid'
+import { equals } from 'uint8arrays/equals'
 import { bytesToHex, hexToBytes } from 'viem'
+import { cidDigest, taskParamsDigest } from '../../protocols/blocks/index.ts'
 import { TaskQueued } from '../../protocols/messages/index.ts'
 import { createTask, isTerminal, transition, tick } from '../../protocols/queue/machine.ts'
 import { taskInitFrom } from '../../protocols/queue/wire.ts'
 import { RecordStore } from './records.ts'
 import type { MinerRoleInit } from './miner.ts'
 import type { TokenBuffer } from './stream.ts'
+import type { Assignment } from '../../protocols/messages/index.ts'
 import type { QueueEffect, QueueEvent, TaskState } from '../../protocols/queue/types.ts'
 import type { PeerId } from '@libp2p/interface'
 import type { Hex } from 'viem'
@@ -59,6 +63,23 @@ export interface MinerTask {
   speculation?: Speculation
   /** this miner's ack is gossiped and on disk: tokens go out only then, so a client never streams unaccepted work */
   acked?: boolean
+  /** other announcements of the same task id by its submitter, one of which the assignment may name instead */
+  alternatives?: Array<{ queued: TaskQueued, from?: PeerId }>
+}
+
+/** other announcements of one task id kept while its assignment has not chosen (the submitter could send several) */
+const MAX_ALTERNATIVES = 4
+
+/**
+ * Whether the announcement is the one the assignment names: its prompt and
+ * params digests are the chain's, which the leader checked (an assignment
+ * without digests names none in particular).
+ */
+export function announcementMatches (q: TaskQueued, m: Pick<Assignment, 'promptDigest' | 'paramsDigest'>): boolean {
+  if (m.promptDigest != null && cidDigest(CID.decode(q.promptCid)) !== bytesToHex(m.promptDigest)) {
+    return false
+  }
+  return m.paramsDigest == null || (q.params != null && taskParamsDigest(q.params) === bytesToHex(m.paramsDigest))
 }
 
 export interface Speculation {
@@ -151,6 +172,39 @@ export class MinerTasks {
     }
     this.announcementWaiters.delete(id)
     return { task, early: early.length > 0 }
+  }
+
+  /** Another announcement of a known task id, kept in case the assignment names it (a bounded few, distinct). */
+  addAlternative (m: TaskQueued, from?: PeerId): void {
+    const task = this.tasks.get(m.taskId.toString())
+    if (task == null || task.assignmentSeen === true) {
+      return
+    }
+    const same = (q: TaskQueued): boolean => equals(TaskQueued.encode(q), TaskQueued.encode(m))
+    const list = task.alternatives ??= []
+    if (!same(task.queued) && !list.some(a => same(a.queued)) && list.length < MAX_ALTERNATIVES) {
+      list.push({ queued: m, from })
+    }
+  }
+
+  /**
+   * Make the task's announcement the one the assignment names: the current
+   * one if it matches, else a matching alternative (work started on the
+   * other one is the caller's to drop). False if none matches.
+   */
+  bind (task: MinerTask, m: Pick<Assignment, 'promptDigest' | 'paramsDigest'>): 'same' | 'swapped' | 'none' {
+    if (announcementMatches(task.queued, m)) {
+      return 'same'
+    }
+    const alt = task.alternatives?.find(a => announcementMatches(a.queued, m))
+    if (alt == null) {
+      return 'none'
+    }
+    task.alternatives = task.alternatives?.filter(a => a !== alt)
+    task.queued = alt.queued
+    task.from = alt.from
+    task.record.queued = bytesToHex(TaskQueued.encode(alt.queued))
+    return 'swapped'
   }
 
   /** The task once announced here, waiting up to ANNOUNCEMENT_WAIT_MS (a bounded number of waiters) for it. */

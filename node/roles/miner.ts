@@ -20,23 +20,24 @@
  */
 import { randomBytes } from 'node:crypto'
 import { logger } from '@libp2p/logger'
-import { CID } from 'multiformats/cid'
 import { bytesToHex, hexToBytes } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { signPrecommit } from '../../contracts/index.ts'
 import { defaultValidators, installGossip, publishMessage } from '../../protocols/gossip/index.ts'
 import { peerIdToAddress } from '../../protocols/identity.ts'
-import { StreamEnd, addressToBytes } from '../../protocols/messages/index.ts'
+import { StreamEnd, TaskQueued, addressToBytes } from '../../protocols/messages/index.ts'
 import { PoolView } from '../../protocols/pool/view.ts'
 import { isTerminal } from '../../protocols/queue/machine.ts'
 import { ackEvent, assignedEvent, precommitEvent } from '../../protocols/queue/wire.ts'
 import { buildTopic } from '../../protocols/topics.ts'
 import { CopyFault } from './copy-fault.ts'
 import { generateInto, generationParams } from './generation.ts'
+import { chainCheckedValidators } from './gossip-checks.ts'
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, MinerAdvert, chainReader } from './miner-advert.ts'
 import { MinerTasks, wake } from './miner-tasks.ts'
 import { cidDigest, precommitHash, taskPrompt } from './records.ts'
 import { SessionReservation } from './reservation.ts'
+import { revealStrategy } from './reveals.ts'
 import { drawsSelf, settleSpeculation, speculate } from './speculation.ts'
 import { TokenBuffer, serveTokenStream, streamProtocol } from './stream.ts'
 import { outcomeVerdict } from './validation.ts'
@@ -45,9 +46,10 @@ import type { MinerTask } from './miner-tasks.ts'
 import type { InferenceEngine } from '../inference/index.ts'
 import type { CortensorNode } from '../node.ts'
 import type { OutputDoc } from './records.ts'
+import type { RevealStrategy } from './reveals.ts'
 import type { SpeculationStats } from './speculation.ts'
 import type { HubDomain } from '../../contracts/index.ts'
-import type { Ack, Assignment, Precommit, Reveal, TaskQueued, Verdict } from '../../protocols/messages/index.ts'
+import type { Ack, Assignment, Precommit, Reveal, Verdict } from '../../protocols/messages/index.ts'
 import type { PoolAdvert } from '../../protocols/pool/index.ts'
 import type { QueueEffect, QueueTimeouts } from '../../protocols/queue/types.ts'
 import type { PeerId } from '@libp2p/interface'
@@ -70,6 +72,8 @@ export interface MinerFaults {
   tokenDelayMs?: number
   /** a miner whose pool view is wrong: its own draw always names it, so it starts every task */
   misdraw?: boolean
+  /** reveal the committed output, then sign and reveal a different one (provable: slashEquivocation) */
+  equivocate?: boolean
 }
 
 export interface MinerRoleInit {
@@ -121,6 +125,7 @@ export class MinerRole {
   private readonly reservation: SessionReservation
   private readonly advertiser: MinerAdvert
   private readonly copier: CopyFault
+  private readonly reveals: RevealStrategy
   private uninstall?: () => void
   private timer?: ReturnType<typeof setInterval>
   private active = 0
@@ -152,6 +157,7 @@ export class MinerRole {
       say: (line) => { this.say(line) }
     })
     this.copier = new CopyFault({ node: init.node, address: this.address, stopped: () => this.stopped })
+    this.reveals = revealStrategy({ node: init.node, domain: init.domain, address: this.address, faults: init.faults, copier: this.copier })
   }
 
   private say (line: string): void {
@@ -189,10 +195,15 @@ export class MinerRole {
     this.uninstall = installGossip(node.libp2p.services.pubsub, {
       prefix: this.prefix,
       models: [this.modelId],
-      validators: defaultValidators(),
+      // with the chain: announcements by their session's owner only, heartbeats by eligible miners only
+      validators: this.init.chain != null ? chainCheckedValidators(defaultValidators(), this.init.chain) : defaultValidators(),
+      onContradiction: (author) => { node.contradictions.add(author.toString()) },
       handlers: {
         task: (m, meta) => { this.onTaskQueued(m, meta.from) },
-        assignment: (m) => { this.tasks.onEvent(m.taskId, async (t) => { await this.onAssignment(t, m) }) },
+        assignment: (m) => {
+          this.adoptAnnouncement(m)
+          this.tasks.onEvent(m.taskId, async (t) => { await this.onAssignment(t, m) })
+        },
         ack: (m) => { this.tasks.onEvent(m.taskId, async (t) => { this.tasks.apply(t, ackEvent(m)) }) },
         precommit: (m) => { this.tasks.onEvent(m.taskId, async (t) => { this.onPrecommit(t, m) }) },
         reveal: (m) => { this.tasks.onEvent(m.taskId, async () => { this.onReveal(m) }) },
@@ -273,6 +284,8 @@ export class MinerRole {
   private onTaskQueued (m: TaskQueued, from?: PeerId): void {
     const id = m.taskId.toString()
     if (this.tasks.has(id)) {
+      // the submitter's other announcement of the task: the assignment says which one is the chain's
+      this.tasks.addAlternative(m, from)
       return
     }
     this.reservation.onTaskAnnounced(m.sessionId, id)
@@ -281,6 +294,16 @@ export class MinerRole {
     if (!early && drawsSelf(m, { pool: this.pool, address: this.address, faults: this.init.faults, busy })) {
       speculate(task, this.speculation, (t) => { this.startWork(t) })
     }
+  }
+
+  /** A replacement of a task this miner never heard of (it joined later): the assignment carries the announcement. */
+  private adoptAnnouncement (m: Assignment): void {
+    if (m.announcement == null || this.tasks.has(m.taskId.toString()) || !m.miners.some(b => bytesToHex(b).toLowerCase() === this.address)) {
+      return
+    }
+    const queued = TaskQueued.decode(m.announcement)
+    this.reservation.onTaskAnnounced(queued.sessionId, queued.taskId.toString())
+    this.tasks.add(queued)
   }
 
   private onTick (): void {
@@ -321,9 +344,26 @@ export class MinerRole {
       setTimeout(() => { this.tasks.enqueue(task, async () => { await this.onAssignment(task, m, attempt + 1) }) }, 500)
       return
     }
+    if (m.replaced.some(b => bytesToHex(b).toLowerCase() === this.address)) {
+      // the hub refused this miner for the task: whatever it started is dropped
+      task.abort?.abort()
+      this.say(`task ${m.taskId}: replaced (the hub would not take this miner)`)
+      return
+    }
     const slot = this.tasks.slotOf(task)
     if (slot == null || slot.round !== m.round || slot.status !== 'assigned') {
       return
+    }
+    // the assignment names the announcement the leader checked against the chain: work on no other
+    const bound = this.tasks.bind(task, m)
+    if (bound === 'none') {
+      task.declined = true
+      this.say(`task ${m.taskId}: assigned, but no announcement here has the chain's prompt and params: not acking`)
+      return
+    }
+    if (bound === 'swapped') {
+      settleSpeculation(task, false, this.speculation)
+      this.say(`task ${m.taskId}: the assignment names another announcement of the task than the first one heard: working on it`)
     }
     // an ephemeral node serves one session at a time: no ack, so the oracles replace this miner
     if (!this.reservation.mayServe(m.sessionId)) {
@@ -424,21 +464,14 @@ export class MinerRole {
     if (r.revealed === true) {
       return
     }
-    let reveal: Reveal
-    if (this.init.faults?.copyOthers === true) {
-      const copy = await this.copier.reveal(task.queued.taskId)
-      if (copy == null) {
-        return
-      }
-      reveal = copy
-    } else {
-      if (r.outputCid == null || r.salt == null) {
-        return
-      }
-      const salt = this.init.faults?.revealMismatch === true ? bytesToHex(randomBytes(32)) : r.salt
-      reveal = { taskId: task.queued.taskId, miner: addressToBytes(this.address as Hex), outputCid: CID.parse(r.outputCid).bytes, salt: bytes(salt) }
+    const taskId = task.queued.taskId
+    const reveals = await this.reveals(r.outputCid != null && r.salt != null ? { taskId, outputCid: r.outputCid, salt: r.salt } : undefined, taskId)
+    if (reveals.length === 0) {
+      return
     }
-    await this.publish('reveal', reveal)
+    for (const reveal of reveals) {
+      await this.publish('reveal', reveal)
+    }
     r.revealed = true
     await this.tasks.persist(task)
     this.say(`task ${task.queued.taskId}: revealed`)
