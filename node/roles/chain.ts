@@ -83,9 +83,10 @@ export class SubmittedIndex {
     if (known != null) {
       return known
     }
-    // logs below the poller's position were delivered (and indexed) unless they predate the poller
+    // logs below the poller's position were delivered (and indexed) unless they predate the poller; a
+    // position past the chain's head (no block since the last poll) is refused by the node: nothing is newer
     const from = this.watcher?.deliveredBefore
-    const found = await this.query(taskId, from ?? 0n) ?? this.tasks.get(taskId)
+    const found = await this.query(taskId, from ?? 0n).catch((err) => { if (from == null) { throw err } }) ?? this.tasks.get(taskId)
     if (found != null) {
       this.remember(taskId, found)
     }

@@ -11,7 +11,8 @@ import { CID } from 'multiformats/cid'
 import { equals } from 'uint8arrays/equals'
 import { bytesToHex, hexToBytes } from 'viem'
 import { cidDigest, taskParamsDigest } from '../../protocols/blocks/index.ts'
-import { TaskQueued } from '../../protocols/messages/index.ts'
+import { peerIdToAddress } from '../../protocols/identity.ts'
+import { StreamEnd, TaskQueued } from '../../protocols/messages/index.ts'
 import { createTask, isTerminal, transition, tick } from '../../protocols/queue/machine.ts'
 import { taskInitFrom } from '../../protocols/queue/wire.ts'
 import { RecordStore } from './records.ts'
@@ -207,6 +208,22 @@ export class MinerTasks {
     return 'swapped'
   }
 
+  /**
+   * A task this miner's clock expired (it saw no assignment in time: it
+   * joined late, or the assignment did not reach it) that an assignment now
+   * names it for: the leader's word counts over this node's guess, so the
+   * task starts over from its announcement while its deadline holds.
+   */
+  revive (task: MinerTask, nowMs = Date.now()): boolean {
+    const s = task.record.state
+    if (s.phase !== 'expired' || s.expiredReason === 'deadline' || nowMs >= s.deadlineMs) {
+      return false
+    }
+    task.record.state = createTask(taskInitFrom(task.queued, { timeouts: this.init.settings.timeouts }), nowMs).state
+    task.finishedAtMs = undefined
+    return true
+  }
+
   /** The task once announced here, waiting up to ANNOUNCEMENT_WAIT_MS (a bounded number of waiters) for it. */
   async announced (taskId: bigint): Promise<MinerTask | undefined> {
     const id = taskId.toString()
@@ -325,4 +342,37 @@ export class MinerTasks {
       this.enqueue(task, async () => { await this.persist(task) })
     }
   }
+}
+
+/** how long a token-stream request waits for this miner's work on the task to start */
+const STREAM_WAIT_MS = 10_000
+
+/**
+ * The token buffer a stream request for `taskId` from `remote` reads, once
+ * this miner's work on it is confirmed and acked, or why there is none.
+ */
+export async function streamOf (tasks: MinerTasks, taskId: bigint, remote: PeerId, stopped: () => boolean): Promise<TokenBuffer | StreamEnd.Code> {
+  const task = await tasks.announced(taskId)
+  if (task == null) {
+    return StreamEnd.Code.UNKNOWN_TASK
+  }
+  // only the submitter may read tokens before the reveal: anyone else could copy them
+  const submitter = bytesToHex(task.queued.submitter).toLowerCase()
+  if (peerIdToAddress(remote).toLowerCase() !== submitter) {
+    return StreamEnd.Code.NOT_ASSIGNED
+  }
+  // a submitter may ask before the assignment (its own draw) or before the ack: wait for the work to be
+  // confirmed and acked, or answer at once when the assignment does not name this miner or it declined
+  const deadline = Date.now() + STREAM_WAIT_MS
+  while ((task.buffer == null || task.acked !== true) && Date.now() < deadline && !stopped()) {
+    if (task.declined === true || (task.assignmentSeen === true && tasks.slotOf(task) == null)) {
+      return StreamEnd.Code.NOT_ASSIGNED
+    }
+    await new Promise<void>(resolve => {
+      const timer = setTimeout(resolve, deadline - Date.now())
+      ;(task.waiters ??= []).push(() => { clearTimeout(timer); resolve() })
+    })
+  }
+  // acked implies the work started on this miner's own draw was confirmed first
+  return task.acked === true ? task.buffer ?? StreamEnd.Code.NOT_ASSIGNED : StreamEnd.Code.NOT_ASSIGNED
 }

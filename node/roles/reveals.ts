@@ -18,12 +18,25 @@ import { signReveal } from '../../contracts/index.ts'
 import { addressToBytes } from '../../protocols/messages/index.ts'
 import { cidDigest } from './records.ts'
 import type { CopyFault } from './copy-fault.ts'
-import type { MinerFaults } from './miner.ts'
 import type { OutputDoc } from './records.ts'
 import type { HubDomain } from '../../contracts/index.ts'
 import type { Reveal } from '../../protocols/messages/index.ts'
 import type { CortensorNode } from '../node.ts'
 import type { Hex } from 'viem'
+
+/** Deliberate misbehaviour, for the fraud tests and demos. Honest miners leave this unset. */
+export interface MinerFaults {
+  /** reveal a salt other than the committed one */
+  revealMismatch?: boolean
+  /** do not generate: copy another miner's precommit and later its reveal */
+  copyOthers?: boolean
+  /** a slow miner: wait this long before each token */
+  tokenDelayMs?: number
+  /** a miner whose pool view is wrong: its own draw always names it, so it starts every task */
+  misdraw?: boolean
+  /** reveal the committed output, then sign and reveal a different one (provable: slashEquivocation) */
+  equivocate?: boolean
+}
 
 /** What the miner committed to for a task. */
 export interface Committed {
