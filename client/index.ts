@@ -15,12 +15,15 @@
 import * as dagJson from '@ipld/dag-json'
 import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
-import { bytesToHex, numberToBytes, sha256, toHex } from 'viem'
+import { bytesToHex, numberToBytes } from 'viem'
+import { minerStandings } from '../contracts/actions/registry.ts'
 import { getSession } from '../contracts/actions/sessions.ts'
 import { submitTask } from '../contracts/actions/tasks.ts'
 import { settledTaskIds, watchHub } from '../contracts/context.ts'
+import { taskParamsDigest } from '../protocols/blocks/index.ts'
 import { defaultValidators, installGossip, publishMessage } from '../protocols/gossip/index.ts'
 import { MAX_INLINE_PROMPT_BYTES, MinerVerdict, addressToBytes } from '../protocols/messages/index.ts'
+import { MinerRegistrations, registeredHeartbeats } from '../protocols/pool/registrations.ts'
 import { PoolView } from '../protocols/pool/view.ts'
 import { Channel } from './channel.ts'
 import { InvalidSubmitParamsError, TaskFailedError } from './errors.ts'
@@ -128,10 +131,13 @@ export class CortensorTaskClient implements TaskClient {
 
   async start (): Promise<void> {
     const { node, chain } = this.init
+    const base = defaultValidators()
+    // only miners the hub would assign are listed and drawn (a heartbeat only claims to be one)
+    const registrations = new MinerRegistrations({ standing: minerStandings(chain.wallet, chain.hub) })
     this.uninstall = installGossip(node.libp2p.services.pubsub, {
       prefix: this.prefix,
       models: [this.init.modelId],
-      validators: defaultValidators(),
+      validators: { ...base, heartbeat: registeredHeartbeats(base.heartbeat, registrations) },
       handlers: {
         task: () => {},
         assignment: (m) => {
@@ -289,7 +295,7 @@ export class CortensorTaskClient implements TaskClient {
     const promptCid = await node.store.putJson(promptDoc)
     // a small prompt also rides in the announcement, so miners start without fetching it
     const promptBlock = dagJson.encode(promptDoc)
-    const paramsDigest = sha256(toHex(JSON.stringify({ ...taskParams, seed: taskParams.seed.toString() })))
+    const paramsDigest = taskParamsDigest(taskParams)
     const session = await getSession(chain.wallet, { hub: chain.hub, sessionId })
     // throws ContractRuleError (InsufficientDeposit, SessionIsClosed, …) before anything reaches the mesh
     const submitted = await chain.serial(async () => submitTask(chain.wallet, { hub: chain.hub, sessionId, promptDigest: bytesToHex(promptCid.multihash.digest), maxTokens, paramsDigest }))

@@ -204,8 +204,13 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
 
     const minerDirs: string[] = []
     const miners: MinerHandle[] = []
-    const startMiner = async (i: number, engine: InferenceEngine): Promise<MinerHandle> => {
+    const startMiner = async (i: number, engine: InferenceEngine, register = false): Promise<MinerHandle> => {
       const node = await newNode(`miner-${i}`, ['miner'], [bootstrapAddr])
+      if (register) {
+        // on chain before its first heartbeat: nodes keep only miners the hub would assign in their pools
+        await fund(node.peerIdentity.address)
+        await registerNode(wallet(node.peerIdentity.privateKey), { hub, roles: ROLE_MINER, hardwareClass: 0, models: [modelId as Hex], stakeWei: MINER_STAKE_WEI })
+      }
       const ctx = await createChainContext({ rpcUrl, hub, privateKey: node.peerIdentity.privateKey })
       const role = new MinerRole({ node, engine, domain: ctx.domain, chain: ctx, modelId, heartbeatIntervalMs, timeouts, faults: init.minerFaults?.[i], onLine: (l) => { say(`miner ${i}: ${l}`) } })
       // stopped before the nodes if the start-up fails later
@@ -225,11 +230,9 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
       if (i !== 0) {
         engines.push(engine)
       }
-      const m = await startMiner(i, engine)
+      const m = await startMiner(i, engine, true)
       miners.push(m)
       minerDirs.push(m.dataDir)
-      await fund(m.node.peerIdentity.address)
-      await registerNode(wallet(m.node.peerIdentity.privateKey), { hub, roles: ROLE_MINER, hardwareClass: 0, models: [modelId as Hex], stakeWei: MINER_STAKE_WEI })
     }
     say(`${miners.length} miners serving ${modelId.slice(0, 18)}…, staked on chain`)
 

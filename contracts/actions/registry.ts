@@ -1,5 +1,6 @@
 /** Node registry: stake, roles, models, unstake with cooldown, earnings. */
 import { readContract } from 'viem/actions'
+import { ROLE_MINER } from '../constants.ts'
 import { decodeHubError } from '../errors.ts'
 import { cortensorHubAbi } from '../generated/cortensorHub.ts'
 import { sendHub } from './send.ts'
@@ -80,5 +81,50 @@ export async function getNode (client: Client, p: GetNodeParameters): Promise<Ge
     }
   } catch (err) {
     throw decodeHubError(err)
+  }
+}
+
+export interface MinerStandingParameters extends HubTarget {
+  node: Address
+  modelId: Hex
+  /** the hub's minStake, if already read (it never changes: an immutable of the hub) */
+  minStakeWei?: bigint
+}
+
+/**
+ * How the hub sees `node` as a miner of `modelId`: `eligible` if it would
+ * accept it in an assignment (its `_isEligible`: registered as a miner, not
+ * leaving, staked at least `minStake`, serving the model), `ineligible` if
+ * it is registered as a miner of the model but not assignable now (leaving
+ * or under-staked), `unregistered` otherwise.
+ */
+export async function minerStanding (client: Client, p: MinerStandingParameters): Promise<MinerStanding> {
+  const [node, minStakeWei] = await Promise.all([
+    getNode(client, { hub: p.hub, node: p.node }),
+    p.minStakeWei ?? getMinStake(client, { hub: p.hub })
+  ])
+  if (!node.registered || (node.roles & ROLE_MINER) === 0 || !node.models.some(m => m.toLowerCase() === p.modelId.toLowerCase())) {
+    return 'unregistered'
+  }
+  return node.unstakeReadyAt === 0 && node.stakeWei >= minStakeWei ? 'eligible' : 'ineligible'
+}
+
+export type MinerStanding = 'eligible' | 'ineligible' | 'unregistered'
+
+/** The stake a miner must keep to be assignable (an immutable of the hub). */
+export async function getMinStake (client: Client, p: HubTarget): Promise<bigint> {
+  try {
+    return await readContract(client, { address: p.hub, abi: cortensorHubAbi, functionName: 'minStake' })
+  } catch (err) {
+    throw decodeHubError(err)
+  }
+}
+
+/** `minerStanding` for any node and model of one hub, reading the hub's minStake once. */
+export function minerStandings (client: Client, hub: Address): (node: string, modelId: string) => Promise<MinerStanding> {
+  let minStake: Promise<bigint> | undefined
+  return async (node, modelId) => {
+    minStake ??= getMinStake(client, { hub }).catch((err) => { minStake = undefined; throw err })
+    return minerStanding(client, { hub, node: node as Address, modelId: modelId as Hex, minStakeWei: await minStake })
   }
 }

@@ -6,9 +6,12 @@
  * their own view of the pool.
  */
 import { logger } from '@libp2p/logger'
+import { CID } from 'multiformats/cid'
+import { hexToBytes } from 'viem'
 import { reassignMiner } from '../../contracts/index.ts'
+import { cidDigest, taskParamsDigest } from '../../protocols/blocks/index.ts'
 import { publishMessage } from '../../protocols/gossip/index.ts'
-import { addressToBytes } from '../../protocols/messages/index.ts'
+import { TaskQueued, addressToBytes } from '../../protocols/messages/index.ts'
 import { isTerminal } from '../../protocols/queue/machine.ts'
 import { assignedEvent } from '../../protocols/queue/wire.ts'
 import { drawMiners, roundSeed, selectionHolds } from './draws.ts'
@@ -17,7 +20,7 @@ import type { AssignmentWrites } from './assignment-writes.ts'
 import type { ChainContext } from './chain.ts'
 import type { OracleTask } from './oracle-tasks.ts'
 import type { OracleStats } from './oracle.ts'
-import type { PoolView } from './pool.ts'
+import type { MinerRegistrations, PoolView } from './pool.ts'
 import type { Assignment } from '../../protocols/messages/index.ts'
 import type { QueueEvent } from '../../protocols/queue/types.ts'
 import type { CortensorNode } from '../node.ts'
@@ -40,6 +43,8 @@ export interface AssignerInit {
   /** gossip topic prefix */
   prefix: string
   pool: PoolView
+  /** miners refused by the hub leave the pool until the chain says otherwise */
+  registrations: Pick<MinerRegistrations, 'refuse'>
   /** the hub's copies of round-0 assignments */
   assignments: Pick<AssignmentWrites, 'add' | 'onChain'>
   /** whether this oracle leads, trusting a read that names it up to `maxAgeMs` old */
@@ -50,6 +55,19 @@ export interface AssignerInit {
   onAssigned(task: OracleTask): void
   stats: Pick<OracleStats, 'assigned' | 'reassigned' | 'selectionMismatches'>
   say(line: string): void
+}
+
+/**
+ * The prompt and params digests of the task's announcement, which this
+ * oracle checked against the chain before taking the task: a miner works on
+ * the announcement with these digests only.
+ */
+export function announcementDigests (task: Pick<OracleTask, 'queued'>): Pick<Assignment, 'promptDigest' | 'paramsDigest'> {
+  const q = task.queued
+  return {
+    promptDigest: Uint8Array.from(hexToBytes(cidDigest(CID.decode(q.promptCid)))),
+    ...(q.params != null ? { paramsDigest: Uint8Array.from(hexToBytes(taskParamsDigest(q.params))) } : {})
+  }
 }
 
 export class Assigner {
@@ -79,7 +97,9 @@ export class Assigner {
       selectionSeed: Uint8Array.from(roundSeed(task, 0)),
       leader: addressToBytes(this.init.address as Hex),
       round: 0,
-      signature: new Uint8Array(0)
+      signature: new Uint8Array(0),
+      ...announcementDigests(task),
+      replaced: []
     }
     // gossip first, so miners start at once; the hub's copy follows (node/roles/assignment-writes.ts)
     await publishMessage(this.init.node.libp2p.services.pubsub, 'assignment', msg, { prefix: this.init.prefix })
@@ -140,12 +160,65 @@ export class Assigner {
       selectionSeed: Uint8Array.from(roundSeed(task, round)),
       leader: addressToBytes(this.init.address as Hex),
       round,
-      signature: new Uint8Array(0)
+      signature: new Uint8Array(0),
+      ...announcementDigests(task),
+      // named, so that a node whose clock has not timed the miner out yet takes the replacement all the same
+      replaced: [addressToBytes(current[index].toLowerCase() as Hex)],
+      // the replacement may have joined after the announcement went round
+      announcement: TaskQueued.encode(task.queued)
     }
     await publishMessage(this.init.node.libp2p.services.pubsub, 'assignment', msg, { prefix: this.init.prefix })
     this.init.apply(task, assignedEvent(msg))
     this.init.stats.reassigned++
     this.init.say(`task ${task.queued.taskId}: ${current[index]} replaced by ${replacement} (round ${round})`)
+  }
+
+  /**
+   * The hub refused a miner of the task's round-0 assignment (it is not
+   * eligible there: unregistered, unstaked, leaving): it leaves the pool, and
+   * a miner drawn in its place takes its slot at once, on gossip (a
+   * replacement round naming the refused miner) and in the assignment the
+   * hub is then asked to hold. False if no replacement can be drawn.
+   */
+  async replaceRefused (task: OracleTask, refused: string): Promise<boolean> {
+    const gone = refused.toLowerCase()
+    const model = task.queued.params?.modelId ?? ''
+    this.init.registrations.refuse(gone, model)
+    this.init.pool.forget(gone)
+    const s = task.record.state
+    const assigned = task.record.assigned ?? []
+    const index = assigned.indexOf(gone)
+    if (index < 0 || isTerminal(s) || !(await this.init.isLeader())) {
+      return false
+    }
+    const round = s.round + 1
+    let replacement: string
+    try {
+      [replacement] = this.draw(task, 1, round)
+    } catch (err: any) {
+      this.init.say(`task ${task.queued.taskId}: no replacement for ${gone}, refused by the hub: ${err.message}`)
+      return false
+    }
+    const msg: Assignment = {
+      taskId: task.queued.taskId,
+      sessionId: task.queued.sessionId,
+      miners: [addressToBytes(replacement as Hex)],
+      selectionSeed: Uint8Array.from(roundSeed(task, round)),
+      leader: addressToBytes(this.init.address as Hex),
+      round,
+      signature: new Uint8Array(0),
+      ...announcementDigests(task),
+      replaced: [addressToBytes(gone as Hex)],
+      announcement: TaskQueued.encode(task.queued)
+    }
+    if (!this.init.apply(task, assignedEvent(msg))) {
+      return false
+    }
+    task.record.assigned = assigned.map(m => m === gone ? replacement : m)
+    await publishMessage(this.init.node.libp2p.services.pubsub, 'assignment', msg, { prefix: this.init.prefix })
+    this.init.stats.reassigned++
+    this.init.say(`task ${task.queued.taskId}: ${gone} refused by the hub (not eligible), replaced by ${replacement} (round ${round})`)
+    return true
   }
 
   /** A follower's check of the leader's round-0 draw, made from the same seed and its own view of the pool. */

@@ -18,6 +18,8 @@ const log = logger('cortensor:oracle')
 const ASSIGN_WRITE_ATTEMPTS = 4
 /** first pause between those attempts; doubles each time */
 const ASSIGN_RETRY_MS = 250
+/** miners the hub refused that one write replaces before giving up (each refusal takes the miner out of the pool) */
+const MAX_REFUSALS_PER_WRITE = 3
 
 export interface AssignmentWritesInit {
   chain: ChainContext
@@ -31,6 +33,8 @@ export interface AssignmentWritesInit {
   /** the task's record changed (assignedOnChain) */
   persist(task: OracleTask): void
   stats: Pick<OracleStats, 'assignTransactions'>
+  /** the hub refused `miner` (not eligible): replace it in the task's assignment; false if it cannot be */
+  replaceRefused(task: OracleTask, miner: string): Promise<boolean>
   say(line: string): void
 }
 
@@ -116,14 +120,24 @@ export class AssignmentWrites {
     return new Set(queued)
   }
 
+  /** Whether `err` is the hub refusing a miner, now replaced in the task's assignment. */
+  private async replaced (task: OracleTask, err: any): Promise<boolean> {
+    if (err?.name !== 'ContractRuleError' || err.rule !== 'MinerNotEligible' || this.init.stopped()) {
+      return false
+    }
+    return this.init.replaceRefused(task, String(err.args?.[1] ?? ''))
+  }
+
   private async writeOne (task: OracleTask): Promise<boolean> {
     const { chain } = this.init
     const taskId = task.queued.taskId
-    const miners = task.record.assigned as Address[] | undefined
-    if (miners == null) {
-      return false
-    }
+    let refusals = 0
     for (let attempt = 1; ; attempt++) {
+      // read each time: a miner the hub refused is replaced in it
+      const miners = task.record.assigned as Address[] | undefined
+      if (miners == null) {
+        return false
+      }
       try {
         const onChain = await getTask(chain.wallet, { hub: chain.hub, taskId })
         if (onChain.status === 'queued') {
@@ -146,6 +160,12 @@ export class AssignmentWrites {
         this.init.persist(task)
         return true
       } catch (err: any) {
+        // a miner the hub will not take is replaced at once, and the assignment written again
+        if (refusals < MAX_REFUSALS_PER_WRITE && await this.replaced(task, err)) {
+          refusals++
+          attempt--
+          continue
+        }
         // a hub rule other than a lost race (the status is read again) will not change by retrying
         const permanent = err?.name === 'ContractRuleError' && err.rule !== 'TaskNotQueued'
         if (this.init.stopped() || permanent || attempt >= ASSIGN_WRITE_ATTEMPTS) {

@@ -5,7 +5,10 @@
  */
 import { bytesToHex, numberToBytes } from 'viem'
 import { getContractEvents } from 'viem/actions'
+import { getOracles } from '../../contracts/actions/oracles.ts'
+import { getSession } from '../../contracts/actions/sessions.ts'
 import { cortensorHubAbi } from '../../contracts/generated/cortensorHub.ts'
+import { LookupCache } from '../../protocols/pool/registrations.ts'
 import type { ChainContext, HubLog, HubWatcher } from '../../contracts/context.ts'
 import type { Address, Hex } from 'viem'
 
@@ -20,6 +23,22 @@ export interface SubmittedTask {
   seed: Hex
   /** the submit block: every later event of the task is at or after it */
   blockNumber: bigint
+  /** the digest of the prompt's CID (its multihash digest) */
+  promptDigest: Hex
+  /** `taskParamsDigest` of the sampling parameters */
+  paramsDigest: Hex
+}
+
+/** The chain has no TaskSubmitted log for the task. */
+export class NotSubmittedError extends Error {
+  static name = 'NotSubmittedError'
+  readonly taskId: bigint
+
+  constructor (taskId: bigint) {
+    super(`task ${taskId}: no TaskSubmitted event on chain`)
+    this.name = 'NotSubmittedError'
+    this.taskId = taskId
+  }
 }
 
 /** Submitted tasks kept for lookup; announcements follow submission within seconds. */
@@ -64,9 +83,10 @@ export class SubmittedIndex {
     if (known != null) {
       return known
     }
-    // logs below the poller's position were delivered (and indexed) unless they predate the poller
+    // logs below the poller's position were delivered (and indexed) unless they predate the poller; a
+    // position past the chain's head (no block since the last poll) is refused by the node: nothing is newer
     const from = this.watcher?.deliveredBefore
-    const found = await this.query(taskId, from ?? 0n) ?? this.tasks.get(taskId)
+    const found = await this.query(taskId, from ?? 0n).catch((err) => { if (from == null) { throw err } }) ?? this.tasks.get(taskId)
     if (found != null) {
       this.remember(taskId, found)
     }
@@ -77,7 +97,7 @@ export class SubmittedIndex {
   async lookup (taskId: bigint): Promise<SubmittedTask> {
     const found = await this.recent(taskId) ?? (this.watcher?.deliveredBefore != null ? await this.query(taskId, 0n) : undefined)
     if (found == null) {
-      throw new Error(`task ${taskId}: no TaskSubmitted event on chain`)
+      throw new NotSubmittedError(taskId)
     }
     return found
   }
@@ -104,11 +124,96 @@ export class SubmittedIndex {
 }
 
 function submittedOf (log: Pick<TaskSubmittedLog, 'args' | 'blockNumber'>): SubmittedTask {
-  return { sessionId: log.args.sessionId, maxTokens: log.args.maxTokens, seed: seedHex(log.args.seed), blockNumber: log.blockNumber }
+  return {
+    sessionId: log.args.sessionId,
+    maxTokens: log.args.maxTokens,
+    seed: seedHex(log.args.seed),
+    blockNumber: log.blockNumber,
+    promptDigest: log.args.promptDigest.toLowerCase() as Hex,
+    paramsDigest: log.args.paramsDigest.toLowerCase() as Hex
+  }
 }
 
 function seedHex (seed: bigint): Hex {
   return bytesToHex(numberToBytes(seed, { size: 32 }))
+}
+
+/** how long an unknown session stays unknown before it is read again */
+const UNKNOWN_SESSION_RECHECK_MS = 5_000
+/** session reads started per second at most, however many unknown ids are announced */
+const SESSION_READS_PER_S = 20
+
+/**
+ * Owners of sessions, read from the hub once each (an owner never changes):
+ * only a session's owner can submit its tasks, so only it can announce
+ * them. An unknown session is read again after a while; reads of unknown ids
+ * are bounded per second.
+ */
+export class SessionOwners {
+  private readonly owners: LookupCache<Address | null>
+
+  constructor (ctx: Pick<ChainContext, 'wallet' | 'hub'>) {
+    this.owners = new LookupCache({
+      read: async (id) => {
+        const s = await getSession(ctx.wallet, { hub: ctx.hub, sessionId: BigInt(id) })
+        return /^0x0{40}$/.test(s.owner) ? null : s.owner.toLowerCase() as Address
+      },
+      ttlMs: (owner) => owner == null ? UNKNOWN_SESSION_RECHECK_MS : Number.POSITIVE_INFINITY,
+      readsPerSecond: SESSION_READS_PER_S,
+      maxEntries: SUBMITTED_INDEX_SIZE
+    })
+  }
+
+  /** The owner; null if the session does not exist; undefined if it cannot be read now. */
+  async owner (sessionId: bigint): Promise<Address | null | undefined> {
+    return this.owners.get(sessionId.toString())
+  }
+}
+
+/** the hub's oracle set is read again at most this often when an unknown sender claims to be one */
+const ORACLE_SET_RECHECK_MS = 5_000
+
+/**
+ * The hub's oracle set, for nodes that do not follow leadership (miners):
+ * only an oracle may assign. Read once, and again when a sender not in it
+ * claims to be one, at most every ORACLE_SET_RECHECK_MS.
+ */
+export class OracleSet {
+  private readonly ctx: Pick<ChainContext, 'wallet' | 'hub'>
+  private oracles?: Set<string>
+  private readAtMs = 0
+  private reading?: Promise<Set<string>>
+
+  constructor (ctx: Pick<ChainContext, 'wallet' | 'hub'>) {
+    this.ctx = ctx
+  }
+
+  /** Whether `address` is an oracle on the hub (as last read); undefined if the set could not be read. */
+  async has (address: string): Promise<boolean | undefined> {
+    const a = address.toLowerCase()
+    if (this.oracles?.has(a) === true) {
+      return true
+    }
+    if (this.oracles != null && Date.now() - this.readAtMs < ORACLE_SET_RECHECK_MS) {
+      return false
+    }
+    try {
+      return (await this.read()).has(a)
+    } catch {
+      return this.oracles?.has(a)
+    }
+  }
+
+  private async read (): Promise<Set<string>> {
+    this.reading ??= getOracles(this.ctx.wallet, { hub: this.ctx.hub })
+      .then((list) => {
+        this.oracles = new Set(list.map(o => o.toLowerCase()))
+        this.readAtMs = Date.now()
+        return this.oracles
+      })
+      .finally(() => { this.reading = undefined })
+    return this.reading
+  }
 }
 
 /**

@@ -55,7 +55,12 @@ export class MinerAdvert {
   private readonly poolKeys: PoolKeys
   private hardwareClass = 'cpu'
   private level = 0
-  private seq = 0n
+  /**
+   * Heartbeat sequence: from the start time in ms, one up per heartbeat, so a
+   * restarted miner's heartbeats come after its earlier ones (from 0 again,
+   * every node would drop them as duplicates of statements already seen)
+   */
+  private seq = BigInt(Date.now())
   private heartbeatTimer?: ReturnType<typeof setInterval>
   private levelTimer?: ReturnType<typeof setTimeout>
   private stopped = false

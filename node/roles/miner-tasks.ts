@@ -7,13 +7,18 @@
  * its work. Finished tasks stay a while for late streams, then go.
  */
 import { logger } from '@libp2p/logger'
+import { CID } from 'multiformats/cid'
+import { equals } from 'uint8arrays/equals'
 import { bytesToHex, hexToBytes } from 'viem'
-import { TaskQueued } from '../../protocols/messages/index.ts'
+import { cidDigest, taskParamsDigest } from '../../protocols/blocks/index.ts'
+import { peerIdToAddress } from '../../protocols/identity.ts'
+import { StreamEnd, TaskQueued } from '../../protocols/messages/index.ts'
 import { createTask, isTerminal, transition, tick } from '../../protocols/queue/machine.ts'
 import { taskInitFrom } from '../../protocols/queue/wire.ts'
 import { RecordStore } from './records.ts'
 import type { MinerRoleInit } from './miner.ts'
 import type { TokenBuffer } from './stream.ts'
+import type { Assignment } from '../../protocols/messages/index.ts'
 import type { QueueEffect, QueueEvent, TaskState } from '../../protocols/queue/types.ts'
 import type { PeerId } from '@libp2p/interface'
 import type { Hex } from 'viem'
@@ -59,6 +64,23 @@ export interface MinerTask {
   speculation?: Speculation
   /** this miner's ack is gossiped and on disk: tokens go out only then, so a client never streams unaccepted work */
   acked?: boolean
+  /** other announcements of the same task id by its submitter, one of which the assignment may name instead */
+  alternatives?: Array<{ queued: TaskQueued, from?: PeerId }>
+}
+
+/** other announcements of one task id kept while its assignment has not chosen (the submitter could send several) */
+const MAX_ALTERNATIVES = 4
+
+/**
+ * Whether the announcement is the one the assignment names: its prompt and
+ * params digests are the chain's, which the leader checked (an assignment
+ * without digests names none in particular).
+ */
+export function announcementMatches (q: TaskQueued, m: Pick<Assignment, 'promptDigest' | 'paramsDigest'>): boolean {
+  if (m.promptDigest != null && cidDigest(CID.decode(q.promptCid)) !== bytesToHex(m.promptDigest)) {
+    return false
+  }
+  return m.paramsDigest == null || (q.params != null && taskParamsDigest(q.params) === bytesToHex(m.paramsDigest))
 }
 
 export interface Speculation {
@@ -151,6 +173,55 @@ export class MinerTasks {
     }
     this.announcementWaiters.delete(id)
     return { task, early: early.length > 0 }
+  }
+
+  /** Another announcement of a known task id, kept in case the assignment names it (a bounded few, distinct). */
+  addAlternative (m: TaskQueued, from?: PeerId): void {
+    const task = this.tasks.get(m.taskId.toString())
+    if (task == null || task.assignmentSeen === true) {
+      return
+    }
+    const same = (q: TaskQueued): boolean => equals(TaskQueued.encode(q), TaskQueued.encode(m))
+    const list = task.alternatives ??= []
+    if (!same(task.queued) && !list.some(a => same(a.queued)) && list.length < MAX_ALTERNATIVES) {
+      list.push({ queued: m, from })
+    }
+  }
+
+  /**
+   * Make the task's announcement the one the assignment names: the current
+   * one if it matches, else a matching alternative (work started on the
+   * other one is the caller's to drop). False if none matches.
+   */
+  bind (task: MinerTask, m: Pick<Assignment, 'promptDigest' | 'paramsDigest'>): 'same' | 'swapped' | 'none' {
+    if (announcementMatches(task.queued, m)) {
+      return 'same'
+    }
+    const alt = task.alternatives?.find(a => announcementMatches(a.queued, m))
+    if (alt == null) {
+      return 'none'
+    }
+    task.alternatives = task.alternatives?.filter(a => a !== alt)
+    task.queued = alt.queued
+    task.from = alt.from
+    task.record.queued = bytesToHex(TaskQueued.encode(alt.queued))
+    return 'swapped'
+  }
+
+  /**
+   * A task this miner's clock expired (it saw no assignment in time: it
+   * joined late, or the assignment did not reach it) that an assignment now
+   * names it for: the leader's word counts over this node's guess, so the
+   * task starts over from its announcement while its deadline holds.
+   */
+  revive (task: MinerTask, nowMs = Date.now()): boolean {
+    const s = task.record.state
+    if (s.phase !== 'expired' || s.expiredReason === 'deadline' || nowMs >= s.deadlineMs) {
+      return false
+    }
+    task.record.state = createTask(taskInitFrom(task.queued, { timeouts: this.init.settings.timeouts }), nowMs).state
+    task.finishedAtMs = undefined
+    return true
   }
 
   /** The task once announced here, waiting up to ANNOUNCEMENT_WAIT_MS (a bounded number of waiters) for it. */
@@ -271,4 +342,37 @@ export class MinerTasks {
       this.enqueue(task, async () => { await this.persist(task) })
     }
   }
+}
+
+/** how long a token-stream request waits for this miner's work on the task to start */
+const STREAM_WAIT_MS = 10_000
+
+/**
+ * The token buffer a stream request for `taskId` from `remote` reads, once
+ * this miner's work on it is confirmed and acked, or why there is none.
+ */
+export async function streamOf (tasks: MinerTasks, taskId: bigint, remote: PeerId, stopped: () => boolean): Promise<TokenBuffer | StreamEnd.Code> {
+  const task = await tasks.announced(taskId)
+  if (task == null) {
+    return StreamEnd.Code.UNKNOWN_TASK
+  }
+  // only the submitter may read tokens before the reveal: anyone else could copy them
+  const submitter = bytesToHex(task.queued.submitter).toLowerCase()
+  if (peerIdToAddress(remote).toLowerCase() !== submitter) {
+    return StreamEnd.Code.NOT_ASSIGNED
+  }
+  // a submitter may ask before the assignment (its own draw) or before the ack: wait for the work to be
+  // confirmed and acked, or answer at once when the assignment does not name this miner or it declined
+  const deadline = Date.now() + STREAM_WAIT_MS
+  while ((task.buffer == null || task.acked !== true) && Date.now() < deadline && !stopped()) {
+    if (task.declined === true || (task.assignmentSeen === true && tasks.slotOf(task) == null)) {
+      return StreamEnd.Code.NOT_ASSIGNED
+    }
+    await new Promise<void>(resolve => {
+      const timer = setTimeout(resolve, deadline - Date.now())
+      ;(task.waiters ??= []).push(() => { clearTimeout(timer); resolve() })
+    })
+  }
+  // acked implies the work started on this miner's own draw was confirmed first
+  return task.acked === true ? task.buffer ?? StreamEnd.Code.NOT_ASSIGNED : StreamEnd.Code.NOT_ASSIGNED
 }

@@ -20,23 +20,23 @@
  */
 import { randomBytes } from 'node:crypto'
 import { logger } from '@libp2p/logger'
-import { CID } from 'multiformats/cid'
 import { bytesToHex, hexToBytes } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { signPrecommit } from '../../contracts/index.ts'
 import { defaultValidators, installGossip, publishMessage } from '../../protocols/gossip/index.ts'
-import { peerIdToAddress } from '../../protocols/identity.ts'
-import { StreamEnd, addressToBytes } from '../../protocols/messages/index.ts'
+import { StreamEnd, TaskQueued, addressToBytes } from '../../protocols/messages/index.ts'
 import { PoolView } from '../../protocols/pool/view.ts'
 import { isTerminal } from '../../protocols/queue/machine.ts'
 import { ackEvent, assignedEvent, precommitEvent } from '../../protocols/queue/wire.ts'
 import { buildTopic } from '../../protocols/topics.ts'
 import { CopyFault } from './copy-fault.ts'
 import { generateInto, generationParams } from './generation.ts'
+import { chainCheckedValidators } from './gossip-checks.ts'
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, MinerAdvert, chainReader } from './miner-advert.ts'
-import { MinerTasks, wake } from './miner-tasks.ts'
+import { MinerTasks, streamOf, wake } from './miner-tasks.ts'
 import { cidDigest, precommitHash, taskPrompt } from './records.ts'
 import { SessionReservation } from './reservation.ts'
+import { revealStrategy } from './reveals.ts'
 import { drawsSelf, settleSpeculation, speculate } from './speculation.ts'
 import { TokenBuffer, serveTokenStream, streamProtocol } from './stream.ts'
 import { outcomeVerdict } from './validation.ts'
@@ -45,9 +45,10 @@ import type { MinerTask } from './miner-tasks.ts'
 import type { InferenceEngine } from '../inference/index.ts'
 import type { CortensorNode } from '../node.ts'
 import type { OutputDoc } from './records.ts'
+import type { MinerFaults, RevealStrategy } from './reveals.ts'
 import type { SpeculationStats } from './speculation.ts'
 import type { HubDomain } from '../../contracts/index.ts'
-import type { Ack, Assignment, Precommit, Reveal, TaskQueued, Verdict } from '../../protocols/messages/index.ts'
+import type { Ack, Assignment, Precommit, Reveal, Verdict } from '../../protocols/messages/index.ts'
 import type { PoolAdvert } from '../../protocols/pool/index.ts'
 import type { QueueEffect, QueueTimeouts } from '../../protocols/queue/types.ts'
 import type { PeerId } from '@libp2p/interface'
@@ -55,22 +56,11 @@ import type { Hex } from 'viem'
 
 export { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_PROVIDE_INTERVAL_MS } from './miner-advert.ts'
 export type { SpeculationStats } from './speculation.ts'
+export type { MinerFaults } from './reveals.ts'
 
 const log = logger('cortensor:miner')
 
 const bytes = (hex: Hex): Uint8Array<ArrayBuffer> => Uint8Array.from(hexToBytes(hex))
-
-/** Deliberate misbehaviour, for the fraud tests and demos. Honest miners leave this unset. */
-export interface MinerFaults {
-  /** reveal a salt other than the committed one */
-  revealMismatch?: boolean
-  /** do not generate: copy another miner's precommit and later its reveal */
-  copyOthers?: boolean
-  /** a slow miner: wait this long before each token */
-  tokenDelayMs?: number
-  /** a miner whose pool view is wrong: its own draw always names it, so it starts every task */
-  misdraw?: boolean
-}
 
 export interface MinerRoleInit {
   node: CortensorNode
@@ -105,8 +95,6 @@ export interface MinerRoleInit {
 }
 
 const TICK_MS = 100
-/** how long a token-stream request waits for this miner's work on the task to start */
-const STREAM_WAIT_MS = 10_000
 
 export class MinerRole {
   readonly init: MinerRoleInit
@@ -121,6 +109,7 @@ export class MinerRole {
   private readonly reservation: SessionReservation
   private readonly advertiser: MinerAdvert
   private readonly copier: CopyFault
+  private readonly reveals: RevealStrategy
   private uninstall?: () => void
   private timer?: ReturnType<typeof setInterval>
   private active = 0
@@ -152,6 +141,7 @@ export class MinerRole {
       say: (line) => { this.say(line) }
     })
     this.copier = new CopyFault({ node: init.node, address: this.address, stopped: () => this.stopped })
+    this.reveals = revealStrategy({ node: init.node, domain: init.domain, address: this.address, faults: init.faults, copier: this.copier })
   }
 
   private say (line: string): void {
@@ -164,35 +154,20 @@ export class MinerRole {
     await this.advertiser.prepare()
     // work accepted before a restart
     for await (const task of this.tasks.restore()) {
-      const { queued, record: value } = task
-      if (!isTerminal(value.state)) {
-        this.say(`task ${queued.taskId}: resumed after restart (${value.state.phase})`)
-        const status = this.tasks.slotOf(task)?.status
-        if (status === 'acked' || status === 'precommitted') {
-          // the reservation is not stored: it starts again with the work it covers
-          this.reservation.reserveFor(queued.sessionId)
-          task.acked = true
-        }
-        if (value.outputCid == null && this.tasks.slotOf(task)?.status === 'acked') {
-          this.startWork(task)
-        } else if (this.tasks.slotOf(task)?.status === 'acked' && value.commitment != null && value.signature != null) {
-          // the precommit is written before it is gossiped: one stored just before a stop may never have left
-          const precommit: Precommit = { taskId: queued.taskId, miner: addressToBytes(this.address as Hex), commitment: bytes(value.commitment), signature: bytes(value.signature) }
-          this.tasks.enqueue(task, async () => {
-            await this.publish('precommit', precommit)
-            this.tasks.apply(task, precommitEvent(precommit))
-            this.say(`task ${queued.taskId}: precommit sent again after restart`)
-          })
-        }
-      }
+      this.resume(task)
     }
     this.uninstall = installGossip(node.libp2p.services.pubsub, {
       prefix: this.prefix,
       models: [this.modelId],
-      validators: defaultValidators(),
+      // with the chain: announcements by their session's owner only, heartbeats by eligible miners only
+      validators: this.init.chain != null ? chainCheckedValidators(defaultValidators(), this.init.chain) : defaultValidators(),
+      onContradiction: (author) => { node.contradictions.add(author.toString()) },
       handlers: {
         task: (m, meta) => { this.onTaskQueued(m, meta.from) },
-        assignment: (m) => { this.tasks.onEvent(m.taskId, async (t) => { await this.onAssignment(t, m) }) },
+        assignment: (m) => {
+          this.adoptAnnouncement(m)
+          this.tasks.onEvent(m.taskId, async (t) => { await this.onAssignment(t, m) })
+        },
         ack: (m) => { this.tasks.onEvent(m.taskId, async (t) => { this.tasks.apply(t, ackEvent(m)) }) },
         precommit: (m) => { this.tasks.onEvent(m.taskId, async (t) => { this.onPrecommit(t, m) }) },
         reveal: (m) => { this.tasks.onEvent(m.taskId, async () => { this.onReveal(m) }) },
@@ -207,11 +182,47 @@ export class MinerRole {
     await node.libp2p.handle(streamProtocol(node.config.network), (stream, connection) => {
       void serveTokenStream(stream, connection.remotePeer, {
         timeoutMs: 10 * 60_000,
-        lookup: async (taskId, remote) => this.streamFor(taskId, remote)
+        lookup: async (taskId, remote) => streamOf(this.tasks, taskId, remote, () => this.stopped)
       })
     }, { runOnLimitedConnection: true })
     this.timer = setInterval(() => { this.onTick() }, TICK_MS)
     this.advertiser.start()
+  }
+
+  /**
+   * A task this miner held a slot in before a restart: unfinished work starts
+   * again; a precommit, and a reveal, already sent are sent again (a stop can
+   * lose what was just published; receivers drop the copies).
+   */
+  private resume (task: MinerTask): void {
+    const { queued, record: value } = task
+    if (isTerminal(value.state)) {
+      return
+    }
+    this.say(`task ${queued.taskId}: resumed after restart (${value.state.phase})`)
+    const status = this.tasks.slotOf(task)?.status
+    if (status !== 'acked' && status !== 'precommitted') {
+      return
+    }
+    // the reservation is not stored: it starts again with the work it covers
+    this.reservation.reserveFor(queued.sessionId)
+    task.acked = true
+    if (value.outputCid == null && status === 'acked') {
+      this.startWork(task)
+    } else if (value.commitment != null && value.signature != null) {
+      const precommit: Precommit = { taskId: queued.taskId, miner: addressToBytes(this.address as Hex), commitment: bytes(value.commitment), signature: bytes(value.signature) }
+      this.tasks.enqueue(task, async () => {
+        await this.publish('precommit', precommit)
+        if (status === 'acked') {
+          this.tasks.apply(task, precommitEvent(precommit))
+        }
+        this.say(`task ${queued.taskId}: precommit sent again after restart`)
+        if (value.revealed === true) {
+          value.revealed = false
+          await this.reveal(task)
+        }
+      })
+    }
   }
 
   async stop (): Promise<void> {
@@ -273,6 +284,8 @@ export class MinerRole {
   private onTaskQueued (m: TaskQueued, from?: PeerId): void {
     const id = m.taskId.toString()
     if (this.tasks.has(id)) {
+      // the submitter's other announcement of the task: the assignment says which one is the chain's
+      this.tasks.addAlternative(m, from)
       return
     }
     this.reservation.onTaskAnnounced(m.sessionId, id)
@@ -281,6 +294,16 @@ export class MinerRole {
     if (!early && drawsSelf(m, { pool: this.pool, address: this.address, faults: this.init.faults, busy })) {
       speculate(task, this.speculation, (t) => { this.startWork(t) })
     }
+  }
+
+  /** A replacement of a task this miner never heard of (it joined later): the assignment carries the announcement. */
+  private adoptAnnouncement (m: Assignment): void {
+    if (m.announcement == null || this.tasks.has(m.taskId.toString()) || !m.miners.some(b => bytesToHex(b).toLowerCase() === this.address)) {
+      return
+    }
+    const queued = TaskQueued.decode(m.announcement)
+    this.reservation.onTaskAnnounced(queued.sessionId, queued.taskId.toString())
+    this.tasks.add(queued)
   }
 
   private onTick (): void {
@@ -314,6 +337,9 @@ export class MinerRole {
   }
 
   private async takeAssignment (task: MinerTask, m: Assignment, attempt: number): Promise<void> {
+    if (m.miners.some(b => bytesToHex(b).toLowerCase() === this.address) && this.tasks.revive(task)) {
+      this.say(`task ${m.taskId}: assigned after this miner had given it up: taken up again`)
+    }
     const before = task.record.state
     this.tasks.apply(task, assignedEvent(m))
     if (task.record.state === before && m.round > 0 && attempt < 5) {
@@ -321,9 +347,26 @@ export class MinerRole {
       setTimeout(() => { this.tasks.enqueue(task, async () => { await this.onAssignment(task, m, attempt + 1) }) }, 500)
       return
     }
+    if (m.replaced.some(b => bytesToHex(b).toLowerCase() === this.address)) {
+      // the hub refused this miner for the task: whatever it started is dropped
+      task.abort?.abort()
+      this.say(`task ${m.taskId}: replaced (the hub would not take this miner)`)
+      return
+    }
     const slot = this.tasks.slotOf(task)
     if (slot == null || slot.round !== m.round || slot.status !== 'assigned') {
       return
+    }
+    // the assignment names the announcement the leader checked against the chain: work on no other
+    const bound = this.tasks.bind(task, m)
+    if (bound === 'none') {
+      task.declined = true
+      this.say(`task ${m.taskId}: assigned, but no announcement here has the chain's prompt and params: not acking`)
+      return
+    }
+    if (bound === 'swapped') {
+      settleSpeculation(task, false, this.speculation)
+      this.say(`task ${m.taskId}: the assignment names another announcement of the task than the first one heard: working on it`)
     }
     // an ephemeral node serves one session at a time: no ack, so the oracles replace this miner
     if (!this.reservation.mayServe(m.sessionId)) {
@@ -424,21 +467,14 @@ export class MinerRole {
     if (r.revealed === true) {
       return
     }
-    let reveal: Reveal
-    if (this.init.faults?.copyOthers === true) {
-      const copy = await this.copier.reveal(task.queued.taskId)
-      if (copy == null) {
-        return
-      }
-      reveal = copy
-    } else {
-      if (r.outputCid == null || r.salt == null) {
-        return
-      }
-      const salt = this.init.faults?.revealMismatch === true ? bytesToHex(randomBytes(32)) : r.salt
-      reveal = { taskId: task.queued.taskId, miner: addressToBytes(this.address as Hex), outputCid: CID.parse(r.outputCid).bytes, salt: bytes(salt) }
+    const taskId = task.queued.taskId
+    const reveals = await this.reveals(r.outputCid != null && r.salt != null ? { taskId, outputCid: r.outputCid, salt: r.salt } : undefined, taskId)
+    if (reveals.length === 0) {
+      return
     }
-    await this.publish('reveal', reveal)
+    for (const reveal of reveals) {
+      await this.publish('reveal', reveal)
+    }
     r.revealed = true
     await this.tasks.persist(task)
     this.say(`task ${task.queued.taskId}: revealed`)
@@ -457,33 +493,5 @@ export class MinerRole {
     if (this.init.faults?.copyOthers === true) {
       this.copier.onReveal(m)
     }
-  }
-
-  // ------------------------------------------------------------ streams
-
-  private async streamFor (taskId: bigint, remote: PeerId): Promise<TokenBuffer | StreamEnd.Code> {
-    const task = await this.tasks.announced(taskId)
-    if (task == null) {
-      return StreamEnd.Code.UNKNOWN_TASK
-    }
-    // only the submitter may read tokens before the reveal: anyone else could copy them
-    const submitter = bytesToHex(task.queued.submitter).toLowerCase()
-    if (peerIdToAddress(remote).toLowerCase() !== submitter) {
-      return StreamEnd.Code.NOT_ASSIGNED
-    }
-    // a submitter may ask before the assignment (its own draw) or before the ack: wait for the work to be
-    // confirmed and acked, or answer at once when the assignment does not name this miner or it declined
-    const deadline = Date.now() + STREAM_WAIT_MS
-    while ((task.buffer == null || task.acked !== true) && Date.now() < deadline && !this.stopped) {
-      if (task.declined === true || (task.assignmentSeen === true && this.tasks.slotOf(task) == null)) {
-        return StreamEnd.Code.NOT_ASSIGNED
-      }
-      await new Promise<void>(resolve => {
-        const timer = setTimeout(resolve, deadline - Date.now())
-        ;(task.waiters ??= []).push(() => { clearTimeout(timer); resolve() })
-      })
-    }
-    // acked implies the work started on this miner's own draw was confirmed first
-    return task.acked === true ? task.buffer ?? StreamEnd.Code.NOT_ASSIGNED : StreamEnd.Code.NOT_ASSIGNED
   }
 }

@@ -11,6 +11,7 @@ import { isTerminal, tick, transition } from '../../protocols/queue/machine.ts'
 import { assignedMiners } from './chain.ts'
 import { RecordStore } from './records.ts'
 import type { ChainContext } from './chain.ts'
+import type { EquivocationEvidence } from './equivocation.ts'
 import type { MinerVerdict, Reveal } from '../../protocols/messages/index.ts'
 import type { QueueEffect, QueueEvent, TaskState } from '../../protocols/queue/types.ts'
 import type { PeerId } from '@libp2p/interface'
@@ -31,6 +32,10 @@ export interface OracleRecord {
   state: TaskState
   precommits: Record<string, { commitment: Hex, signature: Hex }>
   reveals: Record<string, { outputCid: string, salt: Hex }>
+  /** each miner's EIP-712-signed reveals (output digest, salt, signature): evidence of equivocation */
+  signedReveals?: Record<string, Array<{ outputDigest: Hex, salt: Hex, signature: Hex }>>
+  /** miners proved to have signed two different outputs, with what the hub checks (`slashEquivocation`) */
+  equivocations?: Record<string, EquivocationEvidence>
   outcomes?: Record<string, MinerVerdict.Outcome>
   tokens?: Record<string, number>
   /** the leader replayed outputs while validating (they differed); followers derive it from the verdict */
@@ -60,6 +65,42 @@ export interface OracleTask {
   early?: Reveal[]
   /** acks and precommits that overtook the assignment (whose validation reads the chain): applied after it */
   unassigned?: Array<() => void>
+}
+
+/** events kept per task not announced yet, tasks with such events, and how long they wait */
+const EARLY_EVENTS_PER_TASK = 64
+const EARLY_EVENT_TASKS = 1024
+const EARLY_EVENTS_MAX_AGE_MS = 30_000
+
+/**
+ * Events that overtook their task's announcement (whose check reads the
+ * chain): kept a while, a bounded number, and handed over once it is in.
+ */
+export class EarlyEvents<T> {
+  private readonly waiting = new Map<string, { atMs: number, events: T[] }>()
+
+  add (taskId: string, event: T, nowMs = Date.now()): void {
+    for (const [id, w] of this.waiting) {
+      if (nowMs - w.atMs <= EARLY_EVENTS_MAX_AGE_MS) {
+        break
+      }
+      this.waiting.delete(id)
+    }
+    const w = this.waiting.get(taskId) ?? { atMs: nowMs, events: [] }
+    if (w.events.length < EARLY_EVENTS_PER_TASK) {
+      w.events.push(event)
+    }
+    this.waiting.set(taskId, w)
+    if (this.waiting.size > EARLY_EVENT_TASKS) {
+      this.waiting.delete(this.waiting.keys().next().value as string)
+    }
+  }
+
+  take (taskId: string): T[] {
+    const w = this.waiting.get(taskId)
+    this.waiting.delete(taskId)
+    return w?.events ?? []
+  }
 }
 
 /** The task's miners in assignment order, as the hub knows them, read from the submit block on. */

@@ -19,7 +19,7 @@ import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
 import { bytesToHex } from 'viem'
 import { readContract } from 'viem/actions'
-import { cortensorHubAbi, getTask } from '../../contracts/index.ts'
+import { cortensorHubAbi } from '../../contracts/index.ts'
 import { defaultValidators, installGossip } from '../../protocols/gossip/index.ts'
 import { MinerVerdict, TaskQueued } from '../../protocols/messages/index.ts'
 import { Verdict as V } from '../../protocols/policy/verdicts.ts'
@@ -28,19 +28,20 @@ import { assignedEvent, ackEvent, precommitEvent, revealEvent, taskInitFrom, ver
 import { Assigner } from './assigner.ts'
 import { AssignmentWrites } from './assignment-writes.ts'
 import { Auditor } from './audit.ts'
-import { SubmittedIndex, settledTaskIds, watchHub } from './chain.ts'
-import { checkNotCopied, checkOnChain } from './gossip-checks.ts'
+import { SessionOwners, SubmittedIndex, settledTaskIds, watchHub } from './chain.ts'
+import { Equivocations } from './equivocation.ts'
+import { oracleValidators } from './gossip-checks.ts'
 import { LeaderVerdict } from './leader-verdict.ts'
 import { Leadership } from './leadership.ts'
 import { DEFAULT_HEARTBEAT_INTERVAL_MS } from './miner.ts'
-import { OracleTasks, chainMiners } from './oracle-tasks.ts'
-import { PoolView } from './pool.ts'
+import { EarlyEvents, OracleTasks } from './oracle-tasks.ts'
+import { PoolView, chainRegistrations, followRegistry } from './pool.ts'
 import { cidDigest, precommitHash } from './records.ts'
 import { ReplayQuorum } from './replay-quorum.ts'
-import { SettlementBatcher, minerVerdict } from './settlement.ts'
+import { SettlementBatcher, settlementEntry } from './settlement.ts'
 import type { ChainContext, HubLog, HubWatcher } from './chain.ts'
 import type { AuditRecord, OracleTask } from './oracle-tasks.ts'
-import type { TaskVerdicts } from '../../contracts/index.ts'
+import type { MinerRegistrations } from './pool.ts'
 import type { Assignment, Precommit, Reveal, Verdict } from '../../protocols/messages/index.ts'
 import type { QueueEffect, QueueEvent, QueueTimeouts, TaskState } from '../../protocols/queue/types.ts'
 import type { Embedder, LlamaInferenceEngine } from '../inference/index.ts'
@@ -92,6 +93,8 @@ export interface OracleStats {
   audits: number
   /** accepted outputs that failed this oracle's audit */
   auditFailures: number
+  /** gossip that contradicted the chain or this oracle's records, by the field at fault (its author scored down) */
+  contradictions: Record<string, number>
 }
 
 const TICK_MS = 100
@@ -101,12 +104,15 @@ const MAX_UNASSIGNED_EVENTS = 64
 export class OracleRole {
   readonly init: OracleRoleInit
   readonly pool: PoolView
+  /** which heartbeat authors are eligible miners on chain: only they enter the pool */
+  readonly registrations: MinerRegistrations
   readonly address: string
   /** topic prefix: `/<network>` unless given, so networks never share topics */
   readonly prefix: string
-  readonly stats: OracleStats = { assigned: 0, reassigned: 0, validated: 0, settled: 0, settleTransactions: 0, assignTransactions: 0, selectionMismatches: 0, replays: 0, slashed: 0, audits: 0, auditFailures: 0 }
+  readonly stats: OracleStats = { assigned: 0, reassigned: 0, validated: 0, settled: 0, settleTransactions: 0, assignTransactions: 0, selectionMismatches: 0, replays: 0, slashed: 0, audits: 0, auditFailures: 0, contradictions: {} }
   private readonly tasks: OracleTasks
   private readonly submitted: SubmittedIndex
+  private readonly owners: SessionOwners
   private readonly leadership: Leadership
   private uninstall?: () => void
   private watcher?: HubWatcher
@@ -122,6 +128,10 @@ export class OracleRole {
   private readonly verdict: LeaderVerdict
   /** the post-settlement audit draw and replays */
   private readonly auditor: Auditor
+  /** events of tasks whose announcement has not passed its chain check here yet */
+  private readonly unannounced = new EarlyEvents<(t: OracleTask) => Promise<void>>()
+  /** miners that signed two different outputs, and their slashes */
+  private readonly equivocations: Equivocations
 
   constructor (init: OracleRoleInit) {
     this.init = init
@@ -137,6 +147,8 @@ export class OracleRole {
       say
     })
     this.submitted = new SubmittedIndex(init.chain)
+    this.owners = new SessionOwners(init.chain)
+    this.registrations = chainRegistrations(init.chain)
     this.leadership = new Leadership({ chain: init.chain, address: this.address, heartbeatMs: init.chainHeartbeatMs ?? 1000 })
     this.replay = new ReplayQuorum({
       node: init.node,
@@ -168,6 +180,7 @@ export class OracleRole {
       isLeader: async () => this.isLeader(),
       stopped: () => this.stopped,
       persist: (task) => { this.tasks.enqueue(task, async () => { await this.tasks.persist(task) }) },
+      replaceRefused: async (task, miner) => this.assigner.replaceRefused(task, miner),
       stats: this.stats,
       say
     })
@@ -177,6 +190,7 @@ export class OracleRole {
       address: this.address,
       prefix: this.prefix,
       pool: this.pool,
+      registrations: this.registrations,
       assignments: this.assignments,
       isLeader: async (maxAgeMs) => this.isLeader(maxAgeMs),
       apply,
@@ -198,13 +212,22 @@ export class OracleRole {
       stats: this.stats,
       say
     })
+    this.equivocations = new Equivocations({
+      chain: init.chain,
+      isLeader: async () => this.isLeader(),
+      stopped: () => this.stopped,
+      persist: (task) => { this.tasks.enqueue(task, async () => { await this.tasks.persist(task) }) },
+      onEquivocation: (_task, miner) => { this.pool.applyVerdict(miner, V.COMMIT_MISMATCH) },
+      stats: this.stats,
+      say
+    })
     this.settlement = new SettlementBatcher({
       chain: init.chain,
       maxBatch: init.maxBatch ?? 50,
       batchMs: init.settleBatchMs ?? 250,
       isLeader: async () => this.isLeader(),
       stopped: () => this.stopped,
-      entryFor: async (task) => this.settlementEntry(task),
+      entryFor: async (task) => settlementEntry({ chain: init.chain, assignments: this.assignments, say }, task),
       onSettled: (tasks, txHash) => {
         this.stats.settleTransactions++
         for (const task of tasks) {
@@ -212,6 +235,7 @@ export class OracleRole {
             this.tasks.apply(task, { type: 'settled', txHash })
             this.stats.settled++
             await this.replay.slash(task)
+            await this.equivocations.slash(task)
           })
         }
       },
@@ -251,18 +275,18 @@ export class OracleRole {
     this.uninstall = installGossip(node.libp2p.services.pubsub, {
       prefix: this.prefix,
       models: this.init.modelIds,
-      onContradiction: (author) => { node.contradictions.add(author.toString()) },
-      validators: {
-        ...base,
-        task: async (m, ctx) => {
-          await base.task(m, ctx)
-          await checkOnChain(chain, this.submitted, m)
-        },
-        precommit: async (m, ctx) => {
-          await base.precommit(m, ctx)
-          checkNotCopied(this.tasks.get(m.taskId)?.record, m)
-        }
+      onContradiction: (author, err) => {
+        node.contradictions.add(author.toString())
+        const field = (err as { field?: string }).field ?? 'unknown'
+        this.stats.contradictions[field] = (this.stats.contradictions[field] ?? 0) + 1
       },
+      validators: oracleValidators(base, {
+        domain: chain.domain,
+        submitted: this.submitted,
+        owners: this.owners,
+        registrations: this.registrations,
+        record: (taskId) => this.tasks.get(taskId)?.record
+      }),
       handlers: {
         task: (m, meta) => { this.onTaskQueued(m, meta.from) },
         assignment: (m) => { this.onEvent(m.taskId, async (t) => { this.onAssignment(t, m) }) },
@@ -279,6 +303,7 @@ export class OracleRole {
     })
     this.watcher = watchHub(chain, async (l) => {
       this.submitted.onLog(l)
+      followRegistry(l, this.registrations, this.pool)
       await this.onChainLog(l)
     }, { onError: (err) => { log('chain poll: %s', err.message) } })
     this.submitted.follow(this.watcher)
@@ -320,12 +345,19 @@ export class OracleRole {
       this.tasks.persist(task).catch((err) => { this.say(`task ${m.taskId}: ${err?.message ?? err}`) })
       this.onEffects(task, effects)
     })
+    // what overtook the announcement (an assignment, acks) comes after it
+    for (const fn of this.unannounced.take(m.taskId.toString())) {
+      this.tasks.enqueue(task, fn)
+    }
   }
 
+  /** Run `fn` on the task in arrival order; for a task whose announcement is still being checked, once it is in. */
   private onEvent (taskId: bigint, fn: (t: OracleTask) => Promise<void>): void {
     const task = this.tasks.get(taskId)
     if (task != null) {
       this.tasks.enqueue(task, fn)
+    } else {
+      this.unannounced.add(taskId.toString(), fn)
     }
   }
 
@@ -375,10 +407,17 @@ export class OracleRole {
   private onAssignment (task: OracleTask, m: Assignment): void {
     // followers recompute the draw from the same seed and pool
     this.assigner.checkDraw(task, m)
-    if (this.tasks.apply(task, assignedEvent(m)) && m.round === 0) {
-      // what the hub must hold before settlement, whoever leads then
-      task.record.assigned ??= m.miners.map(b => bytesToHex(b).toLowerCase())
-      this.onAssigned(task)
+    if (this.tasks.apply(task, assignedEvent(m))) {
+      if (m.round === 0) {
+        // what the hub must hold before settlement, whoever leads then
+        task.record.assigned ??= m.miners.map(b => bytesToHex(b).toLowerCase())
+        this.onAssigned(task)
+      } else if (m.replaced.length > 0 && task.record.assigned != null) {
+        // miners the hub refused, replaced before it held the assignment: it is asked to hold the new one
+        const replaced = m.replaced.map(b => bytesToHex(b).toLowerCase())
+        const by = m.miners.map(b => bytesToHex(b).toLowerCase())
+        task.record.assigned = task.record.assigned.map(a => replaced.includes(a) ? by[replaced.indexOf(a)] ?? a : a)
+      }
     }
   }
 
@@ -425,6 +464,8 @@ export class OracleRole {
     if (this.tasks.apply(task, revealEvent(m, matches)) && outputCid != null) {
       task.record.reveals[miner] = { outputCid: outputCid.toString(), salt: bytesToHex(m.salt) }
     }
+    // a second, different signed reveal is refused by the queue but may prove equivocation
+    this.tasks.enqueue(task, async () => { await this.equivocations.onReveal(task, m) })
   }
 
   private async onVerdict (task: OracleTask, m: Verdict): Promise<void> {
@@ -459,35 +500,6 @@ export class OracleRole {
   }
 
   // ------------------------------------------------------------ settlement
-
-  /**
-   * A validated task's line in the batch, or nothing if the hub cannot settle
-   * it: one such task would revert the whole batch. The hub settles only
-   * assignments it holds, so a task whose assignment cannot be written stays
-   * unsettled (the queue retries its settlement, then expires it).
-   */
-  private async settlementEntry (task: OracleTask): Promise<TaskVerdicts | undefined> {
-    const { chain } = this.init
-    const taskId = task.queued.taskId
-    if (task.record.state.phase !== 'validated') {
-      return undefined
-    }
-    if (Object.values(task.record.outcomes ?? {}).includes(MinerVerdict.Outcome.UNVERIFIABLE)) {
-      // nobody is paid or marked failed for work nobody could check: the task expires and its reservation returns
-      this.say(`task ${taskId}: not settled: its outputs could not be verified here`)
-      return undefined
-    }
-    if (!(await this.assignments.onChain(task))) {
-      this.say(`task ${taskId}: not settled: its assignment is not on chain`)
-      return undefined
-    }
-    const onChain = await getTask(chain.wallet, { hub: chain.hub, taskId })
-    if (onChain.status !== 'assigned') {
-      return undefined
-    }
-    const miners = await chainMiners(chain, task)
-    return { taskId, miners: miners.map(m => minerVerdict(task, m)) }
-  }
 
   private async onChainLog (l: HubLog): Promise<void> {
     if (l.eventName !== 'TasksSettled') {

@@ -20,6 +20,7 @@ import type { NodeConfig } from '../config.ts'
 import type { Embedder, LlamaInferenceEngine } from '../inference/index.ts'
 import type { CortensorNode, NodeAttachment, NodeOptions } from '../node.ts'
 import type { ChainContext } from './chain.ts'
+import type { MinerFaults } from './miner.ts'
 import type { PageDefaults } from '../../client/browser/serve.ts'
 import type { FastifyInstance } from 'fastify'
 import type { Address } from 'viem'
@@ -79,7 +80,11 @@ async function startRoles (node: CortensorNode, config: NodeConfig, http: Fastif
       say(`warning: ${chain.address} is not registered on the hub as a miner of ${engine.modelId}; oracles will not pay it. ` +
         `Register with: cortensor node register --roles miner --model ${config.model} --stake 0.1eth --key ${join(config.dataDir, 'key')} --rpc ${config.rpc}`)
     }
-    const role = new MinerRole({ node, engine, domain: chain.domain, chain, modelId: engine.modelId, topicPrefix: prefix, onLine: (l) => { say(`miner: ${l}`) } })
+    const faults = minerFaults(process.env.CORTENSOR_MINER_FAULTS)
+    if (faults != null) {
+      say(`warning: CORTENSOR_MINER_FAULTS makes this miner misbehave on purpose (${JSON.stringify(faults)}); for fault tests and demos only`)
+    }
+    const role = new MinerRole({ node, engine, domain: chain.domain, chain, modelId: engine.modelId, topicPrefix: prefix, faults, onLine: (l) => { say(`miner: ${l}`) } })
     await role.start()
     stops.push(async () => { await role.stop() })
     say(`miner serving ${engine.modelId}`)
@@ -113,6 +118,39 @@ async function startRoles (node: CortensorNode, config: NodeConfig, http: Fastif
   if (http != null && (roles.includes('bootstrap') || roles.includes('router'))) {
     await servePage(node, config, http, chain, routerUrl, say)
   }
+}
+
+const FAULT_FLAGS = ['revealMismatch', 'copyOthers', 'misdraw', 'equivocate'] as const
+
+/**
+ * Deliberate misbehaviour of a miner process (`MinerFaults`), for fault
+ * tests and demos: CORTENSOR_MINER_FAULTS='{"tokenDelayMs":40}'. Unset for
+ * an honest miner.
+ */
+export function minerFaults (json: string | undefined): MinerFaults | undefined {
+  if (json == null || json === '') {
+    return undefined
+  }
+  let raw: Record<string, unknown>
+  try {
+    raw = JSON.parse(json)
+  } catch {
+    throw new ConfigError('CORTENSOR_MINER_FAULTS', 'must be a JSON object')
+  }
+  if (raw == null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError('CORTENSOR_MINER_FAULTS', 'must be a JSON object')
+  }
+  const faults: MinerFaults = {}
+  for (const [key, value] of Object.entries(raw)) {
+    if (key === 'tokenDelayMs' && typeof value === 'number' && Number.isFinite(value) && value >= 0) {
+      faults.tokenDelayMs = value
+    } else if ((FAULT_FLAGS as readonly string[]).includes(key) && typeof value === 'boolean') {
+      faults[key as typeof FAULT_FLAGS[number]] = value
+    } else {
+      throw new ConfigError('CORTENSOR_MINER_FAULTS', `unknown fault or bad value: ${key} (tokenDelayMs: ms >= 0; ${FAULT_FLAGS.join(', ')}: booleans)`)
+    }
+  }
+  return faults
 }
 
 /** The chain context of the node key, checked: the RPC answers and the hub is a contract there. */

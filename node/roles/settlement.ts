@@ -5,10 +5,12 @@
  * record.
  */
 import { CID } from 'multiformats/cid'
-import { VERDICT_FAULTY, VERDICT_HONEST, VERDICT_MISSED, settleBatch } from '../../contracts/index.ts'
+import { VERDICT_FAULTY, VERDICT_HONEST, VERDICT_MISSED, getTask, settleBatch } from '../../contracts/index.ts'
 import { MinerVerdict } from '../../protocols/messages/index.ts'
 import { Gatherer } from './gatherer.ts'
+import { chainMiners } from './oracle-tasks.ts'
 import { cidDigest } from './records.ts'
+import type { AssignmentWrites } from './assignment-writes.ts'
 import type { ChainContext } from './chain.ts'
 import type { OracleTask } from './oracle.ts'
 import type { TaskVerdicts } from '../../contracts/index.ts'
@@ -20,6 +22,12 @@ export function minerVerdict (task: Pick<OracleTask, 'queued' | 'record'>, miner
   const outcome = task.record.outcomes?.[m]
   const reveal = task.record.reveals[m]
   const pre = task.record.precommits[m]
+  const equivocated = task.record.equivocations?.[m]
+  if (equivocated != null) {
+    // it signed two different outputs: failed and unpaid, with the precommit its matching reveal disclosed
+    const { outputDigest, salt, signature } = equivocated.precommit
+    return { miner, verdict: VERDICT_FAULTY, tokens: 0, onTime: true, outputDigest, salt, precommitSignature: signature }
+  }
   if (outcome == null || reveal == null || pre == null || outcome === MinerVerdict.Outcome.MISSING || outcome === MinerVerdict.Outcome.REVEAL_MISMATCH) {
     return { miner, verdict: VERDICT_MISSED }
   }
@@ -33,6 +41,35 @@ export function minerVerdict (task: Pick<OracleTask, 'queued' | 'record'>, miner
     salt: reveal.salt,
     precommitSignature: pre.signature
   }
+}
+
+/**
+ * A validated task's line in the batch, or nothing if the hub cannot settle
+ * it: one such task would revert the whole batch. The hub settles only
+ * assignments it holds, so a task whose assignment cannot be written stays
+ * unsettled (the queue retries its settlement, then expires it).
+ */
+export async function settlementEntry (ctx: { chain: ChainContext, assignments: Pick<AssignmentWrites, 'onChain'>, say(line: string): void }, task: OracleTask): Promise<TaskVerdicts | undefined> {
+  const { chain } = ctx
+  const taskId = task.queued.taskId
+  if (task.record.state.phase !== 'validated') {
+    return undefined
+  }
+  if (Object.values(task.record.outcomes ?? {}).includes(MinerVerdict.Outcome.UNVERIFIABLE)) {
+    // nobody is paid or marked failed for work nobody could check: the task expires and its reservation returns
+    ctx.say(`task ${taskId}: not settled: its outputs could not be verified here`)
+    return undefined
+  }
+  if (!(await ctx.assignments.onChain(task))) {
+    ctx.say(`task ${taskId}: not settled: its assignment is not on chain`)
+    return undefined
+  }
+  const onChain = await getTask(chain.wallet, { hub: chain.hub, taskId })
+  if (onChain.status !== 'assigned') {
+    return undefined
+  }
+  const miners = await chainMiners(chain, task)
+  return { taskId, miners: miners.map(m => minerVerdict(task, m)) }
 }
 
 export interface SettlementBatcherInit {

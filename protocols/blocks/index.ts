@@ -21,7 +21,7 @@ import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { concat } from 'uint8arrays/concat'
 import { equals } from 'uint8arrays/equals'
-import { bytesToHex } from 'viem'
+import { bytesToHex, sha256 as sha256Hex, toHex } from 'viem'
 import type { AbortOptions, Libp2p, PeerId } from '@libp2p/interface'
 import type { Hex } from 'viem'
 
@@ -53,6 +53,26 @@ export interface OutputDoc {
 /** The bytes32 a commitment and the chain use for a CID: its sha256 multihash digest. */
 export function cidDigest (cid: CID): Hex {
   return bytesToHex(cid.multihash.digest)
+}
+
+/** The sampling parameters of a task as the submitter hashes them for `submitTask` (field order fixed). */
+export interface TaskParamsFields {
+  modelId: string
+  maxTokens: number
+  temperature: number
+  topP: number
+  topK: number
+  seed: bigint
+  stop: string[]
+}
+
+/**
+ * The `paramsDigest` a task is submitted with: sha256 of the parameters as
+ * JSON, in this field order, the seed as a decimal string. Announcements are
+ * checked against it, so a task's parameters cannot be changed after submit.
+ */
+export function taskParamsDigest (p: TaskParamsFields): Hex {
+  return sha256Hex(toHex(JSON.stringify({ modelId: p.modelId, maxTokens: p.maxTokens, temperature: p.temperature, topP: p.topP, topK: p.topK, seed: p.seed.toString(), stop: p.stop })))
 }
 
 export class UnsupportedCodecError extends Error {

@@ -104,6 +104,34 @@ export class ContradictsRecordError extends Error {
   }
 }
 
+/**
+ * A heartbeat whose author's registration could not be read from the chain
+ * now (the node's read budget is spent, or the read failed): ignored, and
+ * nobody scored, until it can be read.
+ */
+export class RegistrationUnknownError extends Error {
+  static name = 'RegistrationUnknownError'
+
+  constructor (address: string) {
+    super(`the registration of ${address} is not known yet`)
+    this.name = 'RegistrationUnknownError'
+  }
+}
+
+/**
+ * A heartbeat of a miner registered on chain that the hub would not assign
+ * now (it asked to unstake, or its stake fell below the minimum): ignored,
+ * not held against it; it leaves the pools.
+ */
+export class NotAssignableError extends Error {
+  static name = 'NotAssignableError'
+
+  constructor (address: string) {
+    super(`${address} is registered but not assignable now`)
+    this.name = 'NotAssignableError'
+  }
+}
+
 export type GossipAction = 'reject' | 'ignore'
 
 /** Error name → verdict. Errors not listed are ignored (they may be our own fault) and logged. */
@@ -125,6 +153,8 @@ export const GOSSIP_ERROR_ACTIONS: Readonly<Record<string, GossipAction>> = {
   // the author's fault, but relays could not tell: the wrapper scores the author (ContradictsRecordError)
   ContradictsRecordError: 'ignore',
   NotLeaderError: 'ignore',
+  RegistrationUnknownError: 'ignore',
+  NotAssignableError: 'ignore',
   IllegalTransitionError: 'ignore',
   TaskFinishedError: 'ignore',
   UnknownMinerError: 'ignore',

@@ -5,6 +5,7 @@
  * already ran (`TopicCodec.check`) when these are called.
  */
 import { bytesToHex, recoverAddress } from 'viem'
+import { taskParamsDigest } from '../blocks/index.ts'
 import { InvalidFieldError } from '../messages/errors.ts'
 import { bytesToAddress } from '../messages/index.ts'
 import { MAX_CLOCK_SKEW_MS, MAX_HEARTBEAT_AGE_MS } from './constants.ts'
@@ -123,11 +124,14 @@ export function defaultValidators (init: ValidatorsInit = {}): GossipValidators 
 /** Key of the statement a message makes, for semantic de-duplication (null = no de-duplication). */
 export function statementKey<K extends TopicKind> (kind: K, m: TopicMessages[K], fromAddress: string): string | null {
   switch (kind) {
-    case 'task': return `task:${(m as TopicMessages['task']).taskId}`
+    // an announcement is one statement per content: a forged one for the same task id (rejected where the
+    // chain is known) must not make the genuine one a duplicate where it is not
+    case 'task': { const t = m as TopicMessages['task']; return `task:${t.taskId}:${bytesToHex(t.promptCid)}:${t.params != null ? taskParamsDigest(t.params) : ''}` }
     case 'assignment': { const a = m as TopicMessages['assignment']; return `assignment:${a.taskId}:${a.round}` }
     case 'ack': { const a = m as TopicMessages['ack']; return `ack:${a.taskId}:${fromAddress}:${a.round}` }
     case 'precommit': return `precommit:${(m as TopicMessages['precommit']).taskId}:${fromAddress}`
-    case 'reveal': return `reveal:${(m as TopicMessages['reveal']).taskId}:${fromAddress}`
+    // two different reveals of one miner are both delivered: together they may prove equivocation
+    case 'reveal': { const r = m as TopicMessages['reveal']; return `reveal:${r.taskId}:${fromAddress}:${bytesToHex(r.outputCid)}:${bytesToHex(r.salt)}` }
     case 'verdict': { const v = m as TopicMessages['verdict']; return `verdict:${v.taskId}:${fromAddress}:${v.round}` }
     case 'heartbeat': return `heartbeat:${fromAddress}:${(m as TopicMessages['heartbeat']).seq}`
     default: return null

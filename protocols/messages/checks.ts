@@ -8,7 +8,7 @@ import { CID } from 'multiformats/cid'
 import { equals } from 'uint8arrays/equals'
 import { bytesToHex, hexToBytes } from 'viem'
 import {
-  ADDRESS_BYTES, HASH_BYTES, MAX_CID_BYTES, MAX_HARDWARE_CLASS_BYTES, MAX_INLINE_PROMPT_BYTES, MAX_MINERS_PER_TASK,
+  ADDRESS_BYTES, HASH_BYTES, MAX_CID_BYTES, MAX_GOSSIP_MESSAGE_BYTES, MAX_HARDWARE_CLASS_BYTES, MAX_INLINE_PROMPT_BYTES, MAX_MINERS_PER_TASK,
   MAX_MODEL_ID_BYTES, MAX_MODELS_PER_HEARTBEAT, MAX_NODE_LEVEL, MAX_STOP_SEQUENCE_BYTES, MAX_STOP_SEQUENCES,
   MAX_STREAM_MESSAGE_BYTES, MAX_TASK_TOKENS, MAX_TOKEN_IDS_PER_FRAME, MAX_TOKEN_TEXT_BYTES, SIGNATURE_BYTES
 } from './constants.ts'
@@ -25,7 +25,7 @@ const SHA2_256_CODE = 0x12
 /** Protons decode limits for every repeated field, per message. */
 export const DECODE_LIMITS = {
   taskQueued: { params: { stop: MAX_STOP_SEQUENCES } },
-  assignment: { miners: MAX_MINERS_PER_TASK },
+  assignment: { miners: MAX_MINERS_PER_TASK, replaced: MAX_MINERS_PER_TASK },
   verdict: { miners: MAX_MINERS_PER_TASK },
   heartbeat: { models: MAX_MODELS_PER_HEARTBEAT },
   streamFrame: { token: { tokenIds: MAX_TOKEN_IDS_PER_FRAME } }
@@ -176,6 +176,35 @@ export function checkAssignment (m: Assignment): Address[] {
   if (m.signature.byteLength !== 0) {
     checkBytes('signature', m.signature, SIGNATURE_BYTES)
   }
+  if (m.promptDigest != null) {
+    checkBytes('promptDigest', m.promptDigest, HASH_BYTES)
+  }
+  if (m.paramsDigest != null) {
+    checkBytes('paramsDigest', m.paramsDigest, HASH_BYTES)
+  }
+  if (m.announcement != null) {
+    if (m.round === 0) {
+      throw new InvalidFieldError('announcement', 'only a replacement round carries the announcement')
+    }
+    const q = decodeWithLimit(m.announcement, MAX_GOSSIP_MESSAGE_BYTES, decoders.taskQueued)
+    checkTaskQueued(q)
+    if (q.taskId !== m.taskId || q.sessionId !== m.sessionId) {
+      throw new InvalidFieldError('announcement', `announces task ${q.taskId} of session ${q.sessionId}`)
+    }
+  }
+  if (m.replaced.length > 0) {
+    if (m.round === 0) {
+      throw new InvalidFieldError('replaced', 'only a replacement round replaces miners')
+    }
+    if (m.replaced.length > m.miners.length) {
+      throw new InvalidFieldError('replaced', `${m.replaced.length} miners replaced by ${m.miners.length}`)
+    }
+    const replaced = checkUniqueAddresses('replaced', m.replaced)
+    const both = replaced.find(a => miners.includes(a))
+    if (both != null) {
+      throw new InvalidFieldError('replaced', `${both} cannot replace itself`)
+    }
+  }
   return miners
 }
 
@@ -196,6 +225,9 @@ export function checkReveal (m: Reveal): void {
   checkAddress('miner', m.miner)
   checkCid('outputCid', m.outputCid)
   checkBytes('salt', m.salt, HASH_BYTES)
+  if (m.signature != null) {
+    checkBytes('signature', m.signature, SIGNATURE_BYTES)
+  }
 }
 
 export function checkVerdict (m: Verdict): void {

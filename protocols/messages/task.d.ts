@@ -131,6 +131,10 @@ export interface Assignment {
     round: number;
     signature: Uint8Array<ArrayBuffer>;
     sessionId: bigint;
+    promptDigest?: Uint8Array<ArrayBuffer>;
+    paramsDigest?: Uint8Array<ArrayBuffer>;
+    replaced: Uint8Array<ArrayBuffer>[];
+    announcement?: Uint8Array<ArrayBuffer>;
 }
 export declare namespace Assignment {
     const codec: () => Codec<Assignment>;
@@ -163,9 +167,26 @@ export declare namespace Assignment {
         field: '$.sessionId';
         value: bigint;
     }
+    interface AssignmentPromptDigestFieldEvent {
+        field: '$.promptDigest';
+        value: Uint8Array<ArrayBuffer>;
+    }
+    interface AssignmentParamsDigestFieldEvent {
+        field: '$.paramsDigest';
+        value: Uint8Array<ArrayBuffer>;
+    }
+    interface AssignmentReplacedFieldEvent {
+        field: '$.replaced[]';
+        index: number;
+        value: Uint8Array<ArrayBuffer>;
+    }
+    interface AssignmentAnnouncementFieldEvent {
+        field: '$.announcement';
+        value: Uint8Array<ArrayBuffer>;
+    }
     function encode(obj: Partial<Assignment>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Assignment>): Assignment;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Assignment>): Generator<AssignmentTaskIdFieldEvent | AssignmentMinersFieldEvent | AssignmentSelectionSeedFieldEvent | AssignmentLeaderFieldEvent | AssignmentRoundFieldEvent | AssignmentSignatureFieldEvent | AssignmentSessionIdFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Assignment>): Generator<AssignmentTaskIdFieldEvent | AssignmentMinersFieldEvent | AssignmentSelectionSeedFieldEvent | AssignmentLeaderFieldEvent | AssignmentRoundFieldEvent | AssignmentSignatureFieldEvent | AssignmentSessionIdFieldEvent | AssignmentPromptDigestFieldEvent | AssignmentParamsDigestFieldEvent | AssignmentReplacedFieldEvent | AssignmentAnnouncementFieldEvent>;
 }
 export interface Ack {
     taskId: bigint;
@@ -223,6 +244,7 @@ export interface Reveal {
     miner: Uint8Array<ArrayBuffer>;
     outputCid: Uint8Array<ArrayBuffer>;
     salt: Uint8Array<ArrayBuffer>;
+    signature?: Uint8Array<ArrayBuffer>;
 }
 export declare namespace Reveal {
     const codec: () => Codec<Reveal>;
@@ -242,9 +264,13 @@ export declare namespace Reveal {
         field: '$.salt';
         value: Uint8Array<ArrayBuffer>;
     }
+    interface RevealSignatureFieldEvent {
+        field: '$.signature';
+        value: Uint8Array<ArrayBuffer>;
+    }
     function encode(obj: Partial<Reveal>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Reveal>): Reveal;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Reveal>): Generator<RevealTaskIdFieldEvent | RevealMinerFieldEvent | RevealOutputCidFieldEvent | RevealSaltFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Reveal>): Generator<RevealTaskIdFieldEvent | RevealMinerFieldEvent | RevealOutputCidFieldEvent | RevealSaltFieldEvent | RevealSignatureFieldEvent>;
 }
 export interface MinerVerdict {
     miner: Uint8Array<ArrayBuffer>;

@@ -416,6 +416,24 @@ export var Assignment;
                     w.uint32(56);
                     w.uint64(obj.sessionId);
                 }
+                if (obj.promptDigest != null) {
+                    w.uint32(66);
+                    w.bytes(obj.promptDigest);
+                }
+                if (obj.paramsDigest != null) {
+                    w.uint32(74);
+                    w.bytes(obj.paramsDigest);
+                }
+                if (obj.replaced != null && obj.replaced.length > 0) {
+                    for (const value of obj.replaced) {
+                        w.uint32(82);
+                        w.bytes(value);
+                    }
+                }
+                if (obj.announcement != null) {
+                    w.uint32(90);
+                    w.bytes(obj.announcement);
+                }
                 if (opts.lengthDelimited !== false) {
                     w.ldelim();
                 }
@@ -427,7 +445,8 @@ export var Assignment;
                     leader: uint8ArrayAlloc(0),
                     round: 0,
                     signature: uint8ArrayAlloc(0),
-                    sessionId: 0n
+                    sessionId: 0n,
+                    replaced: []
                 };
                 const end = length == null ? reader.len : reader.pos + length;
                 while (reader.pos < end) {
@@ -464,6 +483,25 @@ export var Assignment;
                             obj.sessionId = reader.uint64();
                             break;
                         }
+                        case 8: {
+                            obj.promptDigest = reader.bytes();
+                            break;
+                        }
+                        case 9: {
+                            obj.paramsDigest = reader.bytes();
+                            break;
+                        }
+                        case 10: {
+                            if (opts.limits?.replaced != null && obj.replaced.length === opts.limits.replaced) {
+                                throw new MaxLengthError('Decode error - repeated field "replaced" had too many elements');
+                            }
+                            obj.replaced.push(reader.bytes());
+                            break;
+                        }
+                        case 11: {
+                            obj.announcement = reader.bytes();
+                            break;
+                        }
                         default: {
                             reader.skipType(tag & 7);
                             break;
@@ -473,7 +511,8 @@ export var Assignment;
                 return obj;
             }, function* (reader, length, prefix, opts = {}) {
                 const obj = {
-                    miners: 0
+                    miners: 0,
+                    replaced: 0
                 };
                 const end = length == null ? reader.len : reader.pos + length;
                 while (reader.pos < end) {
@@ -530,6 +569,39 @@ export var Assignment;
                             yield {
                                 field: `${prefix}.sessionId`,
                                 value: reader.uint64()
+                            };
+                            break;
+                        }
+                        case 8: {
+                            yield {
+                                field: `${prefix}.promptDigest`,
+                                value: reader.bytes()
+                            };
+                            break;
+                        }
+                        case 9: {
+                            yield {
+                                field: `${prefix}.paramsDigest`,
+                                value: reader.bytes()
+                            };
+                            break;
+                        }
+                        case 10: {
+                            if (opts.limits?.replaced != null && obj.replaced === opts.limits.replaced) {
+                                throw new MaxLengthError('Streaming decode error - repeated field "replaced" had too many elements');
+                            }
+                            yield {
+                                field: `${prefix}.replaced[]`,
+                                index: obj.replaced,
+                                value: reader.bytes()
+                            };
+                            obj.replaced++;
+                            break;
+                        }
+                        case 11: {
+                            yield {
+                                field: `${prefix}.announcement`,
+                                value: reader.bytes()
                             };
                             break;
                         }
@@ -801,6 +873,10 @@ export var Reveal;
                     w.uint32(34);
                     w.bytes(obj.salt);
                 }
+                if (obj.signature != null) {
+                    w.uint32(42);
+                    w.bytes(obj.signature);
+                }
                 if (opts.lengthDelimited !== false) {
                     w.ldelim();
                 }
@@ -829,6 +905,10 @@ export var Reveal;
                         }
                         case 4: {
                             obj.salt = reader.bytes();
+                            break;
+                        }
+                        case 5: {
+                            obj.signature = reader.bytes();
                             break;
                         }
                         default: {
@@ -867,6 +947,13 @@ export var Reveal;
                         case 4: {
                             yield {
                                 field: `${prefix}.salt`,
+                                value: reader.bytes()
+                            };
+                            break;
+                        }
+                        case 5: {
+                            yield {
+                                field: `${prefix}.signature`,
                                 value: reader.bytes()
                             };
                             break;

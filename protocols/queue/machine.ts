@@ -141,12 +141,27 @@ function onAssigned (s: TaskState, e: Extract<QueueEvent, { type: 'assigned' }>,
     throw new InvalidEventError('an assignment needs distinct miners')
   }
   if (s.phase === 'queued') {
+    // a node that missed the first assignment (it joined later) knows none of the replaced: the
+    // replacement is the task's assignment as far as it can tell
     if (miners.length > s.redundancy) {
       throw new InvalidEventError(`${miners.length} miners assigned, redundancy is ${s.redundancy}`)
     }
   } else if (WORKING_PHASES.has(s.phase)) {
     if (e.round <= s.round) {
       throw new InvalidEventError(`replacement round ${e.round} is not after round ${s.round}`)
+    }
+    // the leader names whom it replaces: a slot this node's clock has not timed out yet ends now
+    for (const gone of (e.replaced ?? []).map(normaliseAddress)) {
+      const slot = s.slots.find(x => x.miner === gone)
+      if (slot?.status === 'reassigned') {
+        continue
+      }
+      if (slot == null || !(slot.status === 'assigned' || slot.status === 'acked' || slot.status === 'precommitted')) {
+        throw new InvalidEventError(`miner ${gone} holds no live slot to replace`)
+      }
+      slot.status = 'reassigned'
+      slot.deadlineMs = null
+      s.vacancies++
     }
     if (miners.length > s.vacancies) {
       throw new IllegalTransitionError(s.phase, e.type, `${miners.length} replacements for ${s.vacancies} vacancies`)

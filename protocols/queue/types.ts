@@ -84,7 +84,8 @@ export interface TaskInit {
 
 /** Inputs from the outside world (gossip, chain). Deadlines are not events: `tick` fires them. */
 export type QueueEvent =
-  | { type: 'assigned', miners: string[], round: number }
+  /** `replaced` (a replacement round only): miners whose slots end now, their places taken by `miners` (the hub refused them) */
+  | { type: 'assigned', miners: string[], round: number, replaced?: string[] }
   | { type: 'ack', miner: string }
   | { type: 'precommit', miner: string, commitment: string }
   /** `matchesCommitment` is checked by the caller (hashing stays outside this pure core) */

@@ -15,7 +15,7 @@ export function taskInitFrom (m: TaskQueued, init: Partial<Pick<TaskInit, 'timeo
 }
 
 export function assignedEvent (m: Assignment): QueueEvent {
-  return { type: 'assigned', miners: m.miners.map(hexAddress), round: m.round }
+  return { type: 'assigned', miners: m.miners.map(hexAddress), round: m.round, ...(m.replaced.length > 0 ? { replaced: m.replaced.map(hexAddress) } : {}) }
 }
 
 export function ackEvent (m: Ack): QueueEvent {

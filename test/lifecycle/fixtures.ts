@@ -3,6 +3,8 @@
  * and oracles with the generated `tiny` model, a client owning a session.
  * Short queue timeouts so faults resolve in seconds.
  */
+import { getContractEvents } from 'viem/actions'
+import { cortensorHubAbi } from '../../contracts/index.ts'
 import { startNetwork } from '../../node/network.ts'
 import { modelDir } from '../inference/fixtures.ts'
 import type { LocalNetwork, NetworkInit } from '../../node/network.ts'
@@ -14,7 +16,8 @@ export const TEST_TIMEOUTS = { assignMs: 3000, ackMs: 2000, precommitMs: 15000, 
 const RECENT_LINES = 400
 const recent: string[] = []
 
-function sayLine (line: string): void {
+/** Add a line to what a failing test prints (a child process's lines, say). */
+export function sayLine (line: string): void {
   const stamped = `${(performance.now() / 1000).toFixed(3)} ${line}`
   if (process.env.CORTENSOR_TEST_VERBOSE != null) {
     process.stderr.write(`${stamped}\n`)
@@ -60,4 +63,10 @@ export async function startLifecycleNet (init: Partial<NetworkInit> & { tinySeed
     await models.cleanup()
     throw err
   }
+}
+
+/** Every slash on the network's hub so far: the miner (lower case), the task and the reason (1 equivocation, 2 failed replay). */
+export async function slashesOf (ln: LifecycleNet): Promise<Array<{ miner: string, taskId: bigint, reason: number }>> {
+  const logs = await getContractEvents(ln.net.owner, { address: ln.net.hub, abi: cortensorHubAbi, eventName: 'NodeSlashed', fromBlock: 0n, strict: true })
+  return logs.map(l => ({ miner: l.args.node.toLowerCase(), taskId: l.args.taskId, reason: l.args.reason }))
 }

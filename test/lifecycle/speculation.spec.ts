@@ -1,9 +1,10 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { expect } from 'aegir/chai'
-import { bytesToHex, sha256, toHex } from 'viem'
+import { bytesToHex } from 'viem'
 import { STREAM_OPEN_TIMEOUT_MS } from '../../client/index.ts'
 import { submitTask } from '../../contracts/actions/tasks.ts'
+import { taskParamsDigest } from '../../protocols/blocks/index.ts'
 import { publishMessage } from '../../protocols/gossip/index.ts'
 import { addressToBytes } from '../../protocols/messages/index.ts'
 import { waitFor } from '../fixtures/nodes.ts'
@@ -116,7 +117,9 @@ describe('starting a task on the selection drawn ahead of the assignment', funct
     await client.libp2p.dial(oracle.libp2p.peerId)
     const promptCid = await client.store.putJson({ prompt: 'a forged seed' })
     const chain = net.client.init.chain
-    const submitted = await chain.serial(async () => submitTask(chain.wallet, { hub: net.hub, sessionId: net.sessionId, promptDigest: bytesToHex(promptCid.multihash.digest), maxTokens: 8, paramsDigest: sha256(toHex('params')) }))
+    const params = { modelId: net.modelId, maxTokens: 8, temperature: 0, topP: 0, topK: 0, seed: 0n, stop: [] }
+    // everything else as submitted: only the seed is false
+    const submitted = await chain.serial(async () => submitTask(chain.wallet, { hub: net.hub, sessionId: net.sessionId, promptDigest: bytesToHex(promptCid.multihash.digest), maxTokens: 8, paramsDigest: taskParamsDigest(params) }))
     const before = score()
     const wrong = net.miners[2].role.speculation
     const { started, dropped } = wrong
@@ -124,7 +127,7 @@ describe('starting a task on the selection drawn ahead of the assignment', funct
       sessionId: net.sessionId,
       taskId: submitted.taskId,
       promptCid: promptCid.bytes,
-      params: { modelId: net.modelId, maxTokens: 8, temperature: 0, topP: 0, topK: 0, seed: 0n, stop: [] },
+      params,
       submitter: addressToBytes(chain.address),
       deadlineMs: BigInt(Date.now() + 60_000),
       redundancy: 1,

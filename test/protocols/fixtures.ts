@@ -44,8 +44,9 @@ export function assignment (over: Partial<Assignment> = {}): Assignment {
     leader: address(2),
     round: 0,
     signature: filled(65, 1),
+    replaced: [],
     ...over
-  }
+  } as Assignment
 }
 
 export function ack (over: Partial<Ack> = {}): Ack {
