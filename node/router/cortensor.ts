@@ -8,7 +8,7 @@ import { abortOnDisconnect } from './context.ts'
 import { ApiError, toApiError } from './errors.ts'
 import { cortensorFields, taskHeaders } from './openai.ts'
 import { CallerGoneError, SseWriter, relayTokens, tokenCount, waitForResult } from './stream.ts'
-import { asBody, parseCortensorRequest, parseId } from './validate.ts'
+import { asBody, parseCortensorRequest, parseId, parseIdField } from './validate.ts'
 import type { Principal, RouterContext } from './context.ts'
 import type { TaskRequest } from './validate.ts'
 import type { TaskHandle, TaskRecord, TaskResult, TaskStatus, TaskUpdate } from '../../client/types.ts'
@@ -161,7 +161,7 @@ async function completion (ctx: RouterContext, req: FastifyRequest, reply: Fasti
   const requestAtMs = Date.now()
   const principal = ctx.principal(req)
   const body = asBody(req.body)
-  const bodySession = body.session_id == null ? undefined : parseId(String(body.session_id), 'session_id')
+  const bodySession = body.session_id == null ? undefined : parseIdField(body.session_id, 'session_id')
   const sessionId = pathSession ?? bodySession ?? principal.sessionId
   ctx.checkSession(principal, sessionId)
   const treq = parseCortensorRequest(body, ctx.options)

@@ -3,6 +3,7 @@
  * and stream limit live in the key store (`router key create --rate-limit
  * --max-streams`).
  */
+import type { HttpLimits } from '../http/limits.ts'
 import type { Registry } from 'prom-client'
 
 export interface RouterOptions {
@@ -36,9 +37,11 @@ export interface RouterOptions {
   registry?: Registry
   /** the node the router runs in, for the dashboard's peer figures */
   node?: { health(): unknown }
+  /** a router with its own server: header, request and idle timeouts, connection caps (node/http/limits.ts) */
+  http?: HttpLimits
 }
 
-export type ResolvedRouterOptions = Required<Omit<RouterOptions, 'defaultMaxTokens' | 'registry' | 'node'>> & Pick<RouterOptions, 'defaultMaxTokens' | 'node'>
+export type ResolvedRouterOptions = Required<Omit<RouterOptions, 'defaultMaxTokens' | 'registry' | 'node' | 'http'>> & Pick<RouterOptions, 'defaultMaxTokens' | 'node'>
 
 export function resolveRouterOptions (o: RouterOptions = {}): ResolvedRouterOptions {
   return {
