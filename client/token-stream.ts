@@ -52,6 +52,9 @@ export async function streamTokens (node: ClientNode, t: Tracked, onStreaming: (
         const r = await frames.next()
         clearTimeout(openTimer)
         if (r.done === true) {
+          if (r.value.promptTokens != null && r.value.promptTokens > 0) {
+            t.promptTokens = r.value.promptTokens
+          }
           t.tokens.end()
           return
         }

@@ -173,6 +173,7 @@ export class RouterContext {
    * cancelled) when the caller disconnects before `finish()` is called.
    */
   async submit (principal: Principal, treq: TaskRequest, signal: AbortSignal): Promise<TaskHandle> {
+    this.checkContext(treq)
     const handle = await this.client.submit(treq.prompt, { ...treq.params, sessionId: principal.sessionId, signal })
     this.sessions.add(handle.sessionId)
     if (signal.aborted) {
@@ -180,6 +181,22 @@ export class RouterContext {
     }
     this.follow(handle)
     return handle
+  }
+
+  /**
+   * A max_tokens that leaves no room for the prompt in the model's context
+   * (as the pool's miners advertise it) is refused before the task is paid
+   * for; a prompt too long for it is found by the miners, which decline it.
+   */
+  private checkContext (treq: TaskRequest): void {
+    const models = this.client.models()
+    const model = (treq.model != null ? models.find(m => sameModel(m.id, treq.model as string)) : undefined) ?? (models.length === 1 ? models[0] : undefined)
+    const contextTokens = model?.contextTokens
+    if (contextTokens != null && treq.maxTokens >= contextTokens) {
+      throw new ApiError(400, 'invalid_value',
+        `max_tokens: must be at most ${contextTokens - 1} for the model "${model?.id}": its context of ${contextTokens} tokens holds the prompt and the output (got ${treq.maxTokens})`,
+        { param: 'max_tokens' })
+    }
   }
 
   /** Metrics and WebSocket subscribers follow every task to its end. */

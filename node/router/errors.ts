@@ -150,6 +150,13 @@ export function toApiError (err: unknown): ApiError {
   if (code === 'client-closed') {
     return new ApiError(503, 'router_stopping', 'the router is shutting down; retry on another router')
   }
+  // the assigned miners declined the task: it cannot run on the model, retrying it cannot help
+  if (e?.name === 'TaskFailedError' && code === 'context_length_exceeded') {
+    return new ApiError(400, code, message, { param: 'messages', headers: NO_RETRY })
+  }
+  if (e?.name === 'TaskFailedError' && code === 'invalid_params') {
+    return new ApiError(400, 'invalid_value', message, { headers: NO_RETRY })
+  }
   if (e?.name === 'ContractRuleError') {
     return fromContractRule(String((e as { rule?: unknown }).rule ?? ''), message)
   }

@@ -41,7 +41,7 @@ export function finishReason (r: TaskResult['finishReason']): 'stop' | 'length' 
   return r === 'length' ? 'length' : 'stop'
 }
 
-/** Prompt tokens before settlement reports the real count: UTF-8 bytes / 4, OpenAI's rule of thumb. */
+/** Prompt tokens when no miner has reported the real count (a stream that broke off): UTF-8 bytes / 4, OpenAI's rule of thumb. */
 export function estimatePromptTokens (prompt: string): number {
   return Math.max(1, Math.ceil(Buffer.byteLength(prompt) / 4))
 }
@@ -55,7 +55,7 @@ export function registerOpenAiRoutes (app: FastifyInstance, ctx: RouterContext):
 
   app.get('/v1/models', async () => ({
     object: 'list',
-    data: ctx.client.models().map(m => modelObject(m.id, m.miners))
+    data: ctx.client.models().map(m => modelObject(m.id, m.miners, m.contextTokens))
   }))
 
   app.get<{ Params: { model: string } }>('/v1/models/:model', async (req) => {
@@ -63,7 +63,7 @@ export function registerOpenAiRoutes (app: FastifyInstance, ctx: RouterContext):
     if (m == null) {
       throw new ApiError(404, 'model_not_found', `the model "${req.params.model}" is not served by any miner`, { param: 'model' })
     }
-    return modelObject(m.id, m.miners)
+    return modelObject(m.id, m.miners, m.contextTokens)
   })
 
   app.post('/v1/chat/completions', { bodyLimit }, async (req, reply) => {
@@ -75,8 +75,8 @@ export function registerOpenAiRoutes (app: FastifyInstance, ctx: RouterContext):
   })
 }
 
-function modelObject (id: string, miners: number): Record<string, unknown> {
-  return { id, object: 'model', created: 0, owned_by: 'cortensor', cortensor: { miners } }
+function modelObject (id: string, miners: number, contextTokens?: number): Record<string, unknown> {
+  return { id, object: 'model', created: 0, owned_by: 'cortensor', cortensor: { miners, context_tokens: contextTokens ?? null } }
 }
 
 async function completion (ctx: RouterContext, req: FastifyRequest, reply: FastifyReply, kind: Kind, treq: TaskRequest): Promise<unknown> {
@@ -99,7 +99,8 @@ async function completion (ctx: RouterContext, req: FastifyRequest, reply: Fasti
     reply.headers(taskHeaders(handle))
     const created = Math.floor(requestAtMs / 1000)
     const id = `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${result.sessionId}-${result.taskId}`
-    const usage = { prompt_tokens: result.promptTokens, completion_tokens: result.completionTokens, total_tokens: result.promptTokens + result.completionTokens }
+    const promptTokens = result.promptTokens > 0 ? result.promptTokens : estimatePromptTokens(treq.prompt)
+    const usage = { prompt_tokens: promptTokens, completion_tokens: result.completionTokens, total_tokens: promptTokens + result.completionTokens }
     const choice = kind === 'chat'
       ? { index: 0, message: { role: 'assistant', content: result.text, refusal: null }, logprobs: null, finish_reason: finishReason(result.finishReason) }
       : { index: 0, text: result.text, logprobs: null, finish_reason: finishReason(result.finishReason) }
@@ -191,7 +192,8 @@ async function stream (ctx: RouterContext, req: FastifyRequest, reply: FastifyRe
       ? frame(chunk({ delta: {}, finish_reason: reason }))
       : frame(chunk({ text: '', finish_reason: reason }))
     if (treq.includeUsage) {
-      const promptTokens = estimatePromptTokens(treq.prompt)
+      // the miner's count, sent with the end of its token stream
+      const promptTokens = handle.promptTokens ?? estimatePromptTokens(treq.prompt)
       const usage = { prompt_tokens: promptTokens, completion_tokens: count, total_tokens: promptTokens + count }
       tail += frame(kind === 'chat'
         ? { id, object: 'chat.completion.chunk', created, model, system_fingerprint: null, choices: [], usage }

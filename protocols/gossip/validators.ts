@@ -91,6 +91,10 @@ export function defaultValidators (init: ValidatorsInit = {}): GossipValidators 
       assertSender('miner', m.miner, ctx)
       await assertKnownTask(init, m.taskId)
     },
+    decline: async (m, ctx) => {
+      assertSender('miner', m.miner, ctx)
+      await assertKnownTask(init, m.taskId)
+    },
     precommit: async (m, ctx) => {
       assertSender('miner', m.miner, ctx)
       await assertSignedBySender(m.commitment, m.signature, ctx)
@@ -126,6 +130,7 @@ export function statementKey<K extends TopicKind> (kind: K, m: TopicMessages[K],
     case 'task': return `task:${(m as TopicMessages['task']).taskId}`
     case 'assignment': { const a = m as TopicMessages['assignment']; return `assignment:${a.taskId}:${a.round}` }
     case 'ack': { const a = m as TopicMessages['ack']; return `ack:${a.taskId}:${fromAddress}:${a.round}` }
+    case 'decline': { const d = m as TopicMessages['decline']; return `decline:${d.taskId}:${fromAddress}:${d.round}` }
     case 'precommit': return `precommit:${(m as TopicMessages['precommit']).taskId}:${fromAddress}`
     case 'reveal': return `reveal:${(m as TopicMessages['reveal']).taskId}:${fromAddress}`
     case 'verdict': { const v = m as TopicMessages['verdict']; return `verdict:${v.taskId}:${fromAddress}:${v.round}` }
