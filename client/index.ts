@@ -191,9 +191,12 @@ export class CortensorTaskClient implements TaskClient {
             }
           }
         },
-        verdict: (m) => {
+        verdict: (m, meta) => {
           const t = this.tracked.get(m.taskId.toString())
           if (t != null) {
+            if (meta.from != null && !(t.judges ??= []).some(p => p.equals(meta.from))) {
+              t.judges.push(meta.from)
+            }
             for (const v of m.miners) {
               t.outcomes.set(bytesToHex(v.miner).toLowerCase(), v.outcome)
             }
@@ -314,7 +317,8 @@ export class CortensorTaskClient implements TaskClient {
     const paramsDigest = sha256(toHex(JSON.stringify({ ...taskParams, seed: taskParams.seed.toString() })))
     const session = await getSession(chain.wallet, { hub: chain.hub, sessionId })
     // throws ContractRuleError (InsufficientDeposit, SessionIsClosed, …) before anything reaches the mesh
-    const submitted = await chain.serial(async () => submitTask(chain.wallet, { hub: chain.hub, sessionId, promptDigest: bytesToHex(promptCid.multihash.digest), maxTokens, paramsDigest }))
+    // transactions go out one at a time (one nonce sequence), their receipts are awaited side by side
+    const submitted = await submitTask(chain.wallet, { hub: chain.hub, sessionId, promptDigest: bytesToHex(promptCid.multihash.digest), maxTokens, paramsDigest, serialize: chain.serial })
     const taskId = submitted.taskId
     const abort = new AbortController()
     let resolveResult!: (r: TaskResult) => void

@@ -54,6 +54,8 @@ export interface Tracked {
   streamedTokens: number
   /** the prompt's token count, from the miner's end-of-stream frame or the settled output */
   promptTokens?: number
+  /** peers whose verdicts on the task came in (oracles: they fetched its outputs, so they hold them) */
+  judges?: PeerId[]
   /** declines heard from miners, by miner address (lower case) */
   declines?: Map<string, Decline>
   newAcker?(): void

@@ -25,19 +25,27 @@ const ENGINE_RETRY_MS = 100
  */
 export function generationParams (m: Pick<TaskQueued, 'params' | 'seed' | 'taskId'>): GenerateParams {
   const p = m.params
-  let seed = p?.seed !== 0n && p?.seed != null ? Number(p.seed) : undefined
-  if (seed == null && (p?.temperature ?? 0) > 0 && m.seed != null && m.seed.byteLength > 0) {
-    seed = samplingSeed(m.seed, m.taskId)
-  }
   return {
     maxTokens: p?.maxTokens,
     temperature: p?.temperature,
     topP: p?.topP !== 0 ? p?.topP : undefined,
     topK: p?.topK !== 0 ? p?.topK : undefined,
-    seed,
+    seed: taskSeed(m),
     stop: p?.stop != null && p.stop.length > 0 ? p.stop : undefined,
     deterministic: true
   }
+}
+
+/** The task's own seed, else for a sampled task the one derived from the chain's seed of the task. */
+function taskSeed (m: Pick<TaskQueued, 'params' | 'seed' | 'taskId'>): number | undefined {
+  const p = m.params
+  if (p?.seed != null && p.seed !== 0n) {
+    return Number(p.seed)
+  }
+  if ((p?.temperature ?? 0) > 0 && m.seed != null && m.seed.byteLength > 0) {
+    return samplingSeed(m.seed, m.taskId)
+  }
+  return undefined
 }
 
 /** Why no miner of the model can run a task: its decline. */

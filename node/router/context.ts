@@ -37,10 +37,15 @@ export class RouterContext {
   readonly slots: StreamSlots
   readonly hub: TaskUpdateHub
   readonly startedAtMs = Date.now()
+  /** tasks submitted (or being submitted) through this router that have not ended */
+  tasksInFlight = 0
+  /** of those, the ones no miner generates yet */
+  tasksPending = 0
   /** sessions this router submitted to (for the tasks gauge and the dashboard) */
   readonly sessions = new Set<bigint>()
   private readonly principals = new WeakMap<FastifyRequest, Principal>()
   private readonly sessionInfo = new Map<string, { atMs: number, info?: SessionInfo }>()
+  private readonly sessionReads = new Map<string, Promise<SessionInfo | undefined>>()
 
   constructor (client: TaskClient, keys: KeyStore, options: ResolvedRouterOptions, registry: RouterOptions['registry']) {
     this.client = client
@@ -129,21 +134,28 @@ export class RouterContext {
     }
   }
 
-  /** The session's record, cached for 30 s; undefined when the client cannot tell now. */
+  /**
+   * The session's record, cached for 30 s; undefined when the client cannot
+   * tell now. One read at a time per session: requests arriving together
+   * share it, and once a record is known a stale one is answered while a
+   * fresh one is read (a burst never waits on the chain).
+   */
   async session (sessionId: bigint): Promise<SessionInfo | undefined> {
     const key = sessionId.toString()
     const cached = this.sessionInfo.get(key)
     if (cached != null && Date.now() - cached.atMs < SESSION_CACHE_MS) {
       return cached.info
     }
-    let info: SessionInfo | undefined
-    try {
-      info = await this.client.session(sessionId)
-    } catch {
-      info = undefined
+    let reading = this.sessionReads.get(key)
+    if (reading == null) {
+      reading = this.client.session(sessionId).then(info => info, () => undefined).then((info) => {
+        this.sessionInfo.set(key, { atMs: Date.now(), info })
+        this.sessionReads.delete(key)
+        return info
+      })
+      this.sessionReads.set(key, reading)
     }
-    this.sessionInfo.set(key, { atMs: Date.now(), info })
-    return info
+    return cached?.info ?? await reading
   }
 
   /**
@@ -172,9 +184,52 @@ export class RouterContext {
    * Submit a task for a caller. The returned signal aborts (and the handle is
    * cancelled) when the caller disconnects before `finish()` is called.
    */
-  async submit (principal: Principal, treq: TaskRequest, signal: AbortSignal): Promise<TaskHandle> {
+  /**
+   * Refuse now, before anything is awaited, a request this router would refuse
+   * at submit: a max_tokens the model's context cannot hold, or no room for
+   * another task (503 with Retry-After). Routes call it first, so a refusal
+   * under load is answered at once; `submit` checks again.
+   */
+  checkAdmission (treq: TaskRequest): void {
     this.checkContext(treq)
-    const handle = await this.client.submit(treq.prompt, { ...treq.params, sessionId: principal.sessionId, signal })
+    if (this.tasksInFlight >= this.options.maxTasksInFlight) {
+      throw new ApiError(503, 'network_busy', `the router follows its limit of ${this.options.maxTasksInFlight} tasks in flight; retry shortly`, {
+        headers: { 'retry-after': '1' }
+      })
+    }
+    if (this.tasksPending >= this.options.maxPendingTasks) {
+      throw new ApiError(503, 'network_busy', `the router has ${this.tasksPending} tasks waiting for the network to start them (limit ${this.options.maxPendingTasks}); retry shortly`, {
+        headers: { 'retry-after': '1' }
+      })
+    }
+  }
+
+  async submit (principal: Principal, treq: TaskRequest, signal: AbortSignal): Promise<TaskHandle> {
+    this.checkAdmission(treq)
+    this.tasksInFlight++
+    this.tasksPending++
+    let pending = true
+    const started = (): void => {
+      if (pending) {
+        pending = false
+        this.tasksPending--
+      }
+    }
+    let handle: TaskHandle
+    try {
+      handle = await this.client.submit(treq.prompt, { ...treq.params, sessionId: principal.sessionId, signal })
+    } catch (err) {
+      this.tasksInFlight--
+      started()
+      throw err
+    }
+    // pending until a miner generates it (or it ends); in flight until it ends (or its caller cancels it)
+    const stopWatching = handle.onUpdate((u) => {
+      if (u.status !== 'submitted' && u.status !== 'queued' && u.status !== 'assigned') {
+        started()
+      }
+    })
+    handle.result.then(() => { this.tasksInFlight--; started(); stopWatching() }, () => { this.tasksInFlight--; started(); stopWatching() })
     this.sessions.add(handle.sessionId)
     if (signal.aborted) {
       handle.cancel()

@@ -165,6 +165,7 @@ async function completion (ctx: RouterContext, req: FastifyRequest, reply: Fasti
   const sessionId = pathSession ?? bodySession ?? principal.sessionId
   ctx.checkSession(principal, sessionId)
   const treq = parseCortensorRequest(body, ctx.options)
+  ctx.checkAdmission(treq)
   const model = await ctx.resolveModel(principal, treq.model)
   if (treq.stream) {
     await stream(ctx, reply, treq, principal, model, requestAtMs)

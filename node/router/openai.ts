@@ -82,6 +82,7 @@ function modelObject (id: string, miners: number, contextTokens?: number): Recor
 async function completion (ctx: RouterContext, req: FastifyRequest, reply: FastifyReply, kind: Kind, treq: TaskRequest): Promise<unknown> {
   const requestAtMs = Date.now()
   const principal = ctx.principal(req)
+  ctx.checkAdmission(treq)
   const model = await ctx.resolveModel(principal, treq.model)
   if (treq.stream) {
     await stream(ctx, req, reply, kind, treq, principal, model, requestAtMs)

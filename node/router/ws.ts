@@ -26,7 +26,7 @@
 import { completionBody, updateBody } from './cortensor.ts'
 import { ApiError, toApiError } from './errors.ts'
 import { CallerGoneError, relayTokens, tokenCount, waitForResult } from './stream.ts'
-import { parseCortensorRequest, parseId, parseIdField } from './validate.ts'
+import { parseCortensorRequest, parseIdField } from './validate.ts'
 import type { Principal, RouterContext } from './context.ts'
 import type { TaskHandle } from '../../client/types.ts'
 import type { WebsocketHandler } from '@fastify/websocket'
@@ -176,6 +176,7 @@ class Connection {
 
   private async run (id: string, run: Running, treq: ReturnType<typeof parseCortensorRequest>): Promise<void> {
     const requestAtMs = Date.now()
+    this.ctx.checkAdmission(treq)
     const model = await this.ctx.resolveModel(this.principal, treq.model)
     const handle = await this.ctx.submit(this.principal, treq, run.abort.signal)
     run.handle = handle
