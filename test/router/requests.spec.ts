@@ -39,7 +39,7 @@ describe('router on a whole local network: requests are served, or refused at on
     role = await startRouterRole(ln.net.clientNode, ln.net.client, {
       port: 0,
       keys,
-      http: { headersTimeoutMs: 500, requestTimeoutMs: 1000, keepAliveTimeoutMs: 500 }
+      http: { headersTimeoutMs: 500, requestTimeoutMs: 1000, keepAliveTimeoutMs: 500, maxConnectionsPerIp: 20 }
     })
     base = `http://127.0.0.1:${role.port}`
     openai = new OpenAI({ apiKey: key, baseURL: `${base}/v1`, maxRetries: 0 })
@@ -222,6 +222,63 @@ describe('router on a whole local network: requests are served, or refused at on
     expectTimeout(await slow(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nauthorization: Bearer ${key}\r\ncontent-type: application/json\r\ncontent-length: 200\r\n\r\n{"model":`))
     // and the router still serves
     expect((await fetch(`${base}/api/v1/ping`)).status).to.equal(200)
+  })
+
+  it('idle sockets cannot pile up: one address over its cap gets a 503 at once, idle ones are closed, then it is served', async function () {
+    // the keep-alive connections of the tests before are closed after 500 ms idle: none is counted here
+    await new Promise(resolve => setTimeout(resolve, 1000))
+    const idle = await Promise.all(Array.from({ length: 20 }, async () => new Promise<{ closed: Promise<string> }>((resolve) => {
+      let text = ''
+      const s = connect(role.port ?? 0, '127.0.0.1', () => { resolve({ closed }) })
+      const closed = new Promise<string>((done) => { s.on('close', () => { done(text) }) })
+      s.on('data', (d) => { text += d.toString() })
+      s.on('error', () => {})
+    })))
+    const t0 = performance.now()
+    const refused = await new Promise<string>((resolve) => {
+      let text = ''
+      const s = connect(role.port ?? 0, '127.0.0.1')
+      s.on('data', (d) => { text += d.toString() })
+      s.on('error', () => {})
+      s.on('close', () => { resolve(text) })
+    })
+    expect(performance.now() - t0).to.be.lessThan(REFUSAL_MS)
+    expect(refused.split('\r\n')[0]).to.equal('HTTP/1.1 503 Service Unavailable')
+    expect(JSON.parse(refused.split('\r\n\r\n')[1])).to.deep.equal({
+      error: { message: 'this address already holds 20 connections (limit 20); close some and retry', type: 'upstream_error', code: 'too_many_connections', param: null }
+    })
+    // the idle sockets sent no request: each is answered 408 and closed once its headers are overdue
+    for (const text of await Promise.all(idle.map(async i => i.closed))) {
+      expect(text).to.match(/^HTTP\/1\.1 408 Request Timeout\r\n/)
+    }
+    expect((await fetch(`${base}/api/v1/ping`)).status).to.equal(200)
+  })
+
+  it('a settled task\'s output still reaches its client when every miner is gone: the oracles that judged it send it', async function () {
+    const task = await ln.net.client.submit('the river near the city', { maxTokens: 8 })
+    let streamed = ''
+    for await (const t of task.tokens) {
+      streamed += t.text
+    }
+    // once the verdict is out, the miners go away (no goodbye): only the oracles hold the output now
+    await new Promise<void>((resolve) => {
+      const off = task.onUpdate((u) => {
+        if (u.status === 'validated') {
+          off()
+          resolve()
+        }
+      })
+      if (ln.net.client.task(task.taskId)?.status === 'validated') {
+        off()
+        resolve()
+      }
+    })
+    expect(ln.net.client.task(task.taskId)?.status, 'stopped before its settlement was seen').to.equal('validated')
+    await Promise.all([ln.net.stopMiner(0), ln.net.stopMiner(1), ln.net.stopMiner(2)])
+    const result = await task.result
+    expect(result.text).to.equal(streamed)
+    expect(result.miners.map(m => m.outcome)).to.deep.equal(['accepted', 'accepted', 'accepted'])
+    await Promise.all([ln.net.restartMiner(0), ln.net.restartMiner(1), ln.net.restartMiner(2)])
   })
 })
 
