@@ -28,6 +28,14 @@ export interface Principal {
 
 const SESSION_CACHE_MS = 30_000
 
+/** A task slot taken for one request (`RouterContext.admit`). */
+export interface Admission {
+  /** submit the request's task; from here the slot follows the task until it ends */
+  submit(principal: Principal, signal: AbortSignal): Promise<TaskHandle>
+  /** give the slot back when the request ends without submitting (does nothing after `submit`) */
+  release(): void
+}
+
 export class RouterContext {
   readonly client: TaskClient
   readonly keys: KeyStore
@@ -185,12 +193,15 @@ export class RouterContext {
    * cancelled) when the caller disconnects before `finish()` is called.
    */
   /**
-   * Refuse now, before anything is awaited, a request this router would refuse
-   * at submit: a max_tokens the model's context cannot hold, or no room for
-   * another task (503 with Retry-After). Routes call it first, so a refusal
-   * under load is answered at once; `submit` checks again.
+   * Take a task slot for a request now, before anything is awaited, or refuse
+   * it: a max_tokens the model's context cannot hold (400), or no room for
+   * another task (503 with Retry-After). A burst is counted as it arrives,
+   * so a refusal is answered at once rather than after the requests ahead of
+   * it have read the session. The slot goes to the task at `submit`, or back
+   * with `release` (routes call it when they end; it does nothing once the
+   * task was submitted).
    */
-  checkAdmission (treq: TaskRequest): void {
+  admit (treq: TaskRequest): Admission {
     this.checkContext(treq)
     if (this.tasksInFlight >= this.options.maxTasksInFlight) {
       throw new ApiError(503, 'network_busy', `the router follows its limit of ${this.options.maxTasksInFlight} tasks in flight; retry shortly`, {
@@ -202,40 +213,54 @@ export class RouterContext {
         headers: { 'retry-after': '1' }
       })
     }
-  }
-
-  async submit (principal: Principal, treq: TaskRequest, signal: AbortSignal): Promise<TaskHandle> {
-    this.checkAdmission(treq)
     this.tasksInFlight++
     this.tasksPending++
+    let owned = true
     let pending = true
+    let submitted = false
     const started = (): void => {
       if (pending) {
         pending = false
         this.tasksPending--
       }
     }
-    let handle: TaskHandle
-    try {
-      handle = await this.client.submit(treq.prompt, { ...treq.params, sessionId: principal.sessionId, signal })
-    } catch (err) {
-      this.tasksInFlight--
-      started()
-      throw err
-    }
-    // pending until a miner generates it (or it ends); in flight until it ends (or its caller cancels it)
-    const stopWatching = handle.onUpdate((u) => {
-      if (u.status !== 'submitted' && u.status !== 'queued' && u.status !== 'assigned') {
+    const ended = (): void => {
+      if (owned) {
+        owned = false
+        this.tasksInFlight--
         started()
       }
-    })
-    handle.result.then(() => { this.tasksInFlight--; started(); stopWatching() }, () => { this.tasksInFlight--; started(); stopWatching() })
-    this.sessions.add(handle.sessionId)
-    if (signal.aborted) {
-      handle.cancel()
     }
-    this.follow(handle)
-    return handle
+    return {
+      release: () => {
+        if (!submitted) {
+          ended()
+        }
+      },
+      submit: async (principal, signal) => {
+        submitted = true
+        let handle: TaskHandle
+        try {
+          handle = await this.client.submit(treq.prompt, { ...treq.params, sessionId: principal.sessionId, signal })
+        } catch (err) {
+          ended()
+          throw err
+        }
+        // pending until a miner generates it (or it ends); in flight until it ends (or its caller cancels it)
+        const stopWatching = handle.onUpdate((u) => {
+          if (u.status !== 'submitted' && u.status !== 'queued' && u.status !== 'assigned') {
+            started()
+          }
+        })
+        handle.result.then(() => { ended(); stopWatching() }, () => { ended(); stopWatching() })
+        this.sessions.add(handle.sessionId)
+        if (signal.aborted) {
+          handle.cancel()
+        }
+        this.follow(handle)
+        return handle
+      }
+    }
   }
 
   /**

@@ -15,7 +15,7 @@ import { abortOnDisconnect } from './context.ts'
 import { ApiError, toApiError } from './errors.ts'
 import { CallerGoneError, SseWriter, relayTokens, tokenCount, waitForResult } from './stream.ts'
 import { parseChatRequest, parseCompletionRequest } from './validate.ts'
-import type { Principal, RouterContext } from './context.ts'
+import type { Admission, Principal, RouterContext } from './context.ts'
 import type { TaskRequest } from './validate.ts'
 import type { TaskHandle, TaskResult, TokenEvent } from '../../client/types.ts'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -80,18 +80,26 @@ function modelObject (id: string, miners: number, contextTokens?: number): Recor
 }
 
 async function completion (ctx: RouterContext, req: FastifyRequest, reply: FastifyReply, kind: Kind, treq: TaskRequest): Promise<unknown> {
+  const admission = ctx.admit(treq)
+  try {
+    return await admitted(ctx, req, reply, kind, treq, admission)
+  } finally {
+    admission.release()
+  }
+}
+
+async function admitted (ctx: RouterContext, req: FastifyRequest, reply: FastifyReply, kind: Kind, treq: TaskRequest, admission: Admission): Promise<unknown> {
   const requestAtMs = Date.now()
   const principal = ctx.principal(req)
-  ctx.checkAdmission(treq)
   const model = await ctx.resolveModel(principal, treq.model)
   if (treq.stream) {
-    await stream(ctx, req, reply, kind, treq, principal, model, requestAtMs)
+    await stream(ctx, reply, kind, treq, principal, model, requestAtMs, admission)
     return reply
   }
   const disconnect = abortOnDisconnect(reply)
   let handle: TaskHandle | undefined
   try {
-    handle = await ctx.submit(principal, treq, disconnect.signal)
+    handle = await admission.submit(principal, disconnect.signal)
     const timeoutMs = treq.params.timeoutMs ?? ctx.options.resultTimeoutMs
     const result = await waitForResult(handle, timeoutMs, disconnect.signal)
     if (result.firstTokenAtMs != null) {
@@ -129,7 +137,7 @@ async function completion (ctx: RouterContext, req: FastifyRequest, reply: Fasti
   }
 }
 
-async function stream (ctx: RouterContext, req: FastifyRequest, reply: FastifyReply, kind: Kind, treq: TaskRequest, principal: Principal, model: string, requestAtMs: number): Promise<void> {
+async function stream (ctx: RouterContext, reply: FastifyReply, kind: Kind, treq: TaskRequest, principal: Principal, model: string, requestAtMs: number, admission: Admission): Promise<void> {
   const release = ctx.slots.acquire(principal.id, principal.maxStreams)
   const disconnect = abortOnDisconnect(reply)
   const sse = new SseWriter(reply)
@@ -139,7 +147,7 @@ async function stream (ctx: RouterContext, req: FastifyRequest, reply: FastifyRe
   let count = 0
   let gone = false
   try {
-    handle = await ctx.submit(principal, treq, disconnect.signal)
+    handle = await admission.submit(principal, disconnect.signal)
     const tokens = relayTokens(handle, {
       signal: disconnect.signal,
       firstTokenTimeoutMs: treq.params.timeoutMs ?? ctx.options.firstTokenTimeoutMs,

@@ -176,9 +176,15 @@ class Connection {
 
   private async run (id: string, run: Running, treq: ReturnType<typeof parseCortensorRequest>): Promise<void> {
     const requestAtMs = Date.now()
-    this.ctx.checkAdmission(treq)
-    const model = await this.ctx.resolveModel(this.principal, treq.model)
-    const handle = await this.ctx.submit(this.principal, treq, run.abort.signal)
+    const admission = this.ctx.admit(treq)
+    let model: string
+    let handle: TaskHandle
+    try {
+      model = await this.ctx.resolveModel(this.principal, treq.model)
+      handle = await admission.submit(this.principal, run.abort.signal)
+    } finally {
+      admission.release()
+    }
     run.handle = handle
     const taskId = handle.taskId.toString()
     this.send({ type: 'accepted', id, task_id: taskId, session_id: handle.sessionId.toString(), model })

@@ -277,6 +277,28 @@ describe('router: per-key limits', function () {
     }
   })
 
+  it('a burst is counted as it arrives: the requests beyond the limit are refused at once, not after the session is read', async function () {
+    const client = new ScriptedTaskClient({ script: { tokens: ['a'], delayMs: 0 } })
+    // a slow chain: the session read that every first request waits for takes 500 ms
+    const read = client.session.bind(client)
+    client.session = async (id?: bigint) => { await new Promise(resolve => setTimeout(resolve, 500)); return read(id) }
+    const r = await startTestRouter({ client, options: { maxPendingTasks: 2 }, keyLimits: { maxStreams: 100 } })
+    try {
+      const replies = await Promise.all(Array.from({ length: 10 }, async () => {
+        const t0 = performance.now()
+        const res = await call(r, '/v1/chat/completions', { body: chat() })
+        return { status: res.status, code: res.body.error?.code, ms: performance.now() - t0 }
+      }))
+      const refused = replies.filter(x => x.status === 503)
+      expect(replies.filter(x => x.status === 200)).to.have.length(2)
+      expect(refused).to.have.length(8)
+      expect(refused.every(x => x.code === 'network_busy' && x.ms < 400), JSON.stringify(refused)).to.equal(true)
+      expect(r.client.submits).to.have.length(2)
+    } finally {
+      await r.close()
+    }
+  })
+
   it('a client address over its connection cap gets a 503 JSON error and is closed; the others are served', async function () {
     const r = await startTestRouter({ options: { http: { maxConnectionsPerIp: 3 } } })
     const sockets: Socket[] = []
