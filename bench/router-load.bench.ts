@@ -59,7 +59,8 @@ try {
     const t0 = performance.now()
     const task = await ln.net.client.submit(`User: direct ${i} about the water\n\nAssistant:`, { maxTokens: MAX_TOKENS })
     let first = -1
-    for await (const _t of task.tokens) {
+    const it = task.tokens[Symbol.asyncIterator]()
+    while ((await it.next()).done !== true) {
       if (first < 0) {
         first = performance.now() - t0
       }

@@ -22,16 +22,18 @@ import { reportIfFailed, startLifecycleNet } from '../lifecycle/fixtures.ts'
 import type { LoadOutcome } from './load-client.ts'
 import type { RouterRole } from '../../node/router/role.ts'
 import type { LifecycleNet } from '../lifecycle/fixtures.ts'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 
 const STREAMS = 200
 const WAVES = 2
 /**
- * A refusal must come this quickly: the router refuses before it awaits
- * anything, so a refusal waits only for the event loop of the process that
- * runs the router, which here also runs the whole network (anvil aside) on
- * two cores. The figures print that loop's delay beside the refusal times.
+ * The router answers a refusal this soon after the request reached it
+ * (measured at the router's HTTP server: it refuses before it awaits
+ * anything). What the callers see is longer: their own process, the router's
+ * and anvil share two cores, and 200 connections opened at once queue for
+ * CPU; the figures print both, and the router process's event-loop delay.
  */
-const REFUSAL_MS = 2000
+const REFUSAL_MS = 1000
 /** codes of the quick refusals a burst may get */
 const REFUSALS = new Set(['network_busy', 'router_busy', 'too_many_streams', 'rate_limit_exceeded'])
 /** heap growth allowed from the end of one wave to the end of the next (after a full GC) */
@@ -93,9 +95,18 @@ describe(`router under load: ${STREAMS} concurrent streams through one router`, 
     for (let wave = 0; wave < WAVES; wave++) {
       const loop = monitorEventLoopDelay({ resolution: 10 })
       loop.enable()
+      // how long the router took to answer each refusal, from the request's arrival to its last byte
+      const answered: Array<{ status: number, ms: number }> = []
+      const onRequest = (_req: IncomingMessage, res: ServerResponse): void => {
+        const at = performance.now()
+        res.once('finish', () => { answered.push({ status: res.statusCode, ms: performance.now() - at }) })
+      }
+      role.app.server.on('request', onRequest)
       const t0 = performance.now()
       const outcomes = await burst(base, key, ln.net.modelId, STREAMS, String(wave))
+      role.app.server.off('request', onRequest)
       loop.disable()
+      const refusedAtRouter = answered.filter(a => a.status === 429 || a.status === 503).map(a => a.ms)
       const burstS = (performance.now() - t0) / 1000
       const served = outcomes.filter(o => o.ok)
       const refused = outcomes.filter(o => !o.ok && o.broken == null)
@@ -122,7 +133,8 @@ describe(`router under load: ${STREAMS} concurrent streams through one router`, 
       }
       figures.push(`wave ${wave}: ${served.length} of ${STREAMS} streams served in ${burstS.toFixed(1)} s (first token p50 ${pct(served.map(s => s.firstMs ?? 0), 50).toFixed(0)} ms, ` +
         `p99 ${pct(served.map(s => s.firstMs ?? 0), 99).toFixed(0)} ms), ${refused.length} refused ${JSON.stringify(codes)} ` +
-        `(p50 ${pct(refused.map(r => r.ms), 50).toFixed(0)} ms, max ${Math.max(0, ...refused.map(r => r.ms)).toFixed(0)} ms), ${broken.length} broken; ` +
+        `(answered by the router in p50 ${pct(refusedAtRouter, 50).toFixed(1)} ms, max ${Math.max(0, ...refusedAtRouter).toFixed(1)} ms; seen by the callers p50 ${pct(refused.map(r => r.ms), 50).toFixed(0)} ms, ` +
+        `max ${Math.max(0, ...refused.map(r => r.ms)).toFixed(0)} ms), ${broken.length} broken; ` +
         `event loop delay of the router's process p50 ${(loop.percentile(50) / 1e6).toFixed(0)} ms, p99 ${(loop.percentile(99) / 1e6).toFixed(0)} ms, max ${(loop.max / 1e6).toFixed(0)} ms; ` +
         `served tasks all settled ${((performance.now() - t1) / 1000).toFixed(1)} s later, verdicts ${JSON.stringify(outcomesByMiner)}; heap ${mb(heapAfterWave[wave])} MB, rss ${mb(process.memoryUsage().rss)} MB`)
       expect(served.length, 'some streams are served').to.be.greaterThan(0)
@@ -133,8 +145,9 @@ describe(`router under load: ${STREAMS} concurrent streams through one router`, 
         expect(r.status === 429 || r.status === 503, `a refusal with status ${r.status}`).to.equal(true)
         expect(REFUSALS.has(r.code ?? ''), `a refusal with code ${r.code}`).to.equal(true)
         expect(r.retryAfter).to.equal('1')
-        expect(r.ms, `a ${r.status} ${r.code} took ${r.ms} ms`).to.be.lessThan(REFUSAL_MS)
       }
+      expect(refusedAtRouter).to.have.length(refused.length)
+      expect(Math.max(0, ...refusedAtRouter), 'the slowest refusal at the router (ms)').to.be.lessThan(REFUSAL_MS)
     }
     figures.push(`heap at start ${mb(heapAtStart)} MB, after each wave ${heapAfterWave.map(mb).join(', ')} MB`)
     expect(mb(heapAfterWave[WAVES - 1] - heapAfterWave[0]), `heap after each wave: ${heapAfterWave.map(mb).join(', ')} MB`).to.be.lessThan(HEAP_GROWTH_MAX_MB)
