@@ -149,8 +149,7 @@ async function judgeGroups (ctx: ValidationContext, input: ValidationInput, docs
       continue
     }
     const sim = embedder != null ? cosineSimilarity(await embedder.embed(reference.text), await embedder.embed(doc.text)) : 0
-    // an output that passed the replay is an outlier only by a measured distance: with no embedder there is none
-    const outlier = embedder != null && sim < (ctx.similarityThreshold ?? EMBEDDING_SIMILARITY_THRESHOLD)
+    const outlier = sim < (ctx.similarityThreshold ?? EMBEDDING_SIMILARITY_THRESHOLD)
     for (const m of miners) {
       similarity[m] = sim
       outcomes[m] = outlier ? MinerVerdict.Outcome.OUTLIER : MinerVerdict.Outcome.ACCEPTED
