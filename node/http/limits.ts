@@ -117,12 +117,13 @@ function refusal (message: string): string {
  * parsed gets the same error body as every other refusal, then the socket is
  * closed.
  */
-export function clientErrorHandler (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket): void {
+export function clientErrorHandler (err: Error & { code?: string, rawPacket?: unknown }, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) {
     return
   }
   if (socket.writable) {
-    const head = err.rawPacket?.toString('latin1', 0, 5) === 'HEAD '
+    // Node hands the bytes it could not parse over as a Buffer (fastify's types say otherwise)
+    const head = Buffer.isBuffer(err.rawPacket) && err.rawPacket.toString('latin1', 0, 5) === 'HEAD '
     if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
       socket.write(rawError(408, 'Request Timeout', { message: 'the request did not arrive in time (headers or body too slow)', type: 'invalid_request_error', code: 'request_timeout' }))
     } else if (err.code === 'HPE_HEADER_OVERFLOW') {

@@ -201,9 +201,7 @@ async function stream (ctx: RouterContext, reply: FastifyReply, kind: Kind, treq
       ? frame(chunk({ delta: {}, finish_reason: reason }))
       : frame(chunk({ text: '', finish_reason: reason }))
     if (treq.includeUsage) {
-      // the miner's count, sent with the end of its token stream
-      const promptTokens = handle.promptTokens ?? estimatePromptTokens(treq.prompt)
-      const usage = { prompt_tokens: promptTokens, completion_tokens: count, total_tokens: promptTokens + count }
+      const usage = streamUsage(handle, treq, count)
       tail += frame(kind === 'chat'
         ? { id, object: 'chat.completion.chunk', created, model, system_fingerprint: null, choices: [], usage }
         : { id, object: 'text_completion', created, model, choices: [], usage })
@@ -229,6 +227,12 @@ async function stream (ctx: RouterContext, reply: FastifyReply, kind: Kind, treq
       sse.end()
     }
   }
+}
+
+/** Usage of a stream: the miner's count of the prompt's tokens, sent with the end of its token stream. */
+function streamUsage (handle: TaskHandle, treq: TaskRequest, completionTokens: number): Record<string, number> {
+  const promptTokens = handle.promptTokens ?? estimatePromptTokens(treq.prompt)
+  return { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens }
 }
 
 function frame (payload: unknown): string {

@@ -230,7 +230,7 @@ describe('router on a whole local network: requests are served, or refused at on
     const idle = await Promise.all(Array.from({ length: 20 }, async () => new Promise<{ closed: Promise<string> }>((resolve) => {
       let text = ''
       const s = connect(role.port ?? 0, '127.0.0.1', () => { resolve({ closed }) })
-      const closed = new Promise<string>((done) => { s.on('close', () => { done(text) }) })
+      const closed = new Promise<string>((resolve) => { s.on('close', () => { resolve(text) }) })
       s.on('data', (d) => { text += d.toString() })
       s.on('error', () => {})
     })))
