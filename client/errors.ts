@@ -1,15 +1,29 @@
 /** Typed errors of the client SDK; `code` is stable for HTTP and WebSocket mapping. */
 
+/**
+ * A task that did not settle. `code`: `timeout`, `expired`, `cancelled`,
+ * `client-closed`, `no-accepted-output`, `result-unavailable`, and for a
+ * task the assigned miners declined as one no miner of the model can run:
+ * `context_length_exceeded` (prompt and max_tokens do not fit the model's
+ * context; `promptTokens` and `contextTokens` say by how much) or
+ * `invalid_params`.
+ */
 export class TaskFailedError extends Error {
   static name = 'TaskFailedError'
   readonly code: string
   readonly taskId?: string
+  /** declined tasks: the prompt's tokens as the miners' model counts them */
+  readonly promptTokens?: number
+  /** declined tasks: the context one task may use on the miners */
+  readonly contextTokens?: number
 
-  constructor (code: string, message: string, taskId?: string, options?: ErrorOptions) {
+  constructor (code: string, message: string, taskId?: string, options?: ErrorOptions & { promptTokens?: number, contextTokens?: number }) {
     super(message, options)
     this.name = 'TaskFailedError'
     this.code = code
     this.taskId = taskId
+    this.promptTokens = options?.promptTokens
+    this.contextTokens = options?.contextTokens
   }
 }
 

@@ -26,6 +26,7 @@ import { MAX_INLINE_PROMPT_BYTES, MinerVerdict, addressToBytes } from '../protoc
 import { MinerRegistrations, registeredHeartbeats } from '../protocols/pool/registrations.ts'
 import { PoolView } from '../protocols/pool/view.ts'
 import { Channel } from './channel.ts'
+import { noteDecline } from './declines.ts'
 import { InvalidSubmitParamsError, TaskFailedError } from './errors.ts'
 import { fetchAcceptedOutput } from './result.ts'
 import { STREAM_OPEN_TIMEOUT_MS, streamTokens } from './token-stream.ts'
@@ -166,6 +167,18 @@ export class CortensorTaskClient implements TaskClient {
                 }
               }
             }
+            // declines that came before the assignment named their miners count now
+            const declined = noteDecline(t)
+            if (declined != null) {
+              this.fail(t, declined)
+            }
+          }
+        },
+        decline: (m) => {
+          const t = this.tracked.get(m.taskId.toString())
+          const declined = t != null ? noteDecline(t, m) : undefined
+          if (t != null && declined != null) {
+            this.fail(t, declined)
           }
         },
         ack: (m, meta) => {
@@ -185,9 +198,12 @@ export class CortensorTaskClient implements TaskClient {
             }
           }
         },
-        verdict: (m) => {
+        verdict: (m, meta) => {
           const t = this.tracked.get(m.taskId.toString())
           if (t != null) {
+            if (meta.from != null && !(t.judges ??= []).some(p => p.equals(meta.from))) {
+              t.judges.push(meta.from)
+            }
             for (const v of m.miners) {
               // the leader's verdict comes first; an oracle's later attestation (a quorum signature, or an audit
               // after settlement) does not rewrite what the task settled with
@@ -231,15 +247,34 @@ export class CortensorTaskClient implements TaskClient {
   }
 
   models (): ModelInfo[] {
-    const counts = new Map<string, number>()
+    const counts = new Map<string, { miners: number, contextTokens?: number }>()
     for (const e of this.pool.list()) {
       if (this.pool.healthy(e)) {
         for (const m of e.heartbeat.models) {
-          counts.set(m, (counts.get(m) ?? 0) + 1)
+          const c = counts.get(m) ?? { miners: 0 }
+          c.miners++
+          const ctx = e.heartbeat.contextTokens
+          if (ctx != null && ctx > 0) {
+            c.contextTokens = Math.min(c.contextTokens ?? ctx, ctx)
+          }
+          counts.set(m, c)
         }
       }
     }
-    return [...counts.entries()].map(([id, miners]) => ({ id, miners }))
+    return [...counts.entries()].map(([id, c]) => c.contextTokens != null ? { id, miners: c.miners, contextTokens: c.contextTokens } : { id, miners: c.miners })
+  }
+
+  /**
+   * Refuse what the pool's miners cannot run before anything is paid: a
+   * max_tokens that leaves no room for the prompt in the model's context
+   * (every prompt is at least one token). A prompt too long for the context
+   * is found by the miners, who tokenize it, and declined (`noteDecline`).
+   */
+  private checkContext (maxTokens: number): void {
+    const contextTokens = this.models().find(m => m.id === this.init.modelId)?.contextTokens
+    if (contextTokens != null && maxTokens >= contextTokens) {
+      throw new InvalidSubmitParamsError('maxTokens', `must be less than the model's context of ${contextTokens} tokens, which holds the prompt and the output (at most ${contextTokens - 1}, got ${maxTokens})`)
+    }
   }
 
   miners (): MinerInfo[] {
@@ -281,6 +316,7 @@ export class CortensorTaskClient implements TaskClient {
     const { node, chain } = this.init
     const sessionId = params.sessionId ?? this.sessionId
     const maxTokens = params.maxTokens ?? DEFAULT_MAX_TOKENS
+    this.checkContext(maxTokens)
     const taskParams: TaskParams = {
       modelId: this.init.modelId,
       maxTokens,
@@ -298,7 +334,8 @@ export class CortensorTaskClient implements TaskClient {
     const paramsDigest = taskParamsDigest(taskParams)
     const session = await getSession(chain.wallet, { hub: chain.hub, sessionId })
     // throws ContractRuleError (InsufficientDeposit, SessionIsClosed, …) before anything reaches the mesh
-    const submitted = await chain.serial(async () => submitTask(chain.wallet, { hub: chain.hub, sessionId, promptDigest: bytesToHex(promptCid.multihash.digest), maxTokens, paramsDigest }))
+    // transactions go out one at a time (one nonce sequence), their receipts are awaited side by side
+    const submitted = await submitTask(chain.wallet, { hub: chain.hub, sessionId, promptDigest: bytesToHex(promptCid.multihash.digest), maxTokens, paramsDigest, serialize: chain.serial })
     const taskId = submitted.taskId
     const abort = new AbortController()
     let resolveResult!: (r: TaskResult) => void
@@ -356,7 +393,8 @@ export class CortensorTaskClient implements TaskClient {
         t.listeners.add(listener)
         return () => { t.listeners.delete(listener) }
       },
-      cancel: () => { this.cancel(t) }
+      cancel: () => { this.cancel(t) },
+      get promptTokens () { return t.promptTokens }
     }
     handle.result.catch(() => {})
     return handle
@@ -438,6 +476,10 @@ export class CortensorTaskClient implements TaskClient {
       return
     }
     const { miner: acceptedMiner, outputCid, doc } = output
+    // the accepted output's count (the miners agreed on it byte for byte), else the stream's
+    if (Number.isInteger(doc.promptTokens) && (doc.promptTokens ?? 0) > 0) {
+      t.promptTokens = doc.promptTokens
+    }
     const miners = [...new Set([...t.record.miners, ...t.outcomes.keys()])].map(address => ({ address, outcome: OUTCOMES[t.outcomes.get(address) ?? 'MISSING'] ?? 'missing' }))
     const res: TaskResult = {
       taskId: t.record.taskId,
@@ -445,7 +487,7 @@ export class CortensorTaskClient implements TaskClient {
       modelId: doc.modelId,
       text: doc.text,
       completionTokens: doc.tokens.length,
-      promptTokens: 0,
+      promptTokens: t.promptTokens ?? 0,
       finishReason: doc.finishReason,
       outputCid,
       miners,

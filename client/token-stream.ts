@@ -52,6 +52,7 @@ export async function streamTokens (node: ClientNode, t: Tracked, onStreaming: (
         const r = await frames.next()
         clearTimeout(openTimer)
         if (r.done === true) {
+          notePromptTokens(t, r.value.promptTokens)
           t.tokens.end()
           return
         }
@@ -91,5 +92,12 @@ export async function streamTokens (node: ClientNode, t: Tracked, onStreaming: (
     } finally {
       clearTimeout(openTimer)
     }
+  }
+}
+
+/** The miner's count of the prompt's tokens (usage), sent with the end of its stream. */
+function notePromptTokens (t: Tracked, count: number | undefined): void {
+  if (count != null && count > 0) {
+    t.promptTokens = count
   }
 }

@@ -4,7 +4,7 @@
  */
 import type { Channel } from './channel.ts'
 import type { TaskRecord, TaskResult, TaskUpdate, TokenEvent } from './types.ts'
-import type { MinerVerdict, TaskQueued } from '../protocols/messages/index.ts'
+import type { Decline, MinerVerdict, TaskQueued } from '../protocols/messages/index.ts'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { AbortOptions, Libp2p, PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -52,6 +52,12 @@ export interface Tracked {
   /** text and token count received over the token stream so far */
   streamedText: string
   streamedTokens: number
+  /** the prompt's token count, from the miner's end-of-stream frame or the settled output */
+  promptTokens?: number
+  /** peers whose verdicts on the task came in (oracles: they fetched its outputs, so they hold them) */
+  judges?: PeerId[]
+  /** declines heard from miners, by miner address (lower case) */
+  declines?: Map<string, Decline>
   newAcker?(): void
   settledTx?: Hex
 }

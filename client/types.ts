@@ -79,12 +79,16 @@ export interface TaskHandle {
   onUpdate(listener: (u: TaskUpdate) => void): () => void
   /** stop streaming and waiting */
   cancel(): void
+  /** tokens of the prompt as the miners' model counted them: known once the token stream ended or the task settled */
+  readonly promptTokens?: number
 }
 
 /** A model the pool serves now, from miners' heartbeats. */
 export interface ModelInfo {
   id: string
   miners: number
+  /** tokens of context one task may use (prompt and output together): the least any of those miners advertises; undefined when none says */
+  contextTokens?: number
 }
 
 /** A miner as the pool sees it. */

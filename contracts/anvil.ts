@@ -1,6 +1,7 @@
 /**
  * A local anvil for tests, the devnet and benchmarks: loopback, port 0, ready when it prints
- * "Listening on", stopped cleanly (viem watchers are unwatched first: STACK-FACTS §6).
+ * "Listening on", stopped cleanly (viem watchers are unwatched first: STACK-FACTS §6), and
+ * never outliving the process that started it, even one killed with SIGKILL.
  */
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -39,6 +40,7 @@ export interface Anvil {
   url: string
   port: number
   chainId: number
+  /** anvil's process, or on POSIX the shell that runs it and ends it when this process ends */
   process: ChildProcess
   /** call the given unwatch functions, wait for viem to drop its filters, kill anvil, await its exit; idempotent */
   stop(unwatch?: Array<() => void>): Promise<void>
@@ -88,17 +90,43 @@ export function resolveAnvilBinary (explicit?: string): { command: string, prefi
   throw new AnvilNotFoundError(tried)
 }
 
+/**
+ * anvil under a POSIX shell that watches this process: a watcher holds the
+ * read end of a pipe whose only writer is this process, so when this process
+ * ends in any way (stop(), a crash, SIGKILL) `cat` sees the end of its input
+ * and anvil is killed. The shell waits for anvil and exits with it, so an
+ * anvil that dies on its own is seen at once.
+ */
+const GUARD_SCRIPT = 'exec 3<&0; "$@" < /dev/null & a=$!; { cat <&3 > /dev/null; kill $a 2> /dev/null; } & w=$!; exec 3<&-; ' +
+  'wait $a; s=$?; kill $w 2> /dev/null; exit $s'
+
+function spawnGuarded (command: string, args: string[]): { child: ChildProcess, guarded: boolean } {
+  if (process.platform === 'win32' || !existsSync('/bin/sh')) {
+    return { child: spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] }), guarded: false }
+  }
+  return { child: spawn('/bin/sh', ['-c', GUARD_SCRIPT, 'anvil-guard', command, ...args], { stdio: ['pipe', 'pipe', 'pipe'] }), guarded: true }
+}
+
 export async function startAnvil (options: AnvilOptions = {}): Promise<Anvil> {
   const { command, prefixArgs } = resolveAnvilBinary(options.binary)
   const chainId = options.chainId ?? ANVIL_CHAIN_ID
   const args = [...prefixArgs, '--host', '127.0.0.1', '--port', '0', '--chain-id', String(chainId), ...(options.args ?? [])]
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  const { child, guarded } = spawnGuarded(command, args)
+  // the guard's input stays open for this process's lifetime; its end is anvil's
+  child.stdin?.on('error', () => {})
+  const kill = (): void => {
+    if (guarded) {
+      child.stdin?.end()
+    } else if (child.exitCode == null && child.signalCode == null) {
+      child.kill('SIGTERM')
+    }
+  }
   let output = ''
   const exited = new Promise<void>(resolve => child.once('exit', () => { resolve() }))
 
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => {
-      child.kill('SIGKILL')
+      kill()
       reject(new AnvilStartError(`not listening after ${options.startTimeoutMs ?? ANVIL_START_TIMEOUT_MS} ms`))
     }, options.startTimeoutMs ?? ANVIL_START_TIMEOUT_MS)
     const onData = (d: Buffer): void => {
@@ -138,7 +166,7 @@ export async function startAnvil (options: AnvilOptions = {}): Promise<Anvil> {
           await new Promise(resolve => setTimeout(resolve, ANVIL_UNWATCH_GRACE_MS))
         }
         if (child.exitCode == null && child.signalCode == null) {
-          child.kill('SIGTERM')
+          kill()
         }
         await exited
         log('anvil on port %d stopped', port)

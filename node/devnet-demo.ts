@@ -101,7 +101,8 @@ export async function runDevnet (opts: RunDevnetOptions): Promise<void> {
     }
     say(`[${elapsed()}] mesh formed: ${net.miners.length + net.oracles.length + 2} nodes, bootstrap DHT routing table ${net.bootstrap.health().dht.routingTableSize}, health on http://127.0.0.1:${net.bootstrap.httpPort}/health`)
 
-    await demoPrompt(net, opts, elapsed)
+    // Ctrl-C while the demo prompt runs stops the network now, not once the prompt is answered
+    await Promise.race([demoPrompt(net, opts, elapsed), interruption.then(() => { throw new Interrupted() })])
     check()
 
     if (!opts.once) {

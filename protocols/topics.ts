@@ -4,8 +4,8 @@
  * so a missing codec, validator or handler is a compile error.
  */
 import {
-  Ack, Assignment, Heartbeat, MAX_GOSSIP_MESSAGE_BYTES, MAX_MODEL_ID_BYTES, Precommit, Reveal, TaskQueued, Verdict,
-  checkAck, checkAssignment, checkHeartbeat, checkPrecommit, checkReveal, checkTaskQueued, checkVerdict, decoders
+  Ack, Assignment, Decline, Heartbeat, MAX_GOSSIP_MESSAGE_BYTES, MAX_MODEL_ID_BYTES, Precommit, Reveal, TaskQueued, Verdict,
+  checkAck, checkAssignment, checkDecline, checkHeartbeat, checkPrecommit, checkReveal, checkTaskQueued, checkVerdict, decoders
 } from './messages/index.ts'
 
 /** Root of every topic; tests and private networks pass their own prefix. */
@@ -13,7 +13,7 @@ export const TOPIC_PREFIX = '/cortensor'
 /** Wire version of the gossip messages; bump on an incompatible .proto change. */
 export const TOPIC_VERSION = 1
 
-export const TOPIC_KINDS = ['task', 'assignment', 'ack', 'precommit', 'reveal', 'verdict', 'heartbeat'] as const
+export const TOPIC_KINDS = ['task', 'assignment', 'ack', 'decline', 'precommit', 'reveal', 'verdict', 'heartbeat'] as const
 export type TopicKind = typeof TOPIC_KINDS[number]
 
 /** Payload type of each topic kind. */
@@ -21,6 +21,7 @@ export interface TopicMessages {
   task: TaskQueued
   assignment: Assignment
   ack: Ack
+  decline: Decline
   precommit: Precommit
   reveal: Reveal
   verdict: Verdict
@@ -43,6 +44,7 @@ export const TOPIC_CODECS: TopicCodecs = {
   task: { modelScoped: true, maxBytes: MAX_GOSSIP_MESSAGE_BYTES, encode: m => TaskQueued.encode(m), decode: decoders.taskQueued, check: checkTaskQueued },
   assignment: { modelScoped: false, maxBytes: MAX_GOSSIP_MESSAGE_BYTES, encode: m => Assignment.encode(m), decode: decoders.assignment, check: m => { checkAssignment(m) } },
   ack: { modelScoped: false, maxBytes: MAX_GOSSIP_MESSAGE_BYTES, encode: m => Ack.encode(m), decode: decoders.ack, check: checkAck },
+  decline: { modelScoped: false, maxBytes: MAX_GOSSIP_MESSAGE_BYTES, encode: m => Decline.encode(m), decode: decoders.decline, check: checkDecline },
   precommit: { modelScoped: false, maxBytes: MAX_GOSSIP_MESSAGE_BYTES, encode: m => Precommit.encode(m), decode: decoders.precommit, check: checkPrecommit },
   reveal: { modelScoped: false, maxBytes: MAX_GOSSIP_MESSAGE_BYTES, encode: m => Reveal.encode(m), decode: decoders.reveal, check: checkReveal },
   verdict: { modelScoped: false, maxBytes: MAX_GOSSIP_MESSAGE_BYTES, encode: m => Verdict.encode(m), decode: decoders.verdict, check: checkVerdict },

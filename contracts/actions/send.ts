@@ -23,27 +23,37 @@ export interface HubWriteResult {
   logs: ParseEventLogsReturnType<HubAbi, undefined, true>
 }
 
+/**
+ * Runs the sending half of a write (simulate, sign with the next nonce,
+ * broadcast) one at a time for a key, so several writes can wait for their
+ * receipts at once: `ChainContext.serial`.
+ */
+export type SendSerializer = <T>(send: () => Promise<T>) => Promise<T>
+
 export async function sendHub<N extends HubWriteName> (
   client: HubWalletClient,
   hub: Address,
   functionName: N,
   args: ContractFunctionArgs<HubAbi, 'payable' | 'nonpayable', N>,
-  value?: bigint
+  value?: bigint,
+  serialize?: SendSerializer
 ): Promise<HubWriteResult> {
-  let hash: Hash
-  try {
-    const { request } = await simulateContract(client, {
-      address: hub,
-      abi: cortensorHubAbi,
-      functionName,
-      args,
-      account: client.account,
-      ...(value != null ? { value } : {})
-    } as any)
-    hash = await writeContract(client, request as any)
-  } catch (err) {
-    throw decodeHubError(err)
+  const send = async (): Promise<Hash> => {
+    try {
+      const { request } = await simulateContract(client, {
+        address: hub,
+        abi: cortensorHubAbi,
+        functionName,
+        args,
+        account: client.account,
+        ...(value != null ? { value } : {})
+      } as any)
+      return await writeContract(client, request as any)
+    } catch (err) {
+      throw decodeHubError(err)
+    }
   }
+  const hash = serialize != null ? await serialize(send) : await send()
   const receipt = await waitForTransactionReceipt(client, { hash, pollingInterval: RECEIPT_POLL_MS })
   if (receipt.status !== 'success') {
     throw new TransactionRevertedError(hash)

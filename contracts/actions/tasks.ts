@@ -6,7 +6,7 @@ import { decodeHubError } from '../errors.ts'
 import { cortensorHubAbi } from '../generated/cortensorHub.ts'
 import { eventOf, sendHub } from './send.ts'
 import type { TaskStatusName } from '../constants.ts'
-import type { HubTarget, HubWalletClient, HubWriteResult } from './send.ts'
+import type { HubTarget, HubWalletClient, HubWriteResult, SendSerializer } from './send.ts'
 import type { Address, Client, Hex } from 'viem'
 
 /** The 20-byte commitment to a miner set the contract stores at assignment. */
@@ -29,8 +29,13 @@ export interface SubmitTaskReturnType extends HubWriteResult {
   reservedWei: bigint
 }
 
-export async function submitTask (client: HubWalletClient, p: SubmitTaskParameters): Promise<SubmitTaskReturnType> {
-  const res = await sendHub(client, p.hub, 'submitTask', [p.sessionId, p.promptDigest, { maxTokens: p.maxTokens, paramsDigest: p.paramsDigest }])
+/**
+ * With `serialize` (the key's `ChainContext.serial`), only the sending runs
+ * in turn with the key's other writes; the receipt is awaited beside them, so
+ * a burst of submissions is not one receipt wait after another.
+ */
+export async function submitTask (client: HubWalletClient, p: SubmitTaskParameters & { serialize?: SendSerializer }): Promise<SubmitTaskReturnType> {
+  const res = await sendHub(client, p.hub, 'submitTask', [p.sessionId, p.promptDigest, { maxTokens: p.maxTokens, paramsDigest: p.paramsDigest }], undefined, p.serialize)
   const ev = eventOf(res, 'TaskSubmitted')
   return { ...res, taskId: ev.args.taskId, seed: ev.args.seed, reservedWei: ev.args.reserved }
 }

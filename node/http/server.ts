@@ -1,12 +1,15 @@
 /**
  * The node's HTTP server: `/health` (JSON) and `/metrics` (Prometheus text:
  * libp2p metrics plus process metrics). Roles add their routes through
- * `setup` (the router API, the browser page). Bad requests get a 4xx with a JSON error body.
+ * `setup` (the router API, the browser page). Bad requests get a 4xx with a JSON error body;
+ * slow or idle callers are cut off and connections capped per address (limits.ts).
  */
 import Fastify from 'fastify'
 import { ConfigError } from '../config.ts'
+import { capConnections, fastifyTimeouts, resolveHttpLimits } from './limits.ts'
+import type { ConnectionCap, HttpLimits } from './limits.ts'
 import type { HealthReport } from '../node.ts'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { Registry } from 'prom-client'
 
 export interface HttpServerInit {
@@ -16,26 +19,38 @@ export interface HttpServerInit {
   port: number
   /** add routes before the server listens */
   setup?(app: FastifyInstance): Promise<void>
+  /** timeouts and connection caps (node/http/limits.ts defaults) */
+  limits?: HttpLimits
 }
 
 export interface HttpServer {
   port: number
   app: FastifyInstance
+  connections: ConnectionCap
   close(): Promise<void>
 }
 
-export async function startHttpServer ({ node, host, port, setup }: HttpServerInit): Promise<HttpServer> {
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 })
+export async function startHttpServer ({ node, host, port, setup, limits }: HttpServerInit): Promise<HttpServer> {
+  const resolved = resolveHttpLimits(limits)
+  const onError = (err: any, reply: FastifyReply): FastifyReply => {
+    const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
+    return reply.code(status).send({
+      error: { message: status >= 500 ? 'internal error' : String(err.message).slice(0, 200), type: status >= 500 ? 'server_error' : 'invalid_request_error', code: typeof err.code === 'string' ? err.code : 'error', param: null }
+    })
+  }
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 1024 * 1024,
+    ...fastifyTimeouts(resolved),
+    // URLs no route can take (bad percent-encoding, an overlong segment) get the JSON error body too
+    frameworkErrors: (err, _req, reply) => { onError(err, reply) }
+  })
+  const connections = capConnections(app.server, resolved)
 
   app.setNotFoundHandler(async (req, reply) => {
-    return reply.code(404).send({ error: { message: `no route ${req.method} ${req.url}`, type: 'invalid_request_error', code: 'not_found' } })
+    return reply.code(404).send({ error: { message: `no route ${req.method} ${req.url.split('?')[0].slice(0, 200)}`, type: 'invalid_request_error', code: 'not_found', param: null } })
   })
-  app.setErrorHandler(async (err: any, _req, reply) => {
-    const status = typeof err.statusCode === 'number' && err.statusCode >= 400 ? err.statusCode : 500
-    return reply.code(status).send({
-      error: { message: status >= 500 ? 'internal error' : err.message, type: status >= 500 ? 'server_error' : 'invalid_request_error', code: err.code ?? 'error' }
-    })
-  })
+  app.setErrorHandler(async (err: any, _req, reply) => onError(err, reply))
 
   app.get('/health', async () => node.health())
   app.get('/metrics', async (_req, reply) => {
@@ -66,6 +81,7 @@ export async function startHttpServer ({ node, host, port, setup }: HttpServerIn
   return {
     port: typeof address === 'object' && address != null ? address.port : port,
     app,
+    connections,
     close: async () => { await app.close() }
   }
 }

@@ -1,28 +1,89 @@
 /**
  * A task's generation on a miner: the task's parameters in deterministic
- * mode, a full engine queue waited out rather than failed, and every token
- * pushed to the task's token buffer as it comes, the text the decoder held
- * back until the end included.
+ * mode (a sampled task without a seed samples with the seed every node
+ * derives from the chain's seed of the task), a check that the task can run
+ * on this engine at all, a full engine queue waited out rather than failed,
+ * and every token pushed to the task's token buffer as it comes, the text the
+ * decoder held back until the end included.
  */
+import { Decline } from '../../protocols/messages/index.ts'
+import { samplingSeed } from '../../protocols/selection/index.ts'
+import { resolveParams } from '../inference/index.ts'
 import type { MinerFaults } from './miner.ts'
 import type { TokenBuffer } from './stream.ts'
-import type { TaskParams } from '../../protocols/messages/index.ts'
+import type { TaskQueued } from '../../protocols/messages/index.ts'
 import type { GenerateParams, GenerationResult, InferenceEngine } from '../inference/index.ts'
 
 /** a generation refused by a full engine queue is tried again after this long */
 const ENGINE_RETRY_MS = 100
 
-/** The engine's parameters for a task's (deterministic mode; zeros and empty lists are unset). */
-export function generationParams (p?: TaskParams): GenerateParams {
+/**
+ * The engine's parameters for a task (deterministic mode; zeros and empty
+ * lists are unset). A task that samples (temperature > 0) with no seed gets
+ * the seed derived from the chain's seed of the task (`samplingSeed`); with
+ * no chain seed in the announcement it has none and cannot run.
+ */
+export function generationParams (m: Pick<TaskQueued, 'params' | 'seed' | 'taskId'>): GenerateParams {
+  const p = m.params
   return {
     maxTokens: p?.maxTokens,
     temperature: p?.temperature,
     topP: p?.topP !== 0 ? p?.topP : undefined,
     topK: p?.topK !== 0 ? p?.topK : undefined,
-    seed: p?.seed !== 0n && p?.seed != null ? Number(p.seed) : undefined,
+    seed: taskSeed(m),
     stop: p?.stop != null && p.stop.length > 0 ? p.stop : undefined,
     deterministic: true
   }
+}
+
+/** The task's own seed, else for a sampled task the one derived from the chain's seed of the task. */
+function taskSeed (m: Pick<TaskQueued, 'params' | 'seed' | 'taskId'>): number | undefined {
+  const p = m.params
+  if (p?.seed != null && p.seed !== 0n) {
+    return Number(p.seed)
+  }
+  if ((p?.temperature ?? 0) > 0 && m.seed != null && m.seed.byteLength > 0) {
+    return samplingSeed(m.seed, m.taskId)
+  }
+  return undefined
+}
+
+/** Why no miner of the model can run a task: its decline. */
+export class TaskNotRunnableError extends Error {
+  static name = 'TaskNotRunnableError'
+  readonly reason: Decline.Reason
+  readonly promptTokens: number
+  readonly contextTokens: number
+
+  constructor (reason: Decline.Reason, message: string, promptTokens: number, contextTokens: number) {
+    super(message)
+    this.name = 'TaskNotRunnableError'
+    this.reason = reason
+    this.promptTokens = promptTokens
+    this.contextTokens = contextTokens
+  }
+}
+
+/**
+ * Throw TaskNotRunnableError when the task cannot run on this engine whatever
+ * the miner does: parameters the engine refuses, or a prompt and max_tokens
+ * that do not fit one sequence's context. Returns the prompt's token count.
+ */
+export function checkRunnable (engine: Pick<InferenceEngine, 'tokenizePrompt' | 'contextSize'>, prompt: string, params: GenerateParams): number {
+  const contextTokens = engine.contextSize
+  try {
+    resolveParams(params)
+  } catch (err: any) {
+    throw new TaskNotRunnableError(Decline.Reason.INVALID_PARAMS, String(err?.message ?? err), 0, contextTokens)
+  }
+  const promptTokens = engine.tokenizePrompt(prompt).length
+  const maxTokens = params.maxTokens ?? 0
+  if (promptTokens + maxTokens > contextTokens) {
+    throw new TaskNotRunnableError(Decline.Reason.CONTEXT_OVERFLOW,
+      `the prompt is ${promptTokens} tokens and max_tokens is ${maxTokens}: the task needs ${promptTokens + maxTokens} tokens of context, the model has ${contextTokens}`,
+      promptTokens, contextTokens)
+  }
+  return promptTokens
 }
 
 /** Generate, pushing each token to `buffer`; the buffer is left open for the caller to complete. */

@@ -117,6 +117,8 @@ export class MinerAdvert {
       loadPermille: Math.min(1000, this.init.load() * 1000),
       reservedBySession: reservation?.sessionId ?? 0n,
       reservedUntilMs: reservation?.untilMs != null ? BigInt(reservation.untilMs) : undefined,
+      // routers and clients refuse a task whose max_tokens cannot fit before submitting it
+      contextTokens: settings.engine.contextSize > 0 ? settings.engine.contextSize : undefined,
       timestampMs: BigInt(Date.now()),
       seq: this.seq++
     }

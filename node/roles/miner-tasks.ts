@@ -16,6 +16,7 @@ import { StreamEnd, TaskQueued } from '../../protocols/messages/index.ts'
 import { createTask, isTerminal, transition, tick } from '../../protocols/queue/machine.ts'
 import { taskInitFrom } from '../../protocols/queue/wire.ts'
 import { RecordStore } from './records.ts'
+import type { TaskNotRunnableError } from './generation.ts'
 import type { MinerRoleInit } from './miner.ts'
 import type { TokenBuffer } from './stream.ts'
 import type { Assignment } from '../../protocols/messages/index.ts'
@@ -64,6 +65,10 @@ export interface MinerTask {
   speculation?: Speculation
   /** this miner's ack is gossiped and on disk: tokens go out only then, so a client never streams unaccepted work */
   acked?: boolean
+  /** the task cannot run on this miner's model (found when its work started): declined instead of worked */
+  notRunnable?: TaskNotRunnableError
+  /** the round this miner declined */
+  declinedRound?: number
   /** other announcements of the same task id by its submitter, one of which the assignment may name instead */
   alternatives?: Array<{ queued: TaskQueued, from?: PeerId }>
 }
@@ -119,6 +124,11 @@ export class MinerTasks {
   constructor (init: MinerTasksInit) {
     this.init = init
     this.records = new RecordStore(init.settings.node.datastore, '/cortensor/miner/tasks')
+  }
+
+  /** Keep and load only the records of this chain (records.ts `chainNamespace`); before `restore`. */
+  useChain (namespace: string): void {
+    this.records.useChain(namespace)
   }
 
   /** Wake the token-stream requests waiting for announcements; no new ones wait. */

@@ -22,19 +22,21 @@ import { randomBytes } from 'node:crypto'
 import { logger } from '@libp2p/logger'
 import { bytesToHex, hexToBytes } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
+import { getBlock } from 'viem/actions'
 import { signPrecommit } from '../../contracts/index.ts'
 import { defaultValidators, installGossip, publishMessage } from '../../protocols/gossip/index.ts'
-import { StreamEnd, TaskQueued, addressToBytes } from '../../protocols/messages/index.ts'
+import { peerIdToAddress } from '../../protocols/identity.ts'
+import { Decline, StreamEnd, TaskQueued, addressToBytes } from '../../protocols/messages/index.ts'
 import { PoolView } from '../../protocols/pool/view.ts'
 import { isTerminal } from '../../protocols/queue/machine.ts'
-import { ackEvent, assignedEvent, precommitEvent } from '../../protocols/queue/wire.ts'
+import { ackEvent, assignedEvent, declineEvent, precommitEvent } from '../../protocols/queue/wire.ts'
 import { buildTopic } from '../../protocols/topics.ts'
 import { CopyFault } from './copy-fault.ts'
-import { generateInto, generationParams } from './generation.ts'
+import { TaskNotRunnableError, checkRunnable, generateInto, generationParams } from './generation.ts'
 import { chainCheckedValidators } from './gossip-checks.ts'
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, MinerAdvert, chainReader } from './miner-advert.ts'
 import { MinerTasks, streamOf, wake } from './miner-tasks.ts'
-import { cidDigest, precommitHash, taskPrompt } from './records.ts'
+import { chainNamespace, cidDigest, precommitHash, taskPrompt } from './records.ts'
 import { SessionReservation } from './reservation.ts'
 import { revealStrategy } from './reveals.ts'
 import { drawsSelf, settleSpeculation, speculate } from './speculation.ts'
@@ -152,7 +154,9 @@ export class MinerRole {
   async start (): Promise<void> {
     const { node } = this.init
     await this.advertiser.prepare()
-    // work accepted before a restart
+    // work accepted before a restart, on this chain (a restarted local chain numbers its tasks from 1 again)
+    const wallet = this.init.chain?.wallet
+    this.tasks.useChain(await chainNamespace(this.init.domain, wallet == null ? undefined : { getBlock: async (args) => getBlock(wallet, args) }))
     for await (const task of this.tasks.restore()) {
       this.resume(task)
     }
@@ -169,6 +173,8 @@ export class MinerRole {
           this.tasks.onEvent(m.taskId, async (t) => { await this.onAssignment(t, m) })
         },
         ack: (m) => { this.tasks.onEvent(m.taskId, async (t) => { this.tasks.apply(t, ackEvent(m)) }) },
+        // a majority of declines ends the task here too (declines concern the task, not the miner)
+        decline: (m) => { this.tasks.onEvent(m.taskId, async (t) => { this.tasks.apply(t, declineEvent(m)) }) },
         precommit: (m) => { this.tasks.onEvent(m.taskId, async (t) => { this.onPrecommit(t, m) }) },
         reveal: (m) => { this.tasks.onEvent(m.taskId, async () => { this.onReveal(m) }) },
         verdict: (m) => { this.onVerdict(m) },
@@ -260,7 +266,7 @@ export class MinerRole {
   }
 
   /** Publish once someone listens: right after a (re)start the gossip mesh may not have formed yet. */
-  private async publish<K extends 'ack' | 'precommit' | 'reveal'> (kind: K, message: Parameters<typeof publishMessage<K>>[2]): Promise<void> {
+  private async publish<K extends 'ack' | 'decline' | 'precommit' | 'reveal'> (kind: K, message: Parameters<typeof publishMessage<K>>[2]): Promise<void> {
     const pubsub = this.init.node.libp2p.services.pubsub
     const topic = buildTopic(kind, undefined, { prefix: this.prefix })
     const deadline = Date.now() + 10_000
@@ -374,6 +380,12 @@ export class MinerRole {
       this.say(`task ${m.taskId}: assigned, but reserved for session ${this.reservation.current?.sessionId}: not acking`)
       return
     }
+    // work started on this miner's own draw already found that the task cannot run: say so, do not ack
+    if (task.notRunnable != null) {
+      settleSpeculation(task, false, this.speculation)
+      await this.decline(task, task.notRunnable)
+      return
+    }
     this.reservation.reserveFor(m.sessionId)
     const ack: Ack = { taskId: m.taskId, miner: addressToBytes(this.address as Hex), round: m.round }
     // generation starts at once (the first token is on the submitter's clock); the ack, signed and
@@ -401,7 +413,12 @@ export class MinerRole {
     void this.work(task, signal, buffer, task.speculation?.decided)
       .catch((err) => {
         buffer.finish({ code: signal.aborted ? StreamEnd.Code.CANCELLED : StreamEnd.Code.ENGINE_ERROR, message: String(err?.message ?? err).slice(0, 200) })
-        if (!signal.aborted) {
+        if (err instanceof TaskNotRunnableError) {
+          task.notRunnable = err
+          this.say(`task ${task.queued.taskId}: cannot run: ${err.message}`)
+          // declined once assigned (now, if it is; else when the assignment names this miner)
+          this.tasks.enqueue(task, async () => { await this.decline(task, err) })
+        } else if (!signal.aborted) {
           this.say(`task ${task.queued.taskId}: generation failed: ${err?.message ?? err}`)
         }
       })
@@ -424,21 +441,51 @@ export class MinerRole {
       return
     }
     const prompt = await taskPrompt(node.libp2p, node.store, node.config.network, m, [task.from], AbortSignal.any([signal, AbortSignal.timeout(30_000)]))
-    const result = await generateInto(engine, prompt, generationParams(m.params), buffer, signal, this.init.faults)
+    const params = generationParams(m)
+    // a task no miner of the model can run (too long for the context, parameters the engine refuses) is declined
+    checkRunnable(engine, prompt, params)
+    const result = await generateInto(engine, prompt, params, buffer, signal, this.init.faults)
     // the last tokens go out now, not after the output is stored and the assignment confirmed
     buffer.complete()
     if (assigned != null && !(await assigned)) {
       return
     }
-    const output: OutputDoc = { taskId: taskId.toString(), modelId: this.modelId, text: result.text, tokens: result.tokens, finishReason: result.finishReason }
+    const output: OutputDoc = { taskId: taskId.toString(), modelId: this.modelId, text: result.text, tokens: result.tokens, finishReason: result.finishReason, promptTokens: result.promptTokens }
     const outputCid = await node.store.putJson(output)
-    buffer.finish({ tokenCount: result.tokens.length, outputCid: outputCid.bytes })
+    buffer.finish({ tokenCount: result.tokens.length, outputCid: outputCid.bytes, promptTokens: result.promptTokens })
     const salt = bytesToHex(randomBytes(32))
     const outputDigest = cidDigest(outputCid)
     const commitment = precommitHash(domain, taskId, outputDigest, salt)
     const signature = await signPrecommit(privateKeyToAccount(node.peerIdentity.privateKey), domain, { taskId, outputDigest, salt })
     await this.precommit(task, { outputCid: outputCid.toString(), salt, commitment, signature, tokens: result.tokens.length })
     this.say(`task ${taskId}: generated ${result.tokens.length} tokens, output ${outputCid}, precommitted`)
+  }
+
+  /**
+   * Tell the submitter and the oracles that this miner cannot run the task it
+   * is assigned (once per round); not assigned (yet): nothing to say.
+   */
+  private async decline (task: MinerTask, err: TaskNotRunnableError): Promise<void> {
+    const slot = this.tasks.slotOf(task)
+    if (slot == null || (slot.status !== 'assigned' && slot.status !== 'acked') || task.declinedRound === slot.round) {
+      return
+    }
+    task.declinedRound = slot.round
+    task.declined = true
+    wake(task)
+    const decline: Decline = {
+      taskId: task.queued.taskId,
+      miner: addressToBytes(this.address as Hex),
+      round: slot.round,
+      reason: err.reason,
+      message: err.message.slice(0, 256),
+      promptTokens: err.promptTokens,
+      contextTokens: err.contextTokens
+    }
+    await this.publish('decline', decline)
+    // gossip does not deliver a node's own messages
+    this.tasks.apply(task, declineEvent(decline))
+    this.say(`task ${task.queued.taskId}: declined (round ${slot.round}): ${err.message}`)
   }
 
   private async precommit (task: MinerTask, r: { outputCid?: string, salt?: Hex, commitment: Hex, signature: Hex, tokens?: number }): Promise<void> {

@@ -147,8 +147,11 @@ export class OracleTasks {
     return this.tasks.values()
   }
 
-  /** Reload the records a previous run left in the datastore. */
-  async load (): Promise<void> {
+  /** Reload the records a previous run on this chain (records.ts `chainNamespace`) left in the datastore. */
+  async load (namespace?: string): Promise<void> {
+    if (namespace != null) {
+      this.records.useChain(namespace)
+    }
     for await (const { value } of this.records.all()) {
       const queued = TaskQueued.decode(hexToBytes(value.queued))
       this.tasks.set(queued.taskId.toString(), { queued, record: value, chain: Promise.resolve() })

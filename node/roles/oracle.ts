@@ -18,13 +18,13 @@
 import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
 import { bytesToHex } from 'viem'
-import { readContract } from 'viem/actions'
+import { getBlock, readContract } from 'viem/actions'
 import { cortensorHubAbi } from '../../contracts/index.ts'
 import { defaultValidators, installGossip } from '../../protocols/gossip/index.ts'
 import { MinerVerdict, TaskQueued } from '../../protocols/messages/index.ts'
 import { Verdict as V } from '../../protocols/policy/verdicts.ts'
 import { createTask, isTerminal } from '../../protocols/queue/machine.ts'
-import { assignedEvent, ackEvent, precommitEvent, revealEvent, taskInitFrom, verdictEvent } from '../../protocols/queue/wire.ts'
+import { assignedEvent, ackEvent, declineEvent, precommitEvent, revealEvent, taskInitFrom, verdictEvent } from '../../protocols/queue/wire.ts'
 import { Assigner } from './assigner.ts'
 import { AssignmentWrites } from './assignment-writes.ts'
 import { Auditor } from './audit.ts'
@@ -36,7 +36,7 @@ import { Leadership } from './leadership.ts'
 import { DEFAULT_HEARTBEAT_INTERVAL_MS } from './miner.ts'
 import { EarlyEvents, OracleTasks } from './oracle-tasks.ts'
 import { PoolView, chainRegistrations, followRegistry } from './pool.ts'
-import { cidDigest, precommitHash } from './records.ts'
+import { chainNamespace, cidDigest, precommitHash } from './records.ts'
 import { ReplayQuorum } from './replay-quorum.ts'
 import { SettlementBatcher, settlementEntry } from './settlement.ts'
 import type { ChainContext, HubLog, HubWatcher } from './chain.ts'
@@ -269,7 +269,8 @@ export class OracleRole {
   async start (): Promise<void> {
     const { node, chain } = this.init
     this.replayQuorum = Number(await readContract(chain.wallet, { address: chain.hub, abi: cortensorHubAbi, functionName: 'replayQuorum' }))
-    await this.tasks.load()
+    // only this chain's records: a restarted local chain numbers its tasks from 1 again
+    await this.tasks.load(await chainNamespace(chain.domain, { getBlock: async (args) => getBlock(chain.wallet, args) }))
     // an assignment counts only from the hub's current leader, whose assignTasks call alone the hub accepts
     const base = defaultValidators({ isLeader: async (oracle) => this.leadership.leads(oracle) })
     this.uninstall = installGossip(node.libp2p.services.pubsub, {
@@ -291,6 +292,8 @@ export class OracleRole {
         task: (m, meta) => { this.onTaskQueued(m, meta.from) },
         assignment: (m) => { this.onEvent(m.taskId, async (t) => { this.onAssignment(t, m) }) },
         ack: (m) => { this.onEvent(m.taskId, async (t) => { this.afterAssignment(t, () => { this.tasks.apply(t, ackEvent(m)) }) }) },
+        // a majority of assigned miners declining (the task cannot run on the model) expires it at once
+        decline: (m) => { this.onEvent(m.taskId, async (t) => { this.afterAssignment(t, () => { this.tasks.apply(t, declineEvent(m)) }) }) },
         precommit: (m) => { this.onEvent(m.taskId, async (t) => { this.afterAssignment(t, () => { this.onPrecommit(t, m) }) }) },
         reveal: (m) => { this.onEvent(m.taskId, async (t) => { this.onReveal(t, m) }) },
         verdict: (m) => { this.onEvent(m.taskId, async (t) => { await this.onVerdict(t, m) }) },

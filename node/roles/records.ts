@@ -55,14 +55,42 @@ export function precommitHash (domain: HubDomain, taskId: bigint, outputDigest: 
   return hashTypedData({ domain, types: hubTypes, primaryType: 'Precommit', message: { taskId, outputDigest, salt } })
 }
 
-/** JSON records under one datastore prefix (`/cortensor/<role>/tasks/<id>`). */
+/** What `chainNamespace` reads: block 0 of the chain. */
+export interface GenesisReader {
+  getBlock(args: { blockNumber: bigint }): Promise<{ hash: Hex | null }>
+}
+
+/**
+ * The chain a node's task records belong to: chain id, hub address and the
+ * hash of block 0. Task ids restart at 1 on a new chain, and a fresh anvil
+ * redeploys the hub at the same address (same deployer, same nonce), so only
+ * the genesis hash (anvil stamps its genesis block with the start time) tells
+ * a restarted local chain from the one the records came from. Records of
+ * another chain are left where they are and never loaded.
+ */
+export async function chainNamespace (domain: Pick<HubDomain, 'chainId' | 'verifyingContract'>, genesis?: GenesisReader): Promise<string> {
+  const hash = genesis != null ? (await genesis.getBlock({ blockNumber: 0n })).hash : null
+  return `${domain.chainId}-${domain.verifyingContract.toLowerCase()}${hash != null ? `-${hash.slice(2, 18)}` : ''}`
+}
+
+/**
+ * JSON records under one datastore prefix (`/cortensor/<role>/tasks/<id>`),
+ * or, once `useChain` named the chain, `/cortensor/<role>/tasks/<chain>/<id>`.
+ */
 export class RecordStore<T> {
   private readonly ds: Datastore
-  private readonly prefix: string
+  private prefix: string
+  private readonly base: string
 
   constructor (ds: Datastore, prefix: string) {
     this.ds = ds
     this.prefix = prefix
+    this.base = prefix
+  }
+
+  /** Keep and load only the records of this chain (`chainNamespace`); call before anything is read or written. */
+  useChain (namespace: string): void {
+    this.prefix = `${this.base}/${namespace}`
   }
 
   private key (id: string): Key {

@@ -13,6 +13,7 @@ import websocket from '@fastify/websocket'
 import { logger } from '@libp2p/logger'
 import Fastify from 'fastify'
 import { Registry } from 'prom-client'
+import { capConnections, fastifyTimeouts, resolveHttpLimits } from '../http/limits.ts'
 import { RouterContext } from './context.ts'
 import { registerCortensorRoutes } from './cortensor.ts'
 import { ApiError, toApiError } from './errors.ts'
@@ -65,6 +66,12 @@ export async function routerPlugin (app: FastifyInstance, init: RouterInit & { r
   app.setErrorHandler((err: FastifyError, _req: FastifyRequest, reply: FastifyReply) => errorReply(err, reply))
 
   if (options.corsOrigin !== false) {
+    // an OPTIONS request that is not a CORS preflight gets the router's JSON error, not the plugin's plain text
+    app.addHook('onRequest', async (req) => {
+      if (req.method === 'OPTIONS' && (req.headers.origin == null || req.headers['access-control-request-method'] == null)) {
+        throw new ApiError(400, 'invalid_preflight', 'an OPTIONS request must be a CORS preflight, with Origin and Access-Control-Request-Method headers')
+      }
+    })
     await app.register(cors, {
       origin: options.corsOrigin === '*' ? '*' : options.corsOrigin,
       methods: ['GET', 'POST', 'OPTIONS'],
@@ -109,7 +116,15 @@ export async function routerPlugin (app: FastifyInstance, init: RouterInit & { r
 export function createRouter (init: RouterInit): FastifyInstance {
   const options = init.options ?? {}
   const registry = options.registry ?? new Registry()
-  const app = Fastify({ logger: false, bodyLimit: options.bodyLimitBytes ?? 1024 * 1024 })
+  const limits = resolveHttpLimits(options.http)
+  const app = Fastify({
+    logger: false,
+    bodyLimit: options.bodyLimitBytes ?? 1024 * 1024,
+    ...fastifyTimeouts(limits),
+    // URLs the router cannot route (bad percent-encoding, an overlong segment) get its error body too
+    frameworkErrors: (err, _req, reply) => { errorReply(err, reply) }
+  })
+  capConnections(app.server, limits)
   app.setNotFoundHandler(async (req, reply) => {
     return errorReply(new ApiError(404, 'not_found', `no route ${req.method} ${req.url.split('?')[0]}`), reply)
   })

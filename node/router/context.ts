@@ -28,6 +28,14 @@ export interface Principal {
 
 const SESSION_CACHE_MS = 30_000
 
+/** A task slot taken for one request (`RouterContext.admit`). */
+export interface Admission {
+  /** submit the request's task; from here the slot follows the task until it ends */
+  submit(principal: Principal, signal: AbortSignal): Promise<TaskHandle>
+  /** give the slot back when the request ends without submitting (does nothing after `submit`) */
+  release(): void
+}
+
 export class RouterContext {
   readonly client: TaskClient
   readonly keys: KeyStore
@@ -37,10 +45,15 @@ export class RouterContext {
   readonly slots: StreamSlots
   readonly hub: TaskUpdateHub
   readonly startedAtMs = Date.now()
+  /** tasks submitted (or being submitted) through this router that have not ended */
+  tasksInFlight = 0
+  /** of those, the ones no miner generates yet */
+  tasksPending = 0
   /** sessions this router submitted to (for the tasks gauge and the dashboard) */
   readonly sessions = new Set<bigint>()
   private readonly principals = new WeakMap<FastifyRequest, Principal>()
   private readonly sessionInfo = new Map<string, { atMs: number, info?: SessionInfo }>()
+  private readonly sessionReads = new Map<string, Promise<SessionInfo | undefined>>()
 
   constructor (client: TaskClient, keys: KeyStore, options: ResolvedRouterOptions, registry: RouterOptions['registry']) {
     this.client = client
@@ -129,21 +142,28 @@ export class RouterContext {
     }
   }
 
-  /** The session's record, cached for 30 s; undefined when the client cannot tell now. */
+  /**
+   * The session's record, cached for 30 s; undefined when the client cannot
+   * tell now. One read at a time per session: requests arriving together
+   * share it, and once a record is known a stale one is answered while a
+   * fresh one is read (a burst never waits on the chain).
+   */
   async session (sessionId: bigint): Promise<SessionInfo | undefined> {
     const key = sessionId.toString()
     const cached = this.sessionInfo.get(key)
     if (cached != null && Date.now() - cached.atMs < SESSION_CACHE_MS) {
       return cached.info
     }
-    let info: SessionInfo | undefined
-    try {
-      info = await this.client.session(sessionId)
-    } catch {
-      info = undefined
+    let reading = this.sessionReads.get(key)
+    if (reading == null) {
+      reading = this.client.session(sessionId).then(info => info, () => undefined).then((info) => {
+        this.sessionInfo.set(key, { atMs: Date.now(), info })
+        this.sessionReads.delete(key)
+        return info
+      })
+      this.sessionReads.set(key, reading)
     }
-    this.sessionInfo.set(key, { atMs: Date.now(), info })
-    return info
+    return cached?.info ?? await reading
   }
 
   /**
@@ -172,14 +192,91 @@ export class RouterContext {
    * Submit a task for a caller. The returned signal aborts (and the handle is
    * cancelled) when the caller disconnects before `finish()` is called.
    */
-  async submit (principal: Principal, treq: TaskRequest, signal: AbortSignal): Promise<TaskHandle> {
-    const handle = await this.client.submit(treq.prompt, { ...treq.params, sessionId: principal.sessionId, signal })
-    this.sessions.add(handle.sessionId)
-    if (signal.aborted) {
-      handle.cancel()
+  /**
+   * Take a task slot for a request now, before anything is awaited, or refuse
+   * it: a max_tokens the model's context cannot hold (400), or no room for
+   * another task (503 with Retry-After). A burst is counted as it arrives,
+   * so a refusal is answered at once rather than after the requests ahead of
+   * it have read the session. The slot goes to the task at `submit`, or back
+   * with `release` (routes call it when they end; it does nothing once the
+   * task was submitted).
+   */
+  admit (treq: TaskRequest): Admission {
+    this.checkContext(treq)
+    if (this.tasksInFlight >= this.options.maxTasksInFlight) {
+      throw new ApiError(503, 'network_busy', `the router follows its limit of ${this.options.maxTasksInFlight} tasks in flight; retry shortly`, {
+        headers: { 'retry-after': '1' }
+      })
     }
-    this.follow(handle)
-    return handle
+    if (this.tasksPending >= this.options.maxPendingTasks) {
+      throw new ApiError(503, 'network_busy', `the router has ${this.tasksPending} tasks waiting for the network to start them (limit ${this.options.maxPendingTasks}); retry shortly`, {
+        headers: { 'retry-after': '1' }
+      })
+    }
+    this.tasksInFlight++
+    this.tasksPending++
+    let owned = true
+    let pending = true
+    let submitted = false
+    const started = (): void => {
+      if (pending) {
+        pending = false
+        this.tasksPending--
+      }
+    }
+    const ended = (): void => {
+      if (owned) {
+        owned = false
+        this.tasksInFlight--
+        started()
+      }
+    }
+    return {
+      release: () => {
+        if (!submitted) {
+          ended()
+        }
+      },
+      submit: async (principal, signal) => {
+        submitted = true
+        let handle: TaskHandle
+        try {
+          handle = await this.client.submit(treq.prompt, { ...treq.params, sessionId: principal.sessionId, signal })
+        } catch (err) {
+          ended()
+          throw err
+        }
+        // pending until a miner generates it (or it ends); in flight until it ends (or its caller cancels it)
+        const stopWatching = handle.onUpdate((u) => {
+          if (u.status !== 'submitted' && u.status !== 'queued' && u.status !== 'assigned') {
+            started()
+          }
+        })
+        handle.result.then(() => { ended(); stopWatching() }, () => { ended(); stopWatching() })
+        this.sessions.add(handle.sessionId)
+        if (signal.aborted) {
+          handle.cancel()
+        }
+        this.follow(handle)
+        return handle
+      }
+    }
+  }
+
+  /**
+   * A max_tokens that leaves no room for the prompt in the model's context
+   * (as the pool's miners advertise it) is refused before the task is paid
+   * for; a prompt too long for it is found by the miners, which decline it.
+   */
+  private checkContext (treq: TaskRequest): void {
+    const models = this.client.models()
+    const model = (treq.model != null ? models.find(m => sameModel(m.id, treq.model as string)) : undefined) ?? (models.length === 1 ? models[0] : undefined)
+    const contextTokens = model?.contextTokens
+    if (contextTokens != null && treq.maxTokens >= contextTokens) {
+      throw new ApiError(400, 'invalid_value',
+        `max_tokens: must be at most ${contextTokens - 1} for the model "${model?.id}": its context of ${contextTokens} tokens holds the prompt and the output (got ${treq.maxTokens})`,
+        { param: 'max_tokens' })
+    }
   }
 
   /** Metrics and WebSocket subscribers follow every task to its end. */

@@ -8,8 +8,8 @@ import { abortOnDisconnect } from './context.ts'
 import { ApiError, toApiError } from './errors.ts'
 import { cortensorFields, taskHeaders } from './openai.ts'
 import { CallerGoneError, SseWriter, relayTokens, tokenCount, waitForResult } from './stream.ts'
-import { asBody, parseCortensorRequest, parseId } from './validate.ts'
-import type { Principal, RouterContext } from './context.ts'
+import { asBody, parseCortensorRequest, parseId, parseIdField } from './validate.ts'
+import type { Admission, Principal, RouterContext } from './context.ts'
 import type { TaskRequest } from './validate.ts'
 import type { TaskHandle, TaskRecord, TaskResult, TaskStatus, TaskUpdate } from '../../client/types.ts'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -161,19 +161,28 @@ async function completion (ctx: RouterContext, req: FastifyRequest, reply: Fasti
   const requestAtMs = Date.now()
   const principal = ctx.principal(req)
   const body = asBody(req.body)
-  const bodySession = body.session_id == null ? undefined : parseId(String(body.session_id), 'session_id')
+  const bodySession = body.session_id == null ? undefined : parseIdField(body.session_id, 'session_id')
   const sessionId = pathSession ?? bodySession ?? principal.sessionId
   ctx.checkSession(principal, sessionId)
   const treq = parseCortensorRequest(body, ctx.options)
+  const admission = ctx.admit(treq)
+  try {
+    return await admitted(ctx, reply, treq, principal, admission, requestAtMs)
+  } finally {
+    admission.release()
+  }
+}
+
+async function admitted (ctx: RouterContext, reply: FastifyReply, treq: TaskRequest, principal: Principal, admission: Admission, requestAtMs: number): Promise<unknown> {
   const model = await ctx.resolveModel(principal, treq.model)
   if (treq.stream) {
-    await stream(ctx, reply, treq, principal, model, requestAtMs)
+    await stream(ctx, reply, treq, principal, model, requestAtMs, admission)
     return reply
   }
   const disconnect = abortOnDisconnect(reply)
   let handle: TaskHandle | undefined
   try {
-    handle = await ctx.submit(principal, treq, disconnect.signal)
+    handle = await admission.submit(principal, disconnect.signal)
     const result = await waitForResult(handle, treq.params.timeoutMs ?? ctx.options.resultTimeoutMs, disconnect.signal)
     reply.headers(taskHeaders(handle))
     return completionBody(result, model, treq.params.clientReference)
@@ -195,7 +204,7 @@ async function completion (ctx: RouterContext, req: FastifyRequest, reply: Fasti
  * result` with the settled result (or `event: error`), then `data: [DONE]`.
  * Nothing is sent before the first token.
  */
-async function stream (ctx: RouterContext, reply: FastifyReply, treq: TaskRequest, principal: Principal, model: string, requestAtMs: number): Promise<void> {
+async function stream (ctx: RouterContext, reply: FastifyReply, treq: TaskRequest, principal: Principal, model: string, requestAtMs: number, admission: Admission): Promise<void> {
   const release = ctx.slots.acquire(principal.id, principal.maxStreams)
   const disconnect = abortOnDisconnect(reply)
   const sse = new SseWriter(reply)
@@ -206,7 +215,7 @@ async function stream (ctx: RouterContext, reply: FastifyReply, treq: TaskReques
   let gone = false
   let stopUpdates = (): void => {}
   try {
-    handle = await ctx.submit(principal, treq, disconnect.signal)
+    handle = await admission.submit(principal, disconnect.signal)
     const h = handle
     const pending: TaskUpdate[] = []
     let sendUpdates = false

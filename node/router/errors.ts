@@ -127,6 +127,10 @@ export function toApiError (err: unknown): ApiError {
       return new ApiError(415, 'unsupported_media_type', 'send the request body as application/json')
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new ApiError(400, 'invalid_content_length', 'Content-Length does not match the body')
+    case 'FST_ERR_BAD_URL':
+      return new ApiError(400, 'bad_url', 'the URL is not valid (a broken percent-encoding?)')
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new ApiError(414, 'url_too_long', 'a path segment of the URL is too long')
     default:
       // any other fastify error is handled by its status code below
   }
@@ -137,7 +141,7 @@ export function toApiError (err: unknown): ApiError {
 
   // the client SDK's errors
   if (e?.name === 'InvalidSubmitParamsError') {
-    const param = typeof e.param === 'string' ? (SDK_PARAMS[e.param] ?? e.param) : null
+    const param = typeof e.param === 'string' ? (Object.hasOwn(SDK_PARAMS, e.param) ? SDK_PARAMS[e.param] : e.param) : null
     return new ApiError(400, 'invalid_value', message, { param })
   }
   if (e?.name === 'AbortError' || code === 'cancelled') {
@@ -145,6 +149,13 @@ export function toApiError (err: unknown): ApiError {
   }
   if (code === 'client-closed') {
     return new ApiError(503, 'router_stopping', 'the router is shutting down; retry on another router')
+  }
+  // the assigned miners declined the task: it cannot run on the model, retrying it cannot help
+  if (e?.name === 'TaskFailedError' && code === 'context_length_exceeded') {
+    return new ApiError(400, code, message, { param: 'messages', headers: NO_RETRY })
+  }
+  if (e?.name === 'TaskFailedError' && code === 'invalid_params') {
+    return new ApiError(400, 'invalid_value', message, { headers: NO_RETRY })
   }
   if (e?.name === 'ContractRuleError') {
     return fromContractRule(String((e as { rule?: unknown }).rule ?? ''), message)

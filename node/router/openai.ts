@@ -15,7 +15,7 @@ import { abortOnDisconnect } from './context.ts'
 import { ApiError, toApiError } from './errors.ts'
 import { CallerGoneError, SseWriter, relayTokens, tokenCount, waitForResult } from './stream.ts'
 import { parseChatRequest, parseCompletionRequest } from './validate.ts'
-import type { Principal, RouterContext } from './context.ts'
+import type { Admission, Principal, RouterContext } from './context.ts'
 import type { TaskRequest } from './validate.ts'
 import type { TaskHandle, TaskResult, TokenEvent } from '../../client/types.ts'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -41,7 +41,7 @@ export function finishReason (r: TaskResult['finishReason']): 'stop' | 'length' 
   return r === 'length' ? 'length' : 'stop'
 }
 
-/** Prompt tokens before settlement reports the real count: UTF-8 bytes / 4, OpenAI's rule of thumb. */
+/** Prompt tokens when no miner has reported the real count (a stream that broke off): UTF-8 bytes / 4, OpenAI's rule of thumb. */
 export function estimatePromptTokens (prompt: string): number {
   return Math.max(1, Math.ceil(Buffer.byteLength(prompt) / 4))
 }
@@ -55,7 +55,7 @@ export function registerOpenAiRoutes (app: FastifyInstance, ctx: RouterContext):
 
   app.get('/v1/models', async () => ({
     object: 'list',
-    data: ctx.client.models().map(m => modelObject(m.id, m.miners))
+    data: ctx.client.models().map(m => modelObject(m.id, m.miners, m.contextTokens))
   }))
 
   app.get<{ Params: { model: string } }>('/v1/models/:model', async (req) => {
@@ -63,7 +63,7 @@ export function registerOpenAiRoutes (app: FastifyInstance, ctx: RouterContext):
     if (m == null) {
       throw new ApiError(404, 'model_not_found', `the model "${req.params.model}" is not served by any miner`, { param: 'model' })
     }
-    return modelObject(m.id, m.miners)
+    return modelObject(m.id, m.miners, m.contextTokens)
   })
 
   app.post('/v1/chat/completions', { bodyLimit }, async (req, reply) => {
@@ -75,22 +75,31 @@ export function registerOpenAiRoutes (app: FastifyInstance, ctx: RouterContext):
   })
 }
 
-function modelObject (id: string, miners: number): Record<string, unknown> {
-  return { id, object: 'model', created: 0, owned_by: 'cortensor', cortensor: { miners } }
+function modelObject (id: string, miners: number, contextTokens?: number): Record<string, unknown> {
+  return { id, object: 'model', created: 0, owned_by: 'cortensor', cortensor: { miners, context_tokens: contextTokens ?? null } }
 }
 
 async function completion (ctx: RouterContext, req: FastifyRequest, reply: FastifyReply, kind: Kind, treq: TaskRequest): Promise<unknown> {
+  const admission = ctx.admit(treq)
+  try {
+    return await admitted(ctx, req, reply, kind, treq, admission)
+  } finally {
+    admission.release()
+  }
+}
+
+async function admitted (ctx: RouterContext, req: FastifyRequest, reply: FastifyReply, kind: Kind, treq: TaskRequest, admission: Admission): Promise<unknown> {
   const requestAtMs = Date.now()
   const principal = ctx.principal(req)
   const model = await ctx.resolveModel(principal, treq.model)
   if (treq.stream) {
-    await stream(ctx, req, reply, kind, treq, principal, model, requestAtMs)
+    await stream(ctx, reply, kind, treq, principal, model, requestAtMs, admission)
     return reply
   }
   const disconnect = abortOnDisconnect(reply)
   let handle: TaskHandle | undefined
   try {
-    handle = await ctx.submit(principal, treq, disconnect.signal)
+    handle = await admission.submit(principal, disconnect.signal)
     const timeoutMs = treq.params.timeoutMs ?? ctx.options.resultTimeoutMs
     const result = await waitForResult(handle, timeoutMs, disconnect.signal)
     if (result.firstTokenAtMs != null) {
@@ -99,7 +108,8 @@ async function completion (ctx: RouterContext, req: FastifyRequest, reply: Fasti
     reply.headers(taskHeaders(handle))
     const created = Math.floor(requestAtMs / 1000)
     const id = `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${result.sessionId}-${result.taskId}`
-    const usage = { prompt_tokens: result.promptTokens, completion_tokens: result.completionTokens, total_tokens: result.promptTokens + result.completionTokens }
+    const promptTokens = result.promptTokens > 0 ? result.promptTokens : estimatePromptTokens(treq.prompt)
+    const usage = { prompt_tokens: promptTokens, completion_tokens: result.completionTokens, total_tokens: promptTokens + result.completionTokens }
     const choice = kind === 'chat'
       ? { index: 0, message: { role: 'assistant', content: result.text, refusal: null }, logprobs: null, finish_reason: finishReason(result.finishReason) }
       : { index: 0, text: result.text, logprobs: null, finish_reason: finishReason(result.finishReason) }
@@ -127,7 +137,7 @@ async function completion (ctx: RouterContext, req: FastifyRequest, reply: Fasti
   }
 }
 
-async function stream (ctx: RouterContext, req: FastifyRequest, reply: FastifyReply, kind: Kind, treq: TaskRequest, principal: Principal, model: string, requestAtMs: number): Promise<void> {
+async function stream (ctx: RouterContext, reply: FastifyReply, kind: Kind, treq: TaskRequest, principal: Principal, model: string, requestAtMs: number, admission: Admission): Promise<void> {
   const release = ctx.slots.acquire(principal.id, principal.maxStreams)
   const disconnect = abortOnDisconnect(reply)
   const sse = new SseWriter(reply)
@@ -137,7 +147,7 @@ async function stream (ctx: RouterContext, req: FastifyRequest, reply: FastifyRe
   let count = 0
   let gone = false
   try {
-    handle = await ctx.submit(principal, treq, disconnect.signal)
+    handle = await admission.submit(principal, disconnect.signal)
     const tokens = relayTokens(handle, {
       signal: disconnect.signal,
       firstTokenTimeoutMs: treq.params.timeoutMs ?? ctx.options.firstTokenTimeoutMs,
@@ -191,8 +201,7 @@ async function stream (ctx: RouterContext, req: FastifyRequest, reply: FastifyRe
       ? frame(chunk({ delta: {}, finish_reason: reason }))
       : frame(chunk({ text: '', finish_reason: reason }))
     if (treq.includeUsage) {
-      const promptTokens = estimatePromptTokens(treq.prompt)
-      const usage = { prompt_tokens: promptTokens, completion_tokens: count, total_tokens: promptTokens + count }
+      const usage = streamUsage(handle, treq, count)
       tail += frame(kind === 'chat'
         ? { id, object: 'chat.completion.chunk', created, model, system_fingerprint: null, choices: [], usage }
         : { id, object: 'text_completion', created, model, choices: [], usage })
@@ -218,6 +227,12 @@ async function stream (ctx: RouterContext, req: FastifyRequest, reply: FastifyRe
       sse.end()
     }
   }
+}
+
+/** Usage of a stream: the miner's count of the prompt's tokens, sent with the end of its token stream. */
+function streamUsage (handle: TaskHandle, treq: TaskRequest, completionTokens: number): Record<string, number> {
+  const promptTokens = handle.promptTokens ?? estimatePromptTokens(treq.prompt)
+  return { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens }
 }
 
 function frame (payload: unknown): string {

@@ -3,6 +3,7 @@
  * and stream limit live in the key store (`router key create --rate-limit
  * --max-streams`).
  */
+import type { HttpLimits } from '../http/limits.ts'
 import type { Registry } from 'prom-client'
 
 export interface RouterOptions {
@@ -16,6 +17,21 @@ export interface RouterOptions {
   maxStreamsPerKey?: number
   /** concurrent streams on the whole router; default 1024 */
   maxStreams?: number
+  /**
+   * tasks this router follows at once (submitted or being submitted, not yet
+   * settled or failed), streams and non-stream requests together; one more is
+   * refused at once with a 503 and Retry-After instead of queueing behind the
+   * chain and the miners; default 256
+   */
+  maxTasksInFlight?: number
+  /**
+   * tasks this router has submitted that are not generating yet (waiting for
+   * the chain, the assignment or a miner's first token); one more is refused
+   * at once with a 503 and Retry-After. This is what keeps a burst from
+   * queueing work on the miners faster than they can finish it within the
+   * queue's windows (a miner that misses them loses reputation); default 32
+   */
+  maxPendingTasks?: number
   /** largest request body or WebSocket message (bytes); default 1 MiB */
   bodyLimitBytes?: number
   /** largest `max_tokens` accepted; default 4096 */
@@ -36,9 +52,11 @@ export interface RouterOptions {
   registry?: Registry
   /** the node the router runs in, for the dashboard's peer figures */
   node?: { health(): unknown }
+  /** a router with its own server: header, request and idle timeouts, connection caps (node/http/limits.ts) */
+  http?: HttpLimits
 }
 
-export type ResolvedRouterOptions = Required<Omit<RouterOptions, 'defaultMaxTokens' | 'registry' | 'node'>> & Pick<RouterOptions, 'defaultMaxTokens' | 'node'>
+export type ResolvedRouterOptions = Required<Omit<RouterOptions, 'defaultMaxTokens' | 'registry' | 'node' | 'http'>> & Pick<RouterOptions, 'defaultMaxTokens' | 'node'>
 
 export function resolveRouterOptions (o: RouterOptions = {}): ResolvedRouterOptions {
   return {
@@ -47,6 +65,8 @@ export function resolveRouterOptions (o: RouterOptions = {}): ResolvedRouterOpti
     publicRateLimitPerMinute: o.publicRateLimitPerMinute ?? 600,
     maxStreamsPerKey: o.maxStreamsPerKey ?? 4,
     maxStreams: o.maxStreams ?? 1024,
+    maxTasksInFlight: o.maxTasksInFlight ?? 256,
+    maxPendingTasks: o.maxPendingTasks ?? 32,
     bodyLimitBytes: o.bodyLimitBytes ?? 1024 * 1024,
     maxTokensLimit: o.maxTokensLimit ?? 4096,
     defaultMaxTokens: o.defaultMaxTokens,

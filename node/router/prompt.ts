@@ -24,14 +24,15 @@
  */
 import { invalidParam } from './errors.ts'
 
-const ROLE_LABEL: Record<string, string> = {
-  system: 'System',
-  developer: 'System',
-  user: 'User',
-  assistant: 'Assistant',
-  tool: 'Tool',
-  function: 'Tool'
-}
+/** A Map, not an object literal: a role named `constructor` or `__proto__` must not find a prototype key. */
+const ROLE_LABEL = new Map<string, string>([
+  ['system', 'System'],
+  ['developer', 'System'],
+  ['user', 'User'],
+  ['assistant', 'Assistant'],
+  ['tool', 'Tool'],
+  ['function', 'Tool']
+])
 
 export const MAX_MESSAGES = 2048
 
@@ -58,8 +59,8 @@ export function parseMessages (value: unknown): ChatMessage[] {
       throw invalidParam(at, 'must be an object with role and content', 'invalid_type')
     }
     const role = (m as Record<string, unknown>).role
-    if (typeof role !== 'string' || ROLE_LABEL[role] == null) {
-      throw invalidParam(`${at}.role`, `must be one of ${Object.keys(ROLE_LABEL).join(', ')}`)
+    if (typeof role !== 'string' || !ROLE_LABEL.has(role)) {
+      throw invalidParam(`${at}.role`, `must be one of ${[...ROLE_LABEL.keys()].join(', ')}`)
     }
     const content = textOf((m as Record<string, unknown>).content, `${at}.content`, role)
     const name = (m as Record<string, unknown>).name
@@ -97,7 +98,7 @@ function textOf (content: unknown, at: string, role: string): string {
 export function renderChat (messages: ChatMessage[]): string {
   let out = ''
   for (const m of messages) {
-    const label = ROLE_LABEL[m.role]
+    const label = ROLE_LABEL.get(m.role) ?? 'User'
     out += `${label}${m.name != null ? ` (${m.name})` : ''}: ${m.content}\n\n`
   }
   return `${out}Assistant:`

@@ -272,6 +272,21 @@ export function parseCortensorRequest (body: unknown, o: ResolvedRouterOptions):
   return { prompt, model, stream: optBoolean(b, 'stream') ?? false, includeUsage: false, maxTokens, params }
 }
 
+/**
+ * An id in a body field (`session_id`): a decimal string, or a non-negative
+ * safe integer. Anything else (`[1]`, `true`, `1.5`, `"0x1"`) is a 400, never
+ * coerced through `String()`.
+ */
+export function parseIdField (value: unknown, param: string): bigint {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) {
+    return BigInt(value)
+  }
+  if (typeof value === 'string' && /^\d{1,78}$/.test(value)) {
+    return BigInt(value)
+  }
+  throw invalidParam(param, `must be a decimal integer id, as a string or a number (got ${describe(value)})`, 'invalid_type')
+}
+
 /** A decimal id in a path (`:sessionId`, `:taskId`). */
 export function parseId (value: unknown, param: string): bigint {
   if (typeof value !== 'string' || !/^\d{1,78}$/.test(value)) {

@@ -26,7 +26,7 @@
 import { completionBody, updateBody } from './cortensor.ts'
 import { ApiError, toApiError } from './errors.ts'
 import { CallerGoneError, relayTokens, tokenCount, waitForResult } from './stream.ts'
-import { parseCortensorRequest, parseId } from './validate.ts'
+import { parseCortensorRequest, parseIdField } from './validate.ts'
 import type { Principal, RouterContext } from './context.ts'
 import type { TaskHandle } from '../../client/types.ts'
 import type { WebsocketHandler } from '@fastify/websocket'
@@ -157,7 +157,7 @@ class Connection {
     if (this.running.has(id)) {
       throw new ApiError(400, 'duplicate_id', `a task with id ${id} is still running on this socket`, { param: 'id' })
     }
-    const sessionId = msg.session_id == null ? this.principal.sessionId : parseId(String(msg.session_id), 'session_id')
+    const sessionId = msg.session_id == null ? this.principal.sessionId : parseIdField(msg.session_id, 'session_id')
     this.ctx.checkSession(this.principal, sessionId)
     const treq = parseCortensorRequest(msg, this.ctx.options)
     this.ctx.take(this.principal)
@@ -176,8 +176,15 @@ class Connection {
 
   private async run (id: string, run: Running, treq: ReturnType<typeof parseCortensorRequest>): Promise<void> {
     const requestAtMs = Date.now()
-    const model = await this.ctx.resolveModel(this.principal, treq.model)
-    const handle = await this.ctx.submit(this.principal, treq, run.abort.signal)
+    const admission = this.ctx.admit(treq)
+    let model: string
+    let handle: TaskHandle
+    try {
+      model = await this.ctx.resolveModel(this.principal, treq.model)
+      handle = await admission.submit(this.principal, run.abort.signal)
+    } finally {
+      admission.release()
+    }
     run.handle = handle
     const taskId = handle.taskId.toString()
     this.send({ type: 'accepted', id, task_id: taskId, session_id: handle.sessionId.toString(), model })
@@ -222,7 +229,7 @@ class Connection {
   }
 
   private subscribe (msg: any): void {
-    const sessionId = msg.session_id == null ? this.principal.sessionId : parseId(String(msg.session_id), 'session_id')
+    const sessionId = msg.session_id == null ? this.principal.sessionId : parseIdField(msg.session_id, 'session_id')
     this.ctx.checkSession(this.principal, sessionId)
     const key = sessionId.toString()
     if (!this.subscriptions.has(key)) {
@@ -238,7 +245,7 @@ class Connection {
   }
 
   private unsubscribe (msg: any): void {
-    const key = (msg.session_id == null ? this.principal.sessionId : parseId(String(msg.session_id), 'session_id')).toString()
+    const key = (msg.session_id == null ? this.principal.sessionId : parseIdField(msg.session_id, 'session_id')).toString()
     this.subscriptions.get(key)?.()
     this.subscriptions.delete(key)
     this.send({ type: 'unsubscribed', session_id: key })

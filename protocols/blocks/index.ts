@@ -48,6 +48,8 @@ export interface OutputDoc {
   text: string
   tokens: number[]
   finishReason: 'length' | 'eos' | 'stop'
+  /** tokens of the prompt as the model tokenized it (the usage a client reports); absent in older outputs */
+  promptTokens?: number
 }
 
 /** The bytes32 a commitment and the chain use for a CID: its sha256 multihash digest. */

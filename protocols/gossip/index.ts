@@ -144,6 +144,8 @@ export interface InstallGossipInit extends GossipValidatorInit {
   handlers?: TopicHandlers<MessageMeta>
   /** subscribe to the topics (default true) */
   subscribe?: boolean
+  /** also the topics every model shares (assignment, ack, …); false: only the models' own topics (default true) */
+  sharedTopics?: boolean
 }
 
 /**
@@ -152,7 +154,7 @@ export interface InstallGossipInit extends GossipValidatorInit {
  */
 export function installGossip (pubsub: GossipSub, init: InstallGossipInit): () => void {
   const validator = createGossipValidator(init)
-  const topics = allTopics(init.models, init)
+  const topics = allTopics(init.models, init).filter(t => init.sharedTopics !== false || parseTopic(t, init).model != null)
   const fn = validator.topicValidator.bind(validator)
   // score every topic installed here, model topics included (their names are only known now)
   const scored = (pubsub as unknown as { score?: { params?: { topics: Record<string, unknown> } } }).score?.params?.topics

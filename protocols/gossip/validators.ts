@@ -92,6 +92,10 @@ export function defaultValidators (init: ValidatorsInit = {}): GossipValidators 
       assertSender('miner', m.miner, ctx)
       await assertKnownTask(init, m.taskId)
     },
+    decline: async (m, ctx) => {
+      assertSender('miner', m.miner, ctx)
+      await assertKnownTask(init, m.taskId)
+    },
     precommit: async (m, ctx) => {
       assertSender('miner', m.miner, ctx)
       await assertSignedBySender(m.commitment, m.signature, ctx)
@@ -129,6 +133,7 @@ export function statementKey<K extends TopicKind> (kind: K, m: TopicMessages[K],
     case 'task': { const t = m as TopicMessages['task']; return `task:${t.taskId}:${bytesToHex(t.promptCid)}:${t.params != null ? taskParamsDigest(t.params) : ''}` }
     case 'assignment': { const a = m as TopicMessages['assignment']; return `assignment:${a.taskId}:${a.round}` }
     case 'ack': { const a = m as TopicMessages['ack']; return `ack:${a.taskId}:${fromAddress}:${a.round}` }
+    case 'decline': { const d = m as TopicMessages['decline']; return `decline:${d.taskId}:${fromAddress}:${d.round}` }
     case 'precommit': return `precommit:${(m as TopicMessages['precommit']).taskId}:${fromAddress}`
     // two different reveals of one miner are both delivered: together they may prove equivocation
     case 'reveal': { const r = m as TopicMessages['reveal']; return `reveal:${r.taskId}:${fromAddress}:${bytesToHex(r.outputCid)}:${bytesToHex(r.salt)}` }

@@ -15,7 +15,7 @@ import {
 import { InvalidFieldError, MalformedMessageError, OversizeMessageError } from './errors.ts'
 import { Heartbeat } from './pool.js'
 import { StreamFrame, StreamRequest } from './stream.js'
-import { Ack, Assignment, MinerVerdict, Precommit, Reveal, TaskQueued, Verdict } from './task.js'
+import { Ack, Assignment, Decline, MinerVerdict, Precommit, Reveal, TaskQueued, Verdict } from './task.js'
 import type { Address, Hex } from 'viem'
 
 const utf8 = new TextEncoder()
@@ -47,6 +47,7 @@ export const decoders = {
   taskQueued: (b: Uint8Array): TaskQueued => TaskQueued.decode(b, { limits: DECODE_LIMITS.taskQueued }),
   assignment: (b: Uint8Array): Assignment => Assignment.decode(b, { limits: DECODE_LIMITS.assignment }),
   ack: (b: Uint8Array): Ack => Ack.decode(b),
+  decline: (b: Uint8Array): Decline => Decline.decode(b),
   precommit: (b: Uint8Array): Precommit => Precommit.decode(b),
   reveal: (b: Uint8Array): Reveal => Reveal.decode(b),
   verdict: (b: Uint8Array): Verdict => Verdict.decode(b, { limits: DECODE_LIMITS.verdict }),
@@ -211,6 +212,18 @@ export function checkAssignment (m: Assignment): Address[] {
 export function checkAck (m: Ack): void {
   checkId('taskId', m.taskId)
   checkAddress('miner', m.miner)
+}
+
+/** Longest reason text a decline carries (bytes). */
+export const MAX_DECLINE_MESSAGE_BYTES = 256
+
+export function checkDecline (m: Decline): void {
+  checkId('taskId', m.taskId)
+  checkAddress('miner', m.miner)
+  if (!Object.values(Decline.Reason).includes(m.reason)) {
+    throw new InvalidFieldError('reason', `unknown reason ${String(m.reason)}`)
+  }
+  checkString('message', m.message, MAX_DECLINE_MESSAGE_BYTES, true)
 }
 
 export function checkPrecommit (m: Precommit): void {

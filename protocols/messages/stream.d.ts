@@ -53,6 +53,7 @@ export interface StreamEnd {
     message: string;
     tokenCount: number;
     outputCid: Uint8Array<ArrayBuffer>;
+    promptTokens?: number;
 }
 export declare namespace StreamEnd {
     enum Code {
@@ -85,9 +86,13 @@ export declare namespace StreamEnd {
         field: '$.outputCid';
         value: Uint8Array<ArrayBuffer>;
     }
+    interface StreamEndPromptTokensFieldEvent {
+        field: '$.promptTokens';
+        value: number;
+    }
     function encode(obj: Partial<StreamEnd>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<StreamEnd>): StreamEnd;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<StreamEnd>): Generator<StreamEndCodeFieldEvent | StreamEndMessageFieldEvent | StreamEndTokenCountFieldEvent | StreamEndOutputCidFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<StreamEnd>): Generator<StreamEndCodeFieldEvent | StreamEndMessageFieldEvent | StreamEndTokenCountFieldEvent | StreamEndOutputCidFieldEvent | StreamEndPromptTokensFieldEvent>;
 }
 export interface StreamFrame {
     token?: TokenFrame;
@@ -124,7 +129,11 @@ export declare namespace StreamFrame {
         field: '$.end.outputCid';
         value: Uint8Array<ArrayBuffer>;
     }
+    interface StreamFrameEndPromptTokensFieldEvent {
+        field: '$.end.promptTokens';
+        value: number;
+    }
     function encode(obj: Partial<StreamFrame>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<StreamFrame>): StreamFrame;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<StreamFrame>): Generator<StreamFrameTokenIndexFieldEvent | StreamFrameTokenTextFieldEvent | StreamFrameTokenTokenIdsFieldEvent | StreamFrameEndCodeFieldEvent | StreamFrameEndMessageFieldEvent | StreamFrameEndTokenCountFieldEvent | StreamFrameEndOutputCidFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<StreamFrame>): Generator<StreamFrameTokenIndexFieldEvent | StreamFrameTokenTextFieldEvent | StreamFrameTokenTokenIdsFieldEvent | StreamFrameEndCodeFieldEvent | StreamFrameEndMessageFieldEvent | StreamFrameEndTokenCountFieldEvent | StreamFrameEndOutputCidFieldEvent | StreamFrameEndPromptTokensFieldEvent>;
 }

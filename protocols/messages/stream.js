@@ -271,6 +271,10 @@ export var StreamEnd;
                     w.uint32(34);
                     w.bytes(obj.outputCid);
                 }
+                if (obj.promptTokens != null) {
+                    w.uint32(40);
+                    w.uint32(obj.promptTokens);
+                }
                 if (opts.lengthDelimited !== false) {
                     w.ldelim();
                 }
@@ -299,6 +303,10 @@ export var StreamEnd;
                         }
                         case 4: {
                             obj.outputCid = reader.bytes();
+                            break;
+                        }
+                        case 5: {
+                            obj.promptTokens = reader.uint32();
                             break;
                         }
                         default: {
@@ -338,6 +346,13 @@ export var StreamEnd;
                             yield {
                                 field: `${prefix}.outputCid`,
                                 value: reader.bytes()
+                            };
+                            break;
+                        }
+                        case 5: {
+                            yield {
+                                field: `${prefix}.promptTokens`,
+                                value: reader.uint32()
                             };
                             break;
                         }

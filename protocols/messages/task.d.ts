@@ -361,3 +361,53 @@ export declare namespace Verdict {
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Verdict>): Verdict;
     function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Verdict>): Generator<VerdictTaskIdFieldEvent | VerdictOracleFieldEvent | VerdictMinersMinerFieldEvent | VerdictMinersOutcomeFieldEvent | VerdictMinersSimilarityPpmFieldEvent | VerdictMinersReplaySignatureFieldEvent | VerdictRoundFieldEvent | VerdictSignatureFieldEvent>;
 }
+export interface Decline {
+    taskId: bigint;
+    miner: Uint8Array<ArrayBuffer>;
+    round: number;
+    reason: Decline.Reason;
+    message: string;
+    promptTokens: number;
+    contextTokens: number;
+}
+export declare namespace Decline {
+    enum Reason {
+        CONTEXT_OVERFLOW = "CONTEXT_OVERFLOW",
+        INVALID_PARAMS = "INVALID_PARAMS"
+    }
+    namespace Reason {
+        const codec: () => Codec<Reason>;
+    }
+    const codec: () => Codec<Decline>;
+    interface DeclineTaskIdFieldEvent {
+        field: '$.taskId';
+        value: bigint;
+    }
+    interface DeclineMinerFieldEvent {
+        field: '$.miner';
+        value: Uint8Array<ArrayBuffer>;
+    }
+    interface DeclineRoundFieldEvent {
+        field: '$.round';
+        value: number;
+    }
+    interface DeclineReasonFieldEvent {
+        field: '$.reason';
+        value: Decline.Reason;
+    }
+    interface DeclineMessageFieldEvent {
+        field: '$.message';
+        value: string;
+    }
+    interface DeclinePromptTokensFieldEvent {
+        field: '$.promptTokens';
+        value: number;
+    }
+    interface DeclineContextTokensFieldEvent {
+        field: '$.contextTokens';
+        value: number;
+    }
+    function encode(obj: Partial<Decline>): Uint8Array<ArrayBuffer>;
+    function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Decline>): Decline;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Decline>): Generator<DeclineTaskIdFieldEvent | DeclineMinerFieldEvent | DeclineRoundFieldEvent | DeclineReasonFieldEvent | DeclineMessageFieldEvent | DeclinePromptTokensFieldEvent | DeclineContextTokensFieldEvent>;
+}

@@ -1275,3 +1275,184 @@ export var Verdict;
     }
     Verdict.stream = stream;
 })(Verdict || (Verdict = {}));
+export var Decline;
+(function (Decline) {
+    let Reason;
+    (function (Reason) {
+        Reason["CONTEXT_OVERFLOW"] = "CONTEXT_OVERFLOW";
+        Reason["INVALID_PARAMS"] = "INVALID_PARAMS";
+    })(Reason = Decline.Reason || (Decline.Reason = {}));
+    let __ReasonValues;
+    (function (__ReasonValues) {
+        __ReasonValues[__ReasonValues["CONTEXT_OVERFLOW"] = 0] = "CONTEXT_OVERFLOW";
+        __ReasonValues[__ReasonValues["INVALID_PARAMS"] = 1] = "INVALID_PARAMS";
+    })(__ReasonValues || (__ReasonValues = {}));
+    (function (Reason) {
+        Reason.codec = () => {
+            return enumeration(__ReasonValues);
+        };
+    })(Reason = Decline.Reason || (Decline.Reason = {}));
+    let _codec;
+    Decline.codec = () => {
+        if (_codec == null) {
+            _codec = message((obj, w, opts = {}) => {
+                if (opts.lengthDelimited !== false) {
+                    w.fork();
+                }
+                if ((obj.taskId != null && obj.taskId !== 0n)) {
+                    w.uint32(8);
+                    w.uint64(obj.taskId);
+                }
+                if ((obj.miner != null && obj.miner.byteLength > 0)) {
+                    w.uint32(18);
+                    w.bytes(obj.miner);
+                }
+                if ((obj.round != null && obj.round !== 0)) {
+                    w.uint32(24);
+                    w.uint32(obj.round);
+                }
+                if (obj.reason != null && __ReasonValues[obj.reason] !== 0) {
+                    w.uint32(32);
+                    Decline.Reason.codec().encode(obj.reason, w);
+                }
+                if ((obj.message != null && obj.message !== '')) {
+                    w.uint32(42);
+                    w.string(obj.message);
+                }
+                if ((obj.promptTokens != null && obj.promptTokens !== 0)) {
+                    w.uint32(48);
+                    w.uint32(obj.promptTokens);
+                }
+                if ((obj.contextTokens != null && obj.contextTokens !== 0)) {
+                    w.uint32(56);
+                    w.uint32(obj.contextTokens);
+                }
+                if (opts.lengthDelimited !== false) {
+                    w.ldelim();
+                }
+            }, (reader, length, opts = {}) => {
+                const obj = {
+                    taskId: 0n,
+                    miner: uint8ArrayAlloc(0),
+                    round: 0,
+                    reason: Reason.CONTEXT_OVERFLOW,
+                    message: '',
+                    promptTokens: 0,
+                    contextTokens: 0
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            obj.taskId = reader.uint64();
+                            break;
+                        }
+                        case 2: {
+                            obj.miner = reader.bytes();
+                            break;
+                        }
+                        case 3: {
+                            obj.round = reader.uint32();
+                            break;
+                        }
+                        case 4: {
+                            obj.reason = Decline.Reason.codec().decode(reader);
+                            break;
+                        }
+                        case 5: {
+                            obj.message = reader.string();
+                            break;
+                        }
+                        case 6: {
+                            obj.promptTokens = reader.uint32();
+                            break;
+                        }
+                        case 7: {
+                            obj.contextTokens = reader.uint32();
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+                return obj;
+            }, function* (reader, length, prefix, opts = {}) {
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            yield {
+                                field: `${prefix}.taskId`,
+                                value: reader.uint64()
+                            };
+                            break;
+                        }
+                        case 2: {
+                            yield {
+                                field: `${prefix}.miner`,
+                                value: reader.bytes()
+                            };
+                            break;
+                        }
+                        case 3: {
+                            yield {
+                                field: `${prefix}.round`,
+                                value: reader.uint32()
+                            };
+                            break;
+                        }
+                        case 4: {
+                            yield {
+                                field: `${prefix}.reason`,
+                                value: Decline.Reason.codec().decode(reader)
+                            };
+                            break;
+                        }
+                        case 5: {
+                            yield {
+                                field: `${prefix}.message`,
+                                value: reader.string()
+                            };
+                            break;
+                        }
+                        case 6: {
+                            yield {
+                                field: `${prefix}.promptTokens`,
+                                value: reader.uint32()
+                            };
+                            break;
+                        }
+                        case 7: {
+                            yield {
+                                field: `${prefix}.contextTokens`,
+                                value: reader.uint32()
+                            };
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+        return _codec;
+    };
+    function encode(obj) {
+        return encodeMessage(obj, Decline.codec());
+    }
+    Decline.encode = encode;
+    function decode(buf, opts) {
+        return decodeMessage(buf, Decline.codec(), opts);
+    }
+    Decline.decode = decode;
+    function stream(buf, opts) {
+        return streamMessage(buf, Decline.codec(), opts);
+    }
+    Decline.stream = stream;
+})(Decline || (Decline = {}));

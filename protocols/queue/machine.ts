@@ -77,6 +77,7 @@ export function transition (state: TaskState, event: QueueEvent, nowMs: number):
   switch (event.type) {
     case 'assigned': onAssigned(s, event, nowMs, effects); break
     case 'ack': onAck(s, event.miner, nowMs); break
+    case 'declined': onDeclined(s, event.miner, effects); break
     case 'precommit': onPrecommit(s, event.miner, event.commitment); break
     case 'reveal': onReveal(s, event, effects); break
     case 'verdict': onVerdict(s, event, nowMs, effects); break
@@ -212,6 +213,36 @@ function onAck (s: TaskState, miner: string, nowMs: number): void {
   }
   slot.status = 'acked'
   slot.deadlineMs = nowMs + s.timeouts.precommitMs
+}
+
+/**
+ * A decline is about the task, not the miner: once a majority of the
+ * redundancy has declined, no miner will run it and the task expires now
+ * (no one is penalised). A minority decline changes nothing: that miner's
+ * ack or precommit deadline replaces it as usual.
+ */
+function onDeclined (s: TaskState, miner: string, effects: QueueEffect[]): void {
+  if (!WORKING_PHASES.has(s.phase)) {
+    throw new IllegalTransitionError(s.phase, 'declined')
+  }
+  const slot = slotOf(s, miner)
+  if (slot.status !== 'assigned' && slot.status !== 'acked') {
+    throw new IllegalTransitionError(`miner ${slot.status}`, 'declined')
+  }
+  const declined = new Set(s.declined ?? [])
+  if (declined.has(slot.miner)) {
+    throw new DuplicateEventError('declined', slot.miner)
+  }
+  declined.add(slot.miner)
+  s.declined = [...declined]
+  if (declined.size >= declineQuorum(s.redundancy)) {
+    expire(s, 'declined', effects)
+  }
+}
+
+/** Declines that end a task: a majority of its redundancy. */
+export function declineQuorum (redundancy: number): number {
+  return Math.floor(Math.max(1, redundancy) / 2) + 1
 }
 
 function onPrecommit (s: TaskState, miner: string, commitment: string): void {

@@ -14,7 +14,7 @@ export type TaskPhase = 'queued' | 'assigned' | 'acked' | 'precommitted' | 'comm
  */
 export type MinerStatus = 'assigned' | 'acked' | 'precommitted' | 'revealed' | 'reassigned' | 'missed' | 'faulty'
 
-export type ExpireReason = 'deadline' | 'unassigned' | 'insufficient-miners' | 'insufficient-reveals' | 'validation-timeout' | 'settlement-timeout'
+export type ExpireReason = 'deadline' | 'unassigned' | 'insufficient-miners' | 'insufficient-reveals' | 'validation-timeout' | 'settlement-timeout' | 'declined'
 
 export type PenaltyReason = 'ack-timeout' | 'precommit-timeout' | 'reveal-timeout'
 
@@ -68,6 +68,8 @@ export interface TaskState {
   rejected: string[]
   txHash?: string
   expiredReason?: ExpireReason
+  /** assigned miners that declined the task as one no miner can run (absent in states stored before declines existed) */
+  declined?: string[]
   timeouts: QueueTimeouts
   limits: QueueLimits
 }
@@ -87,6 +89,8 @@ export type QueueEvent =
   /** `replaced` (a replacement round only): miners whose slots end now, their places taken by `miners` (the hub refused them) */
   | { type: 'assigned', miners: string[], round: number, replaced?: string[] }
   | { type: 'ack', miner: string }
+  /** an assigned miner cannot run the task (too long for the model's context, unrunnable parameters) */
+  | { type: 'declined', miner: string }
   | { type: 'precommit', miner: string, commitment: string }
   /** `matchesCommitment` is checked by the caller (hashing stays outside this pure core) */
   | { type: 'reveal', miner: string, outputCid: string, matchesCommitment: boolean }

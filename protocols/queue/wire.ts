@@ -6,7 +6,7 @@ import { CID } from 'multiformats/cid'
 import { bytesToHex } from 'viem'
 import { MinerVerdict } from '../messages/index.ts'
 import type { QueueEvent, TaskInit } from './types.ts'
-import type { Ack, Assignment, Precommit, Reveal, TaskQueued, Verdict } from '../messages/index.ts'
+import type { Ack, Assignment, Decline, Precommit, Reveal, TaskQueued, Verdict } from '../messages/index.ts'
 
 const hexAddress = (b: Uint8Array): string => bytesToHex(b).toLowerCase()
 
@@ -20,6 +20,10 @@ export function assignedEvent (m: Assignment): QueueEvent {
 
 export function ackEvent (m: Ack): QueueEvent {
   return { type: 'ack', miner: hexAddress(m.miner) }
+}
+
+export function declineEvent (m: Decline): QueueEvent {
+  return { type: 'declined', miner: hexAddress(m.miner) }
 }
 
 export function precommitEvent (m: Precommit): QueueEvent {

@@ -1,5 +1,7 @@
 /** Domain tag hashed into every selection seed, so a seed for one purpose is never reused for another. */
 export const SELECTION_DOMAIN = 'cortensor/selection/1'
+/** Domain of the sampling seed of a task that asked for sampling but gave no seed. */
+export const SAMPLING_SEED_DOMAIN = 'cortensor/sampling-seed/1'
 
 /**
  * Integer weight of a fully trusted miner at the reference speed. Weights are

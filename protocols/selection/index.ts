@@ -10,6 +10,7 @@ import { REPUTATION_MAX } from '../reputation/constants.ts'
 import {
   MAX_REDUNDANCY,
   REFERENCE_TOKENS_PER_SEC,
+  SAMPLING_SEED_DOMAIN,
   SELECTION_DOMAIN,
   SPEED_FACTOR_MAX,
   SPEED_FACTOR_MIN,
@@ -101,6 +102,19 @@ export function poolFromRecords (records: readonly MinerRecord[], filter: Select
     }
   }
   return { pool, ids }
+}
+
+/**
+ * The sampling seed of a task that samples (temperature > 0) but gave no
+ * seed: the first 4 bytes (big-endian, llama.cpp's seed is 32-bit) of
+ * sha256(SAMPLING_SEED_DOMAIN ‖ the chain's seed of the task ‖ task id).
+ * Every miner and oracle computes the same seed from the announcement, so
+ * redundant miners sample the same tokens and their outputs stay comparable
+ * by CID; the submitter cannot pick it after seeing the chain's value.
+ */
+export function samplingSeed (chainValue: Uint8Array, taskId: TaskId): number {
+  const d = deriveSeed(SAMPLING_SEED_DOMAIN, chainValue, taskId)
+  return ((d[0] << 24) | (d[1] << 16) | (d[2] << 8) | d[3]) >>> 0
 }
 
 /** The seed of a task's selection: sha256(domain ‖ chain value ‖ task id). */

@@ -112,6 +112,7 @@ describe('node pool: DHT pool keys and ephemeral reservations', function () {
             task: () => {},
             assignment: () => {},
             ack: () => {},
+            decline: () => {},
             precommit: () => {},
             reveal: () => {},
             verdict: () => {},

@@ -94,6 +94,50 @@ describe('devnet (what npm start runs)', function () {
     expect(stderr).to.match(/stopping 4 nodes and anvil[\s\S]*stopped/)
   })
 
+  it('runs twice on the same --data-dir: the second run (a new chain, the nodes\' old records) answers its prompt', async function () {
+    const dataDir = join(dir, 'kept')
+    const args = ['devnet', '--once', '--miners', '2', '--oracles', '1', '--max-tokens', '8', '--model', model, '--data-dir', dataDir]
+    const first = await runCli([...args, '--prompt', 'first run'], {}, 90000)
+    expect(first.code, first.stderr).to.equal(0)
+    expect(first.stdout).to.match(/settled on chain: tx 0x[0-9a-f]{64}/)
+    const second = await runCli([...args, '--prompt', 'second run'], {}, 90000)
+    expect(second.code, second.stderr).to.equal(0)
+    expect(second.stdout).to.include('prompt: second run')
+    // task 1 again, on the new chain: the records of the first chain's task 1 are not loaded
+    expect(second.stderr).to.match(/task 1 submitted on chain/)
+    expect(second.stderr).to.not.match(/resumed after restart/)
+    expect(second.stdout.match(/^miner 0x[0-9a-fA-F]{40}: accepted/gm)).to.have.length(2)
+    expect(second.stdout).to.match(/settled on chain: tx 0x[0-9a-f]{64}/)
+  })
+
+  it('anvil dies with the devnet, even when the devnet is killed with SIGKILL', async function () {
+    // a data dir of the test's own: a killed devnet cannot remove its temporary one
+    const child = spawnCli(['devnet', '--miners', '1', '--oracles', '1', '--max-tokens', '4', '--model', model, '--router-port', '0', '--data-dir', join(dir, 'killed')])
+    let stderr = ''
+    const exited = new Promise<void>(resolve => child.on('close', () => { resolve() }))
+    const rpc = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => { reject(new Error(`no anvil line: ${stderr}`)) }, 60000)
+      child.stderr?.on('data', (d) => {
+        stderr += String(d)
+        const url = /anvil on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr)?.[1]
+        if (url != null) {
+          clearTimeout(timer)
+          resolve(url)
+        }
+      })
+    })
+    const answers = async (): Promise<boolean> => fetch(rpc, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }),
+      signal: AbortSignal.timeout(1000)
+    }).then(() => true, () => false)
+    expect(await answers()).to.equal(true)
+    child.kill('SIGKILL')
+    await exited
+    await waitFor('anvil gone after its devnet was killed', async () => !(await answers()), 5000, 50)
+  })
+
   it('runs on an external chain given by --rpc-url and a funded --key', async function () {
     const anvil = await startAnvil()
     try {

@@ -252,6 +252,7 @@ describe('protocols/gossip', () => {
           task: record('task'),
           assignment: record('assignment'),
           ack: record('ack'),
+          decline: record('decline'),
           precommit: record('precommit'),
           reveal: record('reveal'),
           verdict: record('verdict'),

@@ -3,7 +3,7 @@ import fc from 'fast-check'
 import { MinerVerdict } from '../../protocols/messages/index.ts'
 import {
   ACK_TIMEOUT_MS, ASSIGN_TIMEOUT_MS, MAX_RETRIES, PRECOMMIT_TIMEOUT_MS, REVEAL_TIMEOUT_MS, SETTLE_TIMEOUT_MS, VALIDATE_TIMEOUT_MS,
-  createTask, deserialiseState, isTerminal, nextDeadline, serialiseState, tick, transition,
+  createTask, declineQuorum, deserialiseState, isTerminal, nextDeadline, serialiseState, tick, transition,
   taskInitFrom, assignedEvent, ackEvent, precommitEvent, revealEvent, verdictEvent
 } from '../../protocols/queue/index.ts'
 import * as f from './fixtures.ts'
@@ -122,6 +122,40 @@ describe('protocols/queue', () => {
       expect(r.state.slots[1].status).to.equal('faulty')
       expect(r.effects).to.deep.equal([{ type: 'slash', miner: B, reason: 'reveal-mismatch' }])
       throwsNamed(() => transition(r.state, { type: 'reveal', miner: B, outputCid: 'x', matchesCommitment: true }, T0 + 11), 'DuplicateEventError')
+    })
+  })
+
+  describe('declines', () => {
+    it('a majority of the redundancy declining expires the task at once, with no penalty', () => {
+      const s = transition(createTask(init(), T0).state, { type: 'assigned', miners: [A, B, C], round: 0 }, T0 + 10).state
+      let r = transition(s, { type: 'declined', miner: B }, T0 + 20)
+      // one decline of three: the task goes on (that miner is replaced when its ack is due)
+      expect(r.state.phase).to.equal('assigned')
+      expect(r.effects).to.deep.equal([])
+      expect(r.state.declined).to.deep.equal([B])
+      throwsNamed(() => transition(r.state, { type: 'declined', miner: B }, T0 + 21), 'DuplicateEventError')
+      r = transition(r.state, { type: 'ack', miner: A }, T0 + 25)
+      // an acked miner may still find it cannot run the task
+      r = transition(r.state, { type: 'declined', miner: A }, T0 + 30)
+      expect(r.state.phase).to.equal('expired')
+      expect(r.state.expiredReason).to.equal('declined')
+      expect(r.effects).to.deep.equal([{ type: 'expired', reason: 'declined' }])
+      expect(nextDeadline(r.state)).to.equal(null)
+      // nothing fires later: no reassignment, no penalty
+      expect(tick(r.state, T0 + 3_600_000).effects).to.deep.equal([])
+    })
+
+    it('the quorum is a majority: 1 of 1, 2 of 2, 2 of 3, 3 of 5', () => {
+      expect([1, 2, 3, 4, 5].map(declineQuorum)).to.deep.equal([1, 2, 2, 3, 3])
+      const one = transition(createTask(init({ redundancy: 1 }), T0).state, { type: 'assigned', miners: [A], round: 0 }, T0 + 1).state
+      expect(transition(one, { type: 'declined', miner: A }, T0 + 2).state.phase).to.equal('expired')
+    })
+
+    it('a decline from a miner that is not assigned, or has precommitted, is refused', () => {
+      throwsNamed(() => transition(inPhase('assigned'), { type: 'declined', miner: E }, T0 + 5), 'UnknownMinerError')
+      const s = transition(inPhase('assigned'), { type: 'precommit', miner: B, commitment: 'cb' }, T0 + 5).state
+      throwsNamed(() => transition(s, { type: 'declined', miner: B }, T0 + 6), 'IllegalTransitionError')
+      throwsNamed(() => transition(createTask(init(), T0).state, { type: 'declined', miner: A }, T0 + 1), 'IllegalTransitionError')
     })
   })
 

@@ -52,7 +52,7 @@ describe('protocols/topics', () => {
 
   it('lists every topic for a set of models', () => {
     const topics = allTopics(['a', 'b'])
-    expect(topics).to.have.length(5 + 2 * 2)
+    expect(topics).to.have.length(6 + 2 * 2)
     expect(topics).to.include.members(['/cortensor/1/task/a', '/cortensor/1/task/b', '/cortensor/1/heartbeat/b', '/cortensor/1/reveal'])
     expect(new Set(topics).size).to.equal(topics.length)
   })
@@ -63,13 +63,14 @@ describe('protocols/topics', () => {
       task: (m) => { calls.push(`task ${m.taskId}`) },
       assignment: (m) => { calls.push(`assignment ${m.round}`) },
       ack: () => { calls.push('ack') },
+      decline: () => { calls.push('decline') },
       precommit: () => { calls.push('precommit') },
       reveal: () => { calls.push('reveal') },
       verdict: () => { calls.push('verdict') },
       heartbeat: (m) => { calls.push(`heartbeat ${m.level}`) }
     }
     // @ts-expect-error a map without a heartbeat handler does not compile
-    const incomplete: TopicHandlers<null> = { task: () => {}, assignment: () => {}, ack: () => {}, precommit: () => {}, reveal: () => {}, verdict: () => {} }
+    const incomplete: TopicHandlers<null> = { task: () => {}, assignment: () => {}, ack: () => {}, decline: () => {}, precommit: () => {}, reveal: () => {}, verdict: () => {} }
     void incomplete
     expect(Object.keys(handlers).sort()).to.deep.equal([...TOPIC_KINDS].sort())
     void handlers.task({ taskId: 5n } as any, null)

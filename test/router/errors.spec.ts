@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expect } from 'aegir/chai'
@@ -6,8 +7,9 @@ import { createRouter } from '../../node/router/app.ts'
 import { toApiError } from '../../node/router/errors.ts'
 import { KeyStore } from '../../node/router/keys.ts'
 import { RateLimiter } from '../../node/router/limits.ts'
-import { MODEL_ID, ScriptedTaskClient, startTestRouter } from './fixtures.ts'
+import { MODEL_ID, ScriptedTaskClient, startTestRouter, waitUntil } from './fixtures.ts'
 import type { TestRouter } from './fixtures.ts'
+import type { Socket } from 'node:net'
 
 interface Reply {
   status: number
@@ -167,6 +169,26 @@ describe('router: bad requests get 4xx with an OpenAI-style error body', functio
     expect(res.headers.get('access-control-allow-origin')).to.equal('*')
   })
 
+  it('a request the HTTP parser refuses gets a JSON error, and a HEAD request its headers only', async function () {
+    const raw = async (text: string): Promise<string> => new Promise((resolve) => {
+      let out = ''
+      const sock = connect(r.port, '127.0.0.1', () => { sock.write(text) })
+      sock.on('data', (d) => { out += String(d) })
+      sock.on('error', () => {})
+      sock.on('close', () => { resolve(out) })
+    })
+    const long = `/v1/models/${'a'.repeat(20_000)}`
+    const get = await raw(`GET ${long} HTTP/1.1\r\nHost: x\r\n\r\n`)
+    expect(get.split('\r\n')[0]).to.equal('HTTP/1.1 431 Request Header Fields Too Large')
+    expect(JSON.parse(get.split('\r\n\r\n')[1]).error.code).to.equal('headers_too_large')
+    const head = await raw(`HEAD ${long} HTTP/1.1\r\nHost: x\r\n\r\n`)
+    expect(head.split('\r\n')[0]).to.equal('HTTP/1.1 431 Request Header Fields Too Large')
+    expect(head.split('\r\n\r\n')[1]).to.equal('')
+    const junk = await raw('NOT HTTP AT ALL\r\n\r\n')
+    expect(junk.split('\r\n')[0]).to.equal('HTTP/1.1 400 Bad Request')
+    expect(JSON.parse(junk.split('\r\n\r\n')[1]).error.code).to.equal('bad_http_request')
+  })
+
   it('toApiError hides unexpected errors behind a 500', function () {
     const e = toApiError(new TypeError('x is undefined'))
     expect(e.status).to.equal(500)
@@ -217,6 +239,109 @@ describe('router: per-key limits', function () {
       const d = await call(r, '/v1/chat/completions', { body: chat({ stream: true }) })
       expect(d.status).to.equal(200)
     } finally {
+      await r.close()
+    }
+  })
+
+  it('503 with Retry-After, at once, when the router follows its limit of tasks in flight; a slot frees when a task ends', async function () {
+    const r = await startTestRouter({ options: { maxTasksInFlight: 2 }, keyLimits: { maxStreams: 10 } })
+    try {
+      r.client.script = { hang: true }
+      const open = async (): Promise<Response> => fetch(`${r.base}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${r.key}`, 'content-type': 'application/json' },
+        body: JSON.stringify(chat({ stream: true }))
+      })
+      const pending = [open(), open()]
+      await waitUntil('two tasks submitted', () => r.client.handles.length === 2)
+      const t0 = performance.now()
+      const busy = await call(r, '/v1/chat/completions', { body: chat() })
+      expect(performance.now() - t0).to.be.lessThan(500)
+      expect(busy.status).to.equal(503)
+      expect(busy.body).to.deep.equal({ error: { message: 'the router follows its limit of 2 tasks in flight; retry shortly', type: 'upstream_error', code: 'network_busy', param: null } })
+      expect(busy.headers.get('retry-after')).to.equal('1')
+      expect(r.client.submits).to.have.length(2)
+      // one task ends: its slot is free again
+      r.client.handles[0].cancel()
+      r.client.script = {}
+      await waitUntil('a free slot', () => r.client.handles[0].cancelled)
+      const ok = await call(r, '/v1/chat/completions', { body: chat() })
+      expect(ok.status, JSON.stringify(ok.body)).to.equal(200)
+      r.client.handles[1].cancel()
+      await Promise.all(pending.map(async p => (await p).text().catch(() => '')))
+    } finally {
+      await r.close()
+    }
+  })
+
+  it('503 at once when tasks wait for the network to start them beyond the limit; generating tasks do not count', async function () {
+    const r = await startTestRouter({ options: { maxPendingTasks: 1 }, keyLimits: { maxStreams: 10 } })
+    try {
+      // one task generating slowly, one that no miner starts
+      r.client.next({ tokens: Array.from({ length: 50 }, () => 'x'), delayMs: 20 }).next({ hang: true })
+      const streaming = fetch(`${r.base}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${r.key}`, 'content-type': 'application/json' }, body: JSON.stringify(chat({ stream: true })) })
+      await waitUntil('the first task generating', () => r.client.handles[0]?.record.status === 'generating')
+      const waiting = fetch(`${r.base}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${r.key}`, 'content-type': 'application/json' }, body: JSON.stringify(chat({ stream: true })) })
+      await waitUntil('the second task submitted', () => r.client.handles.length === 2)
+      const busy = await call(r, '/v1/completions', { body: { model: MODEL_ID, prompt: 'x' } })
+      expect(busy.status).to.equal(503)
+      expect(busy.body).to.deep.equal({ error: { message: 'the router has 1 tasks waiting for the network to start them (limit 1); retry shortly', type: 'upstream_error', code: 'network_busy', param: null } })
+      expect(busy.headers.get('retry-after')).to.equal('1')
+      expect(r.client.submits).to.have.length(2)
+      r.client.handles[1].cancel()
+      expect((await streaming).status).to.equal(200)
+      await (await streaming).text()
+      await (await waiting).text().catch(() => '')
+    } finally {
+      await r.close()
+    }
+  })
+
+  it('a burst is counted as it arrives: the requests beyond the limit are refused at once, not after the session is read', async function () {
+    const client = new ScriptedTaskClient({ script: { tokens: ['a'], delayMs: 0 } })
+    // a slow chain: the session read that every first request waits for takes 500 ms
+    const read = client.session.bind(client)
+    client.session = async (id?: bigint) => { await new Promise(resolve => setTimeout(resolve, 500)); return read(id) }
+    const r = await startTestRouter({ client, options: { maxPendingTasks: 2 }, keyLimits: { maxStreams: 100 } })
+    try {
+      const replies = await Promise.all(Array.from({ length: 10 }, async () => {
+        const t0 = performance.now()
+        const res = await call(r, '/v1/chat/completions', { body: chat() })
+        return { status: res.status, code: res.body.error?.code, ms: performance.now() - t0 }
+      }))
+      const refused = replies.filter(x => x.status === 503)
+      expect(replies.filter(x => x.status === 200)).to.have.length(2)
+      expect(refused).to.have.length(8)
+      expect(refused.every(x => x.code === 'network_busy' && x.ms < 400), JSON.stringify(refused)).to.equal(true)
+      expect(r.client.submits).to.have.length(2)
+    } finally {
+      await r.close()
+    }
+  })
+
+  it('a client address over its connection cap gets a 503 JSON error and is closed; the others are served', async function () {
+    const r = await startTestRouter({ options: { http: { maxConnectionsPerIp: 3 } } })
+    const sockets: Socket[] = []
+    try {
+      for (let i = 0; i < 3; i++) {
+        sockets.push(await new Promise<Socket>((resolve) => { const s = connect(r.port, '127.0.0.1', () => { resolve(s) }) }))
+      }
+      const refused = await new Promise<string>((resolve) => {
+        let text = ''
+        const s = connect(r.port, '127.0.0.1')
+        s.on('data', (d) => { text += String(d) })
+        s.on('error', () => {})
+        s.on('close', () => { resolve(text) })
+      })
+      expect(refused.split('\r\n')[0]).to.equal('HTTP/1.1 503 Service Unavailable')
+      expect(JSON.parse(refused.split('\r\n\r\n')[1])).to.deep.equal({
+        error: { message: 'this address already holds 3 connections (limit 3); close some and retry', type: 'upstream_error', code: 'too_many_connections', param: null }
+      })
+      sockets.pop()?.destroy()
+      await new Promise(resolve => setTimeout(resolve, 50))
+      expect((await fetch(`${r.base}/api/v1/ping`)).status).to.equal(200)
+    } finally {
+      sockets.forEach(s => { s.destroy() })
       await r.close()
     }
   })
