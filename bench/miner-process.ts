@@ -19,7 +19,22 @@ import type { ChildProcess } from 'node:child_process'
 
 export interface MinerProcess {
   address: string
+  child: ChildProcess
   stop(): Promise<void>
+}
+
+/** What starting a miner process needs of a local network: its chain, its hub owner, its bootstrap, and (to wait for the miner to be seen) its oracles. */
+export type MinerNetwork = Pick<LocalNetwork, 'owner' | 'hub' | 'rpcUrl' | 'bootstrapAddr'> & Partial<Pick<LocalNetwork, 'oracles'>>
+
+export interface MinerProcessOptions {
+  network?: string
+  onLine?(line: string): void
+  /** more `node start` flags (another --listen, --http-port) */
+  args?: string[]
+  /** more environment for the process (NODE_OPTIONS) */
+  env?: Record<string, string>
+  /** resolves once the network sees the miner; default: the network's first oracle has it in its pool */
+  seen?(address: string): boolean | Promise<boolean>
 }
 
 async function run (args: string[]): Promise<string> {
@@ -30,8 +45,8 @@ async function run (args: string[]): Promise<string> {
   return res.stdout
 }
 
-/** Register, fund and start a miner process serving `modelPath` on `net`; resolves once `net`'s first oracle sees it. */
-export async function startMinerProcess (net: LocalNetwork, modelPath: string, options: { network?: string, onLine?(line: string): void } = {}): Promise<MinerProcess> {
+/** Register, fund and start a miner process serving `modelPath` on `net`; resolves once the network sees it (`options.seen`). */
+export async function startMinerProcess (net: MinerNetwork, modelPath: string, options: MinerProcessOptions = {}): Promise<MinerProcess> {
   const network = options.network ?? 'cortensor-devnet'
   const dir = await mkdtemp(join(tmpdir(), 'cortensor-bench-miner-'))
   let child: ChildProcess | undefined
@@ -48,17 +63,18 @@ export async function startMinerProcess (net: LocalNetwork, modelPath: string, o
     await (net.owner as any).waitForTransactionReceipt({ hash, pollingInterval: 50 })
     await run(['node', 'register', '--roles', 'miner', '--model', modelPath, '--stake', '0.1eth', '--key', join(dir, 'key'), ...chain])
     child = spawnCli(['node', 'start', '--role', 'miner', '--network', network, '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0',
-      '--bootstrap', net.bootstrapAddr, '--model', modelPath, ...chain])
+      '--bootstrap', net.bootstrapAddr, '--model', modelPath, ...chain, ...(options.args ?? [])], options.env)
     await untilReady(child, 'miner process', /ready: miner node/, options.onLine)
     const lower = String(address).toLowerCase()
+    const seen = options.seen ?? ((a: string) => net.oracles?.[0]?.role.pool.get(a) != null)
     const deadline = Date.now() + 60_000
-    while (net.oracles[0].role.pool.get(lower) == null) {
+    while (!(await seen(lower))) {
       if (Date.now() > deadline) {
-        throw new Error('the oracle did not see the miner process within 60 s')
+        throw new Error('the network did not see the miner process within 60 s')
       }
       await new Promise(resolve => setTimeout(resolve, 100))
     }
-    return { address: lower, stop }
+    return { address: lower, child, stop }
   } catch (err) {
     await stop()
     throw err

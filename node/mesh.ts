@@ -25,6 +25,7 @@ import {
 } from './constants.ts'
 import { useNativeSecp256k1 } from './native-secp256k1.ts'
 import { peerKeeper } from './peer-keeper.ts'
+import { withMessageCounts } from './wire-metrics.ts'
 import type { NodeConfig } from './config.ts'
 import type { RecordContradictions } from '../protocols/gossip/scoring.ts'
 import type { GossipSub } from '@libp2p/gossipsub'
@@ -137,7 +138,8 @@ export function meshOptions ({ config, privateKey, registry, contradictions }: M
     connectionManager: { maxConnections: MAX_CONNECTIONS, inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_HOST_PER_SECOND },
     // prometheus-metrics keeps one metric map per process: let each node start it afresh, so a
     // restarted node (or the next node of a devnet) registers its metrics in its own registry
-    metrics: prometheusMetrics({ registry, collectDefaultMetrics: true, preserveExistingMetrics: false }),
+    // bytes (prometheus-metrics) and messages (wire-metrics) per connection and protocol, on /metrics
+    metrics: withMessageCounts(prometheusMetrics({ registry, collectDefaultMetrics: true, preserveExistingMetrics: false })),
     services
   } as unknown as Libp2pOptions<MeshServices>
 }
