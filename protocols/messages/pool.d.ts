@@ -12,6 +12,7 @@ export interface Heartbeat {
     timestampMs: bigint;
     seq: bigint;
     reservedUntilMs?: bigint;
+    intervalMs?: number;
 }
 export declare namespace Heartbeat {
     const codec: () => Codec<Heartbeat>;
@@ -56,7 +57,11 @@ export declare namespace Heartbeat {
         field: '$.reservedUntilMs';
         value: bigint;
     }
+    interface HeartbeatIntervalMsFieldEvent {
+        field: '$.intervalMs';
+        value: number;
+    }
     function encode(obj: Partial<Heartbeat>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Heartbeat>): Heartbeat;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Heartbeat>): Generator<HeartbeatNodeFieldEvent | HeartbeatModelsFieldEvent | HeartbeatHardwareClassFieldEvent | HeartbeatLevelFieldEvent | HeartbeatTokensPerSecondMilliFieldEvent | HeartbeatLoadPermilleFieldEvent | HeartbeatReservedBySessionFieldEvent | HeartbeatTimestampMsFieldEvent | HeartbeatSeqFieldEvent | HeartbeatReservedUntilMsFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Heartbeat>): Generator<HeartbeatNodeFieldEvent | HeartbeatModelsFieldEvent | HeartbeatHardwareClassFieldEvent | HeartbeatLevelFieldEvent | HeartbeatTokensPerSecondMilliFieldEvent | HeartbeatLoadPermilleFieldEvent | HeartbeatReservedBySessionFieldEvent | HeartbeatTimestampMsFieldEvent | HeartbeatSeqFieldEvent | HeartbeatReservedUntilMsFieldEvent | HeartbeatIntervalMsFieldEvent>;
 }

@@ -53,6 +53,10 @@ export var Heartbeat;
                     w.uint32(80);
                     w.uint64(obj.reservedUntilMs);
                 }
+                if (obj.intervalMs != null) {
+                    w.uint32(88);
+                    w.uint32(obj.intervalMs);
+                }
                 if (opts.lengthDelimited !== false) {
                     w.ldelim();
                 }
@@ -113,6 +117,10 @@ export var Heartbeat;
                         }
                         case 10: {
                             obj.reservedUntilMs = reader.uint64();
+                            break;
+                        }
+                        case 11: {
+                            obj.intervalMs = reader.uint32();
                             break;
                         }
                         default: {
@@ -202,6 +210,13 @@ export var Heartbeat;
                             yield {
                                 field: `${prefix}.reservedUntilMs`,
                                 value: reader.uint64()
+                            };
+                            break;
+                        }
+                        case 11: {
+                            yield {
+                                field: `${prefix}.intervalMs`,
+                                value: reader.uint32()
                             };
                             break;
                         }
