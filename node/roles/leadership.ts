@@ -2,7 +2,8 @@
  * Which oracle leads: the hub's round-robin over live oracles, read from the
  * chain and kept briefly so the gossip validators and the first token's path
  * seldom wait for a read; and this oracle's on-chain liveness heartbeat,
- * which keeps it in that round-robin and refreshes the read every beat.
+ * which keeps it in that round-robin: a third of the hub's heartbeat
+ * timeout apart.
  */
 import { logger } from '@libp2p/logger'
 import { getLeader, heartbeat as chainHeartbeat } from '../../contracts/index.ts'
@@ -13,27 +14,45 @@ const log = logger('cortensor:oracle')
 
 /** a leader read this recent is trusted when it names the oracle an assignment comes from */
 const LEADER_CACHE_MS = 2000
+/** the leader is read this often, so the validators and the first token's path seldom wait for a read */
+const LEADER_READ_MS = 1000
+/**
+ * Chain heartbeats per hub heartbeat timeout: the hub drops an oracle from
+ * the round-robin after its timeout without one, so three beats per timeout
+ * leave two to be lost or late (the hub's default: 30 s, one beat per 10 s).
+ */
+export const CHAIN_HEARTBEATS_PER_TIMEOUT = 3
+
+/** The chain heartbeat period for a hub whose oracles time out after `timeoutS`: a third of it, at least a second. */
+export function chainHeartbeatMs (timeoutS: number): number {
+  return Math.max(LEADER_READ_MS, Math.floor(timeoutS * 1000 / CHAIN_HEARTBEATS_PER_TIMEOUT))
+}
 
 export interface LeadershipInit {
   chain: ChainContext
   /** this oracle's address, lower case */
   address: string
-  /** on-chain liveness heartbeat; must be well under the hub's heartbeat timeout */
-  heartbeatMs: number
+  /** leader reads (default every second) */
+  readMs?: number
 }
 
 export class Leadership {
   private readonly init: LeadershipInit
   private seen?: { address: string, atMs: number }
   private timer?: ReturnType<typeof setInterval>
+  private readTimer?: ReturnType<typeof setInterval>
   private stopped = false
 
   constructor (init: LeadershipInit) {
     this.init = init
   }
 
-  /** Start the chain heartbeat; resolves after the first beat. */
-  async start (): Promise<void> {
+  /**
+   * Start the chain heartbeat, every `heartbeatMs` (well under the hub's
+   * heartbeat timeout: `chainHeartbeatMs`), and the leader reads; resolves
+   * after the first beat.
+   */
+  async start (heartbeatMs: number): Promise<void> {
     // a role stopped while it was still starting starts no timer
     if (this.stopped) {
       return
@@ -41,26 +60,33 @@ export class Leadership {
     const { chain } = this.init
     let beating = false
     const beat = async (): Promise<void> => {
-      if (this.stopped) {
+      // one heartbeat at a time: on a slow chain, queued heartbeats would hold up assignments and settlements behind them
+      if (this.stopped || beating) {
         return
       }
-      // keeps the assignment validator's leader fresh, so it seldom waits for a read
-      const read = this.read().catch(() => {})
-      // one heartbeat at a time: on a slow chain, queued heartbeats would hold up assignments and settlements behind them
-      if (!beating) {
-        beating = true
-        await chain.serial(async () => chainHeartbeat(chain.wallet, { hub: chain.hub })).catch((err) => { log('chain heartbeat: %s', err.message) })
-        beating = false
-      }
-      await read
+      beating = true
+      await chain.serial(async () => chainHeartbeat(chain.wallet, { hub: chain.hub })).catch((err) => { log('chain heartbeat: %s', err.message) })
+      beating = false
     }
-    this.timer = setInterval(() => { void beat() }, this.init.heartbeatMs)
-    await beat()
+    let reading = false
+    // keeps the assignment validator's leader fresh, so it seldom waits for a read
+    const read = async (): Promise<void> => {
+      if (this.stopped || reading) {
+        return
+      }
+      reading = true
+      await this.read().catch(() => {})
+      reading = false
+    }
+    this.timer = setInterval(() => { void beat() }, heartbeatMs)
+    this.readTimer = setInterval(() => { void read() }, this.init.readMs ?? LEADER_READ_MS)
+    await Promise.all([beat(), read()])
   }
 
   stop (): void {
     this.stopped = true
     clearInterval(this.timer)
+    clearInterval(this.readTimer)
   }
 
   /** The hub's leader now (and remembered, with the time of the read). */
@@ -72,8 +98,8 @@ export class Leadership {
 
   /**
    * Whether this oracle leads now. With `maxAgeMs`, a leader read that recent
-   * naming this oracle answers without another read (the chain heartbeat
-   * refreshes it every second): assignments, on the first token's path, use it.
+   * naming this oracle answers without another read (it is read every
+   * second): assignments, on the first token's path, use it.
    */
   async isLeader (maxAgeMs?: number): Promise<boolean> {
     const seen = this.seen

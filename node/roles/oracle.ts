@@ -31,7 +31,7 @@ import { Auditor } from './audit.ts'
 import { SubmittedIndex, settledTaskIds, watchHub } from './chain.ts'
 import { checkNotCopied, checkOnChain } from './gossip-checks.ts'
 import { LeaderVerdict } from './leader-verdict.ts'
-import { Leadership } from './leadership.ts'
+import { Leadership, chainHeartbeatMs } from './leadership.ts'
 import { DEFAULT_HEARTBEAT_INTERVAL_MS } from './miner.ts'
 import { OracleTasks, chainMiners } from './oracle-tasks.ts'
 import { PoolView } from './pool.ts'
@@ -63,7 +63,7 @@ export interface OracleRoleInit {
   topicPrefix?: string
   /** miners' heartbeat interval (pool health) */
   heartbeatIntervalMs?: number
-  /** on-chain liveness heartbeat; must be well under the hub's heartbeat timeout; default 1 s */
+  /** on-chain liveness heartbeat; must be well under the hub's heartbeat timeout; default a third of it (leadership.ts) */
   chainHeartbeatMs?: number
   timeouts?: Partial<QueueTimeouts>
   /** fraction of settled tasks whose agreeing outputs are audited (replayed) anyway; default policy DEFAULT_SAMPLE_RATE */
@@ -137,7 +137,7 @@ export class OracleRole {
       say
     })
     this.submitted = new SubmittedIndex(init.chain)
-    this.leadership = new Leadership({ chain: init.chain, address: this.address, heartbeatMs: init.chainHeartbeatMs ?? 1000 })
+    this.leadership = new Leadership({ chain: init.chain, address: this.address })
     this.replay = new ReplayQuorum({
       node: init.node,
       chain: init.chain,
@@ -244,7 +244,12 @@ export class OracleRole {
 
   async start (): Promise<void> {
     const { node, chain } = this.init
-    this.replayQuorum = Number(await readContract(chain.wallet, { address: chain.hub, abi: cortensorHubAbi, functionName: 'replayQuorum' }))
+    const [replayQuorum, heartbeatTimeoutS] = await Promise.all([
+      readContract(chain.wallet, { address: chain.hub, abi: cortensorHubAbi, functionName: 'replayQuorum' }),
+      readContract(chain.wallet, { address: chain.hub, abi: cortensorHubAbi, functionName: 'heartbeatTimeoutS' })
+    ])
+    this.replayQuorum = Number(replayQuorum)
+    const heartbeatMs = this.init.chainHeartbeatMs ?? chainHeartbeatMs(Number(heartbeatTimeoutS))
     await this.tasks.load()
     // an assignment counts only from the hub's current leader, whose assignTasks call alone the hub accepts
     const base = defaultValidators({ isLeader: async (oracle) => this.leadership.leads(oracle) })
@@ -277,13 +282,14 @@ export class OracleRole {
         }
       }
     })
+    // polled four times a second while tasks are in flight, every few seconds while none is
     this.watcher = watchHub(chain, async (l) => {
       this.submitted.onLog(l)
       await this.onChainLog(l)
-    }, { onError: (err) => { log('chain poll: %s', err.message) } })
+    }, { busy: () => this.tasks.active > 0, onError: (err) => { log('chain poll: %s', err.message) } })
     this.submitted.follow(this.watcher)
     this.timer = setInterval(() => { this.tasks.tick(Date.now()) }, TICK_MS)
-    await this.leadership.start()
+    await this.leadership.start(heartbeatMs)
   }
 
   async stop (): Promise<void> {
@@ -310,6 +316,7 @@ export class OracleRole {
     const { state, effects } = createTask(taskInitFrom(m, { timeouts: this.init.timeouts }), Date.now())
     const task: OracleTask = { queued: m, from, record: { queued: bytesToHex(TaskQueued.encode(m)), seed: '0x', state, precommits: {}, reveals: {} }, chain: Promise.resolve() }
     this.tasks.add(task)
+    this.watcher?.wake()
     this.tasks.enqueue(task, async () => {
       const submitted = await this.submitted.lookup(m.taskId)
       this.submitted.delete(m.taskId)
