@@ -35,6 +35,7 @@ import { LOCAL_HUB_CONFIG, localSession } from '../node/network.ts'
 import { createChainContext } from '../node/roles/chain.ts'
 import { runCli } from '../test/fixtures/cli.ts'
 import { byProtocol, collect, measured, probeEnv, startBareProcess, startCliProcess, wireDelta, wireTotal } from './cost-processes.ts'
+import { measureOperations } from './cost-ops.ts'
 import { summarizeProfile } from './cpu-profile.ts'
 import { startMinerProcess } from './miner-process.ts'
 import { printFigures } from './report.ts'
@@ -65,6 +66,9 @@ const HUB_CONFIG = { ...LOCAL_HUB_CONFIG, heartbeatTimeoutS: DEFAULT_HEARTBEAT_T
 
 const say = process.env.CORTENSOR_BENCH_VERBOSE != null ? (l: string) => { process.stderr.write(`${(performance.now() / 1000).toFixed(1)} ${l}\n`) } : undefined
 const prompts = Array.from({ length: TASKS + 2 }, (_, i) => `the cost of task ${i} is what the node does besides the model`)
+
+// ---- per operation, in this process while nothing else of the benchmark runs
+const operations = await measureOperations()
 
 // ---- the engine alone: CPU of the generations the miners will run
 const modelPath = await cachedModel('tiny', (l) => { process.stderr.write(`${l}\n`) })
@@ -291,6 +295,17 @@ try {
     taskFigures.push({ name: `${rowName(r, ix)}: bytes per task`, value: mean(ts.map(t => t.bytes)), unit: 'B' })
   }
   printFigures(`work per task at redundancy ${REDUNDANCY}, beyond the idle rate (${TASKS} tasks one after another through the router, ${MAX_TOKENS} tokens, ${(taskMs / TASKS).toFixed(0)} ms each)`, taskFigures)
+
+  // what a wire message costs beyond the checks of the gossip messages it carries: the bootstrap relays and checks
+  // every task's 3r + 3 gossip messages (3 of them precommits, recovered) and does nothing else per task
+  const op = (prefix: string): number => operations.find(f => f.name.startsWith(prefix))?.value ?? 0
+  const bootIx = rows.get('bootstrap') ?? []
+  const boot = bootIx.map(i => perTask(busy[i], idleRates[i]))
+  const gossipPerTask = 3 * REDUNDANCY + 3
+  const checks = gossipPerTask * (op('gossip signature') + op('author key') + op('heartbeat decoded')) + REDUNDANCY * op('precommit')
+  operations.push({ name: `one message on the wire, beyond its checks (bootstrap per task: (CPU − ${gossipPerTask} checks) ÷ messages)`, value: (mean(boot.map(t => t.cpuMs)) - checks) / mean(boot.map(t => t.msgs)), unit: 'ms' })
+  operations.push({ name: 'idle bare libp2p node', value: bare.cpuMsPerS, unit: 'ms/s' })
+  printFigures('per operation (the network-load model\'s CPU costs: simulations/network-constants.ts)', operations)
 
   // where the idle bytes go, by protocol
   const protocols = [...new Set(idleRates.flatMap(r => [...r.protocolBytesPerS.keys()]))].sort()
