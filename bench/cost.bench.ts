@@ -300,10 +300,10 @@ try {
   // every task's 3r + 3 gossip messages (3 of them precommits, recovered) and does nothing else per task
   const op = (prefix: string): number => operations.find(f => f.name.startsWith(prefix))?.value ?? 0
   const bootIx = rows.get('bootstrap') ?? []
-  const boot = bootIx.map(i => perTask(busy[i], idleRates[i]))
+  const relay = bootIx.map(i => perTask(busy[i], idleRates[i]))
   const gossipPerTask = 3 * REDUNDANCY + 3
   const checks = gossipPerTask * (op('gossip signature') + op('author key') + op('heartbeat decoded')) + REDUNDANCY * op('precommit')
-  operations.push({ name: `one message on the wire, beyond its checks (bootstrap per task: (CPU − ${gossipPerTask} checks) ÷ messages)`, value: (mean(boot.map(t => t.cpuMs)) - checks) / mean(boot.map(t => t.msgs)), unit: 'ms' })
+  operations.push({ name: `one message on the wire, beyond its checks (bootstrap per task: (CPU − ${gossipPerTask} checks) ÷ messages)`, value: (mean(relay.map(t => t.cpuMs)) - checks) / mean(relay.map(t => t.msgs)), unit: 'ms' })
   operations.push({ name: 'idle bare libp2p node', value: bare.cpuMsPerS, unit: 'ms/s' })
   printFigures('per operation (the network-load model\'s CPU costs: simulations/network-constants.ts)', operations)
 
