@@ -4,7 +4,7 @@
  * WebSockets, WebRTC, circuit relay; noise; yamux) and no services beyond
  * identify and ping; no gossipsub, no DHT, no Helia, no chain. It joins the
  * same network through the same bootstrap, counts bytes and messages with
- * the same metrics (prometheus-metrics + node/wire-metrics.ts) and serves
+ * the same metrics as a node (node/mesh.ts `meshMetrics`) and serves
  * them on `/metrics`, so its figures compare with a node's line for line.
  *
  * Run by the cost benchmark with CORTENSOR_BENCH_BARE (JSON: listen and
@@ -17,14 +17,13 @@ import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { identify } from '@libp2p/identify'
 import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
-import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
 import { webRTC } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { Registry } from 'prom-client'
-import { withMessageCounts } from '../node/wire-metrics.ts'
+import { meshMetrics } from '../node/mesh.ts'
 import type { AddressInfo } from 'node:net'
 
 interface BareJob {
@@ -41,7 +40,8 @@ async function main (job: BareJob): Promise<void> {
     streamMuxers: [yamux()],
     peerDiscovery: [bootstrap({ list: job.bootstrap })],
     connectionGater: { denyDialMultiaddr: () => false },
-    metrics: withMessageCounts(prometheusMetrics({ registry, collectDefaultMetrics: true, preserveExistingMetrics: false })),
+    // the same instrument as a node's, so its cost is on both sides
+    metrics: meshMetrics(registry),
     services: { identify: identify(), ping: ping() }
   })
   const http = createServer((req, res) => {
