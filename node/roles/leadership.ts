@@ -14,7 +14,12 @@ const log = logger('cortensor:oracle')
 
 /** a leader read this recent is trusted when it names the oracle an assignment comes from */
 const LEADER_CACHE_MS = 2000
-/** the leader is read this often, so the validators and the first token's path seldom wait for a read */
+/**
+ * While tasks are in flight the leader is read this often, so the
+ * validators and the first token's path seldom wait for a read; while none
+ * is, at each chain heartbeat, and a task's arrival starts a read at once
+ * (`refresh`), ahead of its assignment.
+ */
 const LEADER_READ_MS = 1000
 /**
  * Chain heartbeats per hub heartbeat timeout: the hub drops an oracle from
@@ -32,15 +37,19 @@ export interface LeadershipInit {
   chain: ChainContext
   /** this oracle's address, lower case */
   address: string
-  /** leader reads (default every second) */
+  /** leader reads while busy (default every second) */
   readMs?: number
+  /** whether tasks are in flight (default: always) */
+  busy?(): boolean
 }
 
 export class Leadership {
   private readonly init: LeadershipInit
   private seen?: { address: string, atMs: number }
   private timer?: ReturnType<typeof setInterval>
-  private readTimer?: ReturnType<typeof setInterval>
+  private readTimer?: ReturnType<typeof setTimeout>
+  /** the read under way, and when it started */
+  private pending?: { read: Promise<Address>, atMs: number }
   private stopped = false
 
   constructor (init: LeadershipInit) {
@@ -68,46 +77,69 @@ export class Leadership {
       await chain.serial(async () => chainHeartbeat(chain.wallet, { hub: chain.hub })).catch((err) => { log('chain heartbeat: %s', err.message) })
       beating = false
     }
-    let reading = false
+    const readMs = this.init.readMs ?? LEADER_READ_MS
+    const busy = this.init.busy ?? (() => true)
     // keeps the assignment validator's leader fresh, so it seldom waits for a read
     const read = async (): Promise<void> => {
-      if (this.stopped || reading) {
-        return
+      if (!this.stopped) {
+        await (this.pending?.read ?? this.read()).catch(() => {})
       }
-      reading = true
-      await this.read().catch(() => {})
-      reading = false
+      if (!this.stopped) {
+        this.readTimer = setTimeout(() => { void read() }, busy() ? readMs : Math.max(readMs, heartbeatMs))
+      }
     }
     this.timer = setInterval(() => { void beat() }, heartbeatMs)
-    this.readTimer = setInterval(() => { void read() }, this.init.readMs ?? LEADER_READ_MS)
     await Promise.all([beat(), read()])
   }
 
   stop (): void {
     this.stopped = true
     clearInterval(this.timer)
-    clearInterval(this.readTimer)
+    clearTimeout(this.readTimer)
+  }
+
+  /** Read the leader now unless a read is under way or the last is younger than the busy read period (a task arrived: its assignment will ask). */
+  async refresh (): Promise<void> {
+    const fresh = this.seen != null && Date.now() - this.seen.atMs < (this.init.readMs ?? LEADER_READ_MS)
+    if (!this.stopped && !fresh) {
+      await (this.pending?.read ?? this.read()).catch(() => {})
+    }
   }
 
   /** The hub's leader now (and remembered, with the time of the read). */
   async read (): Promise<Address> {
-    const address = await getLeader(this.init.chain.wallet, { hub: this.init.chain.hub })
-    this.seen = { address: address.toLowerCase(), atMs: Date.now() }
-    return address
+    const read = getLeader(this.init.chain.wallet, { hub: this.init.chain.hub }).then((address) => {
+      this.seen = { address: address.toLowerCase(), atMs: Date.now() }
+      return address
+    })
+    const pending = { read, atMs: Date.now() }
+    this.pending = pending
+    try {
+      return await read
+    } finally {
+      if (this.pending === pending) {
+        this.pending = undefined
+      }
+    }
   }
 
   /**
    * Whether this oracle leads now. With `maxAgeMs`, a leader read that recent
-   * naming this oracle answers without another read (it is read every
-   * second): assignments, on the first token's path, use it.
+   * naming this oracle answers without another read, as does a read started
+   * that recently (the leader is read every second while tasks are in
+   * flight, and on each task's arrival): assignments, on the first token's
+   * path, use it.
    */
   async isLeader (maxAgeMs?: number): Promise<boolean> {
     const seen = this.seen
     if (maxAgeMs != null && seen?.address === this.init.address && Date.now() - seen.atMs < maxAgeMs) {
       return true
     }
+    // a read that started that recently (the task's arrival started one) is as good as a new one
+    const pending = this.pending
     try {
-      return (await this.read()).toLowerCase() === this.init.address
+      const read = maxAgeMs != null && pending != null && Date.now() - pending.atMs < maxAgeMs ? pending.read : this.read()
+      return (await read).toLowerCase() === this.init.address
     } catch {
       return false
     }

@@ -137,7 +137,7 @@ export class OracleRole {
       say
     })
     this.submitted = new SubmittedIndex(init.chain)
-    this.leadership = new Leadership({ chain: init.chain, address: this.address })
+    this.leadership = new Leadership({ chain: init.chain, address: this.address, busy: () => this.tasks.active > 0 })
     this.replay = new ReplayQuorum({
       node: init.node,
       chain: init.chain,
@@ -316,7 +316,9 @@ export class OracleRole {
     const { state, effects } = createTask(taskInitFrom(m, { timeouts: this.init.timeouts }), Date.now())
     const task: OracleTask = { queued: m, from, record: { queued: bytesToHex(TaskQueued.encode(m)), seed: '0x', state, precommits: {}, reveals: {} }, chain: Promise.resolve() }
     this.tasks.add(task)
+    // the chain poller and the leader read pick up pace with the first task after a quiet spell
     this.watcher?.wake()
+    void this.leadership.refresh()
     this.tasks.enqueue(task, async () => {
       const submitted = await this.submitted.lookup(m.taskId)
       this.submitted.delete(m.taskId)
