@@ -53,6 +53,7 @@ export function probeEnv (name: string, profileDir?: string): Record<string, str
   if (profileDir != null) {
     env.COST_PROBE_PROFILE_DIR = profileDir
     env.COST_PROBE_PROFILE_NAME = name.replace(/\s+/g, '-')
+    env.COST_PROBE_PROFILE_FROM = process.env.COST_PROFILE_WINDOW === 'tasks' ? '3' : '1'
   }
   return env
 }

@@ -20,7 +20,8 @@
  * `--sample-rate 0`: agreeing outputs are not replayed, so theirs is too.
  *
  * COST_PROFILE=<dir>: V8 CPU profiles of the idle window of every process go
- * there, and the heaviest functions per process are printed.
+ * there (COST_PROFILE_WINDOW=tasks: of the task window), and the heaviest
+ * functions per process are printed.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -307,13 +308,19 @@ try {
   operations.push({ name: 'idle bare libp2p node', value: bare.cpuMsPerS, unit: 'ms/s' })
   printFigures('per operation (the network-load model\'s CPU costs: simulations/network-constants.ts)', operations)
 
-  // where the idle bytes go, by protocol
-  const protocols = [...new Set(idleRates.flatMap(r => [...r.protocolBytesPerS.keys()]))].sort()
+  // where the bytes go, by protocol: idle per second, and per task beyond the idle rate
+  const busyRates = busy.map(rates)
+  const protocols = [...new Set([...idleRates, ...busyRates].flatMap(r => [...r.protocolBytesPerS.keys()]))].sort()
   const cols = [...rows.keys(), 'bare']
-  const colRates = (c: string): Rates[] => c === 'bare' ? [bare] : (rows.get(c) ?? []).map(i => idleRates[i])
-  const lines = [`| idle B/s by protocol | ${cols.join(' | ')} |`, `|---|${cols.map(() => '---').join('|')}|`]
+  const ixOf = (c: string): number[] => c === 'bare' ? [bareIdx] : rows.get(c) ?? []
+  const lines = [`| B/s idle; B per task, by protocol | ${cols.join(' | ')} |`, `|---|${cols.map(() => '---').join('|')}|`]
   for (const p of protocols) {
-    lines.push(`| ${p} | ${cols.map(c => mean(colRates(c).map(r => r.protocolBytesPerS.get(p) ?? 0)).toFixed(1)).join(' | ')} |`)
+    const cell = (c: string): string => {
+      const idleBps = mean(ixOf(c).map(i => idleRates[i].protocolBytesPerS.get(p) ?? 0))
+      const taskB = mean(ixOf(c).map(i => ((busyRates[i].protocolBytesPerS.get(p) ?? 0) - (idleRates[i].protocolBytesPerS.get(p) ?? 0)) * (busy[i].b.atMs - busy[i].a.atMs) / 1000 / TASKS))
+      return `${idleBps.toFixed(0)}; ${taskB.toFixed(0)}`
+    }
+    lines.push(`| ${p} | ${cols.map(cell).join(' | ')} |`)
   }
   process.stdout.write(`${lines.join('\n')}\n\n`)
 
