@@ -39,6 +39,7 @@ import { cidDigest, precommitHash, taskPrompt } from './records.ts'
 import { SessionReservation } from './reservation.ts'
 import { drawsSelf, settleSpeculation, speculate } from './speculation.ts'
 import { TokenBuffer, serveTokenStream, streamProtocol } from './stream.ts'
+import { Ticker } from './ticker.ts'
 import { outcomeVerdict } from './validation.ts'
 import type { ChainContext } from './chain.ts'
 import type { MinerTask } from './miner-tasks.ts'
@@ -105,6 +106,8 @@ export interface MinerRoleInit {
 }
 
 const TICK_MS = 100
+/** with no task held nothing has a deadline but the reservation's end: the clock slows down */
+const IDLE_TICK_MS = 1000
 /** how long a token-stream request waits for this miner's work on the task to start */
 const STREAM_WAIT_MS = 10_000
 
@@ -122,7 +125,7 @@ export class MinerRole {
   private readonly advertiser: MinerAdvert
   private readonly copier: CopyFault
   private uninstall?: () => void
-  private timer?: ReturnType<typeof setInterval>
+  private readonly ticker: Ticker
   private active = 0
   private stopped = false
 
@@ -152,6 +155,7 @@ export class MinerRole {
       say: (line) => { this.say(line) }
     })
     this.copier = new CopyFault({ node: init.node, address: this.address, stopped: () => this.stopped })
+    this.ticker = new Ticker({ tick: (now) => { this.onTick(now) }, busy: () => this.tasks.size > 0, busyMs: TICK_MS, idleMs: IDLE_TICK_MS })
   }
 
   private say (line: string): void {
@@ -210,7 +214,7 @@ export class MinerRole {
         lookup: async (taskId, remote) => this.streamFor(taskId, remote)
       })
     }, { runOnLimitedConnection: true })
-    this.timer = setInterval(() => { this.onTick() }, TICK_MS)
+    this.ticker.start()
     this.advertiser.start()
   }
 
@@ -219,7 +223,7 @@ export class MinerRole {
       return
     }
     this.stopped = true
-    clearInterval(this.timer)
+    this.ticker.stop()
     this.advertiser.stop()
     for (const t of this.tasks.values()) {
       settleSpeculation(t, false, this.speculation)
@@ -277,14 +281,14 @@ export class MinerRole {
     }
     this.reservation.onTaskAnnounced(m.sessionId, id)
     const { task, early } = this.tasks.add(m, from)
+    this.ticker.wake()
     const busy = this.stopped || this.active >= (this.init.engine.sequences ?? 1) || !this.reservation.mayServe(m.sessionId)
     if (!early && drawsSelf(m, { pool: this.pool, address: this.address, faults: this.init.faults, busy })) {
       speculate(task, this.speculation, (t) => { this.startWork(t) })
     }
   }
 
-  private onTick (): void {
-    const now = Date.now()
+  private onTick (now: number): void {
     this.reservation.check(now)
     this.tasks.tick(now)
   }

@@ -38,6 +38,7 @@ import { PoolView } from './pool.ts'
 import { cidDigest, precommitHash } from './records.ts'
 import { ReplayQuorum } from './replay-quorum.ts'
 import { SettlementBatcher, minerVerdict } from './settlement.ts'
+import { Ticker } from './ticker.ts'
 import type { ChainContext, HubLog, HubWatcher } from './chain.ts'
 import type { AuditRecord, OracleTask } from './oracle-tasks.ts'
 import type { TaskVerdicts } from '../../contracts/index.ts'
@@ -95,6 +96,8 @@ export interface OracleStats {
 }
 
 const TICK_MS = 100
+/** with no task in flight nothing has a deadline: the clock slows down */
+const IDLE_TICK_MS = 1000
 /** acks and precommits kept per task while its assignment has not arrived */
 const MAX_UNASSIGNED_EVENTS = 64
 
@@ -110,7 +113,7 @@ export class OracleRole {
   private readonly leadership: Leadership
   private uninstall?: () => void
   private watcher?: HubWatcher
-  private timer?: ReturnType<typeof setInterval>
+  private readonly ticker: Ticker
   private stopped = false
   private replayQuorum = 2
   /** failed-replay attestations and the slashes they allow */
@@ -137,6 +140,7 @@ export class OracleRole {
       say
     })
     this.submitted = new SubmittedIndex(init.chain)
+    this.ticker = new Ticker({ tick: (now) => { this.tasks.tick(now) }, busy: () => this.tasks.active > 0, busyMs: TICK_MS, idleMs: IDLE_TICK_MS })
     this.leadership = new Leadership({ chain: init.chain, address: this.address, busy: () => this.tasks.active > 0 })
     this.replay = new ReplayQuorum({
       node: init.node,
@@ -288,7 +292,7 @@ export class OracleRole {
       await this.onChainLog(l)
     }, { busy: () => this.tasks.active > 0, onError: (err) => { log('chain poll: %s', err.message) } })
     this.submitted.follow(this.watcher)
-    this.timer = setInterval(() => { this.tasks.tick(Date.now()) }, TICK_MS)
+    this.ticker.start()
     await this.leadership.start(heartbeatMs)
   }
 
@@ -297,7 +301,7 @@ export class OracleRole {
       return
     }
     this.stopped = true
-    clearInterval(this.timer)
+    this.ticker.stop()
     this.leadership.stop()
     this.watcher?.stop()
     this.uninstall?.()
@@ -316,7 +320,8 @@ export class OracleRole {
     const { state, effects } = createTask(taskInitFrom(m, { timeouts: this.init.timeouts }), Date.now())
     const task: OracleTask = { queued: m, from, record: { queued: bytesToHex(TaskQueued.encode(m)), seed: '0x', state, precommits: {}, reveals: {} }, chain: Promise.resolve() }
     this.tasks.add(task)
-    // the chain poller and the leader read pick up pace with the first task after a quiet spell
+    // the clock, the chain poller and the leader read pick up pace with the first task after a quiet spell
+    this.ticker.wake()
     this.watcher?.wake()
     void this.leadership.refresh()
     this.tasks.enqueue(task, async () => {
