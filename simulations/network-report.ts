@@ -95,14 +95,17 @@ export interface SweepAxes {
   models: number[]
   splitAllTopics: boolean[]
   dhtRefreshS: number[]
+  provideIntervalS: number[]
 }
 
 export const DEFAULT_SWEEP: SweepAxes = {
   heartbeatIntervalS: [10, 60, 300, 900, 3600],
   meshDegree: [4, 6, 8],
-  models: [1, 10, 100],
+  models: [1, 10, 100, 1000],
   splitAllTopics: [false, true],
-  dhtRefreshS: [300, 3600]
+  dhtRefreshS: [300, 3600],
+  // pool keys live 48 h on the DHT: an hour between provides is still far inside that
+  provideIntervalS: [600, 3600]
 }
 
 /** Every combination at each size, idle and at `taskRatePerS`: one row each, for CSV and for the recommendation. */
@@ -114,7 +117,9 @@ export function sweepRows (sizes: number[], base: Partial<NetworkLoadParams>, ax
         for (const meshDegree of axes.meshDegree) {
           for (const heartbeatIntervalS of axes.heartbeatIntervalS) {
             for (const dhtRefreshS of axes.dhtRefreshS) {
-              grid.push({ nodes, models, splitAllTopics, meshDegree, heartbeatIntervalS, dhtRefreshS })
+              for (const provideIntervalS of axes.provideIntervalS) {
+                grid.push({ nodes, models, splitAllTopics, meshDegree, heartbeatIntervalS, dhtRefreshS, provideIntervalS })
+              }
             }
           }
         }
@@ -134,6 +139,7 @@ export function sweepRows (sizes: number[], base: Partial<NetworkLoadParams>, ax
       mesh_degree: p.meshDegree,
       heartbeat_s: p.heartbeatIntervalS,
       dht_refresh_s: p.dhtRefreshS,
+      provide_s: p.provideIntervalS,
       miner_idle_kbit_s: kbit(m),
       miner_idle_cpu_ms_s: m.cpuMs,
       oracle_idle_kbit_s: kbit(o),
@@ -148,8 +154,9 @@ export function sweepRows (sizes: number[], base: Partial<NetworkLoadParams>, ax
 
 /**
  * For each size and model count: the shortest heartbeat period (freshest
- * pool) that keeps an idle miner within the goal, and the D it needs (the
- * largest that fits: more paths, more robust), per topic layout.
+ * pool) that keeps an idle miner within the goal, with kad-dht's own
+ * refresh and the shortest provide period if they fit, and the largest D
+ * that fits (more paths, more robust), per topic layout.
  */
 export function recommendationTable (rows: Row[]): string {
   const out: string[][] = []
@@ -158,14 +165,16 @@ export function recommendationTable (rows: Row[]): string {
     const [nodes, models, split] = k.split('|')
     // the freshest pool first, then kad-dht's own refresh period, then the most paths
     const ok = rows.filter(r => `${r.nodes}|${r.models}|${r.split_all_topics}` === k && r.miner_idle_within_goal === true)
-      .sort((a, b) => Number(a.heartbeat_s) - Number(b.heartbeat_s) || Number(a.dht_refresh_s) - Number(b.dht_refresh_s) || Number(b.mesh_degree) - Number(a.mesh_degree))
+      .sort((a, b) => Number(a.heartbeat_s) - Number(b.heartbeat_s) || Number(a.dht_refresh_s) - Number(b.dht_refresh_s) ||
+        Number(a.provide_s) - Number(b.provide_s) || Number(b.mesh_degree) - Number(a.mesh_degree))
     const best = ok[0]
     out.push([nodes, models, split === 'true' ? 'every topic per model' : 'task and heartbeat per model',
       best == null ? 'none in the grid' : `${best.heartbeat_s} s`, best == null ? '–' : String(best.mesh_degree), best == null ? '–' : `${best.dht_refresh_s} s`,
+      best == null ? '–' : `${best.provide_s} s`,
       best == null ? '–' : `${fmt(Number(best.miner_idle_kbit_s))} kbit/s, ${fmt(Number(best.miner_idle_cpu_ms_s))} ms/s`,
       best == null ? '–' : `${fmt(Number(best.oracle_idle_kbit_s))} kbit/s, ${fmt(Number(best.oracle_idle_cpu_ms_s))} ms/s`,
       best == null ? '–' : `${fmt(Number(best.miner_load_kbit_s))} kbit/s, ${fmt(Number(best.miner_load_cpu_ms_s))} ms/s at ${best.task_rate_per_s}/s`])
   }
   return `Shortest heartbeat period that keeps an idle miner within ${GOAL_CPU_MS_PER_S} ms/s and ${GOAL_KBIT_PER_S} kbit/s:\n\n` +
-    table(['nodes', 'models', 'topics', 'heartbeat', 'D', 'DHT refresh', 'idle miner', 'idle oracle', 'miner at load'], out)
+    table(['nodes', 'models', 'topics', 'heartbeat', 'D', 'DHT refresh', 'pool-key provide', 'idle miner', 'idle oracle', 'miner at load'], out)
 }
