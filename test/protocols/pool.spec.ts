@@ -232,7 +232,8 @@ describe('node pool view: the selection input', () => {
     expect(healthy(now + 3 * heartbeatMs + 1)).to.deep.equal([true, false, true])
     expect(healthy(now + 180_000)).to.deep.equal([true, false, true])
     expect(healthy(now + 180_001)).to.deep.equal([false, false, true])
-    expect(healthy(now + 30 * 60_000 + 1)).to.deep.equal([false, false, false])
+    expect(healthy(now + 3 * 60 * 60_000)).to.deep.equal([false, false, true])
+    expect(healthy(now + 3 * 60 * 60_000 + 1)).to.deep.equal([false, false, false])
   })
 
   it('reads the reservation out of a heartbeat', () => {
