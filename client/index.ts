@@ -227,7 +227,8 @@ export class CortensorTaskClient implements TaskClient {
         }
       }
     })
-    this.watcher = watchHub(chain, async (l) => { await this.onChainLog(l) }, { onError: (err) => { log('chain poll: %s', err.message) } })
+    // polled four times a second while a task of this client awaits its settlement, every few seconds otherwise
+    this.watcher = watchHub(chain, async (l) => { await this.onChainLog(l) }, { busy: () => this.tracked.size > 0, onError: (err) => { log('chain poll: %s', err.message) } })
     // with no live miner of the model in view (a client that just joined), look the pool up on the DHT and dial it
     this.discovery = this.pool.discover({ libp2p: node.libp2p, network: node.network, models: [this.init.modelId] })
   }
@@ -356,6 +357,7 @@ export class CortensorTaskClient implements TaskClient {
       streamedTokens: 0
     }
     this.tracked.set(taskId.toString(), t)
+    this.watcher?.wake()
     const timeoutMs = params.timeoutMs ?? this.init.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS
     const timer = setTimeout(() => { this.fail(t, new TaskFailedError('timeout', `task ${taskId} was not settled within ${timeoutMs} ms`, taskId.toString())) }, timeoutMs)
     void result.finally(() => { clearTimeout(timer) }).catch(() => {})

@@ -65,20 +65,53 @@ export interface HubWatcher {
    * been handed to `onLog` (undefined before the first poll).
    */
   readonly deliveredBefore: bigint | undefined
+  /** Work started that waits on hub logs: poll at the busy interval from now on (while `busy()` says so). */
+  wake(): void
   stop(): void
 }
+
+export interface WatchHubOptions {
+  /** poll interval while busy; default 250 ms */
+  intervalMs?: number
+  /**
+   * Whether the role waits on hub logs now (tasks in flight). While it does
+   * not, the poller waits `idleIntervalMs` between polls, so an idle node
+   * costs the RPC endpoint and itself a request every few seconds instead of
+   * four a second; `wake()` brings the next poll forward when work starts.
+   * Without it the poller is always busy.
+   */
+  busy?(): boolean
+  /** poll interval while not busy; default IDLE_POLL_INTERVAL_MS */
+  idleIntervalMs?: number
+  fromBlock?: bigint
+  onError?(err: Error): void
+}
+
+/** Poll interval of an idle role: Cortensor's own nodes poll the chain every 5 s. */
+export const IDLE_POLL_INTERVAL_MS = 5000
 
 /**
  * Poll the hub's logs from the current block on and hand each decoded event
  * to `onLog`, in chain order. One poller per role; errors are retried.
  */
-export function watchHub (ctx: Pick<ChainContext, 'wallet' | 'hub'>, onLog: (log: HubLog) => void | Promise<void>, options: { intervalMs?: number, fromBlock?: bigint, onError?(err: Error): void } = {}): HubWatcher {
+export function watchHub (ctx: Pick<ChainContext, 'wallet' | 'hub'>, onLog: (log: HubLog) => void | Promise<void>, options: WatchHubOptions = {}): HubWatcher {
   let stopped = false
   let next: bigint | undefined = options.fromBlock
   let delivered: bigint | undefined
   let timer: ReturnType<typeof setTimeout> | undefined
+  let polling = false
   const interval = options.intervalMs ?? 250
+  const idleInterval = Math.max(interval, options.idleIntervalMs ?? IDLE_POLL_INTERVAL_MS)
+  const busy = options.busy ?? (() => true)
+  /** when the pending poll runs (performance.now()) */
+  let dueAt = 0
+  const schedule = (ms: number): void => {
+    clearTimeout(timer)
+    dueAt = performance.now() + ms
+    timer = setTimeout(() => { void poll() }, ms)
+  }
   const poll = async (): Promise<void> => {
+    polling = true
     try {
       const head = await getBlockNumber(ctx.wallet, { cacheTime: 0 })
       next ??= head + 1n
@@ -98,14 +131,22 @@ export function watchHub (ctx: Pick<ChainContext, 'wallet' | 'hub'>, onLog: (log
     } catch (err: any) {
       options.onError?.(err)
     } finally {
+      polling = false
       if (!stopped) {
-        timer = setTimeout(() => { void poll() }, interval)
+        schedule(busy() ? interval : idleInterval)
       }
     }
   }
   void poll()
   return {
     get deliveredBefore () { return delivered },
+    wake: () => {
+      // only an idle wait is cut short (a poll in progress schedules the next one itself, at the busy
+      // interval once `busy()` says so), so frequent wakes never push a poll back
+      if (!stopped && !polling && dueAt > performance.now() + interval) {
+        schedule(interval)
+      }
+    },
     stop: () => {
       stopped = true
       if (timer != null) {

@@ -25,6 +25,7 @@ import {
 } from './constants.ts'
 import { useNativeSecp256k1 } from './native-secp256k1.ts'
 import { peerKeeper } from './peer-keeper.ts'
+import { withMessageCounts } from './wire-metrics.ts'
 import type { NodeConfig } from './config.ts'
 import type { RecordContradictions } from '../protocols/gossip/scoring.ts'
 import type { GossipSub } from '@libp2p/gossipsub'
@@ -53,6 +54,30 @@ const LOOPBACK_IPS = ['127.0.0.1', '::1']
 
 export function kadProtocol (network: string): string {
   return `/${network}/kad/1.0.0`
+}
+
+/**
+ * prom-client's event-loop lag sampler wakes the process every 10 ms by
+ * default: ~8 ms of CPU per second on an idle node here, more than the rest
+ * of an idle libp2p node (`npm run bench -- cost`). Once a second still
+ * shows a loop that stalls.
+ */
+export const EVENT_LOOP_MONITOR_PRECISION_MS = 1000
+
+/**
+ * A node's libp2p metrics on its own Prometheus registry: bytes
+ * (prometheus-metrics) and messages (wire-metrics) per connection and
+ * protocol, and the process's default metrics, on `/metrics`.
+ */
+export function meshMetrics (registry: Registry): NonNullable<Libp2pOptions['metrics']> {
+  // prometheus-metrics keeps one metric map per process: let each node start it afresh, so a
+  // restarted node (or the next node of a devnet) registers its metrics in its own registry
+  return withMessageCounts(prometheusMetrics({
+    registry,
+    collectDefaultMetrics: true,
+    defaultMetrics: { eventLoopMonitoringPrecision: EVENT_LOOP_MONITOR_PRECISION_MS },
+    preserveExistingMetrics: false
+  }))
 }
 
 export interface MeshOptionsInit {
@@ -130,14 +155,14 @@ export function meshOptions ({ config, privateKey, registry, contradictions }: M
     peerDiscovery: config.bootstrap.length > 0 ? [bootstrap({ list: config.bootstrap })] : [],
     // loopback and LAN addresses are legitimate on our network (devnets, tests, private clusters)
     connectionGater: { denyDialMultiaddr: () => false },
-    // the monitor's ping shares ping's one-outbound-stream limit with the DHT's liveness pings; a clash
-    // counts as a failed ping and aborted healthy connections (and their gossip streams) every few
-    // seconds in a 20-node mesh, losing ~20 % of messages. Keep measuring RTT, let TCP/yamux detect dead links.
-    connectionMonitor: { abortConnectionOnPingFailure: false },
+    // no connection monitor: its ping shares ping's one-outbound-stream limit with the DHT's liveness
+    // pings, and a clash aborted healthy connections (and their gossip streams) every few seconds in a
+    // 20-node mesh, losing ~20 % of messages; without aborting it only measured RTT, which nothing here
+    // reads, at the price of a new stream and a peer-store write on both ends per connection every 10 s.
+    // yamux's keep-alive (30 s) keeps NAT mappings open; TCP and the muxer detect dead links.
+    connectionMonitor: { enabled: false },
     connectionManager: { maxConnections: MAX_CONNECTIONS, inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_HOST_PER_SECOND },
-    // prometheus-metrics keeps one metric map per process: let each node start it afresh, so a
-    // restarted node (or the next node of a devnet) registers its metrics in its own registry
-    metrics: prometheusMetrics({ registry, collectDefaultMetrics: true, preserveExistingMetrics: false }),
+    metrics: meshMetrics(registry),
     services
   } as unknown as Libp2pOptions<MeshServices>
 }

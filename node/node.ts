@@ -18,6 +18,7 @@ import { ConfigError } from './config.ts'
 import { startHttpServer } from './http/server.ts'
 import { loadOrCreateIdentity } from './identity.ts'
 import { meshOptions } from './mesh.ts'
+import { useStringPeerSetAlgebra } from './peer-sets.ts'
 import { ContentStore, blockProtocol } from './storage.ts'
 import type { NodeConfig } from './config.ts'
 import type { HttpServer } from './http/server.ts'
@@ -160,6 +161,9 @@ export class CortensorNode extends TypedEventEmitter<NodeEvents> {
       meshOptions({ config, privateKey: identity.libp2pKey, registry: this.registry, contradictions: this.contradictions })))
     this.helia = helia as unknown as Helia & { libp2p: Libp2p<MeshServices> }
     await helia.start()
+    if (!useStringPeerSetAlgebra(this.helia.libp2p.services.dht)) {
+      log('kad-dht\'s peer sets are not the expected shape: their set algebra decodes peer ids')
+    }
     this.storage = new ContentStore(helia)
     await this.storage.serveBlocks(helia.libp2p, blockProtocol(config.network))
     this.startedAt = Date.now()

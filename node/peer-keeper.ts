@@ -10,6 +10,11 @@
  * write recording it) every few seconds; a connection to it, either way,
  * clears that. A node with no connection at all tries each peer it knows at
  * least every 4 intervals (its own network may have been what failed).
+ *
+ * Reading the peer store decodes every record's peer id (a secp256k1 key
+ * decompression in JavaScript each), so the keeper reads it only when it
+ * may find something new: after a peer was added or changed, a connection
+ * closed, or a failed peer's wait ended; else once every 15 intervals.
  */
 import type { AbortOptions, ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, PeerStore, Startable, TypedEventTarget } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
@@ -41,6 +46,8 @@ export const MAX_REDIAL_BACKOFF_MS = 5 * 60_000
 const MAX_BACKOFF_ENTRIES = 1024
 /** a node with no connection retries each known peer at least this often (in check intervals) */
 const ISOLATED_RETRY_INTERVALS = 4
+/** with nothing changed, the peer store is read again after this many check intervals anyway */
+const RESCAN_INTERVALS = 15
 
 interface Failures {
   /** failed dials in a row */
@@ -62,8 +69,16 @@ export class PeerKeeper implements Startable {
   private running = false
   /** failed dials by peer: how many in a row, and no dial before `until` */
   private readonly failures = new Map<string, Failures>()
+  /** the peer store may hold a peer worth dialling that the last read did not */
+  private stale = true
+  /** no read before this unless `stale` (ms since the epoch) */
+  private nextReadAt = 0
   private readonly onConnectionOpen = (evt: CustomEvent<Connection>): void => {
     this.failures.delete(evt.detail.remotePeer.toString())
+  }
+
+  private readonly onChange = (): void => {
+    this.stale = true
   }
 
   constructor (components: PeerKeeperComponents, init: PeerKeeperInit = {}) {
@@ -79,6 +94,9 @@ export class PeerKeeper implements Startable {
   async start (): Promise<void> {
     this.controller = new AbortController()
     this.components.events.addEventListener('connection:open', this.onConnectionOpen)
+    this.components.events.addEventListener('connection:close', this.onChange)
+    this.components.events.addEventListener('peer:update', this.onChange)
+    this.components.events.addEventListener('peer:discovery', this.onChange)
     this.timer = setInterval(() => {
       this.check().catch((err) => { this.log('peer check failed: %s', err.message) })
     }, this.intervalMs)
@@ -87,6 +105,9 @@ export class PeerKeeper implements Startable {
 
   async stop (): Promise<void> {
     this.components.events.removeEventListener('connection:open', this.onConnectionOpen)
+    this.components.events.removeEventListener('connection:close', this.onChange)
+    this.components.events.removeEventListener('peer:update', this.onChange)
+    this.components.events.removeEventListener('peer:discovery', this.onChange)
     clearInterval(this.timer)
     this.controller?.abort()
   }
@@ -110,6 +131,10 @@ export class PeerKeeper implements Startable {
       // with no connection at all the failures may well have been ours (the network was down): no peer waits
       // longer than ISOLATED_RETRY_INTERVALS then
       const isolated = connected.size === 0
+      if (!isolated && !this.stale && now < this.nextReadAt) {
+        return
+      }
+      this.stale = false
       const ready = (key: string): boolean => {
         const f = this.failures.get(key)
         return f == null || f.until <= due || (isolated && f.at + ISOLATED_RETRY_INTERVALS * this.intervalMs <= due)
@@ -134,6 +159,14 @@ export class PeerKeeper implements Startable {
           this.log('could not dial %p (%d in a row, next try in %d ms): %s', p.id, count, waitMs, err.message)
         }
       }))
+      // the next read: when the first failed peer's wait ends, or after RESCAN_INTERVALS
+      let next = Date.now() + RESCAN_INTERVALS * this.intervalMs
+      for (const f of this.failures.values()) {
+        if (f.until > now && f.until < next) {
+          next = f.until
+        }
+      }
+      this.nextReadAt = next - this.intervalMs / 2
     } finally {
       this.running = false
     }

@@ -8,6 +8,7 @@ import { CHECKS, parseScenarioText, validateScenario } from '../../simulations/s
 import { defaultSweep, runSweep, scenarioSweep } from '../../simulations/sweep.ts'
 import { CliUsageError, InvalidOptionError } from './errors.ts'
 import { print, progress, say } from './output.ts'
+import { registerNetworkSim } from './sim-network.ts'
 import type { Scenario } from '../../simulations/scenario.ts'
 import type { Command } from 'commander'
 
@@ -129,6 +130,8 @@ export function registerSimCommands (program: Command): void {
       print(`bad results accepted ${fmt(result.badAcceptedRate)}, verification cost ${fmt(result.verificationCost)} × useful inference`)
       print(files.join('\n'))
     })
+
+  registerNetworkSim(sim)
 
   sim.command('report')
     .description('Write a markdown report of a results directory with tables, charts and recommended parameters')

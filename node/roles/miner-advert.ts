@@ -8,8 +8,10 @@
 import { logger } from '@libp2p/logger'
 import { bytesToHex } from 'viem'
 import { getNode } from '../../contracts/index.ts'
+import { HEARTBEAT_INTERVAL_MS } from '../../protocols/gossip/constants.ts'
 import { publishMessage } from '../../protocols/gossip/index.ts'
 import { addressToBytes } from '../../protocols/messages/index.ts'
+import { POOL_PROVIDE_INTERVAL_MS } from '../../protocols/pool/dht.ts'
 import { classifyHardware, probeHardware } from '../inference/hardware.ts'
 import { PoolKeys } from './pool-keys.ts'
 import type { ChainContext } from './chain.ts'
@@ -23,8 +25,16 @@ import type { Address, Hex } from 'viem'
 
 const log = logger('cortensor:miner')
 
-export const DEFAULT_HEARTBEAT_INTERVAL_MS = 2000
-export const DEFAULT_PROVIDE_INTERVAL_MS = 10 * 60_000
+/**
+ * A miner's heartbeat period unless configured: the protocol's expected
+ * period (protocols/gossip: stale after three of them). Every heartbeat
+ * costs every node on the model's topic a signature check and its mesh
+ * peers a forward; the period is in the heartbeat, so observers judge
+ * liveness by the miner's own period. A change of reservation or level is
+ * sent at once, not at the next period.
+ */
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = HEARTBEAT_INTERVAL_MS
+export const DEFAULT_PROVIDE_INTERVAL_MS = POOL_PROVIDE_INTERVAL_MS
 /** settlement follows a verdict within a batch window; the level is re-read this long after one naming this miner */
 const LEVEL_RECHECK_AFTER_VERDICT_MS = 10_000
 
@@ -120,7 +130,8 @@ export class MinerAdvert {
       // routers and clients refuse a task whose max_tokens cannot fit before submitting it
       contextTokens: settings.engine.contextSize > 0 ? settings.engine.contextSize : undefined,
       timestampMs: BigInt(Date.now()),
-      seq: this.seq++
+      seq: this.seq++,
+      intervalMs: settings.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS
     }
     // gossip does not deliver a node's own messages: its own draws need its own entry
     this.init.pool.onHeartbeat(heartbeat, settings.node.libp2p.peerId)

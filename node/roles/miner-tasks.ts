@@ -144,6 +144,11 @@ export class MinerTasks {
     await Promise.allSettled([...this.tasks.values()].map(async t => t.chain))
   }
 
+  /** Tasks held: in work, or finished and kept for late streams */
+  get size (): number {
+    return this.tasks.size
+  }
+
   get (id: string): MinerTask | undefined {
     return this.tasks.get(id)
   }

@@ -41,6 +41,7 @@ import { SessionReservation } from './reservation.ts'
 import { revealStrategy } from './reveals.ts'
 import { drawsSelf, settleSpeculation, speculate } from './speculation.ts'
 import { TokenBuffer, serveTokenStream, streamProtocol } from './stream.ts'
+import { Ticker } from './ticker.ts'
 import { outcomeVerdict } from './validation.ts'
 import type { ChainContext } from './chain.ts'
 import type { MinerTask } from './miner-tasks.ts'
@@ -97,6 +98,10 @@ export interface MinerRoleInit {
 }
 
 const TICK_MS = 100
+/** with no task held nothing has a deadline but the reservation's end: the clock slows down */
+const IDLE_TICK_MS = 1000
+/** how long a token-stream request waits for this miner's work on the task to start */
+const STREAM_WAIT_MS = 10_000
 
 export class MinerRole {
   readonly init: MinerRoleInit
@@ -113,7 +118,7 @@ export class MinerRole {
   private readonly copier: CopyFault
   private readonly reveals: RevealStrategy
   private uninstall?: () => void
-  private timer?: ReturnType<typeof setInterval>
+  private readonly ticker: Ticker
   private active = 0
   private stopped = false
 
@@ -144,6 +149,7 @@ export class MinerRole {
     })
     this.copier = new CopyFault({ node: init.node, address: this.address, stopped: () => this.stopped })
     this.reveals = revealStrategy({ node: init.node, domain: init.domain, address: this.address, faults: init.faults, copier: this.copier })
+    this.ticker = new Ticker({ tick: (now) => { this.onTick(now) }, busy: () => this.tasks.size > 0, busyMs: TICK_MS, idleMs: IDLE_TICK_MS })
   }
 
   private say (line: string): void {
@@ -191,7 +197,7 @@ export class MinerRole {
         lookup: async (taskId, remote) => streamOf(this.tasks, taskId, remote, () => this.stopped)
       })
     }, { runOnLimitedConnection: true })
-    this.timer = setInterval(() => { this.onTick() }, TICK_MS)
+    this.ticker.start()
     this.advertiser.start()
   }
 
@@ -236,7 +242,7 @@ export class MinerRole {
       return
     }
     this.stopped = true
-    clearInterval(this.timer)
+    this.ticker.stop()
     this.advertiser.stop()
     for (const t of this.tasks.values()) {
       settleSpeculation(t, false, this.speculation)
@@ -296,6 +302,7 @@ export class MinerRole {
     }
     this.reservation.onTaskAnnounced(m.sessionId, id)
     const { task, early } = this.tasks.add(m, from)
+    this.ticker.wake()
     const busy = this.stopped || this.active >= (this.init.engine.sequences ?? 1) || !this.reservation.mayServe(m.sessionId)
     if (!early && drawsSelf(m, { pool: this.pool, address: this.address, faults: this.init.faults, busy })) {
       speculate(task, this.speculation, (t) => { this.startWork(t) })
@@ -312,8 +319,7 @@ export class MinerRole {
     this.tasks.add(queued)
   }
 
-  private onTick (): void {
-    const now = Date.now()
+  private onTick (now: number): void {
     this.reservation.check(now)
     this.tasks.tick(now)
   }

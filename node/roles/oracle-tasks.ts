@@ -120,6 +120,8 @@ export interface OracleTasksInit {
 export class OracleTasks {
   private readonly init: OracleTasksInit
   private readonly tasks = new Map<string, OracleTask>()
+  /** the tasks `tick` moves on: not terminal when last looked at (settled and expired ones leave at the next tick) */
+  private readonly live = new Set<OracleTask>()
   private readonly records: RecordStore<OracleRecord>
 
   constructor (init: OracleTasksInit) {
@@ -129,6 +131,11 @@ export class OracleTasks {
 
   get size (): number {
     return this.tasks.size
+  }
+
+  /** Tasks not yet settled or expired (as of the last tick). */
+  get active (): number {
+    return this.live.size
   }
 
   get (taskId: bigint | string): OracleTask | undefined {
@@ -141,6 +148,9 @@ export class OracleTasks {
 
   add (task: OracleTask): void {
     this.tasks.set(task.queued.taskId.toString(), task)
+    if (!isTerminal(task.record.state)) {
+      this.live.add(task)
+    }
   }
 
   values (): IterableIterator<OracleTask> {
@@ -154,7 +164,7 @@ export class OracleTasks {
     }
     for await (const { value } of this.records.all()) {
       const queued = TaskQueued.decode(hexToBytes(value.queued))
-      this.tasks.set(queued.taskId.toString(), { queued, record: value, chain: Promise.resolve() })
+      this.add({ queued, record: value, chain: Promise.resolve() })
       if (!isTerminal(value.state)) {
         this.init.say(`task ${queued.taskId}: resumed after restart (${value.state.phase})`)
       }
@@ -188,8 +198,12 @@ export class OracleTasks {
 
   /** Move every live task's deadlines on to `now`. */
   tick (now: number): void {
-    for (const task of this.tasks.values()) {
-      if (isTerminal(task.record.state) || task.record.seed === '0x') {
+    for (const task of this.live) {
+      if (isTerminal(task.record.state)) {
+        this.live.delete(task)
+        continue
+      }
+      if (task.record.seed === '0x') {
         continue
       }
       const res = tick(task.record.state, now)

@@ -32,13 +32,14 @@ import { SessionOwners, SubmittedIndex, settledTaskIds, watchHub } from './chain
 import { Equivocations } from './equivocation.ts'
 import { oracleValidators } from './gossip-checks.ts'
 import { LeaderVerdict } from './leader-verdict.ts'
-import { Leadership } from './leadership.ts'
+import { Leadership, chainHeartbeatMs } from './leadership.ts'
 import { DEFAULT_HEARTBEAT_INTERVAL_MS } from './miner.ts'
 import { EarlyEvents, OracleTasks } from './oracle-tasks.ts'
 import { PoolView, chainRegistrations, followRegistry } from './pool.ts'
 import { chainNamespace, cidDigest, precommitHash } from './records.ts'
 import { ReplayQuorum } from './replay-quorum.ts'
 import { SettlementBatcher, settlementEntry } from './settlement.ts'
+import { Ticker } from './ticker.ts'
 import type { ChainContext, HubLog, HubWatcher } from './chain.ts'
 import type { AuditRecord, OracleTask } from './oracle-tasks.ts'
 import type { MinerRegistrations } from './pool.ts'
@@ -64,7 +65,7 @@ export interface OracleRoleInit {
   topicPrefix?: string
   /** miners' heartbeat interval (pool health) */
   heartbeatIntervalMs?: number
-  /** on-chain liveness heartbeat; must be well under the hub's heartbeat timeout; default 1 s */
+  /** on-chain liveness heartbeat; must be well under the hub's heartbeat timeout; default a third of it (leadership.ts) */
   chainHeartbeatMs?: number
   timeouts?: Partial<QueueTimeouts>
   /** fraction of settled tasks whose agreeing outputs are audited (replayed) anyway; default policy DEFAULT_SAMPLE_RATE */
@@ -98,6 +99,8 @@ export interface OracleStats {
 }
 
 const TICK_MS = 100
+/** with no task in flight nothing has a deadline: the clock slows down */
+const IDLE_TICK_MS = 1000
 /** acks and precommits kept per task while its assignment has not arrived */
 const MAX_UNASSIGNED_EVENTS = 64
 
@@ -116,7 +119,7 @@ export class OracleRole {
   private readonly leadership: Leadership
   private uninstall?: () => void
   private watcher?: HubWatcher
-  private timer?: ReturnType<typeof setInterval>
+  private readonly ticker: Ticker
   private stopped = false
   private replayQuorum = 2
   /** failed-replay attestations and the slashes they allow */
@@ -149,7 +152,8 @@ export class OracleRole {
     this.submitted = new SubmittedIndex(init.chain)
     this.owners = new SessionOwners(init.chain)
     this.registrations = chainRegistrations(init.chain)
-    this.leadership = new Leadership({ chain: init.chain, address: this.address, heartbeatMs: init.chainHeartbeatMs ?? 1000 })
+    this.leadership = new Leadership({ chain: init.chain, address: this.address, busy: () => this.tasks.active > 0 })
+    this.ticker = new Ticker({ tick: (now) => { this.tasks.tick(now) }, busy: () => this.tasks.active > 0, busyMs: TICK_MS, idleMs: IDLE_TICK_MS })
     this.replay = new ReplayQuorum({
       node: init.node,
       chain: init.chain,
@@ -268,7 +272,12 @@ export class OracleRole {
 
   async start (): Promise<void> {
     const { node, chain } = this.init
-    this.replayQuorum = Number(await readContract(chain.wallet, { address: chain.hub, abi: cortensorHubAbi, functionName: 'replayQuorum' }))
+    const [replayQuorum, heartbeatTimeoutS] = await Promise.all([
+      readContract(chain.wallet, { address: chain.hub, abi: cortensorHubAbi, functionName: 'replayQuorum' }),
+      readContract(chain.wallet, { address: chain.hub, abi: cortensorHubAbi, functionName: 'heartbeatTimeoutS' })
+    ])
+    this.replayQuorum = Number(replayQuorum)
+    const heartbeatMs = this.init.chainHeartbeatMs ?? chainHeartbeatMs(Number(heartbeatTimeoutS))
     // only this chain's records: a restarted local chain numbers its tasks from 1 again
     await this.tasks.load(await chainNamespace(chain.domain, { getBlock: async (args) => getBlock(chain.wallet, args) }))
     // an assignment counts only from the hub's current leader, whose assignTasks call alone the hub accepts
@@ -304,14 +313,15 @@ export class OracleRole {
         }
       }
     })
+    // polled four times a second while tasks are in flight, every few seconds while none is
     this.watcher = watchHub(chain, async (l) => {
       this.submitted.onLog(l)
       followRegistry(l, this.registrations, this.pool)
       await this.onChainLog(l)
-    }, { onError: (err) => { log('chain poll: %s', err.message) } })
+    }, { busy: () => this.tasks.active > 0, onError: (err) => { log('chain poll: %s', err.message) } })
     this.submitted.follow(this.watcher)
-    this.timer = setInterval(() => { this.tasks.tick(Date.now()) }, TICK_MS)
-    await this.leadership.start()
+    this.ticker.start()
+    await this.leadership.start(heartbeatMs)
   }
 
   async stop (): Promise<void> {
@@ -319,7 +329,7 @@ export class OracleRole {
       return
     }
     this.stopped = true
-    clearInterval(this.timer)
+    this.ticker.stop()
     this.leadership.stop()
     this.watcher?.stop()
     this.uninstall?.()
@@ -338,6 +348,10 @@ export class OracleRole {
     const { state, effects } = createTask(taskInitFrom(m, { timeouts: this.init.timeouts }), Date.now())
     const task: OracleTask = { queued: m, from, record: { queued: bytesToHex(TaskQueued.encode(m)), seed: '0x', state, precommits: {}, reveals: {} }, chain: Promise.resolve() }
     this.tasks.add(task)
+    // the clock, the chain poller and the leader read pick up pace with the first task after a quiet spell
+    this.ticker.wake()
+    this.watcher?.wake()
+    void this.leadership.refresh()
     this.tasks.enqueue(task, async () => {
       const submitted = await this.submitted.lookup(m.taskId)
       this.submitted.delete(m.taskId)

@@ -9,7 +9,7 @@ import { equals } from 'uint8arrays/equals'
 import { bytesToHex, hexToBytes } from 'viem'
 import {
   ADDRESS_BYTES, HASH_BYTES, MAX_CID_BYTES, MAX_GOSSIP_MESSAGE_BYTES, MAX_HARDWARE_CLASS_BYTES, MAX_INLINE_PROMPT_BYTES, MAX_MINERS_PER_TASK,
-  MAX_MODEL_ID_BYTES, MAX_MODELS_PER_HEARTBEAT, MAX_NODE_LEVEL, MAX_STOP_SEQUENCE_BYTES, MAX_STOP_SEQUENCES,
+  MAX_HEARTBEAT_INTERVAL_MS,   MAX_MODEL_ID_BYTES, MAX_MODELS_PER_HEARTBEAT, MAX_NODE_LEVEL, MAX_STOP_SEQUENCE_BYTES, MAX_STOP_SEQUENCES,
   MAX_STREAM_MESSAGE_BYTES, MAX_TASK_TOKENS, MAX_TOKEN_IDS_PER_FRAME, MAX_TOKEN_TEXT_BYTES, SIGNATURE_BYTES
 } from './constants.ts'
 import { InvalidFieldError, MalformedMessageError, OversizeMessageError } from './errors.ts'
@@ -278,6 +278,9 @@ export function checkHeartbeat (m: Heartbeat): void {
   }
   if (m.reservedUntilMs != null && m.reservedUntilMs !== 0n && m.reservedBySession === 0n) {
     throw new InvalidFieldError('reservedUntilMs', 'set without reservedBySession')
+  }
+  if (m.intervalMs != null) {
+    checkRange('intervalMs', m.intervalMs, 0, MAX_HEARTBEAT_INTERVAL_MS)
   }
 }
 

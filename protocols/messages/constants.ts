@@ -42,5 +42,13 @@ export const MAX_GOSSIP_MESSAGE_BYTES = 16 * 1024 + MAX_INLINE_PROMPT_BYTES
 export const MAX_STREAM_FRAME_BYTES = 4 * 1024
 /** Upper bound on max_tokens of a task (the contexts we run are at most 32k tokens). */
 export const MAX_TASK_TOKENS = 32_768
+/**
+ * Longest heartbeat period a miner may advertise (ms). Observers keep a
+ * miner live for a few periods after its last heartbeat, so this bounds how
+ * long a departed miner can stay in their pools (a drawn miner that does not
+ * ack is replaced after the ack timeout either way). An hour: what the
+ * network-load simulation needs at 10^5 miners (`cortensor sim network`).
+ */
+export const MAX_HEARTBEAT_INTERVAL_MS = 60 * 60_000
 /** Highest node level (Cortensor levels are small integers). */
 export const MAX_NODE_LEVEL = 255

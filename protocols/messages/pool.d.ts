@@ -13,6 +13,7 @@ export interface Heartbeat {
     seq: bigint;
     reservedUntilMs?: bigint;
     contextTokens?: number;
+    intervalMs?: number;
 }
 export declare namespace Heartbeat {
     const codec: () => Codec<Heartbeat>;
@@ -61,7 +62,11 @@ export declare namespace Heartbeat {
         field: '$.contextTokens';
         value: number;
     }
+    interface HeartbeatIntervalMsFieldEvent {
+        field: '$.intervalMs';
+        value: number;
+    }
     function encode(obj: Partial<Heartbeat>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Heartbeat>): Heartbeat;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Heartbeat>): Generator<HeartbeatNodeFieldEvent | HeartbeatModelsFieldEvent | HeartbeatHardwareClassFieldEvent | HeartbeatLevelFieldEvent | HeartbeatTokensPerSecondMilliFieldEvent | HeartbeatLoadPermilleFieldEvent | HeartbeatReservedBySessionFieldEvent | HeartbeatTimestampMsFieldEvent | HeartbeatSeqFieldEvent | HeartbeatReservedUntilMsFieldEvent | HeartbeatContextTokensFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Heartbeat>): Generator<HeartbeatNodeFieldEvent | HeartbeatModelsFieldEvent | HeartbeatHardwareClassFieldEvent | HeartbeatLevelFieldEvent | HeartbeatTokensPerSecondMilliFieldEvent | HeartbeatLoadPermilleFieldEvent | HeartbeatReservedBySessionFieldEvent | HeartbeatTimestampMsFieldEvent | HeartbeatSeqFieldEvent | HeartbeatReservedUntilMsFieldEvent | HeartbeatContextTokensFieldEvent | HeartbeatIntervalMsFieldEvent>;
 }

@@ -57,6 +57,10 @@ export var Heartbeat;
                     w.uint32(88);
                     w.uint32(obj.contextTokens);
                 }
+                if (obj.intervalMs != null) {
+                    w.uint32(96);
+                    w.uint32(obj.intervalMs);
+                }
                 if (opts.lengthDelimited !== false) {
                     w.ldelim();
                 }
@@ -121,6 +125,10 @@ export var Heartbeat;
                         }
                         case 11: {
                             obj.contextTokens = reader.uint32();
+                            break;
+                        }
+                        case 12: {
+                            obj.intervalMs = reader.uint32();
                             break;
                         }
                         default: {
@@ -216,6 +224,13 @@ export var Heartbeat;
                         case 11: {
                             yield {
                                 field: `${prefix}.contextTokens`,
+                                value: reader.uint32()
+                            };
+                            break;
+                        }
+                        case 12: {
+                            yield {
+                                field: `${prefix}.intervalMs`,
                                 value: reader.uint32()
                             };
                             break;

@@ -15,6 +15,12 @@ import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { CID } from 'multiformats/cid'
 
+/**
+ * How often a miner provides its pool keys again (kad-dht keeps provider
+ * records 48 h; the re-provide also carries a level change).
+ */
+export const POOL_PROVIDE_INTERVAL_MS = 10 * 60_000
+
 /** Default bound on one lookup: on a healthy network it ends by itself well before. */
 export const DEFAULT_POOL_LOOKUP_TIMEOUT_MS = 10_000
 

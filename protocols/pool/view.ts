@@ -8,6 +8,7 @@
  */
 import { logger } from '@libp2p/logger'
 import { bytesToHex } from 'viem'
+import { MAX_HEARTBEAT_INTERVAL_MS } from '../messages/index.ts'
 import { REPUTATION_INITIAL, nextReputation } from '../reputation/index.ts'
 import { poolFromRecords, selectMiners, selectionSeed } from '../selection/index.ts'
 import { findPoolMiners } from './index.ts'
@@ -101,8 +102,11 @@ export class PoolView {
     this.entries.delete(address.toLowerCase())
   }
 
+  /** Live while its last heartbeat is younger than HEALTHY_HEARTBEATS of the miner's advertised periods (this view's own period if it advertises none). */
   healthy (e: PoolEntry, nowMs = Date.now()): boolean {
-    return nowMs - e.lastSeenMs <= HEALTHY_HEARTBEATS * this.heartbeatIntervalMs
+    const advertised = e.heartbeat.intervalMs
+    const intervalMs = advertised != null && advertised > 0 ? Math.min(advertised, MAX_HEARTBEAT_INTERVAL_MS) : this.heartbeatIntervalMs
+    return nowMs - e.lastSeenMs <= HEALTHY_HEARTBEATS * intervalMs
   }
 
   /** Healthy miners that advertise `model`. */

@@ -110,4 +110,33 @@ describe('peer keeper', function () {
     }
     expect(failures.has(id)).to.equal(false)
   })
+
+  it('reads the peer store only when something changed: a peer added, a connection closed, a wait ended', async function () {
+    const keeper = await plainNode(true)
+    const neighbour = await plainNode()
+    nodes.push(keeper, neighbour)
+    await keeper.dial(neighbour.getMultiaddrs()[0])
+    // count the keeper's reads of the store (every record read decodes a peer id)
+    const store = keeper.peerStore
+    const all = store.all.bind(store)
+    let reads = 0
+    store.all = async (options) => { reads++; return all(options) }
+    await new Promise(resolve => setTimeout(resolve, 3 * INTERVAL_MS))
+    reads = 0
+    // one connection of the 8 it wants, nobody else known, nothing changes: 10 checks, no read
+    await new Promise(resolve => setTimeout(resolve, 10 * INTERVAL_MS))
+    expect(reads).to.equal(0)
+    // a peer becomes known: read (and dialled) at the next check
+    const live = await plainNode()
+    nodes.push(live)
+    await keeper.peerStore.merge(live.peerId, { multiaddrs: live.getMultiaddrs() })
+    const deadline = Date.now() + 10 * INTERVAL_MS
+    while (keeper.getConnections(live.peerId).length === 0) {
+      if (Date.now() > deadline) {
+        throw new Error('the keeper did not dial the new peer')
+      }
+      await new Promise(resolve => setTimeout(resolve, 20))
+    }
+    expect(reads).to.be.at.least(1)
+  })
 })

@@ -134,6 +134,7 @@ describe('protocols/messages', () => {
       ['replay signature on an accepted output', () => { checkVerdict(f.verdict({ miners: [{ miner: f.address(1), outcome: MinerVerdict.Outcome.ACCEPTED, similarityPpm: 0, replaySignature: new Uint8Array(65) }] })) }],
       ['load over 1000 permille', () => { checkHeartbeat(f.heartbeat({ loadPermille: 1001 })) }],
       ['long hardware class', () => { checkHeartbeat(f.heartbeat({ hardwareClass: 'x'.repeat(33) })) }],
+      ['heartbeat period over an hour', () => { checkHeartbeat(f.heartbeat({ intervalMs: 60 * 60_000 + 1 })) }],
       ['frame with both token and end', () => { checkStreamFrame({ token: { index: 0, text: '', tokenIds: [] }, end: { code: StreamEnd.Code.OK, message: '', tokenCount: 0, outputCid: new Uint8Array(0) } }) }],
       ['frame with neither', () => { checkStreamFrame({}) }],
       ['oversize token text', () => { checkStreamFrame({ token: { index: 0, text: 'é'.repeat(600), tokenIds: [] } }) }],

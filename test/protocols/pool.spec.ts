@@ -11,6 +11,7 @@ import {
 } from '../../protocols/pool/index.ts'
 import { poolFromRecords, selectMiners, selectionSeed } from '../../protocols/selection/index.ts'
 import * as f from './fixtures.ts'
+import type { PoolEntry } from '../../protocols/pool/view.ts'
 import type { PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { CID } from 'multiformats/cid'
@@ -217,6 +218,22 @@ describe('node pool view: the selection input', () => {
     pool.onHeartbeat(f.heartbeat({ node: f.address(3), reservedBySession: 0n, seq: 2n, timestampMs: 1_700_000_000_001n }), await peer(), now + 500)
     const snapshot = poolFromRecords(pool.records(9n, now + 500), { model: 'tiny-llama' })
     expect(snapshot.ids.filter((_, i) => snapshot.pool.effectiveWeight(i) > 0)).to.deep.equal([addr(1), addr(3)])
+  })
+
+  it('keeps a miner live for three of its own advertised periods, else three of the view\'s', async () => {
+    const pool = new PoolView(heartbeatMs)
+    const p = await peer()
+    pool.onHeartbeat(f.heartbeat({ node: f.address(1), intervalMs: 60_000 }), p, now)
+    pool.onHeartbeat(f.heartbeat({ node: f.address(2) }), p, now)
+    // a period beyond what a heartbeat may carry counts as the longest allowed
+    pool.onHeartbeat(f.heartbeat({ node: f.address(3), intervalMs: 2 ** 31 }), p, now)
+    const healthy = (at: number): boolean[] => [1, 2, 3].map(n => pool.healthy(pool.get(bytesToHex(f.address(n))) as PoolEntry, at))
+    expect(healthy(now + 3 * heartbeatMs)).to.deep.equal([true, true, true])
+    expect(healthy(now + 3 * heartbeatMs + 1)).to.deep.equal([true, false, true])
+    expect(healthy(now + 180_000)).to.deep.equal([true, false, true])
+    expect(healthy(now + 180_001)).to.deep.equal([false, false, true])
+    expect(healthy(now + 3 * 60 * 60_000)).to.deep.equal([false, false, true])
+    expect(healthy(now + 3 * 60 * 60_000 + 1)).to.deep.equal([false, false, false])
   })
 
   it('reads the reservation out of a heartbeat', () => {
