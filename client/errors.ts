@@ -37,3 +37,34 @@ export class InvalidSubmitParamsError extends Error {
     this.param = param
   }
 }
+
+/**
+ * No miner the leader's draw could pick for the session's task, as the
+ * client's pool view sees it, so the task was not submitted (nothing paid,
+ * nothing reserved): no live miner serves the model, or fewer than the
+ * session's redundancy serve it or are free of other sessions'
+ * reservations. `reason`: `no-miner-for-model`, `too-few-miners` or
+ * `miners-reserved`; `retryAfterMs` estimates when a retry may succeed.
+ */
+export class NoEligibleMinerError extends Error {
+  static name = 'NoEligibleMinerError'
+  readonly code = 'no_eligible_miner'
+  readonly reason: 'no-miner-for-model' | 'too-few-miners' | 'miners-reserved'
+  /** miners the task needs (the session's redundancy) */
+  readonly needed: number
+  /** live miners of the model */
+  readonly serving: number
+  /** of those, free for this session */
+  readonly available: number
+  readonly retryAfterMs: number
+
+  constructor (message: string, fields: { reason: NoEligibleMinerError['reason'], needed: number, serving: number, available: number, retryAfterMs: number }) {
+    super(message)
+    this.name = 'NoEligibleMinerError'
+    this.reason = fields.reason
+    this.needed = fields.needed
+    this.serving = fields.serving
+    this.available = fields.available
+    this.retryAfterMs = fields.retryAfterMs
+  }
+}

@@ -24,10 +24,10 @@ import { taskParamsDigest } from '../protocols/blocks/index.ts'
 import { defaultValidators, installGossip, publishMessage } from '../protocols/gossip/index.ts'
 import { MAX_INLINE_PROMPT_BYTES, MinerVerdict, addressToBytes } from '../protocols/messages/index.ts'
 import { MinerRegistrations, registeredHeartbeats } from '../protocols/pool/registrations.ts'
-import { PoolView } from '../protocols/pool/view.ts'
+import { DEFAULT_RESERVATION_IDLE_MS, PoolView } from '../protocols/pool/view.ts'
 import { Channel } from './channel.ts'
 import { noteDecline } from './declines.ts'
-import { InvalidSubmitParamsError, TaskFailedError } from './errors.ts'
+import { InvalidSubmitParamsError, NoEligibleMinerError, TaskFailedError } from './errors.ts'
 import { fetchAcceptedOutput } from './result.ts'
 import { STREAM_OPEN_TIMEOUT_MS, streamTokens } from './token-stream.ts'
 import type { ClientNode, Tracked } from './tracked.ts'
@@ -58,10 +58,15 @@ export interface TaskClientInit {
   taskTimeoutMs?: number
   /** how many finished tasks to remember for listing; default 1000 */
   historySize?: number
+  /** how long `submit` waits for enough miners free for the session before NoEligibleMinerError; default 10 s */
+  eligibleWaitMs?: number
 }
 
 export const DEFAULT_MAX_TOKENS = 64
 export const DEFAULT_TASK_TIMEOUT_MS = 5 * 60_000
+/** how long `submit` waits for the pool view to show enough miners free for the session (a client that just joined, a reservation that just ended) */
+export const DEFAULT_ELIGIBLE_WAIT_MS = 10_000
+const ELIGIBLE_POLL_MS = 200
 
 const OUTCOMES: Record<string, MinerOutcome> = {
   ACCEPTED: 'accepted',
@@ -278,6 +283,26 @@ export class CortensorTaskClient implements TaskClient {
     }
   }
 
+  /**
+   * Wait (up to `eligibleWaitMs`) until this client's pool view shows at
+   * least `needed` live miners of the model free for the session, as the
+   * leader's draw needs; else throw NoEligibleMinerError saying which filter
+   * emptied the pool.
+   */
+  private async awaitEligible (sessionId: bigint, needed: number): Promise<void> {
+    const deadline = Date.now() + (this.init.eligibleWaitMs ?? DEFAULT_ELIGIBLE_WAIT_MS)
+    for (;;) {
+      const e = this.pool.eligibility(sessionId, this.init.modelId)
+      if (e.available >= needed) {
+        return
+      }
+      if (Date.now() >= deadline || this.closed) {
+        throw noEligibleMiner(sessionId, this.init.modelId, needed, e)
+      }
+      await new Promise(resolve => setTimeout(resolve, ELIGIBLE_POLL_MS))
+    }
+  }
+
   miners (): MinerInfo[] {
     return this.pool.list().filter(e => this.pool.healthy(e)).map(e => ({
       address: e.address,
@@ -334,6 +359,8 @@ export class CortensorTaskClient implements TaskClient {
     const promptBlock = dagJson.encode(promptDoc)
     const paramsDigest = taskParamsDigest(taskParams)
     const session = await getSession(chain.wallet, { hub: chain.hub, sessionId })
+    // a task no miner can take would sit queued until it expires: refuse it before it is paid for
+    await this.awaitEligible(sessionId, session.redundancy)
     // throws ContractRuleError (InsufficientDeposit, SessionIsClosed, …) before anything reaches the mesh
     // transactions go out one at a time (one nonce sequence), their receipts are awaited side by side
     const submitted = await submitTask(chain.wallet, { hub: chain.hub, sessionId, promptDigest: bytesToHex(promptCid.multihash.digest), maxTokens, paramsDigest, serialize: chain.serial })
@@ -512,6 +539,30 @@ export class CortensorTaskClient implements TaskClient {
     t.resolve(res)
     this.retire(t)
   }
+}
+
+/** The error for a task the pool cannot serve now, saying why and when to retry. */
+function noEligibleMiner (sessionId: bigint, modelId: string, needed: number, e: ReturnType<PoolView['eligibility']>): NoEligibleMinerError {
+  const model = modelId.length > 18 ? `${modelId.slice(0, 18)}…` : modelId
+  if (e.serving === 0) {
+    return new NoEligibleMinerError(`no live miner of model ${model} is in view: nobody can take the task (start a miner of the model, or check the bootstrap address)`, {
+      reason: 'no-miner-for-model', needed, serving: 0, available: 0, retryAfterMs: DEFAULT_ELIGIBLE_WAIT_MS
+    })
+  }
+  if (e.serving < needed) {
+    return new NoEligibleMinerError(`session ${sessionId} needs ${needed} miners of model ${model} per task (its redundancy) and only ${e.serving} serve${e.serving === 1 ? 's' : ''} it: nobody can take the task until more miners join`, {
+      reason: 'too-few-miners', needed, serving: e.serving, available: e.available, retryAfterMs: DEFAULT_ELIGIBLE_WAIT_MS
+    })
+  }
+  const now = Date.now()
+  const holders = e.reservedBy.map(r => `session ${r.sessionId} (${r.miners} miner${r.miners === 1 ? '' : 's'}${r.untilMs != null ? `, until ${new Date(r.untilMs).toISOString()} at the latest` : ''})`)
+  const ends = e.reservedBy.map(r => r.untilMs ?? Infinity).map(u => Math.max(1000, Math.min(u - now, DEFAULT_RESERVATION_IDLE_MS)))
+  const retryAfterMs = ends.length > 0 ? Math.min(...ends) : DEFAULT_ELIGIBLE_WAIT_MS
+  const rest = e.serving - e.available
+  const why = `${rest} ${rest === 1 ? 'is' : 'are'} reserved by ${holders.join(', ')}; a reservation ends with its session's reserve period or task budget, or once the session has sent no task for ${DEFAULT_RESERVATION_IDLE_MS / 1000} s`
+  return new NoEligibleMinerError(`session ${sessionId} needs ${needed} miner${needed === 1 ? '' : 's'} of model ${model}: ${e.serving} serve${e.serving === 1 ? 's' : ''} it, ${e.available} free for this session; ${why}. Retry in about ${Math.ceil(retryAfterMs / 1000)} s`, {
+    reason: 'miners-reserved', needed, serving: e.serving, available: e.available, retryAfterMs
+  })
 }
 
 export async function createTaskClient (init: TaskClientInit): Promise<CortensorTaskClient> {

@@ -53,6 +53,8 @@ export interface NetworkInit {
   /** how long the leader gathers round-0 assignments before one hub transaction; default the oracle's (250 ms) */
   assignBatchMs?: number
   heartbeatIntervalMs?: number
+  /** miners end a reservation whose session sent no task for this long (default 30 s) */
+  reservationIdleMs?: number
   /** redundancy of the session; default min(3, miners) */
   redundancy?: number
   depositWei?: bigint
@@ -212,7 +214,7 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
         await registerNode(wallet(node.peerIdentity.privateKey), { hub, roles: ROLE_MINER, hardwareClass: 0, models: [modelId as Hex], stakeWei: MINER_STAKE_WEI })
       }
       const ctx = await createChainContext({ rpcUrl, hub, privateKey: node.peerIdentity.privateKey })
-      const role = new MinerRole({ node, engine, domain: ctx.domain, chain: ctx, modelId, heartbeatIntervalMs, timeouts, faults: init.minerFaults?.[i], onLine: (l) => { say(`miner ${i}: ${l}`) } })
+      const role = new MinerRole({ node, engine, domain: ctx.domain, chain: ctx, modelId, heartbeatIntervalMs, reservationIdleMs: init.reservationIdleMs, timeouts, faults: init.minerFaults?.[i], onLine: (l) => { say(`miner ${i}: ${l}`) } })
       // stopped before the nodes if the start-up fails later
       stoppers.push(async () => { await role.stop() })
       await role.start()

@@ -25,7 +25,6 @@ import { privateKeyToAccount } from 'viem/accounts'
 import { getBlock } from 'viem/actions'
 import { signPrecommit } from '../../contracts/index.ts'
 import { defaultValidators, installGossip, publishMessage } from '../../protocols/gossip/index.ts'
-import { peerIdToAddress } from '../../protocols/identity.ts'
 import { Decline, StreamEnd, TaskQueued, addressToBytes } from '../../protocols/messages/index.ts'
 import { PoolView } from '../../protocols/pool/view.ts'
 import { isTerminal } from '../../protocols/queue/machine.ts'
@@ -74,6 +73,8 @@ export interface MinerRoleInit {
   modelId?: string
   topicPrefix?: string
   heartbeatIntervalMs?: number
+  /** a reservation whose session sends no task for this long ends (default 30 s, reservation.ts) */
+  reservationIdleMs?: number
   /** advertised hardware class; default the hardware probe's class (node/inference/hardware.ts), else `cpu` */
   hardwareClass?: string
   /** advertised level; default the level of the node's record on chain (re-read at every re-provide), else 0 */
@@ -100,8 +101,6 @@ export interface MinerRoleInit {
 const TICK_MS = 100
 /** with no task held nothing has a deadline but the reservation's end: the clock slows down */
 const IDLE_TICK_MS = 1000
-/** how long a token-stream request waits for this miner's work on the task to start */
-const STREAM_WAIT_MS = 10_000
 
 export class MinerRole {
   readonly init: MinerRoleInit
@@ -135,7 +134,8 @@ export class MinerRole {
       busyWith: (sessionId) => this.tasks.busyWith(sessionId),
       onChange: () => { void this.advertiser.heartbeat() },
       say: (line) => { this.say(line) },
-      stopped: () => this.stopped
+      stopped: () => this.stopped,
+      idleMs: () => this.init.reservationIdleMs
     })
     this.advertiser = new MinerAdvert({
       settings: init,

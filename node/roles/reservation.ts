@@ -1,19 +1,25 @@
 /**
  * A miner serves one session at a time (Cortensor's ephemeral nodes): on
  * accepting a task it reserves itself for that task's session until the
- * session's reserve period ends or its task budget is spent, whichever is
- * first, and meanwhile accepts only that session's work. The terms are read
+ * session's reserve period ends, its task budget is spent, or the session
+ * has left it idle for a while (no task of it accepted or running),
+ * whichever is first, and meanwhile accepts only that session's work. The
+ * idle end keeps a session that stopped sending tasks (a demo, a finished
+ * job) from locking the pool for the rest of its reserve period. The terms are read
  * from the chain once per session; without a chain the miner never reserves
  * itself.
  */
 import { logger } from '@libp2p/logger'
 import { getSession } from '../../contracts/index.ts'
+import { DEFAULT_RESERVATION_IDLE_MS } from '../../protocols/pool/view.ts'
 import type { Address, Client } from 'viem'
 
 const log = logger('cortensor:miner')
 
 /** retry of a failed session read while reserved */
 const SESSION_READ_RETRY_MS = 2000
+
+export { DEFAULT_RESERVATION_IDLE_MS }
 
 /** What the miner needs of a session to reserve itself for it; read once per session. */
 interface SessionTerms {
@@ -34,6 +40,8 @@ interface SessionTerms {
 export interface ActiveReservation {
   sessionId: bigint
   sinceMs: number
+  /** the last time a task of the session was accepted or running here */
+  activeMs: number
   /** sinceMs + the session's reserve period, once the session is read */
   untilMs?: number
   /** when to retry a failed session read */
@@ -54,6 +62,8 @@ export interface SessionReservationInit {
   onChange(): void
   say(line: string): void
   stopped(): boolean
+  /** idle time that ends a reservation (default DEFAULT_RESERVATION_IDLE_MS), looked up each time */
+  idleMs?(): number | undefined
 }
 
 export class SessionReservation {
@@ -88,12 +98,15 @@ export class SessionReservation {
     const r = this.current
     const now = Date.now()
     if (r != null && (r.sessionId !== sessionId || !this.ended(r, now))) {
+      if (r.sessionId === sessionId) {
+        r.activeMs = now
+      }
       return
     }
     if (this.init.chain() == null) {
       return
     }
-    const next: ActiveReservation = { sessionId, sinceMs: now }
+    const next: ActiveReservation = { sessionId, sinceMs: now, activeMs: now }
     this.current = next
     this.init.say(`reserved for session ${sessionId}`)
     void this.loadTerms(next)
@@ -110,9 +123,16 @@ export class SessionReservation {
       r.retryAtMs = undefined
       void this.loadTerms(r)
     }
-    if (this.ended(r, nowMs) && !this.init.busyWith(r.sessionId)) {
+    if (this.init.busyWith(r.sessionId)) {
+      r.activeMs = nowMs
+      return
+    }
+    const idle = nowMs - r.activeMs >= this.idleMs
+    if (this.ended(r, nowMs) || idle) {
       const terms = this.terms.get(r.sessionId.toString())
-      const why = terms != null && terms.tasksUsed >= terms.maxTasks ? 'its task budget is spent' : 'its reserve period is over'
+      const why = terms != null && terms.tasksUsed >= terms.maxTasks
+        ? 'its task budget is spent'
+        : r.untilMs != null && nowMs >= r.untilMs ? 'its reserve period is over' : `the session sent no task for ${Math.round(this.idleMs / 1000)} s`
       this.current = undefined
       this.init.say(`reservation for session ${r.sessionId} ended (${why}): free for any session`)
       this.init.onChange()
@@ -147,6 +167,10 @@ export class SessionReservation {
       this.init.say(`reserved for session ${r.sessionId} for ${terms.reservePeriodMs / 1000} s or until its task budget is spent (${terms.tasksUsed} of ${terms.maxTasks} tasks)`)
       this.init.onChange()
     }
+  }
+
+  private get idleMs (): number {
+    return this.init.idleMs?.() ?? DEFAULT_RESERVATION_IDLE_MS
   }
 
   private ended (r: ActiveReservation, nowMs: number): boolean {

@@ -157,6 +157,11 @@ export function toApiError (err: unknown): ApiError {
   if (e?.name === 'TaskFailedError' && code === 'invalid_params') {
     return new ApiError(400, 'invalid_value', message, { headers: NO_RETRY })
   }
+  // no miner can take the session's task now (nothing was paid): say why and when to retry
+  if (e?.name === 'NoEligibleMinerError') {
+    const retryAfterS = Math.max(1, Math.ceil(Number((e as { retryAfterMs?: unknown }).retryAfterMs ?? 10_000) / 1000))
+    return new ApiError(503, 'no_eligible_miner', message, { headers: { 'retry-after': String(retryAfterS) } })
+  }
   if (e?.name === 'ContractRuleError') {
     return fromContractRule(String((e as { rule?: unknown }).rule ?? ''), message)
   }

@@ -54,6 +54,25 @@ export function availableTo (h: Heartbeat, sessionId: bigint): boolean {
   return h.reservedBySession === 0n || h.reservedBySession === sessionId
 }
 
+/**
+ * A miner's reservation for a session ends once the session has had no task
+ * accepted or running on it for this long (node/roles/reservation.ts). 30 s:
+ * longer than the gap between a client's consecutive requests in a
+ * conversation or a batch, short enough that another session waiting for
+ * the pool is served soon after.
+ */
+export const DEFAULT_RESERVATION_IDLE_MS = 30_000
+
+/** What a pool view can give one session's task now (PoolView.eligibility). */
+export interface Eligibility {
+  /** healthy miners that serve the model */
+  serving: number
+  /** of those, the ones a draw for the session can pick: free or reserved by the session */
+  available: number
+  /** other sessions that hold miners of the model, how many, and the latest end they advertised */
+  reservedBy: Array<{ sessionId: bigint, miners: number, untilMs?: number }>
+}
+
 export interface PoolDiscoveryInit {
   libp2p: Pick<Libp2p, 'peerId' | 'contentRouting' | 'peerStore' | 'dial' | 'getConnections'>
   network: string
@@ -130,6 +149,36 @@ export class PoolView {
     const next = nextReputation(this.reputationOf(address), verdict)
     this.reputation.set(address.toLowerCase(), next)
     return next
+  }
+
+  /**
+   * How many miners of `model` this view could give a task of `sessionId`
+   * now: healthy miners serving the model, those of them free or reserved
+   * by the session itself (what the leader's draw picks from; reputation,
+   * which this view may know less well than the oracles, is left out), and
+   * the other sessions holding the rest, with the latest end each advertised.
+   */
+  eligibility (sessionId: bigint, model: string, nowMs = Date.now()): Eligibility {
+    const serving = this.serving(model, nowMs)
+    const reservedBy = new Map<bigint, { sessionId: bigint, miners: number, untilMs?: number }>()
+    let available = 0
+    for (const e of serving) {
+      if (availableTo(e.heartbeat, sessionId)) {
+        available++
+        continue
+      }
+      const r = reservationOf(e.heartbeat)
+      if (r == null) {
+        continue
+      }
+      const by = reservedBy.get(r.sessionId) ?? { sessionId: r.sessionId, miners: 0 }
+      by.miners++
+      if (r.untilMs != null) {
+        by.untilMs = Math.max(by.untilMs ?? 0, r.untilMs)
+      }
+      reservedBy.set(r.sessionId, by)
+    }
+    return { serving: serving.length, available, reservedBy: [...reservedBy.values()] }
   }
 
   /**

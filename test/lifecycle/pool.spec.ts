@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expect } from 'aegir/chai'
 import { parseEther } from 'viem'
-import { createSession } from '../../contracts/index.ts'
+import { NoEligibleMinerError } from '../../client/index.ts'
+import { createSession, getSession } from '../../contracts/index.ts'
 import { resolveConfig } from '../../node/config.ts'
 import { CortensorNode } from '../../node/node.ts'
 import { createChainContext } from '../../node/roles/chain.ts'
@@ -32,7 +33,8 @@ async function openSession (ln: LifecycleNet, terms: { redundancy: number, reser
     reservePeriodS: terms.reservePeriodS,
     maxTasks: terms.maxTasks,
     pricePerTokenWei: 10n ** 9n,
-    depositWei: parseEther('1')
+    // enough for thousands of short tasks; the client's account funds every session of the suite
+    depositWei: parseEther('0.01')
   }))
   return sessionId
 }
@@ -56,7 +58,8 @@ describe('node pool: DHT pool keys and ephemeral reservations', function () {
 
   before(async function () {
     dir = await mkdtemp(join(tmpdir(), 'cortensor-pool-'))
-    ln = await startLifecycleNet({ miners: 4, oracles: 1, redundancy: 1 })
+    // reservations end on their terms only, until the idle test shortens the idle end
+    ln = await startLifecycleNet({ miners: 4, oracles: 1, redundancy: 1, reservationIdleMs: 600_000 })
     // startNetwork gives miners no chain reader: attach one, so they read session terms and their level
     for (const m of ln.net.miners) {
       m.role.init.chain = await createChainContext({ rpcUrl: ln.net.rpcUrl, hub: ln.net.hub, privateKey: m.node.peerIdentity.privateKey })
@@ -188,5 +191,51 @@ describe('node pool: DHT pool keys and ephemeral reservations', function () {
     for (const m of resultB.miners) {
       expect(lines.get(m.address)?.filter(l => l.startsWith('reserved for session ') && !l.startsWith(`reserved for session ${B}`))).to.deep.equal([])
     }
+  })
+
+  it('a task no miner is free for is refused at once, saying which session holds them; a reservation ends once its session has sent no task for a while, and the next session is served', async function () {
+    const { net } = ln
+    const oracle = net.oracles[0].role
+    const IDLE_S = 3
+    const lines = new Map<string, string[]>()
+    for (const m of net.miners) {
+      const own: string[] = []
+      lines.set(m.role.address, own)
+      const prev = m.role.init.onLine
+      m.role.init.onLine = (l) => { own.push(l); prev?.(l) }
+    }
+    const setIdle = (ms: number): void => { for (const m of net.miners) { m.role.init.reservationIdleMs = ms } }
+    const free = (): boolean => net.miners.every(m => m.role.reservedFor == null && oracle.pool.get(m.role.address)?.heartbeat.reservedBySession === 0n)
+    // whatever the test above left reserved ends once it has been idle that long
+    setIdle(IDLE_S * 1000)
+    await waitFor('every miner free', free, 60_000, 100)
+    setIdle(600_000)
+
+    // D takes the whole pool for an hour, with budget to spare
+    const D = await openSession(ln, { redundancy: 4, reservePeriodS: 3600, maxTasks: 1000 })
+    const E = await openSession(ln, { redundancy: 1, reservePeriodS: 3600, maxTasks: 1000 })
+    const resultD = await (await net.client.submit('a session that takes every miner', { maxTokens: 8, sessionId: D })).result
+    expect(resultD.miners.map(m => m.outcome)).to.deep.equal(['accepted', 'accepted', 'accepted', 'accepted'])
+    await waitFor('the client\'s view of D\'s reservations', () => net.client.miners().every(m => m.reservedBySession === D.toString()), 30_000, 100)
+
+    // E asks while D holds every miner: refused before anything is paid, naming D
+    const { taskCount } = await getSession(net.owner, { hub: net.hub, sessionId: E })
+    net.client.init.eligibleWaitMs = 500
+    const err = await net.client.submit('the next session asks', { maxTokens: 8, sessionId: E }).then(() => null, (e: Error) => e)
+    net.client.init.eligibleWaitMs = undefined
+    expect(err).to.be.instanceOf(NoEligibleMinerError)
+    const refusal = err as NoEligibleMinerError
+    expect(refusal.reason).to.equal('miners-reserved')
+    expect([refusal.needed, refusal.serving, refusal.available]).to.deep.equal([1, 4, 0])
+    expect(refusal.message).to.include(`reserved by session ${D} (4 miners`)
+    expect((await getSession(net.owner, { hub: net.hub, sessionId: E })).taskCount).to.equal(taskCount)
+
+    // once D has been idle IDLE_S seconds its miners free themselves, and E's task is served
+    setIdle(IDLE_S * 1000)
+    const resultE = await (await net.client.submit('the next session asks again', { maxTokens: 8, sessionId: E })).result
+    expect(resultE.miners).to.have.length(1)
+    expect(resultE.miners[0].outcome).to.equal('accepted')
+    expect(lines.get(resultE.miners[0].address)).to.include(`reservation for session ${D} ended (the session sent no task for ${IDLE_S} s): free for any session`)
+    expect(lines.get(resultE.miners[0].address)).to.include(`reserved for session ${E}`)
   })
 })

@@ -3,6 +3,7 @@ import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expect } from 'aegir/chai'
+import { NoEligibleMinerError } from '../../client/errors.ts'
 import { createRouter } from '../../node/router/app.ts'
 import { toApiError } from '../../node/router/errors.ts'
 import { KeyStore } from '../../node/router/keys.ts'
@@ -194,6 +195,15 @@ describe('router: bad requests get 4xx with an OpenAI-style error body', functio
     expect(e.status).to.equal(500)
     expect(e.message).to.equal('internal error')
     expect(toApiError(Object.assign(new Error('late'), { name: 'TaskFailedError', code: 'task_expired' })).status).to.equal(504)
+  })
+
+  it('a task no miner is free for is a 503 no_eligible_miner with the SDK\'s explanation and a Retry-After from its estimate', function () {
+    const err = new NoEligibleMinerError('session 2 needs 3 miners of model 0xab…: 3 serve it, 0 free for this session; 3 are reserved by session 1 (3 miners)', {
+      reason: 'miners-reserved', needed: 3, serving: 3, available: 0, retryAfterMs: 12_400
+    })
+    const e = toApiError(err)
+    expect([e.status, e.code, e.message]).to.deep.equal([503, 'no_eligible_miner', err.message])
+    expect(e.headers['retry-after']).to.equal('13')
   })
 })
 
