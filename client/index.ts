@@ -359,8 +359,12 @@ export class CortensorTaskClient implements TaskClient {
     const promptBlock = dagJson.encode(promptDoc)
     const paramsDigest = taskParamsDigest(taskParams)
     const session = await getSession(chain.wallet, { hub: chain.hub, sessionId })
-    // a task no miner can take would sit queued until it expires: refuse it before it is paid for
-    await this.awaitEligible(sessionId, session.redundancy)
+    // a task no miner can take would sit queued until it expires: refuse it before it is paid for (the
+    // chain's own refusals come first: a session that cannot pay or is closed gets the hub's error below)
+    const costWei = BigInt(maxTokens) * session.pricePerTokenWei * BigInt(session.redundancy)
+    if (!session.closed && session.availableWei >= costWei) {
+      await this.awaitEligible(sessionId, session.redundancy)
+    }
     // throws ContractRuleError (InsufficientDeposit, SessionIsClosed, …) before anything reaches the mesh
     // transactions go out one at a time (one nonce sequence), their receipts are awaited side by side
     const submitted = await submitTask(chain.wallet, { hub: chain.hub, sessionId, promptDigest: bytesToHex(promptCid.multihash.digest), maxTokens, paramsDigest, serialize: chain.serial })
