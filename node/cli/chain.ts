@@ -35,7 +35,7 @@ export async function parseAmount (flag: string, value: string): Promise<bigint>
   const { parseEther } = await import('viem')
   const v = value.trim().toLowerCase()
   try {
-    if (v.endsWith('eth')) {
+    if (v.endsWith('eth') && !v.startsWith('-')) {
       return parseEther(v.slice(0, -3).trim())
     }
     if (/^\d+$/.test(v)) {
