@@ -30,6 +30,16 @@ async function positiveAmount (name: string, value: string): Promise<bigint> {
   return wei
 }
 
+function slashLine (slashes: Array<{ taskId: bigint, amountWei: bigint, reason: string }> | null): string {
+  if (slashes == null) {
+    return 'unknown (the RPC refused the event query)'
+  }
+  if (slashes.length === 0) {
+    return 'none'
+  }
+  return slashes.map(s => `task ${s.taskId} (${s.reason}, ${s.amountWei} wei)`).join(', ')
+}
+
 function roleNames (bits: number): string[] {
   return Object.entries(ROLE_BITS).filter(([, bit]) => (bits & bit) !== 0).map(([name]) => name)
 }
@@ -167,7 +177,7 @@ export function registerOperatorCommands (nodeCommand: Command, sessionCommand: 
         `balance:    ${await formatEth(balanceWei)}`,
         `level:      ${node.level}`,
         `tasks:      ${node.tasksDone} honest, ${node.tasksFailed} faulty, ${node.missed} missed (${node.onTime} on time)`,
-        `slashes:    ${history == null ? 'unknown' : history.slashes.length === 0 ? 'none' : status.slashes?.map(s => `task ${s.taskId} (${s.reason}, ${s.amountWei} wei)`).join(', ')}`
+        `slashes:    ${slashLine(status.slashes)}`
       ]
       if (node.models.length > 0) {
         lines.push(`models:     ${node.models.join(', ')}`)

@@ -19,7 +19,7 @@ interface Rule {
   param: string
   dialects: readonly Dialect[]
   /** the value asks for nothing beyond plain text generation */
-  neutral: (v: unknown) => boolean
+  neutral(v: unknown): boolean
   reason: string
 }
 

@@ -14,8 +14,8 @@ import {
 } from '../../contracts/index.ts'
 import { runCli } from '../fixtures/cli.ts'
 import { openSession, PARAMS, PROMPT, registerMiners, SESSION, startFixture } from './fixture.ts'
-import type { CliResult } from '../fixtures/cli.ts'
 import type { Fixture, Wallet } from './fixture.ts'
+import type { CliResult } from '../fixtures/cli.ts'
 import type { Hash, Hex } from 'viem'
 
 const PRICE = SESSION.pricePerTokenWei
