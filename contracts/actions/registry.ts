@@ -1,9 +1,9 @@
 /** Node registry: stake, roles, models, unstake with cooldown, earnings. */
-import { readContract } from 'viem/actions'
+import { getContractEvents, readContract } from 'viem/actions'
 import { ROLE_MINER } from '../constants.ts'
 import { decodeHubError } from '../errors.ts'
 import { cortensorHubAbi } from '../generated/cortensorHub.ts'
-import { sendHub } from './send.ts'
+import { eventOf, sendHub } from './send.ts'
 import type { HubTarget, HubWalletClient, HubWriteResult } from './send.ts'
 import type { Address, Client, Hex } from 'viem'
 
@@ -22,8 +22,13 @@ export async function registerNode (client: HubWalletClient, p: RegisterNodePara
 }
 
 export interface AddStakeParameters extends HubTarget { amountWei: bigint }
-export async function addStake (client: HubWalletClient, p: AddStakeParameters): Promise<HubWriteResult> {
-  return sendHub(client, p.hub, 'addStake', [], p.amountWei)
+export interface AddStakeReturnType extends HubWriteResult {
+  /** the node's whole stake after the addition */
+  stakeWei: bigint
+}
+export async function addStake (client: HubWalletClient, p: AddStakeParameters): Promise<AddStakeReturnType> {
+  const res = await sendHub(client, p.hub, 'addStake', [], p.amountWei)
+  return { ...res, stakeWei: eventOf(res, 'StakeAdded').args.stake }
 }
 
 export interface RequestUnstakeReturnType extends HubWriteResult { readyAt: bigint }
@@ -126,5 +131,42 @@ export function minerStandings (client: Client, hub: Address): (node: string, mo
   return async (node, modelId) => {
     minStake ??= getMinStake(client, { hub }).catch((err) => { minStake = undefined; throw err })
     return minerStanding(client, { hub, node: node as Address, modelId: modelId as Hex, minStakeWei: await minStake })
+  }
+}
+
+export interface GetNodeHistoryParameters extends HubTarget {
+  node: Address
+  /** first block to read (the hub's deployment block: nothing before it concerns the hub) */
+  fromBlock: bigint
+}
+export interface NodeSlash {
+  taskId: bigint
+  amountWei: bigint
+  /** SLASH_EQUIVOCATION (1) or SLASH_REPLAY (2) in Settlement.sol */
+  reason: number
+  blockNumber: bigint
+  transactionHash: Hex
+}
+export interface GetNodeHistoryReturnType {
+  slashes: NodeSlash[]
+  /** the sum of every EarningsWithdrawn of the node */
+  earningsWithdrawnWei: bigint
+  withdrawals: number
+}
+
+/**
+ * A node's history from the hub's events (NodeSlashed, EarningsWithdrawn),
+ * filtered by the node's indexed address. Some public RPC endpoints cap the
+ * block range of `eth_getLogs`; their refusal reaches the caller as is.
+ */
+export async function getNodeHistory (client: Client, p: GetNodeHistoryParameters): Promise<GetNodeHistoryReturnType> {
+  const [slashed, withdrawn] = await Promise.all([
+    getContractEvents(client, { address: p.hub, abi: cortensorHubAbi, eventName: 'NodeSlashed', args: { node: p.node }, fromBlock: p.fromBlock, toBlock: 'latest', strict: true }),
+    getContractEvents(client, { address: p.hub, abi: cortensorHubAbi, eventName: 'EarningsWithdrawn', args: { node: p.node }, fromBlock: p.fromBlock, toBlock: 'latest', strict: true })
+  ])
+  return {
+    slashes: slashed.map(l => ({ taskId: l.args.taskId, amountWei: l.args.amount, reason: l.args.reason, blockNumber: l.blockNumber, transactionHash: l.transactionHash })),
+    earningsWithdrawnWei: withdrawn.reduce((sum, l) => sum + l.args.amount, 0n),
+    withdrawals: withdrawn.length
   }
 }

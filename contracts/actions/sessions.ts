@@ -39,8 +39,13 @@ export async function createSession (client: HubWalletClient, p: CreateSessionPa
 }
 
 export interface TopUpSessionParameters extends HubTarget { sessionId: bigint, amountWei: bigint }
-export async function topUpSession (client: HubWalletClient, p: TopUpSessionParameters): Promise<HubWriteResult> {
-  return sendHub(client, p.hub, 'topUp', [p.sessionId], p.amountWei)
+export interface TopUpSessionReturnType extends HubWriteResult {
+  /** the session's unreserved deposit after the top-up */
+  availableWei: bigint
+}
+export async function topUpSession (client: HubWalletClient, p: TopUpSessionParameters): Promise<TopUpSessionReturnType> {
+  const res = await sendHub(client, p.hub, 'topUp', [p.sessionId], p.amountWei)
+  return { ...res, availableWei: eventOf(res, 'SessionToppedUp').args.available }
 }
 
 export interface CloseSessionParameters extends HubTarget { sessionId: bigint }

@@ -5,14 +5,15 @@
 import { InvalidOptionError } from './errors.ts'
 import { print, say } from './output.ts'
 import type { HubWalletClient } from '../../contracts/actions/send.ts'
+import type { Deployment } from '../../contracts/deploy.ts'
 import type { Command } from 'commander'
 import type { Address, Hex, PublicClient } from 'viem'
 
 const HEX32_RE = /^0x[0-9a-fA-F]{64}$/
-const ADDRESS_RE = /^0x[0-9a-fA-F]{40}$/
-const ROLE_BITS: Record<string, number> = { miner: 1, oracle: 2, router: 4, bootstrap: 8 }
+export const ADDRESS_RE = /^0x[0-9a-fA-F]{40}$/
+export const ROLE_BITS: Record<string, number> = { miner: 1, oracle: 2, router: 4, bootstrap: 8 }
 
-interface ChainOpts { rpc?: string, key?: string, deployment?: string }
+export interface ChainOpts { rpc?: string, key?: string, deployment?: string }
 
 function parseUrl (flag: string, value: string | undefined): string {
   if (value == null) {
@@ -30,11 +31,11 @@ function parseUrl (flag: string, value: string | undefined): string {
 }
 
 /** wei as an integer, or ether with an `eth` suffix (`0.5eth`). */
-async function parseAmount (flag: string, value: string): Promise<bigint> {
+export async function parseAmount (flag: string, value: string): Promise<bigint> {
   const { parseEther } = await import('viem')
   const v = value.trim().toLowerCase()
   try {
-    if (v.endsWith('eth')) {
+    if (v.endsWith('eth') && !v.startsWith('-')) {
       return parseEther(v.slice(0, -3).trim())
     }
     if (/^\d+$/.test(v)) {
@@ -84,7 +85,7 @@ function parseRoles (value: string): number {
   return bits
 }
 
-async function walletFrom (opts: ChainOpts): Promise<HubWalletClient> {
+export async function walletFrom (opts: ChainOpts): Promise<HubWalletClient> {
   const rpc = parseUrl('--rpc', opts.rpc)
   if (opts.key == null) {
     throw new InvalidOptionError('--key', 'is required')
@@ -99,24 +100,27 @@ async function walletFrom (opts: ChainOpts): Promise<HubWalletClient> {
   return createWalletClient({ account: privateKeyToAccount(identity.privateKey), chain, transport, pollingInterval: 250 })
 }
 
-async function readerFrom (opts: ChainOpts): Promise<PublicClient> {
+export async function readerFrom (opts: ChainOpts): Promise<PublicClient> {
   const rpc = parseUrl('--rpc', opts.rpc)
   const { createPublicClient, http, webSocket } = await import('viem')
   return createPublicClient({ transport: rpc.startsWith('ws') ? webSocket(rpc) : http(rpc) })
 }
 
-async function hubFrom (opts: ChainOpts): Promise<Address> {
+export async function deploymentFrom (opts: ChainOpts): Promise<Deployment> {
   const { readDeployment } = await import('../../contracts/deploy.ts')
   const path = opts.deployment ?? 'deployment.json'
-  const d = await readDeployment(path).catch((err: Error) => { throw new InvalidOptionError('--deployment', err.message) })
-  return d.hub
+  return readDeployment(path).catch((err: Error) => { throw new InvalidOptionError('--deployment', err.message) })
 }
 
-function json (value: unknown): string {
+export async function hubFrom (opts: ChainOpts): Promise<Address> {
+  return (await deploymentFrom(opts)).hub
+}
+
+export function json (value: unknown): string {
   return JSON.stringify(value, (_k, v) => typeof v === 'bigint' ? v.toString() : v, 2)
 }
 
-function chainOptions (cmd: Command, needsKey: boolean): Command {
+export function chainOptions (cmd: Command, needsKey: boolean): Command {
   cmd.option('--rpc <url>', 'JSON-RPC URL of the chain (http(s) or ws(s))')
     .option('--deployment <file>', 'deployment JSON written by `chain deploy`', 'deployment.json')
   if (needsKey) {
@@ -125,7 +129,8 @@ function chainOptions (cmd: Command, needsKey: boolean): Command {
   return cmd
 }
 
-export function registerChainCommands (program: Command, nodeCommand: Command): void {
+/** `chain …`, `session …` and `node register|unregister`; returns the `session` command so other areas can add subcommands. */
+export function registerChainCommands (program: Command, nodeCommand: Command): Command {
   const chain = program.command('chain').description('contracts on an EVM chain')
   chain.command('deploy')
     .description('deploy the CortensorHub contract and write a deployment JSON (addresses, chain id)')
@@ -256,4 +261,5 @@ export function registerChainCommands (program: Command, nodeCommand: Command): 
       say(`unstake requested; run \`cortensor node unregister\` again after ${new Date(Number(readyAt) * 1000).toISOString()} to withdraw`)
       print(json({ node: client.account.address, unstakeReadyAt: readyAt }))
     })
+  return session
 }

@@ -26,3 +26,13 @@ export class InvalidOptionError extends CliUsageError {
 export function isUsageError (err: unknown): err is CliUsageError {
   return err instanceof CliUsageError || (err as { exitCode?: unknown } | undefined)?.exitCode === 2
 }
+
+/** `node withdraw` found neither earnings nor an unlocked stake (exit code 1: not bad input, nothing to do). */
+export class NothingToWithdrawError extends Error {
+  static name = 'NothingToWithdrawError'
+
+  constructor (node: string, detail: string) {
+    super(`nothing to withdraw for ${node}: ${detail}`)
+    this.name = 'NothingToWithdrawError'
+  }
+}

@@ -4,6 +4,7 @@ import { registerDevnetCommands } from './devnet.ts'
 import { isUsageError } from './errors.ts'
 import { registerModelCommands } from './model.ts'
 import { registerNodeCommands } from './node.ts'
+import { registerOperatorCommands } from './operator.ts'
 import { registerRouterCommands } from './router.ts'
 import { registerSimCommands } from './sim.ts'
 import { registerTaskCommands } from './task.ts'
@@ -15,7 +16,8 @@ export function createProgram (): Command {
     .showHelpAfterError('(run with --help for usage)')
 
   const nodeCommand = registerNodeCommands(program)
-  registerChainCommands(program, nodeCommand)
+  const sessionCommand = registerChainCommands(program, nodeCommand)
+  registerOperatorCommands(nodeCommand, sessionCommand)
   registerModelCommands(program)
   registerSimCommands(program)
   registerDevnetCommands(program)

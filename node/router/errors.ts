@@ -71,6 +71,11 @@ export function invalidParam (param: string, message: string, code = 'invalid_va
   return new ApiError(400, code, `${param}: ${message}`, { param })
 }
 
+/** A request field the router cannot honour and will not ignore, because it changes what the caller gets. */
+export function unsupportedParam (param: string, message: string): ApiError {
+  return new ApiError(400, 'unsupported_parameter', `${param}: ${message}`, { param })
+}
+
 /**
  * Task failures are not worth retrying blindly: a retry is a new task charged
  * to the session. `x-should-retry: false` tells the official OpenAI clients

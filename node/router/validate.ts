@@ -2,11 +2,14 @@
  * Request bodies, checked by hand rather than with fastify's JSON schemas:
  * fastify's validator coerces types by default (`max_tokens: true` would
  * become 1, `null` would become 0), and an OpenAI-style error must name the
- * offending `param`. `null` counts as absent, as in OpenAI's API. Fields the
- * router does not use (penalties, logit_bias, …) are ignored.
+ * offending `param`. `null` counts as absent, as in OpenAI's API. Fields that
+ * would change what the caller gets but cannot be honoured (tools, JSON mode,
+ * log-probabilities, …) are refused (unsupported.ts); fields that leave the
+ * answer alone (penalties, `user`, `metadata`, …) are accepted and not used.
  */
 import { ApiError, invalidParam } from './errors.ts'
 import { parseMessages, renderChat } from './prompt.ts'
+import { refuseUnsupported } from './unsupported.ts'
 import type { ResolvedRouterOptions } from './options.ts'
 import type { SubmitParams } from '../../client/types.ts'
 
@@ -209,6 +212,7 @@ function modelField (b: Body, required: boolean): string | undefined {
 /** `POST /v1/chat/completions` */
 export function parseChatRequest (body: unknown, o: ResolvedRouterOptions): TaskRequest {
   const b = asBody(body)
+  refuseUnsupported(b, 'chat')
   const model = modelField(b, true)
   const prompt = renderChat(parseMessages(b.messages))
   checkN(b)
@@ -223,6 +227,7 @@ export function parseChatRequest (body: unknown, o: ResolvedRouterOptions): Task
 /** `POST /v1/completions` */
 export function parseCompletionRequest (body: unknown, o: ResolvedRouterOptions): TaskRequest {
   const b = asBody(body)
+  refuseUnsupported(b, 'text')
   const model = modelField(b, true)
   let prompt: string
   const p = b.prompt

@@ -42,7 +42,25 @@ describe('router on a whole local network (chain, miners, oracles, the client SD
     expect(streamed).to.not.equal('')
     expect(reason).to.be.oneOf(['stop', 'length'])
 
-    const settled = await openai.chat.completions.create({ model: ln.net.modelId, messages, max_tokens: 12 })
+    // fields this network cannot honour are refused, naming the field, before any task is submitted
+    const refused: any = await openai.chat.completions.create({ model: ln.net.modelId, messages, max_tokens: 12, response_format: { type: 'json_object' } }).then(() => null, (e: unknown) => e)
+    expect(refused).to.be.instanceOf(OpenAI.BadRequestError)
+    expect(refused).to.include({ status: 400, code: 'unsupported_parameter', param: 'response_format' })
+
+    // fields that leave the answer alone (and neutral values of the refused ones) are accepted
+    const settled = await openai.chat.completions.create({
+      model: ln.net.modelId,
+      messages,
+      max_tokens: 12,
+      presence_penalty: 0,
+      frequency_penalty: 0,
+      user: 'network-test',
+      metadata: { suite: 'router' },
+      store: false,
+      response_format: { type: 'text' },
+      tools: [],
+      logprobs: false
+    })
     // deterministic miners: the same prompt gives the same text, now verified and paid for
     expect(settled.choices[0].message.content).to.equal(streamed)
     const extra = (settled as any).cortensor

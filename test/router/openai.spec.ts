@@ -103,6 +103,87 @@ describe('router: OpenAI-compatible API with the official openai client', functi
     expect(reason).to.equal('stop')
   })
 
+  it('refuses every field it cannot honour with a 400 unsupported_parameter naming it, submitting nothing', async function () {
+    const messages = [{ role: 'user' as const, content: 'x' }]
+    const chatCases: Array<[string, Record<string, unknown>]> = [
+      ['tools', { tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object', properties: {} } } }] }],
+      ['tool_choice', { tool_choice: 'required' }],
+      ['tool_choice', { tool_choice: { type: 'function', function: { name: 'f' } } }],
+      ['functions', { functions: [{ name: 'f', parameters: {} }] }],
+      ['function_call', { function_call: { name: 'f' } }],
+      ['response_format', { response_format: { type: 'json_object' } }],
+      ['response_format', { response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object' } } } }],
+      ['logprobs', { logprobs: true }],
+      ['top_logprobs', { top_logprobs: 3 }],
+      ['logit_bias', { logit_bias: { 50256: -100 } }],
+      ['audio', { audio: { voice: 'alloy', format: 'mp3' }, modalities: ['text', 'audio'] }],
+      ['modalities', { modalities: ['text', 'audio'] }],
+      ['web_search_options', { web_search_options: {} }]
+    ]
+    const submits = r.client.submits.length
+    for (const [param, extra] of chatCases) {
+      for (const stream of [false, true]) {
+        const err: any = await openai.chat.completions.create({ model: MODEL_ID, messages, stream, ...extra } as any).then(() => null, (e: unknown) => e)
+        expect(err, `${param} ${JSON.stringify(extra)}`).to.be.instanceOf(OpenAI.BadRequestError)
+        expect(err.status).to.equal(400)
+        expect(err.code, JSON.stringify(err.error)).to.equal('unsupported_parameter')
+        expect(err.param).to.equal(param)
+        expect(err.type).to.equal('invalid_request_error')
+        expect(err.message).to.include(`${param}: `)
+      }
+    }
+    const textCases: Array<[string, Record<string, unknown>]> = [
+      ['logprobs', { logprobs: 2 }], ['echo', { echo: true }], ['suffix', { suffix: '}' }], ['logit_bias', { logit_bias: { 1: 5 } }]
+    ]
+    for (const [param, extra] of textCases) {
+      const err: any = await openai.completions.create({ model: MODEL_ID, prompt: 'x', ...extra } as any).then(() => null, (e: unknown) => e)
+      expect(err, param).to.be.instanceOf(OpenAI.BadRequestError)
+      expect(err.code).to.equal('unsupported_parameter')
+      expect(err.param).to.equal(param)
+    }
+    // several choices per request stay refused as before (n = 1 is supported, so the value is what is refused)
+    const n: any = await openai.chat.completions.create({ model: MODEL_ID, messages, n: 2 }).then(() => null, (e: unknown) => e)
+    expect(n).to.be.instanceOf(OpenAI.BadRequestError)
+    expect(n).to.include({ code: 'unsupported_value', param: 'n' })
+    const bestOf: any = await openai.completions.create({ model: MODEL_ID, prompt: 'x', best_of: 3 }).then(() => null, (e: unknown) => e)
+    expect(bestOf).to.include({ code: 'unsupported_value', param: 'best_of' })
+    expect(r.client.submits.length, 'a refused request submits no task').to.equal(submits)
+  })
+
+  it('accepts neutral values of those fields and the fields that leave the answer alone, answering as without them', async function () {
+    const messages = [{ role: 'user' as const, content: 'Say hello' }]
+    const plain = await openai.chat.completions.create({ model: MODEL_ID, messages, max_tokens: 8 })
+    const plainSubmit = r.client.submits.at(-1)
+    const res = await openai.chat.completions.create({
+      model: MODEL_ID,
+      messages,
+      max_tokens: 8,
+      tools: [],
+      tool_choice: 'none',
+      parallel_tool_calls: false,
+      response_format: { type: 'text' },
+      logprobs: false,
+      top_logprobs: 0,
+      logit_bias: {},
+      modalities: ['text'],
+      presence_penalty: 0.5,
+      frequency_penalty: 0.5,
+      user: 'user-1',
+      metadata: { purpose: 'test' },
+      store: false,
+      service_tier: 'auto',
+      n: 1
+    })
+    expect(res.choices[0].message.content).to.equal(plain.choices[0].message.content)
+    const submit = r.client.submits.at(-1)
+    expect(submit?.prompt).to.equal(plainSubmit?.prompt)
+    const { signal: _a, ...params } = submit?.params ?? {}
+    const { signal: _b, ...plainParams } = plainSubmit?.params ?? {}
+    expect(params).to.deep.equal({ ...plainParams, clientReference: 'user-1' })
+    const text = await openai.completions.create({ model: MODEL_ID, prompt: 'Once', echo: false, suffix: '', logprobs: 0, best_of: 1, presence_penalty: 1 } as any)
+    expect(text.choices[0].text).to.equal('Hello, world!')
+  })
+
   it('sends the SSE wire format exactly: data lines, [DONE] last, task headers', async function () {
     const res = await fetch(`${r.base}/v1/chat/completions`, {
       method: 'POST',
