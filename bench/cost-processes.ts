@@ -9,8 +9,8 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { MESSAGES_METRIC } from '../node/wire-metrics.ts'
-import { spawnCli } from '../test/fixtures/cli.ts'
 import { stopChild, untilReady } from '../test/fixtures/child.ts'
+import { spawnCli } from '../test/fixtures/cli.ts'
 import type { ChildProcess } from 'node:child_process'
 
 const PROBE = pathToFileURL(fileURLToPath(new URL('./cost-probe.ts', import.meta.url))).href

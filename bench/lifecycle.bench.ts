@@ -13,11 +13,11 @@
 import { cachedModel, devnetModel } from '../node/devnet-model.ts'
 import { createInferenceEngine } from '../node/inference/index.ts'
 import { startNetwork } from '../node/network.ts'
-import { runClientProcess } from './client-process.ts'
 import { startMinerProcess } from '../test/fixtures/miner-process.ts'
+import { runClientProcess } from './client-process.ts'
 import { percentile, printFigures, timeTokens } from './report.ts'
-import type { MinerProcess } from '../test/fixtures/miner-process.ts'
 import type { BenchFigure } from './report.ts'
+import type { MinerProcess } from '../test/fixtures/miner-process.ts'
 
 const PROMPT = 'the man said that the water was very cold and people call it a long day'
 const TOKENS = 128

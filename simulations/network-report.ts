@@ -110,22 +110,17 @@ export const DEFAULT_SWEEP: SweepAxes = {
 
 /** Every combination at each size, idle and at `taskRatePerS`: one row each, for CSV and for the recommendation. */
 export function sweepRows (sizes: number[], base: Partial<NetworkLoadParams>, axes: SweepAxes = DEFAULT_SWEEP): Row[] {
-  const grid: Array<Partial<NetworkLoadParams>> = []
-  for (const nodes of sizes) {
-    for (const models of axes.models) {
-      for (const splitAllTopics of axes.splitAllTopics) {
-        for (const meshDegree of axes.meshDegree) {
-          for (const heartbeatIntervalS of axes.heartbeatIntervalS) {
-            for (const dhtRefreshS of axes.dhtRefreshS) {
-              for (const provideIntervalS of axes.provideIntervalS) {
-                grid.push({ nodes, models, splitAllTopics, meshDegree, heartbeatIntervalS, dhtRefreshS, provideIntervalS })
-              }
-            }
-          }
-        }
-      }
-    }
+  // every combination of the axes, the first axis varying slowest
+  let grid: Array<Partial<NetworkLoadParams>> = sizes.map(nodes => ({ nodes }))
+  const expand = <K extends keyof NetworkLoadParams>(key: K, values: Array<NetworkLoadParams[K]>): void => {
+    grid = grid.flatMap(point => values.map(v => ({ ...point, [key]: v })))
   }
+  expand('models', axes.models)
+  expand('splitAllTopics', axes.splitAllTopics)
+  expand('meshDegree', axes.meshDegree)
+  expand('heartbeatIntervalS', axes.heartbeatIntervalS)
+  expand('dhtRefreshS', axes.dhtRefreshS)
+  expand('provideIntervalS', axes.provideIntervalS)
   return grid.map((point) => {
     const idle = networkLoad({ ...base, ...point, taskRatePerS: 0 })
     const busy = networkLoad({ ...base, ...point })

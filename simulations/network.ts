@@ -15,8 +15,8 @@
  * number comes from. Pure and deterministic; `oracleSelection` alone times
  * the real selection code.
  */
-import { RPC } from '@libp2p/gossipsub/message'
 import { encode as dagJsonEncode } from '@ipld/dag-json'
+import { RPC } from '@libp2p/gossipsub/message'
 import { Ack, Decline, Assignment, Heartbeat, MinerVerdict, Precommit, Reveal, TaskQueued, Verdict } from '../protocols/messages/index.ts'
 import { poolKeysFor } from '../protocols/pool/index.ts'
 import { TOPIC_CODECS, TOPIC_KINDS, buildTopic } from '../protocols/topics.ts'

@@ -7,11 +7,11 @@
 import { expect } from 'aegir/chai'
 import { createPublicClient, http } from 'viem'
 import { foundry } from 'viem/chains'
-import { heartbeat } from '../../contracts/index.ts'
 import { watchHub } from '../../contracts/context.ts'
+import { heartbeat } from '../../contracts/index.ts'
 import { startFixture } from './fixture.ts'
-import type { HubLog } from '../../contracts/context.ts'
 import type { Fixture } from './fixture.ts'
+import type { HubLog } from '../../contracts/context.ts'
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
@@ -23,7 +23,7 @@ describe('watchHub: polling pace', function () {
   after(async () => { await fx?.stop() })
 
   /** A poller whose block-number requests are counted. */
-  function counted (busy: () => boolean, onLog: (l: HubLog) => void = () => {}): { polls: () => number, watcher: ReturnType<typeof watchHub> } {
+  function counted (busy: () => boolean, onLog: (l: HubLog) => void = () => {}): { polls(): number, watcher: ReturnType<typeof watchHub> } {
     let polls = 0
     const client = createPublicClient({
       chain: foundry,

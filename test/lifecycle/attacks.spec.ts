@@ -22,9 +22,9 @@ import { waitFor } from '../fixtures/nodes.ts'
 import { invalidDeliveries, scoreOf, startRogue, startUnsignedPeer } from '../fixtures/rogue.ts'
 import { TEST_TIMEOUTS, reportIfFailed, slashesOf, startLifecycleNet } from './fixtures.ts'
 import type { LifecycleNet } from './fixtures.ts'
-import type { Rogue } from '../fixtures/rogue.ts'
 import type { ChainContext } from '../../node/roles/chain.ts'
 import type { Precommit, TaskQueued } from '../../protocols/messages/index.ts'
+import type { Rogue } from '../fixtures/rogue.ts'
 import type { Message } from '@libp2p/gossipsub'
 import type { Hex } from 'viem'
 
@@ -253,13 +253,14 @@ describe('attacks by peers with no stake', function () {
       await phase('flood (junk and forged announcements)', async () => {
         // 20 every 100 ms, each batch sent without waiting for the one before
         const batches: Array<Promise<unknown>> = []
+        const forged = async (n: number): Promise<unknown> => bad.publish('task', await forgedAnnouncement(ln, bad, count + 2000n + BigInt(n), 'flood'))
         for (let tick = 0; tick < 100; tick++) {
           await new Promise(resolve => setTimeout(resolve, Math.max(0, floodStartedAtMs + tick * 100 - Date.now())))
           batches.push(Promise.all(Array.from({ length: 20 }, async (_, j) => {
             const n = tick * 20 + j
             return j % 2 === 0
               ? bad.publishRaw(topic('task'), randomBytes(48))
-              : bad.publish('task', await forgedAnnouncement(ln, bad, count + 2000n + BigInt(n), 'flood'))
+              : forged(n)
           })))
         }
         await Promise.all(batches)

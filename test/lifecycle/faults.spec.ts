@@ -13,6 +13,7 @@ import { waitFor } from '../fixtures/nodes.ts'
 import { invalidDeliveries, scoreOf } from '../fixtures/rogue.ts'
 import { reportIfFailed, sayLine, slashesOf, startLifecycleNet } from './fixtures.ts'
 import type { LifecycleNet } from './fixtures.ts'
+import type { OracleHandle } from '../../node/network.ts'
 import type { Hex } from 'viem'
 
 async function settlementsOf (ln: LifecycleNet, taskId: bigint): Promise<number> {
@@ -50,10 +51,12 @@ describe('task lifecycle under faults', function () {
         const resting = [net.miners[0].role.address, net.miners[1].role.address]
         await net.stopMiner(0)
         await net.stopMiner(1)
-        await waitFor('the stopped miners out of every pool', () => net.oracles.every(o => resting.every(a => {
-          const e = o.role.pool.get(a)
-          return e == null || !o.role.pool.healthy(e)
-        })) && !net.client.miners().some(m => resting.includes(m.address)), 15_000)
+        const outOf = (pool: OracleHandle['role']['pool'], address: string): boolean => {
+          const e = pool.get(address)
+          return e == null || !pool.healthy(e)
+        }
+        await waitFor('the stopped miners out of every pool', () => net.oracles.every(o => resting.every(a => outOf(o.role.pool, a))) &&
+          !net.client.miners().some(m => resting.includes(m.address)), 15_000)
 
         const task = await net.client.submit('people call it a long day', { maxTokens: 40 })
         const tokens: string[] = []

@@ -82,7 +82,7 @@ describe('gossip checks against the chain and the records', function () {
       }
     })
 
-    const owners = (owner: Address | null | undefined): { owner: () => Promise<Address | null | undefined> } => ({ owner: async () => owner })
+    const owners = (owner: Address | null | undefined): { owner(): Promise<Address | null | undefined> } => ({ owner: async () => owner })
 
     it('passes when everything agrees', async function () {
       checkSubmitted(submitted, m)

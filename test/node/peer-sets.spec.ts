@@ -9,8 +9,8 @@ import { yamux } from '@libp2p/yamux'
 import { expect } from 'aegir/chai'
 import { createLibp2p } from 'libp2p'
 import { useStringPeerSetAlgebra } from '../../node/peer-sets.ts'
-import type { KadDHT } from '@libp2p/kad-dht'
 import type { Libp2p, PeerId } from '@libp2p/interface'
+import type { KadDHT } from '@libp2p/kad-dht'
 
 interface AnyPeerSet {
   set: Set<string>
