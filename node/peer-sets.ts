@@ -17,6 +17,8 @@
 import type { KadDHT } from '@libp2p/kad-dht'
 
 const INSTALLED = Symbol.for('cortensor.peer-set-algebra')
+/** the class's own methods, kept on its prototype once replaced (tests compare against them) */
+export const ORIGINAL_ALGEBRA = Symbol.for('cortensor.peer-set-algebra.originals')
 
 interface StringPeerSet {
   set: Set<string>
@@ -60,6 +62,7 @@ export function useStringPeerSetAlgebra (dht: KadDHT): boolean {
     const theirs = keys(other)
     return theirs == null ? original.union.call(this, other) : make([...theirs, ...this.set])
   }
+  proto[ORIGINAL_ALGEBRA] = original
   proto[INSTALLED] = true
   return true
 }

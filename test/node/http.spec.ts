@@ -4,7 +4,9 @@ import type { CortensorNode } from '../../node/node.ts'
 
 /** Prometheus text exposition format, line by line. */
 const COMMENT = /^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .+$/
-const SAMPLE = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? (-?[0-9.eE+-]+|NaN|[+-]Inf)( -?\d+)?$/
+// values as Prometheus parses them (Go's ParseFloat): NaN in any case (prom-client writes `Nan` for a
+// histogram with no sample yet, e.g. the event-loop lag in a node's first second)
+const SAMPLE = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? (-?[0-9.eE+-]+|[Nn][Aa][Nn]|[+-]Inf)( -?\d+)?$/
 
 describe('bootstrap http: /health and /metrics', function () {
   const net = new TestNet()

@@ -16,7 +16,7 @@ describe('simulations/network (load model)', () => {
   it('sizes a heartbeat as gossipsub carries it: the signed message in an RPC, a length prefix, yamux and noise', () => {
     const model = `0x${'ab'.repeat(32)}`
     const now = BigInt(Date.UTC(2026, 0, 1))
-    const data = Heartbeat.encode({ node: new Uint8Array(20), models: [model], hardwareClass: 'gpu', level: 2, tokensPerSecondMilli: 42_000, loadPermille: 333, reservedBySession: 1000n, reservedUntilMs: now, timestampMs: now, seq: 100_000n, intervalMs: 60_000 })
+    const data = Heartbeat.encode({ node: new Uint8Array(20), models: [model], hardwareClass: 'gpu', level: 2, tokensPerSecondMilli: 42_000, loadPermille: 333, reservedBySession: 1000n, reservedUntilMs: now, timestampMs: now, seq: 100_000n, contextTokens: 8192, intervalMs: 60_000 })
     // Message { from, data, seqno, topic, signature } inside RPC { messages }
     const message = field(C.PEER_ID_BYTES) + field(data.byteLength) + field(8) + field(buildTopic('heartbeat', model).length) + field(C.GOSSIP_SIGNATURE_BYTES)
     const rpc = field(message)
