@@ -288,7 +288,7 @@ async function report (pn: ProcessNet, outcomes: Outcome[], kills: Kill[], elaps
     reasons.set(reason, (reasons.get(reason) ?? 0) + 1)
   }
   const minerKills = kills.filter(k => k.killedAt == null)
-  say(`${outcomes.length} tasks in ${elapsedS.toFixed(1)} s: ${settled.length} settled, ${failed.length} failed${failed.length > 0 ? ` (${[...reasons].map(([r, n]) => `${r} ×${n}`).join(', ')})` : ''}`)
+  say(`${outcomes.length} tasks in ${elapsedS.toFixed(1)} s: ${settled.length} settled, ${failed.length} failed${failed.length > 0 ? ` (${[...reasons].map(([r, n]) => `${r} ×${n}`).join(', ')}: tasks ${failed.map(o => o.taskId).join(', ')})` : ''}`)
   say(`${minerKills.length} miner kills: kill → restarted and heard again median ${median(minerKills.map(k => k.restartMs))} ms, max ${Math.max(...minerKills.map(k => k.restartMs))} ms`)
   const leaderKill = kills.find(k => k.killedAt != null)
   if (leaderKill != null) {
