@@ -14,6 +14,7 @@ import {
   ROLES, ROUTER_HTTP_PORT
 } from './constants.ts'
 import type { Role } from './constants.ts'
+import type { QueueTimeouts } from '../protocols/queue/types.ts'
 
 export class ConfigError extends Error {
   static name = 'ConfigError'
@@ -57,6 +58,11 @@ export interface NodeConfig {
   sampleRate?: number
   /** the funded session a router submits its tasks to */
   session?: bigint
+  /**
+   * task deadlines a miner and an oracle apply (ms; unset ones keep the queue's defaults), the same on every node
+   * of a network: a network whose model and prompts are known to be fast detects a dead miner sooner
+   */
+  queueTimeouts?: Partial<QueueTimeouts>
 }
 
 /** Raw values as given by one source, before parsing. */
@@ -184,6 +190,48 @@ function parseSession (value: unknown, source: string): bigint {
   return BigInt(s)
 }
 
+const QUEUE_TIMEOUT_KEYS: ReadonlyArray<keyof QueueTimeouts> = ['assignMs', 'ackMs', 'precommitMs', 'revealMs', 'validateMs', 'settleMs']
+/** a day: longer deadlines are a typo, not a slow model */
+const MAX_QUEUE_TIMEOUT_MS = 86_400_000
+
+/** `ackMs=2000,precommitMs=15000`, or a JSON/YAML mapping with the same keys. */
+function parseQueueTimeouts (value: unknown, source: string): Partial<QueueTimeouts> {
+  let entries: Array<[string, unknown]>
+  if (value != null && typeof value === 'object' && !Array.isArray(value)) {
+    entries = Object.entries(value)
+  } else {
+    const text = parseString(value, source)
+    if (text.startsWith('{')) {
+      let parsed: unknown
+      try {
+        parsed = JSON.parse(text)
+      } catch {
+        throw new ConfigError(source, 'is not valid JSON')
+      }
+      return parseQueueTimeouts(parsed, source)
+    }
+    entries = asList(text, source).map((pair) => {
+      const eq = pair.indexOf('=')
+      if (eq < 0) {
+        throw new ConfigError(source, `"${pair}" is not name=milliseconds (names: ${QUEUE_TIMEOUT_KEYS.join(', ')})`)
+      }
+      return [pair.slice(0, eq).trim(), pair.slice(eq + 1).trim()]
+    })
+  }
+  const out: Partial<QueueTimeouts> = {}
+  for (const [key, raw] of entries) {
+    if (!(QUEUE_TIMEOUT_KEYS as readonly string[]).includes(key)) {
+      throw new ConfigError(source, `unknown deadline "${key}" (names: ${QUEUE_TIMEOUT_KEYS.join(', ')})`)
+    }
+    const n = typeof raw === 'number' ? raw : Number(String(raw))
+    if (!Number.isInteger(n) || n <= 0 || n > MAX_QUEUE_TIMEOUT_MS || String(raw).trim() === '') {
+      throw new ConfigError(source, `${key}: "${String(raw)}" is not a whole number of milliseconds from 1 to ${MAX_QUEUE_TIMEOUT_MS}`)
+    }
+    out[key as keyof QueueTimeouts] = n
+  }
+  return out
+}
+
 function parseNetwork (value: unknown, source: string): string {
   const s = parseString(value, source)
   if (!/^[a-z0-9][a-z0-9-]{0,31}$/.test(s)) {
@@ -209,7 +257,8 @@ const FIELDS: FieldSpec[] = [
   { key: 'model', flag: '--model', env: 'CORTENSOR_MODEL', parse: (v, s) => resolve(parseString(v, s)) },
   { key: 'embeddingModel', flag: '--embedding-model', env: 'CORTENSOR_EMBEDDING_MODEL', parse: (v, s) => resolve(parseString(v, s)) },
   { key: 'sampleRate', flag: '--sample-rate', env: 'CORTENSOR_SAMPLE_RATE', parse: parseRate },
-  { key: 'session', flag: '--session', env: 'CORTENSOR_SESSION', parse: parseSession }
+  { key: 'session', flag: '--session', env: 'CORTENSOR_SESSION', parse: parseSession },
+  { key: 'queueTimeouts', flag: '--queue-timeouts', env: 'CORTENSOR_QUEUE_TIMEOUTS', parse: parseQueueTimeouts }
 ]
 
 /** The environment variables the node reads (the CLI's help lists them too). */
@@ -331,6 +380,7 @@ export async function resolveConfig ({ flags = {}, env = process.env }: ConfigSo
     model: out.model,
     embeddingModel: out.embeddingModel,
     sampleRate: out.sampleRate,
-    session: out.session
+    session: out.session,
+    queueTimeouts: out.queueTimeouts
   }
 }

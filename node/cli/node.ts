@@ -5,7 +5,7 @@ import type { CortensorNode } from '../node.ts'
 import type { Command } from 'commander'
 
 // heavy modules (libp2p, Helia, viem) load only when a command runs, so `--help` and bad flags answer fast
-const ENV_VARS = 'CORTENSOR_ROLE, CORTENSOR_NETWORK, CORTENSOR_DATA_DIR, CORTENSOR_KEY_FILE, CORTENSOR_LISTEN, CORTENSOR_ANNOUNCE, CORTENSOR_BOOTSTRAP, CORTENSOR_HTTP_PORT, CORTENSOR_HTTP_HOST, CORTENSOR_DHT_CLIENT, CORTENSOR_RPC, CORTENSOR_HUB, CORTENSOR_DEPLOYMENT, CORTENSOR_MODEL, CORTENSOR_SESSION, CORTENSOR_CONFIG'
+const ENV_VARS = 'CORTENSOR_ROLE, CORTENSOR_NETWORK, CORTENSOR_DATA_DIR, CORTENSOR_KEY_FILE, CORTENSOR_LISTEN, CORTENSOR_ANNOUNCE, CORTENSOR_BOOTSTRAP, CORTENSOR_HTTP_PORT, CORTENSOR_HTTP_HOST, CORTENSOR_DHT_CLIENT, CORTENSOR_RPC, CORTENSOR_HUB, CORTENSOR_DEPLOYMENT, CORTENSOR_MODEL, CORTENSOR_SESSION, CORTENSOR_QUEUE_TIMEOUTS, CORTENSOR_CONFIG'
 
 function collect (value: string, previous: string[] = []): string[] {
   return [...previous, ...value.split(',').map(s => s.trim()).filter(Boolean)]
@@ -16,7 +16,7 @@ function identityOptions (cmd: Command): Command {
   return cmd
     .option('--data-dir <dir>', 'node data directory: key, blockstore, datastore (default: ~/.cortensor)')
     .option('--key <file>', 'key file to use instead of <data-dir>/key (0x-prefixed hex secp256k1 private key)')
-    .option('--config <file>', 'JSON or YAML config file (keys: roles, network, dataDir, keyFile, listen, announce, bootstrap, httpPort, httpHost, dhtClient, rpc, hub, deployment, model, session)')
+    .option('--config <file>', 'JSON or YAML config file (keys: roles, network, dataDir, keyFile, listen, announce, bootstrap, httpPort, httpHost, dhtClient, rpc, hub, deployment, model, session, queueTimeouts)')
 }
 
 /**
@@ -71,6 +71,7 @@ export function registerNodeCommands (program: Command): Command {
     .option('--embedding-model <file>', 'GGUF model the oracle embeds differing outputs with (default: --model)')
     .option('--sample-rate <p>', 'fraction of agreeing settled tasks the oracle audits by replay (default: the network policy, 0.01)')
     .option('--session <id>', 'funded session the router submits tasks to (owned by this node\'s key)')
+    .option('--queue-timeouts <list>', 'task deadlines in ms, the same on every miner and oracle of a network: ackMs=2000,precommitMs=15000 (names: assignMs, ackMs, precommitMs, revealMs, validateMs, settleMs; default: the queue\'s)')
     .addHelpText('after', `\nEnvironment: ${ENV_VARS} (flags override env, env overrides the config file).`)
     .action(async (opts) => {
       const { resolveConfig } = await import('../config.ts')

@@ -167,8 +167,10 @@ export class Assigner {
       // the replacement may have joined after the announcement went round
       announcement: TaskQueued.encode(task.queued)
     }
-    await publishMessage(this.init.node.libp2p.services.pubsub, 'assignment', msg, { prefix: this.init.prefix })
+    // the hub holds the replacement now: taken here before it is gossiped, so the replacement's ack (which can
+    // arrive while the gossip is still being sent) finds its slot
     this.init.apply(task, assignedEvent(msg))
+    await publishMessage(this.init.node.libp2p.services.pubsub, 'assignment', msg, { prefix: this.init.prefix })
     this.init.stats.reassigned++
     this.init.say(`task ${task.queued.taskId}: ${current[index]} replaced by ${replacement} (round ${round})`)
   }

@@ -84,7 +84,7 @@ async function startRoles (node: CortensorNode, config: NodeConfig, http: Fastif
     if (faults != null) {
       say(`warning: CORTENSOR_MINER_FAULTS makes this miner misbehave on purpose (${JSON.stringify(faults)}); for fault tests and demos only`)
     }
-    const role = new MinerRole({ node, engine, domain: chain.domain, chain, modelId: engine.modelId, topicPrefix: prefix, faults, onLine: (l) => { say(`miner: ${l}`) } })
+    const role = new MinerRole({ node, engine, domain: chain.domain, chain, modelId: engine.modelId, topicPrefix: prefix, faults, timeouts: config.queueTimeouts, onLine: (l) => { say(`miner: ${l}`) } })
     await role.start()
     stops.push(async () => { await role.stop() })
     say(`miner serving ${engine.modelId}`)
@@ -98,7 +98,7 @@ async function startRoles (node: CortensorNode, config: NodeConfig, http: Fastif
     }
     const embedder = await loadEmbedder(config, engine, say)
     stops.push(async () => { await embedder.close() })
-    const role = new OracleRole({ node, chain, modelIds: [engine.modelId], engine, embedder, sampleRate: config.sampleRate, topicPrefix: prefix, onLine: (l) => { say(`oracle: ${l}`) } })
+    const role = new OracleRole({ node, chain, modelIds: [engine.modelId], engine, embedder, sampleRate: config.sampleRate, timeouts: config.queueTimeouts, topicPrefix: prefix, onLine: (l) => { say(`oracle: ${l}`) } })
     await role.start()
     stops.push(async () => { await role.stop() })
     say(`oracle validating ${engine.modelId}${(await role.isLeader()) ? ' (leader)' : ''}`)

@@ -399,7 +399,9 @@ function timeoutSlot (s: TaskState, slot: MinerSlot, at: number, reason: Penalty
     s.reassignments++
     s.vacancies++
     s.vacancyDeadlineMs ??= at + s.timeouts.assignMs
-    effects.push({ type: 'reassign', miner: slot.miner, round: s.round + 1, reason })
+    // one round per open vacancy: slots timing out together are replaced in rounds after one another, since a
+    // node takes a replacement only in a round after the last it applied
+    effects.push({ type: 'reassign', miner: slot.miner, round: s.round + s.vacancies, reason })
   }
 }
 

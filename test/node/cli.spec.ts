@@ -170,4 +170,27 @@ describe('config precedence', function () {
       await rm(dir, { recursive: true, force: true })
     }
   })
+
+  it('reads queue deadlines from a flag, the environment (name=ms or JSON) and a file; refuses unknown names and bad numbers, naming the source', async function () {
+    const { resolveConfig } = await import('../../node/config.ts')
+    const dir = await mkdtemp(join(tmpdir(), 'cortensor-cfg-'))
+    try {
+      const file = join(dir, 'node.yaml')
+      await writeFile(file, 'queueTimeouts:\n  ackMs: 3000\n  revealMs: 4000\n')
+      expect((await resolveConfig({ flags: { config: file }, env: {} })).queueTimeouts).to.deep.equal({ ackMs: 3000, revealMs: 4000 })
+      expect((await resolveConfig({ flags: { queueTimeouts: 'ackMs=2000, precommitMs=15000' }, env: {} })).queueTimeouts).to.deep.equal({ ackMs: 2000, precommitMs: 15000 })
+      expect((await resolveConfig({ env: { CORTENSOR_QUEUE_TIMEOUTS: '{"settleMs":6000}' } })).queueTimeouts).to.deep.equal({ settleMs: 6000 })
+      expect((await resolveConfig({ env: {} })).queueTimeouts).to.equal(undefined)
+      const refused = async (flags: Record<string, unknown>, env: Record<string, string> = {}): Promise<Error> =>
+        resolveConfig({ flags, env }).then(() => { throw new Error('accepted') }, (err: Error) => err)
+      const unknown = await refused({ queueTimeouts: 'ackMs=2000,pingMs=5' })
+      expect(unknown.name).to.equal('ConfigError')
+      expect(unknown.message).to.match(/^--queue-timeouts: unknown deadline "pingMs"/)
+      expect((await refused({ queueTimeouts: 'ackMs=-1' })).message).to.match(/^--queue-timeouts: ackMs: "-1" is not a whole number/)
+      expect((await refused({ queueTimeouts: 'ackMs' })).message).to.match(/^--queue-timeouts: "ackMs" is not name=milliseconds/)
+      expect((await refused({}, { CORTENSOR_QUEUE_TIMEOUTS: '{ack' })).message).to.equal('CORTENSOR_QUEUE_TIMEOUTS: is not valid JSON')
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
 })

@@ -255,6 +255,24 @@ describe('protocols/queue', () => {
       expect(done.state.vacancies).to.equal(0)
     })
 
+    it('two slots timing out together are replaced in rounds one after the other, and both replacements are taken', () => {
+      const s = run(inPhase('assigned'), [[{ type: 'ack', miner: A }, T0 + 2]]).state
+      const due = T0 + 1 + ACK_TIMEOUT_MS
+      const r = tick(s, due)
+      expect(r.effects).to.deep.equal([
+        { type: 'penalise', miner: B.toLowerCase(), reason: 'ack-timeout' },
+        { type: 'reassign', miner: B.toLowerCase(), round: 1, reason: 'ack-timeout' },
+        { type: 'penalise', miner: C, reason: 'ack-timeout' },
+        { type: 'reassign', miner: C, round: 2, reason: 'ack-timeout' }
+      ])
+      const done = run(r.state, [
+        [{ type: 'assigned', miners: [D], round: 1, replaced: [B] }, due + 10],
+        [{ type: 'assigned', miners: [E], round: 2, replaced: [C] }, due + 20]
+      ])
+      expect(done.state.vacancies).to.equal(0)
+      expect(done.state.slots.filter(x => x.status === 'assigned').map(x => x.miner)).to.deep.equal([D, E].map(m => m.toLowerCase()))
+    })
+
     it('a precommit timeout reassigns; a late precommit is refused', () => {
       const s = run(inPhase('acked'), [[{ type: 'precommit', miner: A, commitment: 'ca' }, T0 + 3], [{ type: 'precommit', miner: B, commitment: 'cb' }, T0 + 3]]).state
       const due = T0 + 2 + PRECOMMIT_TIMEOUT_MS
