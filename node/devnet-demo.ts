@@ -8,7 +8,10 @@
  * a router (OpenAI-compatible, with an API key printed once) and the browser
  * page, printing a line per task status change until Ctrl-C.
  */
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { formatEther } from 'viem'
+import { writeDeployment } from '../contracts/deploy.ts'
 import { ANVIL_KEYS, getNode } from '../contracts/index.ts'
 import { ROUTER_HTTP_PORT, SHUTDOWN_TIMEOUT_MS } from './constants.ts'
 import { devnetModel } from './devnet-model.ts'
@@ -18,6 +21,24 @@ import type { Hex } from 'viem'
 
 /** The anvil account the devnet offers the browser page's wallet: the network funds its nodes from account 0. */
 export const PAGE_WALLET_ANVIL_INDEX = 9
+
+/**
+ * The settings the CLI's chain and task commands take, for this network:
+ * its deployment written next to the nodes' data dirs, and on anvil a key
+ * file of the page's funded wallet (a well-known anvil key), so `session
+ * create` and `task submit` work against the devnet as the README shows.
+ */
+async function cliSettings (n: LocalNetwork): Promise<string> {
+  const deployment = join(n.dataDir, 'deployment.json')
+  await writeDeployment(deployment, n.deployment)
+  let line = `for the CLI: CHAIN="--rpc ${n.rpcUrl} --deployment ${deployment}" BOOT=${n.bootstrapAddr} (--network ${n.bootstrap.config.network})`
+  if (n.anvil != null) {
+    const key = join(n.dataDir, 'page-wallet.key')
+    await writeFile(key, `${ANVIL_KEYS[PAGE_WALLET_ANVIL_INDEX]}\n`, { mode: 0o600 })
+    line += `\n  the page wallet's key as a file: ${key}`
+  }
+  return line
+}
 
 /** The page's URL with the chain, the hub and the model set, so direct mode works with no router. */
 export function directPageUrl (n: Pick<LocalNetwork, 'bootstrap' | 'rpcUrl' | 'hub' | 'modelId'>): string {
@@ -118,6 +139,7 @@ export async function runDevnet (opts: RunDevnetOptions): Promise<void> {
         if (n.anvil != null) {
           print(`  a funded key for the page's wallet (anvil account ${PAGE_WALLET_ANVIL_INDEX}, used by no node): ${ANVIL_KEYS[PAGE_WALLET_ANVIL_INDEX]}`)
         }
+        print(await cliSettings(n))
         // the demo task was printed above; follow every change from here on
         const seen = new Map<string, string>(n.client.tasks().map(t => [t.taskId, t.status]))
         const statusTimer = setInterval(() => {

@@ -23,7 +23,7 @@ import { OracleRole } from './roles/oracle.ts'
 import { roleAttachment } from './roles/run.ts'
 import type { Role } from './constants.ts'
 import type { CortensorTaskClient } from '../client/index.ts'
-import type { Anvil, CreateSessionParameters, HubConfig, HubDomain, HubWalletClient } from '../contracts/index.ts'
+import type { Anvil, CreateSessionParameters, Deployment, HubConfig, HubDomain, HubWalletClient } from '../contracts/index.ts'
 import type { InferenceEngine, LlamaInferenceEngine } from './inference/index.ts'
 import type { MinerFaults } from './roles/miner.ts'
 import type { QueueTimeouts } from '../protocols/queue/types.ts'
@@ -77,6 +77,10 @@ export interface LocalNetwork {
   /** the chain's JSON-RPC URL */
   rpcUrl: string
   hub: Address
+  /** the hub's deployment record (what `chain deploy` writes; the CLI's `--deployment`) */
+  deployment: Deployment
+  /** the directory holding every node's data dir */
+  dataDir: string
   domain: HubDomain
   sessionId: bigint
   modelId: string
@@ -291,6 +295,8 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
       anvil,
       rpcUrl,
       hub,
+      deployment,
+      dataDir,
       domain: clientChain.domain,
       sessionId,
       modelId,
