@@ -40,7 +40,7 @@ export async function submitTask (client: HubWalletClient, p: SubmitTaskParamete
   return { ...res, taskId: ev.args.taskId, seed: ev.args.seed, reservedWei: ev.args.reserved }
 }
 
-/** Tasks in one `submitTasks` transaction at most (the hub's MAX_SUBMIT_BATCH: about 3M gas). */
+/** Tasks in one `submitTasks` transaction at most (the hub's MAX_SUBMIT_BATCH: about 3.2M gas). */
 export const MAX_SUBMIT_BATCH = 100
 
 export interface TaskSubmission {

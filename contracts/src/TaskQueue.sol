@@ -55,9 +55,9 @@ abstract contract TaskQueue is NodeRegistry, Sessions, OracleSet {
     event MinerReassigned(uint256 indexed taskId, address indexed previous, address indexed replacement, uint256 index);
     event TaskExpired(uint256 indexed taskId, uint256 released);
 
-    /// Tasks in one `submitTasks` call at most. Each task costs about 30k gas in a batch (its storage slot,
-    /// its event), so 100 stay near 3M gas: a tenth of a 30M block, within any chain's per-transaction cap,
-    /// and about 10 KB of calldata.
+    /// Tasks in one `submitTasks` call at most. A task costs about 31k gas in a batch (its storage slot, its
+    /// event), so 100 take about 3.2M gas: an eighth of a 30M-gas block, within any chain's per-transaction
+    /// cap, and about 10 KB of calldata.
     uint256 public constant MAX_SUBMIT_BATCH = 100;
 
     function submitTask(uint256 sessionId, bytes32 promptDigest, TaskParams calldata params) external returns (uint256 taskId) {
