@@ -14,7 +14,7 @@
  * a call, not gas. Browser-safe (viem only).
  */
 import { MAX_SUBMIT_BATCH, submitTask, submitTasks } from '../contracts/actions/tasks.ts'
-import type { SubmittedTask, TaskSubmission } from '../contracts/actions/tasks.ts'
+import type { SubmitTaskResult, TaskSubmission } from '../contracts/actions/tasks.ts'
 import type { ChainContext } from '../contracts/context.ts'
 import type { Hash } from 'viem'
 
@@ -34,7 +34,7 @@ export interface SubmitBatcherInit {
   maxBatch?: number
 }
 
-export interface SubmittedInBatch extends SubmittedTask {
+export interface SubmittedInBatch extends SubmitTaskResult {
   /** the transaction that submitted the task (shared with the other tasks of its batch) */
   hash: Hash
   /** tasks in that transaction */

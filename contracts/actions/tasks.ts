@@ -55,7 +55,7 @@ export interface SubmitTasksParameters extends HubTarget {
   /** 1 to MAX_SUBMIT_BATCH tasks of the session, in the order they are given ids */
   tasks: TaskSubmission[]
 }
-export interface SubmittedTask {
+export interface SubmitTaskResult {
   taskId: bigint
   /** selection seed (prevrandao of the submit block mixed with the task id) */
   seed: bigint
@@ -63,7 +63,7 @@ export interface SubmittedTask {
 }
 export interface SubmitTasksReturnType extends HubWriteResult {
   /** one per task given, in the same order */
-  tasks: SubmittedTask[]
+  tasks: SubmitTaskResult[]
 }
 
 /**
