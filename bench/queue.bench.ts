@@ -8,23 +8,30 @@
  *
  * Baseline, measured first in the same run: the chain alone. The same hub
  * on a fresh anvil, the same transactions per task as the mesh sends (the
- * client's submitTask, the leader's assignTasks and its heartbeat every
+ * client's submissions, the leader's assignTasks and its heartbeat every
  * second, miners' precommit signatures, settleBatch every SETTLE_BATCH_MS),
- * the same number of tasks kept in flight, driven directly without the
- * mesh. It is what the chain allows; the ratio says what the mesh (gossip,
+ * driven directly without the mesh, in two ways: one submit and one
+ * assignment transaction per task, and batched as the mesh sends them (the
+ * SDK's group commit of submissions, `client/submit-batch.ts`, and the
+ * leader's assignments of tasks submitted together in one transaction),
+ * each at the mesh's number of tasks in flight and at CHAIN_CONCURRENCY
+ * (what the chain can take). It is what the chain allows; the ratio says what the mesh (gossip,
  * streams, storage, validation) costs on top.
  */
 import { parseEther, keccak256, toHex } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
+import { SubmitBatcher } from '../client/submit-batch.ts'
 import {
   ANVIL_KEYS, ROLE_MINER, VERDICT_HONEST, addOracle, assignTasks, createSession, deployHub, heartbeat, registerNode, settleBatch, signPrecommit, startAnvil, submitTask
 } from '../contracts/index.ts'
 import { LOCAL_HUB_CONFIG, localSession, startNetwork } from '../node/network.ts'
 import { createChainContext } from '../node/roles/chain.ts'
+import { Gatherer } from '../node/roles/gatherer.ts'
 import { startMinersProcess } from './miners-process.ts'
 import { percentile, printFigures } from './report.ts'
 import { ZERO_COST_MODEL_ID, ZeroCostEngine } from './zero-engine.ts'
 import type { MinersProcess } from './miners-process.ts'
+import type { BenchFigure } from './report.ts'
 import type { TaskVerdicts } from '../contracts/index.ts'
 import type { ChainContext } from '../node/roles/chain.ts'
 import type { Address, Hex } from 'viem'
@@ -36,6 +43,12 @@ const REDUNDANCY = 3
 const MINER_PROCESSES = Number(process.env.QUEUE_MINER_PROCESSES ?? 2)
 const TASKS = Number(process.env.QUEUE_TASKS ?? 120)
 const CONCURRENCY = Number(process.env.QUEUE_CONCURRENCY ?? 6)
+/** tasks in flight for the chain's capacity: enough to fill the batches (the mesh's goal, 10 tasks/s at p50 ≤ 2 s, means 20 or more in flight) */
+const CHAIN_CONCURRENCY = Number(process.env.QUEUE_CHAIN_CONCURRENCY ?? 48)
+/** tasks per chain run at CHAIN_CONCURRENCY: a few rounds of the in-flight tasks, so the sustained rate is measured past the first */
+const CHAIN_TASKS = Number(process.env.QUEUE_CHAIN_TASKS ?? 8 * CHAIN_CONCURRENCY)
+/** 0: the chain runs only (the mesh is skipped) */
+const MESH = process.env.QUEUE_MESH !== '0'
 /** no task is started after this long, so the run stays within a few minutes however slow the mesh is */
 const RUN_MS = Number(process.env.QUEUE_RUN_MS ?? 90_000)
 /** a task not settled by then counts as failed */
@@ -43,6 +56,8 @@ const TASK_TIMEOUT_MS = 60_000
 const MAX_TOKENS = 16
 /** the oracle's default settlement batching window */
 const SETTLE_BATCH_MS = 250
+/** the oracle's cap on tasks in one assignTasks or settleBatch transaction (node/roles/oracle.ts) */
+const ORACLE_MAX_BATCH = 50
 /**
  * Miners' heartbeat interval. Every gossip message costs each of the 25 nodes
  * in this one process a signature check (pure-JS secp256k1, a few ms), so
@@ -66,6 +81,9 @@ interface Run {
   done: number[]
   started: number
   failed: number
+  /** submit and assignment transactions sent */
+  submitTxs?: number
+  assignTxs?: number
 }
 
 /**
@@ -103,8 +121,20 @@ function sustained (run: Run): number {
   return (run.done.length - warmup) / ((to - from) / 1000)
 }
 
-/** The chain alone: the mesh's transactions per task, driven directly. */
-async function chainBaseline (): Promise<Run> {
+type ChainMode = 'single' | 'batched'
+
+/**
+ * The chain alone: the mesh's transactions per task, driven directly.
+ * `single`: one submitTask and one assignTasks transaction per task (the
+ * submission signed in turn, its receipt awaited beside the others', as the
+ * SDK did before it batched). `batched`: submissions through the SDK's group
+ * commit; the leader's assignments of the tasks that arrive together in one
+ * transaction. The leader gathers its hub copies of assignments for a window
+ * (250 ms), but a settlement that needs one writes what waits at once
+ * (node/roles/assignment-writes.ts); with no inference here the settlement
+ * needs it at once, so the window never runs out.
+ */
+async function chainBaseline (mode: ChainMode, total: number, concurrency: number): Promise<Run> {
   const anvil = await startAnvil()
   try {
     const deployer = await createChainContext({ rpcUrl: anvil.url, hub: '0x0000000000000000000000000000000000000000', privateKey: ANVIL_KEYS[0] })
@@ -138,11 +168,38 @@ async function chainBaseline (): Promise<Run> {
     }
     // the leader stays live on chain as the mesh's oracles do (the hub's heartbeat timeout is a few seconds)
     const beat = setInterval(() => { void oracle.serial(async () => heartbeat(oracle.wallet, { hub })).catch(() => {}) }, 1000)
+    const submissions = new SubmitBatcher({ chain: client })
+    let assignTxs = 0
+    let singleSubmitTxs = 0
+    interface Waiting { taskId: bigint, miners: Address[], written(err?: Error): void }
+    // the leader's hub copies of its assignments: what arrived together goes in one transaction
+    const assignments = new Gatherer<Waiting>({
+      batchMs: 0,
+      maxBatch: ORACLE_MAX_BATCH,
+      flush: async (batch) => {
+        const err = await oracle.serial(async () => assignTasks(oracle.wallet, { hub, assignments: batch.map(w => ({ taskId: w.taskId, miners: w.miners })) })).then(() => undefined, (err: Error) => err)
+        assignTxs++
+        for (const w of batch) {
+          w.written(err)
+        }
+      }
+    })
     let rotation = 0
-    const run = await closedLoop(TASKS, CONCURRENCY, async (i) => {
-      const submitted = await client.serial(async () => submitTask(client.wallet, { hub, sessionId, promptDigest: keccak256(toHex(`prompt-${i}`)), maxTokens: MAX_TOKENS, paramsDigest: keccak256(toHex('params')) }))
+    const run = await closedLoop(total, concurrency, async (i) => {
+      const task = { promptDigest: keccak256(toHex(`prompt-${i}`)), maxTokens: MAX_TOKENS, paramsDigest: keccak256(toHex('params')) }
       const chosen = Array.from({ length: REDUNDANCY }, () => miners[rotation++ % MINERS])
-      await oracle.serial(async () => assignTasks(oracle.wallet, { hub, assignments: [{ taskId: submitted.taskId, miners: chosen.map(m => m.address) as Address[] }] }))
+      let submitted: { taskId: bigint }
+      if (mode === 'single') {
+        submitted = await submitTask(client.wallet, { hub, sessionId, ...task, serialize: client.serial })
+        singleSubmitTxs++
+        await oracle.serial(async () => assignTasks(oracle.wallet, { hub, assignments: [{ taskId: submitted.taskId, miners: chosen.map(m => m.address) as Address[] }] }))
+        assignTxs++
+      } else {
+        submitted = await submissions.submit(sessionId, task)
+        await new Promise<void>((resolve, reject) => {
+          assignments.add(submitted.taskId.toString(), { taskId: submitted.taskId, miners: chosen.map(m => m.address) as Address[], written: (err) => { if (err != null) { reject(err) } else { resolve() } } })
+        })
+      }
       const outputDigest = keccak256(toHex(`output-${i}`))
       const verdicts: TaskVerdicts = {
         taskId: submitted.taskId,
@@ -163,7 +220,9 @@ async function chainBaseline (): Promise<Run> {
       return true
     })
     clearInterval(beat)
-    return run
+    await assignments.stop()
+    submissions.stop(new Error('the run is over'))
+    return { ...run, submitTxs: mode === 'single' ? singleSubmitTxs : submissions.stats.transactions, assignTxs }
   } finally {
     await anvil.stop()
   }
@@ -207,24 +266,53 @@ async function meshRun (): Promise<Run> {
         process.stderr.write(`task ${i}: ${err.shortMessage ?? err.message}\n`)
         return false
       }
-    })
+    }).then(run => ({ ...run, submitTxs: net.client.submitStats.transactions }))
   } finally {
     await Promise.allSettled(processes.map(async p => p.stop()))
     await net.stop()
   }
 }
 
-const t0 = performance.now()
-const base = await chainBaseline()
-process.stderr.write(`chain baseline: ${base.done.length} tasks settled in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`)
-const t1 = performance.now()
-const mesh = await meshRun()
-process.stderr.write(`mesh: ${mesh.done.length} of ${mesh.started} tasks settled in ${((performance.now() - t1) / 1000).toFixed(1)} s (with start and stop)\n`)
+/** Both ways at one number of tasks in flight. */
+async function chainRuns (total: number, concurrency: number): Promise<Record<ChainMode, Run>> {
+  const out: Partial<Record<ChainMode, Run>> = {}
+  for (const mode of ['single', 'batched'] as const) {
+    const t0 = performance.now()
+    const run = await chainBaseline(mode, total, concurrency)
+    process.stderr.write(`chain alone, ${mode}, ${concurrency} in flight: ${run.done.length} tasks settled in ${((performance.now() - t0) / 1000).toFixed(1)} s (${run.submitTxs} submit, ${run.assignTxs} assign transactions)\n`)
+    out[mode] = run
+  }
+  return out as Record<ChainMode, Run>
+}
 
-const baseline = (name: string, value: number): { name: string, value: number } => ({ name: `chain alone: ${name}`, value })
-printFigures(`session queue: ${MINERS} miners (${MINER_PROCESSES > 0 ? `${MINER_PROCESSES} processes of their own` : 'in the benchmark\'s process'}), ${ORACLES} oracles, 1 client, zero-cost engine, ${CONCURRENCY} tasks in flight, redundancy ${REDUNDANCY}`, [
-  { name: `sustained settled tasks/s (${mesh.done.length} of ${mesh.started} settled)`, value: sustained(mesh), unit: 'tasks/s', baseline: baseline('tasks/s', sustained(base)) },
-  { name: 'submit → settled p50', value: percentile(mesh.latencies, 50), unit: 'ms', baseline: baseline('p50', percentile(base.latencies, 50)) },
-  { name: 'submit → settled p99', value: percentile(mesh.latencies, 99), unit: 'ms', baseline: baseline('p99', percentile(base.latencies, 99)) }
+const atMesh = await chainRuns(TASKS, CONCURRENCY)
+const atCapacity = await chainRuns(Math.max(TASKS, CHAIN_TASKS), CHAIN_CONCURRENCY)
+
+function chainFigures (c: number, r: Record<ChainMode, Run>): BenchFigure[] {
+  const single = (name: string, value: number): { name: string, value: number } => ({ name: `one tx per task: ${name}`, value })
+  return [
+    { name: `${c} in flight: sustained settled tasks/s, batched (${r.batched.done.length} tasks; ${r.batched.submitTxs} submit, ${r.batched.assignTxs} assign tx)`, value: sustained(r.batched), unit: 'tasks/s', baseline: single(`tasks/s (${r.single.done.length} tasks)`, sustained(r.single)) },
+    { name: `${c} in flight: submit → settled p50, batched`, value: percentile(r.batched.latencies, 50), unit: 'ms', baseline: single('p50', percentile(r.single.latencies, 50)) },
+    { name: `${c} in flight: submit → settled p99, batched`, value: percentile(r.batched.latencies, 99), unit: 'ms', baseline: single('p99', percentile(r.single.latencies, 99)) }
+  ]
+}
+printFigures(`session queue, the chain alone: batched submissions and assignments against one transaction of each per task (redundancy ${REDUNDANCY}, settlement batched every ${SETTLE_BATCH_MS} ms)`, [
+  ...chainFigures(CONCURRENCY, atMesh),
+  ...chainFigures(CHAIN_CONCURRENCY, atCapacity)
 ])
+
+if (MESH) {
+  const t1 = performance.now()
+  const mesh = await meshRun()
+  process.stderr.write(`mesh: ${mesh.done.length} of ${mesh.started} tasks settled in ${((performance.now() - t1) / 1000).toFixed(1)} s (with start and stop; ${mesh.submitTxs} submit transactions)\n`)
+  const base = atMesh.batched
+  const baseline = (name: string, value: number): { name: string, value: number } => ({ name: `chain alone, batched: ${name}`, value })
+  printFigures(`session queue: ${MINERS} miners (${MINER_PROCESSES > 0 ? `${MINER_PROCESSES} processes of their own` : 'in the benchmark\'s process'}), ${ORACLES} oracles, 1 client, zero-cost engine, ${CONCURRENCY} tasks in flight, redundancy ${REDUNDANCY}`, [
+    { name: `sustained settled tasks/s (${mesh.done.length} of ${mesh.started} settled; ${mesh.submitTxs} submit tx)`, value: sustained(mesh), unit: 'tasks/s', baseline: baseline('tasks/s', sustained(base)) },
+    { name: 'sustained settled tasks/s, against the chain alone with one tx per task', value: sustained(mesh), unit: 'tasks/s', baseline: { name: 'chain alone, one tx per task: tasks/s', value: sustained(atMesh.single) } },
+    { name: 'sustained settled tasks/s, against the chain\'s capacity (batched)', value: sustained(mesh), unit: 'tasks/s', baseline: { name: `chain alone, batched, ${CHAIN_CONCURRENCY} in flight: tasks/s`, value: sustained(atCapacity.batched) } },
+    { name: 'submit → settled p50', value: percentile(mesh.latencies, 50), unit: 'ms', baseline: baseline('p50', percentile(base.latencies, 50)) },
+    { name: 'submit → settled p99', value: percentile(mesh.latencies, 99), unit: 'ms', baseline: baseline('p99', percentile(base.latencies, 99)) }
+  ])
+}
 process.exit(0)

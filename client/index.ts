@@ -18,7 +18,6 @@ import { CID } from 'multiformats/cid'
 import { bytesToHex, numberToBytes } from 'viem'
 import { minerStandings } from '../contracts/actions/registry.ts'
 import { getSession } from '../contracts/actions/sessions.ts'
-import { submitTask } from '../contracts/actions/tasks.ts'
 import { settledTaskIds, watchHub } from '../contracts/context.ts'
 import { taskParamsDigest } from '../protocols/blocks/index.ts'
 import { defaultValidators, installGossip, publishMessage } from '../protocols/gossip/index.ts'
@@ -29,6 +28,7 @@ import { Channel } from './channel.ts'
 import { noteDecline } from './declines.ts'
 import { InvalidSubmitParamsError, NoEligibleMinerError, TaskFailedError } from './errors.ts'
 import { fetchAcceptedOutput } from './result.ts'
+import { SubmitBatcher } from './submit-batch.ts'
 import { STREAM_OPEN_TIMEOUT_MS, streamTokens } from './token-stream.ts'
 import type { ClientNode, Tracked } from './tracked.ts'
 import type { MinerOutcome, MinerInfo, ModelInfo, SessionInfo, SubmitParams, TaskClient, TaskHandle, TaskRecord, TaskResult, TaskStatus, TaskUpdate } from './types.ts'
@@ -41,6 +41,8 @@ import type { Hex } from 'viem'
 export * from './types.ts'
 export * from './errors.ts'
 export { STREAM_OPEN_TIMEOUT_MS }
+export { DEFAULT_SUBMIT_BATCH_MS } from './submit-batch.ts'
+export type { SubmitBatcherStats } from './submit-batch.ts'
 export type { ClientNode } from './tracked.ts'
 
 const log = logger('cortensor:client')
@@ -60,6 +62,11 @@ export interface TaskClientInit {
   historySize?: number
   /** how long `submit` waits for enough miners free for the session before NoEligibleMinerError; default 10 s */
   eligibleWaitMs?: number
+  /**
+   * how long a submission waits for others to share its transaction when none of this client's is in
+   * flight (while one is, the next ones gather until it is mined); default DEFAULT_SUBMIT_BATCH_MS
+   */
+  submitBatchMs?: number
 }
 
 export const DEFAULT_MAX_TOKENS = 64
@@ -121,6 +128,8 @@ export class CortensorTaskClient implements TaskClient {
   readonly pool: PoolView
   /** topic prefix: `/<network>` unless given */
   readonly prefix: string
+  /** this client's submissions go out together: one transaction for the tasks submitted while another is mined */
+  private readonly submissions: SubmitBatcher
   private readonly tracked = new Map<string, Tracked>()
   private readonly history: TaskRecord[] = []
   private uninstall?: () => void
@@ -133,6 +142,12 @@ export class CortensorTaskClient implements TaskClient {
     this.sessionId = init.sessionId
     this.pool = new PoolView(init.heartbeatIntervalMs ?? 2000)
     this.prefix = init.topicPrefix ?? `/${init.node.network}`
+    this.submissions = new SubmitBatcher({ chain: init.chain, batchMs: init.submitBatchMs })
+  }
+
+  /** Submission transactions this client sent and the tasks they carried. */
+  get submitStats (): { transactions: number, tasks: number } {
+    return { ...this.submissions.stats }
   }
 
   async start (): Promise<void> {
@@ -243,6 +258,7 @@ export class CortensorTaskClient implements TaskClient {
       return
     }
     this.closed = true
+    this.submissions.stop(new TaskFailedError('client-closed', 'the client was closed'))
     this.watcher?.stop()
     this.discovery?.stop()
     this.uninstall?.()
@@ -366,8 +382,8 @@ export class CortensorTaskClient implements TaskClient {
       await this.awaitEligible(sessionId, session.redundancy)
     }
     // throws ContractRuleError (InsufficientDeposit, SessionIsClosed, …) before anything reaches the mesh
-    // transactions go out one at a time (one nonce sequence), their receipts are awaited side by side
-    const submitted = await submitTask(chain.wallet, { hub: chain.hub, sessionId, promptDigest: bytesToHex(promptCid.multihash.digest), maxTokens, paramsDigest, serialize: chain.serial })
+    // submissions made while another of this client's is being mined share one transaction; each task has its own id and seed
+    const submitted = await this.submissions.submit(sessionId, { promptDigest: bytesToHex(promptCid.multihash.digest), maxTokens, paramsDigest })
     const taskId = submitted.taskId
     const abort = new AbortController()
     let resolveResult!: (r: TaskResult) => void
@@ -408,7 +424,7 @@ export class CortensorTaskClient implements TaskClient {
     }
     t.queued = queued
     await publishMessage(node.libp2p.services.pubsub, 'task', queued, { prefix: this.prefix, model: this.init.modelId })
-    this.update(t, 'queued', `tx ${submitted.hash}`)
+    this.update(t, 'queued', `tx ${submitted.hash}${submitted.batchSize > 1 ? ` (${submitted.batchSize} tasks)` : ''}`)
     // the selection is reproducible from the chain's seed and the pool, so the client draws it too and
     // opens the token stream to the first miner it expects while the leader assigns: the miner holds
     // the request until it takes the assignment (or answers at once that it was not assigned)

@@ -52,6 +52,8 @@ export interface NetworkInit {
   oraclesWithoutModel?: boolean
   /** how long the leader gathers round-0 assignments before one hub transaction; default the oracle's (250 ms) */
   assignBatchMs?: number
+  /** how long a client submission waits for others to share its transaction; default the client's (5 ms) */
+  submitBatchMs?: number
   heartbeatIntervalMs?: number
   /** miners end a reservation whose session sent no task for this long (default 30 s) */
   reservationIdleMs?: number
@@ -277,7 +279,8 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
       chain: clientChain,
       sessionId,
       modelId,
-      heartbeatIntervalMs
+      heartbeatIntervalMs,
+      submitBatchMs: init.submitBatchMs
     })
     stoppers.push(async () => { await client.close() })
     say(`client ${clientNode.peerIdentity.address} owns session ${sessionId} (redundancy ${redundancy})`)

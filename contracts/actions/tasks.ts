@@ -2,7 +2,7 @@
 import { encodeAbiParameters, keccak256 } from 'viem'
 import { readContract } from 'viem/actions'
 import { TASK_STATUS } from '../constants.ts'
-import { decodeHubError } from '../errors.ts'
+import { decodeHubError, EventNotFoundError } from '../errors.ts'
 import { cortensorHubAbi } from '../generated/cortensorHub.ts'
 import { eventOf, sendHub } from './send.ts'
 import type { TaskStatusName } from '../constants.ts'
@@ -38,6 +38,50 @@ export async function submitTask (client: HubWalletClient, p: SubmitTaskParamete
   const res = await sendHub(client, p.hub, 'submitTask', [p.sessionId, p.promptDigest, { maxTokens: p.maxTokens, paramsDigest: p.paramsDigest }], undefined, p.serialize)
   const ev = eventOf(res, 'TaskSubmitted')
   return { ...res, taskId: ev.args.taskId, seed: ev.args.seed, reservedWei: ev.args.reserved }
+}
+
+/** Tasks in one `submitTasks` transaction at most (the hub's MAX_SUBMIT_BATCH: about 3.2M gas). */
+export const MAX_SUBMIT_BATCH = 100
+
+export interface TaskSubmission {
+  /** sha256 multihash digest of the prompt's CID */
+  promptDigest: Hex
+  maxTokens: number
+  /** digest of the dag-json sampling parameters */
+  paramsDigest: Hex
+}
+export interface SubmitTasksParameters extends HubTarget {
+  sessionId: bigint
+  /** 1 to MAX_SUBMIT_BATCH tasks of the session, in the order they are given ids */
+  tasks: TaskSubmission[]
+}
+export interface SubmitTaskResult {
+  taskId: bigint
+  /** selection seed (prevrandao of the submit block mixed with the task id) */
+  seed: bigint
+  reservedWei: bigint
+}
+export interface SubmitTasksReturnType extends HubWriteResult {
+  /** one per task given, in the same order */
+  tasks: SubmitTaskResult[]
+}
+
+/**
+ * Many tasks of one session in one transaction. Each task gets its own id,
+ * seed and reservation, as `submitTask` gives it; one task the hub refuses
+ * (ContractRuleError, e.g. InsufficientDeposit) refuses them all.
+ */
+export async function submitTasks (client: HubWalletClient, p: SubmitTasksParameters & { serialize?: SendSerializer }): Promise<SubmitTasksReturnType> {
+  const res = await sendHub(client, p.hub, 'submitTasks', [
+    p.sessionId,
+    p.tasks.map(t => t.promptDigest),
+    p.tasks.map(t => ({ maxTokens: t.maxTokens, paramsDigest: t.paramsDigest }))
+  ], undefined, p.serialize)
+  const tasks = res.logs.flatMap(l => l.eventName === 'TaskSubmitted' ? [{ taskId: l.args.taskId, seed: l.args.seed, reservedWei: l.args.reserved }] : [])
+  if (tasks.length !== p.tasks.length) {
+    throw new EventNotFoundError(`TaskSubmitted (${p.tasks.length} expected, ${tasks.length} found)`, res.hash)
+  }
+  return { ...res, tasks }
 }
 
 export interface AssignTasksParameters extends HubTarget {

@@ -49,6 +49,9 @@ error InsufficientDeposit(uint256 sessionId, uint256 needed, uint256 available);
 // task queue
 error InvalidMaxTokens();
 error InvalidPromptDigest();
+error EmptySubmitBatch();
+error SubmitBatchLengthMismatch(uint256 prompts, uint256 params);
+error SubmitBatchTooLarge(uint256 count, uint256 max);
 error UnknownTask(uint256 taskId);
 error TaskNotQueued(uint256 taskId, uint8 status);
 error TaskNotAssigned(uint256 taskId, uint8 status);

@@ -55,7 +55,30 @@ abstract contract TaskQueue is NodeRegistry, Sessions, OracleSet {
     event MinerReassigned(uint256 indexed taskId, address indexed previous, address indexed replacement, uint256 index);
     event TaskExpired(uint256 indexed taskId, uint256 released);
 
+    /// Tasks in one `submitTasks` call at most. A task costs about 31k gas in a batch (its storage slot, its
+    /// event), so 100 take about 3.2M gas: an eighth of a 30M-gas block, within any chain's per-transaction
+    /// cap, and about 10 KB of calldata.
+    uint256 public constant MAX_SUBMIT_BATCH = 100;
+
     function submitTask(uint256 sessionId, bytes32 promptDigest, TaskParams calldata params) external returns (uint256 taskId) {
+        taskId = _submitTask(sessionId, promptDigest, params);
+    }
+
+    /// Many tasks of one session in one transaction: each is checked, reserved and announced (its own
+    /// `TaskSubmitted`, id and seed) exactly as `submitTask` would, in order; one refused task reverts them all.
+    /// Ids are consecutive from the returned first one.
+    function submitTasks(uint256 sessionId, bytes32[] calldata promptDigests, TaskParams[] calldata params) external returns (uint256 firstTaskId) {
+        uint256 n = promptDigests.length;
+        if (n == 0) revert EmptySubmitBatch();
+        if (n != params.length) revert SubmitBatchLengthMismatch(n, params.length);
+        if (n > MAX_SUBMIT_BATCH) revert SubmitBatchTooLarge(n, MAX_SUBMIT_BATCH);
+        firstTaskId = _submitTask(sessionId, promptDigests[0], params[0]);
+        for (uint256 i = 1; i < n; i++) {
+            _submitTask(sessionId, promptDigests[i], params[i]);
+        }
+    }
+
+    function _submitTask(uint256 sessionId, bytes32 promptDigest, TaskParams calldata params) internal returns (uint256 taskId) {
         Session storage s = _openSession(sessionId);
         if (s.owner != msg.sender) revert NotSessionOwner(sessionId, msg.sender);
         uint256 endsAt = uint256(s.createdAt) + s.reservePeriodS;

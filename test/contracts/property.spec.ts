@@ -5,11 +5,11 @@ import { keccak256, toHex } from 'viem'
 import { readContract } from 'viem/actions'
 import {
   addOracle, deployHub, hubDomain, assignTasks, closeSession, cortensorHubAbi, createSession, expireTask, getNode, getSession, heartbeat, registerNode, requestUnstake,
-  settleBatch, signPrecommit, submitTask, topUpSession, withdrawEarnings, withdrawStake, ROLE_MINER, VERDICT_FAULTY, VERDICT_HONEST, VERDICT_MISSED
+  settleBatch, signPrecommit, submitTask, submitTasks, topUpSession, withdrawEarnings, withdrawStake, ROLE_MINER, VERDICT_FAULTY, VERDICT_HONEST, VERDICT_MISSED
 } from '../../contracts/index.ts'
 import { MODEL, PARAMS, PROMPT, SESSION, startFixture } from './fixture.ts'
 import type { Fixture } from './fixture.ts'
-import type { HubWriteResult } from '../../contracts/index.ts'
+import type { HubWriteResult, SubmitTasksReturnType } from '../../contracts/index.ts'
 
 type Cmd =
   | { kind: 'create', deposit: number }
@@ -17,6 +17,7 @@ type Cmd =
   | { kind: 'submit', session: number, maxTokens: number }
   | { kind: 'assign', task: number }
   | { kind: 'settle', task: number, verdicts: number[], tokens: number[] }
+  | { kind: 'submitMany', session: number, maxTokens: number[] }
   | { kind: 'work', session: number, maxTokens: number, verdicts: number[], tokens: number[] }
   | { kind: 'expire', task: number, wait: number }
   | { kind: 'close', session: number }
@@ -27,6 +28,7 @@ const cmd: fc.Arbitrary<Cmd> = fc.oneof(
   fc.record({ kind: fc.constant('create' as const), deposit: fc.integer({ min: 0, max: 2000 }) }),
   fc.record({ kind: fc.constant('topUp' as const), session: fc.nat(3), amount: fc.integer({ min: 1, max: 1000 }) }),
   fc.record({ kind: fc.constant('submit' as const), session: fc.nat(3), maxTokens: fc.integer({ min: 1, max: 200 }) }),
+  fc.record({ kind: fc.constant('submitMany' as const), session: fc.nat(3), maxTokens: fc.array(fc.integer({ min: 1, max: 200 }), { minLength: 1, maxLength: 4 }) }),
   fc.record({ kind: fc.constant('assign' as const), task: fc.nat(5) }),
   fc.record({ kind: fc.constant('settle' as const), task: fc.nat(5), verdicts: fc.array(fc.nat(2), { minLength: 3, maxLength: 3 }), tokens: fc.array(fc.nat(220), { minLength: 3, maxLength: 3 }) }),
   { arbitrary: fc.record({ kind: fc.constant('work' as const), session: fc.nat(3), maxTokens: fc.integer({ min: 1, max: 200 }), verdicts: fc.array(fc.nat(2), { minLength: 3, maxLength: 3 }), tokens: fc.array(fc.nat(200), { minLength: 3, maxLength: 3 }) }), weight: 4 },
@@ -90,6 +92,12 @@ describe('contracts: value conservation over random call sequences', function ()
               if (sessionId != null) {
                 const r = await attempt(async () => submitTask(f.user, { hub, sessionId, promptDigest: PROMPT, maxTokens: c.maxTokens, paramsDigest: PARAMS }))
                 if (r != null) { tasks.push((r as any).taskId) }
+              }
+              break
+            case 'submitMany':
+              if (sessionId != null) {
+                const r = await attempt(async () => submitTasks(f.user, { hub, sessionId, tasks: c.maxTokens.map(maxTokens => ({ promptDigest: PROMPT, maxTokens, paramsDigest: PARAMS })) }))
+                if (r != null) { tasks.push(...(r as SubmitTasksReturnType).tasks.map(t => t.taskId)) }
               }
               break
             case 'assign':

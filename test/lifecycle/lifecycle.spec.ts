@@ -12,8 +12,10 @@ describe('task lifecycle: client → chain → mesh → miners → oracles → c
 
   before(async function () {
     // a wide assignment window, so tasks submitted together share one however slowly their submissions
-    // reach the chain; the first settlement that needs its assignment on chain writes the whole batch
-    ln = await startLifecycleNet({ assignBatchMs: 10_000 })
+    // reach the chain; the first settlement that needs its assignment on chain writes the whole batch.
+    // A submission window of 100 ms, so submissions started together share a transaction however unevenly
+    // their prompts are stored on a loaded machine
+    ln = await startLifecycleNet({ assignBatchMs: 10_000, submitBatchMs: 100 })
   })
 
   after(async function () {
@@ -59,15 +61,26 @@ describe('task lifecycle: client → chain → mesh → miners → oracles → c
     expect(rep).to.be.greaterThan(5000)
   })
 
-  it('writes the hub copies of assignments made together in one transaction, and every task settles', async function () {
+  it('submits tasks made together in fewer transactions than tasks, writes their assignments in one, and every task settles', async function () {
     const { net } = ln
     const before = net.oracles.reduce((n, o) => n + o.role.stats.assignTransactions, 0)
+    const submitsBefore = net.client.submitStats
     const tasks = await Promise.all([0, 1, 2].map(async i => net.client.submit(`together ${i}: the water was cold`, { maxTokens: 4 })))
     const results = await Promise.all(tasks.map(async t => t.result))
     for (const r of results) {
       expect(r.miners.every(m => m.outcome === 'accepted')).to.equal(true)
     }
     const ids = tasks.map(t => t.taskId)
+    // each task has its own id and seed, and shares its submit transaction with another
+    expect(new Set(ids).size).to.equal(3)
+    const submitted = await getContractEvents(net.owner, { address: net.hub, abi: cortensorHubAbi, eventName: 'TaskSubmitted', fromBlock: 0n, strict: true })
+    const mine = submitted.filter(l => ids.includes(l.args.taskId))
+    expect(mine).to.have.length(3)
+    expect(new Set(mine.map(l => l.args.seed)).size).to.equal(3)
+    const submitTxs = new Set(results.map(r => r.submitTxHash))
+    expect(submitTxs).to.deep.equal(new Set(mine.map(l => l.transactionHash)))
+    expect(submitTxs.size).to.be.lessThan(3)
+    expect(net.client.submitStats).to.deep.equal({ transactions: submitsBefore.transactions + submitTxs.size, tasks: submitsBefore.tasks + 3 })
     const logs = await getContractEvents(net.owner, { address: net.hub, abi: cortensorHubAbi, eventName: 'TaskAssigned', fromBlock: 0n, strict: true })
     const txOf = new Map(logs.filter(l => ids.includes(l.args.taskId)).map(l => [l.args.taskId, l.transactionHash]))
     expect([...txOf.keys()].sort()).to.deep.equal([...ids].sort())
