@@ -153,7 +153,18 @@ export class Assigner {
       await new Promise(resolve => setTimeout(resolve, Math.max(0, deadlineS * 1000 - Date.now()) + 1100))
       await send()
     }
-    const msg: Assignment = {
+    const msg = this.replacementRound(task, round, replacement, current[index].toLowerCase())
+    // the hub holds the replacement now: taken here before it is gossiped, so the replacement's ack (which can
+    // arrive while the gossip is still being sent) finds its slot
+    this.init.apply(task, assignedEvent(msg))
+    await publishMessage(this.init.node.libp2p.services.pubsub, 'assignment', msg, { prefix: this.init.prefix })
+    this.init.stats.reassigned++
+    this.init.say(`task ${task.queued.taskId}: ${current[index]} replaced by ${replacement} (round ${round})`)
+  }
+
+  /** The gossip of a replacement round: `replacement` takes the slot of `replaced`. */
+  private replacementRound (task: OracleTask, round: number, replacement: string, replaced: string): Assignment {
+    return {
       taskId: task.queued.taskId,
       sessionId: task.queued.sessionId,
       miners: [addressToBytes(replacement as Hex)],
@@ -163,16 +174,10 @@ export class Assigner {
       signature: new Uint8Array(0),
       ...announcementDigests(task),
       // named, so that a node whose clock has not timed the miner out yet takes the replacement all the same
-      replaced: [addressToBytes(current[index].toLowerCase() as Hex)],
+      replaced: [addressToBytes(replaced as Hex)],
       // the replacement may have joined after the announcement went round
       announcement: TaskQueued.encode(task.queued)
     }
-    // the hub holds the replacement now: taken here before it is gossiped, so the replacement's ack (which can
-    // arrive while the gossip is still being sent) finds its slot
-    this.init.apply(task, assignedEvent(msg))
-    await publishMessage(this.init.node.libp2p.services.pubsub, 'assignment', msg, { prefix: this.init.prefix })
-    this.init.stats.reassigned++
-    this.init.say(`task ${task.queued.taskId}: ${current[index]} replaced by ${replacement} (round ${round})`)
   }
 
   /**
@@ -201,18 +206,7 @@ export class Assigner {
       this.init.say(`task ${task.queued.taskId}: no replacement for ${gone}, refused by the hub: ${err.message}`)
       return false
     }
-    const msg: Assignment = {
-      taskId: task.queued.taskId,
-      sessionId: task.queued.sessionId,
-      miners: [addressToBytes(replacement as Hex)],
-      selectionSeed: Uint8Array.from(roundSeed(task, round)),
-      leader: addressToBytes(this.init.address as Hex),
-      round,
-      signature: new Uint8Array(0),
-      ...announcementDigests(task),
-      replaced: [addressToBytes(gone as Hex)],
-      announcement: TaskQueued.encode(task.queued)
-    }
+    const msg = this.replacementRound(task, round, replacement, gone)
     if (!this.init.apply(task, assignedEvent(msg))) {
       return false
     }

@@ -39,6 +39,18 @@ async function openSession (ln: LifecycleNet, terms: { redundancy: number, reser
   return sessionId
 }
 
+/** What each miner says from now on, by address (its lines still go where they went). */
+function captureLines (ln: LifecycleNet): Map<string, string[]> {
+  const lines = new Map<string, string[]>()
+  for (const m of ln.net.miners) {
+    const own: string[] = []
+    lines.set(m.role.address, own)
+    const prev = m.role.init.onLine
+    m.role.init.onLine = (l) => { own.push(l); prev?.(l) }
+  }
+  return lines
+}
+
 /** A node that is neither miner nor oracle: no heartbeat has ever reached it. */
 async function freshNode (ln: LifecycleNet, dir: string): Promise<CortensorNode> {
   const config = await resolveConfig({
@@ -140,13 +152,7 @@ describe('node pool: DHT pool keys and ephemeral reservations', function () {
     const C = await openSession(ln, { redundancy: 1, reservePeriodS: 3600, maxTasks: 1 })
     const reservedBy = (address: string): bigint | undefined => oracle.pool.get(address)?.heartbeat.reservedBySession
     // what each miner says about its reservations
-    const lines = new Map<string, string[]>()
-    for (const m of net.miners) {
-      const own: string[] = []
-      lines.set(m.role.address, own)
-      const prev = m.role.init.onLine
-      m.role.init.onLine = (l) => { own.push(l); prev?.(l) }
-    }
+    const lines = captureLines(ln)
 
     const taskA = await net.client.submit('the first session asks', { maxTokens: 8, sessionId: A })
     // the leader's pool (its selection input) learns the reservation from the miner's heartbeat
@@ -197,13 +203,7 @@ describe('node pool: DHT pool keys and ephemeral reservations', function () {
     const { net } = ln
     const oracle = net.oracles[0].role
     const IDLE_S = 3
-    const lines = new Map<string, string[]>()
-    for (const m of net.miners) {
-      const own: string[] = []
-      lines.set(m.role.address, own)
-      const prev = m.role.init.onLine
-      m.role.init.onLine = (l) => { own.push(l); prev?.(l) }
-    }
+    const lines = captureLines(ln)
     const setIdle = (ms: number): void => { for (const m of net.miners) { m.role.init.reservationIdleMs = ms } }
     const free = (): boolean => net.miners.every(m => m.role.reservedFor == null && oracle.pool.get(m.role.address)?.heartbeat.reservedBySession === 0n)
     // whatever the test above left reserved ends once it has been idle that long
