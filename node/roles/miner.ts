@@ -456,7 +456,15 @@ export class MinerRole {
     if (assigned != null && !(await assigned)) {
       return
     }
-    const output: OutputDoc = { taskId: taskId.toString(), modelId: this.modelId, text: result.text, tokens: result.tokens, finishReason: result.finishReason, promptTokens: result.promptTokens }
+    const output: OutputDoc = {
+      taskId: taskId.toString(),
+      modelId: this.modelId,
+      text: result.text,
+      tokens: result.tokens,
+      finishReason: result.finishReason,
+      promptTokens: result.promptTokens,
+      ...(result.chatTemplate != null ? { chatTemplate: result.chatTemplate } : {})
+    }
     const outputCid = await node.store.putJson(output)
     buffer.finish({ tokenCount: result.tokens.length, outputCid: outputCid.bytes, promptTokens: result.promptTokens })
     const salt = bytesToHex(randomBytes(32))

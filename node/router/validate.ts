@@ -7,6 +7,7 @@
  */
 import { ApiError, invalidParam } from './errors.ts'
 import { parseMessages, renderChat } from './prompt.ts'
+import type { ChatMessage } from './prompt.ts'
 import type { ResolvedRouterOptions } from './options.ts'
 import type { SubmitParams } from '../../client/types.ts'
 
@@ -15,7 +16,10 @@ export const MAX_REFERENCE_LENGTH = 256
 
 /** What every completion route hands to the task runner. */
 export interface TaskRequest {
+  /** the prompt, or a chat's plain transcript (what listings show and usage estimates count) */
   prompt: string
+  /** a chat's messages: the task carries them, and miners render them with the model's template */
+  messages?: ChatMessage[]
   /** as requested; undefined: the session's model */
   model?: string
   stream: boolean
@@ -210,14 +214,15 @@ function modelField (b: Body, required: boolean): string | undefined {
 export function parseChatRequest (body: unknown, o: ResolvedRouterOptions): TaskRequest {
   const b = asBody(body)
   const model = modelField(b, true)
-  const prompt = renderChat(parseMessages(b.messages))
+  const messages = parseMessages(b.messages)
+  const prompt = renderChat(messages)
   checkN(b)
   const { maxTokens, params } = sampling(b, o, maxTokensOf(b, o, ['max_completion_tokens', 'max_tokens']))
   const user = optString(b, 'user', MAX_REFERENCE_LENGTH)
   if (user != null) {
     params.clientReference = user
   }
-  return { prompt, model, ...streamFields(b), maxTokens, params }
+  return { prompt, messages, model, ...streamFields(b), maxTokens, params }
 }
 
 /** `POST /v1/completions` */
