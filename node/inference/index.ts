@@ -49,7 +49,7 @@ export { probeHardware, benchmarkEngine, classifyHardware, measureHardware } fro
 export type { HardwareClass, HardwareProbe, HardwareBenchmark, HardwareReport } from './hardware.ts'
 export { getSharedLlama, disposeSharedLlamas } from './llama.ts'
 export type { GpuChoice } from './llama.ts'
-export { generateModel, inspectGguf, modelIdOf, presetParameters, isPresetName, PRESETS, PRESET_NAMES } from './gguf/index.ts'
+export { generateModel, GENERATOR_REVISION, inspectGguf, modelIdOf, presetParameters, isPresetName, PRESETS, PRESET_NAMES } from './gguf/index.ts'
 export type { GgufSummary, Hex32, PresetName, TensorTypeName } from './gguf/index.ts'
 export * from './errors.ts'
 export type { ReplayVerdict, ReplayPolicy, ReplayEvidence, FinishReason, PositionScore } from '../../protocols/replay/index.ts'

@@ -31,6 +31,13 @@ export const PRESETS = {
   medium: { embedding: 768, feedForward: 2048, blocks: 12, heads: 12, kvHeads: 12, contextLength: 2048, type: 'f16' }
 } as const satisfies Record<string, ModelShape>
 
+/**
+ * Revision of the generator's output: files of an older revision differ in
+ * bytes (and so in model id). 2: the ChatML chat template and its control
+ * tokens. Caches name their files with it, so a stale file is never reused.
+ */
+export const GENERATOR_REVISION = 2
+
 export type PresetName = keyof typeof PRESETS
 export const PRESET_NAMES = Object.keys(PRESETS) as PresetName[]
 
