@@ -8,8 +8,8 @@
  */
 import { createHash } from 'node:crypto'
 import { resolveParams } from '../node/inference/index.ts'
-import type { GgufSummary, Hex32 } from '../node/inference/gguf/inspect.ts'
 import { PLAIN_TRANSCRIPT, promptText } from '../protocols/prompt/index.ts'
+import type { GgufSummary, Hex32 } from '../node/inference/gguf/inspect.ts'
 import type { GeneratedToken, GenerateParams, GenerationResult, InferenceEngine, RenderedPrompt } from '../node/inference/index.ts'
 import type { PromptInput } from '../protocols/prompt/index.ts'
 

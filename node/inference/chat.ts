@@ -135,4 +135,3 @@ export function renderPromptWith (renderer: ChatRenderer, tokenizePlain: (text: 
   }
   return { tokens: renderer.render(input.messages), chatTemplate: renderer.name }
 }
-

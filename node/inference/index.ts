@@ -5,8 +5,8 @@
  * deterministic GGUF generator used for tests, benchmarks and the devnet.
  */
 import { createInferenceEngine } from './engine.ts'
-import type { GeneratedToken, GenerateParams, GenerationResult, InferenceEngineInit } from './engine.ts'
 import type { ChatRenderer, RenderedPrompt } from './chat.ts'
+import type { GeneratedToken, GenerateParams, GenerationResult, InferenceEngineInit } from './engine.ts'
 import type { Hex32, GgufSummary } from './gguf/inspect.ts'
 import type { PromptInput } from '../../protocols/prompt/index.ts'
 

@@ -7,8 +7,8 @@
  */
 import { ApiError, invalidParam } from './errors.ts'
 import { parseMessages, renderChat } from './prompt.ts'
-import type { ChatMessage } from './prompt.ts'
 import type { ResolvedRouterOptions } from './options.ts'
+import type { ChatMessage } from './prompt.ts'
 import type { SubmitParams } from '../../client/types.ts'
 
 export const MAX_STOP_SEQUENCES = 4
