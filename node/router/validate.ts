@@ -256,13 +256,23 @@ export function parseCompletionRequest (body: unknown, o: ResolvedRouterOptions)
  * `POST /api/v1/completions[/:sessionId]` and the WebSocket's `submit`:
  * Cortensor's fields (`prompt`, `stream`, `max_tokens`, `temperature`,
  * `top_p`, `top_k`, `timeout` in seconds, `client_reference`) plus `seed`,
- * `stop` and an optional `model` that must be the session's.
+ * `stop` and an optional `model` that must be the session's. Instead of
+ * `prompt`, `messages` (OpenAI's chat messages) asks for a chat that miners
+ * render with the model's own template.
  */
 export function parseCortensorRequest (body: unknown, o: ResolvedRouterOptions): TaskRequest {
   const b = asBody(body)
-  const prompt = b.prompt
+  let prompt = b.prompt
+  let messages: ChatMessage[] | undefined
+  if (present(b, 'messages')) {
+    if (present(b, 'prompt')) {
+      throw invalidParam('messages', 'give prompt or messages, not both')
+    }
+    messages = parseMessages(b.messages)
+    prompt = renderChat(messages)
+  }
   if (typeof prompt !== 'string') {
-    throw invalidParam('prompt', prompt == null ? 'is required' : 'must be a string', prompt == null ? 'missing_required_parameter' : 'invalid_type')
+    throw invalidParam('prompt', prompt == null ? 'is required (or messages)' : 'must be a string', prompt == null ? 'missing_required_parameter' : 'invalid_type')
   }
   const model = modelField(b, false)
   const { maxTokens, params } = sampling(b, o, maxTokensOf(b, o, ['max_tokens']))
@@ -274,7 +284,7 @@ export function parseCortensorRequest (body: unknown, o: ResolvedRouterOptions):
   if (ref != null) {
     params.clientReference = ref
   }
-  return { prompt, model, stream: optBoolean(b, 'stream') ?? false, includeUsage: false, maxTokens, params }
+  return { prompt, ...(messages != null ? { messages } : {}), model, stream: optBoolean(b, 'stream') ?? false, includeUsage: false, maxTokens, params }
 }
 
 /**
