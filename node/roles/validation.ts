@@ -224,10 +224,9 @@ function promptReplayer (ctx: ValidationContext & { engine?: LlamaInferenceEngin
     prompt ??= await taskPrompt(node.libp2p, node.store, node.config.network, q, [input.promptHolder], AbortSignal.timeout(FETCH_TIMEOUT_MS))
     ctx.onReplay?.()
     const p = q.params
-    // the output names the template its prompt was rendered with: the one this model renders chats with, none for a plain prompt
-    const template = typeof prompt === 'string' ? undefined : engine.chat.name
-    if (doc.chatTemplate !== template) {
-      ctx.say(`task ${q.taskId}: replay failed: the output says chat template ${doc.chatTemplate ?? 'none'}, the model's is ${template ?? 'none'}`)
+    const mismatch = templateMismatch(engine, prompt, doc)
+    if (mismatch != null) {
+      ctx.say(`task ${q.taskId}: replay failed: ${mismatch}`)
       return false
     }
     try {
@@ -249,6 +248,15 @@ function promptReplayer (ctx: ValidationContext & { engine?: LlamaInferenceEngin
       throw err
     }
   }
+}
+
+/**
+ * The output names the template its prompt was rendered with: the one this
+ * model renders chats with, none for a plain prompt. Undefined when it does.
+ */
+function templateMismatch (engine: Pick<LlamaInferenceEngine, 'chat'>, prompt: PromptInput, doc: OutputDoc): string | undefined {
+  const template = typeof prompt === 'string' ? undefined : engine.chat.name
+  return doc.chatTemplate === template ? undefined : `the output says chat template ${doc.chatTemplate ?? 'none'}, the model's is ${template ?? 'none'}`
 }
 
 /**
