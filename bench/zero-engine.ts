@@ -8,8 +8,10 @@
  */
 import { createHash } from 'node:crypto'
 import { resolveParams } from '../node/inference/index.ts'
+import { PLAIN_TRANSCRIPT, promptText } from '../protocols/prompt/index.ts'
 import type { GgufSummary, Hex32 } from '../node/inference/gguf/inspect.ts'
-import type { GeneratedToken, GenerateParams, GenerationResult, InferenceEngine } from '../node/inference/index.ts'
+import type { GeneratedToken, GenerateParams, GenerationResult, InferenceEngine, RenderedPrompt } from '../node/inference/index.ts'
+import type { PromptInput } from '../protocols/prompt/index.ts'
 
 /** model id the zero-cost engine serves under (a session's model must match it) */
 export const ZERO_COST_MODEL_ID: Hex32 = `0x${createHash('sha256').update('cortensor/zero-cost-engine/v1').digest('hex')}`
@@ -26,10 +28,17 @@ export class ZeroCostEngine implements InferenceEngine {
   readonly contextSize = Number.POSITIVE_INFINITY
   readonly queued = 0
   closed = false
+  /** chats are rendered as the plain transcript */
+  readonly chat = { name: PLAIN_TRANSCRIPT }
 
   /** one token per byte */
   tokenizePrompt (prompt: string): number[] {
     return [...new TextEncoder().encode(prompt)]
+  }
+
+  renderPrompt (input: PromptInput): RenderedPrompt {
+    const tokens = this.tokenizePrompt(promptText(input))
+    return typeof input === 'string' ? { tokens } : { tokens, chatTemplate: PLAIN_TRANSCRIPT }
   }
 
   detokenize (tokens: number[]): string {
@@ -37,9 +46,10 @@ export class ZeroCostEngine implements InferenceEngine {
   }
 
   /** `maxTokens` lowercase letters, starting where the prompt's hash says. */
-  async * generate (prompt: string, params?: GenerateParams, signal?: AbortSignal): AsyncGenerator<GeneratedToken, GenerationResult, undefined> {
+  async * generate (prompt: PromptInput, params?: GenerateParams, signal?: AbortSignal): AsyncGenerator<GeneratedToken, GenerationResult, undefined> {
     const { maxTokens } = resolveParams(params)
-    const start = createHash('sha256').update(prompt).digest()[0]
+    const rendered = this.renderPrompt(prompt)
+    const start = createHash('sha256').update(promptText(prompt)).digest()[0]
     const tokens: number[] = []
     for (let i = 0; i < maxTokens; i++) {
       signal?.throwIfAborted()
@@ -47,10 +57,10 @@ export class ZeroCostEngine implements InferenceEngine {
       tokens.push(token)
       yield { token, text: String.fromCharCode(token) }
     }
-    return { tokens, text: this.detokenize(tokens), finishReason: 'length', promptTokens: this.tokenizePrompt(prompt).length }
+    return { tokens, text: this.detokenize(tokens), finishReason: 'length', promptTokens: rendered.tokens.length, ...(rendered.chatTemplate != null ? { chatTemplate: rendered.chatTemplate } : {}) }
   }
 
-  async complete (prompt: string, params?: GenerateParams, signal?: AbortSignal): Promise<GenerationResult> {
+  async complete (prompt: PromptInput, params?: GenerateParams, signal?: AbortSignal): Promise<GenerationResult> {
     const gen = this.generate(prompt, params, signal)
     for (;;) {
       const next = await gen.next()

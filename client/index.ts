@@ -24,6 +24,7 @@ import { defaultValidators, installGossip, publishMessage } from '../protocols/g
 import { MAX_INLINE_PROMPT_BYTES, MinerVerdict, addressToBytes } from '../protocols/messages/index.ts'
 import { MinerRegistrations, registeredHeartbeats } from '../protocols/pool/registrations.ts'
 import { DEFAULT_RESERVATION_IDLE_MS, PoolView } from '../protocols/pool/view.ts'
+import { InvalidPromptError, promptDoc as toPromptDoc, promptText } from '../protocols/prompt/index.ts'
 import { Channel } from './channel.ts'
 import { noteDecline } from './declines.ts'
 import { InvalidSubmitParamsError, NoEligibleMinerError, TaskFailedError } from './errors.ts'
@@ -33,8 +34,8 @@ import { STREAM_OPEN_TIMEOUT_MS, streamTokens } from './token-stream.ts'
 import type { ClientNode, Tracked } from './tracked.ts'
 import type { MinerOutcome, MinerInfo, ModelInfo, SessionInfo, SubmitParams, TaskClient, TaskHandle, TaskRecord, TaskResult, TaskStatus, TaskUpdate } from './types.ts'
 import type { ChainContext, HubLog, HubWatcher } from '../contracts/context.ts'
-import type { PromptDoc } from '../protocols/blocks/index.ts'
 import type { TaskParams, TaskQueued } from '../protocols/messages/index.ts'
+import type { PromptDoc, PromptInput } from '../protocols/prompt/index.ts'
 import type { PeerId } from '@libp2p/interface'
 import type { Hex } from 'viem'
 
@@ -83,6 +84,27 @@ const OUTCOMES: Record<string, MinerOutcome> = {
   MISSING: 'missing',
   REVEAL_MISMATCH: 'reveal-mismatch',
   UNVERIFIABLE: 'unverifiable'
+}
+
+/** The prompt document of a submitted input: a non-empty prompt, or chat messages that pass checkMessages. */
+function submittedDoc (input: PromptInput): PromptDoc {
+  if (typeof input === 'string') {
+    if (input.length === 0) {
+      throw new InvalidSubmitParamsError('prompt', 'must be a non-empty string')
+    }
+    return toPromptDoc(input)
+  }
+  if (input == null || typeof input !== 'object') {
+    throw new InvalidSubmitParamsError('prompt', 'must be a non-empty string or { messages }')
+  }
+  try {
+    return toPromptDoc(input)
+  } catch (err) {
+    if (err instanceof InvalidPromptError) {
+      throw new InvalidSubmitParamsError(err.field, err.message.slice(err.field.length + 2))
+    }
+    throw err
+  }
 }
 
 function checkParams (p: SubmitParams): void {
@@ -347,13 +369,12 @@ export class CortensorTaskClient implements TaskClient {
     return this.tracked.get(taskId.toString())?.record ?? this.history.find(r => r.taskId === taskId.toString())
   }
 
-  async submit (prompt: string, params: SubmitParams = {}): Promise<TaskHandle> {
+  async submit (input: PromptInput, params: SubmitParams = {}): Promise<TaskHandle> {
     if (this.closed) {
       throw new TaskFailedError('client-closed', 'the client was closed')
     }
-    if (typeof prompt !== 'string' || prompt.length === 0) {
-      throw new InvalidSubmitParamsError('prompt', 'must be a non-empty string')
-    }
+    const promptDoc = submittedDoc(input)
+    const prompt = promptText(input)
     checkParams(params)
     const { node, chain } = this.init
     const sessionId = params.sessionId ?? this.sessionId
@@ -369,7 +390,6 @@ export class CortensorTaskClient implements TaskClient {
       stop: params.stop ?? []
     }
     const submittedAtMs = Date.now()
-    const promptDoc: PromptDoc = { prompt }
     const promptCid = await node.store.putJson(promptDoc)
     // a small prompt also rides in the announcement, so miners start without fetching it
     const promptBlock = dagJson.encode(promptDoc)
@@ -391,7 +411,7 @@ export class CortensorTaskClient implements TaskClient {
     const result = new Promise<TaskResult>((resolve, reject) => { resolveResult = resolve; rejectResult = reject })
     result.catch(() => {})
     const t: Tracked = {
-      record: { taskId: taskId.toString(), sessionId: sessionId.toString(), status: 'submitted', prompt, clientReference: params.clientReference, miners: [], submittedAtMs },
+      record: { taskId: taskId.toString(), sessionId: sessionId.toString(), status: 'submitted', prompt, ...('messages' in promptDoc ? { messages: promptDoc.messages } : {}), clientReference: params.clientReference, miners: [], submittedAtMs },
       ackers: [],
       reveals: new Map(),
       outcomes: new Map(),
@@ -538,6 +558,7 @@ export class CortensorTaskClient implements TaskClient {
       completionTokens: doc.tokens.length,
       promptTokens: t.promptTokens ?? 0,
       finishReason: doc.finishReason,
+      ...(typeof doc.chatTemplate === 'string' ? { chatTemplate: doc.chatTemplate } : {}),
       outputCid,
       miners,
       txHash,

@@ -4,6 +4,10 @@
  * so it can cross HTTP, WebSocket and the page's worker boundary unchanged.
  */
 
+import type { PromptInput } from '../protocols/prompt/index.ts'
+
+export type { ChatMessage, ChatRole, PromptInput } from '../protocols/prompt/index.ts'
+
 /** Sampling parameters of one task (the miner runs them in deterministic mode). */
 export interface SubmitParams {
   /** default 64 */
@@ -56,6 +60,12 @@ export interface TaskResult {
   completionTokens: number
   promptTokens: number
   finishReason: 'length' | 'eos' | 'stop'
+  /**
+   * the chat template the miners rendered the messages with: the format of the model's own template
+   * (`ChatML`, `Llama 3.1`, …, `JinjaTemplate` for one node-llama-cpp does not name), or `plain` for
+   * the transcript a model without a template gets; absent for a task submitted as a plain prompt
+   */
+  chatTemplate?: string
   /** CID of the accepted output document in Helia */
   outputCid: string
   /** the assigned miners and what the oracles decided about each */
@@ -122,7 +132,10 @@ export interface TaskRecord {
   taskId: string
   sessionId: string
   status: TaskStatus
+  /** the prompt, or the plain transcript of a chat */
   prompt: string
+  /** the chat messages of a task submitted as a chat */
+  messages?: Array<{ role: string, content: string, name?: string }>
   clientReference?: string
   miners: string[]
   submittedAtMs: number
@@ -132,7 +145,8 @@ export interface TaskRecord {
 
 export interface TaskClient {
   readonly sessionId: bigint
-  submit(prompt: string, params?: SubmitParams): Promise<TaskHandle>
+  /** a prompt run as it is, or `{ messages }` that miners render with the model's chat template */
+  submit(prompt: PromptInput, params?: SubmitParams): Promise<TaskHandle>
   models(): ModelInfo[]
   miners(): MinerInfo[]
   session(id?: bigint): Promise<SessionInfo>

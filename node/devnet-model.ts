@@ -6,7 +6,7 @@
 import { mkdir, rename, stat } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
-import { generateModel } from './inference/index.ts'
+import { generateModel, GENERATOR_REVISION } from './inference/index.ts'
 import type { PresetName } from './inference/index.ts'
 
 export const DEVNET_MODEL_PRESET = 'small'
@@ -20,10 +20,10 @@ export async function devnetModel (say: (line: string) => void): Promise<string>
   return cachedModel(DEVNET_MODEL_PRESET, say)
 }
 
-/** The generated `preset` (seed 1) in the cache directory, written on first use. */
+/** The generated `preset` (seed 1) in the cache directory, written on first use (one file per generator revision). */
 export async function cachedModel (preset: PresetName, say: (line: string) => void): Promise<string> {
   const dir = join(modelCacheDir(), 'models')
-  const path = join(dir, `cortensor-${preset}-s${DEVNET_MODEL_SEED}.gguf`)
+  const path = join(dir, `cortensor-${preset}-s${DEVNET_MODEL_SEED}-r${GENERATOR_REVISION}.gguf`)
   try {
     await stat(path)
     return path

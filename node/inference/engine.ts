@@ -5,13 +5,16 @@
  * the oracle's replay check and embeddings run on the same model.
  */
 import { logger } from '@libp2p/logger'
+import { chatRenderer, renderPromptWith } from './chat.ts'
 import { DEFAULT_BATCH_SIZE_TOKENS, DEFAULT_CONTEXT_SIZE_TOKENS, DEFAULT_MAX_QUEUED, DEFAULT_MAX_TOKENS, DEFAULT_SEQUENCES, DEFAULT_THREADS, FLASH_ATTENTION } from './constants.ts'
 import { ContextOverflowError, EngineClosedError, GenerationAbortedError, InvalidParamsError, ModelLoadError } from './errors.ts'
 import { inspectGguf, modelIdOf } from './gguf/inspect.ts'
 import { getSharedLlama } from './llama.ts'
 import { BoundedPool } from './pool.ts'
+import type { ChatRenderer, RenderedPrompt } from './chat.ts'
 import type { GgufSummary, Hex32 } from './gguf/inspect.ts'
 import type { GpuChoice } from './llama.ts'
+import type { PromptInput } from '../../protocols/prompt/index.ts'
 import type { FinishReason } from '../../protocols/replay/index.ts'
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp'
 
@@ -84,6 +87,8 @@ export interface GenerationResult {
   text: string
   finishReason: FinishReason
   promptTokens: number
+  /** the chat template the messages were rendered with (chat.ts); undefined for a plain prompt */
+  chatTemplate?: string
 }
 
 /** Normalised parameters (what replay needs to judge an output). */
@@ -176,6 +181,8 @@ export class LlamaInferenceEngine {
   readonly batchSize: number
   readonly flashAttention: boolean
   readonly kvCacheType: KvCacheType
+  /** how chat messages become prompt tokens on this model (its own template, or the plain transcript) */
+  readonly chat: ChatRenderer
   private readonly context: LlamaContext
   private readonly pool: BoundedPool<LlamaContextSequence>
   private closing?: Promise<void>
@@ -197,6 +204,7 @@ export class LlamaInferenceEngine {
     }
     this.contextSize = Math.min(parts.contextSize, seqs[0]?.contextSize ?? parts.contextSize)
     this.pool = new BoundedPool(seqs, parts.maxQueued)
+    this.chat = chatRenderer(parts.model, (text) => this.tokenizePrompt(text))
   }
 
   get sequences (): number {
@@ -217,6 +225,15 @@ export class LlamaInferenceEngine {
     const tokens = this.model.tokenize(prompt)
     const bos = this.model.tokens.bos
     return bos != null && this.model.tokens.shouldPrependBosToken ? [bos, ...tokens] : tokens
+  }
+
+  /**
+   * Prompt tokens of a task's input: a plain prompt as `tokenizePrompt`
+   * gives them, chat messages rendered with the model's chat template.
+   * Generation and replay both go through here.
+   */
+  renderPrompt (input: PromptInput): RenderedPrompt {
+    return renderPromptWith(this.chat, (text) => this.tokenizePrompt(text), input)
   }
 
   detokenize (tokens: number[]): string {
@@ -253,16 +270,16 @@ export class LlamaInferenceEngine {
   }
 
   /**
-   * Generate from a prompt. Yields each token with its text; the generator's
+   * Generate from a prompt or chat messages. Yields each token with its text; the generator's
    * return value is the whole result (use `complete` to get only that).
    * Aborting `signal` ends the iteration with GenerationAbortedError and frees the sequence.
    */
-  async * generate (prompt: string, params: GenerateParams = {}, signal?: AbortSignal): AsyncGenerator<GeneratedToken, GenerationResult, undefined> {
+  async * generate (prompt: PromptInput, params: GenerateParams = {}, signal?: AbortSignal): AsyncGenerator<GeneratedToken, GenerationResult, undefined> {
     if (this.closed) {
       throw new EngineClosedError()
     }
     const p = resolveParams(params)
-    const promptTokens = this.tokenizePrompt(prompt)
+    const { tokens: promptTokens, chatTemplate } = this.renderPrompt(prompt)
     if (promptTokens.length + p.maxTokens > this.contextSize) {
       throw new ContextOverflowError(promptTokens.length + p.maxTokens, this.contextSize)
     }
@@ -306,7 +323,7 @@ export class LlamaInferenceEngine {
         }
       }
       text += decoder.flush()
-      return { tokens, text, finishReason, promptTokens: promptTokens.length }
+      return { tokens, text, finishReason, promptTokens: promptTokens.length, ...(chatTemplate != null ? { chatTemplate } : {}) }
     } finally {
       if (!seq.disposed) {
         await seq.clearHistory().catch(() => {})
@@ -316,7 +333,7 @@ export class LlamaInferenceEngine {
   }
 
   /** Run a generation to its end and return the result. */
-  async complete (prompt: string, params: GenerateParams = {}, signal?: AbortSignal): Promise<GenerationResult> {
+  async complete (prompt: PromptInput, params: GenerateParams = {}, signal?: AbortSignal): Promise<GenerationResult> {
     const it = this.generate(prompt, params, signal)
     while (true) {
       const r = await it.next()

@@ -127,3 +127,15 @@ export class ContextOverflowError extends Error {
     this.name = 'ContextOverflowError'
   }
 }
+
+/** The model's chat template cannot render these messages (a template that refuses a role order, say). */
+export class ChatTemplateError extends Error {
+  static name = 'ChatTemplateError'
+  readonly template: string
+
+  constructor (template: string, reason: string) {
+    super(`the model's chat template (${template}) cannot render these messages: ${reason}`)
+    this.name = 'ChatTemplateError'
+    this.template = template
+  }
+}

@@ -5,8 +5,10 @@
  * deterministic GGUF generator used for tests, benchmarks and the devnet.
  */
 import { createInferenceEngine } from './engine.ts'
+import type { ChatRenderer, RenderedPrompt } from './chat.ts'
 import type { GeneratedToken, GenerateParams, GenerationResult, InferenceEngineInit } from './engine.ts'
 import type { Hex32, GgufSummary } from './gguf/inspect.ts'
+import type { PromptInput } from '../../protocols/prompt/index.ts'
 
 /** What the miner and oracle roles use (LlamaInferenceEngine implements it). */
 export interface InferenceEngine {
@@ -19,10 +21,14 @@ export interface InferenceEngine {
   readonly contextSize: number
   readonly queued: number
   readonly closed: boolean
+  /** how chat messages become prompt tokens (`chat.name`: the template a task reports) */
+  readonly chat: Pick<ChatRenderer, 'name'>
   tokenizePrompt(prompt: string): number[]
+  /** prompt tokens of a task's input, chat messages rendered with the model's template (generation and replay use it) */
+  renderPrompt(input: PromptInput): RenderedPrompt
   detokenize(tokens: number[]): string
-  generate(prompt: string, params?: GenerateParams, signal?: AbortSignal): AsyncGenerator<GeneratedToken, GenerationResult, undefined>
-  complete(prompt: string, params?: GenerateParams, signal?: AbortSignal): Promise<GenerationResult>
+  generate(prompt: PromptInput, params?: GenerateParams, signal?: AbortSignal): AsyncGenerator<GeneratedToken, GenerationResult, undefined>
+  complete(prompt: PromptInput, params?: GenerateParams, signal?: AbortSignal): Promise<GenerationResult>
   close(): Promise<void>
 }
 
@@ -34,6 +40,8 @@ export async function loadInferenceEngine (init: InferenceEngineInit): Promise<I
 export { createInferenceEngine, LlamaInferenceEngine, resolveParams } from './engine.ts'
 export type { GeneratedToken, GenerateParams, GenerationResult, InferenceEngineInit, KvCacheType, ResolvedParams } from './engine.ts'
 export { replayCheck, DEFAULT_REPLAY_POLICY } from './replay.ts'
+export { chatRenderer, chatHistory, JINJA_TEMPLATE } from './chat.ts'
+export type { ChatRenderer, RenderedPrompt } from './chat.ts'
 export type { ReplayRequest, ReplayResult } from './replay.ts'
 export { createEmbedder, cosineSimilarity, embeddingOutliers, Embedder } from './embeddings.ts'
 export type { EmbedderInit } from './embeddings.ts'
@@ -41,7 +49,7 @@ export { probeHardware, benchmarkEngine, classifyHardware, measureHardware } fro
 export type { HardwareClass, HardwareProbe, HardwareBenchmark, HardwareReport } from './hardware.ts'
 export { getSharedLlama, disposeSharedLlamas } from './llama.ts'
 export type { GpuChoice } from './llama.ts'
-export { generateModel, inspectGguf, modelIdOf, presetParameters, isPresetName, PRESETS, PRESET_NAMES } from './gguf/index.ts'
+export { generateModel, GENERATOR_REVISION, inspectGguf, modelIdOf, presetParameters, isPresetName, PRESETS, PRESET_NAMES } from './gguf/index.ts'
 export type { GgufSummary, Hex32, PresetName, TensorTypeName } from './gguf/index.ts'
 export * from './errors.ts'
 export type { ReplayVerdict, ReplayPolicy, ReplayEvidence, FinishReason, PositionScore } from '../../protocols/replay/index.ts'

@@ -27,6 +27,7 @@ import {
 import { resolveParams } from './engine.ts'
 import { ContextOverflowError, InvalidParamsError } from './errors.ts'
 import type { GenerateParams, LlamaInferenceEngine, ResolvedParams } from './engine.ts'
+import type { PromptInput } from '../../protocols/prompt/index.ts'
 import type { FinishReason, PositionScore, ReplayPolicy, ReplayVerdict } from '../../protocols/replay/index.ts'
 import type { ControlledEvaluateInputItem, LlamaContextSequence, Token } from 'node-llama-cpp'
 
@@ -42,7 +43,8 @@ export const DEFAULT_REPLAY_POLICY: ReplayPolicy = {
 }
 
 export interface ReplayRequest {
-  prompt: string
+  /** the task's prompt, or its chat messages (rendered with the model's template, as the miner rendered them) */
+  prompt: PromptInput
   /** the task's generation parameters (maxTokens, temperature, topK, stop) */
   params: GenerateParams
   /** the claimed output tokens (without the end-of-generation token) */
@@ -97,7 +99,7 @@ export async function replayCheck (engine: LlamaInferenceEngine, request: Replay
       throw new InvalidParamsError('output', `token ${t} is not in the model's vocabulary`)
     }
   }
-  const prompt = engine.tokenizePrompt(request.prompt)
+  const prompt = engine.renderPrompt(request.prompt).tokens
   const all = [...prompt, ...request.output]
   if (all.length + 1 > engine.contextSize) {
     throw new ContextOverflowError(all.length + 1, engine.contextSize)

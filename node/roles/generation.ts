@@ -12,6 +12,7 @@ import { resolveParams } from '../inference/index.ts'
 import type { MinerFaults } from './miner.ts'
 import type { TokenBuffer } from './stream.ts'
 import type { TaskQueued } from '../../protocols/messages/index.ts'
+import type { PromptInput } from '../../protocols/prompt/index.ts'
 import type { GenerateParams, GenerationResult, InferenceEngine } from '../inference/index.ts'
 
 /** a generation refused by a full engine queue is tried again after this long */
@@ -66,17 +67,27 @@ export class TaskNotRunnableError extends Error {
 
 /**
  * Throw TaskNotRunnableError when the task cannot run on this engine whatever
- * the miner does: parameters the engine refuses, or a prompt and max_tokens
- * that do not fit one sequence's context. Returns the prompt's token count.
+ * the miner does: parameters the engine refuses, chat messages the model's
+ * template cannot render, or a prompt and max_tokens that do not fit one
+ * sequence's context. Returns the prompt's token count.
  */
-export function checkRunnable (engine: Pick<InferenceEngine, 'tokenizePrompt' | 'contextSize'>, prompt: string, params: GenerateParams): number {
+export function checkRunnable (engine: Pick<InferenceEngine, 'renderPrompt' | 'contextSize'>, prompt: PromptInput, params: GenerateParams): number {
   const contextTokens = engine.contextSize
   try {
     resolveParams(params)
   } catch (err: any) {
     throw new TaskNotRunnableError(Decline.Reason.INVALID_PARAMS, String(err?.message ?? err), 0, contextTokens)
   }
-  const promptTokens = engine.tokenizePrompt(prompt).length
+  let promptTokens: number
+  try {
+    promptTokens = engine.renderPrompt(prompt).tokens.length
+  } catch (err: any) {
+    if (err?.name !== 'ChatTemplateError') {
+      throw err
+    }
+    // every miner of the model renders with the same template: none can run this chat
+    throw new TaskNotRunnableError(Decline.Reason.INVALID_PARAMS, String(err.message), 0, contextTokens)
+  }
   const maxTokens = params.maxTokens ?? 0
   if (promptTokens + maxTokens > contextTokens) {
     throw new TaskNotRunnableError(Decline.Reason.CONTEXT_OVERFLOW,
@@ -87,7 +98,7 @@ export function checkRunnable (engine: Pick<InferenceEngine, 'tokenizePrompt' | 
 }
 
 /** Generate, pushing each token to `buffer`; the buffer is left open for the caller to complete. */
-export async function generateInto (engine: InferenceEngine, prompt: string, params: GenerateParams, buffer: TokenBuffer, signal: AbortSignal, faults?: Pick<MinerFaults, 'tokenDelayMs'>): Promise<GenerationResult> {
+export async function generateInto (engine: InferenceEngine, prompt: PromptInput, params: GenerateParams, buffer: TokenBuffer, signal: AbortSignal, faults?: Pick<MinerFaults, 'tokenDelayMs'>): Promise<GenerationResult> {
   // a miner takes more tasks than its engine queues (a burst on a small pool): the task waits here
   // for room instead of failing, and the queue state machine's windows decide if it waited too long
   let gen

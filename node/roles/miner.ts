@@ -447,6 +447,10 @@ export class MinerRole {
       return
     }
     const prompt = await taskPrompt(node.libp2p, node.store, node.config.network, m, [task.from], AbortSignal.any([signal, AbortSignal.timeout(30_000)]))
+      .catch((err) => {
+        // a prompt document of neither shape: no miner can run the task
+        throw err?.name === 'InvalidPromptError' ? new TaskNotRunnableError(Decline.Reason.INVALID_PARAMS, String(err.message), 0, engine.contextSize) : err
+      })
     const params = generationParams(m)
     // a task no miner of the model can run (too long for the context, parameters the engine refuses) is declined
     checkRunnable(engine, prompt, params)
@@ -456,7 +460,15 @@ export class MinerRole {
     if (assigned != null && !(await assigned)) {
       return
     }
-    const output: OutputDoc = { taskId: taskId.toString(), modelId: this.modelId, text: result.text, tokens: result.tokens, finishReason: result.finishReason, promptTokens: result.promptTokens }
+    const output: OutputDoc = {
+      taskId: taskId.toString(),
+      modelId: this.modelId,
+      text: result.text,
+      tokens: result.tokens,
+      finishReason: result.finishReason,
+      promptTokens: result.promptTokens,
+      ...(result.chatTemplate != null ? { chatTemplate: result.chatTemplate } : {})
+    }
     const outputCid = await node.store.putJson(output)
     buffer.finish({ tokenCount: result.tokens.length, outputCid: outputCid.bytes, promptTokens: result.promptTokens })
     const salt = bytesToHex(randomBytes(32))

@@ -11,9 +11,11 @@ import { hashTypedData } from 'viem'
 import { hubTypes } from '../../contracts/typed-data.ts'
 import { fetchFromHolders } from '../../protocols/blocks/index.ts'
 import { checkInlinePrompt } from '../../protocols/messages/checks.ts'
+import { parsePromptDoc, promptDoc } from '../../protocols/prompt/index.ts'
 import type { HubDomain } from '../../contracts/typed-data.ts'
 import type { DirectFetcher, PromptDoc } from '../../protocols/blocks/index.ts'
 import type { TaskQueued } from '../../protocols/messages/index.ts'
+import type { PromptInput } from '../../protocols/prompt/index.ts'
 import type { PeerId } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import type { Hex } from 'viem'
@@ -32,22 +34,25 @@ export function inlinePrompt (m: Pick<TaskQueued, 'promptCid' | 'promptBlock'>):
   }
   try {
     checkInlinePrompt(CID.decode(m.promptCid), m.promptBlock)
-    const doc = dagJson.decode<PromptDoc>(m.promptBlock)
-    return typeof doc?.prompt === 'string' ? doc : undefined
+    return promptDoc(parsePromptDoc(dagJson.decode<unknown>(m.promptBlock)))
   } catch {
     return undefined
   }
 }
 
-/** The prompt of a task: inline in its announcement, else fetched from its holders (the submitter). */
-export async function taskPrompt (libp2p: any, store: DirectFetcher & { getJson<T>(cid: CID, options?: { signal?: AbortSignal }): Promise<T> }, network: string, m: Pick<TaskQueued, 'promptCid' | 'promptBlock'>, holders: Array<PeerId | undefined>, signal: AbortSignal): Promise<string> {
+/**
+ * The input of a task (a prompt, or chat messages): inline in its
+ * announcement, else fetched from its holders (the submitter). A document
+ * of neither shape is an InvalidPromptError.
+ */
+export async function taskPrompt (libp2p: any, store: DirectFetcher & { getJson<T>(cid: CID, options?: { signal?: AbortSignal }): Promise<T> }, network: string, m: Pick<TaskQueued, 'promptCid' | 'promptBlock'>, holders: Array<PeerId | undefined>, signal: AbortSignal): Promise<PromptInput> {
   const inline = inlinePrompt(m)
   if (inline != null) {
-    return inline.prompt
+    return parsePromptDoc(inline)
   }
   const cid = CID.decode(m.promptCid)
   await fetchFromHolders(libp2p, store, network, holders, cid, signal)
-  return (await store.getJson<PromptDoc>(cid, { signal })).prompt
+  return parsePromptDoc(await store.getJson<unknown>(cid, { signal }))
 }
 
 /** The EIP-712 hash a precommit signs and a reveal must hash back to. */

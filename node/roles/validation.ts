@@ -18,12 +18,15 @@ import { fetchFromHolders, taskPrompt } from './records.ts'
 import type { OutputDoc } from './records.ts'
 import type { TaskQueued } from '../../protocols/messages/index.ts'
 import type { VerdictCode } from '../../protocols/policy/verdicts.ts'
+import type { PromptInput } from '../../protocols/prompt/index.ts'
 import type { TaskState } from '../../protocols/queue/types.ts'
 import type { Embedder, LlamaInferenceEngine } from '../inference/index.ts'
 import type { CortensorNode } from '../node.ts'
 import type { PeerId } from '@libp2p/interface'
 
 const FETCH_TIMEOUT_MS = 15_000
+/** Longest chat template name an output may carry (node-llama-cpp's names are under 30 characters). */
+const MAX_CHAT_TEMPLATE_NAME_LENGTH = 64
 
 export interface ValidationContext {
   node: Pick<CortensorNode, 'libp2p' | 'store' | 'config'>
@@ -213,7 +216,7 @@ function outcomeOf (v: number): MinerVerdict.Outcome {
 function promptReplayer (ctx: ValidationContext & { engine?: LlamaInferenceEngine }, input: Pick<ValidationInput, 'queued' | 'promptHolder'>): (doc: OutputDoc) => Promise<boolean> {
   const { node, engine } = ctx
   const q = input.queued
-  let prompt: string | undefined
+  let prompt: PromptInput | undefined
   return async (doc) => {
     if (engine == null) {
       throw new InvalidOutputError('no model to replay with')
@@ -221,6 +224,11 @@ function promptReplayer (ctx: ValidationContext & { engine?: LlamaInferenceEngin
     prompt ??= await taskPrompt(node.libp2p, node.store, node.config.network, q, [input.promptHolder], AbortSignal.timeout(FETCH_TIMEOUT_MS))
     ctx.onReplay?.()
     const p = q.params
+    const mismatch = templateMismatch(engine, prompt, doc)
+    if (mismatch != null) {
+      ctx.say(`task ${q.taskId}: replay failed: ${mismatch}`)
+      return false
+    }
     try {
       const verdict = await replayCheck(engine, {
         prompt,
@@ -233,13 +241,22 @@ function promptReplayer (ctx: ValidationContext & { engine?: LlamaInferenceEngin
       }
       return verdict.valid
     } catch (err: any) {
-      if (err instanceof InvalidParamsError || err?.name === 'ContextOverflowError') {
+      if (err instanceof InvalidParamsError || err?.name === 'ContextOverflowError' || err?.name === 'ChatTemplateError') {
         ctx.say(`task ${q.taskId}: replay failed: ${err.message}`)
         return false
       }
       throw err
     }
   }
+}
+
+/**
+ * The output names the template its prompt was rendered with: the one this
+ * model renders chats with, none for a plain prompt. Undefined when it does.
+ */
+function templateMismatch (engine: Pick<LlamaInferenceEngine, 'chat'>, prompt: PromptInput, doc: OutputDoc): string | undefined {
+  const template = typeof prompt === 'string' ? undefined : engine.chat.name
+  return doc.chatTemplate === template ? undefined : `the output says chat template ${doc.chatTemplate ?? 'none'}, the model's is ${template ?? 'none'}`
 }
 
 /**
@@ -294,5 +311,8 @@ export function checkOutputDoc (doc: OutputDoc, q: TaskQueued): void {
   }
   if (!['length', 'eos', 'stop'].includes(doc.finishReason) || typeof doc.text !== 'string') {
     throw new InvalidOutputError('bad finish reason or text')
+  }
+  if (doc.chatTemplate !== undefined && (typeof doc.chatTemplate !== 'string' || doc.chatTemplate.length > MAX_CHAT_TEMPLATE_NAME_LENGTH)) {
+    throw new InvalidOutputError('bad chat template name')
   }
 }

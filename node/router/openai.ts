@@ -28,6 +28,7 @@ export function cortensorFields (result: TaskResult): Record<string, unknown> {
     task_id: result.taskId,
     session_id: result.sessionId,
     output_cid: result.outputCid,
+    chat_template: result.chatTemplate ?? null,
     miners: result.miners.map(m => ({ address: m.address, outcome: m.outcome })),
     tx_hash: result.txHash,
     submit_tx_hash: result.submitTxHash,

@@ -1,46 +1,22 @@
 /**
- * Chat messages become one prompt with a plain transcript template, the same
- * for every model (the network's models carry no chat template the router
- * could trust):
+ * Chat messages of an OpenAI request, checked field by field (errors name
+ * the element: `messages[2].content`). The router does not render them: the
+ * task carries the messages (protocols/prompt), and each miner renders them
+ * with its model's own chat template, the replaying oracle the same way
+ * (node/inference/chat.ts). `renderChat` is the plain transcript, the
+ * rendering for a model without a template and the text task listings show.
  *
- * ```
- * System: <system or developer message>
- *
- * User: <user message>
- *
- * Assistant: <earlier assistant message>
- *
- * User: <user message>
- *
- * Assistant:
- * ```
- *
- * Each message is `<Role>: <content>` followed by a blank line; the prompt
- * ends with `Assistant:` so the model continues as the assistant. `developer`
- * renders as System, `tool` as Tool. A message's `name` is added in
- * parentheses (`User (alice): …`). Content is a string, or an array of
- * `{ type: 'text', text }` parts that are joined without separator; other
- * part types (images, audio, files) are refused with a 400.
+ * Content is a string, or an array of `{ type: 'text', text }` parts that
+ * are joined without separator; other part types (images, audio, files) are
+ * refused with a 400.
  */
+import { CHAT_ROLES, isChatRole, MAX_CHAT_MESSAGES, MAX_CHAT_NAME_LENGTH, renderTranscript } from '../../protocols/prompt/index.ts'
 import { invalidParam } from './errors.ts'
+import type { ChatMessage } from '../../protocols/prompt/index.ts'
 
-/** A Map, not an object literal: a role named `constructor` or `__proto__` must not find a prototype key. */
-const ROLE_LABEL = new Map<string, string>([
-  ['system', 'System'],
-  ['developer', 'System'],
-  ['user', 'User'],
-  ['assistant', 'Assistant'],
-  ['tool', 'Tool'],
-  ['function', 'Tool']
-])
+export type { ChatMessage } from '../../protocols/prompt/index.ts'
 
-export const MAX_MESSAGES = 2048
-
-export interface ChatMessage {
-  role: string
-  content: string
-  name?: string
-}
+export const MAX_MESSAGES = MAX_CHAT_MESSAGES
 
 /** Validate OpenAI chat `messages`; errors name the offending element (`messages[2].content`). */
 export function parseMessages (value: unknown): ChatMessage[] {
@@ -59,13 +35,13 @@ export function parseMessages (value: unknown): ChatMessage[] {
       throw invalidParam(at, 'must be an object with role and content', 'invalid_type')
     }
     const role = (m as Record<string, unknown>).role
-    if (typeof role !== 'string' || !ROLE_LABEL.has(role)) {
-      throw invalidParam(`${at}.role`, `must be one of ${[...ROLE_LABEL.keys()].join(', ')}`)
+    if (!isChatRole(role)) {
+      throw invalidParam(`${at}.role`, `must be one of ${CHAT_ROLES.join(', ')}`)
     }
     const content = textOf((m as Record<string, unknown>).content, `${at}.content`, role)
     const name = (m as Record<string, unknown>).name
-    if (name != null && (typeof name !== 'string' || name.length > 256)) {
-      throw invalidParam(`${at}.name`, 'must be a string of at most 256 characters', 'invalid_type')
+    if (name != null && (typeof name !== 'string' || name.length > MAX_CHAT_NAME_LENGTH)) {
+      throw invalidParam(`${at}.name`, `must be a string of at most ${MAX_CHAT_NAME_LENGTH} characters`, 'invalid_type')
     }
     return name == null || name === '' ? { role, content } : { role, content, name }
   })
@@ -94,12 +70,7 @@ function textOf (content: unknown, at: string, role: string): string {
   throw invalidParam(at, content === undefined ? 'is required' : 'must be a string or an array of text parts', content === undefined ? 'missing_required_parameter' : 'invalid_type')
 }
 
-/** The prompt the miners run for a chat. */
+/** The plain transcript of a chat (protocols/prompt). */
 export function renderChat (messages: ChatMessage[]): string {
-  let out = ''
-  for (const m of messages) {
-    const label = ROLE_LABEL.get(m.role) ?? 'User'
-    out += `${label}${m.name != null ? ` (${m.name})` : ''}: ${m.content}\n\n`
-  }
-  return `${out}Assistant:`
+  return renderTranscript(messages)
 }

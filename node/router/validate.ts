@@ -11,6 +11,7 @@ import { ApiError, invalidParam } from './errors.ts'
 import { parseMessages, renderChat } from './prompt.ts'
 import { refuseUnsupported } from './unsupported.ts'
 import type { ResolvedRouterOptions } from './options.ts'
+import type { ChatMessage } from './prompt.ts'
 import type { SubmitParams } from '../../client/types.ts'
 
 export const MAX_STOP_SEQUENCES = 4
@@ -18,7 +19,10 @@ export const MAX_REFERENCE_LENGTH = 256
 
 /** What every completion route hands to the task runner. */
 export interface TaskRequest {
+  /** the prompt, or a chat's plain transcript (what listings show and usage estimates count) */
   prompt: string
+  /** a chat's messages: the task carries them, and miners render them with the model's template */
+  messages?: ChatMessage[]
   /** as requested; undefined: the session's model */
   model?: string
   stream: boolean
@@ -214,14 +218,15 @@ export function parseChatRequest (body: unknown, o: ResolvedRouterOptions): Task
   const b = asBody(body)
   refuseUnsupported(b, 'chat')
   const model = modelField(b, true)
-  const prompt = renderChat(parseMessages(b.messages))
+  const messages = parseMessages(b.messages)
+  const prompt = renderChat(messages)
   checkN(b)
   const { maxTokens, params } = sampling(b, o, maxTokensOf(b, o, ['max_completion_tokens', 'max_tokens']))
   const user = optString(b, 'user', MAX_REFERENCE_LENGTH)
   if (user != null) {
     params.clientReference = user
   }
-  return { prompt, model, ...streamFields(b), maxTokens, params }
+  return { prompt, messages, model, ...streamFields(b), maxTokens, params }
 }
 
 /** `POST /v1/completions` */
@@ -256,13 +261,23 @@ export function parseCompletionRequest (body: unknown, o: ResolvedRouterOptions)
  * `POST /api/v1/completions[/:sessionId]` and the WebSocket's `submit`:
  * Cortensor's fields (`prompt`, `stream`, `max_tokens`, `temperature`,
  * `top_p`, `top_k`, `timeout` in seconds, `client_reference`) plus `seed`,
- * `stop` and an optional `model` that must be the session's.
+ * `stop` and an optional `model` that must be the session's. Instead of
+ * `prompt`, `messages` (OpenAI's chat messages) asks for a chat that miners
+ * render with the model's own template.
  */
 export function parseCortensorRequest (body: unknown, o: ResolvedRouterOptions): TaskRequest {
   const b = asBody(body)
-  const prompt = b.prompt
+  let prompt = b.prompt
+  let messages: ChatMessage[] | undefined
+  if (present(b, 'messages')) {
+    if (present(b, 'prompt')) {
+      throw invalidParam('messages', 'give prompt or messages, not both')
+    }
+    messages = parseMessages(b.messages)
+    prompt = renderChat(messages)
+  }
   if (typeof prompt !== 'string') {
-    throw invalidParam('prompt', prompt == null ? 'is required' : 'must be a string', prompt == null ? 'missing_required_parameter' : 'invalid_type')
+    throw invalidParam('prompt', prompt == null ? 'is required (or messages)' : 'must be a string', prompt == null ? 'missing_required_parameter' : 'invalid_type')
   }
   const model = modelField(b, false)
   const { maxTokens, params } = sampling(b, o, maxTokensOf(b, o, ['max_tokens']))
@@ -274,7 +289,7 @@ export function parseCortensorRequest (body: unknown, o: ResolvedRouterOptions):
   if (ref != null) {
     params.clientReference = ref
   }
-  return { prompt, model, stream: optBoolean(b, 'stream') ?? false, includeUsage: false, maxTokens, params }
+  return { prompt, ...(messages != null ? { messages } : {}), model, stream: optBoolean(b, 'stream') ?? false, includeUsage: false, maxTokens, params }
 }
 
 /**

@@ -36,10 +36,8 @@ export function blockProtocol (network: string): string {
   return `/${network}/block/1.0.0`
 }
 
-/** What the client stores and the task announcement points at. */
-export interface PromptDoc {
-  prompt: string
-}
+/** What the client stores and the task announcement points at (protocols/prompt). */
+export type { PromptDoc } from '../prompt/index.ts'
 
 /** What a miner stores as its output; no timing or identity, so honest outputs are identical. */
 export interface OutputDoc {
@@ -50,6 +48,11 @@ export interface OutputDoc {
   finishReason: 'length' | 'eos' | 'stop'
   /** tokens of the prompt as the model tokenized it (the usage a client reports); absent in older outputs */
   promptTokens?: number
+  /**
+   * the chat template the messages were rendered with (node/inference/chat.ts: the format of the
+   * model's own template, or `plain` for the transcript); absent for a task with a plain prompt
+   */
+  chatTemplate?: string
 }
 
 /** The bytes32 a commitment and the chain use for a CID: its sha256 multihash digest. */

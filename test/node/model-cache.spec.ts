@@ -27,7 +27,7 @@ describe('model cache (generated presets)', function () {
   it('writes a preset once into the cache directory and reuses the file after', async function () {
     const lines: string[] = []
     const path = await cachedModel('tiny', (l) => { lines.push(l) })
-    expect(path).to.equal(join(dir, 'models', 'cortensor-tiny-s1.gguf'))
+    expect(path).to.equal(join(dir, 'models', 'cortensor-tiny-s1-r2.gguf'))
     expect(lines.some(l => l.includes('tiny preset'))).to.equal(true)
     const first = await stat(path)
     const summary = await inspectGguf(path)
@@ -43,7 +43,7 @@ describe('model cache (generated presets)', function () {
     this.timeout(60_000)
     const lines: string[] = []
     const path = await devnetModel((l) => { lines.push(l) })
-    expect(path).to.equal(join(dir, 'models', 'cortensor-small-s1.gguf'))
+    expect(path).to.equal(join(dir, 'models', 'cortensor-small-s1-r2.gguf'))
     expect(lines[0]).to.match(/generating the devnet model \(small preset/)
     expect(await cachedModel('tiny', () => {})).to.not.equal(path)
   })

@@ -55,6 +55,18 @@ describe('router: Cortensor routes, dashboard and metrics', function () {
     expect(params).to.include({ maxTokens: 8, temperature: 0.5, topP: 0.9, topK: 40, timeoutMs: 30000, clientReference: 'order-17', sessionId: 7n })
   })
 
+  it('POST /api/v1/completions takes chat messages instead of a prompt, and refuses both at once', async function () {
+    const messages = [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }]
+    const res = await fetch(`${r.base}/api/v1/completions`, { method: 'POST', headers: auth, body: JSON.stringify({ messages, max_tokens: 8 }) })
+    expect(res.status).to.equal(200)
+    expect(r.client.submits.at(-1)?.input).to.deep.equal({ messages })
+    const both = await fetch(`${r.base}/api/v1/completions`, { method: 'POST', headers: auth, body: JSON.stringify({ prompt: 'Hi', messages, max_tokens: 8 }) })
+    expect(both.status).to.equal(400)
+    expect(await both.json()).to.deep.equal({
+      error: { message: 'messages: give prompt or messages, not both', type: 'invalid_request_error', code: 'invalid_value', param: 'messages' }
+    })
+  })
+
   it('POST /api/v1/completions/:sessionId streams accepted, updates, tokens, the settled result and [DONE]', async function () {
     const res = await fetch(`${r.base}/api/v1/completions/7`, { method: 'POST', headers: auth, body: JSON.stringify({ prompt: 'Hi', stream: true }) })
     expect(res.status).to.equal(200)

@@ -8,10 +8,12 @@
  */
 import { createRouter } from '../../node/router/app.ts'
 import { KeyStore } from '../../node/router/keys.ts'
+import { promptText } from '../../protocols/prompt/index.ts'
 import type {
   MinerInfo, MinerOutcome, ModelInfo, SessionInfo, SubmitParams, TaskClient, TaskHandle, TaskRecord, TaskResult, TaskStatus, TaskUpdate, TokenEvent
 } from '../../client/types.ts'
 import type { RouterOptions } from '../../node/router/options.ts'
+import type { PromptInput } from '../../protocols/prompt/index.ts'
 import type { FastifyInstance } from 'fastify'
 
 export const MODEL_ID = 'tiny-test-model'
@@ -42,7 +44,10 @@ export interface Script {
 }
 
 export interface SubmitRecord {
+  /** the prompt, or the plain transcript of a chat */
   prompt: string
+  /** what was submitted: a prompt, or `{ messages }` */
+  input: PromptInput
   params: SubmitParams
   taskId: bigint
 }
@@ -290,7 +295,8 @@ export class ScriptedTaskClient implements TaskClient {
     return this
   }
 
-  async submit (prompt: string, params: SubmitParams = {}): Promise<TaskHandle> {
+  async submit (input: PromptInput, params: SubmitParams = {}): Promise<TaskHandle> {
+    const prompt = promptText(input)
     const script = this.queued.shift() ?? this.script
     if (script.rejectSubmit != null) {
       const r = script.rejectSubmit
@@ -298,7 +304,7 @@ export class ScriptedTaskClient implements TaskClient {
     }
     const taskId = this.nextTaskId++
     const sessionId = params.sessionId ?? this.sessionId
-    this.submits.push({ prompt, params, taskId })
+    this.submits.push({ prompt, input, params, taskId })
     const record: TaskRecord = {
       taskId: taskId.toString(),
       sessionId: sessionId.toString(),

@@ -46,6 +46,8 @@ describe('router: OpenAI-compatible API with the official openai client', functi
     expect(extra.miners[0]).to.deep.equal({ address: '0x1111111111111111111111111111111111111111', outcome: 'accepted' })
 
     const submitted = r.client.submits.at(-1)
+    // the task carries the messages (miners render them with the model's template); the transcript is what listings show
+    expect(submitted?.input).to.deep.equal({ messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Say hello' }] })
     expect(submitted?.prompt).to.equal('System: Be brief.\n\nUser: Say hello\n\nAssistant:')
     expect(submitted?.params).to.include({ maxTokens: 16, temperature: 0, sessionId: 1n })
   })

@@ -2,10 +2,11 @@
  * Requests the network accepts are served, or refused at once, on a whole
  * local network (anvil, miners and oracles with the generated `tiny` model,
  * whose context is 512 tokens, the client SDK and a router on its own HTTP
- * server): sampled chat without a seed settles and passes replay, a
- * max_tokens or prompt too long for the context is a 400 naming the limit,
- * odd fields are 400s, usage counts the prompt's real tokens, and slow
- * callers are cut off.
+ * server): chats are rendered with the model's own template (ChatML) by
+ * miners and replaying oracles alike, sampled chat without a seed settles
+ * and passes replay, a max_tokens or prompt too long for the context is a
+ * 400 naming the limit, odd fields are 400s, usage counts the prompt's real
+ * tokens, and slow callers are cut off.
  */
 import { connect } from 'node:net'
 import { expect } from 'aegir/chai'
@@ -91,6 +92,32 @@ describe('router on a whole local network: requests are served, or refused at on
     expect(ln.net.oracles.reduce((n, o) => n + o.role.stats.replays, 0)).to.be.greaterThan(replaysBefore)
   })
 
+  it('a chat is rendered with the model\'s own template (ChatML): the response names it, usage counts its tokens, the oracles\' replay accepts it', async function () {
+    const messages = [{ role: 'system' as const, content: 'Be brief.' }, { role: 'user' as const, content: 'the man said that water was cold' }]
+    const rendered = ln.net.miners[0].engine.renderPrompt({ messages })
+    expect(rendered.chatTemplate).to.equal('ChatML')
+    const settled = await openai.chat.completions.create({ model: modelId(), messages, max_tokens: 8, temperature: 0 })
+    const extra = (settled as any).cortensor
+    expect(extra.chat_template).to.equal('ChatML')
+    expect(settled.usage?.prompt_tokens).to.equal(rendered.tokens.length)
+    // every miner rendered the same tokens (one output, all accepted), and every oracle, rendering the
+    // messages itself, replays the accepted output in its audit (every agreeing task is audited here)
+    expect(extra.miners.map((m: { outcome: string }) => m.outcome)).to.deep.equal(['accepted', 'accepted', 'accepted'])
+    const taskId = BigInt(extra.task_id)
+    await waitFor(() => ln.net.oracles.every(o => o.role.auditOf(taskId)?.failed != null), 30_000)
+    for (const o of ln.net.oracles) {
+      expect(o.role.auditOf(taskId)).to.include({ due: true })
+      expect(o.role.auditOf(taskId)?.failed).to.deep.equal([])
+    }
+    // the task carried the messages, not a rendering of them
+    expect(ln.net.client.task(taskId)?.messages).to.deep.equal(messages)
+    // a plain prompt is run as it is: no template
+    const text = await post('/v1/completions', { model: modelId(), prompt: 'the man said', max_tokens: 4 })
+    expect(text.status, JSON.stringify(text.body)).to.equal(200)
+    expect(text.body.cortensor.chat_template).to.equal(null)
+    expect(text.body.usage.prompt_tokens).to.equal(ln.net.miners[0].engine.tokenizePrompt('the man said').length)
+  })
+
   it('a sampled task submitted with the SDK (temperature 1, no seed) settles with every miner accepted', async function () {
     const task = await ln.net.client.submit('people call it a long day', { maxTokens: 12, temperature: 1, topP: 0.9 })
     const result = await task.result
@@ -119,7 +146,7 @@ describe('router on a whole local network: requests are served, or refused at on
 
   it('a prompt longer than the context: the miners decline it, the client gets a 400 naming the limit within a second, the oracles expire it', async function () {
     const prompt = 'the man said that water was cold '.repeat(100)
-    const promptTokens = ln.net.miners[0].engine.tokenizePrompt(`User: ${prompt}\n\nAssistant:`).length
+    const promptTokens = ln.net.miners[0].engine.renderPrompt({ messages: [{ role: 'user', content: prompt }] }).tokens.length
     expect(promptTokens + 16).to.be.greaterThan(TINY_CONTEXT_TOKENS)
     const res = await post('/v1/chat/completions', { model: modelId(), messages: [{ role: 'user', content: prompt }], max_tokens: 16 })
     expect(res.status, JSON.stringify(res.body)).to.equal(400)
@@ -186,7 +213,7 @@ describe('router on a whole local network: requests are served, or refused at on
 
   it('usage counts the prompt\'s tokens as the miners\' model does, streamed and settled', async function () {
     const content = 'we work on the river near home'
-    const expected = ln.net.miners[0].engine.tokenizePrompt(`User: ${content}\n\nAssistant:`).length
+    const expected = ln.net.miners[0].engine.renderPrompt({ messages: [{ role: 'user', content }] }).tokens.length
     const settled = await openai.chat.completions.create({ model: modelId(), messages: [{ role: 'user', content }], max_tokens: 8 })
     expect(settled.usage?.prompt_tokens).to.equal(expected)
     expect(settled.usage?.total_tokens).to.equal(expected + (settled.usage?.completion_tokens ?? 0))

@@ -1,4 +1,4 @@
-export { generateModel, describeModel, presetParameters, isPresetName, PRESETS, PRESET_NAMES } from './presets.ts'
+export { generateModel, describeModel, GENERATOR_REVISION, presetParameters, isPresetName, PRESETS, PRESET_NAMES } from './presets.ts'
 export type { GenerateModelOptions, ModelShape, PresetName } from './presets.ts'
 export { inspectGguf, modelIdOf } from './inspect.ts'
 export type { GgufSummary, Hex32 } from './inspect.ts'

@@ -3,7 +3,7 @@
  * GGUF with seeded random weights. Same preset + seed + type → byte-identical file.
  */
 import { fillGaussian, seededRng } from './numeric.ts'
-import { buildVocab, BOS_ID, EOS_ID, UNK_ID } from './vocab.ts'
+import { buildVocab, BOS_ID, CHATML_TEMPLATE, EOS_ID, UNK_ID } from './vocab.ts'
 import { arr, bool, f32, str, u32, writeGguf } from './writer.ts'
 import type { TensorTypeName } from './numeric.ts'
 import type { MetaValue, TensorSpec } from './writer.ts'
@@ -31,6 +31,13 @@ export const PRESETS = {
   medium: { embedding: 768, feedForward: 2048, blocks: 12, heads: 12, kvHeads: 12, contextLength: 2048, type: 'f16' }
 } as const satisfies Record<string, ModelShape>
 
+/**
+ * Revision of the generator's output: files of an older revision differ in
+ * bytes (and so in model id). 2: the ChatML chat template and its control
+ * tokens. Caches name their files with it, so a stale file is never reused.
+ */
+export const GENERATOR_REVISION = 2
+
 export type PresetName = keyof typeof PRESETS
 export const PRESET_NAMES = Object.keys(PRESETS) as PresetName[]
 
@@ -44,6 +51,26 @@ export function isPresetName (name: string): name is PresetName {
  * distribution would make sampled outputs and the replay check meaningless).
  */
 const OUTPUT_LOGIT_STD = 4
+
+/** Mixed into the seed of the chat tokens' embedding rows (any constant; fixed so files stay byte-identical). */
+const CHAT_ROWS_SEED = 0x63686174 // "chat"
+
+type Fill = (out: Float32Array) => void
+
+/** A tensor's values: the first `firstValues` from `first`, the rest from `rest` (chunk boundaries may fall anywhere). */
+function thenFill (firstValues: number, first: Fill, rest: Fill): Fill {
+  let done = 0
+  return (out) => {
+    const a = Math.max(0, Math.min(out.length, firstValues - done))
+    if (a > 0) {
+      first(out.subarray(0, a))
+    }
+    if (a < out.length) {
+      rest(out.subarray(a))
+    }
+    done += out.length
+  }
+}
 
 export interface GenerateModelOptions {
   preset: PresetName
@@ -64,6 +91,11 @@ function describe (shape: ModelShape, seed: number, name: string): { metadata: A
   const { embedding: e, feedForward: ff, blocks, heads, kvHeads, type } = shape
   const headDim = e / heads
   const rng = seededRng(seed)
+  // rows of the chat tokens come after the base vocabulary's and draw from their own stream, so the
+  // weights of every other token (and so greedy outputs of plain prompts) are those of the models
+  // generated before the template existed
+  const chatRng = seededRng((seed ^ CHAT_ROWS_SEED) >>> 0)
+  const baseValues = e * vocab.baseTokens
   const gauss = (std: number) => (out: Float32Array) => { fillGaussian(rng, out, std) }
   const ones = (out: Float32Array): void => { out.fill(1) }
   const tensors: TensorSpec[] = []
@@ -72,7 +104,7 @@ function describe (shape: ModelShape, seed: number, name: string): { metadata: A
   }
   // weights scaled by 1/sqrt(fan-in) so activations stay O(1) through the blocks
   const inStd = 1 / Math.sqrt(e)
-  t('token_embd.weight', [e, nVocab], gauss(1))
+  t('token_embd.weight', [e, nVocab], thenFill(baseValues, gauss(1), (out) => { fillGaussian(chatRng, out, 1) }))
   for (let l = 0; l < blocks; l++) {
     const p = `blk.${l}.`
     t(p + 'attn_norm.weight', [e], ones, 'f32')
@@ -86,7 +118,9 @@ function describe (shape: ModelShape, seed: number, name: string): { metadata: A
     t(p + 'ffn_down.weight', [ff, e], gauss(1 / Math.sqrt(ff)))
   }
   t('output_norm.weight', [e], ones, 'f32')
-  t('output.weight', [e, nVocab], gauss(OUTPUT_LOGIT_STD * inStd))
+  // zero output rows: a chat token's logit is 0, far below the best logit (std ≈ OUTPUT_LOGIT_STD), so
+  // greedy generation never picks one and the base tokens' logits are unchanged
+  t('output.weight', [e, nVocab], thenFill(baseValues, gauss(OUTPUT_LOGIT_STD * inStd), (out) => { out.fill(0) }))
 
   const fileType = type === 'f32' ? 0 : type === 'f16' ? 1 : 7
   const metadata: Array<[string, MetaValue]> = [
@@ -112,7 +146,8 @@ function describe (shape: ModelShape, seed: number, name: string): { metadata: A
     ['tokenizer.ggml.eos_token_id', u32(EOS_ID)],
     ['tokenizer.ggml.unknown_token_id', u32(UNK_ID)],
     ['tokenizer.ggml.add_bos_token', bool(true)],
-    ['tokenizer.ggml.add_eos_token', bool(false)]
+    ['tokenizer.ggml.add_eos_token', bool(false)],
+    ['tokenizer.chat_template', str(CHATML_TEMPLATE)]
   ]
   return { metadata, tensors }
 }

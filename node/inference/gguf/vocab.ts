@@ -3,7 +3,8 @@
  * 256 byte-fallback tokens `<0xNN>` (so any UTF-8 text round-trips), single
  * characters, and every prefix of common English words with the `▁` word
  * marker (llama.cpp's SPM tokenizer merges bigrams, so each prefix must exist
- * for the whole word to be reachable).
+ * for the whole word to be reachable), then the ChatML control tokens of the
+ * models' chat template (last, so every other token keeps its id).
  */
 
 /** llama.cpp token types */
@@ -31,10 +32,22 @@ const WORDS = ('the of and to in is it that was for on are as with his they at b
   'four carry state once book hear stop without second later miss idea enough eat face watch far really almost let above girl ' +
   'sometimes mountain cut young talk soon list song being leave family model node task network chain proof work miner oracle').split(' ')
 
+/** ChatML's turn markers, control tokens at the end of the vocabulary (CHATML_TEMPLATE writes them). */
+export const CHAT_TOKENS = ['<|im_start|>', '<|im_end|>'] as const
+
+/**
+ * The chat template of generated models (`tokenizer.chat_template`): ChatML,
+ * as Hugging Face's tokenizers write it for ChatML models.
+ */
+export const CHATML_TEMPLATE = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}" +
+  "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+
 export interface Vocab {
   tokens: string[]
   scores: number[]
   types: number[]
+  /** tokens before CHAT_TOKENS (the vocabulary generated models had before they carried a chat template) */
+  baseTokens: number
 }
 
 /** The vocabulary (same for every seed and preset). */
@@ -75,5 +88,9 @@ export function buildVocab (): Vocab {
       piece(WORD_MARK + w.slice(0, i))
     }
   }
-  return { tokens, scores, types }
+  const baseTokens = tokens.length
+  for (const t of CHAT_TOKENS) {
+    add(t, 0, TOKEN_TYPE.control)
+  }
+  return { tokens, scores, types, baseTokens }
 }
