@@ -40,6 +40,8 @@ describe('task lifecycle: audits after settlement', function () {
       const cheat = net.miners[1].role.address
       // redundancy 1: each task goes to one of the two miners; submit until both served one
       const served = new Map<string, bigint>()
+      // every task the cheat served: each is audited and slashed
+      const cheatTasks: bigint[] = []
       for (let i = 0; i < 10 && served.size < 2; i++) {
         const task = await net.client.submit(`a quiet evening number ${i} by the old river`, { maxTokens: 12 })
         const result = await task.result
@@ -47,15 +49,18 @@ describe('task lifecycle: audits after settlement', function () {
         // alone on its task, each miner agrees with itself: accepted and paid at settlement
         expect(result.miners[0].outcome).to.equal('accepted')
         served.set(result.miners[0].address, task.taskId)
+        if (result.miners[0].address === cheat) {
+          cheatTasks.push(task.taskId)
+        }
       }
       expect([...served.keys()].sort()).to.deep.equal([honest, cheat].sort())
 
-      await waitFor('the cheat\'s slash', async () => {
+      await waitFor('the cheat\'s slashes, one per task it served', async () => {
         const slashes = await getContractEvents(net.owner, { address: net.hub, abi: cortensorHubAbi, eventName: 'NodeSlashed', fromBlock: 0n })
-        return slashes.length > 0
+        return slashes.length >= cheatTasks.length
       }, 60_000, 200)
-      const slashes = await getContractEvents(net.owner, { address: net.hub, abi: cortensorHubAbi, eventName: 'NodeSlashed', fromBlock: 0n })
-      expect(slashes.map(e => (e.args.node as string).toLowerCase())).to.deep.equal([cheat])
+      const slashes = await getContractEvents(net.owner, { address: net.hub, abi: cortensorHubAbi, eventName: 'NodeSlashed', fromBlock: 0n, strict: true })
+      expect(slashes.map(e => [e.args.node.toLowerCase(), e.args.taskId]).sort((a, b) => Number(a[1]) - Number(b[1]))).to.deep.equal(cheatTasks.map(id => [cheat, id]))
       const cheatInfo = await getNode(net.owner, { hub: net.hub, node: cheat as Hex })
       expect(cheatInfo.stakeWei < STAKE).to.equal(true)
       expect(cheatInfo.earningsWei > 0n).to.equal(true)
