@@ -19,8 +19,6 @@ const log = logger('cortensor:miner')
 /** retry of a failed session read while reserved */
 const SESSION_READ_RETRY_MS = 2000
 
-export { DEFAULT_RESERVATION_IDLE_MS }
-
 /** What the miner needs of a session to reserve itself for it; read once per session. */
 interface SessionTerms {
   reservePeriodMs: number
