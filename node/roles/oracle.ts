@@ -25,6 +25,7 @@ import { MinerVerdict, TaskQueued } from '../../protocols/messages/index.ts'
 import { Verdict as V } from '../../protocols/policy/verdicts.ts'
 import { createTask, isTerminal } from '../../protocols/queue/machine.ts'
 import { assignedEvent, ackEvent, declineEvent, precommitEvent, revealEvent, taskInitFrom, verdictEvent } from '../../protocols/queue/wire.ts'
+import { Abandons } from './abandons.ts'
 import { Assigner } from './assigner.ts'
 import { AssignmentWrites } from './assignment-writes.ts'
 import { Auditor } from './audit.ts'
@@ -135,6 +136,8 @@ export class OracleRole {
   private readonly unannounced = new EarlyEvents<(t: OracleTask) => Promise<void>>()
   /** miners that signed two different outputs, and their slashes */
   private readonly equivocations: Equivocations
+  /** tasks the queue expired (or nobody can verify), given up on chain by the leader */
+  private readonly abandons: Abandons
 
   constructor (init: OracleRoleInit) {
     this.init = init
@@ -225,13 +228,14 @@ export class OracleRole {
       stats: this.stats,
       say
     })
+    this.abandons = new Abandons({ chain: init.chain, isLeader: async () => this.isLeader(), say })
     this.settlement = new SettlementBatcher({
       chain: init.chain,
       maxBatch: init.maxBatch ?? 50,
       batchMs: init.settleBatchMs ?? 250,
       isLeader: async () => this.isLeader(),
       stopped: () => this.stopped,
-      entryFor: async (task) => settlementEntry({ chain: init.chain, assignments: this.assignments, say }, task),
+      entryFor: async (task) => settlementEntry({ chain: init.chain, assignments: this.assignments, abandon: (id, reason) => { this.abandons.add(id, reason) }, say }, task),
       onSettled: (tasks, txHash) => {
         this.stats.settleTransactions++
         for (const task of tasks) {
@@ -336,6 +340,7 @@ export class OracleRole {
     await this.assignments.stop()
     await Promise.allSettled([...this.tasks.values()].flatMap(t => [t.chain, t.assignWrite ?? Promise.resolve()]))
     await this.settlement.stop()
+    await this.abandons.stop()
   }
 
   // ------------------------------------------------------------ bookkeeping
@@ -412,6 +417,7 @@ export class OracleRole {
           break
         case 'expired':
           this.say(`task ${task.queued.taskId}: expired (${e.reason})`)
+          this.abandons.add(task.queued.taskId, e.reason)
           break
         default:
           break
@@ -519,6 +525,7 @@ export class OracleRole {
   // ------------------------------------------------------------ settlement
 
   private async onChainLog (l: HubLog): Promise<void> {
+    this.abandons.onChainLog(l)
     if (l.eventName !== 'TasksSettled') {
       return
     }
