@@ -19,7 +19,7 @@ import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
 import { bytesToHex } from 'viem'
 import { getBlock, readContract } from 'viem/actions'
-import { cortensorHubAbi } from '../../contracts/index.ts'
+import { cortensorHubAbi, getTask } from '../../contracts/index.ts'
 import { defaultValidators, installGossip } from '../../protocols/gossip/index.ts'
 import { MinerVerdict, TaskQueued } from '../../protocols/messages/index.ts'
 import { Verdict as V } from '../../protocols/policy/verdicts.ts'
@@ -100,6 +100,8 @@ export interface OracleStats {
 }
 
 const TICK_MS = 100
+/** ended tasks (the latest) compared with the chain at start */
+const RECONCILE_RECENT_TASKS = 256
 /** with no task in flight nothing has a deadline: the clock slows down */
 const IDLE_TICK_MS = 1000
 /** acks and precommits kept per task while its assignment has not arrived */
@@ -283,7 +285,10 @@ export class OracleRole {
     this.replayQuorum = Number(replayQuorum)
     const heartbeatMs = this.init.chainHeartbeatMs ?? chainHeartbeatMs(Number(heartbeatTimeoutS))
     // only this chain's records: a restarted local chain numbers its tasks from 1 again
-    await this.tasks.load(await chainNamespace(chain.domain, { getBlock: async (args) => getBlock(chain.wallet, args) }))
+    await this.tasks.load(
+      await chainNamespace(chain.domain, { getBlock: async (args) => getBlock(chain.wallet, args) }),
+      await readContract(chain.wallet, { address: chain.hub, abi: cortensorHubAbi, functionName: 'taskCount' })
+    )
     // an assignment counts only from the hub's current leader, whose assignTasks call alone the hub accepts
     const base = defaultValidators({ isLeader: async (oracle) => this.leadership.leads(oracle) })
     this.uninstall = installGossip(node.libp2p.services.pubsub, {
@@ -326,6 +331,27 @@ export class OracleRole {
     this.submitted.follow(this.watcher)
     this.ticker.start()
     await this.leadership.start(heartbeatMs)
+    this.reconcile().catch((err) => { this.say(`comparing records with the chain: ${err?.message ?? err}`) })
+  }
+
+  /**
+   * Tasks this oracle's records call ended that the chain still holds open:
+   * a local chain killed between two of its state writes lost their
+   * settlement (or giving up). They are given up again, so no deposit stays
+   * reserved for them. The latest records only: what a crash can lose.
+   */
+  private async reconcile (): Promise<void> {
+    const ended = [...this.tasks.values()]
+      .filter(t => isTerminal(t.record.state))
+      .sort((a, b) => a.queued.taskId < b.queued.taskId ? 1 : -1)
+      .slice(0, RECONCILE_RECENT_TASKS)
+    for (const task of ended) {
+      const onChain = await getTask(this.init.chain.wallet, { hub: this.init.chain.hub, taskId: task.queued.taskId }).catch(() => undefined)
+      if (!this.stopped && (onChain?.status === 'queued' || onChain?.status === 'assigned')) {
+        this.say(`task ${task.queued.taskId}: ${task.record.state.phase} here but open on chain (the chain lost its last blocks): given up`)
+        this.abandons.add(task.queued.taskId, 'settlement-timeout')
+      }
+    }
   }
 
   async stop (): Promise<void> {

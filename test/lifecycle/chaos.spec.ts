@@ -15,8 +15,8 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { expect } from 'aegir/chai'
 import { FsBlockstore } from 'blockstore-fs'
 import { CID } from 'multiformats/cid'
-import { parseEther } from 'viem'
-import { getContractEvents } from 'viem/actions'
+import { createPublicClient, http, parseEther } from 'viem'
+import { getContractEvents, readContract } from 'viem/actions'
 import { cortensorHubAbi, getLeader, getNode, getSession, getTask } from '../../contracts/index.ts'
 import { loadOrCreateIdentity } from '../../node/identity.ts'
 import { generateModel } from '../../node/inference/index.ts'
@@ -32,7 +32,7 @@ import type { OutputDoc } from '../../protocols/blocks/index.ts'
 import type { NodeProcess, ProcessNet } from '../fixtures/process-net.ts'
 import type { ModelDir } from '../inference/fixtures.ts'
 import type { ChildProcess } from 'node:child_process'
-import type { Hex } from 'viem'
+import type { Hex, PublicClient } from 'viem'
 
 /** printed so a failing run can be repeated with CORTENSOR_CHAOS_SEED */
 const SEED = Number(process.env.CORTENSOR_CHAOS_SEED ?? 20261207) >>> 0
@@ -374,14 +374,23 @@ describe('a devnet killed with SIGKILL and started again on its data dir', funct
     body: JSON.stringify({ model: run.modelId, messages: [{ role: 'user', content }], max_tokens: maxTokens })
   })
 
+  /** the chain a devnet run says it uses: its RPC, hub and the demo client's session */
+  const chainOf = (stderr: string): { client: PublicClient, hub: Hex, session: string } => {
+    const [, url, hub] = /anvil on (http:\/\/127\.0\.0\.1:\d+) \(chain id \d+\), hub (0x[0-9a-fA-F]{40})/.exec(stderr) ?? []
+    return { client: createPublicClient({ transport: http(url) }), hub: hub as Hex, session: /owns session (\d+)/.exec(stderr)?.[1] ?? '' }
+  }
+
   const accepted = (stdout: string): string[] => [...stdout.matchAll(/^miner (0x[0-9a-fA-F]{40}): accepted/gm)].map(m => m[1].toLowerCase()).sort()
 
-  it('comes back with the same node identities on a new chain, serves and settles tasks, and keeps the outputs accepted before the crash', async function () {
+  it('comes back on the same chain with the same node identities: the same hub and session, the earnings before the crash kept, task ids going on, no task left open; serves, settles and keeps the outputs accepted before the crash', async function () {
     const dataDir = join(dir, 'data')
     const first = await start(dataDir, 'before the crash')
     const before = accepted(first.stdout())
     const [, outputCid, tokens] = first.stdout().match(/output: (bagu\w+) \((\d+) tokens/) ?? []
     expect(before).to.have.length(2)
+    const firstChain = chainOf(first.stderr())
+    const earnedBefore = await Promise.all(before.map(async m => (await getNode(firstChain.client, { hub: firstChain.hub, node: m as Hex })).earningsWei))
+    expect(earnedBefore.every(w => w > 0n)).to.equal(true)
 
     // a task in flight when the whole devnet (node, anvil and its guard) is killed
     const inFlight = complete(first, 'a task cut off by the crash', 64).then(r => r.status, (e: Error) => e.name)
@@ -402,12 +411,30 @@ describe('a devnet killed with SIGKILL and started again on its data dir', funct
       expect((await loadOrCreateIdentity(join(dataDir, `miner-${i}`))).created).to.equal(false)
       expect(before).to.include((await loadOrCreateIdentity(join(dataDir, `miner-${i}`))).address.toLowerCase(), `miner-${i} is ${address}`)
     }
-    // a new anvil is a new chain: task ids start again at 1, the old chain's records are kept apart and not loaded
-    expect(second.stderr()).to.match(/task 1 submitted on chain/)
-    expect(second.stderr()).to.not.match(/resumed after restart/)
+    // the chain kept in the data dir: the same hub and session, task ids go on after the crash's
+    expect(second.stderr()).to.include(`(going on with the chain kept in ${dataDir})`)
+    const secondChain = chainOf(second.stderr())
+    expect([secondChain.hub, secondChain.session]).to.deep.equal([firstChain.hub, firstChain.session])
+    expect(Number(/task (\d+) submitted on chain/.exec(second.stderr())?.[1])).to.be.greaterThan(1)
     const res = await complete(second, 'after the crash, through the router', 8)
     expect(res.status, await res.clone().text()).to.equal(200)
     expect((await res.json()).cortensor.tx_hash).to.match(/^0x[0-9a-f]{64}$/)
+    // the earnings of before the crash are still there, and grew with the tasks after it
+    for (const [i, m] of before.entries()) {
+      expect((await getNode(secondChain.client, { hub: secondChain.hub, node: m as Hex })).earningsWei > earnedBefore[i], `${m} earnings`).to.equal(true)
+    }
+    // no task is left open: the one cut off by the crash ended on chain too (resumed and settled, or given up)
+    const reserved = async (): Promise<bigint> => (await getSession(secondChain.client, { hub: secondChain.hub, sessionId: BigInt(secondChain.session) })).reservedWei
+    const t0 = Date.now()
+    await waitFor('no deposit of the session reserved', async () => (await reserved()) === 0n, 150_000, 500).catch(async (err) => {
+      const count = await readContract(secondChain.client, { address: secondChain.hub, abi: cortensorHubAbi, functionName: 'taskCount' })
+      const open = []
+      for (let id = 1n; id <= count; id++) {
+        open.push(`${id}: ${(await getTask(secondChain.client, { hub: secondChain.hub, taskId: id })).status}`)
+      }
+      throw new Error(`${err.message}: ${await reserved()} wei reserved; tasks ${open.join(', ')}`)
+    })
+    say(`every task of the session ended on chain ${Date.now() - t0} ms after the first request after the restart`)
 
     // the output accepted before the crash is still in the blockstore of each miner that made it
     const cid = CID.parse(outputCid)
