@@ -23,7 +23,7 @@ import { cortensorHubAbi, getTask } from '../../contracts/index.ts'
 import { defaultValidators, installGossip } from '../../protocols/gossip/index.ts'
 import { MinerVerdict, TaskQueued } from '../../protocols/messages/index.ts'
 import { Verdict as V } from '../../protocols/policy/verdicts.ts'
-import { createTask, isTerminal } from '../../protocols/queue/machine.ts'
+import { createTask, isTerminal, queueLifetimeMs } from '../../protocols/queue/machine.ts'
 import { assignedEvent, ackEvent, declineEvent, precommitEvent, revealEvent, taskInitFrom, verdictEvent } from '../../protocols/queue/wire.ts'
 import { Abandons } from './abandons.ts'
 import { Assigner } from './assigner.ts'
@@ -72,6 +72,8 @@ export interface OracleRoleInit {
   /** fraction of settled tasks whose agreeing outputs are audited (replayed) anyway; default policy DEFAULT_SAMPLE_RATE */
   sampleRate?: number
   similarityThreshold?: number
+  /** follow the mesh this long before joining the hub's leader round-robin while another oracle leads; default the queue's task lifetime */
+  warmUpMs?: number
   /** gather verdicts this long before one settlement transaction; default 250 ms */
   settleBatchMs?: number
   /** gather the leader's round-0 assignments this long before one hub transaction; default 250 ms */
@@ -330,7 +332,8 @@ export class OracleRole {
     }, { busy: () => this.tasks.active > 0, onError: (err) => { log('chain poll: %s', err.message) } })
     this.submitted.follow(this.watcher)
     this.ticker.start()
-    await this.leadership.start(heartbeatMs)
+    // a warm-up when another oracle leads: the longest a task lives in the queue, so this one leads only tasks it saw
+    await this.leadership.start(heartbeatMs, this.init.warmUpMs ?? queueLifetimeMs(this.init.timeouts))
     this.reconcile().catch((err) => { this.say(`comparing records with the chain: ${err?.message ?? err}`) })
   }
 
