@@ -67,6 +67,12 @@ const bytes = (hex: Hex): Uint8Array<ArrayBuffer> => Uint8Array.from(hexToBytes(
 export interface MinerRoleInit {
   node: CortensorNode
   engine: InferenceEngine
+  /**
+   * More models the miner serves, each on its own engine: one node, one key,
+   * one reservation and one heartbeat listing every model; a task runs on
+   * the engine of its model
+   */
+  engines?: InferenceEngine[]
   /** the hub's EIP-712 domain (chain id + hub address) the precommits are signed under */
   domain: HubDomain
   /** model id advertised and served; default the engine's */
@@ -98,6 +104,22 @@ export interface MinerRoleInit {
   onLine?(line: string): void
 }
 
+/** What a miner has done since it started (its `/metrics` read these). */
+export interface MinerStats {
+  /** tasks by model and outcome: generated (output precommitted), declined (cannot run), failed (engine error) */
+  tasks: Record<string, Record<'generated' | 'declined' | 'failed', number>>
+  /** tokens generated per model, and the generation time they took */
+  tokens: Record<string, number>
+  generationMs: Record<string, number>
+  /** tokens per second of the last generation per model */
+  lastTokensPerSecond: Record<string, number>
+  /** the oracles' verdicts on this miner's outputs, by outcome name (ACCEPTED, OUTLIER, …), one per task */
+  verdicts: Record<string, number>
+}
+
+/** tasks whose verdict was counted, remembered so a verdict gossiped again is not counted twice */
+const COUNTED_VERDICTS_MAX = 4096
+
 const TICK_MS = 100
 /** with no task held nothing has a deadline but the reservation's end: the clock slows down */
 const IDLE_TICK_MS = 1000
@@ -105,12 +127,16 @@ const IDLE_TICK_MS = 1000
 export class MinerRole {
   readonly init: MinerRoleInit
   readonly modelId: string
+  /** every model served: `modelId` first */
+  readonly modelIds: string[]
   readonly address: string
   /** topic prefix: `/<network>` unless given, so networks never share topics */
   readonly prefix: string
   /** the pool as this miner sees it (heartbeats, its own included; verdicts), for its own draws */
   readonly pool: PoolView
   readonly speculation: SpeculationStats = { started: 0, confirmed: 0, dropped: 0 }
+  readonly stats: MinerStats = { tasks: {}, tokens: {}, generationMs: {}, lastTokensPerSecond: {}, verdicts: {} }
+  private readonly countedVerdicts = new Set<string>()
   private readonly tasks: MinerTasks
   private readonly reservation: SessionReservation
   private readonly advertiser: MinerAdvert
@@ -119,11 +145,27 @@ export class MinerRole {
   private uninstall?: () => void
   private readonly ticker: Ticker
   private active = 0
+  /** the engine of each model served */
+  private readonly engines = new Map<string, InferenceEngine>()
+  /** tasks at work per model (each engine has its own sequences) */
+  private readonly activeByModel = new Map<string, number>()
   private stopped = false
 
   constructor (init: MinerRoleInit) {
     this.init = init
     this.modelId = init.modelId ?? init.engine.modelId
+    this.engines.set(this.modelId, init.engine)
+    for (const e of init.engines ?? []) {
+      if (!this.engines.has(e.modelId)) {
+        this.engines.set(e.modelId, e)
+      }
+    }
+    this.modelIds = [...this.engines.keys()]
+    for (const model of this.modelIds) {
+      this.stats.tasks[model] = { generated: 0, declined: 0, failed: 0 }
+      this.stats.tokens[model] = 0
+      this.stats.generationMs[model] = 0
+    }
     this.address = init.node.peerIdentity.address.toLowerCase()
     this.prefix = init.topicPrefix ?? `/${init.node.config.network}`
     this.tasks = new MinerTasks({ settings: init, address: this.address, onEffects: (task, effects) => { this.onEffects(task, effects) } })
@@ -141,6 +183,8 @@ export class MinerRole {
       settings: init,
       address: this.address,
       modelId: this.modelId,
+      modelIds: this.modelIds,
+      engines: [...this.engines.values()],
       prefix: this.prefix,
       pool: this.pool,
       load: () => this.active,
@@ -168,7 +212,7 @@ export class MinerRole {
     }
     this.uninstall = installGossip(node.libp2p.services.pubsub, {
       prefix: this.prefix,
-      models: [this.modelId],
+      models: this.modelIds,
       // with the chain: announcements by their session's owner only, heartbeats by eligible miners only
       validators: this.init.chain != null ? chainCheckedValidators(defaultValidators(), this.init.chain) : defaultValidators(),
       onContradiction: (author) => { node.contradictions.add(author.toString()) },
@@ -282,8 +326,23 @@ export class MinerRole {
     await publishMessage(pubsub, kind, message, { prefix: this.prefix })
   }
 
+  private count (model: string, outcome: keyof MinerStats['tasks'][string]): void {
+    const counts = this.stats.tasks[model] ??= { generated: 0, declined: 0, failed: 0 }
+    counts[outcome]++
+  }
+
   /** A verdict changes reputations in this miner's pool view, and may change its own level. */
   private onVerdict (m: Verdict): void {
+    const own = m.miners.find(v => bytesToHex(v.miner).toLowerCase() === this.address)
+    const id = m.taskId.toString()
+    if (own != null && !this.countedVerdicts.has(id)) {
+      this.countedVerdicts.add(id)
+      if (this.countedVerdicts.size > COUNTED_VERDICTS_MAX) {
+        this.countedVerdicts.delete(this.countedVerdicts.values().next().value as string)
+      }
+      const name = String(own.outcome)
+      this.stats.verdicts[name] = (this.stats.verdicts[name] ?? 0) + 1
+    }
     // the leader's reputation changes, as its view makes them, for this miner's own draws
     for (const v of m.miners) {
       this.pool.applyVerdict(bytesToHex(v.miner), outcomeVerdict(v.outcome))
@@ -303,7 +362,8 @@ export class MinerRole {
     this.reservation.onTaskAnnounced(m.sessionId, id)
     const { task, early } = this.tasks.add(m, from)
     this.ticker.wake()
-    const busy = this.stopped || this.active >= (this.init.engine.sequences ?? 1) || !this.reservation.mayServe(m.sessionId)
+    const engine = this.engineOf(m)
+    const busy = this.stopped || engine == null || this.activeOn(m) >= (engine.sequences ?? 1) || !this.reservation.mayServe(m.sessionId)
     if (!early && drawsSelf(m, { pool: this.pool, address: this.address, faults: this.init.faults, busy })) {
       speculate(task, this.speculation, (t) => { this.startWork(t) })
     }
@@ -409,33 +469,53 @@ export class MinerRole {
     this.say(`task ${m.taskId}: assigned (round ${m.round}), acked`)
   }
 
+  /** The engine of the task's model (undefined: a model this miner does not serve). */
+  engineOf (m: Pick<TaskQueued, 'params'>): InferenceEngine | undefined {
+    return this.engines.get(m.params?.modelId ?? '')
+  }
+
+  private activeOn (m: Pick<TaskQueued, 'params'>): number {
+    return this.activeByModel.get(m.params?.modelId ?? '') ?? 0
+  }
+
   private startWork (task: MinerTask): void {
     task.abort = new AbortController()
     const buffer = task.buffer = new TokenBuffer()
     task.declined = false
     wake(task)
     const signal = task.abort.signal
+    const model = task.queued.params?.modelId ?? ''
     this.active++
+    this.activeByModel.set(model, (this.activeByModel.get(model) ?? 0) + 1)
     void this.work(task, signal, buffer, task.speculation?.decided)
       .catch((err) => {
         buffer.finish({ code: signal.aborted ? StreamEnd.Code.CANCELLED : StreamEnd.Code.ENGINE_ERROR, message: String(err?.message ?? err).slice(0, 200) })
         if (err instanceof TaskNotRunnableError) {
+          this.count(model, 'declined')
           task.notRunnable = err
           this.say(`task ${task.queued.taskId}: cannot run: ${err.message}`)
           // declined once assigned (now, if it is; else when the assignment names this miner)
           this.tasks.enqueue(task, async () => { await this.decline(task, err) })
         } else if (!signal.aborted) {
+          this.count(model, 'failed')
           this.say(`task ${task.queued.taskId}: generation failed: ${err?.message ?? err}`)
         }
       })
-      .finally(() => { this.active-- })
+      .finally(() => {
+        this.active--
+        this.activeByModel.set(model, (this.activeByModel.get(model) ?? 1) - 1)
+      })
   }
 
   /** Generate, store the output and precommit; work started on this miner's own draw waits for `assigned` first. */
   private async work (task: MinerTask, signal: AbortSignal, buffer: TokenBuffer, assigned?: Promise<boolean>): Promise<void> {
-    const { node, engine, domain } = this.init
+    const { node, domain } = this.init
     const m = task.queued
     const taskId = m.taskId
+    const engine = this.engineOf(m)
+    if (engine == null) {
+      throw new TaskNotRunnableError(Decline.Reason.INVALID_PARAMS, `this miner does not serve model ${m.params?.modelId ?? '(none)'}`, 0, 0)
+    }
     if (this.init.faults?.copyOthers === true) {
       // a copier generates nothing, so it has nothing to stream
       task.buffer?.finish({ code: StreamEnd.Code.ENGINE_ERROR, message: 'no tokens' })
@@ -454,15 +534,18 @@ export class MinerRole {
     const params = generationParams(m)
     // a task no miner of the model can run (too long for the context, parameters the engine refuses) is declined
     checkRunnable(engine, prompt, params)
+    const t0 = performance.now()
     const result = await generateInto(engine, prompt, params, buffer, signal, this.init.faults)
+    const ms = performance.now() - t0
     // the last tokens go out now, not after the output is stored and the assignment confirmed
     buffer.complete()
+    const model = m.params?.modelId ?? ''
     if (assigned != null && !(await assigned)) {
       return
     }
     const output: OutputDoc = {
       taskId: taskId.toString(),
-      modelId: this.modelId,
+      modelId: engine === this.init.engine ? this.modelId : engine.modelId,
       text: result.text,
       tokens: result.tokens,
       finishReason: result.finishReason,
@@ -476,6 +559,12 @@ export class MinerRole {
     const commitment = precommitHash(domain, taskId, outputDigest, salt)
     const signature = await signPrecommit(privateKeyToAccount(node.peerIdentity.privateKey), domain, { taskId, outputDigest, salt })
     await this.precommit(task, { outputCid: outputCid.toString(), salt, commitment, signature, tokens: result.tokens.length })
+    this.count(model, 'generated')
+    this.stats.tokens[model] = (this.stats.tokens[model] ?? 0) + result.tokens.length
+    this.stats.generationMs[model] = (this.stats.generationMs[model] ?? 0) + ms
+    if (ms > 0) {
+      this.stats.lastTokensPerSecond[model] = result.tokens.length * 1000 / ms
+    }
     this.say(`task ${taskId}: generated ${result.tokens.length} tokens, output ${outputCid}, precommitted`)
   }
 

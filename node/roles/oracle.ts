@@ -87,6 +87,8 @@ export interface OracleStats {
   settleTransactions: number
   /** hub transactions this oracle sent with round-0 assignments (several tasks' each, under load) */
   assignTransactions: number
+  /** the leader's round-0 draws this oracle recomputed as a follower; `selectionMismatches` of them differed */
+  selectionChecks: number
   selectionMismatches: number
   replays: number
   slashed: number
@@ -112,7 +114,7 @@ export class OracleRole {
   readonly address: string
   /** topic prefix: `/<network>` unless given, so networks never share topics */
   readonly prefix: string
-  readonly stats: OracleStats = { assigned: 0, reassigned: 0, validated: 0, settled: 0, settleTransactions: 0, assignTransactions: 0, selectionMismatches: 0, replays: 0, slashed: 0, audits: 0, auditFailures: 0, contradictions: {} }
+  readonly stats: OracleStats = { assigned: 0, reassigned: 0, validated: 0, settled: 0, settleTransactions: 0, assignTransactions: 0, selectionChecks: 0, selectionMismatches: 0, replays: 0, slashed: 0, audits: 0, auditFailures: 0, contradictions: {} }
   private readonly tasks: OracleTasks
   private readonly submitted: SubmittedIndex
   private readonly owners: SessionOwners
