@@ -34,6 +34,8 @@ import { CopyFault } from './copy-fault.ts'
 import { TaskNotRunnableError, checkRunnable, generateInto, generationParams } from './generation.ts'
 import { chainCheckedValidators } from './gossip-checks.ts'
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, MinerAdvert, chainReader } from './miner-advert.ts'
+import { roleMetrics } from './metrics.ts'
+import { MinerCounts } from './miner-stats.ts'
 import { MinerTasks, streamOf, wake } from './miner-tasks.ts'
 import { chainNamespace, cidDigest, precommitHash, taskPrompt } from './records.ts'
 import { SessionReservation } from './reservation.ts'
@@ -43,6 +45,8 @@ import { TokenBuffer, serveTokenStream, streamProtocol } from './stream.ts'
 import { Ticker } from './ticker.ts'
 import { outcomeVerdict } from './validation.ts'
 import type { ChainContext } from './chain.ts'
+import type { RoleMetrics } from './metrics.ts'
+import type { MinerStats } from './miner-stats.ts'
 import type { MinerTask } from './miner-tasks.ts'
 import type { InferenceEngine } from '../inference/index.ts'
 import type { CortensorNode } from '../node.ts'
@@ -104,22 +108,6 @@ export interface MinerRoleInit {
   onLine?(line: string): void
 }
 
-/** What a miner has done since it started (its `/metrics` read these). */
-export interface MinerStats {
-  /** tasks by model and outcome: generated (output precommitted), declined (cannot run), failed (engine error) */
-  tasks: Record<string, Record<'generated' | 'declined' | 'failed', number>>
-  /** tokens generated per model, and the generation time they took */
-  tokens: Record<string, number>
-  generationMs: Record<string, number>
-  /** tokens per second of the last generation per model */
-  lastTokensPerSecond: Record<string, number>
-  /** the oracles' verdicts on this miner's outputs, by outcome name (ACCEPTED, OUTLIER, …), one per task */
-  verdicts: Record<string, number>
-}
-
-/** tasks whose verdict was counted, remembered so a verdict gossiped again is not counted twice */
-const COUNTED_VERDICTS_MAX = 4096
-
 const TICK_MS = 100
 /** with no task held nothing has a deadline but the reservation's end: the clock slows down */
 const IDLE_TICK_MS = 1000
@@ -135,8 +123,9 @@ export class MinerRole {
   /** the pool as this miner sees it (heartbeats, its own included; verdicts), for its own draws */
   readonly pool: PoolView
   readonly speculation: SpeculationStats = { started: 0, confirmed: 0, dropped: 0 }
-  readonly stats: MinerStats = { tasks: {}, tokens: {}, generationMs: {}, lastTokensPerSecond: {}, verdicts: {} }
-  private readonly countedVerdicts = new Set<string>()
+  private readonly counts: MinerCounts
+  /** the stats above on the node's `/metrics` */
+  private metrics?: RoleMetrics
   private readonly tasks: MinerTasks
   private readonly reservation: SessionReservation
   private readonly advertiser: MinerAdvert
@@ -161,12 +150,8 @@ export class MinerRole {
       }
     }
     this.modelIds = [...this.engines.keys()]
-    for (const model of this.modelIds) {
-      this.stats.tasks[model] = { generated: 0, declined: 0, failed: 0 }
-      this.stats.tokens[model] = 0
-      this.stats.generationMs[model] = 0
-    }
     this.address = init.node.peerIdentity.address.toLowerCase()
+    this.counts = new MinerCounts(this.address, this.modelIds)
     this.prefix = init.topicPrefix ?? `/${init.node.config.network}`
     this.tasks = new MinerTasks({ settings: init, address: this.address, onEffects: (task, effects) => { this.onEffects(task, effects) } })
     this.pool = new PoolView(init.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS)
@@ -203,6 +188,7 @@ export class MinerRole {
 
   async start (): Promise<void> {
     const { node } = this.init
+    this.metrics = roleMetrics(node.registry, { miner: this })
     await this.advertiser.prepare()
     // work accepted before a restart, on this chain (a restarted local chain numbers its tasks from 1 again)
     const wallet = this.init.chain?.wallet
@@ -286,6 +272,7 @@ export class MinerRole {
       return
     }
     this.stopped = true
+    this.metrics?.unregister()
     this.ticker.stop()
     this.advertiser.stop()
     for (const t of this.tasks.values()) {
@@ -297,6 +284,11 @@ export class MinerRole {
     await this.tasks.idle()
     this.uninstall?.()
     await this.init.node.libp2p.unhandle(streamProtocol(this.init.node.config.network)).catch(() => {})
+  }
+
+  /** What the miner has done since it started (its `/metrics`). */
+  get stats (): MinerStats {
+    return this.counts.stats
   }
 
   /** Tasks this miner works on now. */
@@ -326,23 +318,9 @@ export class MinerRole {
     await publishMessage(pubsub, kind, message, { prefix: this.prefix })
   }
 
-  private count (model: string, outcome: keyof MinerStats['tasks'][string]): void {
-    const counts = this.stats.tasks[model] ??= { generated: 0, declined: 0, failed: 0 }
-    counts[outcome]++
-  }
-
   /** A verdict changes reputations in this miner's pool view, and may change its own level. */
   private onVerdict (m: Verdict): void {
-    const own = m.miners.find(v => bytesToHex(v.miner).toLowerCase() === this.address)
-    const id = m.taskId.toString()
-    if (own != null && !this.countedVerdicts.has(id)) {
-      this.countedVerdicts.add(id)
-      if (this.countedVerdicts.size > COUNTED_VERDICTS_MAX) {
-        this.countedVerdicts.delete(this.countedVerdicts.values().next().value as string)
-      }
-      const name = String(own.outcome)
-      this.stats.verdicts[name] = (this.stats.verdicts[name] ?? 0) + 1
-    }
+    this.counts.verdict(m)
     // the leader's reputation changes, as its view makes them, for this miner's own draws
     for (const v of m.miners) {
       this.pool.applyVerdict(bytesToHex(v.miner), outcomeVerdict(v.outcome))
@@ -491,13 +469,13 @@ export class MinerRole {
       .catch((err) => {
         buffer.finish({ code: signal.aborted ? StreamEnd.Code.CANCELLED : StreamEnd.Code.ENGINE_ERROR, message: String(err?.message ?? err).slice(0, 200) })
         if (err instanceof TaskNotRunnableError) {
-          this.count(model, 'declined')
+          this.counts.task(model, 'declined')
           task.notRunnable = err
           this.say(`task ${task.queued.taskId}: cannot run: ${err.message}`)
           // declined once assigned (now, if it is; else when the assignment names this miner)
           this.tasks.enqueue(task, async () => { await this.decline(task, err) })
         } else if (!signal.aborted) {
-          this.count(model, 'failed')
+          this.counts.task(model, 'failed')
           this.say(`task ${task.queued.taskId}: generation failed: ${err?.message ?? err}`)
         }
       })
@@ -559,12 +537,7 @@ export class MinerRole {
     const commitment = precommitHash(domain, taskId, outputDigest, salt)
     const signature = await signPrecommit(privateKeyToAccount(node.peerIdentity.privateKey), domain, { taskId, outputDigest, salt })
     await this.precommit(task, { outputCid: outputCid.toString(), salt, commitment, signature, tokens: result.tokens.length })
-    this.count(model, 'generated')
-    this.stats.tokens[model] = (this.stats.tokens[model] ?? 0) + result.tokens.length
-    this.stats.generationMs[model] = (this.stats.generationMs[model] ?? 0) + ms
-    if (ms > 0) {
-      this.stats.lastTokensPerSecond[model] = result.tokens.length * 1000 / ms
-    }
+    this.counts.generated(model, result.tokens.length, ms)
     this.say(`task ${taskId}: generated ${result.tokens.length} tokens, output ${outputCid}, precommitted`)
   }
 

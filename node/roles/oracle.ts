@@ -32,6 +32,7 @@ import { SessionOwners, SubmittedIndex, settledTaskIds, watchHub } from './chain
 import { Equivocations } from './equivocation.ts'
 import { oracleValidators } from './gossip-checks.ts'
 import { LeaderVerdict } from './leader-verdict.ts'
+import { roleMetrics } from './metrics.ts'
 import { Leadership, chainHeartbeatMs } from './leadership.ts'
 import { DEFAULT_HEARTBEAT_INTERVAL_MS } from './miner.ts'
 import { EarlyEvents, OracleTasks } from './oracle-tasks.ts'
@@ -41,6 +42,7 @@ import { ReplayQuorum } from './replay-quorum.ts'
 import { SettlementBatcher, settlementEntry } from './settlement.ts'
 import { Ticker } from './ticker.ts'
 import type { ChainContext, HubLog, HubWatcher } from './chain.ts'
+import type { RoleMetrics } from './metrics.ts'
 import type { AuditRecord, OracleTask } from './oracle-tasks.ts'
 import type { MinerRegistrations } from './pool.ts'
 import type { Assignment, Precommit, Reveal, Verdict } from '../../protocols/messages/index.ts'
@@ -137,6 +139,8 @@ export class OracleRole {
   private readonly unannounced = new EarlyEvents<(t: OracleTask) => Promise<void>>()
   /** miners that signed two different outputs, and their slashes */
   private readonly equivocations: Equivocations
+  /** the stats on the node's `/metrics` */
+  private metrics?: RoleMetrics
 
   constructor (init: OracleRoleInit) {
     this.init = init
@@ -274,6 +278,7 @@ export class OracleRole {
 
   async start (): Promise<void> {
     const { node, chain } = this.init
+    this.metrics = roleMetrics(node.registry, { oracle: this })
     const [replayQuorum, heartbeatTimeoutS] = await Promise.all([
       readContract(chain.wallet, { address: chain.hub, abi: cortensorHubAbi, functionName: 'replayQuorum' }),
       readContract(chain.wallet, { address: chain.hub, abi: cortensorHubAbi, functionName: 'heartbeatTimeoutS' })
@@ -331,6 +336,7 @@ export class OracleRole {
       return
     }
     this.stopped = true
+    this.metrics?.unregister()
     this.ticker.stop()
     this.leadership.stop()
     this.watcher?.stop()

@@ -15,7 +15,6 @@ import { getNode, getOracles, getSession, readDeployment } from '../../contracts
 import { ConfigError } from '../config.ts'
 import { loadProgress } from '../load-progress.ts'
 import { createChainContext } from './chain.ts'
-import { roleMetrics } from './metrics.ts'
 import { startGossipRelay } from './relay.ts'
 import type { TaskClient } from '../../client/types.ts'
 import type { NodeConfig } from '../config.ts'
@@ -26,6 +25,7 @@ import type { ChainContext } from './chain.ts'
 import type { MinerFaults } from './miner.ts'
 import type { PageDefaults } from '../../client/browser/serve.ts'
 import type { FastifyInstance } from 'fastify'
+import type { Llama } from 'node-llama-cpp'
 import type { Address } from 'viem'
 
 /** Where bootstrap and router nodes serve the browser page. */
@@ -71,6 +71,19 @@ async function startRoles (node: CortensorNode, config: NodeConfig, http: Fastif
     stops.push(() => { relay.stop() })
   }
 
+  // what the machine cannot do fails before the chain is dialled and any model is loaded
+  const modelRole = roles.includes('miner') ? 'miner' : roles.includes('oracle') ? 'oracle' : undefined
+  let llama: Llama | undefined
+  if (modelRole != null) {
+    if (roles.includes('oracle') && config.models.length > 1) {
+      throw new ConfigError('--model', `the oracle role replays with one model; ${config.models.length} were given (a miner serves several, an oracle validates one)`)
+    }
+    if (config.models.length === 0) {
+      throw new ConfigError('--model', `the ${modelRole} role needs a GGUF model file (${modelRole === 'miner' ? 'the model it serves' : 'to replay miners\' outputs'})`)
+    }
+    llama = await startLlama(config)
+  }
+
   const chainRoles = roles.filter(r => r !== 'bootstrap')
   let chain: ChainContext | undefined
   if (chainRoles.length > 0) {
@@ -80,16 +93,9 @@ async function startRoles (node: CortensorNode, config: NodeConfig, http: Fastif
 
   let engine: LlamaInferenceEngine | undefined
   const engines: LlamaInferenceEngine[] = []
-  if (roles.includes('miner') || roles.includes('oracle')) {
-    const role = roles.includes('miner') ? 'miner' : 'oracle'
-    if (roles.includes('oracle') && config.models.length > 1) {
-      throw new ConfigError('--model', `the oracle role replays with one model; ${config.models.length} were given (a miner serves several, an oracle validates one)`)
-    }
-    if (config.models.length === 0) {
-      throw new ConfigError('--model', `the ${role} role needs a GGUF model file (${role === 'miner' ? 'the model it serves' : 'to replay miners\' outputs'})`)
-    }
+  if (llama != null) {
     for (const path of config.models) {
-      const e = await loadModel(config, path, say, progress)
+      const e = await loadModel(config, llama, path, say, progress)
       stops.push(async () => { await e.close() })
       if (engines.some(o => o.modelId === e.modelId)) {
         throw new ConfigError('--model', `${path} is the same model as another --model (${e.modelId})`)
@@ -112,8 +118,6 @@ async function startRoles (node: CortensorNode, config: NodeConfig, http: Fastif
       say(`warning: CORTENSOR_MINER_FAULTS makes this miner misbehave on purpose (${JSON.stringify(faults)}); for fault tests and demos only`)
     }
     const role = new MinerRole({ node, engine, engines: engines.slice(1), domain: chain.domain, chain, modelId: engine.modelId, topicPrefix: prefix, faults, timeouts: config.queueTimeouts, onLine: (l) => { say(`miner: ${l}`) } })
-    const metrics = roleMetrics(node.registry, { miner: role })
-    stops.push(() => { metrics.unregister() })
     await role.start()
     stops.push(async () => { await role.stop() })
     for (const e of engines) {
@@ -130,8 +134,6 @@ async function startRoles (node: CortensorNode, config: NodeConfig, http: Fastif
     const embedder = await loadEmbedder(config, engine, say)
     stops.push(async () => { await embedder.close() })
     const role = new OracleRole({ node, chain, modelIds: [engine.modelId], engine, embedder, sampleRate: config.sampleRate, timeouts: config.queueTimeouts, topicPrefix: prefix, onLine: (l) => { say(`oracle: ${l}`) } })
-    const metrics = roleMetrics(node.registry, { oracle: role })
-    stops.push(() => { metrics.unregister() })
     await role.start()
     stops.push(async () => { await role.stop() })
     say(`oracle validating ${engine.modelId}${(await role.isLeader()) ? ' (leader)' : ''}`)
@@ -208,14 +210,19 @@ export async function connectChain (node: CortensorNode, config: NodeConfig, rol
 }
 
 /** Load one model with the operator's engine settings, showing progress; a setting the machine cannot honour names its flag. */
-async function loadModel (config: NodeConfig, path: string, say: (line: string) => void, out: LoadProgressOutput): Promise<LlamaInferenceEngine> {
-  await access(path).catch(() => { throw new ConfigError('--model', `${path}: no such readable file`) })
-  say(`loading model ${path}`)
-  const { createInferenceEngine, getSharedLlama } = await import('../inference/index.ts')
+/** llama.cpp on the backend `--gpu` names; one that this machine lacks is a ConfigError naming the flag. */
+async function startLlama (config: NodeConfig): Promise<Llama> {
+  const { getSharedLlama } = await import('../inference/index.ts')
   const gpu = config.gpu === 'cpu' ? false : config.gpu
-  const llama = await getSharedLlama(gpu).catch((err: any) => {
+  return getSharedLlama(gpu).catch((err: any) => {
     throw new ConfigError('--gpu', err?.name === 'GpuUnavailableError' ? err.message : `cannot start llama.cpp with ${config.gpu}: ${firstLine(err)}`)
   })
+}
+
+async function loadModel (config: NodeConfig, llama: Llama, path: string, say: (line: string) => void, out: LoadProgressOutput): Promise<LlamaInferenceEngine> {
+  await access(path).catch(() => { throw new ConfigError('--model', `${path}: no such readable file`) })
+  say(`loading model ${path}`)
+  const { createInferenceEngine } = await import('../inference/index.ts')
   const bar = loadProgress(`loading ${basename(path)}`, out)
   try {
     const engine = await createInferenceEngine({
