@@ -250,7 +250,7 @@ function parseQueueTimeouts (value: unknown, source: string): Partial<QueueTimeo
   return out
 }
 
-function parseWhole (min: number, max: number) {
+export function parseWhole (min: number, max: number) {
   return (value: unknown, source: string): number => {
     const n = typeof value === 'number' ? value : Number(String(value).trim())
     if (!Number.isInteger(n) || n < min || n > max || String(value).trim() === '') {
@@ -260,7 +260,7 @@ function parseWhole (min: number, max: number) {
   }
 }
 
-function parseGpu (value: unknown, source: string): GpuOption {
+export function parseGpu (value: unknown, source: string): GpuOption {
   const s = parseString(value, source).toLowerCase()
   if (!(GPU_OPTIONS as readonly string[]).includes(s)) {
     throw new ConfigError(source, `"${String(value)}" is not a GPU backend (${GPU_OPTIONS.join(', ')})`)
@@ -268,7 +268,7 @@ function parseGpu (value: unknown, source: string): GpuOption {
   return s as GpuOption
 }
 
-function parseGpuLayers (value: unknown, source: string): number | 'auto' | 'max' {
+export function parseGpuLayers (value: unknown, source: string): number | 'auto' | 'max' {
   const s = typeof value === 'number' ? String(value) : parseString(value, source).toLowerCase()
   if (s === 'auto' || s === 'max') {
     return s
