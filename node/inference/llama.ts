@@ -39,7 +39,8 @@ async function loadLlama (gpu: GpuChoice): Promise<Llama> {
     })
   } catch (err: any) {
     if (gpu !== 'auto' && gpu !== false) {
-      throw new GpuUnavailableError(gpu, await availableBackends(), String(err?.message ?? err).split('\n')[0])
+      const detail = String(err?.message ?? err).split('\n')[0]
+      throw new GpuUnavailableError(gpu, await availableBackends(), detail === 'NoBinaryFoundError' ? 'no prebuilt llama.cpp binary for it loads here' : detail)
     }
     throw err
   }
