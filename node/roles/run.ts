@@ -209,7 +209,6 @@ export async function connectChain (node: CortensorNode, config: NodeConfig, rol
   return chain
 }
 
-/** Load one model with the operator's engine settings, showing progress; a setting the machine cannot honour names its flag. */
 /** llama.cpp on the backend `--gpu` names; one that this machine lacks is a ConfigError naming the flag. */
 async function startLlama (config: NodeConfig): Promise<Llama> {
   const { getSharedLlama } = await import('../inference/index.ts')
@@ -219,6 +218,7 @@ async function startLlama (config: NodeConfig): Promise<Llama> {
   })
 }
 
+/** Load one model with the operator's engine settings, showing progress; a setting the machine cannot honour names its flag. */
 async function loadModel (config: NodeConfig, llama: Llama, path: string, say: (line: string) => void, out: LoadProgressOutput): Promise<LlamaInferenceEngine> {
   await access(path).catch(() => { throw new ConfigError('--model', `${path}: no such readable file`) })
   say(`loading model ${path}`)
