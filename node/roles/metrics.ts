@@ -7,8 +7,7 @@
  *
  * Miner:
  * - `cortensor_miner_tasks_total{model,outcome}`: generated, declined, failed
- * - `cortensor_miner_tokens_total{model}`, `cortensor_miner_generation_seconds_total{model}`:
- *   tokens/s over any window is the ratio of their rates
+ * - `cortensor_miner_tokens_total{model}`, `cortensor_miner_generation_seconds_total{model}`: tokens/s over any window is the ratio of their rates
  * - `cortensor_miner_tokens_per_second{model}`: the last generation's speed
  * - `cortensor_miner_verdicts_total{outcome}`: the oracles' verdicts on its outputs (ACCEPTED, OUTLIER, …)
  * - `cortensor_miner_speculation_total{outcome}`: work started on its own draw (started, confirmed, dropped)
@@ -26,8 +25,8 @@ import { Counter, Gauge } from 'prom-client'
 import { getNode } from '../../contracts/index.ts'
 import type { MinerRole } from './miner.ts'
 import type { OracleRole } from './oracle.ts'
-import type { Address } from 'viem'
 import type { Registry } from 'prom-client'
+import type { Address } from 'viem'
 
 export interface RoleMetrics {
   /** take the roles' metrics off the registry (the roles stopped) */

@@ -19,8 +19,8 @@ import { startGossipRelay } from './relay.ts'
 import type { TaskClient } from '../../client/types.ts'
 import type { NodeConfig } from '../config.ts'
 import type { Embedder, LlamaInferenceEngine } from '../inference/index.ts'
-import type { CortensorNode, NodeAttachment, NodeOptions } from '../node.ts'
 import type { LoadProgressOutput } from '../load-progress.ts'
+import type { CortensorNode, NodeAttachment, NodeOptions } from '../node.ts'
 import type { ChainContext } from './chain.ts'
 import type { MinerFaults } from './miner.ts'
 import type { PageDefaults } from '../../client/browser/serve.ts'
@@ -72,7 +72,7 @@ async function startRoles (node: CortensorNode, config: NodeConfig, http: Fastif
   }
 
   // what the machine cannot do fails before the chain is dialled and any model is loaded
-  const modelRole = roles.includes('miner') ? 'miner' : roles.includes('oracle') ? 'oracle' : undefined
+  const modelRole = (['miner', 'oracle'] as const).find(r => roles.includes(r))
   let llama: Llama | undefined
   if (modelRole != null) {
     if (roles.includes('oracle') && config.models.length > 1) {

@@ -169,11 +169,12 @@ describe('a miner process serving two models', function () {
     expect(lastOfA).to.be.lessThan(minerLines.findIndex(l => l.startsWith(`loading ${basename(pathB)}: `)))
 
     // one node, one key, one heartbeat: every oracle has the miner under both models
+    const address = minerAddress
     for (const { role } of oracles) {
-      const entry = await waitFor('the oracle to see the miner', () => role.pool.get(minerAddress), 60_000, 100)
+      const entry = await waitFor('the oracle to see the miner', () => role.pool.get(address), 60_000, 100)
       expect(entry.heartbeat.models).to.deep.equal([modelA, modelB])
-      expect(role.pool.serving(modelA).map(e => e.address)).to.deep.equal([minerAddress])
-      expect(role.pool.serving(modelB).map(e => e.address)).to.deep.equal([minerAddress])
+      expect(role.pool.serving(modelA).map(e => e.address)).to.deep.equal([address])
+      expect(role.pool.serving(modelB).map(e => e.address)).to.deep.equal([address])
     }
   })
 
