@@ -50,8 +50,18 @@ export interface NodeConfig {
   hub?: string
   /** deployment JSON written by `cortensor chain deploy`; gives the hub address */
   deployment?: string
-  /** GGUF model a miner serves and an oracle replays with */
+  /** GGUF model a miner serves and an oracle replays with: the first of `models` */
   model?: string
+  /** every GGUF model the miner serves (`--model`, repeatable); one node, one key, one reservation */
+  models: string[]
+  /** which llama.cpp backend runs the models: `auto` (a GPU when one is usable, else the CPU) or a named one */
+  gpu: GpuOption
+  /** layers offloaded to the GPU: a count, `auto` (what fits) or `max`; default node-llama-cpp's (`auto`) */
+  gpuLayers?: number | 'auto' | 'max'
+  /** CPU threads per model's context; default the engine's (DEFAULT_THREADS) */
+  threads?: number
+  /** parallel sequences (concurrent tasks) per model; default the engine's (DEFAULT_SEQUENCES) */
+  sequences?: number
   /** GGUF model an oracle embeds outputs with (embedding rung); default: the served model */
   embeddingModel?: string
   /** fraction of agreeing settled tasks an oracle audits; default: the network policy's */
@@ -64,6 +74,14 @@ export interface NodeConfig {
    */
   queueTimeouts?: Partial<QueueTimeouts>
 }
+
+/** The `--gpu` choices: node-llama-cpp's backends by name; `cpu` runs without a GPU. */
+export const GPU_OPTIONS = ['auto', 'cpu', 'vulkan', 'cuda', 'metal'] as const
+export type GpuOption = typeof GPU_OPTIONS[number]
+
+/** Bounds of `--threads` and `--sequences` (a larger number is a typo, not a machine). */
+export const MAX_THREADS = 1024
+export const MAX_SEQUENCES = 256
 
 /** Raw values as given by one source, before parsing. */
 export type RawConfig = Partial<Record<keyof NodeConfig | 'role' | 'key' | 'config', unknown>>
@@ -232,6 +250,44 @@ function parseQueueTimeouts (value: unknown, source: string): Partial<QueueTimeo
   return out
 }
 
+export function parseWhole (min: number, max: number) {
+  return (value: unknown, source: string): number => {
+    const n = typeof value === 'number' ? value : Number(String(value).trim())
+    if (!Number.isInteger(n) || n < min || n > max || String(value).trim() === '') {
+      throw new ConfigError(source, `"${String(value)}" is not a whole number from ${min} to ${max}`)
+    }
+    return n
+  }
+}
+
+export function parseGpu (value: unknown, source: string): GpuOption {
+  const s = parseString(value, source).toLowerCase()
+  if (!(GPU_OPTIONS as readonly string[]).includes(s)) {
+    throw new ConfigError(source, `"${String(value)}" is not a GPU backend (${GPU_OPTIONS.join(', ')})`)
+  }
+  return s as GpuOption
+}
+
+export function parseGpuLayers (value: unknown, source: string): number | 'auto' | 'max' {
+  const s = typeof value === 'number' ? String(value) : parseString(value, source).toLowerCase()
+  if (s === 'auto' || s === 'max') {
+    return s
+  }
+  if (!/^\d{1,6}$/.test(s)) {
+    throw new ConfigError(source, `"${String(value)}" is not a number of layers (a whole number >= 0, auto or max)`)
+  }
+  return Number(s)
+}
+
+/** Model files: repeatable on the command line, comma-separated in the environment, a string or a list in a file. */
+function parseModels (value: unknown, source: string): string[] {
+  const list = asList(value, source).map(v => resolve(v))
+  if (list.length === 0) {
+    throw new ConfigError(source, 'must name a GGUF model file')
+  }
+  return [...new Set(list)]
+}
+
 function parseNetwork (value: unknown, source: string): string {
   const s = parseString(value, source)
   if (!/^[a-z0-9][a-z0-9-]{0,31}$/.test(s)) {
@@ -254,7 +310,11 @@ const FIELDS: FieldSpec[] = [
   { key: 'rpc', flag: '--rpc', env: 'CORTENSOR_RPC', parse: parseUrl },
   { key: 'hub', flag: '--hub', env: 'CORTENSOR_HUB', parse: parseAddress },
   { key: 'deployment', flag: '--deployment', env: 'CORTENSOR_DEPLOYMENT', parse: (v, s) => resolve(parseString(v, s)) },
-  { key: 'model', flag: '--model', env: 'CORTENSOR_MODEL', parse: (v, s) => resolve(parseString(v, s)) },
+  { key: 'models', flag: '--model', env: 'CORTENSOR_MODEL', parse: parseModels },
+  { key: 'gpu', flag: '--gpu', env: 'CORTENSOR_GPU', parse: parseGpu },
+  { key: 'gpuLayers', flag: '--gpu-layers', env: 'CORTENSOR_GPU_LAYERS', parse: parseGpuLayers },
+  { key: 'threads', flag: '--threads', env: 'CORTENSOR_THREADS', parse: parseWhole(1, MAX_THREADS) },
+  { key: 'sequences', flag: '--sequences', env: 'CORTENSOR_SEQUENCES', parse: parseWhole(1, MAX_SEQUENCES) },
   { key: 'embeddingModel', flag: '--embedding-model', env: 'CORTENSOR_EMBEDDING_MODEL', parse: (v, s) => resolve(parseString(v, s)) },
   { key: 'sampleRate', flag: '--sample-rate', env: 'CORTENSOR_SAMPLE_RATE', parse: parseRate },
   { key: 'session', flag: '--session', env: 'CORTENSOR_SESSION', parse: parseSession },
@@ -288,6 +348,14 @@ export async function readConfigFile (path: string, source = '--config'): Promis
   if ('role' in raw) {
     raw.roles = raw.role
     delete raw.role
+  }
+  // `model: m.gguf` or `model: [a.gguf, b.gguf]` (`models` is accepted too)
+  if ('model' in raw) {
+    if ('models' in raw) {
+      throw new ConfigError(`${path}: model`, 'give model or models, not both')
+    }
+    raw.models = raw.model
+    delete raw.model
   }
   const known = new Set<string>(FIELDS.map(f => f.key))
   for (const key of Object.keys(raw)) {
@@ -337,6 +405,10 @@ export async function resolveConfig ({ flags = {}, env = process.env }: ConfigSo
     f.keyFile = f.key
     delete f.key
   }
+  if ('model' in f) {
+    f.models = f.model
+    delete f.model
+  }
   let file: RawConfig = {}
   let fileName = ''
   if (f.config != null) {
@@ -377,7 +449,12 @@ export async function resolveConfig ({ flags = {}, env = process.env }: ConfigSo
     rpc: out.rpc,
     hub: out.hub,
     deployment: out.deployment,
-    model: out.model,
+    model: out.models?.[0],
+    models: out.models ?? [],
+    gpu: out.gpu ?? 'auto',
+    gpuLayers: out.gpuLayers,
+    threads: out.threads,
+    sequences: out.sequences,
     embeddingModel: out.embeddingModel,
     sampleRate: out.sampleRate,
     session: out.session,

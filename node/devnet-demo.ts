@@ -16,7 +16,7 @@ import { ANVIL_KEYS, getNode } from '../contracts/index.ts'
 import { ROUTER_HTTP_PORT, SHUTDOWN_TIMEOUT_MS } from './constants.ts'
 import { devnetModel } from './devnet-model.ts'
 import { startNetwork } from './network.ts'
-import type { LocalNetwork } from './network.ts'
+import type { LocalNetwork, NetworkInit } from './network.ts'
 import type { Hex } from 'viem'
 
 /** The anvil account the devnet offers the browser page's wallet: the network funds its nodes from account 0. */
@@ -54,6 +54,8 @@ export interface RunDevnetOptions {
   prompt: string
   /** GGUF the miners serve; default: the generated `small` preset, cached */
   model?: string
+  /** llama.cpp settings of the miners' engines (`--gpu`, `--gpu-layers`, `--threads`, `--sequences`) */
+  minerEngineOptions?: NetworkInit['minerEngineOptions']
   maxTokens: number
   once: boolean
   /** router port; default 5010, or any free port when that one is taken */
@@ -106,6 +108,7 @@ export async function runDevnet (opts: RunDevnetOptions): Promise<void> {
       miners: opts.miners,
       oracles: opts.oracles,
       modelPath,
+      minerEngineOptions: opts.minerEngineOptions,
       dataDir: opts.dataDir,
       httpPort: opts.httpPort,
       rpcUrl: opts.rpcUrl,

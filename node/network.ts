@@ -25,7 +25,7 @@ import { roleAttachment } from './roles/run.ts'
 import type { Role } from './constants.ts'
 import type { CortensorTaskClient } from '../client/index.ts'
 import type { Anvil, CreateSessionParameters, Deployment, HubConfig, HubDomain, HubWalletClient } from '../contracts/index.ts'
-import type { InferenceEngine, LlamaInferenceEngine } from './inference/index.ts'
+import type { InferenceEngine, InferenceEngineInit, LlamaInferenceEngine } from './inference/index.ts'
 import type { MinerFaults } from './roles/miner.ts'
 import type { QueueTimeouts } from '../protocols/queue/types.ts'
 import type { Address, Hex } from 'viem'
@@ -38,6 +38,8 @@ export interface NetworkInit {
   /** per-miner GGUF override: a miner running another model under the session's model id */
   minerModelPaths?: Array<string | undefined>
   minerFaults?: Array<MinerFaults | undefined>
+  /** llama.cpp settings of the miners' engines (`--gpu`, `--gpu-layers`, `--threads`, `--sequences`); default CPU-friendly: 1 thread, 2 sequences */
+  minerEngineOptions?: Pick<InferenceEngineInit, 'gpu' | 'gpuLayers' | 'threads' | 'sequences'>
   /** build the miners' engines another way (the zero-cost engine of the benchmarks); oracles then skip replay */
   minerEngine?(): Promise<InferenceEngine>
   /** keep node data here (restarts keep identities and accepted work); default a temp dir removed on stop */
@@ -191,7 +193,7 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
     const owner = wallet(init.ownerKey ?? ANVIL_KEYS[0])
     const hubConfig = { ...LOCAL_HUB_CONFIG, ...init.hubConfig }
     // the model id every engine serves under (the session's model): the first miner engine's
-    const first = init.minerEngine != null ? await init.minerEngine() : await createInferenceEngine({ modelPath: init.modelPath, threads: 1, sequences: 2 })
+    const first = init.minerEngine != null ? await init.minerEngine() : await createInferenceEngine({ modelPath: init.modelPath, threads: 1, sequences: 2, ...init.minerEngineOptions })
     engines.push(first)
     const modelId = first.modelId
     const saved = keepChain ? await loadSavedNetwork(dataDir, owner, { hubConfig, modelId }) : undefined
@@ -241,7 +243,7 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
       } else if (init.minerEngine != null) {
         engine = await init.minerEngine()
       } else {
-        engine = await createInferenceEngine({ modelPath: init.minerModelPaths?.[i] ?? init.modelPath, threads: 1, sequences: 2 })
+        engine = await createInferenceEngine({ modelPath: init.minerModelPaths?.[i] ?? init.modelPath, threads: 1, sequences: 2, ...init.minerEngineOptions })
       }
       if (i !== 0) {
         engines.push(engine)

@@ -1,3 +1,4 @@
+import { GPU_OPTIONS, MAX_SEQUENCES, MAX_THREADS, parseGpu, parseGpuLayers } from '../config.ts'
 import { InvalidOptionError } from './errors.ts'
 import { print, say } from './output.ts'
 import type { Command } from 'commander'
@@ -22,6 +23,10 @@ export function registerDevnetCommands (program: Command): void {
     .option('--http-port <port>', 'bootstrap /health and /metrics port (default: any free port)', count('--http-port', 0, 65535), 0)
     .option('--prompt <text>', 'the demo prompt', 'Explain in one sentence what a peer-to-peer inference network is.')
     .option('--model <file>', 'GGUF model the miners serve (default: the generated small preset, cached in ~/.cache/cortensor)')
+    .option('--gpu <backend>', `llama.cpp backend of the miners: ${GPU_OPTIONS.join(', ')} (default: auto)`, (v: string) => parseGpu(v, '--gpu'))
+    .option('--gpu-layers <n>', 'model layers the miners offload to the GPU: a number, auto or max (default: auto)', (v: string) => parseGpuLayers(v, '--gpu-layers'))
+    .option('--threads <n>', 'CPU threads per miner (default: 1)', count('--threads', 1, MAX_THREADS))
+    .option('--sequences <n>', 'tasks each miner runs at once (default: 2)', count('--sequences', 1, MAX_SEQUENCES))
     .option('--max-tokens <n>', 'tokens to generate for the demo prompt', count('--max-tokens', 1, 4096), 48)
     .option('--once', 'exit after the demo prompt instead of running until Ctrl-C')
     .option('--router-port <port>', 'router HTTP port (default: 5010, or any free port when it is taken)', count('--router-port', 0, 65535))
@@ -45,6 +50,12 @@ export function registerDevnetCommands (program: Command): void {
       } else if (opts.key != null) {
         throw new InvalidOptionError('--key', 'only used with --rpc-url (the local anvil funds everything itself)')
       }
+      // a backend this machine lacks is refused before anything starts
+      const gpu = opts.gpu === 'cpu' ? false : opts.gpu
+      if (gpu != null) {
+        const { getSharedLlama } = await import('../inference/index.ts')
+        await getSharedLlama(gpu).catch((err: Error) => { throw new InvalidOptionError('--gpu', err.message) })
+      }
       const { runDevnet } = await import('../devnet-demo.ts')
       await runDevnet({
         miners: opts.miners,
@@ -53,6 +64,12 @@ export function registerDevnetCommands (program: Command): void {
         httpPort: opts.httpPort,
         prompt: opts.prompt,
         model: opts.model,
+        minerEngineOptions: {
+          ...(gpu != null ? { gpu } : {}),
+          ...(opts.gpuLayers != null ? { gpuLayers: opts.gpuLayers } : {}),
+          ...(opts.threads != null ? { threads: opts.threads } : {}),
+          ...(opts.sequences != null ? { sequences: opts.sequences } : {})
+        },
         maxTokens: opts.maxTokens,
         once: opts.once === true,
         routerPort: opts.routerPort,

@@ -5,10 +5,15 @@ import type { CortensorNode } from '../node.ts'
 import type { Command } from 'commander'
 
 // heavy modules (libp2p, Helia, viem) load only when a command runs, so `--help` and bad flags answer fast
-const ENV_VARS = 'CORTENSOR_ROLE, CORTENSOR_NETWORK, CORTENSOR_DATA_DIR, CORTENSOR_KEY_FILE, CORTENSOR_LISTEN, CORTENSOR_ANNOUNCE, CORTENSOR_BOOTSTRAP, CORTENSOR_HTTP_PORT, CORTENSOR_HTTP_HOST, CORTENSOR_DHT_CLIENT, CORTENSOR_RPC, CORTENSOR_HUB, CORTENSOR_DEPLOYMENT, CORTENSOR_MODEL, CORTENSOR_SESSION, CORTENSOR_QUEUE_TIMEOUTS, CORTENSOR_CONFIG'
+const ENV_VARS = 'CORTENSOR_ROLE, CORTENSOR_NETWORK, CORTENSOR_DATA_DIR, CORTENSOR_KEY_FILE, CORTENSOR_LISTEN, CORTENSOR_ANNOUNCE, CORTENSOR_BOOTSTRAP, CORTENSOR_HTTP_PORT, CORTENSOR_HTTP_HOST, CORTENSOR_DHT_CLIENT, CORTENSOR_RPC, CORTENSOR_HUB, CORTENSOR_DEPLOYMENT, CORTENSOR_MODEL, CORTENSOR_GPU, CORTENSOR_GPU_LAYERS, CORTENSOR_THREADS, CORTENSOR_SEQUENCES, CORTENSOR_SESSION, CORTENSOR_QUEUE_TIMEOUTS, CORTENSOR_CONFIG'
 
 function collect (value: string, previous: string[] = []): string[] {
   return [...previous, ...value.split(',').map(s => s.trim()).filter(Boolean)]
+}
+
+/** a repeatable flag whose values are file paths (kept whole: a path may hold a comma) */
+function repeat (value: string, previous: string[] = []): string[] {
+  return [...previous, value]
 }
 
 /** Flags shared by every command that needs a node's identity or configuration. */
@@ -16,7 +21,7 @@ function identityOptions (cmd: Command): Command {
   return cmd
     .option('--data-dir <dir>', 'node data directory: key, blockstore, datastore (default: ~/.cortensor)')
     .option('--key <file>', 'key file to use instead of <data-dir>/key (0x-prefixed hex secp256k1 private key)')
-    .option('--config <file>', 'JSON or YAML config file (keys: roles, network, dataDir, keyFile, listen, announce, bootstrap, httpPort, httpHost, dhtClient, rpc, hub, deployment, model, session, queueTimeouts)')
+    .option('--config <file>', 'JSON or YAML config file (keys: roles, network, dataDir, keyFile, listen, announce, bootstrap, httpPort, httpHost, dhtClient, rpc, hub, deployment, model (a file or a list), gpu, gpuLayers, threads, sequences, session, queueTimeouts)')
 }
 
 /**
@@ -67,7 +72,11 @@ export function registerNodeCommands (program: Command): Command {
     .option('--rpc <url>', 'JSON-RPC URL of the chain (miner, oracle, router)')
     .option('--hub <address>', 'hub contract address (or --deployment)')
     .option('--deployment <file>', 'deployment JSON written by `cortensor chain deploy` (gives the hub address)')
-    .option('--model <file>', 'GGUF model the miner serves / the oracle replays with')
+    .option('--model <file>', 'GGUF model the miner serves / the oracle replays with; repeat it to serve several models from one miner', repeat)
+    .option('--gpu <backend>', 'llama.cpp backend: auto (a GPU when one is usable, else the CPU), cpu, vulkan, cuda or metal (default: auto)')
+    .option('--gpu-layers <n>', 'model layers offloaded to the GPU: a number, auto (what fits) or max (default: auto)')
+    .option('--threads <n>', 'CPU threads per model (default: 1, the fastest on small shared machines; raise it on idle cores)')
+    .option('--sequences <n>', 'tasks a miner runs at once per model, sharing one loaded model (default: 2)')
     .option('--embedding-model <file>', 'GGUF model the oracle embeds differing outputs with (default: --model)')
     .option('--sample-rate <p>', 'fraction of agreeing settled tasks the oracle audits by replay (default: the network policy, 0.01)')
     .option('--session <id>', 'funded session the router submits tasks to (owned by this node\'s key)')
@@ -78,7 +87,9 @@ export function registerNodeCommands (program: Command): Command {
       const config = await resolveConfig({ flags: opts })
       const { CortensorNode } = await import('../node.ts')
       const { roleAttachment } = await import('../roles/run.ts')
-      const n = new CortensorNode(config, { attach: roleAttachment() })
+      // model load progress: a bar redrawn in place on a terminal, a line per 10 % otherwise
+      const tty = process.stderr.isTTY === true
+      const n = new CortensorNode(config, { attach: roleAttachment(tty ? { progress: { tty, write: (text) => { process.stderr.write(text) }, line: say } } : {}) })
       n.addEventListener('lifecycle', (evt) => { say(evt.detail) })
       await n.start()
       say(`ready: ${config.roles.join('+')} node ${n.libp2p.peerId} (Ctrl-C to stop)`)

@@ -27,6 +27,8 @@ export interface InferenceEngineInit {
   llama?: Llama
   /** @default 'auto' (GPU when a prebuilt backend finds one, else CPU) */
   gpu?: GpuChoice
+  /** layers offloaded to the GPU: a count, 'auto' (what fits) or 'max'; @default 'auto' (node-llama-cpp's) */
+  gpuLayers?: number | 'auto' | 'max'
   /** @default DEFAULT_THREADS */
   threads?: number
   /** tokens of context per sequence; @default min(DEFAULT_CONTEXT_SIZE_TOKENS, the model's) */
@@ -390,6 +392,7 @@ export async function createInferenceEngine (init: InferenceEngineInit): Promise
   try {
     model = await llama.loadModel({
       modelPath: init.modelPath,
+      ...(init.gpuLayers != null ? { gpuLayers: init.gpuLayers } : {}),
       onLoadProgress: init.onLoadProgress,
       loadSignal: init.signal
     })

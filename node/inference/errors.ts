@@ -139,3 +139,18 @@ export class ChatTemplateError extends Error {
     this.template = template
   }
 }
+
+/** The GPU backend asked for has no usable llama.cpp binary or device on this machine. */
+export class GpuUnavailableError extends Error {
+  static name = 'GpuUnavailableError'
+  readonly backend: string
+  /** the backends that do work here ('cpu' for none) */
+  readonly available: string[]
+
+  constructor (backend: string, available: string[], detail?: string) {
+    super(`the ${backend} backend is not available on this machine${detail != null ? ` (${detail})` : ''}; available here: ${available.join(', ')}`)
+    this.name = 'GpuUnavailableError'
+    this.backend = backend
+    this.available = available
+  }
+}

@@ -47,7 +47,7 @@ export { createEmbedder, cosineSimilarity, embeddingOutliers, Embedder } from '.
 export type { EmbedderInit } from './embeddings.ts'
 export { probeHardware, benchmarkEngine, classifyHardware, measureHardware } from './hardware.ts'
 export type { HardwareClass, HardwareProbe, HardwareBenchmark, HardwareReport } from './hardware.ts'
-export { getSharedLlama, disposeSharedLlamas } from './llama.ts'
+export { getSharedLlama, disposeSharedLlamas, availableBackends } from './llama.ts'
 export type { GpuChoice } from './llama.ts'
 export { generateModel, GENERATOR_REVISION, inspectGguf, modelIdOf, presetParameters, isPresetName, PRESETS, PRESET_NAMES } from './gguf/index.ts'
 export type { GgufSummary, Hex32, PresetName, TensorTypeName } from './gguf/index.ts'

@@ -53,7 +53,7 @@ export interface AssignerInit {
   apply(task: OracleTask, event: QueueEvent): boolean
   /** the task's round-0 assignment was applied */
   onAssigned(task: OracleTask): void
-  stats: Pick<OracleStats, 'assigned' | 'reassigned' | 'selectionMismatches'>
+  stats: Pick<OracleStats, 'assigned' | 'reassigned' | 'selectionChecks' | 'selectionMismatches'>
   say(line: string): void
 }
 
@@ -223,7 +223,9 @@ export class Assigner {
       return
     }
     try {
-      if (!selectionHolds(this.init.pool.records(task.queued.sessionId), task, m.miners)) {
+      const holds = selectionHolds(this.init.pool.records(task.queued.sessionId), task, m.miners)
+      this.init.stats.selectionChecks++
+      if (!holds) {
         this.init.stats.selectionMismatches++
         this.init.say(`task ${m.taskId}: the leader's selection differs from this oracle's view of the pool`)
       }

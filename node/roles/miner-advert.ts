@@ -44,6 +44,10 @@ export interface MinerAdvertInit {
   /** this miner's address, lower case */
   address: string
   modelId: string
+  /** every model served (`modelId` first): listed in each heartbeat, which goes out on each model's topic */
+  modelIds?: string[]
+  /** the engines of `modelIds`: the heartbeat's context is the smallest of theirs */
+  engines?: Array<Pick<LlamaInferenceEngine, 'contextSize'>>
   /** gossip topic prefix */
   prefix: string
   /** the miner's pool view: gossip does not deliver its own heartbeats, so they go in here */
@@ -80,7 +84,7 @@ export class MinerAdvert {
     this.poolKeys = new PoolKeys({
       node: init.settings.node,
       intervalMs: init.settings.provideIntervalMs ?? DEFAULT_PROVIDE_INTERVAL_MS,
-      advert: () => this.advert,
+      adverts: () => this.adverts,
       refresh: async () => this.refreshLevel(),
       say: (line) => { init.say(line) }
     })
@@ -112,15 +116,25 @@ export class MinerAdvert {
     return { model: this.init.modelId, hardwareClass: this.hardwareClass, level: this.level }
   }
 
+  /** The advert of every model served (pool keys for each). */
+  get adverts (): PoolAdvert[] {
+    return this.models.map(model => ({ model, hardwareClass: this.hardwareClass, level: this.level }))
+  }
+
+  private get models (): string[] {
+    return this.init.modelIds ?? [this.init.modelId]
+  }
+
   async heartbeat (): Promise<void> {
     if (this.stopped) {
       return
     }
-    const { settings, address, modelId, prefix } = this.init
+    const { settings, address, prefix } = this.init
     const reservation = this.init.reservation()
+    const contextSize = Math.min(...(this.init.engines ?? [settings.engine]).map(e => e.contextSize))
     const heartbeat: Heartbeat = {
       node: addressToBytes(address as Hex),
-      models: [modelId],
+      models: this.models,
       hardwareClass: this.hardwareClass,
       level: this.level,
       tokensPerSecondMilli: Math.round((settings.tokensPerSec ?? 100) * 1000),
@@ -128,17 +142,20 @@ export class MinerAdvert {
       reservedBySession: reservation?.sessionId ?? 0n,
       reservedUntilMs: reservation?.untilMs != null ? BigInt(reservation.untilMs) : undefined,
       // routers and clients refuse a task whose max_tokens cannot fit before submitting it
-      contextTokens: settings.engine.contextSize > 0 ? settings.engine.contextSize : undefined,
+      contextTokens: contextSize > 0 ? contextSize : undefined,
       timestampMs: BigInt(Date.now()),
       seq: this.seq++,
       intervalMs: settings.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS
     }
     // gossip does not deliver a node's own messages: its own draws need its own entry
     this.init.pool.onHeartbeat(heartbeat, settings.node.libp2p.peerId)
-    try {
-      await publishMessage(settings.node.libp2p.services.pubsub, 'heartbeat', heartbeat, { prefix, model: modelId })
-    } catch (err: any) {
-      log('heartbeat failed: %s', err?.message)
+    // on each model's topic (where that model's oracles and clients listen), each copy its own sequence number
+    for (const [i, model] of this.models.entries()) {
+      try {
+        await publishMessage(settings.node.libp2p.services.pubsub, 'heartbeat', i === 0 ? heartbeat : { ...heartbeat, seq: this.seq++ }, { prefix, model })
+      } catch (err: any) {
+        log('heartbeat failed: %s', err?.message)
+      }
     }
   }
 

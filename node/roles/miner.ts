@@ -33,7 +33,9 @@ import { buildTopic } from '../../protocols/topics.ts'
 import { CopyFault } from './copy-fault.ts'
 import { TaskNotRunnableError, checkRunnable, generateInto, generationParams } from './generation.ts'
 import { chainCheckedValidators } from './gossip-checks.ts'
+import { roleMetrics } from './metrics.ts'
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, MinerAdvert, chainReader } from './miner-advert.ts'
+import { MinerCounts } from './miner-stats.ts'
 import { MinerTasks, streamOf, wake } from './miner-tasks.ts'
 import { chainNamespace, cidDigest, precommitHash, taskPrompt } from './records.ts'
 import { SessionReservation } from './reservation.ts'
@@ -43,6 +45,8 @@ import { TokenBuffer, serveTokenStream, streamProtocol } from './stream.ts'
 import { Ticker } from './ticker.ts'
 import { outcomeVerdict } from './validation.ts'
 import type { ChainContext } from './chain.ts'
+import type { RoleMetrics } from './metrics.ts'
+import type { MinerStats } from './miner-stats.ts'
 import type { MinerTask } from './miner-tasks.ts'
 import type { InferenceEngine } from '../inference/index.ts'
 import type { CortensorNode } from '../node.ts'
@@ -67,6 +71,12 @@ const bytes = (hex: Hex): Uint8Array<ArrayBuffer> => Uint8Array.from(hexToBytes(
 export interface MinerRoleInit {
   node: CortensorNode
   engine: InferenceEngine
+  /**
+   * More models the miner serves, each on its own engine: one node, one key,
+   * one reservation and one heartbeat listing every model; a task runs on
+   * the engine of its model
+   */
+  engines?: InferenceEngine[]
   /** the hub's EIP-712 domain (chain id + hub address) the precommits are signed under */
   domain: HubDomain
   /** model id advertised and served; default the engine's */
@@ -105,12 +115,17 @@ const IDLE_TICK_MS = 1000
 export class MinerRole {
   readonly init: MinerRoleInit
   readonly modelId: string
+  /** every model served: `modelId` first */
+  readonly modelIds: string[]
   readonly address: string
   /** topic prefix: `/<network>` unless given, so networks never share topics */
   readonly prefix: string
   /** the pool as this miner sees it (heartbeats, its own included; verdicts), for its own draws */
   readonly pool: PoolView
   readonly speculation: SpeculationStats = { started: 0, confirmed: 0, dropped: 0 }
+  private readonly counts: MinerCounts
+  /** the stats above on the node's `/metrics` */
+  private metrics?: RoleMetrics
   private readonly tasks: MinerTasks
   private readonly reservation: SessionReservation
   private readonly advertiser: MinerAdvert
@@ -119,12 +134,24 @@ export class MinerRole {
   private uninstall?: () => void
   private readonly ticker: Ticker
   private active = 0
+  /** the engine of each model served */
+  private readonly engines = new Map<string, InferenceEngine>()
+  /** tasks at work per model (each engine has its own sequences) */
+  private readonly activeByModel = new Map<string, number>()
   private stopped = false
 
   constructor (init: MinerRoleInit) {
     this.init = init
     this.modelId = init.modelId ?? init.engine.modelId
+    this.engines.set(this.modelId, init.engine)
+    for (const e of init.engines ?? []) {
+      if (!this.engines.has(e.modelId)) {
+        this.engines.set(e.modelId, e)
+      }
+    }
+    this.modelIds = [...this.engines.keys()]
     this.address = init.node.peerIdentity.address.toLowerCase()
+    this.counts = new MinerCounts(this.address, this.modelIds)
     this.prefix = init.topicPrefix ?? `/${init.node.config.network}`
     this.tasks = new MinerTasks({ settings: init, address: this.address, onEffects: (task, effects) => { this.onEffects(task, effects) } })
     this.pool = new PoolView(init.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS)
@@ -141,6 +168,8 @@ export class MinerRole {
       settings: init,
       address: this.address,
       modelId: this.modelId,
+      modelIds: this.modelIds,
+      engines: [...this.engines.values()],
       prefix: this.prefix,
       pool: this.pool,
       load: () => this.active,
@@ -159,6 +188,7 @@ export class MinerRole {
 
   async start (): Promise<void> {
     const { node } = this.init
+    this.metrics = roleMetrics(node.registry, { miner: this })
     await this.advertiser.prepare()
     // work accepted before a restart, on this chain (a restarted local chain numbers its tasks from 1 again)
     const wallet = this.init.chain?.wallet
@@ -174,7 +204,7 @@ export class MinerRole {
     }
     this.uninstall = installGossip(node.libp2p.services.pubsub, {
       prefix: this.prefix,
-      models: [this.modelId],
+      models: this.modelIds,
       // with the chain: announcements by their session's owner only, heartbeats by eligible miners only
       validators: this.init.chain != null ? chainCheckedValidators(defaultValidators(), this.init.chain) : defaultValidators(),
       onContradiction: (author) => { node.contradictions.add(author.toString()) },
@@ -248,6 +278,7 @@ export class MinerRole {
       return
     }
     this.stopped = true
+    this.metrics?.unregister()
     this.ticker.stop()
     this.advertiser.stop()
     for (const t of this.tasks.values()) {
@@ -259,6 +290,11 @@ export class MinerRole {
     await this.tasks.idle()
     this.uninstall?.()
     await this.init.node.libp2p.unhandle(streamProtocol(this.init.node.config.network)).catch(() => {})
+  }
+
+  /** What the miner has done since it started (its `/metrics`). */
+  get stats (): MinerStats {
+    return this.counts.stats
   }
 
   /** Tasks this miner works on now. */
@@ -290,6 +326,7 @@ export class MinerRole {
 
   /** A verdict changes reputations in this miner's pool view, and may change its own level. */
   private onVerdict (m: Verdict): void {
+    this.counts.verdict(m)
     // the leader's reputation changes, as its view makes them, for this miner's own draws
     for (const v of m.miners) {
       this.pool.applyVerdict(bytesToHex(v.miner), outcomeVerdict(v.outcome))
@@ -309,7 +346,8 @@ export class MinerRole {
     this.reservation.onTaskAnnounced(m.sessionId, id)
     const { task, early } = this.tasks.add(m, from)
     this.ticker.wake()
-    const busy = this.stopped || this.active >= (this.init.engine.sequences ?? 1) || !this.reservation.mayServe(m.sessionId)
+    const engine = this.engineOf(m)
+    const busy = this.stopped || engine == null || this.activeOn(m) >= (engine.sequences ?? 1) || !this.reservation.mayServe(m.sessionId)
     if (!early && drawsSelf(m, { pool: this.pool, address: this.address, faults: this.init.faults, busy })) {
       speculate(task, this.speculation, (t) => { this.startWork(t) })
     }
@@ -415,33 +453,53 @@ export class MinerRole {
     this.say(`task ${m.taskId}: assigned (round ${m.round}), acked`)
   }
 
+  /** The engine of the task's model (undefined: a model this miner does not serve). */
+  engineOf (m: Pick<TaskQueued, 'params'>): InferenceEngine | undefined {
+    return this.engines.get(m.params?.modelId ?? '')
+  }
+
+  private activeOn (m: Pick<TaskQueued, 'params'>): number {
+    return this.activeByModel.get(m.params?.modelId ?? '') ?? 0
+  }
+
   private startWork (task: MinerTask): void {
     task.abort = new AbortController()
     const buffer = task.buffer = new TokenBuffer()
     task.declined = false
     wake(task)
     const signal = task.abort.signal
+    const model = task.queued.params?.modelId ?? ''
     this.active++
+    this.activeByModel.set(model, (this.activeByModel.get(model) ?? 0) + 1)
     void this.work(task, signal, buffer, task.speculation?.decided)
       .catch((err) => {
         buffer.finish({ code: signal.aborted ? StreamEnd.Code.CANCELLED : StreamEnd.Code.ENGINE_ERROR, message: String(err?.message ?? err).slice(0, 200) })
         if (err instanceof TaskNotRunnableError) {
+          this.counts.task(model, 'declined')
           task.notRunnable = err
           this.say(`task ${task.queued.taskId}: cannot run: ${err.message}`)
           // declined once assigned (now, if it is; else when the assignment names this miner)
           this.tasks.enqueue(task, async () => { await this.decline(task, err) })
         } else if (!signal.aborted) {
+          this.counts.task(model, 'failed')
           this.say(`task ${task.queued.taskId}: generation failed: ${err?.message ?? err}`)
         }
       })
-      .finally(() => { this.active-- })
+      .finally(() => {
+        this.active--
+        this.activeByModel.set(model, (this.activeByModel.get(model) ?? 1) - 1)
+      })
   }
 
   /** Generate, store the output and precommit; work started on this miner's own draw waits for `assigned` first. */
   private async work (task: MinerTask, signal: AbortSignal, buffer: TokenBuffer, assigned?: Promise<boolean>): Promise<void> {
-    const { node, engine, domain } = this.init
+    const { node, domain } = this.init
     const m = task.queued
     const taskId = m.taskId
+    const engine = this.engineOf(m)
+    if (engine == null) {
+      throw new TaskNotRunnableError(Decline.Reason.INVALID_PARAMS, `this miner does not serve model ${m.params?.modelId ?? '(none)'}`, 0, 0)
+    }
     if (this.init.faults?.copyOthers === true) {
       // a copier generates nothing, so it has nothing to stream
       task.buffer?.finish({ code: StreamEnd.Code.ENGINE_ERROR, message: 'no tokens' })
@@ -460,15 +518,18 @@ export class MinerRole {
     const params = generationParams(m)
     // a task no miner of the model can run (too long for the context, parameters the engine refuses) is declined
     checkRunnable(engine, prompt, params)
+    const t0 = performance.now()
     const result = await generateInto(engine, prompt, params, buffer, signal, this.init.faults)
+    const ms = performance.now() - t0
     // the last tokens go out now, not after the output is stored and the assignment confirmed
     buffer.complete()
+    const model = m.params?.modelId ?? ''
     if (assigned != null && !(await assigned)) {
       return
     }
     const output: OutputDoc = {
       taskId: taskId.toString(),
-      modelId: this.modelId,
+      modelId: engine === this.init.engine ? this.modelId : engine.modelId,
       text: result.text,
       tokens: result.tokens,
       finishReason: result.finishReason,
@@ -482,6 +543,7 @@ export class MinerRole {
     const commitment = precommitHash(domain, taskId, outputDigest, salt)
     const signature = await signPrecommit(privateKeyToAccount(node.peerIdentity.privateKey), domain, { taskId, outputDigest, salt })
     await this.precommit(task, { outputCid: outputCid.toString(), salt, commitment, signature, tokens: result.tokens.length })
+    this.counts.generated(model, result.tokens.length, ms)
     this.say(`task ${taskId}: generated ${result.tokens.length} tokens, output ${outputCid}, precommitted`)
   }
 

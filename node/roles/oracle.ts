@@ -34,6 +34,7 @@ import { Equivocations } from './equivocation.ts'
 import { oracleValidators } from './gossip-checks.ts'
 import { LeaderVerdict } from './leader-verdict.ts'
 import { Leadership, chainHeartbeatMs } from './leadership.ts'
+import { roleMetrics } from './metrics.ts'
 import { DEFAULT_HEARTBEAT_INTERVAL_MS } from './miner.ts'
 import { EarlyEvents, OracleTasks } from './oracle-tasks.ts'
 import { PoolView, chainRegistrations, followRegistry } from './pool.ts'
@@ -42,6 +43,7 @@ import { ReplayQuorum } from './replay-quorum.ts'
 import { SettlementBatcher, settlementEntry } from './settlement.ts'
 import { Ticker } from './ticker.ts'
 import type { ChainContext, HubLog, HubWatcher } from './chain.ts'
+import type { RoleMetrics } from './metrics.ts'
 import type { AuditRecord, OracleTask } from './oracle-tasks.ts'
 import type { MinerRegistrations } from './pool.ts'
 import type { Assignment, Precommit, Reveal, Verdict } from '../../protocols/messages/index.ts'
@@ -87,9 +89,13 @@ export interface OracleStats {
   reassigned: number
   validated: number
   settled: number
+  /** tasks this oracle gave up on chain (as leader) */
+  abandoned: number
   settleTransactions: number
   /** hub transactions this oracle sent with round-0 assignments (several tasks' each, under load) */
   assignTransactions: number
+  /** the leader's round-0 draws this oracle recomputed as a follower; `selectionMismatches` of them differed */
+  selectionChecks: number
   selectionMismatches: number
   replays: number
   slashed: number
@@ -117,7 +123,7 @@ export class OracleRole {
   readonly address: string
   /** topic prefix: `/<network>` unless given, so networks never share topics */
   readonly prefix: string
-  readonly stats: OracleStats = { assigned: 0, reassigned: 0, validated: 0, settled: 0, settleTransactions: 0, assignTransactions: 0, selectionMismatches: 0, replays: 0, slashed: 0, audits: 0, auditFailures: 0, contradictions: {} }
+  readonly stats: OracleStats = { assigned: 0, reassigned: 0, validated: 0, settled: 0, abandoned: 0, settleTransactions: 0, assignTransactions: 0, selectionChecks: 0, selectionMismatches: 0, replays: 0, slashed: 0, audits: 0, auditFailures: 0, contradictions: {} }
   private readonly tasks: OracleTasks
   private readonly submitted: SubmittedIndex
   private readonly owners: SessionOwners
@@ -142,6 +148,8 @@ export class OracleRole {
   private readonly equivocations: Equivocations
   /** tasks the queue expired (or nobody can verify), given up on chain by the leader */
   private readonly abandons: Abandons
+  /** the stats on the node's `/metrics` */
+  private metrics?: RoleMetrics
 
   constructor (init: OracleRoleInit) {
     this.init = init
@@ -232,7 +240,7 @@ export class OracleRole {
       stats: this.stats,
       say
     })
-    this.abandons = new Abandons({ chain: init.chain, isLeader: async () => this.isLeader(), say })
+    this.abandons = new Abandons({ chain: init.chain, isLeader: async () => this.isLeader(), onAbandoned: (tasks) => { this.stats.abandoned += tasks.length }, say })
     this.settlement = new SettlementBatcher({
       chain: init.chain,
       maxBatch: init.maxBatch ?? 50,
@@ -280,6 +288,7 @@ export class OracleRole {
 
   async start (): Promise<void> {
     const { node, chain } = this.init
+    this.metrics = roleMetrics(node.registry, { oracle: this })
     const [replayQuorum, heartbeatTimeoutS] = await Promise.all([
       readContract(chain.wallet, { address: chain.hub, abi: cortensorHubAbi, functionName: 'replayQuorum' }),
       readContract(chain.wallet, { address: chain.hub, abi: cortensorHubAbi, functionName: 'heartbeatTimeoutS' })
@@ -362,6 +371,7 @@ export class OracleRole {
       return
     }
     this.stopped = true
+    this.metrics?.unregister()
     this.ticker.stop()
     this.leadership.stop()
     this.watcher?.stop()

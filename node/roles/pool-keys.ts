@@ -20,8 +20,8 @@ export interface PoolKeysInit {
   node: CortensorNode
   /** how often to provide again once the keys are stored */
   intervalMs: number
-  /** what to provide, read each time */
-  advert(): PoolAdvert
+  /** what to provide, read each time: one advert per model served */
+  adverts(): PoolAdvert[]
   /** bring the advert up to date (the level on chain) before each round */
   refresh(): Promise<unknown>
   say(line: string): void
@@ -32,7 +32,7 @@ export class PoolKeys {
   private timer?: ReturnType<typeof setTimeout>
   private retryMs = PROVIDE_RETRY_MIN_MS
   private readonly abort = new AbortController()
-  private provided?: PoolAdvert
+  private provided?: PoolAdvert[]
   private stopped = false
 
   constructor (init: PoolKeysInit) {
@@ -55,20 +55,24 @@ export class PoolKeys {
     try {
       const { libp2p, config } = this.init.node
       await this.init.refresh().catch((err) => { log('reading the level failed: %s', err?.message) })
-      const advert = this.init.advert()
+      const adverts = this.init.adverts()
       const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(PROVIDE_TIMEOUT_MS)])
-      const stored = await providePoolKeys(libp2p.services.dht, config.network, advert, { signal })
+      const stored: number[] = []
+      for (const advert of adverts) {
+        stored.push(...await providePoolKeys(libp2p.services.dht, config.network, advert, { signal }))
+      }
+      const advert = adverts[0]
       if (stored.some(n => n === 0)) {
         next = this.backOff()
-      } else {
+      } else if (advert != null) {
         const previous = this.provided
-        this.provided = advert
+        this.provided = adverts
         this.retryMs = PROVIDE_RETRY_MIN_MS
-        if (previous == null || previous.level !== advert.level || previous.hardwareClass !== advert.hardwareClass) {
-          this.init.say(`pool keys provided on the DHT (${advert.hardwareClass}, level ${advert.level}; ${Math.min(...stored)}+ peers each)`)
+        if (previous?.[0] == null || previous[0].level !== advert.level || previous[0].hardwareClass !== advert.hardwareClass) {
+          this.init.say(`pool keys provided on the DHT (${advert.hardwareClass}, level ${advert.level}${adverts.length > 1 ? `, ${adverts.length} models` : ''}; ${Math.min(...stored)}+ peers each)`)
         }
         if (previous != null) {
-          await this.cancelStale(previous, advert)
+          await this.cancelStale(previous, adverts)
         }
       }
     } catch (err: any) {
@@ -90,10 +94,10 @@ export class PoolKeys {
   }
 
   /** Stop kad-dht re-providing the keys of an advert the miner no longer matches (a level change). */
-  private async cancelStale (previous: PoolAdvert, current: PoolAdvert): Promise<void> {
+  private async cancelStale (previous: PoolAdvert[], current: PoolAdvert[]): Promise<void> {
     const { libp2p, config } = this.init.node
-    const keep = new Set(poolKeysFor(config.network, current).map(k => k.toString()))
-    for (const key of poolKeysFor(config.network, previous).filter(k => !keep.has(k.toString()))) {
+    const keep = new Set(current.flatMap(a => poolKeysFor(config.network, a)).map(k => k.toString()))
+    for (const key of previous.flatMap(a => poolKeysFor(config.network, a)).filter(k => !keep.has(k.toString()))) {
       await libp2p.services.dht.cancelReprovide(key).catch(() => {})
     }
   }

@@ -9,27 +9,38 @@
  * to fix.
  */
 import { access } from 'node:fs/promises'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { getCode } from 'viem/actions'
 import { getNode, getOracles, getSession, readDeployment } from '../../contracts/index.ts'
 import { ConfigError } from '../config.ts'
+import { loadProgress } from '../load-progress.ts'
 import { createChainContext } from './chain.ts'
 import { startGossipRelay } from './relay.ts'
 import type { TaskClient } from '../../client/types.ts'
 import type { NodeConfig } from '../config.ts'
 import type { Embedder, LlamaInferenceEngine } from '../inference/index.ts'
+import type { LoadProgressOutput } from '../load-progress.ts'
 import type { CortensorNode, NodeAttachment, NodeOptions } from '../node.ts'
 import type { ChainContext } from './chain.ts'
 import type { MinerFaults } from './miner.ts'
 import type { PageDefaults } from '../../client/browser/serve.ts'
 import type { FastifyInstance } from 'fastify'
+import type { Llama } from 'node-llama-cpp'
 import type { Address } from 'viem'
 
 /** Where bootstrap and router nodes serve the browser page. */
 export const PAGE_PREFIX = '/app'
 
+export interface RoleAttachmentOptions {
+  /**
+   * Where model load progress goes: `node start` draws a bar on a terminal;
+   * default: a line per 10 % through the node's lifecycle lines
+   */
+  progress?: LoadProgressOutput
+}
+
 /** The `attach` hook that starts the configured roles (see `CortensorNode`). */
-export function roleAttachment (): NonNullable<NodeOptions['attach']> {
+export function roleAttachment (options: RoleAttachmentOptions = {}): NonNullable<NodeOptions['attach']> {
   return async (node, http) => {
     const stops: Array<() => Promise<void> | void> = []
     const attachment: NodeAttachment = {
@@ -40,7 +51,7 @@ export function roleAttachment (): NonNullable<NodeOptions['attach']> {
       }
     }
     try {
-      await startRoles(node, node.config, http, stops)
+      await startRoles(node, node.config, http, stops, options)
     } catch (err) {
       await attachment.stop()
       throw err
@@ -49,14 +60,28 @@ export function roleAttachment (): NonNullable<NodeOptions['attach']> {
   }
 }
 
-async function startRoles (node: CortensorNode, config: NodeConfig, http: FastifyInstance | undefined, stops: Array<() => Promise<void> | void>): Promise<void> {
+async function startRoles (node: CortensorNode, config: NodeConfig, http: FastifyInstance | undefined, stops: Array<() => Promise<void> | void>, options: RoleAttachmentOptions): Promise<void> {
   const say = (line: string): void => { node.say(line) }
+  const progress: LoadProgressOutput = options.progress ?? { tty: false, write: () => {}, line: say }
   const roles = config.roles
   const prefix = `/${config.network}`
 
   if (roles.includes('bootstrap')) {
     const relay = startGossipRelay({ pubsub: node.libp2p.services.pubsub, network: config.network, onLine: say })
     stops.push(() => { relay.stop() })
+  }
+
+  // what the machine cannot do fails before the chain is dialled and any model is loaded
+  const modelRole = (['miner', 'oracle'] as const).find(r => roles.includes(r))
+  let llama: Llama | undefined
+  if (modelRole != null) {
+    if (roles.includes('oracle') && config.models.length > 1) {
+      throw new ConfigError('--model', `the oracle role replays with one model; ${config.models.length} were given (a miner serves several, an oracle validates one)`)
+    }
+    if (config.models.length === 0) {
+      throw new ConfigError('--model', `the ${modelRole} role needs a GGUF model file (${modelRole === 'miner' ? 'the model it serves' : 'to replay miners\' outputs'})`)
+    }
+    llama = await startLlama(config)
   }
 
   const chainRoles = roles.filter(r => r !== 'bootstrap')
@@ -67,27 +92,37 @@ async function startRoles (node: CortensorNode, config: NodeConfig, http: Fastif
   }
 
   let engine: LlamaInferenceEngine | undefined
-  if (roles.includes('miner') || roles.includes('oracle')) {
-    engine = await loadModel(config, roles.includes('miner') ? 'miner' : 'oracle', say)
-    const e = engine
-    stops.push(async () => { await e.close() })
+  const engines: LlamaInferenceEngine[] = []
+  if (llama != null) {
+    for (const path of config.models) {
+      const e = await loadModel(config, llama, path, say, progress)
+      stops.push(async () => { await e.close() })
+      if (engines.some(o => o.modelId === e.modelId)) {
+        throw new ConfigError('--model', `${path} is the same model as another --model (${e.modelId})`)
+      }
+      engines.push(e)
+    }
+    engine = engines[0]
   }
 
   if (roles.includes('miner') && chain != null && engine != null) {
     const { MinerRole } = await import('./miner.ts')
     const registered = await getNode(chain.wallet, { hub: chain.hub, node: chain.address })
-    if (!registered.registered || (registered.roles & 1) === 0 || !registered.models.some(m => m.toLowerCase() === engine?.modelId.toLowerCase())) {
-      say(`warning: ${chain.address} is not registered on the hub as a miner of ${engine.modelId}; oracles will not pay it. ` +
-        `Register with: cortensor node register --roles miner --model ${config.model} --stake 0.1eth --key ${join(config.dataDir, 'key')} --rpc ${config.rpc}`)
+    const unregistered = engines.filter(e => !registered.registered || (registered.roles & 1) === 0 || !registered.models.some(m => m.toLowerCase() === e.modelId.toLowerCase()))
+    if (unregistered.length > 0) {
+      say(`warning: ${chain.address} is not registered on the hub as a miner of ${unregistered.map(e => e.modelId).join(', ')}; oracles will not pay it for ${unregistered.length === 1 ? 'that model' : 'those models'}. ` +
+        `Register with: cortensor node register --roles miner ${config.models.map(m => `--model ${m}`).join(' ')} --stake 0.1eth --key ${join(config.dataDir, 'key')} --rpc ${config.rpc}`)
     }
     const faults = minerFaults(process.env.CORTENSOR_MINER_FAULTS)
     if (faults != null) {
       say(`warning: CORTENSOR_MINER_FAULTS makes this miner misbehave on purpose (${JSON.stringify(faults)}); for fault tests and demos only`)
     }
-    const role = new MinerRole({ node, engine, domain: chain.domain, chain, modelId: engine.modelId, topicPrefix: prefix, faults, timeouts: config.queueTimeouts, onLine: (l) => { say(`miner: ${l}`) } })
+    const role = new MinerRole({ node, engine, engines: engines.slice(1), domain: chain.domain, chain, modelId: engine.modelId, topicPrefix: prefix, faults, timeouts: config.queueTimeouts, onLine: (l) => { say(`miner: ${l}`) } })
     await role.start()
     stops.push(async () => { await role.stop() })
-    say(`miner serving ${engine.modelId}`)
+    for (const e of engines) {
+      say(`miner serving ${e.modelId} (${e.threads} thread${e.threads === 1 ? '' : 's'}, ${e.sequences} sequence${e.sequences === 1 ? '' : 's'}, ${e.llama.gpu === false ? 'cpu' : e.llama.gpu})`)
+    }
   }
 
   if (roles.includes('oracle') && chain != null && engine != null) {
@@ -174,17 +209,39 @@ export async function connectChain (node: CortensorNode, config: NodeConfig, rol
   return chain
 }
 
-async function loadModel (config: NodeConfig, role: string, say: (line: string) => void): Promise<LlamaInferenceEngine> {
-  if (config.model == null) {
-    throw new ConfigError('--model', `the ${role} role needs a GGUF model file (${role === 'miner' ? 'the model it serves' : 'to replay miners\' outputs'})`)
-  }
-  const path = config.model
+/** llama.cpp on the backend `--gpu` names; one that this machine lacks is a ConfigError naming the flag. */
+async function startLlama (config: NodeConfig): Promise<Llama> {
+  const { getSharedLlama } = await import('../inference/index.ts')
+  const gpu = config.gpu === 'cpu' ? false : config.gpu
+  return getSharedLlama(gpu).catch((err: any) => {
+    throw new ConfigError('--gpu', err?.name === 'GpuUnavailableError' ? err.message : `cannot start llama.cpp with ${config.gpu}: ${firstLine(err)}`)
+  })
+}
+
+/** Load one model with the operator's engine settings, showing progress; a setting the machine cannot honour names its flag. */
+async function loadModel (config: NodeConfig, llama: Llama, path: string, say: (line: string) => void, out: LoadProgressOutput): Promise<LlamaInferenceEngine> {
   await access(path).catch(() => { throw new ConfigError('--model', `${path}: no such readable file`) })
   say(`loading model ${path}`)
   const { createInferenceEngine } = await import('../inference/index.ts')
+  const bar = loadProgress(`loading ${basename(path)}`, out)
   try {
-    return await createInferenceEngine({ modelPath: path, sequences: 2 })
+    const engine = await createInferenceEngine({
+      modelPath: path,
+      llama,
+      ...(config.gpuLayers != null ? { gpuLayers: config.gpuLayers } : {}),
+      ...(config.threads != null ? { threads: config.threads } : {}),
+      ...(config.sequences != null ? { sequences: config.sequences } : {}),
+      onLoadProgress: (fraction) => { bar.update(fraction) }
+    })
+    bar.done()
+    return engine
   } catch (err: any) {
+    if (out.tty) {
+      out.write('\n')
+    }
+    if (config.gpuLayers != null && llama.gpu !== false && err?.name === 'ModelLoadError') {
+      throw new ConfigError('--gpu-layers', `${path}: ${firstLine(err)}`)
+    }
     throw new ConfigError('--model', `${path}: ${firstLine(err)}`)
   }
 }

@@ -207,6 +207,7 @@ describe('task lifecycle under faults', function () {
       for (const m of net.miners) {
         expect((await getNode(net.owner, { hub: net.hub, node: m.role.address as Hex })).earningsWei).to.equal(0n)
       }
+      expect(net.oracles[0].role.stats.abandoned).to.equal(1)
       sayLine(`task ${task.taskId} failed ${failedMs} ms after its submission (reveal window ${TEST_TIMEOUTS.revealMs} ms)`)
     })
   })
