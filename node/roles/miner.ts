@@ -40,6 +40,7 @@ import { SessionReservation } from './reservation.ts'
 import { revealStrategy } from './reveals.ts'
 import { drawsSelf, settleSpeculation, speculate } from './speculation.ts'
 import { TokenBuffer, serveTokenStream, streamProtocol } from './stream.ts'
+import { throttleEngine } from '../inference/throttle.ts'
 import { Ticker } from './ticker.ts'
 import { outcomeVerdict } from './validation.ts'
 import type { ChainContext } from './chain.ts'
@@ -87,8 +88,10 @@ export interface MinerRoleInit {
   chain?: Pick<ChainContext, 'wallet' | 'hub'>
   /** re-provide the pool keys this often; default 10 min (records live 48 h; the level is re-read each time) */
   provideIntervalMs?: number
-  /** measured speed advertised in heartbeats (tokens/s); default 100 */
+  /** speed advertised in heartbeats (tokens/s); default the capability benchmark's (node/inference/capability.ts) */
   tokensPerSec?: number
+  /** where the capability benchmark is cached; default `<data dir>/capability` */
+  capabilityDir?: string
   /** must match the oracles' queue timeouts */
   timeouts?: Partial<QueueTimeouts>
   /** how long finished tasks stay in memory for late streams; default 60 s */
@@ -122,12 +125,14 @@ export class MinerRole {
   private stopped = false
 
   constructor (init: MinerRoleInit) {
-    this.init = init
-    this.modelId = init.modelId ?? init.engine.modelId
-    this.address = init.node.peerIdentity.address.toLowerCase()
-    this.prefix = init.topicPrefix ?? `/${init.node.config.network}`
-    this.tasks = new MinerTasks({ settings: init, address: this.address, onEffects: (task, effects) => { this.onEffects(task, effects) } })
-    this.pool = new PoolView(init.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS)
+    const throttle = init.faults?.throttleTokensPerSec
+    // the slow-engine fault: the engine itself is slow, so the miner's benchmark measures it too
+    this.init = throttle != null && throttle > 0 ? { ...init, engine: throttleEngine(init.engine, throttle) } : init
+    this.modelId = this.init.modelId ?? this.init.engine.modelId
+    this.address = this.init.node.peerIdentity.address.toLowerCase()
+    this.prefix = this.init.topicPrefix ?? `/${this.init.node.config.network}`
+    this.tasks = new MinerTasks({ settings: this.init, address: this.address, onEffects: (task, effects) => { this.onEffects(task, effects) } })
+    this.pool = new PoolView(this.init.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS)
     this.reservation = new SessionReservation({
       chain: () => chainReader(this.init.chain),
       knownTasks: (sessionId) => this.tasks.idsOf(sessionId),
@@ -138,7 +143,7 @@ export class MinerRole {
       idleMs: () => this.init.reservationIdleMs
     })
     this.advertiser = new MinerAdvert({
-      settings: init,
+      settings: this.init,
       address: this.address,
       modelId: this.modelId,
       prefix: this.prefix,
@@ -147,8 +152,8 @@ export class MinerRole {
       reservation: () => this.reservation.current,
       say: (line) => { this.say(line) }
     })
-    this.copier = new CopyFault({ node: init.node, address: this.address, stopped: () => this.stopped })
-    this.reveals = revealStrategy({ node: init.node, domain: init.domain, address: this.address, faults: init.faults, copier: this.copier })
+    this.copier = new CopyFault({ node: this.init.node, address: this.address, stopped: () => this.stopped })
+    this.reveals = revealStrategy({ node: this.init.node, domain: this.init.domain, address: this.address, faults: this.init.faults, copier: this.copier })
     this.ticker = new Ticker({ tick: (now) => { this.onTick(now) }, busy: () => this.tasks.size > 0, busyMs: TICK_MS, idleMs: IDLE_TICK_MS })
   }
 
