@@ -52,7 +52,9 @@ export async function hardwareFacts (engine: Pick<InferenceEngine, 'threads' | '
     try {
       gpuDevices = await llama.getGpuDeviceNames()
       vramBytes = (await llama.getVramState()).total
-    } catch {}
+    } catch {
+      // a GPU that cannot say its names or VRAM is still the GPU backend
+    }
   }
   return { backend, gpuDevices, vramBytes, cpuModel: cpus()[0]?.model ?? 'unknown', threads: engine.threads, sequences: engine.sequences }
 }
@@ -80,7 +82,7 @@ export async function benchmarkCapability (engine: Pick<InferenceEngine, 'genera
   let tokens = 0
   const gen = engine.generate(CAPABILITY_BENCH_PROMPT, { maxTokens, deterministic: true }, signal)
   try {
-    for await (const _ of gen) {
+    for (let next = await gen.next(); next.done !== true; next = await gen.next()) {
       last = performance.now()
       if (tokens++ === 0) {
         first = last
@@ -132,6 +134,8 @@ async function readCached (file: string, fingerprint: string): Promise<Capabilit
     if (c.fingerprint === fingerprint && typeof c.tokensPerSecond === 'number' && c.tokensPerSecond > 0 && typeof c.firstTokenMs === 'number' && c.firstTokenMs >= 0) {
       return c as Capability
     }
-  } catch {}
+  } catch {
+    // no cache file, or one this version cannot read: measure again
+  }
   return undefined
 }

@@ -30,6 +30,7 @@ import { PoolView } from '../../protocols/pool/view.ts'
 import { isTerminal } from '../../protocols/queue/machine.ts'
 import { ackEvent, assignedEvent, declineEvent, precommitEvent } from '../../protocols/queue/wire.ts'
 import { buildTopic } from '../../protocols/topics.ts'
+import { throttleEngine } from '../inference/throttle.ts'
 import { CopyFault } from './copy-fault.ts'
 import { TaskNotRunnableError, checkRunnable, generateInto, generationParams } from './generation.ts'
 import { chainCheckedValidators } from './gossip-checks.ts'
@@ -40,7 +41,6 @@ import { SessionReservation } from './reservation.ts'
 import { revealStrategy } from './reveals.ts'
 import { drawsSelf, settleSpeculation, speculate } from './speculation.ts'
 import { TokenBuffer, serveTokenStream, streamProtocol } from './stream.ts'
-import { throttleEngine } from '../inference/throttle.ts'
 import { Ticker } from './ticker.ts'
 import { outcomeVerdict } from './validation.ts'
 import type { ChainContext } from './chain.ts'
@@ -293,6 +293,7 @@ export class MinerRole {
     for (const v of m.miners) {
       this.pool.applyVerdict(bytesToHex(v.miner), outcomeVerdict(v.outcome))
     }
+    this.pool.delivery.addVerdict(m)
     this.advertiser.onVerdict(m)
   }
 

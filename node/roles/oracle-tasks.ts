@@ -25,6 +25,13 @@ export interface OracleRecord {
   seed: Hex
   /** the block of the task's TaskSubmitted log (decimal): chain reads about the task start there */
   submitBlock?: string
+  /** the session's SLA class on chain (protocols/selection/sla.ts), read when the task is taken */
+  slaClass?: number
+  /** when this oracle took the task's announcement, and when it gave a miner its slot in a later round (ms): what delivery is measured from */
+  announcedAtMs?: number
+  assignedAtMs?: Record<string, number>
+  /** when each miner's precommit arrived here (ms) */
+  precommitAtMs?: Record<string, number>
   /** the round-0 miners as gossiped by the leader, which the hub must hold before anyone is paid */
   assigned?: string[]
   /** the hub holds an assignment for the task */

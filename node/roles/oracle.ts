@@ -40,6 +40,7 @@ import { chainNamespace, cidDigest, precommitHash } from './records.ts'
 import { ReplayQuorum } from './replay-quorum.ts'
 import { SettlementBatcher, settlementEntry } from './settlement.ts'
 import { Ticker } from './ticker.ts'
+import { outcomeVerdict } from './validation.ts'
 import type { ChainContext, HubLog, HubWatcher } from './chain.ts'
 import type { AuditRecord, OracleTask } from './oracle-tasks.ts'
 import type { MinerRegistrations } from './pool.ts'
@@ -346,7 +347,7 @@ export class OracleRole {
     }
     log('task %s: announced', m.taskId)
     const { state, effects } = createTask(taskInitFrom(m, { timeouts: this.init.timeouts }), Date.now())
-    const task: OracleTask = { queued: m, from, record: { queued: bytesToHex(TaskQueued.encode(m)), seed: '0x', state, precommits: {}, reveals: {} }, chain: Promise.resolve() }
+    const task: OracleTask = { queued: m, from, record: { queued: bytesToHex(TaskQueued.encode(m)), seed: '0x', state, precommits: {}, reveals: {}, announcedAtMs: Date.now() }, chain: Promise.resolve() }
     this.tasks.add(task)
     // the clock, the chain poller and the leader read pick up pace with the first task after a quiet spell
     this.ticker.wake()
@@ -357,6 +358,8 @@ export class OracleRole {
       this.submitted.delete(m.taskId)
       task.record.seed = submitted.seed
       task.record.submitBlock = submitted.blockNumber.toString()
+      // the draw honours the session's SLA (an unreadable session: the standard one)
+      task.record.slaClass = await this.owners.slaClass(m.sessionId).catch(() => undefined)
       // the record is written while the leader assigns (the first token waits on the assignment); a later
       // write of the task is issued after this one, so the store ends with the latest state
       this.tasks.persist(task).catch((err) => { this.say(`task ${m.taskId}: ${err?.message ?? err}`) })
@@ -459,6 +462,7 @@ export class OracleRole {
     const miner = bytesToHex(m.miner).toLowerCase()
     if (this.tasks.apply(task, precommitEvent(m))) {
       task.record.precommits[miner] = { commitment: bytesToHex(m.commitment), signature: bytesToHex(m.signature) }
+      task.record.precommitAtMs = { ...task.record.precommitAtMs, [miner]: Date.now() }
     }
   }
 
@@ -497,6 +501,11 @@ export class OracleRole {
       }
       if (this.tasks.apply(task, verdictEvent(m))) {
         task.record.outcomes = outcomes
+        // the leader's scores and measurements, so this oracle's draws match the leader's (node/roles/draws.ts)
+        for (const [miner, outcome] of Object.entries(outcomes)) {
+          this.pool.applyVerdict(miner, outcomeVerdict(outcome))
+        }
+        this.pool.delivery.addVerdict(m)
       }
     }
     // whichever oracle this one takes for the leader (a read may lag a takeover), a failed replay it has
@@ -523,6 +532,10 @@ export class OracleRole {
       return
     }
     for (const id of settledTaskIds(l.args.settled)) {
+      // measured delivery of a task counts for draws of tasks submitted after this block (protocols/pool/delivery.ts)
+      if (l.blockNumber != null) {
+        this.pool.delivery.settle(id, l.blockNumber)
+      }
       const task = this.tasks.get(id)
       if (task == null) {
         continue

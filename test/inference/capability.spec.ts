@@ -4,8 +4,8 @@ import { join } from 'node:path'
 import { expect } from 'aegir/chai'
 import { capabilityFingerprint, createInferenceEngine, measureCapability, throttleEngine } from '../../node/inference/index.ts'
 import { modelDir } from './fixtures.ts'
-import type { LlamaInferenceEngine } from '../../node/inference/index.ts'
 import type { ModelDir } from './fixtures.ts'
+import type { LlamaInferenceEngine } from '../../node/inference/index.ts'
 
 describe('inference/capability: the miner\'s start-up benchmark', function () {
   this.timeout(120_000)
