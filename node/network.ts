@@ -37,6 +37,8 @@ export interface NetworkInit {
   /** per-miner GGUF override: a miner running another model under the session's model id */
   minerModelPaths?: Array<string | undefined>
   minerFaults?: Array<MinerFaults | undefined>
+  /** per-miner parallel sequences of its engine (default 2; miner 0 keeps the first engine's 2) */
+  minerSequences?: Array<number | undefined>
   /** build the miners' engines another way (the zero-cost engine of the benchmarks); oracles then skip replay */
   minerEngine?(): Promise<InferenceEngine>
   /** keep node data here (restarts keep identities and accepted work); default a temp dir removed on stop */
@@ -233,7 +235,7 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
       } else if (init.minerEngine != null) {
         engine = await init.minerEngine()
       } else {
-        engine = await createInferenceEngine({ modelPath: init.minerModelPaths?.[i] ?? init.modelPath, threads: 1, sequences: 2 })
+        engine = await createInferenceEngine({ modelPath: init.minerModelPaths?.[i] ?? init.modelPath, threads: 1, sequences: init.minerSequences?.[i] ?? 2 })
       }
       if (i !== 0) {
         engines.push(engine)

@@ -17,7 +17,6 @@ async function sleep (ms: number, signal?: AbortSignal): Promise<void> {
     const timer = setTimeout(done, ms)
     signal?.addEventListener('abort', done, { once: true })
   })
-  signal?.throwIfAborted()
 }
 
 /** `engine`, its generation no faster than `tokensPerSec` (everything else is the engine's own). */
@@ -26,14 +25,23 @@ export function throttleEngine<E extends InferenceEngine> (engine: E, tokensPerS
   async function * generate (prompt: PromptInput, params?: GenerateParams, signal?: AbortSignal): AsyncGenerator<GeneratedToken, GenerationResult, undefined> {
     const inner = engine.generate(prompt, params, signal)
     let last = performance.now()
-    for (;;) {
-      const next = await inner.next()
-      if (next.done === true) {
-        return next.value
+    try {
+      for (;;) {
+        const next = await inner.next()
+        if (next.done === true) {
+          return next.value
+        }
+        await sleep(last + gapMs - performance.now(), signal)
+        last = performance.now()
+        // aborted while waiting: the engine's next step fails the way an abort of the engine does
+        if (signal?.aborted === true) {
+          await inner.next()
+        }
+        yield next.value
       }
-      await sleep(last + gapMs - performance.now(), signal)
-      last = performance.now()
-      yield next.value
+    } finally {
+      // an abort while waiting, or a consumer that stops early: the engine's generation ends too (it holds a sequence)
+      await inner.return(undefined as never).catch(() => {})
     }
   }
   async function complete (prompt: PromptInput, params?: GenerateParams, signal?: AbortSignal): Promise<GenerationResult> {

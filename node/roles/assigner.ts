@@ -56,7 +56,7 @@ export interface AssignerInit {
   apply(task: OracleTask, event: QueueEvent): boolean
   /** the task's round-0 assignment was applied */
   onAssigned(task: OracleTask): void
-  stats: Pick<OracleStats, 'assigned' | 'reassigned' | 'selectionMismatches'>
+  stats: Pick<OracleStats, 'assigned' | 'reassigned' | 'selectionMismatches' | 'selectionChecks'>
   say(line: string): void
 }
 
@@ -88,7 +88,18 @@ export class Assigner {
     }
     let miners: string[]
     try {
-      const drawn = this.draw(task, s.redundancy, 0)
+      let drawn: RoutedResult
+      try {
+        drawn = this.draw(task, s.redundancy, 0)
+      } catch (err: any) {
+        if (err?.name !== 'NoEligibleMinerError' || task.view == null) {
+          throw err
+        }
+        // the pool at the announcement could not serve the task: from now on its draw is made from the pool as it
+        // is when drawn (followers accept either, node/roles/draws.ts)
+        task.view = undefined
+        drawn = this.draw(task, s.redundancy, 0)
+      }
       miners = drawn.miners
       if (drawn.slaRelaxed) {
         this.init.say(`task ${task.queued.taskId}: no ${s.redundancy} live miners meet the session's SLA (${slaFor(task.record.slaClass ?? 1).name}): drawn from every miner of the model (the SLA's fallback policy)`)
@@ -232,9 +243,18 @@ export class Assigner {
       return
     }
     try {
-      if (!selectionHolds(drawRecords(this.init.pool, task), task, m.miners)) {
+      this.init.stats.selectionChecks++
+      const records = drawRecords(this.init.pool, task)
+      // a task the pool at its announcement could not serve is drawn from the pool as it is when drawn
+      if (!selectionHolds(records, task, m.miners) && (task.view == null || !selectionHolds(drawRecords(this.init.pool, task, { current: true }), task, m.miners))) {
         this.init.stats.selectionMismatches++
-        this.init.say(`task ${m.taskId}: the leader's selection differs from this oracle's view of the pool`)
+        let own = 'none'
+        try {
+          own = drawMiners(records, task, task.record.state.redundancy, 0).miners.join(', ')
+        } catch (err: any) {
+          own = err.message
+        }
+        this.init.say(`task ${m.taskId}: the leader's selection differs from this oracle's view of the pool (this view draws ${own})`)
       }
     } catch (err: any) {
       log('selection check: %s', err.message)
@@ -242,6 +262,6 @@ export class Assigner {
   }
 
   private draw (task: OracleTask, count: number, round: number): RoutedResult {
-    return drawMiners(drawRecords(this.init.pool, task), task, count, round)
+    return drawMiners(drawRecords(this.init.pool, task, { current: round > 0 }), task, count, round)
   }
 }

@@ -22,10 +22,19 @@ export function roundSeed (task: DrawnTask, round: number): Uint8Array {
   return selectionSeed(chainValue, task.queued.taskId)
 }
 
-/** The pool's records for a task's draw: measured speeds of tasks settled before the task was submitted. */
-export function drawRecords (pool: Pick<PoolView, 'records'>, task: DrawnTask): MinerRecord[] {
+/**
+ * The pool's records for a task's draw: the pool as this oracle saw it when
+ * the task was announced (`view`, taken before any assignment of the task
+ * changed a miner's reservation or load; the pool now if there is none),
+ * with the delivered speeds of tasks settled before the task's submission
+ * block. The leader draws from these and followers check with them; a
+ * replacement, drawn later, draws from the pool now (`current`).
+ */
+export function drawRecords (pool: Pick<PoolView, 'records' | 'delivery'>, task: DrawnTask & { view?: MinerRecord[] }, options: { current?: boolean } = {}): MinerRecord[] {
   const block = task.record.submitBlock
-  return pool.records(task.queued.sessionId, Date.now(), block != null ? { beforeBlock: BigInt(block) } : {})
+  const beforeBlock = block != null ? BigInt(block) : undefined
+  const base = (options.current === true ? undefined : task.view) ?? pool.records(task.queued.sessionId, Date.now(), { claimed: true })
+  return base.map(r => ({ ...r, tokensPerSec: pool.delivery.tokensPerSec(r.id, beforeBlock) ?? r.tokensPerSec }))
 }
 
 /**
@@ -51,4 +60,22 @@ export function selectionHolds (records: readonly MinerRecord[], task: DrawnTask
     seed: roundSeed(task, 0),
     count: task.record.state.redundancy
   }, miners.map(b => bytesToHex(b).toLowerCase()))
+}
+
+/** how long a draw waits for the chain poller to reach the task's submission block (a poll is 250 ms) */
+const SETTLED_CATCH_UP_MS = 1500
+const SETTLED_POLL_MS = 25
+
+/**
+ * Wait (up to SETTLED_CATCH_UP_MS) until the chain poller has delivered
+ * every block before `block`, so the settlements the draw's delivered speeds
+ * count are all known here: only while a measurement's settlement is
+ * outstanding, else there is nothing a late log could change.
+ */
+export async function awaitSettledBefore (pool: Pick<PoolView, 'delivery'>, watcher: { readonly deliveredBefore?: bigint, wake(): void } | undefined, block: bigint, stopped: () => boolean): Promise<void> {
+  const deadline = Date.now() + SETTLED_CATCH_UP_MS
+  while (watcher != null && pool.delivery.unsettled > 0 && (watcher.deliveredBefore ?? 0n) < block && Date.now() < deadline && !stopped()) {
+    watcher.wake()
+    await new Promise(resolve => setTimeout(resolve, SETTLED_POLL_MS))
+  }
 }

@@ -122,6 +122,8 @@ export class MinerRole {
   private uninstall?: () => void
   private readonly ticker: Ticker
   private active = 0
+  private readonly running = new Set<MinerTask>()
+  private busy = false
   private stopped = false
 
   constructor (init: MinerRoleInit) {
@@ -148,7 +150,7 @@ export class MinerRole {
       modelId: this.modelId,
       prefix: this.prefix,
       pool: this.pool,
-      load: () => this.active,
+      load: () => this.committedLoad,
       reservation: () => this.reservation.current,
       say: (line) => { this.say(line) }
     })
@@ -258,6 +260,34 @@ export class MinerRole {
     await this.tasks.idle()
     this.uninstall?.()
     await this.init.node.libp2p.unhandle(streamProtocol(this.init.node.config.network)).catch(() => {})
+  }
+
+  /**
+   * Becoming busy (every sequence in use) or free again is told at once, not
+   * at the next heartbeat: draws skip a busy miner (protocols/selection/routing.ts).
+   */
+  private onLoadChange (): void {
+    const busy = this.committedLoad >= (this.init.engine.sequences ?? 1)
+    if (busy !== this.busy) {
+      this.busy = busy
+      void this.advertiser.heartbeat()
+    }
+  }
+
+  /**
+   * Tasks running that an assignment gave this miner: what heartbeats
+   * advertise as load. Work started on the miner's own draw is left out
+   * until confirmed: it is dropped as soon as the assignment names others,
+   * and counting it would keep the miner out of the very draw it guessed.
+   */
+  get committedLoad (): number {
+    let n = 0
+    for (const t of this.running) {
+      if (t.speculation == null) {
+        n++
+      }
+    }
+    return n
   }
 
   /** Tasks this miner works on now. */
@@ -404,6 +434,7 @@ export class MinerRole {
     // gossiped, follows while the prompt is evaluated
     if (task.speculation != null) {
       settleSpeculation(task, true, this.speculation)
+      this.onLoadChange()
     } else {
       this.startWork(task)
     }
@@ -422,6 +453,8 @@ export class MinerRole {
     wake(task)
     const signal = task.abort.signal
     this.active++
+    this.running.add(task)
+    this.onLoadChange()
     void this.work(task, signal, buffer, task.speculation?.decided)
       .catch((err) => {
         buffer.finish({ code: signal.aborted ? StreamEnd.Code.CANCELLED : StreamEnd.Code.ENGINE_ERROR, message: String(err?.message ?? err).slice(0, 200) })
@@ -434,7 +467,11 @@ export class MinerRole {
           this.say(`task ${task.queued.taskId}: generation failed: ${err?.message ?? err}`)
         }
       })
-      .finally(() => { this.active-- })
+      .finally(() => {
+        this.active--
+        this.running.delete(task)
+        this.onLoadChange()
+      })
   }
 
   /** Generate, store the output and precommit; work started on this miner's own draw waits for `assigned` first. */

@@ -14,6 +14,7 @@ import type { ChainContext } from './chain.ts'
 import type { EquivocationEvidence } from './equivocation.ts'
 import type { MinerVerdict, Reveal } from '../../protocols/messages/index.ts'
 import type { QueueEffect, QueueEvent, TaskState } from '../../protocols/queue/types.ts'
+import type { MinerRecord } from '../../protocols/selection/index.ts'
 import type { PeerId } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import type { Address, Hex } from 'viem'
@@ -66,6 +67,8 @@ export interface OracleTask {
   chain: Promise<void>
   /** the write of the assignment to the hub, while one runs */
   assignWrite?: Promise<boolean>
+  /** the pool as this oracle saw it when the task was announced (claimed speeds): the input of its round-0 draw */
+  view?: MinerRecord[]
   /** the submitter's peer (holds the prompt) */
   from?: PeerId
   /** reveals that overtook the last precommit on gossip: applied when the window opens */

@@ -29,6 +29,7 @@ import { Assigner } from './assigner.ts'
 import { AssignmentWrites } from './assignment-writes.ts'
 import { Auditor } from './audit.ts'
 import { SessionOwners, SubmittedIndex, settledTaskIds, watchHub } from './chain.ts'
+import { awaitSettledBefore } from './draws.ts'
 import { Equivocations } from './equivocation.ts'
 import { oracleValidators } from './gossip-checks.ts'
 import { LeaderVerdict } from './leader-verdict.ts'
@@ -89,6 +90,8 @@ export interface OracleStats {
   /** hub transactions this oracle sent with round-0 assignments (several tasks' each, under load) */
   assignTransactions: number
   selectionMismatches: number
+  /** round-0 draws of other oracles this one checked against its own view */
+  selectionChecks: number
   replays: number
   slashed: number
   /** settled tasks this oracle audited (replayed after settlement because the draw sampled them) */
@@ -113,7 +116,7 @@ export class OracleRole {
   readonly address: string
   /** topic prefix: `/<network>` unless given, so networks never share topics */
   readonly prefix: string
-  readonly stats: OracleStats = { assigned: 0, reassigned: 0, validated: 0, settled: 0, settleTransactions: 0, assignTransactions: 0, selectionMismatches: 0, replays: 0, slashed: 0, audits: 0, auditFailures: 0, contradictions: {} }
+  readonly stats: OracleStats = { assigned: 0, reassigned: 0, validated: 0, settled: 0, settleTransactions: 0, assignTransactions: 0, selectionMismatches: 0, selectionChecks: 0, replays: 0, slashed: 0, audits: 0, auditFailures: 0, contradictions: {} }
   private readonly tasks: OracleTasks
   private readonly submitted: SubmittedIndex
   private readonly owners: SessionOwners
@@ -348,6 +351,8 @@ export class OracleRole {
     log('task %s: announced', m.taskId)
     const { state, effects } = createTask(taskInitFrom(m, { timeouts: this.init.timeouts }), Date.now())
     const task: OracleTask = { queued: m, from, record: { queued: bytesToHex(TaskQueued.encode(m)), seed: '0x', state, precommits: {}, reveals: {}, announcedAtMs: Date.now() }, chain: Promise.resolve() }
+    // the pool now, before the task's own assignment moves reservations and load: what its draw is made from
+    task.view = this.pool.records(m.sessionId, Date.now(), { claimed: true })
     this.tasks.add(task)
     // the clock, the chain poller and the leader read pick up pace with the first task after a quiet spell
     this.ticker.wake()
@@ -360,6 +365,8 @@ export class OracleRole {
       task.record.submitBlock = submitted.blockNumber.toString()
       // the draw honours the session's SLA (an unreadable session: the standard one)
       task.record.slaClass = await this.owners.slaClass(m.sessionId).catch(() => undefined)
+      // and counts the delivered speeds of tasks settled before this one was submitted: the poller must have seen them
+      await awaitSettledBefore(this.pool, this.watcher, submitted.blockNumber, () => this.stopped)
       // the record is written while the leader assigns (the first token waits on the assignment); a later
       // write of the task is issued after this one, so the store ends with the latest state
       this.tasks.persist(task).catch((err) => { this.say(`task ${m.taskId}: ${err?.message ?? err}`) })

@@ -64,6 +64,19 @@ export class DeliveryBook {
     }
   }
 
+  /** Measurements whose task's settlement has not been seen (a draw waits for those, node/roles/draws.ts). */
+  get unsettled (): number {
+    let n = 0
+    for (const list of this.samples.values()) {
+      for (const s of list.slice(0, DELIVERY_WINDOW_TASKS)) {
+        if (s.settledBlock == null) {
+          n++
+        }
+      }
+    }
+    return n
+  }
+
   /** The chain settled `taskId` in `block`. */
   settle (taskId: bigint, block: bigint): void {
     this.settled.set(taskId, block)

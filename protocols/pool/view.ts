@@ -194,9 +194,11 @@ export class PoolView {
    * in its next heartbeat (sent at once), so the view never guesses an end
    * from its own clock. The speed is the delivered one (`delivery`, of
    * tasks settled before `beforeBlock` when given: the block of the drawn
-   * task's submission) once measured, else the heartbeat's claim.
+   * task's submission) once measured, else the heartbeat's claim
+   * (`claimed`: the claim always, for a snapshot measured speeds are put in
+   * later, node/roles/draws.ts).
    */
-  records (sessionId: bigint, nowMs = Date.now(), options: { beforeBlock?: bigint } = {}): MinerRecord[] {
+  records (sessionId: bigint, nowMs = Date.now(), options: { beforeBlock?: bigint, claimed?: boolean } = {}): MinerRecord[] {
     return this.list().map(e => {
       const hb = e.heartbeat
       const backend = hb.hardware?.backend ?? ''
@@ -205,7 +207,7 @@ export class PoolView {
         models: hb.models,
         level: hb.level,
         reputation: this.reputationOf(e.address),
-        tokensPerSec: this.delivery.tokensPerSec(e.address, options.beforeBlock) ?? hb.tokensPerSecondMilli / 1000,
+        tokensPerSec: (options.claimed === true ? undefined : this.delivery.tokensPerSec(e.address, options.beforeBlock)) ?? hb.tokensPerSecondMilli / 1000,
         ...(hb.firstTokenMs != null ? { firstTokenMs: hb.firstTokenMs } : {}),
         gpu: backend !== '' && backend !== 'cpu',
         loadPermille: hb.loadPermille,

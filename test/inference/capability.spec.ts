@@ -49,6 +49,24 @@ describe('inference/capability: the miner\'s start-up benchmark', function () {
     expect(capabilityFingerprint(engine.modelId, { ...first.facts, threads: 2 })).to.not.equal(first.fingerprint)
   })
 
+  it('a throttled generation stopped midway gives its engine sequence back', async () => {
+    const one = await createInferenceEngine({ modelPath: await models.model('tiny', 1), threads: 1, sequences: 1 })
+    try {
+      const slow = throttleEngine(one, 20)
+      const abort = new AbortController()
+      const gen = slow.generate('one two three', { maxTokens: 40, deterministic: true }, abort.signal)
+      await gen.next()
+      abort.abort()
+      const err = await gen.next().then(() => undefined, (e: any) => e)
+      expect(err?.name).to.equal('GenerationAbortedError')
+      // the only sequence is free again: another generation runs to its end
+      const r = await slow.complete('four five', { maxTokens: 4, deterministic: true }, AbortSignal.timeout(10_000))
+      expect(r.tokens).to.have.length(4)
+    } finally {
+      await one.close()
+    }
+  })
+
   it('measures a throttled engine at the throttle\'s speed', async () => {
     const slow = throttleEngine(engine, 40)
     const c = await measureCapability(slow, { tokens: 12 })

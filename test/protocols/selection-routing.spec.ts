@@ -1,4 +1,5 @@
 import { expect } from 'aegir/chai'
+import { MinerVerdict } from '../../protocols/messages/index.ts'
 import { DELIVERY_MIN_TASKS, DELIVERY_WINDOW_TASKS, DeliveryBook } from '../../protocols/pool/delivery.ts'
 import { PoolView } from '../../protocols/pool/view.ts'
 import {
@@ -127,8 +128,8 @@ describe('protocols/selection: routing by SLA, speed and load', () => {
       view.onHeartbeat(heartbeat({ node: liar, models: ['tiny'], tokensPerSecondMilli: 300_000, timestampMs: BigInt(Date.now()) }), peer)
       const addr = view.list()[0].address
       expect(view.records(1n)[0].tokensPerSec).to.equal(300)
-      view.delivery.addVerdict({ taskId: 1n, miners: [{ miner: liar, outcome: 0, similarityPpm: 0, deliveredTokens: 30, deliveredMs: 1000 }] })
-      view.delivery.addVerdict({ taskId: 2n, miners: [{ miner: liar, outcome: 0, similarityPpm: 0, deliveredTokens: 30, deliveredMs: 1000 }] })
+      view.delivery.addVerdict({ taskId: 1n, miners: [{ miner: liar, outcome: MinerVerdict.Outcome.ACCEPTED, similarityPpm: 0, deliveredTokens: 30, deliveredMs: 1000 }] })
+      view.delivery.addVerdict({ taskId: 2n, miners: [{ miner: liar, outcome: MinerVerdict.Outcome.ACCEPTED, similarityPpm: 0, deliveredTokens: 30, deliveredMs: 1000 }] })
       expect(view.records(1n)[0].tokensPerSec).to.equal(30)
       expect(emptyingFilter(view.records(1n), { model: 'tiny', ...slaFor(2).filter }, 1).filter).to.equal('tokens-per-sec')
       expect(view.delivery.tokensPerSec(addr)).to.equal(30)
