@@ -73,8 +73,11 @@ const SETTLED_POLL_MS = 25
  * outstanding, else there is nothing a late log could change.
  */
 export async function awaitSettledBefore (pool: Pick<PoolView, 'delivery'>, watcher: { readonly deliveredBefore?: bigint, wake(): void } | undefined, block: bigint, stopped: () => boolean): Promise<void> {
+  if (watcher == null) {
+    return
+  }
   const deadline = Date.now() + SETTLED_CATCH_UP_MS
-  while (watcher != null && pool.delivery.unsettled > 0 && (watcher.deliveredBefore ?? 0n) < block && Date.now() < deadline && !stopped()) {
+  while (pool.delivery.unsettled > 0 && (watcher.deliveredBefore ?? 0n) < block && Date.now() < deadline && !stopped()) {
     watcher.wake()
     await new Promise(resolve => setTimeout(resolve, SETTLED_POLL_MS))
   }
