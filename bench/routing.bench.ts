@@ -57,8 +57,17 @@ const net = await startNetwork({
 try {
   const chain = net.client.init.chain
   const open = async (slaClass: number): Promise<bigint> => (await chain.serial(async () => createSession(chain.wallet, {
-    hub: net.hub, modelId: net.modelId as Hex, redundancy: 1, minMiners: 1, maxMiners: 1, validationMode: 0, slaClass,
-    reservePeriodS: 3600, maxTasks: 1000, pricePerTokenWei: 10n ** 9n, depositWei: parseEther('0.05')
+    hub: net.hub,
+    modelId: net.modelId as Hex,
+    redundancy: 1,
+    minMiners: 1,
+    maxMiners: 1,
+    validationMode: 0,
+    slaClass,
+    reservePeriodS: 3600,
+    maxTasks: 1000,
+    pricePerTokenWei: 10n ** 9n,
+    depositWei: parseEther('0.05')
   }))).sessionId
   const run = async (sessionId: bigint, n: number): Promise<{ rates: number[], slow: number }> => {
     const rates: number[] = []
