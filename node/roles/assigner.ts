@@ -16,7 +16,7 @@ import { TaskQueued, addressToBytes } from '../../protocols/messages/index.ts'
 import { isTerminal } from '../../protocols/queue/machine.ts'
 import { assignedEvent } from '../../protocols/queue/wire.ts'
 import { slaFor } from '../../protocols/selection/index.ts'
-import { drawMiners, drawRecords, roundSeed, selectionHolds } from './draws.ts'
+import { drawMiners, drawRecords, roundSeed, selectionAllowed, selectionHolds } from './draws.ts'
 import { chainMiners } from './oracle-tasks.ts'
 import type { AssignmentWrites } from './assignment-writes.ts'
 import type { ChainContext } from './chain.ts'
@@ -25,7 +25,7 @@ import type { OracleStats } from './oracle.ts'
 import type { MinerRegistrations, PoolView } from './pool.ts'
 import type { Assignment } from '../../protocols/messages/index.ts'
 import type { QueueEvent } from '../../protocols/queue/types.ts'
-import type { RoutedResult } from '../../protocols/selection/index.ts'
+import type { MinerRecord, RoutedResult } from '../../protocols/selection/index.ts'
 import type { CortensorNode } from '../node.ts'
 import type { Address, Hex } from 'viem'
 
@@ -56,8 +56,21 @@ export interface AssignerInit {
   apply(task: OracleTask, event: QueueEvent): boolean
   /** the task's round-0 assignment was applied */
   onAssigned(task: OracleTask): void
-  stats: Pick<OracleStats, 'assigned' | 'reassigned' | 'selectionMismatches' | 'selectionChecks'>
+  stats: Pick<OracleStats, 'assigned' | 'reassigned' | 'selectionMismatches' | 'selectionChecks' | 'selectionRedraws'>
   say(line: string): void
+}
+
+/** Whether the records can fill the task's round-0 draw at all. */
+function fills (records: MinerRecord[], task: OracleTask): boolean {
+  try {
+    drawMiners(records, task, task.record.state.redundancy, 0)
+    return true
+  } catch (err: any) {
+    if (err?.name === 'NoEligibleMinerError') {
+      return false
+    }
+    throw err
+  }
 }
 
 /**
@@ -245,17 +258,24 @@ export class Assigner {
     try {
       this.init.stats.selectionChecks++
       const records = drawRecords(this.init.pool, task)
-      // a task the pool at its announcement could not serve is drawn from the pool as it is when drawn
-      if (!selectionHolds(records, task, m.miners) && (task.view == null || !selectionHolds(drawRecords(this.init.pool, task, { current: true }), task, m.miners))) {
-        this.init.stats.selectionMismatches++
-        let own = 'none'
-        try {
-          own = drawMiners(records, task, task.record.state.redundancy, 0).miners.join(', ')
-        } catch (err: any) {
-          own = err.message
-        }
-        this.init.say(`task ${m.taskId}: the leader's selection differs from this oracle's view of the pool (this view draws ${own})`)
+      if (selectionHolds(records, task, m.miners)) {
+        return
       }
+      // a task the pool at its announcement could not serve is drawn by the leader from the pool as it is later,
+      // which this view cannot reproduce (the assignment itself has moved reservations and load since): the
+      // draw must then be one the pool allows
+      if (task.view != null && !fills(records, task) && selectionAllowed(drawRecords(this.init.pool, task, { current: true }), task, m.miners)) {
+        this.init.stats.selectionRedraws++
+        return
+      }
+      this.init.stats.selectionMismatches++
+      let own = 'none'
+      try {
+        own = drawMiners(records, task, task.record.state.redundancy, 0).miners.join(', ')
+      } catch (err: any) {
+        own = err.message
+      }
+      this.init.say(`task ${m.taskId}: the leader's selection differs from this oracle's view of the pool (this view draws ${own})`)
     } catch (err: any) {
       log('selection check: %s', err.message)
     }

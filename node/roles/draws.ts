@@ -9,7 +9,7 @@
  * measured speeds.
  */
 import { bytesToHex, concatBytes, hexToBytes, numberToBytes } from 'viem'
-import { routedDraw, routedDrawHolds, selectionSeed, slaFor } from '../../protocols/selection/index.ts'
+import { routedDraw, routedDrawAllowed, routedDrawHolds, selectionSeed, slaFor } from '../../protocols/selection/index.ts'
 import type { OracleTask } from './oracle-tasks.ts'
 import type { PoolView } from '../../protocols/pool/view.ts'
 import type { MinerRecord, RoutedResult } from '../../protocols/selection/index.ts'
@@ -55,6 +55,16 @@ export function drawMiners (records: readonly MinerRecord[], task: DrawnTask, co
 /** Whether `miners` are the round-0 draw these records give for the task. */
 export function selectionHolds (records: readonly MinerRecord[], task: DrawnTask, miners: Uint8Array[]): boolean {
   return routedDrawHolds(records, {
+    model: task.queued.params?.modelId ?? '',
+    sla: slaFor(task.record.slaClass ?? 1),
+    seed: roundSeed(task, 0),
+    count: task.record.state.redundancy
+  }, miners.map(b => bytesToHex(b).toLowerCase()))
+}
+
+/** Whether `miners` are a round-0 draw these records allow (not necessarily the one they give). */
+export function selectionAllowed (records: readonly MinerRecord[], task: DrawnTask, miners: Uint8Array[]): boolean {
+  return routedDrawAllowed(records, {
     model: task.queued.params?.modelId ?? '',
     sla: slaFor(task.record.slaClass ?? 1),
     seed: roundSeed(task, 0),

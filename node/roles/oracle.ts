@@ -92,6 +92,8 @@ export interface OracleStats {
   selectionMismatches: number
   /** round-0 draws of other oracles this one checked against its own view */
   selectionChecks: number
+  /** of those, draws the pool at the announcement could not fill, checked as allowed by the pool now (not reproduced) */
+  selectionRedraws: number
   replays: number
   slashed: number
   /** settled tasks this oracle audited (replayed after settlement because the draw sampled them) */
@@ -116,7 +118,7 @@ export class OracleRole {
   readonly address: string
   /** topic prefix: `/<network>` unless given, so networks never share topics */
   readonly prefix: string
-  readonly stats: OracleStats = { assigned: 0, reassigned: 0, validated: 0, settled: 0, settleTransactions: 0, assignTransactions: 0, selectionMismatches: 0, selectionChecks: 0, replays: 0, slashed: 0, audits: 0, auditFailures: 0, contradictions: {} }
+  readonly stats: OracleStats = { assigned: 0, reassigned: 0, validated: 0, settled: 0, settleTransactions: 0, assignTransactions: 0, selectionMismatches: 0, selectionChecks: 0, selectionRedraws: 0, replays: 0, slashed: 0, audits: 0, auditFailures: 0, contradictions: {} }
   private readonly tasks: OracleTasks
   private readonly submitted: SubmittedIndex
   private readonly owners: SessionOwners

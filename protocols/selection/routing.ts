@@ -11,7 +11,7 @@
  */
 import { BUSY_LOAD_PERMILLE } from './constants.ts'
 import { NoEligibleMinerError, NotEnoughMinersError } from './errors.ts'
-import { poolFromRecords, selectMiners } from './index.ts'
+import { isEligible, poolFromRecords, selectMiners } from './index.ts'
 import type { DrawFilter } from './errors.ts'
 import type { MinerRecord, SelectionFilter } from './index.ts'
 import type { Sla } from './sla.ts'
@@ -84,6 +84,25 @@ export function routedDrawHolds (records: readonly MinerRecord[], req: RoutedDra
   }
   const want = new Set(expected)
   return claimed.every(m => want.has(m.toLowerCase()))
+}
+
+/**
+ * Whether `claimed` is a draw these records allow, without reproducing it:
+ * distinct miners, as many as asked, each healthy, serving the model, not
+ * reserved by another session and meeting the SLA (any miner of the model
+ * when the policy falls back). For a draw made from a later pool than the
+ * checker's (node/roles/assigner.ts).
+ */
+export function routedDrawAllowed (records: readonly MinerRecord[], req: RoutedDraw, claimed: readonly string[]): boolean {
+  const ids = claimed.map(m => m.toLowerCase())
+  if (ids.length !== req.count || new Set(ids).size !== ids.length) {
+    return false
+  }
+  const filter: SelectionFilter = req.sla.policy === 'fallback' ? { model: req.model } : { model: req.model, ...req.sla.filter }
+  return ids.every(id => {
+    const m = records.find(r => r.id === id)
+    return m != null && !m.reserved && m.reputation > 0 && isEligible(m, filter)
+  })
 }
 
 /**

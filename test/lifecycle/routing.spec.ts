@@ -191,5 +191,8 @@ describe('routing: measured capability, SLA, load', function () {
     // each round-0 assignment is checked by the oracle that did not make it
     expect(checked).to.be.at.least(assigned)
     expect(oracles.map(s => s.selectionMismatches)).to.deep.equal([0, 0])
+    // reproduced, but for draws the pool at the announcement could not fill (all miners reserved then)
+    const redraws = oracles.reduce((n, s) => n + s.selectionRedraws, 0)
+    expect(redraws).to.be.lessThan(checked / 2)
   })
 })

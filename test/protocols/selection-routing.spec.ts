@@ -8,6 +8,7 @@ import {
   emptyingFilter,
   minerWeight,
   routedDraw,
+  routedDrawAllowed,
   routedDrawHolds,
   selectionSeed,
   slaFor
@@ -90,6 +91,19 @@ describe('protocols/selection: routing by SLA, speed and load', () => {
     const drawn = routedDraw(records, req).miners
     expect(routedDrawHolds(records, req, drawn)).to.equal(true)
     expect(routedDrawHolds(records, req, [drawn[0], 'm3'])).to.equal(false)
+  })
+
+  it('a draw made from a later pool is checked as allowed: live, free, distinct, meeting the SLA', () => {
+    const records = [record(0, { tokensPerSec: 200 }), record(1, { tokensPerSec: 10 }), record(2, { tokensPerSec: 150, reserved: true }), record(3, { healthy: false })]
+    const req = { model: 'tiny', sla: slaFor(3), seed: seedOf(1), count: 2 }
+    const gpu = records.map(r => ({ ...r, gpu: true }))
+    expect(routedDrawAllowed(gpu, req, ['m0', 'm1'])).to.equal(false)
+    expect(routedDrawAllowed(gpu.map(r => ({ ...r, tokensPerSec: 500 })), req, ['m0', 'm1'])).to.equal(true)
+    expect(routedDrawAllowed(gpu.map(r => ({ ...r, tokensPerSec: 500 })), req, ['m0', 'm0'])).to.equal(false)
+    expect(routedDrawAllowed(gpu.map(r => ({ ...r, tokensPerSec: 500 })), req, ['m0', 'm2'])).to.equal(false)
+    expect(routedDrawAllowed(gpu.map(r => ({ ...r, tokensPerSec: 500 })), req, ['m0', 'm3'])).to.equal(false)
+    // a fallback SLA allows any live miner of the model
+    expect(routedDrawAllowed(records, { ...req, sla: slaFor(2) }, ['m0', 'm1'])).to.equal(true)
   })
 
   describe('delivered speed (protocols/pool/delivery.ts)', () => {
