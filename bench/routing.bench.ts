@@ -12,7 +12,7 @@ import { createSession } from '../contracts/index.ts'
 import { devnetModel } from '../node/devnet-model.ts'
 import { createInferenceEngine } from '../node/inference/index.ts'
 import { startNetwork } from '../node/network.ts'
-import { percentile, printFigures } from './report.ts'
+import { percentile, printFigures, printTable } from './report.ts'
 import type { Hex } from 'viem'
 
 const PROMPT = 'the man said that the water was very cold and people call it a long day'
@@ -94,9 +94,11 @@ try {
   printFigures(`Routing (devnet model, ${TOKENS} tokens, 2 fast + 2 miners throttled to ${SLOW_TOKENS_PER_SEC} tokens/s, redundancy 1, median of ${TASKS})`, [
     { name: 'fast-SLA session: delivered tokens/s', value: median(sla.rates), unit: 'tokens/s', baseline: { name: 'fastest engine direct', value: best } },
     { name: 'standard session: delivered tokens/s', value: median(none.rates), unit: 'tokens/s', baseline: { name: 'fastest engine direct', value: best } },
-    { name: 'fast-SLA ÷ standard session', value: median(sla.rates), unit: 'tokens/s', baseline: { name: 'standard session', value: median(none.rates) } },
-    { name: 'fast-SLA tasks on a throttled miner', value: sla.slow, unit: `of ${TASKS}` },
-    { name: 'standard tasks on a throttled miner', value: none.slow, unit: `of ${TASKS}` }
+    { name: 'fast-SLA ÷ standard session', value: median(sla.rates), unit: 'tokens/s', baseline: { name: 'standard session', value: median(none.rates) } }
+  ])
+  printTable('Tasks served by a throttled miner', ['session', 'tasks', 'on a throttled miner'], [
+    ['fast SLA (class 2)', String(TASKS), String(sla.slow)],
+    ['standard (class 1)', String(TASKS), String(none.slow)]
   ])
 } finally {
   await net.stop()
