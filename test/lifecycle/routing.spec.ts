@@ -136,7 +136,10 @@ describe('routing: measured capability, SLA, load', function () {
     // the slow miner has one sequence: a long task of the session on it keeps it busy for seconds
     const startLong = async (i: number): Promise<{ result: Promise<TaskResult>, onSlow: boolean }> => {
       const handle = await ln.net.client.submit(`a long task ${i}`, { maxTokens: 60, sessionId: session })
-      const slots = await waitFor('the long task drawn', () => oracles[0].taskState(handle.taskId)?.slots.map(x => x.miner), 60_000, 20)
+      const slots = await waitFor('the long task drawn', () => {
+        const miners = oracles[0].taskState(handle.taskId)?.slots.map(x => x.miner) ?? []
+        return miners.length > 0 ? miners : undefined
+      }, 60_000, 20)
       return { result: handle.result, onSlow: slots.includes(slow) }
     }
     let long: Promise<TaskResult> | undefined
