@@ -1,4 +1,5 @@
 /** Typed errors of the client SDK; `code` is stable for HTTP and WebSocket mapping. */
+import type { DrawFilter } from '../protocols/selection/errors.ts'
 
 /**
  * A task that did not settle. `code`: `timeout`, `expired`, `cancelled`,
@@ -46,13 +47,18 @@ export class InvalidSubmitParamsError extends Error {
  * client's pool view sees it, so the task was not submitted (nothing paid,
  * nothing reserved): no live miner serves the model, or fewer than the
  * session's redundancy serve it or are free of other sessions'
- * reservations. `reason`: `no-miner-for-model`, `too-few-miners` or
- * `miners-reserved`; `retryAfterMs` estimates when a retry may succeed.
+ * reservations, or (`sla-unmet`) no live miner meets the session's SLA
+ * and its policy does not fall back. `reason`: `no-miner-for-model`,
+ * `too-few-miners`, `miners-reserved` or `sla-unmet` (then `filter` names
+ * the SLA's filter that emptied the pool: `gpu`, `level`, `tokens-per-sec`
+ * or `first-token`); `retryAfterMs` estimates when a retry may succeed.
  */
 export class NoEligibleMinerError extends Error {
   static name = 'NoEligibleMinerError'
   readonly code = 'no_eligible_miner'
-  readonly reason: 'no-miner-for-model' | 'too-few-miners' | 'miners-reserved'
+  readonly reason: 'no-miner-for-model' | 'too-few-miners' | 'miners-reserved' | 'sla-unmet'
+  /** the selection filter that left too few miners (`sla-unmet` only) */
+  readonly filter?: DrawFilter
   /** miners the task needs (the session's redundancy) */
   readonly needed: number
   /** live miners of the model */
@@ -61,10 +67,13 @@ export class NoEligibleMinerError extends Error {
   readonly available: number
   readonly retryAfterMs: number
 
-  constructor (message: string, fields: { reason: NoEligibleMinerError['reason'], needed: number, serving: number, available: number, retryAfterMs: number }) {
+  constructor (message: string, fields: { reason: NoEligibleMinerError['reason'], filter?: DrawFilter, needed: number, serving: number, available: number, retryAfterMs: number }) {
     super(message)
     this.name = 'NoEligibleMinerError'
     this.reason = fields.reason
+    if (fields.filter != null) {
+      this.filter = fields.filter
+    }
     this.needed = fields.needed
     this.serving = fields.serving
     this.available = fields.available

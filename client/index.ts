@@ -26,6 +26,7 @@ import { MinerRegistrations, registeredHeartbeats } from '../protocols/pool/regi
 import { DEFAULT_RESERVATION_IDLE_MS, PoolView } from '../protocols/pool/view.ts'
 import { InvalidPromptError, promptDoc as toPromptDoc, promptText } from '../protocols/prompt/index.ts'
 import { ABANDON_REASONS, ABANDON_REASON_TEXT } from '../protocols/queue/types.ts'
+import { emptyingFilter, slaFor } from '../protocols/selection/index.ts'
 import { Channel } from './channel.ts'
 import { noteDecline } from './declines.ts'
 import { InvalidSubmitParamsError, NoEligibleMinerError, TaskFailedError } from './errors.ts'
@@ -37,6 +38,7 @@ import type { MinerOutcome, MinerInfo, ModelInfo, SessionInfo, SubmitParams, Tas
 import type { ChainContext, HubLog, HubWatcher } from '../contracts/context.ts'
 import type { TaskParams, TaskQueued } from '../protocols/messages/index.ts'
 import type { PromptDoc, PromptInput } from '../protocols/prompt/index.ts'
+import type { Sla } from '../protocols/selection/index.ts'
 import type { PeerId } from '@libp2p/interface'
 import type { Hex } from 'viem'
 
@@ -242,6 +244,8 @@ export class CortensorTaskClient implements TaskClient {
           }
         },
         verdict: (m, meta) => {
+          // what the leader measured miners deliver: this view's speeds follow the oracles'
+          this.pool.delivery.addVerdict(m)
           const t = this.tracked.get(m.taskId.toString())
           if (t != null) {
             if (meta.from != null && !(t.judges ??= []).some(p => p.equals(meta.from))) {
@@ -328,9 +332,20 @@ export class CortensorTaskClient implements TaskClient {
    * leader's draw needs; else throw NoEligibleMinerError saying which filter
    * emptied the pool.
    */
-  private async awaitEligible (sessionId: bigint, needed: number): Promise<void> {
+  private async awaitEligible (sessionId: bigint, needed: number, slaClass = 1): Promise<void> {
     const deadline = Date.now() + (this.init.eligibleWaitMs ?? DEFAULT_ELIGIBLE_WAIT_MS)
+    const sla = slaFor(slaClass)
     for (;;) {
+      // a session whose SLA does not fall back, when no live miner meets it: nothing to wait for
+      if (sla.policy === 'wait') {
+        const live = this.pool.records(sessionId).map(r => ({ ...r, reserved: false }))
+        const { filter, left } = emptyingFilter(live, { model: this.init.modelId, ...sla.filter }, needed)
+        if (filter != null && filter !== 'model' && filter !== 'healthy' && filter !== 'reserved') {
+          throw new NoEligibleMinerError(`session ${sessionId} asks for SLA ${sla.name} (${slaTerms(sla)}) and only ${left} live miner${left === 1 ? '' : 's'} of the model pass its ${filter} filter, ${needed} needed: the task cannot be served (open a session with another SLA class, or wait for such miners to join)`, {
+            reason: 'sla-unmet', filter, needed, serving: live.filter(r => r.healthy && r.models.includes(this.init.modelId)).length, available: left, retryAfterMs: DEFAULT_ELIGIBLE_WAIT_MS
+          })
+        }
+      }
       const e = this.pool.eligibility(sessionId, this.init.modelId)
       if (e.available >= needed) {
         return
@@ -400,7 +415,7 @@ export class CortensorTaskClient implements TaskClient {
     // chain's own refusals come first: a session that cannot pay or is closed gets the hub's error below)
     const costWei = BigInt(maxTokens) * session.pricePerTokenWei * BigInt(session.redundancy)
     if (!session.closed && session.availableWei >= costWei) {
-      await this.awaitEligible(sessionId, session.redundancy)
+      await this.awaitEligible(sessionId, session.redundancy, session.slaClass)
     }
     // throws ContractRuleError (InsufficientDeposit, SessionIsClosed, …) before anything reaches the mesh
     // submissions made while another of this client's is being mined share one transaction; each task has its own id and seed
@@ -449,7 +464,7 @@ export class CortensorTaskClient implements TaskClient {
     // the selection is reproducible from the chain's seed and the pool, so the client draws it too and
     // opens the token stream to the first miner it expects while the leader assigns: the miner holds
     // the request until it takes the assignment (or answers at once that it was not assigned)
-    const predicted = this.predictFirstMiner(taskId, chainSeed, sessionId, session.redundancy)
+    const predicted = this.predictFirstMiner(taskId, chainSeed, sessionId, session.redundancy, session.slaClass)
     if (predicted != null) {
       t.ackers.push({ ...predicted, early: true })
     }
@@ -512,8 +527,8 @@ export class CortensorTaskClient implements TaskClient {
    * joined, or missed heartbeats or verdicts, may not match): a guess, never
    * trusted, only used to open the token stream sooner.
    */
-  private predictFirstMiner (taskId: bigint, chainSeed: Uint8Array, sessionId: bigint, redundancy: number): { miner: string, peer: PeerId } | undefined {
-    const [first] = this.pool.draw({ sessionId, taskId, model: this.init.modelId, chainSeed, count: redundancy })
+  private predictFirstMiner (taskId: bigint, chainSeed: Uint8Array, sessionId: bigint, redundancy: number, slaClass?: number): { miner: string, peer: PeerId } | undefined {
+    const [first] = this.pool.draw({ sessionId, taskId, model: this.init.modelId, chainSeed, count: redundancy, slaClass })
     const entry = first != null ? this.pool.get(first) : undefined
     return entry == null ? undefined : { miner: first, peer: entry.peerId }
   }
@@ -590,6 +605,18 @@ export class CortensorTaskClient implements TaskClient {
     t.resolve(res)
     this.retire(t)
   }
+}
+
+/** An SLA's terms in words. */
+function slaTerms (sla: Sla): string {
+  const f = sla.filter
+  const terms = [
+    f.gpuOnly === true ? 'GPU only' : '',
+    f.minLevel != null ? `level ≥ ${f.minLevel}` : '',
+    f.minTokensPerSec != null ? `≥ ${f.minTokensPerSec} tokens/s delivered` : '',
+    f.maxFirstTokenMs != null ? `first token ≤ ${f.maxFirstTokenMs} ms` : ''
+  ].filter(t => t !== '')
+  return terms.length > 0 ? terms.join(', ') : 'no requirement'
 }
 
 /** The error for a task the pool cannot serve now, saying why and when to retry. */

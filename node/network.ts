@@ -40,6 +40,8 @@ export interface NetworkInit {
   minerFaults?: Array<MinerFaults | undefined>
   /** llama.cpp settings of the miners' engines (`--gpu`, `--gpu-layers`, `--threads`, `--sequences`); default CPU-friendly: 1 thread, 2 sequences */
   minerEngineOptions?: Pick<InferenceEngineInit, 'gpu' | 'gpuLayers' | 'threads' | 'sequences'>
+  /** per-miner parallel sequences of its engine (default 2; miner 0 keeps the first engine's 2) */
+  minerSequences?: Array<number | undefined>
   /** build the miners' engines another way (the zero-cost engine of the benchmarks); oracles then skip replay */
   minerEngine?(): Promise<InferenceEngine>
   /** keep node data here (restarts keep identities and accepted work); default a temp dir removed on stop */
@@ -243,7 +245,7 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
       } else if (init.minerEngine != null) {
         engine = await init.minerEngine()
       } else {
-        engine = await createInferenceEngine({ modelPath: init.minerModelPaths?.[i] ?? init.modelPath, threads: 1, sequences: 2, ...init.minerEngineOptions })
+        engine = await createInferenceEngine({ modelPath: init.minerModelPaths?.[i] ?? init.modelPath, threads: 1, sequences: 2, ...init.minerEngineOptions, ...(init.minerSequences?.[i] != null ? { sequences: init.minerSequences[i] } : {}) })
       }
       if (i !== 0) {
         engines.push(engine)

@@ -3,7 +3,8 @@
  * and gossips them (the hub's copy follows, node/roles/assignment-writes.ts),
  * and replaces a miner that timed out: on the hub first, then on gossip.
  * Followers recompute each round-0 draw and count the ones that differ from
- * their own view of the pool.
+ * their own view of the pool. Draws honour the session's SLA and the
+ * pool's load (node/roles/draws.ts).
  */
 import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
@@ -14,7 +15,8 @@ import { publishMessage } from '../../protocols/gossip/index.ts'
 import { TaskQueued, addressToBytes } from '../../protocols/messages/index.ts'
 import { isTerminal } from '../../protocols/queue/machine.ts'
 import { assignedEvent } from '../../protocols/queue/wire.ts'
-import { drawMiners, roundSeed, selectionHolds } from './draws.ts'
+import { slaFor } from '../../protocols/selection/index.ts'
+import { drawMiners, drawRecords, roundSeed, selectionAllowed, selectionHolds } from './draws.ts'
 import { chainMiners } from './oracle-tasks.ts'
 import type { AssignmentWrites } from './assignment-writes.ts'
 import type { ChainContext } from './chain.ts'
@@ -23,6 +25,7 @@ import type { OracleStats } from './oracle.ts'
 import type { MinerRegistrations, PoolView } from './pool.ts'
 import type { Assignment } from '../../protocols/messages/index.ts'
 import type { QueueEvent } from '../../protocols/queue/types.ts'
+import type { MinerRecord, RoutedResult } from '../../protocols/selection/index.ts'
 import type { CortensorNode } from '../node.ts'
 import type { Address, Hex } from 'viem'
 
@@ -53,8 +56,21 @@ export interface AssignerInit {
   apply(task: OracleTask, event: QueueEvent): boolean
   /** the task's round-0 assignment was applied */
   onAssigned(task: OracleTask): void
-  stats: Pick<OracleStats, 'assigned' | 'reassigned' | 'selectionChecks' | 'selectionMismatches'>
+  stats: Pick<OracleStats, 'assigned' | 'reassigned' | 'selectionMismatches' | 'selectionChecks' | 'selectionRedraws'>
   say(line: string): void
+}
+
+/** Whether the records can fill the task's round-0 draw at all. */
+function fills (records: MinerRecord[], task: OracleTask): boolean {
+  try {
+    drawMiners(records, task, task.record.state.redundancy, 0)
+    return true
+  } catch (err: any) {
+    if (err?.name === 'NoEligibleMinerError') {
+      return false
+    }
+    throw err
+  }
 }
 
 /**
@@ -85,7 +101,22 @@ export class Assigner {
     }
     let miners: string[]
     try {
-      miners = this.draw(task, s.redundancy, 0)
+      let drawn: RoutedResult
+      try {
+        drawn = this.draw(task, s.redundancy, 0)
+      } catch (err: any) {
+        if (err?.name !== 'NoEligibleMinerError' || task.view == null) {
+          throw err
+        }
+        // the pool at the announcement could not serve the task: from now on its draw is made from the pool as it
+        // is when drawn (followers accept either, node/roles/draws.ts)
+        task.view = undefined
+        drawn = this.draw(task, s.redundancy, 0)
+      }
+      miners = drawn.miners
+      if (drawn.slaRelaxed) {
+        this.init.say(`task ${task.queued.taskId}: no ${s.redundancy} live miners meet the session's SLA (${slaFor(task.record.slaClass ?? 1).name}): drawn from every miner of the model (the SLA's fallback policy)`)
+      }
     } catch (err: any) {
       this.init.say(`task ${task.queued.taskId}: cannot assign yet: ${err.message}`)
       return
@@ -136,7 +167,7 @@ export class Assigner {
     }
     let replacement: string
     try {
-      [replacement] = this.draw(task, 1, round)
+      [replacement] = this.draw(task, 1, round).miners
     } catch (err: any) {
       this.init.say(`task ${task.queued.taskId}: no replacement for ${current[index]}: ${err.message}`)
       return
@@ -154,6 +185,7 @@ export class Assigner {
       await send()
     }
     const msg = this.replacementRound(task, round, replacement, current[index].toLowerCase())
+    task.record.assignedAtMs = { ...task.record.assignedAtMs, [replacement]: Date.now() }
     // the hub holds the replacement now: taken here before it is gossiped, so the replacement's ack (which can
     // arrive while the gossip is still being sent) finds its slot
     this.init.apply(task, assignedEvent(msg))
@@ -201,12 +233,13 @@ export class Assigner {
     const round = s.round + 1
     let replacement: string
     try {
-      [replacement] = this.draw(task, 1, round)
+      [replacement] = this.draw(task, 1, round).miners
     } catch (err: any) {
       this.init.say(`task ${task.queued.taskId}: no replacement for ${gone}, refused by the hub: ${err.message}`)
       return false
     }
     const msg = this.replacementRound(task, round, replacement, gone)
+    task.record.assignedAtMs = { ...task.record.assignedAtMs, [replacement]: Date.now() }
     if (!this.init.apply(task, assignedEvent(msg))) {
       return false
     }
@@ -223,18 +256,32 @@ export class Assigner {
       return
     }
     try {
-      const holds = selectionHolds(this.init.pool.records(task.queued.sessionId), task, m.miners)
       this.init.stats.selectionChecks++
-      if (!holds) {
-        this.init.stats.selectionMismatches++
-        this.init.say(`task ${m.taskId}: the leader's selection differs from this oracle's view of the pool`)
+      const records = drawRecords(this.init.pool, task)
+      if (selectionHolds(records, task, m.miners)) {
+        return
       }
+      // a task the pool at its announcement could not serve is drawn by the leader from the pool as it is later,
+      // which this view cannot reproduce (the assignment itself has moved reservations and load since): the
+      // draw must then be one the pool allows
+      if (task.view != null && !fills(records, task) && selectionAllowed(drawRecords(this.init.pool, task, { current: true }), task, m.miners)) {
+        this.init.stats.selectionRedraws++
+        return
+      }
+      this.init.stats.selectionMismatches++
+      let own = 'none'
+      try {
+        own = drawMiners(records, task, task.record.state.redundancy, 0).miners.join(', ')
+      } catch (err: any) {
+        own = err.message
+      }
+      this.init.say(`task ${m.taskId}: the leader's selection differs from this oracle's view of the pool (this view draws ${own})`)
     } catch (err: any) {
       log('selection check: %s', err.message)
     }
   }
 
-  private draw (task: OracleTask, count: number, round: number): string[] {
-    return drawMiners(this.init.pool.records(task.queued.sessionId), task, count, round)
+  private draw (task: OracleTask, count: number, round: number): RoutedResult {
+    return drawMiners(drawRecords(this.init.pool, task, { current: round > 0 }), task, count, round)
   }
 }

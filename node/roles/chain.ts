@@ -150,15 +150,15 @@ const SESSION_READS_PER_S = 20
  * are bounded per second.
  */
 export class SessionOwners {
-  private readonly owners: LookupCache<Address | null>
+  private readonly sessions: LookupCache<{ owner: Address, slaClass: number } | null>
 
   constructor (ctx: Pick<ChainContext, 'wallet' | 'hub'>) {
-    this.owners = new LookupCache({
+    this.sessions = new LookupCache({
       read: async (id) => {
         const s = await getSession(ctx.wallet, { hub: ctx.hub, sessionId: BigInt(id) })
-        return /^0x0{40}$/.test(s.owner) ? null : s.owner.toLowerCase() as Address
+        return /^0x0{40}$/.test(s.owner) ? null : { owner: s.owner.toLowerCase() as Address, slaClass: s.slaClass }
       },
-      ttlMs: (owner) => owner == null ? UNKNOWN_SESSION_RECHECK_MS : Number.POSITIVE_INFINITY,
+      ttlMs: (session) => session == null ? UNKNOWN_SESSION_RECHECK_MS : Number.POSITIVE_INFINITY,
       readsPerSecond: SESSION_READS_PER_S,
       maxEntries: SUBMITTED_INDEX_SIZE
     })
@@ -166,7 +166,16 @@ export class SessionOwners {
 
   /** The owner; null if the session does not exist; undefined if it cannot be read now. */
   async owner (sessionId: bigint): Promise<Address | null | undefined> {
-    return this.owners.get(sessionId.toString())
+    const s = await this.sessions.get(sessionId.toString())
+    if (s == null) {
+      return s
+    }
+    return s.owner
+  }
+
+  /** The session's SLA class (its terms never change); undefined if it cannot be read now or does not exist. */
+  async slaClass (sessionId: bigint): Promise<number | undefined> {
+    return (await this.sessions.get(sessionId.toString()))?.slaClass
   }
 }
 

@@ -16,7 +16,7 @@
  *
  * Oracle:
  * - `cortensor_oracle_tasks_total{outcome}`: assigned (as leader), reassigned, validated, settled, abandoned (given up on chain)
- * - `cortensor_oracle_selection_draws_total{result}`: the leader's draws recomputed as follower (agreed, mismatch)
+ * - `cortensor_oracle_selection_draws_total{result}`: the leader's draws recomputed as follower (agreed; allowed: a re-draw checked as allowed by the pool now; mismatch)
  * - `cortensor_oracle_replays_total`, `cortensor_oracle_audits_total`, `cortensor_oracle_audit_failures_total`, `cortensor_oracle_slashes_total`
  * - `cortensor_oracle_transactions_total{kind}`: settle and assign transactions sent
  * - `cortensor_oracle_contradictions_total{field}`: gossip that contradicted the chain or its records
@@ -112,7 +112,7 @@ export function roleMetrics (registry: Registry, roles: { miner?: MinerRole, ora
     countFrom(registry, names, 'cortensor_oracle_tasks_total', 'tasks by what this oracle did with them: assigned (as leader), reassigned (a miner replaced), validated, settled, abandoned (given up on chain as leader)', ['outcome'],
       () => [[{ outcome: 'assigned' }, s.assigned], [{ outcome: 'reassigned' }, s.reassigned], [{ outcome: 'validated' }, s.validated], [{ outcome: 'settled' }, s.settled], [{ outcome: 'abandoned' }, s.abandoned]])
     countFrom(registry, names, 'cortensor_oracle_selection_draws_total', 'the leader\'s round-0 draws this oracle recomputed from the chain seed as a follower, by result', ['result'],
-      () => [[{ result: 'agreed' }, s.selectionChecks - s.selectionMismatches], [{ result: 'mismatch' }, s.selectionMismatches]])
+      () => [[{ result: 'agreed' }, s.selectionChecks - s.selectionMismatches - s.selectionRedraws], [{ result: 'allowed' }, s.selectionRedraws], [{ result: 'mismatch' }, s.selectionMismatches]])
     countFrom(registry, names, 'cortensor_oracle_replays_total', 'outputs this oracle replayed (disputed, sampled or attested)', [], () => [[{}, s.replays]])
     countFrom(registry, names, 'cortensor_oracle_audits_total', 'settled tasks this oracle audited by replay', [], () => [[{}, s.audits]])
     countFrom(registry, names, 'cortensor_oracle_audit_failures_total', 'accepted outputs that failed this oracle\'s audit', [], () => [[{}, s.auditFailures]])

@@ -1,17 +1,21 @@
 /**
  * What a miner advertises: a heartbeat on its model's topic every interval
  * (and whenever its reservation changes), and its pool keys on the DHT. The
- * hardware class is the hardware probe's unless configured; the level is the
+ * hardware class is the hardware probe's unless configured, the speed and
+ * hardware facts are the capability benchmark's (node/inference/capability.ts,
+ * cached per model and hardware); the level is the
  * node's record on chain unless configured, read again at every re-provide
  * and shortly after a verdict naming the miner (settlement may change it).
  */
+import { join } from 'node:path'
 import { logger } from '@libp2p/logger'
 import { bytesToHex } from 'viem'
 import { getNode } from '../../contracts/index.ts'
 import { HEARTBEAT_INTERVAL_MS } from '../../protocols/gossip/constants.ts'
 import { publishMessage } from '../../protocols/gossip/index.ts'
-import { addressToBytes } from '../../protocols/messages/index.ts'
+import { MAX_GPU_DEVICES_PER_HEARTBEAT, addressToBytes } from '../../protocols/messages/index.ts'
 import { POOL_PROVIDE_INTERVAL_MS } from '../../protocols/pool/dht.ts'
+import { measureCapability } from '../inference/capability.ts'
 import { classifyHardware, probeHardware } from '../inference/hardware.ts'
 import { PoolKeys } from './pool-keys.ts'
 import type { ChainContext } from './chain.ts'
@@ -20,6 +24,7 @@ import type { ActiveReservation, ChainReader } from './reservation.ts'
 import type { Heartbeat, Verdict } from '../../protocols/messages/index.ts'
 import type { PoolAdvert } from '../../protocols/pool/index.ts'
 import type { PoolView } from '../../protocols/pool/view.ts'
+import type { Capability } from '../inference/capability.ts'
 import type { LlamaInferenceEngine } from '../inference/index.ts'
 import type { Address, Hex } from 'viem'
 
@@ -37,10 +42,11 @@ export const DEFAULT_HEARTBEAT_INTERVAL_MS = HEARTBEAT_INTERVAL_MS
 export const DEFAULT_PROVIDE_INTERVAL_MS = POOL_PROVIDE_INTERVAL_MS
 /** settlement follows a verdict within a batch window; the level is re-read this long after one naming this miner */
 const LEVEL_RECHECK_AFTER_VERDICT_MS = 10_000
+const MAX_UINT32 = 0xffff_ffff
 
 export interface MinerAdvertInit {
   /** the miner's settings, read each time (`chain` may be attached after start) */
-  settings: Pick<MinerRoleInit, 'node' | 'engine' | 'hardwareClass' | 'level' | 'chain' | 'heartbeatIntervalMs' | 'provideIntervalMs' | 'tokensPerSec'>
+  settings: Pick<MinerRoleInit, 'node' | 'engine' | 'hardwareClass' | 'level' | 'chain' | 'heartbeatIntervalMs' | 'provideIntervalMs' | 'tokensPerSec' | 'capabilityDir' | 'faults'>
   /** this miner's address, lower case */
   address: string
   modelId: string
@@ -69,6 +75,7 @@ export class MinerAdvert {
   private readonly poolKeys: PoolKeys
   private hardwareClass = 'cpu'
   private level = 0
+  private capability?: Capability
   /**
    * Heartbeat sequence: from the start time in ms, one up per heartbeat, so a
    * restarted miner's heartbeats come after its earlier ones (from 0 again,
@@ -90,10 +97,28 @@ export class MinerAdvert {
     })
   }
 
-  /** Settle the hardware class and the level to start from, before anything is advertised. */
+  /** Settle the hardware class, the measured capability and the level to start from, before anything is advertised. */
   async prepare (): Promise<void> {
     this.hardwareClass = this.init.settings.hardwareClass ?? await this.probeHardwareClass()
     this.level = this.init.settings.level ?? 0
+    const { engine, node, capabilityDir } = this.init.settings
+    try {
+      const c = this.capability = await measureCapability(engine, { dir: capabilityDir ?? join(node.config.dataDir, 'capability') })
+      this.init.say(`capability of model ${c.modelId.slice(0, 10)}…: ${c.tokensPerSecond.toFixed(1)} tokens/s, first token ${c.firstTokenMs.toFixed(1)} ms on ${c.facts.backend}${c.facts.gpuDevices.length > 0 ? ` (${c.facts.gpuDevices.join(', ')})` : ''}, ${c.facts.threads} threads, ${c.facts.sequences} sequences${c.cached ? ' (cached)' : ''}`)
+    } catch (err: any) {
+      log('capability benchmark failed: %s', err?.message)
+    }
+  }
+
+  /** The capability measured at start (undefined if the benchmark failed). */
+  get measured (): Capability | undefined {
+    return this.capability
+  }
+
+  /** The speed heartbeats advertise: configured, else a lie (the fault), else measured; 0 when unknown. */
+  private advertisedTokensPerSec (): number {
+    const { settings } = this.init
+    return settings.tokensPerSec ?? settings.faults?.claimTokensPerSec ?? this.capability?.tokensPerSecond ?? 0
   }
 
   /** Heartbeats from now on, and the pool keys on the DHT. */
@@ -137,15 +162,17 @@ export class MinerAdvert {
       models: this.models,
       hardwareClass: this.hardwareClass,
       level: this.level,
-      tokensPerSecondMilli: Math.round((settings.tokensPerSec ?? 100) * 1000),
-      loadPermille: Math.min(1000, this.init.load() * 1000),
+      tokensPerSecondMilli: Math.min(MAX_UINT32, Math.round(this.advertisedTokensPerSec() * 1000)),
+      // the share of the engine's parallel sequences in use
+      loadPermille: Math.min(1000, Math.round(this.init.load() * 1000 / Math.max(1, settings.engine.sequences ?? 1))),
       reservedBySession: reservation?.sessionId ?? 0n,
       reservedUntilMs: reservation?.untilMs != null ? BigInt(reservation.untilMs) : undefined,
       // routers and clients refuse a task whose max_tokens cannot fit before submitting it
       contextTokens: contextSize > 0 ? contextSize : undefined,
       timestampMs: BigInt(Date.now()),
       seq: this.seq++,
-      intervalMs: settings.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS
+      intervalMs: settings.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS,
+      ...this.hardwareFields()
     }
     // gossip does not deliver a node's own messages: its own draws need its own entry
     this.init.pool.onHeartbeat(heartbeat, settings.node.libp2p.peerId)
@@ -155,6 +182,24 @@ export class MinerAdvert {
         await publishMessage(settings.node.libp2p.services.pubsub, 'heartbeat', i === 0 ? heartbeat : { ...heartbeat, seq: this.seq++ }, { prefix, model })
       } catch (err: any) {
         log('heartbeat failed: %s', err?.message)
+      }
+    }
+  }
+
+  /** The measured capability's fields of a heartbeat (none before the benchmark ran). */
+  private hardwareFields (): Pick<Heartbeat, 'firstTokenMs' | 'hardware'> {
+    const c = this.capability
+    if (c == null) {
+      return {}
+    }
+    return {
+      firstTokenMs: Math.min(MAX_UINT32, Math.ceil(c.firstTokenMs)),
+      hardware: {
+        backend: c.facts.backend,
+        gpuDevices: c.facts.gpuDevices.slice(0, MAX_GPU_DEVICES_PER_HEARTBEAT),
+        vramBytes: BigInt(c.facts.vramBytes),
+        threads: c.facts.threads,
+        sequences: c.facts.sequences
       }
     }
   }

@@ -30,6 +30,7 @@ import { PoolView } from '../../protocols/pool/view.ts'
 import { isTerminal } from '../../protocols/queue/machine.ts'
 import { ackEvent, assignedEvent, declineEvent, precommitEvent } from '../../protocols/queue/wire.ts'
 import { buildTopic } from '../../protocols/topics.ts'
+import { throttleEngine } from '../inference/throttle.ts'
 import { CopyFault } from './copy-fault.ts'
 import { TaskNotRunnableError, checkRunnable, generateInto, generationParams } from './generation.ts'
 import { chainCheckedValidators } from './gossip-checks.ts'
@@ -97,8 +98,10 @@ export interface MinerRoleInit {
   chain?: Pick<ChainContext, 'wallet' | 'hub'>
   /** re-provide the pool keys this often; default 10 min (records live 48 h; the level is re-read each time) */
   provideIntervalMs?: number
-  /** measured speed advertised in heartbeats (tokens/s); default 100 */
+  /** speed advertised in heartbeats (tokens/s); default the capability benchmark's (node/inference/capability.ts) */
   tokensPerSec?: number
+  /** where the capability benchmark is cached; default `<data dir>/capability` */
+  capabilityDir?: string
   /** must match the oracles' queue timeouts */
   timeouts?: Partial<QueueTimeouts>
   /** how long finished tasks stay in memory for late streams; default 60 s */
@@ -138,23 +141,27 @@ export class MinerRole {
   private readonly engines = new Map<string, InferenceEngine>()
   /** tasks at work per model (each engine has its own sequences) */
   private readonly activeByModel = new Map<string, number>()
+  private readonly running = new Set<MinerTask>()
+  private busy = false
   private stopped = false
 
   constructor (init: MinerRoleInit) {
-    this.init = init
-    this.modelId = init.modelId ?? init.engine.modelId
-    this.engines.set(this.modelId, init.engine)
-    for (const e of init.engines ?? []) {
+    const throttle = init.faults?.throttleTokensPerSec
+    // the slow-engine fault: the engine itself is slow, so the miner's benchmark measures it too
+    this.init = throttle != null && throttle > 0 ? { ...init, engine: throttleEngine(init.engine, throttle) } : init
+    this.modelId = this.init.modelId ?? this.init.engine.modelId
+    this.engines.set(this.modelId, this.init.engine)
+    for (const e of this.init.engines ?? []) {
       if (!this.engines.has(e.modelId)) {
         this.engines.set(e.modelId, e)
       }
     }
     this.modelIds = [...this.engines.keys()]
-    this.address = init.node.peerIdentity.address.toLowerCase()
+    this.address = this.init.node.peerIdentity.address.toLowerCase()
     this.counts = new MinerCounts(this.address, this.modelIds)
-    this.prefix = init.topicPrefix ?? `/${init.node.config.network}`
-    this.tasks = new MinerTasks({ settings: init, address: this.address, onEffects: (task, effects) => { this.onEffects(task, effects) } })
-    this.pool = new PoolView(init.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS)
+    this.prefix = this.init.topicPrefix ?? `/${this.init.node.config.network}`
+    this.tasks = new MinerTasks({ settings: this.init, address: this.address, onEffects: (task, effects) => { this.onEffects(task, effects) } })
+    this.pool = new PoolView(this.init.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS)
     this.reservation = new SessionReservation({
       chain: () => chainReader(this.init.chain),
       knownTasks: (sessionId) => this.tasks.idsOf(sessionId),
@@ -165,19 +172,19 @@ export class MinerRole {
       idleMs: () => this.init.reservationIdleMs
     })
     this.advertiser = new MinerAdvert({
-      settings: init,
+      settings: this.init,
       address: this.address,
       modelId: this.modelId,
       modelIds: this.modelIds,
       engines: [...this.engines.values()],
       prefix: this.prefix,
       pool: this.pool,
-      load: () => this.active,
+      load: () => this.committedLoad,
       reservation: () => this.reservation.current,
       say: (line) => { this.say(line) }
     })
-    this.copier = new CopyFault({ node: init.node, address: this.address, stopped: () => this.stopped })
-    this.reveals = revealStrategy({ node: init.node, domain: init.domain, address: this.address, faults: init.faults, copier: this.copier })
+    this.copier = new CopyFault({ node: this.init.node, address: this.address, stopped: () => this.stopped })
+    this.reveals = revealStrategy({ node: this.init.node, domain: this.init.domain, address: this.address, faults: this.init.faults, copier: this.copier })
     this.ticker = new Ticker({ tick: (now) => { this.onTick(now) }, busy: () => this.tasks.size > 0, busyMs: TICK_MS, idleMs: IDLE_TICK_MS })
   }
 
@@ -297,6 +304,39 @@ export class MinerRole {
     return this.counts.stats
   }
 
+  /**
+   * Becoming busy (every sequence of every engine in use) or free again is
+   * told at once, not at the next heartbeat: draws skip a busy miner
+   * (protocols/selection/routing.ts).
+   */
+  private onLoadChange (): void {
+    let sequences = 0
+    for (const e of this.engines.values()) {
+      sequences += e.sequences ?? 1
+    }
+    const busy = this.committedLoad >= sequences
+    if (busy !== this.busy) {
+      this.busy = busy
+      void this.advertiser.heartbeat()
+    }
+  }
+
+  /**
+   * Tasks running that an assignment gave this miner: what heartbeats
+   * advertise as load. Work started on the miner's own draw is left out
+   * until confirmed: it is dropped as soon as the assignment names others,
+   * and counting it would keep the miner out of the very draw it guessed.
+   */
+  get committedLoad (): number {
+    let n = 0
+    for (const t of this.running) {
+      if (t.speculation == null) {
+        n++
+      }
+    }
+    return n
+  }
+
   /** Tasks this miner works on now. */
   get load (): number {
     return this.active
@@ -331,6 +371,7 @@ export class MinerRole {
     for (const v of m.miners) {
       this.pool.applyVerdict(bytesToHex(v.miner), outcomeVerdict(v.outcome))
     }
+    this.pool.delivery.addVerdict(m)
     this.advertiser.onVerdict(m)
   }
 
@@ -442,6 +483,7 @@ export class MinerRole {
     // gossiped, follows while the prompt is evaluated
     if (task.speculation != null) {
       settleSpeculation(task, true, this.speculation)
+      this.onLoadChange()
     } else {
       this.startWork(task)
     }
@@ -471,6 +513,8 @@ export class MinerRole {
     const model = task.queued.params?.modelId ?? ''
     this.active++
     this.activeByModel.set(model, (this.activeByModel.get(model) ?? 0) + 1)
+    this.running.add(task)
+    this.onLoadChange()
     void this.work(task, signal, buffer, task.speculation?.decided)
       .catch((err) => {
         buffer.finish({ code: signal.aborted ? StreamEnd.Code.CANCELLED : StreamEnd.Code.ENGINE_ERROR, message: String(err?.message ?? err).slice(0, 200) })
@@ -488,6 +532,8 @@ export class MinerRole {
       .finally(() => {
         this.active--
         this.activeByModel.set(model, (this.activeByModel.get(model) ?? 1) - 1)
+        this.running.delete(task)
+        this.onLoadChange()
       })
   }
 

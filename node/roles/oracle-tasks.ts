@@ -14,6 +14,7 @@ import type { ChainContext } from './chain.ts'
 import type { EquivocationEvidence } from './equivocation.ts'
 import type { MinerVerdict, Reveal } from '../../protocols/messages/index.ts'
 import type { QueueEffect, QueueEvent, TaskState } from '../../protocols/queue/types.ts'
+import type { MinerRecord } from '../../protocols/selection/index.ts'
 import type { PeerId } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import type { Address, Hex } from 'viem'
@@ -25,6 +26,13 @@ export interface OracleRecord {
   seed: Hex
   /** the block of the task's TaskSubmitted log (decimal): chain reads about the task start there */
   submitBlock?: string
+  /** the session's SLA class on chain (protocols/selection/sla.ts), read when the task is taken */
+  slaClass?: number
+  /** when this oracle took the task's announcement, and when it gave a miner its slot in a later round (ms): what delivery is measured from */
+  announcedAtMs?: number
+  assignedAtMs?: Record<string, number>
+  /** when each miner's precommit arrived here (ms) */
+  precommitAtMs?: Record<string, number>
   /** the round-0 miners as gossiped by the leader, which the hub must hold before anyone is paid */
   assigned?: string[]
   /** the hub holds an assignment for the task */
@@ -59,6 +67,8 @@ export interface OracleTask {
   chain: Promise<void>
   /** the write of the assignment to the hub, while one runs */
   assignWrite?: Promise<boolean>
+  /** the pool as this oracle saw it when the task was announced (claimed speeds): the input of its round-0 draw */
+  view?: MinerRecord[]
   /** the submitter's peer (holds the prompt) */
   from?: PeerId
   /** reveals that overtook the last precommit on gossip: applied when the window opens */

@@ -30,6 +30,7 @@ import { Assigner } from './assigner.ts'
 import { AssignmentWrites } from './assignment-writes.ts'
 import { Auditor } from './audit.ts'
 import { SessionOwners, SubmittedIndex, settledTaskIds, watchHub } from './chain.ts'
+import { awaitSettledBefore } from './draws.ts'
 import { Equivocations } from './equivocation.ts'
 import { oracleValidators } from './gossip-checks.ts'
 import { LeaderVerdict } from './leader-verdict.ts'
@@ -42,6 +43,7 @@ import { chainNamespace, cidDigest, precommitHash } from './records.ts'
 import { ReplayQuorum } from './replay-quorum.ts'
 import { SettlementBatcher, settlementEntry } from './settlement.ts'
 import { Ticker } from './ticker.ts'
+import { outcomeVerdict } from './validation.ts'
 import type { ChainContext, HubLog, HubWatcher } from './chain.ts'
 import type { RoleMetrics } from './metrics.ts'
 import type { AuditRecord, OracleTask } from './oracle-tasks.ts'
@@ -97,6 +99,8 @@ export interface OracleStats {
   /** the leader's round-0 draws this oracle recomputed as a follower; `selectionMismatches` of them differed */
   selectionChecks: number
   selectionMismatches: number
+  /** of those, draws the pool at the announcement could not fill, checked as allowed by the pool now (not reproduced) */
+  selectionRedraws: number
   replays: number
   slashed: number
   /** settled tasks this oracle audited (replayed after settlement because the draw sampled them) */
@@ -123,7 +127,7 @@ export class OracleRole {
   readonly address: string
   /** topic prefix: `/<network>` unless given, so networks never share topics */
   readonly prefix: string
-  readonly stats: OracleStats = { assigned: 0, reassigned: 0, validated: 0, settled: 0, abandoned: 0, settleTransactions: 0, assignTransactions: 0, selectionChecks: 0, selectionMismatches: 0, replays: 0, slashed: 0, audits: 0, auditFailures: 0, contradictions: {} }
+  readonly stats: OracleStats = { assigned: 0, reassigned: 0, validated: 0, settled: 0, abandoned: 0, settleTransactions: 0, assignTransactions: 0, selectionMismatches: 0, selectionChecks: 0, selectionRedraws: 0, replays: 0, slashed: 0, audits: 0, auditFailures: 0, contradictions: {} }
   private readonly tasks: OracleTasks
   private readonly submitted: SubmittedIndex
   private readonly owners: SessionOwners
@@ -390,7 +394,9 @@ export class OracleRole {
     }
     log('task %s: announced', m.taskId)
     const { state, effects } = createTask(taskInitFrom(m, { timeouts: this.init.timeouts }), Date.now())
-    const task: OracleTask = { queued: m, from, record: { queued: bytesToHex(TaskQueued.encode(m)), seed: '0x', state, precommits: {}, reveals: {} }, chain: Promise.resolve() }
+    const task: OracleTask = { queued: m, from, record: { queued: bytesToHex(TaskQueued.encode(m)), seed: '0x', state, precommits: {}, reveals: {}, announcedAtMs: Date.now() }, chain: Promise.resolve() }
+    // the pool now, before the task's own assignment moves reservations and load: what its draw is made from
+    task.view = this.pool.records(m.sessionId, Date.now(), { claimed: true })
     this.tasks.add(task)
     // the clock, the chain poller and the leader read pick up pace with the first task after a quiet spell
     this.ticker.wake()
@@ -401,6 +407,10 @@ export class OracleRole {
       this.submitted.delete(m.taskId)
       task.record.seed = submitted.seed
       task.record.submitBlock = submitted.blockNumber.toString()
+      // the draw honours the session's SLA (an unreadable session: the standard one)
+      task.record.slaClass = await this.owners.slaClass(m.sessionId).catch(() => undefined)
+      // and counts the delivered speeds of tasks settled before this one was submitted: the poller must have seen them
+      await awaitSettledBefore(this.pool, this.watcher, submitted.blockNumber, () => this.stopped)
       // the record is written while the leader assigns (the first token waits on the assignment); a later
       // write of the task is issued after this one, so the store ends with the latest state
       this.tasks.persist(task).catch((err) => { this.say(`task ${m.taskId}: ${err?.message ?? err}`) })
@@ -504,6 +514,7 @@ export class OracleRole {
     const miner = bytesToHex(m.miner).toLowerCase()
     if (this.tasks.apply(task, precommitEvent(m))) {
       task.record.precommits[miner] = { commitment: bytesToHex(m.commitment), signature: bytesToHex(m.signature) }
+      task.record.precommitAtMs = { ...task.record.precommitAtMs, [miner]: Date.now() }
     }
   }
 
@@ -542,6 +553,11 @@ export class OracleRole {
       }
       if (this.tasks.apply(task, verdictEvent(m))) {
         task.record.outcomes = outcomes
+        // the leader's scores and measurements, so this oracle's draws match the leader's (node/roles/draws.ts)
+        for (const [miner, outcome] of Object.entries(outcomes)) {
+          this.pool.applyVerdict(miner, outcomeVerdict(outcome))
+        }
+        this.pool.delivery.addVerdict(m)
       }
     }
     // whichever oracle this one takes for the leader (a read may lag a takeover), a failed replay it has
@@ -569,6 +585,10 @@ export class OracleRole {
       return
     }
     for (const id of settledTaskIds(l.args.settled)) {
+      // measured delivery of a task counts for draws of tasks submitted after this block (protocols/pool/delivery.ts)
+      if (l.blockNumber != null) {
+        this.pool.delivery.settle(id, l.blockNumber)
+      }
       const task = this.tasks.get(id)
       if (task == null) {
         continue

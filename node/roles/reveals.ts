@@ -32,6 +32,10 @@ export interface MinerFaults {
   copyOthers?: boolean
   /** a slow miner: wait this long before each token */
   tokenDelayMs?: number
+  /** a slow engine: generation (the start-up benchmark's too) no faster than this many tokens/s */
+  throttleTokensPerSec?: number
+  /** a miner that lies about its speed: advertise this many tokens/s whatever its benchmark measured */
+  claimTokensPerSec?: number
   /** a miner whose pool view is wrong: its own draw always names it, so it starts every task */
   misdraw?: boolean
   /** reveal the committed output, then sign and reveal a different one (provable: slashEquivocation) */

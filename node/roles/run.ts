@@ -155,7 +155,9 @@ async function startRoles (node: CortensorNode, config: NodeConfig, http: Fastif
   }
 }
 
-const FAULT_FLAGS = ['revealMismatch', 'copyOthers', 'misdraw', 'equivocate'] as const
+const FAULT_FLAGS = ['revealMismatch', 'copyOthers', 'misdraw', 'equivocate', 'withholdReveal'] as const
+/** numeric faults: ms before each token, a really slow engine (tokens/s), a claimed speed (tokens/s) */
+const FAULT_NUMBERS = ['tokenDelayMs', 'throttleTokensPerSec', 'claimTokensPerSec'] as const
 
 /**
  * Deliberate misbehaviour of a miner process (`MinerFaults`), for fault
@@ -177,12 +179,12 @@ export function minerFaults (json: string | undefined): MinerFaults | undefined 
   }
   const faults: MinerFaults = {}
   for (const [key, value] of Object.entries(raw)) {
-    if (key === 'tokenDelayMs' && typeof value === 'number' && Number.isFinite(value) && value >= 0) {
-      faults.tokenDelayMs = value
+    if ((FAULT_NUMBERS as readonly string[]).includes(key) && typeof value === 'number' && Number.isFinite(value) && value >= 0) {
+      faults[key as typeof FAULT_NUMBERS[number]] = value
     } else if ((FAULT_FLAGS as readonly string[]).includes(key) && typeof value === 'boolean') {
       faults[key as typeof FAULT_FLAGS[number]] = value
     } else {
-      throw new ConfigError('CORTENSOR_MINER_FAULTS', `unknown fault or bad value: ${key} (tokenDelayMs: ms >= 0; ${FAULT_FLAGS.join(', ')}: booleans)`)
+      throw new ConfigError('CORTENSOR_MINER_FAULTS', `unknown fault or bad value: ${key} (${FAULT_NUMBERS.join(', ')}: numbers >= 0; ${FAULT_FLAGS.join(', ')}: booleans)`)
     }
   }
   return faults

@@ -9,7 +9,7 @@ import { equals } from 'uint8arrays/equals'
 import { bytesToHex, hexToBytes } from 'viem'
 import {
   ADDRESS_BYTES, HASH_BYTES, MAX_CID_BYTES, MAX_GOSSIP_MESSAGE_BYTES, MAX_HARDWARE_CLASS_BYTES, MAX_INLINE_PROMPT_BYTES, MAX_MINERS_PER_TASK,
-  MAX_HEARTBEAT_INTERVAL_MS, MAX_MODEL_ID_BYTES, MAX_MODELS_PER_HEARTBEAT, MAX_NODE_LEVEL, MAX_STOP_SEQUENCE_BYTES, MAX_STOP_SEQUENCES,
+  MAX_BACKEND_BYTES, MAX_GPU_DEVICE_NAME_BYTES, MAX_GPU_DEVICES_PER_HEARTBEAT, MAX_HEARTBEAT_INTERVAL_MS, MAX_MODEL_ID_BYTES, MAX_MODELS_PER_HEARTBEAT, MAX_NODE_LEVEL, MAX_STOP_SEQUENCE_BYTES, MAX_STOP_SEQUENCES,
   MAX_STREAM_MESSAGE_BYTES, MAX_TASK_TOKENS, MAX_TOKEN_IDS_PER_FRAME, MAX_TOKEN_TEXT_BYTES, SIGNATURE_BYTES
 } from './constants.ts'
 import { InvalidFieldError, MalformedMessageError, OversizeMessageError } from './errors.ts'
@@ -27,7 +27,7 @@ export const DECODE_LIMITS = {
   taskQueued: { params: { stop: MAX_STOP_SEQUENCES } },
   assignment: { miners: MAX_MINERS_PER_TASK, replaced: MAX_MINERS_PER_TASK },
   verdict: { miners: MAX_MINERS_PER_TASK },
-  heartbeat: { models: MAX_MODELS_PER_HEARTBEAT },
+  heartbeat: { models: MAX_MODELS_PER_HEARTBEAT, hardware: { gpuDevices: MAX_GPU_DEVICES_PER_HEARTBEAT } },
   streamFrame: { token: { tokenIds: MAX_TOKEN_IDS_PER_FRAME } }
 } as const
 
@@ -281,6 +281,10 @@ export function checkHeartbeat (m: Heartbeat): void {
   }
   if (m.intervalMs != null) {
     checkRange('intervalMs', m.intervalMs, 0, MAX_HEARTBEAT_INTERVAL_MS)
+  }
+  if (m.hardware != null) {
+    checkString('hardware.backend', m.hardware.backend, MAX_BACKEND_BYTES)
+    m.hardware.gpuDevices.forEach((s, i) => { checkString(`hardware.gpuDevices[${i}]`, s, MAX_GPU_DEVICE_NAME_BYTES) })
   }
 }
 

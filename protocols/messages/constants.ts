@@ -22,6 +22,12 @@ export const MAX_STOP_SEQUENCE_BYTES = 64
 export const MAX_MINERS_PER_TASK = 32
 /** Models one miner may advertise in one heartbeat (a node rarely holds more than a few). */
 export const MAX_MODELS_PER_HEARTBEAT = 16
+/** GPU devices one heartbeat may name (a node with more lists the first ones). */
+export const MAX_GPU_DEVICES_PER_HEARTBEAT = 16
+/** A GPU device name as llama.cpp reports it ("NVIDIA H100 80GB HBM3", …). */
+export const MAX_GPU_DEVICE_NAME_BYTES = 128
+/** "cpu", "cuda", "vulkan", "metal" */
+export const MAX_BACKEND_BYTES = 16
 /** "cpu", "gpu-cuda", "gpu-metal", … */
 export const MAX_HARDWARE_CLASS_BYTES = 32
 /** Tokens carried by one stream frame (a frame is sent per token or per small batch). */

@@ -5,7 +5,7 @@
  * cannot run.
  */
 export { TaskParams, TaskQueued, Assignment, Ack, Decline, Precommit, Reveal, MinerVerdict, Verdict } from './task.js'
-export { Heartbeat } from './pool.js'
+export { Hardware, Heartbeat } from './pool.js'
 export { StreamRequest, TokenFrame, StreamEnd, StreamFrame } from './stream.js'
 export * from './constants.ts'
 export * from './errors.ts'

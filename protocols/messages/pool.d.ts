@@ -14,6 +14,8 @@ export interface Heartbeat {
     reservedUntilMs?: bigint;
     contextTokens?: number;
     intervalMs?: number;
+    firstTokenMs?: number;
+    hardware?: Hardware;
 }
 export declare namespace Heartbeat {
     const codec: () => Codec<Heartbeat>;
@@ -66,7 +68,66 @@ export declare namespace Heartbeat {
         field: '$.intervalMs';
         value: number;
     }
+    interface HeartbeatFirstTokenMsFieldEvent {
+        field: '$.firstTokenMs';
+        value: number;
+    }
+    interface HeartbeatHardwareBackendFieldEvent {
+        field: '$.hardware.backend';
+        value: string;
+    }
+    interface HeartbeatHardwareGpuDevicesFieldEvent {
+        field: '$.hardware.gpuDevices[]';
+        index: number;
+        value: string;
+    }
+    interface HeartbeatHardwareVramBytesFieldEvent {
+        field: '$.hardware.vramBytes';
+        value: bigint;
+    }
+    interface HeartbeatHardwareThreadsFieldEvent {
+        field: '$.hardware.threads';
+        value: number;
+    }
+    interface HeartbeatHardwareSequencesFieldEvent {
+        field: '$.hardware.sequences';
+        value: number;
+    }
     function encode(obj: Partial<Heartbeat>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Heartbeat>): Heartbeat;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Heartbeat>): Generator<HeartbeatNodeFieldEvent | HeartbeatModelsFieldEvent | HeartbeatHardwareClassFieldEvent | HeartbeatLevelFieldEvent | HeartbeatTokensPerSecondMilliFieldEvent | HeartbeatLoadPermilleFieldEvent | HeartbeatReservedBySessionFieldEvent | HeartbeatTimestampMsFieldEvent | HeartbeatSeqFieldEvent | HeartbeatReservedUntilMsFieldEvent | HeartbeatContextTokensFieldEvent | HeartbeatIntervalMsFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Heartbeat>): Generator<HeartbeatNodeFieldEvent | HeartbeatModelsFieldEvent | HeartbeatHardwareClassFieldEvent | HeartbeatLevelFieldEvent | HeartbeatTokensPerSecondMilliFieldEvent | HeartbeatLoadPermilleFieldEvent | HeartbeatReservedBySessionFieldEvent | HeartbeatTimestampMsFieldEvent | HeartbeatSeqFieldEvent | HeartbeatReservedUntilMsFieldEvent | HeartbeatContextTokensFieldEvent | HeartbeatIntervalMsFieldEvent | HeartbeatFirstTokenMsFieldEvent | HeartbeatHardwareBackendFieldEvent | HeartbeatHardwareGpuDevicesFieldEvent | HeartbeatHardwareVramBytesFieldEvent | HeartbeatHardwareThreadsFieldEvent | HeartbeatHardwareSequencesFieldEvent>;
+}
+export interface Hardware {
+    backend: string;
+    gpuDevices: string[];
+    vramBytes: bigint;
+    threads: number;
+    sequences: number;
+}
+export declare namespace Hardware {
+    const codec: () => Codec<Hardware>;
+    interface HardwareBackendFieldEvent {
+        field: '$.backend';
+        value: string;
+    }
+    interface HardwareGpuDevicesFieldEvent {
+        field: '$.gpuDevices[]';
+        index: number;
+        value: string;
+    }
+    interface HardwareVramBytesFieldEvent {
+        field: '$.vramBytes';
+        value: bigint;
+    }
+    interface HardwareThreadsFieldEvent {
+        field: '$.threads';
+        value: number;
+    }
+    interface HardwareSequencesFieldEvent {
+        field: '$.sequences';
+        value: number;
+    }
+    function encode(obj: Partial<Hardware>): Uint8Array<ArrayBuffer>;
+    function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Hardware>): Hardware;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Hardware>): Generator<HardwareBackendFieldEvent | HardwareGpuDevicesFieldEvent | HardwareVramBytesFieldEvent | HardwareThreadsFieldEvent | HardwareSequencesFieldEvent>;
 }

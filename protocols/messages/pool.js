@@ -61,6 +61,14 @@ export var Heartbeat;
                     w.uint32(96);
                     w.uint32(obj.intervalMs);
                 }
+                if (obj.firstTokenMs != null) {
+                    w.uint32(104);
+                    w.uint32(obj.firstTokenMs);
+                }
+                if (obj.hardware != null) {
+                    w.uint32(114);
+                    Hardware.codec().encode(obj.hardware, w);
+                }
                 if (opts.lengthDelimited !== false) {
                     w.ldelim();
                 }
@@ -129,6 +137,16 @@ export var Heartbeat;
                         }
                         case 12: {
                             obj.intervalMs = reader.uint32();
+                            break;
+                        }
+                        case 13: {
+                            obj.firstTokenMs = reader.uint32();
+                            break;
+                        }
+                        case 14: {
+                            obj.hardware = Hardware.codec().decode(reader, reader.uint32(), {
+                                limits: opts.limits?.hardware
+                            });
                             break;
                         }
                         default: {
@@ -235,6 +253,19 @@ export var Heartbeat;
                             };
                             break;
                         }
+                        case 13: {
+                            yield {
+                                field: `${prefix}.firstTokenMs`,
+                                value: reader.uint32()
+                            };
+                            break;
+                        }
+                        case 14: {
+                            yield* Hardware.codec().stream(reader, reader.uint32(), `${prefix}.hardware`, {
+                                limits: opts.limits?.hardware
+                            });
+                            break;
+                        }
                         default: {
                             reader.skipType(tag & 7);
                             break;
@@ -258,3 +289,150 @@ export var Heartbeat;
     }
     Heartbeat.stream = stream;
 })(Heartbeat || (Heartbeat = {}));
+export var Hardware;
+(function (Hardware) {
+    let _codec;
+    Hardware.codec = () => {
+        if (_codec == null) {
+            _codec = message((obj, w, opts = {}) => {
+                if (opts.lengthDelimited !== false) {
+                    w.fork();
+                }
+                if ((obj.backend != null && obj.backend !== '')) {
+                    w.uint32(10);
+                    w.string(obj.backend);
+                }
+                if (obj.gpuDevices != null && obj.gpuDevices.length > 0) {
+                    for (const value of obj.gpuDevices) {
+                        w.uint32(18);
+                        w.string(value);
+                    }
+                }
+                if ((obj.vramBytes != null && obj.vramBytes !== 0n)) {
+                    w.uint32(24);
+                    w.uint64(obj.vramBytes);
+                }
+                if ((obj.threads != null && obj.threads !== 0)) {
+                    w.uint32(32);
+                    w.uint32(obj.threads);
+                }
+                if ((obj.sequences != null && obj.sequences !== 0)) {
+                    w.uint32(40);
+                    w.uint32(obj.sequences);
+                }
+                if (opts.lengthDelimited !== false) {
+                    w.ldelim();
+                }
+            }, (reader, length, opts = {}) => {
+                const obj = {
+                    backend: '',
+                    gpuDevices: [],
+                    vramBytes: 0n,
+                    threads: 0,
+                    sequences: 0
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            obj.backend = reader.string();
+                            break;
+                        }
+                        case 2: {
+                            if (opts.limits?.gpuDevices != null && obj.gpuDevices.length === opts.limits.gpuDevices) {
+                                throw new MaxLengthError('Decode error - repeated field "gpuDevices" had too many elements');
+                            }
+                            obj.gpuDevices.push(reader.string());
+                            break;
+                        }
+                        case 3: {
+                            obj.vramBytes = reader.uint64();
+                            break;
+                        }
+                        case 4: {
+                            obj.threads = reader.uint32();
+                            break;
+                        }
+                        case 5: {
+                            obj.sequences = reader.uint32();
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+                return obj;
+            }, function* (reader, length, prefix, opts = {}) {
+                const obj = {
+                    gpuDevices: 0
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            yield {
+                                field: `${prefix}.backend`,
+                                value: reader.string()
+                            };
+                            break;
+                        }
+                        case 2: {
+                            if (opts.limits?.gpuDevices != null && obj.gpuDevices === opts.limits.gpuDevices) {
+                                throw new MaxLengthError('Streaming decode error - repeated field "gpuDevices" had too many elements');
+                            }
+                            yield {
+                                field: `${prefix}.gpuDevices[]`,
+                                index: obj.gpuDevices,
+                                value: reader.string()
+                            };
+                            obj.gpuDevices++;
+                            break;
+                        }
+                        case 3: {
+                            yield {
+                                field: `${prefix}.vramBytes`,
+                                value: reader.uint64()
+                            };
+                            break;
+                        }
+                        case 4: {
+                            yield {
+                                field: `${prefix}.threads`,
+                                value: reader.uint32()
+                            };
+                            break;
+                        }
+                        case 5: {
+                            yield {
+                                field: `${prefix}.sequences`,
+                                value: reader.uint32()
+                            };
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+        return _codec;
+    };
+    function encode(obj) {
+        return encodeMessage(obj, Hardware.codec());
+    }
+    Hardware.encode = encode;
+    function decode(buf, opts) {
+        return decodeMessage(buf, Hardware.codec(), opts);
+    }
+    Hardware.decode = decode;
+    function stream(buf, opts) {
+        return streamMessage(buf, Hardware.codec(), opts);
+    }
+    Hardware.stream = stream;
+})(Hardware || (Hardware = {}));

@@ -277,6 +277,8 @@ export interface MinerVerdict {
     outcome: MinerVerdict.Outcome;
     similarityPpm: number;
     replaySignature?: Uint8Array<ArrayBuffer>;
+    deliveredTokens?: number;
+    deliveredMs?: number;
 }
 export declare namespace MinerVerdict {
     enum Outcome {
@@ -308,9 +310,17 @@ export declare namespace MinerVerdict {
         field: '$.replaySignature';
         value: Uint8Array<ArrayBuffer>;
     }
+    interface MinerVerdictDeliveredTokensFieldEvent {
+        field: '$.deliveredTokens';
+        value: number;
+    }
+    interface MinerVerdictDeliveredMsFieldEvent {
+        field: '$.deliveredMs';
+        value: number;
+    }
     function encode(obj: Partial<MinerVerdict>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<MinerVerdict>): MinerVerdict;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<MinerVerdict>): Generator<MinerVerdictMinerFieldEvent | MinerVerdictOutcomeFieldEvent | MinerVerdictSimilarityPpmFieldEvent | MinerVerdictReplaySignatureFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<MinerVerdict>): Generator<MinerVerdictMinerFieldEvent | MinerVerdictOutcomeFieldEvent | MinerVerdictSimilarityPpmFieldEvent | MinerVerdictReplaySignatureFieldEvent | MinerVerdictDeliveredTokensFieldEvent | MinerVerdictDeliveredMsFieldEvent>;
 }
 export interface Verdict {
     taskId: bigint;
@@ -349,6 +359,16 @@ export declare namespace Verdict {
         value: Uint8Array<ArrayBuffer>;
         index: number;
     }
+    interface VerdictMinersDeliveredTokensFieldEvent {
+        field: '$.miners[].deliveredTokens';
+        value: number;
+        index: number;
+    }
+    interface VerdictMinersDeliveredMsFieldEvent {
+        field: '$.miners[].deliveredMs';
+        value: number;
+        index: number;
+    }
     interface VerdictRoundFieldEvent {
         field: '$.round';
         value: number;
@@ -359,7 +379,7 @@ export declare namespace Verdict {
     }
     function encode(obj: Partial<Verdict>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Verdict>): Verdict;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Verdict>): Generator<VerdictTaskIdFieldEvent | VerdictOracleFieldEvent | VerdictMinersMinerFieldEvent | VerdictMinersOutcomeFieldEvent | VerdictMinersSimilarityPpmFieldEvent | VerdictMinersReplaySignatureFieldEvent | VerdictRoundFieldEvent | VerdictSignatureFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Verdict>): Generator<VerdictTaskIdFieldEvent | VerdictOracleFieldEvent | VerdictMinersMinerFieldEvent | VerdictMinersOutcomeFieldEvent | VerdictMinersSimilarityPpmFieldEvent | VerdictMinersReplaySignatureFieldEvent | VerdictMinersDeliveredTokensFieldEvent | VerdictMinersDeliveredMsFieldEvent | VerdictRoundFieldEvent | VerdictSignatureFieldEvent>;
 }
 export interface Decline {
     taskId: bigint;

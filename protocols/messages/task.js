@@ -1031,6 +1031,14 @@ export var MinerVerdict;
                     w.uint32(34);
                     w.bytes(obj.replaySignature);
                 }
+                if (obj.deliveredTokens != null) {
+                    w.uint32(40);
+                    w.uint32(obj.deliveredTokens);
+                }
+                if (obj.deliveredMs != null) {
+                    w.uint32(48);
+                    w.uint32(obj.deliveredMs);
+                }
                 if (opts.lengthDelimited !== false) {
                     w.ldelim();
                 }
@@ -1058,6 +1066,14 @@ export var MinerVerdict;
                         }
                         case 4: {
                             obj.replaySignature = reader.bytes();
+                            break;
+                        }
+                        case 5: {
+                            obj.deliveredTokens = reader.uint32();
+                            break;
+                        }
+                        case 6: {
+                            obj.deliveredMs = reader.uint32();
                             break;
                         }
                         default: {
@@ -1097,6 +1113,20 @@ export var MinerVerdict;
                             yield {
                                 field: `${prefix}.replaySignature`,
                                 value: reader.bytes()
+                            };
+                            break;
+                        }
+                        case 5: {
+                            yield {
+                                field: `${prefix}.deliveredTokens`,
+                                value: reader.uint32()
+                            };
+                            break;
+                        }
+                        case 6: {
+                            yield {
+                                field: `${prefix}.deliveredMs`,
+                                value: reader.uint32()
                             };
                             break;
                         }

@@ -10,7 +10,8 @@ import { logger } from '@libp2p/logger'
 import { bytesToHex } from 'viem'
 import { MAX_HEARTBEAT_INTERVAL_MS } from '../messages/index.ts'
 import { REPUTATION_INITIAL, nextReputation } from '../reputation/index.ts'
-import { poolFromRecords, selectMiners, selectionSeed } from '../selection/index.ts'
+import { routedDraw, selectionSeed, slaFor } from '../selection/index.ts'
+import { DeliveryBook } from './delivery.ts'
 import { findPoolMiners } from './index.ts'
 import type { PoolMiner } from './index.ts'
 import type { Heartbeat } from '../messages/index.ts'
@@ -98,6 +99,8 @@ export class PoolView {
   private readonly entries = new Map<string, PoolEntry>()
   private readonly reputation = new Map<string, number>()
   private readonly heartbeatIntervalMs: number
+  /** what the leader measured miners deliver (from its verdicts), which draws use instead of claims */
+  readonly delivery = new DeliveryBook()
 
   constructor (heartbeatIntervalMs: number) {
     this.heartbeatIntervalMs = heartbeatIntervalMs
@@ -189,18 +192,29 @@ export class PoolView {
    * The reservation is what the miner's last heartbeat says: a miner frees
    * itself when its session's reserve period or task budget ends and says so
    * in its next heartbeat (sent at once), so the view never guesses an end
-   * from its own clock.
+   * from its own clock. The speed is the delivered one (`delivery`, of
+   * tasks settled before `beforeBlock` when given: the block of the drawn
+   * task's submission) once measured, else the heartbeat's claim
+   * (`claimed`: the claim always, for a snapshot measured speeds are put in
+   * later, node/roles/draws.ts).
    */
-  records (sessionId: bigint, nowMs = Date.now()): MinerRecord[] {
-    return this.list().map(e => ({
-      id: e.address,
-      models: e.heartbeat.models,
-      level: e.heartbeat.level,
-      reputation: this.reputationOf(e.address),
-      tokensPerSec: e.heartbeat.tokensPerSecondMilli / 1000,
-      healthy: this.healthy(e, nowMs),
-      reserved: !availableTo(e.heartbeat, sessionId)
-    }))
+  records (sessionId: bigint, nowMs = Date.now(), options: { beforeBlock?: bigint, claimed?: boolean } = {}): MinerRecord[] {
+    return this.list().map(e => {
+      const hb = e.heartbeat
+      const backend = hb.hardware?.backend ?? ''
+      return {
+        id: e.address,
+        models: hb.models,
+        level: hb.level,
+        reputation: this.reputationOf(e.address),
+        tokensPerSec: (options.claimed === true ? undefined : this.delivery.tokensPerSec(e.address, options.beforeBlock)) ?? hb.tokensPerSecondMilli / 1000,
+        ...(hb.firstTokenMs != null ? { firstTokenMs: hb.firstTokenMs } : {}),
+        gpu: backend !== '' && backend !== 'cpu',
+        loadPermille: hb.loadPermille,
+        healthy: this.healthy(e, nowMs),
+        reserved: !availableTo(hb, sessionId)
+      }
+    })
   }
 
   /**
@@ -210,11 +224,9 @@ export class PoolView {
    * node's draw is a guess (a view that missed heartbeats or verdicts draws
    * differently). Empty when the view cannot fill `count` places.
    */
-  draw (task: { sessionId: bigint, taskId: TaskId, model: string, chainSeed: Uint8Array, count: number }, nowMs = Date.now()): string[] {
+  draw (task: { sessionId: bigint, taskId: TaskId, model: string, chainSeed: Uint8Array, count: number, slaClass?: number }, nowMs = Date.now()): string[] {
     try {
-      const snapshot = poolFromRecords(this.records(task.sessionId, nowMs), { model: task.model })
-      const picks = selectMiners(snapshot.pool, selectionSeed(task.chainSeed, task.taskId), task.count)
-      return Array.from(picks, i => snapshot.ids[i])
+      return routedDraw(this.records(task.sessionId, nowMs), { model: task.model, sla: slaFor(task.slaClass ?? 1), seed: selectionSeed(task.chainSeed, task.taskId), count: task.count }).miners
     } catch {
       return []
     }

@@ -23,3 +23,13 @@ export const SPEED_FACTOR_MAX = 2
 
 /** Largest redundancy a selection accepts (Cortensor uses 1–7 miners per task; 64 leaves room). */
 export const MAX_REDUNDANCY = 64
+
+/**
+ * Load factor of a miner's weight: 1 when idle, down to this at full load
+ * (every parallel sequence in use), so a busy miner still gets work when the
+ * pool has nothing else but an idle one is preferred. A fully loaded miner
+ * is skipped outright while enough others are eligible (routing.ts).
+ */
+export const LOAD_FACTOR_MIN = 0.5
+/** A heartbeat's load at or above this (per mille of the miner's sequences) is a busy miner. */
+export const BUSY_LOAD_PERMILLE = 1000

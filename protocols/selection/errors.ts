@@ -37,3 +37,26 @@ export class InvalidWeightError extends Error {
     this.name = 'InvalidWeightError'
   }
 }
+
+/** The filter of a draw that left too few miners, in the order they apply (routing.ts, `emptyingFilter`). */
+export type DrawFilter = 'model' | 'healthy' | 'gpu' | 'level' | 'tokens-per-sec' | 'first-token' | 'reserved'
+
+/**
+ * A draw that cannot be made: after `filter` fewer than `needed` miners are
+ * left (`eligible` of them). A session whose SLA policy is `wait` gets this
+ * when no live miner meets its SLA, instead of a task that waits for nothing.
+ */
+export class NoEligibleMinerError extends Error {
+  static name = 'NoEligibleMinerError'
+  readonly filter: DrawFilter
+  readonly needed: number
+  readonly eligible: number
+
+  constructor (filter: DrawFilter, needed: number, eligible: number, detail = '') {
+    super(`no eligible miner: ${needed} needed, ${eligible} left after the ${filter} filter${detail !== '' ? ` (${detail})` : ''}`)
+    this.name = 'NoEligibleMinerError'
+    this.filter = filter
+    this.needed = needed
+    this.eligible = eligible
+  }
+}

@@ -8,6 +8,7 @@
  */
 import { REPUTATION_MAX } from '../reputation/constants.ts'
 import {
+  LOAD_FACTOR_MIN,
   MAX_REDUNDANCY,
   REFERENCE_TOKENS_PER_SEC,
   SAMPLING_SEED_DOMAIN,
@@ -25,6 +26,8 @@ export * from './constants.ts'
 export * from './errors.ts'
 export { MinerPool } from './pool.ts'
 export { deriveSeed, Prng, seedToUnit } from './prng.ts'
+export * from './sla.ts'
+export * from './routing.ts'
 export type { TaskId } from './prng.ts'
 
 /** What the pool knows about a miner (from its DHT record, heartbeats and the chain). */
@@ -36,8 +39,14 @@ export interface MinerRecord {
   level: number
   /** integer score in [0, REPUTATION_MAX] */
   reputation: number
-  /** measured generation speed */
+  /** generation speed: delivered as oracles measured it once known, else the miner's benchmark (protocols/pool/delivery.ts) */
   tokensPerSec: number
+  /** time to the first token the miner's benchmark measured, ms (unknown: fails a first-token SLA) */
+  firstTokenMs?: number
+  /** runs its engine on a GPU (unknown: false) */
+  gpu?: boolean
+  /** share of its parallel sequences in use, per mille (default 0) */
+  loadPermille?: number
   /** passed its last health probe / heartbeat */
   healthy: boolean
   /** currently serving a session */
@@ -51,20 +60,28 @@ export interface SelectionFilter {
   minLevel?: number
   /** minimum measured speed (SLA); default 0 */
   minTokensPerSec?: number
+  /** maximum time to the first token (SLA); default none */
+  maxFirstTokenMs?: number
+  /** GPU miners only (SLA); default false */
+  gpuOnly?: boolean
+  /** skip miners at or above this load (per mille); default none */
+  maxLoadPermille?: number
 }
 
 /**
- * A miner's integer draw weight: reputation share × speed factor ×
- * WEIGHT_SCALE, at least 1 for any miner with a positive score.
- * Speed factor = √(tokens/s ÷ reference), clamped to [0.5, 2].
+ * A miner's integer draw weight: reputation share × speed factor × load
+ * factor × WEIGHT_SCALE, at least 1 for any miner with a positive score.
+ * Speed factor = √(tokens/s ÷ reference), clamped to [0.5, 2]; load factor
+ * from 1 (idle) down to LOAD_FACTOR_MIN (every sequence in use).
  */
-export function minerWeight (reputation: number, tokensPerSec: number): number {
+export function minerWeight (reputation: number, tokensPerSec: number, loadPermille = 0): number {
   if (!(reputation > 0)) {
     return 0
   }
   const ratio = tokensPerSec > 0 ? Math.sqrt(tokensPerSec / REFERENCE_TOKENS_PER_SEC) : SPEED_FACTOR_MIN
   const speed = ratio < SPEED_FACTOR_MIN ? SPEED_FACTOR_MIN : ratio > SPEED_FACTOR_MAX ? SPEED_FACTOR_MAX : ratio
-  const w = Math.floor((Math.min(reputation, REPUTATION_MAX) / REPUTATION_MAX) * speed * WEIGHT_SCALE)
+  const load = loadPermille > 0 ? 1 - (1 - LOAD_FACTOR_MIN) * Math.min(loadPermille, 1000) / 1000 : 1
+  const w = Math.floor((Math.min(reputation, REPUTATION_MAX) / REPUTATION_MAX) * speed * load * WEIGHT_SCALE)
   return w < 1 ? 1 : w
 }
 
@@ -73,7 +90,10 @@ export function isEligible (m: MinerRecord, filter: SelectionFilter): boolean {
   return m.healthy &&
     m.models.includes(filter.model) &&
     m.level >= (filter.minLevel ?? 0) &&
-    m.tokensPerSec >= (filter.minTokensPerSec ?? 0)
+    m.tokensPerSec >= (filter.minTokensPerSec ?? 0) &&
+    (filter.gpuOnly !== true || m.gpu === true) &&
+    (filter.maxFirstTokenMs == null || (m.firstTokenMs != null && m.firstTokenMs <= filter.maxFirstTokenMs)) &&
+    (filter.maxLoadPermille == null || (m.loadPermille ?? 0) < filter.maxLoadPermille)
 }
 
 export interface PoolSnapshot {
@@ -93,7 +113,7 @@ export function poolFromRecords (records: readonly MinerRecord[], filter: Select
   for (let i = 0; i < records.length; i++) {
     const m = records[i]
     ids[i] = m.id
-    weights[i] = isEligible(m, filter) ? minerWeight(m.reputation, m.tokensPerSec) : 0
+    weights[i] = isEligible(m, filter) ? minerWeight(m.reputation, m.tokensPerSec, m.loadPermille) : 0
   }
   const pool = new MinerPool(weights)
   for (let i = 0; i < records.length; i++) {

@@ -6,7 +6,7 @@ import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { inlinePrompt } from '../../node/roles/records.ts'
 import {
-  Ack, Assignment, Heartbeat, MAX_GOSSIP_MESSAGE_BYTES, MAX_INLINE_PROMPT_BYTES, MAX_MINERS_PER_TASK, MAX_MODELS_PER_HEARTBEAT,
+  Ack, Assignment, Heartbeat, MAX_GOSSIP_MESSAGE_BYTES, MAX_GPU_DEVICES_PER_HEARTBEAT, MAX_INLINE_PROMPT_BYTES, MAX_MINERS_PER_TASK, MAX_MODELS_PER_HEARTBEAT,
   MAX_STOP_SEQUENCES, MAX_TOKEN_IDS_PER_FRAME, MinerVerdict, Precommit, Reveal, StreamEnd, StreamFrame, StreamRequest,
   TaskQueued, Verdict, addressToBytes, bytesToAddress, checkAck, checkAssignment, checkHeartbeat, checkPrecommit,
   checkReveal, checkStreamFrame, checkStreamRequest, checkTaskQueued, checkVerdict, decodeWithLimit, decoders
@@ -108,6 +108,18 @@ describe('protocols/messages', () => {
       expectThrowsNamed(() => decodeWithLimit(Heartbeat.encode(hb), MAX_GOSSIP_MESSAGE_BYTES, decoders.heartbeat), 'MalformedMessageError')
       const frame = StreamFrame.encode({ token: { index: 0, text: '', tokenIds: Array.from({ length: MAX_TOKEN_IDS_PER_FRAME + 1 }, () => 1) } })
       expectThrowsNamed(() => decodeWithLimit(frame, 1 << 20, decoders.streamFrame), 'MalformedMessageError')
+    })
+
+    it('rejects more GPU devices than MAX_GPU_DEVICES_PER_HEARTBEAT (nested limit) and keeps the hardware fields', () => {
+      const hardware = { backend: 'cuda', gpuDevices: ['NVIDIA H100 80GB HBM3'], vramBytes: 85_000_000_000n, threads: 4, sequences: 2 }
+      const hb = decoders.heartbeat(Heartbeat.encode(f.heartbeat({ firstTokenMs: 12, hardware })))
+      expect(hb.firstTokenMs).to.equal(12)
+      expect(hb.hardware).to.deep.equal(hardware)
+      checkHeartbeat(hb)
+      const many = f.heartbeat({ hardware: { ...hardware, gpuDevices: Array.from({ length: MAX_GPU_DEVICES_PER_HEARTBEAT + 1 }, (_, i) => `gpu${i}`) } })
+      expectThrowsNamed(() => decodeWithLimit(Heartbeat.encode(many), MAX_GOSSIP_MESSAGE_BYTES, decoders.heartbeat), 'MalformedMessageError')
+      expectThrowsNamed(() => { checkHeartbeat(f.heartbeat({ hardware: { ...hardware, backend: 'x'.repeat(64) } })) }, 'InvalidFieldError')
+      expectThrowsNamed(() => { checkHeartbeat(f.heartbeat({ hardware: { ...hardware, gpuDevices: ['x'.repeat(200)] } })) }, 'InvalidFieldError')
     })
 
     it('rejects oversize bytes before decoding', () => {
