@@ -40,6 +40,8 @@ export async function loadInferenceEngine (init: InferenceEngineInit): Promise<I
 export { createInferenceEngine, LlamaInferenceEngine, resolveParams } from './engine.ts'
 export type { GeneratedToken, GenerateParams, GenerationResult, InferenceEngineInit, KvCacheType, ResolvedParams } from './engine.ts'
 export { replayCheck, DEFAULT_REPLAY_POLICY } from './replay.ts'
+export { checkGrammarSampling, taskGrammar, GrammarWalk } from './grammar.ts'
+export type { TaskGrammar } from './grammar.ts'
 export { chatRenderer, chatHistory, JINJA_TEMPLATE } from './chat.ts'
 export type { ChatRenderer, RenderedPrompt } from './chat.ts'
 export type { ReplayRequest, ReplayResult } from './replay.ts'

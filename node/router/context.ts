@@ -241,7 +241,7 @@ export class RouterContext {
         submitted = true
         let handle: TaskHandle
         try {
-          handle = await this.client.submit(treq.messages != null ? { messages: treq.messages } : treq.prompt, { ...treq.params, sessionId: principal.sessionId, signal })
+          handle = await this.client.submit(treq.messages != null ? { messages: treq.messages, ...(treq.responseFormat != null ? { responseFormat: treq.responseFormat } : {}) } : treq.prompt, { ...treq.params, sessionId: principal.sessionId, signal })
         } catch (err) {
           ended()
           throw err

@@ -13,6 +13,12 @@
  * with these functions.
  */
 
+import { checkResponseFormat } from './format.ts'
+import type { ResponseFormat } from './format.ts'
+
+export { checkResponseFormat, grammarSchema, parseSchema, InvalidResponseFormatError, UnsupportedSchemaError, MAX_SCHEMA_LENGTH } from './format.ts'
+export type { ResponseFormat } from './format.ts'
+
 /** Roles a chat message may have (OpenAI's). */
 export const CHAT_ROLES = ['system', 'developer', 'user', 'assistant', 'tool', 'function'] as const
 export type ChatRole = typeof CHAT_ROLES[number]
@@ -32,11 +38,21 @@ export interface ChatMessage {
   name?: string
 }
 
-/** A task's input: a prompt run as it is, or chat messages rendered with the model's template. */
-export type PromptInput = string | { messages: ChatMessage[] }
+/**
+ * A task's input: a prompt run as it is, or chat messages rendered with the
+ * model's template, optionally with the format the answer must have (JSON,
+ * or JSON matching a schema: format.ts).
+ */
+export type PromptInput = string | ChatInput
 
-/** The prompt document: exactly one of `prompt` or `messages`. */
-export type PromptDoc = { prompt: string } | { messages: ChatMessage[] }
+export interface ChatInput {
+  messages: ChatMessage[]
+  /** absent (never undefined) for free text */
+  responseFormat?: ResponseFormat
+}
+
+/** The prompt document: exactly one of `prompt` or `messages` (with its optional response format). */
+export type PromptDoc = { prompt: string } | ChatInput
 
 /** A prompt document (or one of its messages) does not have the shape a task needs. */
 export class InvalidPromptError extends Error {
@@ -85,7 +101,20 @@ export function checkMessages (value: unknown): ChatMessage[] {
 
 /** The document that stores `input` (what the SDK puts in Helia and announces). */
 export function promptDoc (input: PromptInput): PromptDoc {
-  return typeof input === 'string' ? { prompt: input } : { messages: checkMessages(input.messages) }
+  return typeof input === 'string' ? { prompt: input } : chatInput(input.messages, input.responseFormat)
+}
+
+/** Checked chat input; a response format of the wrong shape is an InvalidPromptError naming it. */
+function chatInput (messages: unknown, format: unknown): ChatInput {
+  const checked = checkMessages(messages)
+  if (format === undefined || format === null) {
+    return { messages: checked }
+  }
+  try {
+    return { messages: checked, responseFormat: checkResponseFormat(format) }
+  } catch (err: any) {
+    throw new InvalidPromptError('responseFormat', String(err.message))
+  }
 }
 
 /** The input a fetched prompt document asks for; InvalidPromptError when it is neither shape. */
@@ -97,11 +126,14 @@ export function parsePromptDoc (doc: unknown): PromptInput {
   if (d.prompt !== undefined && d.messages !== undefined) {
     throw new InvalidPromptError('prompt document', 'has both prompt and messages')
   }
+  if (d.responseFormat !== undefined && d.messages === undefined) {
+    throw new InvalidPromptError('prompt document', 'a response format needs chat messages')
+  }
   if (typeof d.prompt === 'string') {
     return d.prompt
   }
   if (d.messages !== undefined) {
-    return { messages: checkMessages(d.messages) }
+    return chatInput(d.messages, d.responseFormat)
   }
   throw new InvalidPromptError('prompt document', 'has neither a prompt string nor messages')
 }
