@@ -1,0 +1,75 @@
+import { expect } from 'aegir/chai'
+import OpenAI from 'openai'
+import { KeyStore } from '../../node/router/keys.ts'
+import { startRouterRole } from '../../node/router/role.ts'
+import { waitFor } from '../fixtures/nodes.ts'
+import { reportIfFailed, slashesOf, startLifecycleNet } from '../lifecycle/fixtures.ts'
+import type { RouterRole } from '../../node/router/role.ts'
+import type { LifecycleNet } from '../lifecycle/fixtures.ts'
+
+/** bounded everywhere (an enum, a boolean, an integer), so the generated model completes the value in max_tokens */
+const SCHEMA = {
+  type: 'object',
+  properties: { answer: { enum: ['yes', 'no'] }, ok: { type: 'boolean' }, score: { type: 'integer' } },
+  required: ['answer', 'ok', 'score'],
+  additionalProperties: false
+}
+
+describe('router: JSON-schema output on a whole local network, replayed by the oracles', function () {
+  this.timeout(240_000)
+  afterEach(function () { reportIfFailed(this) })
+  let ln: LifecycleNet
+  let role: RouterRole
+  let openai: OpenAI
+
+  before(async function () {
+    // every agreeing task is audited: the oracles replay the JSON outputs under the grammar
+    ln = await startLifecycleNet({ sampleRate: 1 })
+    const keys = KeyStore.memory()
+    const key = (await keys.create({})).key
+    role = await startRouterRole(ln.net.clientNode, ln.net.client, { port: 0, keys })
+    openai = new OpenAI({ apiKey: key, baseURL: `http://127.0.0.1:${role.port}/v1`, maxRetries: 0 })
+  })
+
+  after(async function () {
+    await role?.close()
+    await ln?.stop()
+  })
+
+  it('answers JSON that parses and matches the schema; the task settles with every miner accepted and the oracles\' replays pass', async function () {
+    const { net } = ln
+    const res = await openai.chat.completions.create({
+      model: net.modelId,
+      messages: [{ role: 'user', content: 'Is the water cold? Answer as JSON.' }],
+      max_tokens: 120,
+      response_format: { type: 'json_schema', json_schema: { name: 'answer', schema: SCHEMA, strict: true } }
+    })
+    const content = res.choices[0].message.content ?? ''
+    expect(res.choices[0].finish_reason, content).to.equal('stop')
+    const value = JSON.parse(content)
+    expect(Object.keys(value).sort()).to.deep.equal(['answer', 'ok', 'score'])
+    expect(['yes', 'no']).to.include(value.answer)
+    expect(value.ok).to.be.a('boolean')
+    expect(Number.isInteger(value.score)).to.equal(true)
+    const extra = (res as any).cortensor
+    expect(extra.tx_hash).to.match(/^0x[0-9a-f]{64}$/)
+    expect(extra.miners).to.have.length(3)
+    expect(extra.miners.every((m: { outcome: string }) => m.outcome === 'accepted')).to.equal(true)
+
+    // the settled output is audited by every oracle (sample rate 1): the grammar-aware replay passes, nobody is slashed
+    await waitFor('the oracles to audit the task', () => net.oracles.every(o => o.role.stats.audits > 0 && o.role.stats.replays > 0), 60_000, 100)
+    expect(await slashesOf(ln)).to.deep.equal([])
+
+    // the same network answers JSON mode, and refuses a schema keyword it cannot enforce before submitting anything
+    const obj = await openai.chat.completions.create({ model: net.modelId, messages: [{ role: 'user', content: 'json please' }], max_tokens: 24, response_format: { type: 'json_object' } })
+    expect(obj.choices[0].message.content?.startsWith('{')).to.equal(true)
+    const refused: any = await openai.chat.completions.create({
+      model: net.modelId,
+      messages: [{ role: 'user', content: 'x' }],
+      response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object', properties: { id: { type: 'string', pattern: '^[0-9]+$' } } } } }
+    }).then(() => null, (e: unknown) => e)
+    expect(refused).to.be.instanceOf(OpenAI.BadRequestError)
+    expect(refused).to.include({ status: 400, code: 'unsupported_parameter', param: 'response_format.json_schema.schema' })
+    expect(refused.message).to.include('"pattern" at #/properties/id')
+  })
+})
