@@ -27,10 +27,12 @@ import { signPrecommit } from '../../contracts/index.ts'
 import { defaultValidators, installGossip, publishMessage } from '../../protocols/gossip/index.ts'
 import { Decline, StreamEnd, TaskQueued, addressToBytes } from '../../protocols/messages/index.ts'
 import { PoolView } from '../../protocols/pool/view.ts'
+import { isEmbedInput } from '../../protocols/prompt/index.ts'
 import { isTerminal } from '../../protocols/queue/machine.ts'
 import { ackEvent, assignedEvent, declineEvent, precommitEvent } from '../../protocols/queue/wire.ts'
 import { buildTopic } from '../../protocols/topics.ts'
 import { CopyFault } from './copy-fault.ts'
+import { embeddingOutput } from './embedding-task.ts'
 import { TaskNotRunnableError, checkRunnable, generateInto, generationParams } from './generation.ts'
 import { chainCheckedValidators } from './gossip-checks.ts'
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, MinerAdvert, chainReader } from './miner-advert.ts'
@@ -52,6 +54,7 @@ import type { SpeculationStats } from './speculation.ts'
 import type { HubDomain } from '../../contracts/index.ts'
 import type { Ack, Assignment, Precommit, Reveal, Verdict } from '../../protocols/messages/index.ts'
 import type { PoolAdvert } from '../../protocols/pool/index.ts'
+import type { PromptInput } from '../../protocols/prompt/index.ts'
 import type { QueueEffect, QueueTimeouts } from '../../protocols/queue/types.ts'
 import type { PeerId } from '@libp2p/interface'
 import type { Hex } from 'viem'
@@ -451,17 +454,32 @@ export class MinerRole {
         // a prompt document of neither shape: no miner can run the task
         throw err?.name === 'InvalidPromptError' ? new TaskNotRunnableError(Decline.Reason.INVALID_PARAMS, String(err.message), 0, engine.contextSize) : err
       })
-    const params = generationParams(m)
-    // a task no miner of the model can run (too long for the context, parameters the engine refuses) is declined
-    checkRunnable(engine, prompt, params)
-    const result = await generateInto(engine, prompt, params, buffer, signal, this.init.faults)
+    const output = isEmbedInput(prompt)
+      ? await embeddingOutput(engine, prompt, taskId.toString(), this.modelId, signal)
+      : await this.generate(task, prompt, signal, buffer)
     // the last tokens go out now, not after the output is stored and the assignment confirmed
     buffer.complete()
     if (assigned != null && !(await assigned)) {
       return
     }
-    const output: OutputDoc = {
-      taskId: taskId.toString(),
+    const outputCid = await node.store.putJson(output)
+    buffer.finish({ tokenCount: output.tokens.length, outputCid: outputCid.bytes, promptTokens: output.promptTokens ?? 0 })
+    const salt = bytesToHex(randomBytes(32))
+    const outputDigest = cidDigest(outputCid)
+    const commitment = precommitHash(domain, taskId, outputDigest, salt)
+    const signature = await signPrecommit(privateKeyToAccount(node.peerIdentity.privateKey), domain, { taskId, outputDigest, salt })
+    await this.precommit(task, { outputCid: outputCid.toString(), salt, commitment, signature, tokens: output.tokens.length })
+    this.say(`task ${taskId}: ${output.embeddings != null ? `embedded ${output.embeddings.length} texts` : `generated ${output.tokens.length} tokens`}, output ${outputCid}, precommitted`)
+  }
+
+  /** A generation task's output document; a task no miner of the model can run (too long for the context, parameters the engine refuses) is declined. */
+  private async generate (task: MinerTask, prompt: PromptInput, signal: AbortSignal, buffer: TokenBuffer): Promise<OutputDoc> {
+    const { engine } = this.init
+    const params = generationParams(task.queued)
+    checkRunnable(engine, prompt, params)
+    const result = await generateInto(engine, prompt, params, buffer, signal, this.init.faults)
+    return {
+      taskId: task.queued.taskId.toString(),
       modelId: this.modelId,
       text: result.text,
       tokens: result.tokens,
@@ -469,14 +487,6 @@ export class MinerRole {
       promptTokens: result.promptTokens,
       ...(result.chatTemplate != null ? { chatTemplate: result.chatTemplate } : {})
     }
-    const outputCid = await node.store.putJson(output)
-    buffer.finish({ tokenCount: result.tokens.length, outputCid: outputCid.bytes, promptTokens: result.promptTokens })
-    const salt = bytesToHex(randomBytes(32))
-    const outputDigest = cidDigest(outputCid)
-    const commitment = precommitHash(domain, taskId, outputDigest, salt)
-    const signature = await signPrecommit(privateKeyToAccount(node.peerIdentity.privateKey), domain, { taskId, outputDigest, salt })
-    await this.precommit(task, { outputCid: outputCid.toString(), salt, commitment, signature, tokens: result.tokens.length })
-    this.say(`task ${taskId}: generated ${result.tokens.length} tokens, output ${outputCid}, precommitted`)
   }
 
   /**

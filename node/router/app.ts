@@ -16,6 +16,7 @@ import { Registry } from 'prom-client'
 import { capConnections, fastifyTimeouts, resolveHttpLimits } from '../http/limits.ts'
 import { RouterContext } from './context.ts'
 import { registerCortensorRoutes } from './cortensor.ts'
+import { registerEmbeddingRoutes } from './embeddings.ts'
 import { ApiError, toApiError } from './errors.ts'
 import { registerOpenAiRoutes } from './openai.ts'
 import { resolveRouterOptions } from './options.ts'
@@ -104,6 +105,7 @@ export async function routerPlugin (app: FastifyInstance, init: RouterInit & { r
     return reply.type('text/html; charset=utf-8').header('content-security-policy', DASHBOARD_CSP).send(await dashboard())
   })
   registerOpenAiRoutes(app, ctx)
+  registerEmbeddingRoutes(app, ctx)
   registerCortensorRoutes(app, ctx)
   registerWebSocketRoute(app, ctx)
 }

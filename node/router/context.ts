@@ -11,7 +11,7 @@ import { TaskUpdateHub } from './updates.ts'
 import type { KeyStore } from './keys.ts'
 import type { ResolvedRouterOptions, RouterOptions } from './options.ts'
 import type { TaskRequest } from './validate.ts'
-import type { SessionInfo, TaskClient, TaskHandle } from '../../client/types.ts'
+import type { SessionInfo, TaskClient, TaskHandle, TaskInput } from '../../client/types.ts'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 
 /** Who a request is from, once authenticated. */
@@ -241,7 +241,10 @@ export class RouterContext {
         submitted = true
         let handle: TaskHandle
         try {
-          handle = await this.client.submit(treq.messages != null ? { messages: treq.messages, ...(treq.responseFormat != null ? { responseFormat: treq.responseFormat } : {}) } : treq.prompt, { ...treq.params, sessionId: principal.sessionId, signal })
+          const input: TaskInput = treq.embed != null
+            ? { embed: treq.embed }
+            : treq.messages != null ? { messages: treq.messages, ...(treq.responseFormat != null ? { responseFormat: treq.responseFormat } : {}) } : treq.prompt
+          handle = await this.client.submit(input, { ...treq.params, sessionId: principal.sessionId, signal })
         } catch (err) {
           ended()
           throw err

@@ -27,6 +27,8 @@ export interface TaskRequest {
   messages?: ChatMessage[]
   /** a chat's response format (JSON, JSON matching a schema): the task carries it, miners generate under its grammar */
   responseFormat?: ResponseFormat
+  /** an embedding task's texts (`/v1/embeddings`): miners compute their vectors instead of generating */
+  embed?: string[]
   /** as requested; undefined: the session's model */
   model?: string
   stream: boolean

@@ -8,7 +8,7 @@ import { expect } from 'aegir/chai'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { inlinePrompt } from '../../node/roles/records.ts'
-import { checkMessages, grammarSchema, MAX_CHAT_MESSAGES, parsePromptDoc, parseSchema, promptDoc, promptText, renderTranscript } from '../../protocols/prompt/index.ts'
+import { checkMessages, grammarSchema, MAX_CHAT_MESSAGES, MAX_EMBED_INPUTS, parsePromptDoc, parseSchema, parseTaskDoc, promptDoc, promptText, renderTranscript, taskDoc, taskText } from '../../protocols/prompt/index.ts'
 
 function thrown (fn: () => unknown): Error & { field?: string } {
   try {
@@ -106,5 +106,18 @@ describe('protocols/prompt: prompt documents', () => {
     }
     // what the grammar does enforce passes
     parseSchema(JSON.stringify({ type: 'object', title: 'T', $defs: { c: { enum: ['r', 'g'] } }, properties: { c: { $ref: '#/$defs/c' }, l: { type: 'array', prefixItems: [{ const: 1 }], items: { type: ['string', 'null'] }, maxItems: 3 }, d: { type: 'string', format: 'date' } }, required: ['c'], additionalProperties: false }))
+  })
+  it('an embedding task\'s document is { embed: [...] }; the prompt reader refuses it and the task reader reads it', () => {
+    const doc = taskDoc({ embed: ['a', 'b'] })
+    expect(doc).to.deep.equal({ embed: ['a', 'b'] })
+    expect(parseTaskDoc(dagJson.decode(dagJson.encode(doc)))).to.deep.equal({ embed: ['a', 'b'] })
+    expect(parseTaskDoc({ messages })).to.deep.equal({ messages })
+    expect(taskText({ embed: ['a', 'b'] })).to.equal('a\nb')
+    expect(thrown(() => parsePromptDoc({ embed: ['a'] })).field).to.equal('prompt document')
+    for (const [bad, field] of [[{ embed: [] }, 'embed'], [{ embed: ['a', ''] }, 'embed[1]'], [{ embed: ['a'], prompt: 'x' }, 'prompt document'], [{ embed: new Array(MAX_EMBED_INPUTS + 1).fill('x') }, 'embed']] as const) {
+      const err = thrown(() => parseTaskDoc(bad))
+      expect(err.name).to.equal('InvalidPromptError')
+      expect(err.field, JSON.stringify(bad).slice(0, 60)).to.equal(field)
+    }
   })
 })

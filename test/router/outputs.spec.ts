@@ -1,5 +1,6 @@
 import { expect } from 'aegir/chai'
 import OpenAI from 'openai'
+import { cosineSimilarity, createEmbedder, createInferenceEngine } from '../../node/inference/index.ts'
 import { KeyStore } from '../../node/router/keys.ts'
 import { startRouterRole } from '../../node/router/role.ts'
 import { waitFor } from '../fixtures/nodes.ts'
@@ -15,20 +16,23 @@ const SCHEMA = {
   additionalProperties: false
 }
 
-describe('router: JSON-schema output on a whole local network, replayed by the oracles', function () {
+describe('router: JSON-schema output and embeddings on a whole local network, replayed by the oracles', function () {
   this.timeout(240_000)
   afterEach(function () { reportIfFailed(this) })
   let ln: LifecycleNet
   let role: RouterRole
   let openai: OpenAI
+  let base: string
+  let key: string
 
   before(async function () {
     // every agreeing task is audited: the oracles replay the JSON outputs under the grammar
     ln = await startLifecycleNet({ sampleRate: 1 })
     const keys = KeyStore.memory()
-    const key = (await keys.create({})).key
+    key = (await keys.create({})).key
     role = await startRouterRole(ln.net.clientNode, ln.net.client, { port: 0, keys })
-    openai = new OpenAI({ apiKey: key, baseURL: `http://127.0.0.1:${role.port}/v1`, maxRetries: 0 })
+    base = `http://127.0.0.1:${role.port}`
+    openai = new OpenAI({ apiKey: key, baseURL: `${base}/v1`, maxRetries: 0 })
   })
 
   after(async function () {
@@ -71,5 +75,53 @@ describe('router: JSON-schema output on a whole local network, replayed by the o
     expect(refused).to.be.instanceOf(OpenAI.BadRequestError)
     expect(refused).to.include({ status: 400, code: 'unsupported_parameter', param: 'response_format.json_schema.schema' })
     expect(refused.message).to.include('"pattern" at #/properties/id')
+  })
+  it('serves /v1/embeddings as an embedding task: the miners\' vectors are the model\'s, settled, audited, OpenAI-shaped', async function () {
+    const { net } = ln
+    const audits = net.oracles.map(o => o.role.stats.audits)
+    const texts = ['the water is cold', 'a long day on the river']
+    // the official client asks for base64 and decodes it to floats
+    const res = await openai.embeddings.create({ model: net.modelId, input: texts })
+    expect(res.object).to.equal('list')
+    expect(res.model).to.equal(net.modelId)
+    expect(res.data.map(d => d.index)).to.deep.equal([0, 1])
+    expect(res.data.every(d => d.object === 'embedding')).to.equal(true)
+    const dim = res.data[0].embedding.length
+    expect(dim).to.be.greaterThan(0)
+    expect(res.data[1].embedding).to.have.length(dim)
+    expect(res.usage.prompt_tokens).to.be.greaterThan(0)
+    expect(res.usage.total_tokens).to.equal(res.usage.prompt_tokens)
+    const extra = (res as any).cortensor
+    expect(extra.tx_hash).to.match(/^0x[0-9a-f]{64}$/)
+    expect(extra.miners).to.have.length(3)
+    expect(extra.miners.every((m: { outcome: string }) => m.outcome === 'accepted')).to.equal(true)
+
+    // the vectors are the model's own embeddings of the texts, computed here independently
+    const engine = await createInferenceEngine({ modelPath: await ln.models.model('tiny', 1), threads: 1, sequences: 1 })
+    const embedder = await createEmbedder({ engine })
+    try {
+      for (const [i, t] of texts.entries()) {
+        expect(cosineSimilarity(res.data[i].embedding, await embedder.embed(t))).to.be.greaterThan(0.99999)
+      }
+      expect(cosineSimilarity(res.data[0].embedding, res.data[1].embedding)).to.be.lessThan(0.999)
+    } finally {
+      await embedder.close()
+      await engine.close()
+    }
+
+    // one string and encoding_format float, over plain HTTP: the same vector as float numbers
+    const one = await (await fetch(`${base}/v1/embeddings`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: net.modelId, input: texts[0], encoding_format: 'float' }) })).json()
+    expect(one.data).to.have.length(1)
+    one.data[0].embedding.forEach((x: number, j: number) => { expect(x).to.be.closeTo(res.data[0].embedding[j], 1e-6) })
+
+    // every oracle audits the settled embedding tasks (sample rate 1): the recomputed vectors match, nobody is slashed
+    await waitFor('the oracles to audit the embedding tasks', () => net.oracles.every((o, i) => o.role.stats.audits >= audits[i] + 2), 60_000, 100)
+    expect(await slashesOf(ln)).to.deep.equal([])
+
+    // what it cannot do is refused, naming the field
+    const tokens: any = await openai.embeddings.create({ model: net.modelId, input: [[1, 2, 3]] }).then(() => null, (e: unknown) => e)
+    expect(tokens).to.include({ status: 400, code: 'unsupported_parameter', param: 'input' })
+    const dims: any = await openai.embeddings.create({ model: net.modelId, input: 'x', dimensions: 8 }).then(() => null, (e: unknown) => e)
+    expect(dims).to.include({ status: 400, code: 'unsupported_parameter', param: 'dimensions' })
   })
 })
