@@ -122,6 +122,8 @@ export interface SessionInfo {
   owner: string
   modelId: string
   redundancy: number
+  /** what the hub pays each accepted miner per output token, in wei (absent where the source does not say) */
+  pricePerTokenWei?: string
   depositWei: string
   reservedWei: string
   spentWei: string

@@ -13,6 +13,18 @@ import type { OutputDoc } from '../../protocols/blocks/index.ts'
 import type { EmbedInput } from '../../protocols/prompt/index.ts'
 import type { InferenceEngine } from '../inference/index.ts'
 
+/**
+ * Tokens an embedding task pays each accepted miner for (the hub pays tokens
+ * × the session's price per token): a flat one, whatever the texts' length,
+ * so the task is priced like a one-token completion and fits `max_tokens: 1`.
+ */
+export const EMBEDDING_TASK_TOKENS = 1
+
+/** Tokens the hub pays a miner for this output: its generated tokens, or EMBEDDING_TASK_TOKENS for an embedding output. */
+export function paidTokens (doc: Pick<OutputDoc, 'tokens' | 'embeddings'>): number {
+  return doc.embeddings != null ? EMBEDDING_TASK_TOKENS : doc.tokens.length
+}
+
 /** The engine as one that can embed; an engine without a llama.cpp model (a benchmark stand-in) cannot run embedding tasks. */
 function llamaEngine (engine: InferenceEngine): LlamaInferenceEngine {
   if (!(engine instanceof LlamaInferenceEngine)) {

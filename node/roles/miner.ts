@@ -32,7 +32,7 @@ import { isTerminal } from '../../protocols/queue/machine.ts'
 import { ackEvent, assignedEvent, declineEvent, precommitEvent } from '../../protocols/queue/wire.ts'
 import { buildTopic } from '../../protocols/topics.ts'
 import { CopyFault } from './copy-fault.ts'
-import { embeddingOutput } from './embedding-task.ts'
+import { embeddingOutput, paidTokens } from './embedding-task.ts'
 import { TaskNotRunnableError, checkRunnable, generateInto, generationParams } from './generation.ts'
 import { chainCheckedValidators } from './gossip-checks.ts'
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, MinerAdvert, chainReader } from './miner-advert.ts'
@@ -468,7 +468,7 @@ export class MinerRole {
     const outputDigest = cidDigest(outputCid)
     const commitment = precommitHash(domain, taskId, outputDigest, salt)
     const signature = await signPrecommit(privateKeyToAccount(node.peerIdentity.privateKey), domain, { taskId, outputDigest, salt })
-    await this.precommit(task, { outputCid: outputCid.toString(), salt, commitment, signature, tokens: output.tokens.length })
+    await this.precommit(task, { outputCid: outputCid.toString(), salt, commitment, signature, tokens: paidTokens(output) })
     this.say(`task ${taskId}: ${output.embeddings != null ? `embedded ${output.embeddings.length} texts` : `generated ${output.tokens.length} tokens`}, output ${outputCid}, precommitted`)
   }
 

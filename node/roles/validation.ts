@@ -14,7 +14,7 @@ import { MinerVerdict } from '../../protocols/messages/index.ts'
 import { DEFAULT_ESCALATE_ON_DISAGREEMENT, EMBEDDING_SIMILARITY_THRESHOLD, Submission, Verdict as V, aggregateVerdicts, clusterByEmbedding, cosine, needsReplay, replayTargets } from '../../protocols/policy/index.ts'
 import { isEmbedInput } from '../../protocols/prompt/index.ts'
 import { InvalidParamsError, replayCheck } from '../inference/index.ts'
-import { embeddingReplay } from './embedding-task.ts'
+import { embeddingReplay, paidTokens } from './embedding-task.ts'
 import { InvalidOutputError } from './errors.ts'
 import { fetchFromHolders, taskPrompt } from './records.ts'
 import type { OutputDoc } from './records.ts'
@@ -77,7 +77,7 @@ export async function validateOutputs (ctx: ValidationContext, input: Validation
   const tokens: Record<string, number> = {}
   for (const { doc, miners } of groups) {
     for (const m of miners) {
-      tokens[m] = doc.tokens.length
+      tokens[m] = paidTokens(doc)
     }
   }
   const { similarity, replayed } = await judgeGroups(ctx, input, groups, outcomes)

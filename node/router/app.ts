@@ -20,6 +20,7 @@ import { registerEmbeddingRoutes } from './embeddings.ts'
 import { ApiError, toApiError } from './errors.ts'
 import { registerOpenAiRoutes } from './openai.ts'
 import { resolveRouterOptions } from './options.ts'
+import { usageReport } from './usage.ts'
 import { registerWebSocketRoute } from './ws.ts'
 import type { KeyStore } from './keys.ts'
 import type { RouterOptions } from './options.ts'
@@ -99,13 +100,16 @@ export async function routerPlugin (app: FastifyInstance, init: RouterInit & { r
   app.addHook('onClose', async () => {
     ctx.close()
     ctx.metrics.unregister()
+    await ctx.usage.flush()
   })
+  await ctx.usage.load()
 
   app.get('/', { config: { access: 'public' } }, async (_req, reply) => {
     return reply.type('text/html; charset=utf-8').header('content-security-policy', DASHBOARD_CSP).send(await dashboard())
   })
   registerOpenAiRoutes(app, ctx)
   registerEmbeddingRoutes(app, ctx)
+  app.get('/api/v1/usage', async (req) => usageReport(ctx.usage, ctx.principal(req)))
   registerCortensorRoutes(app, ctx)
   registerWebSocketRoute(app, ctx)
 }

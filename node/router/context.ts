@@ -8,10 +8,12 @@ import { ApiError } from './errors.ts'
 import { RateLimiter, StreamSlots, rateLimited } from './limits.ts'
 import { RouterMetrics } from './metrics.ts'
 import { TaskUpdateHub } from './updates.ts'
+import { UsageLedger, estimatePromptTokens, settledSpendWei } from './usage.ts'
 import type { KeyStore } from './keys.ts'
+import type { KeyLimits } from './usage.ts'
 import type { ResolvedRouterOptions, RouterOptions } from './options.ts'
 import type { TaskRequest } from './validate.ts'
-import type { SessionInfo, TaskClient, TaskHandle, TaskInput } from '../../client/types.ts'
+import type { SessionInfo, TaskClient, TaskHandle, TaskInput, TaskResult } from '../../client/types.ts'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 
 /** Who a request is from, once authenticated. */
@@ -24,6 +26,8 @@ export interface Principal {
   sessionId: bigint
   rateLimitPerMinute: number
   maxStreams: number
+  /** the key's spend and token limits (usage.ts); none for keyless access */
+  limits?: KeyLimits
 }
 
 const SESSION_CACHE_MS = 30_000
@@ -44,6 +48,8 @@ export class RouterContext {
   readonly limiter = new RateLimiter()
   readonly slots: StreamSlots
   readonly hub: TaskUpdateHub
+  /** tokens and spend per API key, and their limits' holds */
+  readonly usage: UsageLedger
   readonly startedAtMs = Date.now()
   /** tasks submitted (or being submitted) through this router that have not ended */
   tasksInFlight = 0
@@ -61,6 +67,7 @@ export class RouterContext {
     this.options = options
     this.slots = new StreamSlots(options.maxStreams)
     this.hub = new TaskUpdateHub(client, options.sessionPollIntervalMs)
+    this.usage = UsageLedger.forKeys(keys)
     this.sessions.add(client.sessionId)
     this.metrics = new RouterMetrics(registry, client, () => this.sessions, () => this.slots.inFlight)
   }
@@ -88,7 +95,8 @@ export class RouterContext {
         keyId: record.id,
         sessionId: record.sessionId == null ? this.client.sessionId : BigInt(record.sessionId),
         rateLimitPerMinute: record.rateLimitPerMinute ?? this.options.rateLimitPerMinute,
-        maxStreams: record.maxStreams ?? this.options.maxStreamsPerKey
+        maxStreams: record.maxStreams ?? this.options.maxStreamsPerKey,
+        limits: { spendLimitWei: record.spendLimitWei, tokenLimit: record.tokenLimit }
       }
     }
     this.take(principal, reply)
@@ -238,6 +246,8 @@ export class RouterContext {
         }
       },
       submit: async (principal, signal) => {
+        // refused for the key's limits: the request ends without a task, and `release` frees its slot
+        const quota = await this.holdQuota(principal, treq)
         submitted = true
         let handle: TaskHandle
         try {
@@ -246,6 +256,7 @@ export class RouterContext {
             : treq.messages != null ? { messages: treq.messages, ...(treq.responseFormat != null ? { responseFormat: treq.responseFormat } : {}) } : treq.prompt
           handle = await this.client.submit(input, { ...treq.params, sessionId: principal.sessionId, signal })
         } catch (err) {
+          quota?.release()
           ended()
           throw err
         }
@@ -255,13 +266,53 @@ export class RouterContext {
             started()
           }
         })
-        handle.result.then(() => { ended(); stopWatching() }, () => { ended(); stopWatching() })
+        handle.result.then((result) => {
+          ended()
+          stopWatching()
+          quota?.settled(result)
+        }, () => {
+          ended()
+          stopWatching()
+          quota?.failed()
+        })
         this.sessions.add(handle.sessionId)
         if (signal.aborted) {
           handle.cancel()
         }
         this.follow(handle)
         return handle
+      }
+    }
+  }
+
+  /**
+   * Hold the most a keyed request may cost against its key's limits (429
+   * insufficient_quota when it does not fit), and account for the task when
+   * it ends. Keyless requests are not accounted.
+   */
+  private async holdQuota (principal: Principal, treq: TaskRequest): Promise<{ release(): void, settled(r: TaskResult): void, failed(): void } | undefined> {
+    const keyId = principal.keyId
+    if (keyId == null) {
+      return undefined
+    }
+    const session = await this.session(principal.sessionId)
+    const price = BigInt(session?.pricePerTokenWei ?? 0)
+    // the hub holds max_tokens × price × redundancy per task (one token for an embedding task)
+    const paidTokens = treq.embed != null ? 1 : treq.maxTokens
+    const bound = {
+      wei: BigInt(paidTokens) * price * BigInt(session?.redundancy ?? 1),
+      tokens: estimatePromptTokens(treq.prompt) + (treq.embed != null ? 0 : treq.maxTokens)
+    }
+    const release = this.usage.admit(keyId, principal.limits ?? {}, bound)
+    return {
+      release,
+      settled: (r) => {
+        release()
+        this.usage.record(keyId, { promptTokens: r.promptTokens, completionTokens: r.completionTokens, spentWei: settledSpendWei(r, price) })
+      },
+      failed: () => {
+        release()
+        this.usage.record(keyId, 'failed')
       }
     }
   }

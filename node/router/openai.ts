@@ -14,6 +14,7 @@
 import { abortOnDisconnect } from './context.ts'
 import { ApiError, toApiError } from './errors.ts'
 import { CallerGoneError, SseWriter, relayTokens, tokenCount, waitForResult } from './stream.ts'
+import { estimatePromptTokens } from './usage.ts'
 import { parseChatRequest, parseCompletionRequest } from './validate.ts'
 import type { Admission, Principal, RouterContext } from './context.ts'
 import type { TaskRequest } from './validate.ts'
@@ -42,10 +43,7 @@ export function finishReason (r: TaskResult['finishReason']): 'stop' | 'length' 
   return r === 'length' ? 'length' : 'stop'
 }
 
-/** Prompt tokens when no miner has reported the real count (a stream that broke off): UTF-8 bytes / 4, OpenAI's rule of thumb. */
-export function estimatePromptTokens (prompt: string): number {
-  return Math.max(1, Math.ceil(Buffer.byteLength(prompt) / 4))
-}
+export { estimatePromptTokens } from './usage.ts'
 
 export function taskHeaders (handle: TaskHandle): Record<string, string> {
   return { 'x-cortensor-task-id': handle.taskId.toString(), 'x-cortensor-session-id': handle.sessionId.toString() }
