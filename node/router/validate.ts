@@ -13,8 +13,8 @@ import { parseMessages, renderChat } from './prompt.ts'
 import { refuseUnsupported } from './unsupported.ts'
 import type { ResolvedRouterOptions } from './options.ts'
 import type { ChatMessage } from './prompt.ts'
-import type { ResponseFormat } from '../../protocols/prompt/index.ts'
 import type { SubmitParams } from '../../client/types.ts'
+import type { ResponseFormat } from '../../protocols/prompt/index.ts'
 
 export const MAX_STOP_SEQUENCES = 4
 export const MAX_REFERENCE_LENGTH = 256

@@ -156,6 +156,9 @@ function checkSchema (s: unknown, at: string, depth: number, defs: Set<string>):
           throw new UnsupportedSchemaError('$ref', at, 'only references to #/$defs/<name> of this schema')
         }
         break
+      default:
+        // SUPPORTED holds no other keyword
+        break
     }
   }
   checkCombination(s, at)

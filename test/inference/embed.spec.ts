@@ -1,11 +1,11 @@
 import { expect } from 'aegir/chai'
-import { Decline } from '../../protocols/messages/index.ts'
 import { cosineSimilarity, createInferenceEngine, embeddingMismatch, EMBEDDING_REPLAY_MIN_COSINE, modelEmbedder } from '../../node/inference/index.ts'
 import { disposeSharedLlamas, getSharedLlama } from '../../node/inference/llama.ts'
 import { embeddingOutput, embeddingReplay } from '../../node/roles/embedding-task.ts'
+import { Decline } from '../../protocols/messages/index.ts'
 import { modelDir, prompts } from './fixtures.ts'
-import type { LlamaInferenceEngine } from '../../node/inference/engine.ts'
 import type { ModelDir } from './fixtures.ts'
+import type { LlamaInferenceEngine } from '../../node/inference/engine.ts'
 
 describe('inference: embedding tasks and their replay', function () {
   this.timeout(120_000)

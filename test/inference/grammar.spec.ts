@@ -4,8 +4,8 @@ import { GrammarWalk, taskGrammar } from '../../node/inference/grammar.ts'
 import { disposeSharedLlamas, getSharedLlama } from '../../node/inference/llama.ts'
 import { endOfGenerationTokens, replayCheck } from '../../node/inference/replay.ts'
 import { modelDir, prompts } from './fixtures.ts'
-import type { LlamaInferenceEngine } from '../../node/inference/engine.ts'
 import type { ModelDir } from './fixtures.ts'
+import type { LlamaInferenceEngine } from '../../node/inference/engine.ts'
 import type { ChatInput } from '../../protocols/prompt/index.ts'
 
 const MAX_TOKENS = 120

@@ -3,8 +3,8 @@ import { createInferenceEngine } from '../../node/inference/engine.ts'
 import { disposeSharedLlamas, getSharedLlama } from '../../node/inference/llama.ts'
 import { endOfGenerationTokens, replayCheck } from '../../node/inference/replay.ts'
 import { modelDir, prompts } from './fixtures.ts'
-import type { LlamaInferenceEngine } from '../../node/inference/engine.ts'
 import type { ModelDir } from './fixtures.ts'
+import type { LlamaInferenceEngine } from '../../node/inference/engine.ts'
 import type { Token } from 'node-llama-cpp'
 
 describe('inference/replay: the end of an eos output', function () {
