@@ -1,5 +1,6 @@
 import { expect } from 'aegir/chai'
 import OpenAI from 'openai'
+import { getNode } from '../../contracts/index.ts'
 import { cosineSimilarity, createEmbedder, createInferenceEngine } from '../../node/inference/index.ts'
 import { KeyStore } from '../../node/router/keys.ts'
 import { startRouterRole } from '../../node/router/role.ts'
@@ -7,6 +8,7 @@ import { waitFor } from '../fixtures/nodes.ts'
 import { reportIfFailed, slashesOf, startLifecycleNet } from '../lifecycle/fixtures.ts'
 import type { RouterRole } from '../../node/router/role.ts'
 import type { LifecycleNet } from '../lifecycle/fixtures.ts'
+import type { Hex } from 'viem'
 
 /** bounded everywhere (an enum, a boolean, an integer), so the generated model completes the value in max_tokens */
 const SCHEMA = {
@@ -123,5 +125,19 @@ describe('router: JSON-schema output and embeddings on a whole local network, re
     expect(tokens).to.include({ status: 400, code: 'unsupported_parameter', param: 'input' })
     const dims: any = await openai.embeddings.create({ model: net.modelId, input: 'x', dimensions: 8 }).then(() => null, (e: unknown) => e)
     expect(dims).to.include({ status: 400, code: 'unsupported_parameter', param: 'dimensions' })
+  })
+
+  it('counts the key\'s spend as the hub paid it: the miners\' earnings on chain add up to the key\'s spent_wei', async function () {
+    const { net } = ln
+    const usage = await (await fetch(`${base}/api/v1/usage`, { headers: { authorization: `Bearer ${key}` } })).json()
+    // the JSON-schema chat, the JSON-mode chat and the two embedding tasks; the refused requests submitted nothing
+    expect(usage.tasks).to.equal(4)
+    expect(usage.failed).to.equal(0)
+    let earned = 0n
+    for (const m of net.miners) {
+      earned += (await getNode(net.owner, { hub: net.hub, node: m.role.address as Hex })).earningsWei
+    }
+    expect(earned > 0n).to.equal(true)
+    expect(usage.spent_wei).to.equal(earned.toString())
   })
 })
