@@ -23,6 +23,7 @@ import { resolveRouterOptions } from './options.ts'
 import { usageReport } from './usage.ts'
 import { registerWebSocketRoute } from './ws.ts'
 import type { KeyStore } from './keys.ts'
+import type { ModelNames } from '../inference/model-names.ts'
 import type { RouterOptions } from './options.ts'
 import type { TaskClient } from '../../client/types.ts'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -32,6 +33,8 @@ const log = logger('cortensor:router')
 export interface RouterInit {
   client: TaskClient
   keys: KeyStore
+  /** human names of model ids; default none */
+  names?: ModelNames
   options?: RouterOptions
 }
 
@@ -63,7 +66,7 @@ export function errorReply (err: unknown, reply: FastifyReply): FastifyReply {
 /** Mount the router's routes on a fastify instance (before it listens). */
 export async function routerPlugin (app: FastifyInstance, init: RouterInit & { registry?: Registry }): Promise<void> {
   const options = resolveRouterOptions(init.options)
-  const ctx = new RouterContext(init.client, init.keys, options, init.registry ?? init.options?.registry)
+  const ctx = new RouterContext(init.client, init.keys, options, init.registry ?? init.options?.registry, init.names)
 
   app.setErrorHandler((err: FastifyError, _req: FastifyRequest, reply: FastifyReply) => errorReply(err, reply))
 

@@ -4,6 +4,7 @@
  * task (who is asking, which session, which model, submit, cancel on
  * disconnect).
  */
+import { ModelNames } from '../inference/model-names.ts'
 import { ApiError } from './errors.ts'
 import { RateLimiter, StreamSlots, rateLimited } from './limits.ts'
 import { RouterMetrics } from './metrics.ts'
@@ -50,6 +51,8 @@ export class RouterContext {
   readonly hub: TaskUpdateHub
   /** tokens and spend per API key, and their limits' holds */
   readonly usage: UsageLedger
+  /** human names of model ids (`cortensor model add`) */
+  readonly names: ModelNames
   readonly startedAtMs = Date.now()
   /** tasks submitted (or being submitted) through this router that have not ended */
   tasksInFlight = 0
@@ -61,9 +64,10 @@ export class RouterContext {
   private readonly sessionInfo = new Map<string, { atMs: number, info?: SessionInfo }>()
   private readonly sessionReads = new Map<string, Promise<SessionInfo | undefined>>()
 
-  constructor (client: TaskClient, keys: KeyStore, options: ResolvedRouterOptions, registry: RouterOptions['registry']) {
+  constructor (client: TaskClient, keys: KeyStore, options: ResolvedRouterOptions, registry: RouterOptions['registry'], names: ModelNames = new ModelNames()) {
     this.client = client
     this.keys = keys
+    this.names = names
     this.options = options
     this.slots = new StreamSlots(options.maxStreams)
     this.hub = new TaskUpdateHub(client, options.sessionPollIntervalMs)
@@ -184,6 +188,9 @@ export class RouterContext {
     if (requested == null) {
       return sessionModel ?? this.client.models()[0]?.id ?? 'unknown'
     }
+    // a name (`cortensor model add`) stands for its model id
+    await this.names.refresh()
+    requested = this.names.idOf(requested) ?? requested
     const served = this.client.models()
     const match = served.find(m => sameModel(m.id, requested))
     if (match == null) {
