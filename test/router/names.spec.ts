@@ -58,6 +58,9 @@ describe('model names', function () {
       const list = await openai.models.list()
       expect(list.data.map(m => [m.id, (m as any).cortensor.name])).to.deep.equal([[MODEL_ID, 'tiny']])
       expect((await openai.models.retrieve('tiny')).id).to.equal(MODEL_ID)
+      // the dashboard's status names it too
+      const status = await (await fetch(`http://127.0.0.1:${typeof address === 'object' && address != null ? address.port : 0}/api/v1/status`)).json()
+      expect(status.pool.models).to.deep.equal([{ id: MODEL_ID, miners: 3, name: 'tiny' }])
       const res = await openai.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 })
       // the id stays what the network and the response use
       expect(res.model).to.equal(MODEL_ID)
