@@ -23,9 +23,9 @@ import { resolveRouterOptions } from './options.ts'
 import { usageReport } from './usage.ts'
 import { registerWebSocketRoute } from './ws.ts'
 import type { KeyStore } from './keys.ts'
-import type { ModelNames } from '../inference/model-names.ts'
 import type { RouterOptions } from './options.ts'
 import type { TaskClient } from '../../client/types.ts'
+import type { ModelNames } from '../inference/model-names.ts'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 
 const log = logger('cortensor:router')

@@ -4,8 +4,8 @@
  */
 import { ConfigError } from '../config.ts'
 import { DEFAULT_HTTP_HOST, ROUTER_HTTP_PORT } from '../constants.ts'
-import { createRouter, routerPlugin } from './app.ts'
 import { ModelNames, modelNamesPath } from '../inference/model-names.ts'
+import { createRouter, routerPlugin } from './app.ts'
 import { KeyStore } from './keys.ts'
 import type { RouterOptions } from './options.ts'
 import type { TaskClient } from '../../client/types.ts'
