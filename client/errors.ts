@@ -16,14 +16,17 @@ export class TaskFailedError extends Error {
   readonly promptTokens?: number
   /** declined tasks: the context one task may use on the miners */
   readonly contextTokens?: number
+  /** tasks the network gave up (code `abandoned`): why, as the hub's `TaskAbandoned` log says (protocols/queue ABANDON_REASONS) */
+  readonly reason?: string
 
-  constructor (code: string, message: string, taskId?: string, options?: ErrorOptions & { promptTokens?: number, contextTokens?: number }) {
+  constructor (code: string, message: string, taskId?: string, options?: ErrorOptions & { promptTokens?: number, contextTokens?: number, reason?: string }) {
     super(message, options)
     this.name = 'TaskFailedError'
     this.code = code
     this.taskId = taskId
     this.promptTokens = options?.promptTokens
     this.contextTokens = options?.contextTokens
+    this.reason = options?.reason
   }
 }
 

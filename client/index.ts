@@ -25,6 +25,7 @@ import { MAX_INLINE_PROMPT_BYTES, MinerVerdict, addressToBytes } from '../protoc
 import { MinerRegistrations, registeredHeartbeats } from '../protocols/pool/registrations.ts'
 import { DEFAULT_RESERVATION_IDLE_MS, PoolView } from '../protocols/pool/view.ts'
 import { InvalidPromptError, taskDoc, taskText } from '../protocols/prompt/index.ts'
+import { ABANDON_REASONS, ABANDON_REASON_TEXT } from '../protocols/queue/types.ts'
 import { Channel } from './channel.ts'
 import { noteDecline } from './declines.ts'
 import { InvalidSubmitParamsError, NoEligibleMinerError, TaskFailedError } from './errors.ts'
@@ -519,6 +520,15 @@ export class CortensorTaskClient implements TaskClient {
   }
 
   private async onChainLog (l: HubLog): Promise<void> {
+    if (l.eventName === 'TaskAbandoned') {
+      // the leader gave the task up (before its TaskExpired, in the same transaction): say why
+      const t = this.tracked.get(l.args.taskId.toString())
+      if (t != null) {
+        const reason = ABANDON_REASONS[l.args.reason] ?? 'deadline'
+        this.fail(t, new TaskFailedError('abandoned', `task ${l.args.taskId} was given up by the network: ${ABANDON_REASON_TEXT[reason]} (${reason}); its deposit was returned to the session`, t.record.taskId, { reason }))
+      }
+      return
+    }
     if (l.eventName === 'TaskExpired') {
       const t = this.tracked.get(l.args.taskId.toString())
       if (t != null) {

@@ -16,6 +16,7 @@ import { createTaskClient } from '../client/index.ts'
 import { ANVIL_KEYS, ROLE_MINER, addOracle, createSession, deployHub, registerNode, startAnvil } from '../contracts/index.ts'
 import { resolveConfig } from './config.ts'
 import { createEmbedder, createInferenceEngine } from './inference/index.ts'
+import { hasFunds, isOracle, isRegistered, loadSavedNetwork, persistentAnvilArgs, saveNetwork, usableSession } from './network-chain.ts'
 import { CortensorNode } from './node.ts'
 import { createChainContext } from './roles/chain.ts'
 import { MinerRole } from './roles/miner.ts'
@@ -176,8 +177,10 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
   }
 
   try {
+    // on a data dir of its own the chain lives on there: a network started again on it goes on with the same chain
+    const keepChain = !ownDir && init.rpcUrl == null
     if (init.rpcUrl == null) {
-      anvil = await startAnvil()
+      anvil = await startAnvil(keepChain ? { args: persistentAnvilArgs(dataDir) } : {})
     } else if (init.ownerKey == null) {
       throw new Error('an external chain needs the key that deploys the hub and funds the nodes (ownerKey)')
     }
@@ -186,9 +189,15 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
     const chain = chainId === foundry.id ? foundry : defineChain({ id: chainId, name: `chain-${chainId}`, nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 }, rpcUrls: { default: { http: [rpcUrl] } } })
     const wallet = (key: Hex): HubWalletClient => createWalletClient({ account: privateKeyToAccount(key), chain, transport: http(rpcUrl), pollingInterval: 50 }).extend(publicActions) as unknown as HubWalletClient
     const owner = wallet(init.ownerKey ?? ANVIL_KEYS[0])
-    const deployment = await deployHub(owner, { config: { ...LOCAL_HUB_CONFIG, ...init.hubConfig } })
+    const hubConfig = { ...LOCAL_HUB_CONFIG, ...init.hubConfig }
+    // the model id every engine serves under (the session's model): the first miner engine's
+    const first = init.minerEngine != null ? await init.minerEngine() : await createInferenceEngine({ modelPath: init.modelPath, threads: 1, sequences: 2 })
+    engines.push(first)
+    const modelId = first.modelId
+    const saved = keepChain ? await loadSavedNetwork(dataDir, owner, { hubConfig, modelId }) : undefined
+    const deployment = saved?.deployment ?? await deployHub(owner, { config: hubConfig })
     const hub = deployment.hub
-    say(`${anvil != null ? 'anvil' : 'chain'} on ${rpcUrl} (chain id ${chainId}), hub ${hub}`)
+    say(`${anvil != null ? 'anvil' : 'chain'} on ${rpcUrl} (chain id ${chainId}), hub ${hub}${saved != null ? ` (going on with the chain kept in ${dataDir})` : ''}`)
 
     const bootstrap = await newNode('bootstrap', ['bootstrap'], [], init.httpPort ?? 0)
     const bootstrapAddr = bootstrap.libp2p.getMultiaddrs().find(a => !a.toString().includes('/ws'))?.toString()
@@ -198,15 +207,14 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
     say(`bootstrap ${bootstrap.libp2p.peerId} on ${bootstrapAddr}`)
 
     const fund = async (address: Address): Promise<void> => {
+      if (saved != null && await hasFunds(owner, address, NODE_FUNDING_WEI / 2n)) {
+        return
+      }
       const o = owner as any
       const hash = await o.sendTransaction({ to: address, value: NODE_FUNDING_WEI })
       await o.waitForTransactionReceipt({ hash, pollingInterval: 50 })
     }
 
-    // the model id every engine serves under: the session's model
-    const first = init.minerEngine != null ? await init.minerEngine() : await createInferenceEngine({ modelPath: init.modelPath, threads: 1, sequences: 2 })
-    engines.push(first)
-    const modelId = first.modelId
     const heartbeatIntervalMs = init.heartbeatIntervalMs ?? 2000
     const timeouts = init.timeouts
 
@@ -214,7 +222,7 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
     const miners: MinerHandle[] = []
     const startMiner = async (i: number, engine: InferenceEngine, register = false): Promise<MinerHandle> => {
       const node = await newNode(`miner-${i}`, ['miner'], [bootstrapAddr])
-      if (register) {
+      if (register && !(saved != null && await isRegistered(owner, hub, node.peerIdentity.address))) {
         // on chain before its first heartbeat: nodes keep only miners the hub would assign in their pools
         await fund(node.peerIdentity.address)
         await registerNode(wallet(node.peerIdentity.privateKey), { hub, roles: ROLE_MINER, hardwareClass: 0, models: [modelId as Hex], stakeWei: MINER_STAKE_WEI })
@@ -263,7 +271,9 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
     for (let i = 0; i < init.oracles; i++) {
       const o = await startOracle(i)
       await fund(o.node.peerIdentity.address)
-      await addOracle(owner, { hub, oracle: o.node.peerIdentity.address })
+      if (saved == null || !(await isOracle(owner, hub, o.node.peerIdentity.address))) {
+        await addOracle(owner, { hub, oracle: o.node.peerIdentity.address })
+      }
       await o.role.start()
       oracles.push(o)
     }
@@ -273,7 +283,11 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
     await fund(clientNode.peerIdentity.address)
     const clientChain = await createChainContext({ rpcUrl, hub, privateKey: clientNode.peerIdentity.privateKey })
     const redundancy = init.redundancy ?? Math.min(3, init.miners)
-    const { sessionId } = await createSession(clientChain.wallet, localSession({ hub, modelId: modelId as Hex, redundancy, pricePerTokenWei: init.pricePerTokenWei, depositWei: init.depositWei }))
+    const sessionId = await usableSession(owner, hub, saved, clientNode.peerIdentity.address, redundancy) ??
+      (await createSession(clientChain.wallet, localSession({ hub, modelId: modelId as Hex, redundancy, pricePerTokenWei: init.pricePerTokenWei, depositWei: init.depositWei }))).sessionId
+    if (keepChain) {
+      await saveNetwork(dataDir, owner, { deployment, hubConfig, modelId, sessionId: sessionId.toString(), redundancy })
+    }
     const client = await createTaskClient({
       node: { libp2p: clientNode.libp2p, store: clientNode.store, network },
       chain: clientChain,

@@ -108,6 +108,32 @@ export async function expireTask (client: HubWalletClient, p: ExpireTaskParamete
   return { ...res, releasedWei: eventOf(res, 'TaskExpired').args.released }
 }
 
+export interface AbandonTasksParameters extends HubTarget {
+  /** tasks to give up and the queue's reason code of each (protocols/queue EXPIRE_REASONS index) */
+  tasks: Array<{ taskId: bigint, reason: number }>
+}
+export interface AbandonTasksReturnType extends HubWriteResult {
+  /** the tasks the hub gave up (those still open), with the deposit each released */
+  abandoned: Array<{ taskId: bigint, reason: number, releasedWei: bigint }>
+}
+/** The leader gives up open tasks at once; tasks settled or expired meanwhile are skipped, not refused. */
+export async function abandonTasks (client: HubWalletClient, p: AbandonTasksParameters): Promise<AbandonTasksReturnType> {
+  const res = await sendHub(client, p.hub, 'abandonTasks', [p.tasks.map(t => t.taskId), p.tasks.map(t => t.reason)])
+  const released = new Map<bigint, bigint>()
+  const abandoned: AbandonTasksReturnType['abandoned'] = []
+  for (const l of res.logs) {
+    if (l.eventName === 'TaskExpired') {
+      released.set(l.args.taskId, l.args.released)
+    } else if (l.eventName === 'TaskAbandoned') {
+      abandoned.push({ taskId: l.args.taskId, reason: l.args.reason, releasedWei: 0n })
+    }
+  }
+  for (const a of abandoned) {
+    a.releasedWei = released.get(a.taskId) ?? 0n
+  }
+  return { ...res, abandoned }
+}
+
 export interface GetTaskParameters extends HubTarget { taskId: bigint }
 export interface GetTaskReturnType {
   taskId: bigint

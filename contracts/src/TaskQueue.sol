@@ -54,6 +54,9 @@ abstract contract TaskQueue is NodeRegistry, Sessions, OracleSet {
     event TaskAssigned(uint256 indexed taskId, address[] miners);
     event MinerReassigned(uint256 indexed taskId, address indexed previous, address indexed replacement, uint256 index);
     event TaskExpired(uint256 indexed taskId, uint256 released);
+    /// The leader gave a task up before its deadline (the reason is the queue's, e.g. too few reveals);
+    /// followed in the same transaction by its `TaskExpired`.
+    event TaskAbandoned(uint256 indexed taskId, uint8 reason);
 
     /// Tasks in one `submitTasks` call at most. A task costs about 31k gas in a batch (its storage slot, its
     /// event), so 100 take about 3.2M gas: an eighth of a 30M-gas block, within any chain's per-transaction
@@ -167,6 +170,26 @@ abstract contract TaskQueue is NodeRegistry, Sessions, OracleSet {
         s.available += uint128(cost);
         t.status = STATUS_EXPIRED;
         emit TaskExpired(taskId, cost);
+    }
+
+    /// The leader gives up tasks the network cannot finish (too few miners or reveals, declined, unverifiable)
+    /// without waiting for their deadlines: each open task's reservation returns to its session at once and the
+    /// submitter learns the reason from the log. Tasks no longer open (settled or expired meanwhile) are skipped,
+    /// so one late entry does not revert the batch. The leader could as well never settle a task; giving it up
+    /// only returns the session's money sooner.
+    function abandonTasks(uint256[] calldata taskIds, uint8[] calldata reasons) external onlyLeader {
+        if (taskIds.length != reasons.length) revert SubmitBatchLengthMismatch(taskIds.length, reasons.length);
+        for (uint256 i = 0; i < taskIds.length; i++) {
+            Task storage t = _tasks[taskIds[i]];
+            if (t.status != STATUS_QUEUED && t.status != STATUS_ASSIGNED) continue;
+            Session storage s = _sessions[t.sessionId];
+            uint256 cost = _taskCost(s, t.maxTokens);
+            s.reserved -= uint128(cost);
+            s.available += uint128(cost);
+            t.status = STATUS_EXPIRED;
+            emit TaskAbandoned(taskIds[i], reasons[i]);
+            emit TaskExpired(taskIds[i], cost);
+        }
     }
 
     /// A settled task reads back as status Settled with its other fields cleared (its slot was deleted).

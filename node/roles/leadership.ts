@@ -4,6 +4,14 @@
  * seldom wait for a read; and this oracle's on-chain liveness heartbeat,
  * which keeps it in that round-robin: a third of the hub's heartbeat
  * timeout apart.
+ *
+ * An oracle that starts while another leads follows the mesh for a warm-up
+ * (the longest a task can live in the queue) before its first heartbeat:
+ * the hub's round-robin would otherwise hand it the lead at once, and it
+ * would lead tasks announced before it started, which it never saw (their
+ * miners' work lost, their deposits held until the hub's deadline). If no
+ * other oracle is live it beats at once: the network is never left without
+ * a leader for the warm-up.
  */
 import { logger } from '@libp2p/logger'
 import { getLeader, heartbeat as chainHeartbeat } from '../../contracts/index.ts'
@@ -61,19 +69,33 @@ export class Leadership {
    * heartbeat timeout: `chainHeartbeatMs`), and the leader reads; resolves
    * after the first beat.
    */
-  async start (heartbeatMs: number): Promise<void> {
+  async start (heartbeatMs: number, warmUpMs = 0): Promise<void> {
     // a role stopped while it was still starting starts no timer
     if (this.stopped) {
       return
     }
     const { chain } = this.init
     let beating = false
+    const warmUntil = Date.now() + warmUpMs
+    let warm = warmUpMs <= 0
     const beat = async (): Promise<void> => {
       // one heartbeat at a time: on a slow chain, queued heartbeats would hold up assignments and settlements behind them
       if (this.stopped || beating) {
         return
       }
       beating = true
+      if (!warm) {
+        // another live oracle leads: keep following until the warm-up is over
+        const leader = await this.read().catch(() => undefined)
+        warm = leader == null || leader.toLowerCase() === this.init.address || Date.now() >= warmUntil
+        if (!warm) {
+          beating = false
+          return
+        }
+        if (Date.now() < warmUntil) {
+          log('no other oracle is live: leading without a warm-up')
+        }
+      }
       await chain.serial(async () => chainHeartbeat(chain.wallet, { hub: chain.hub })).catch((err) => { log('chain heartbeat: %s', err.message) })
       beating = false
     }

@@ -131,6 +131,11 @@ export class MinerTasks {
     this.records.useChain(namespace)
   }
 
+  /** Forget records of tasks the chain does not have (RecordStore.dropBeyond); the ids dropped. */
+  async dropBeyond (taskCount: bigint): Promise<string[]> {
+    return this.records.dropBeyond(taskCount)
+  }
+
   /** Wake the token-stream requests waiting for announcements; no new ones wait. */
   stop (): void {
     this.stopped = true

@@ -22,8 +22,8 @@ import { randomBytes } from 'node:crypto'
 import { logger } from '@libp2p/logger'
 import { bytesToHex, hexToBytes } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
-import { getBlock } from 'viem/actions'
-import { signPrecommit } from '../../contracts/index.ts'
+import { getBlock, readContract } from 'viem/actions'
+import { cortensorHubAbi, signPrecommit } from '../../contracts/index.ts'
 import { defaultValidators, installGossip, publishMessage } from '../../protocols/gossip/index.ts'
 import { Decline, StreamEnd, TaskQueued, addressToBytes } from '../../protocols/messages/index.ts'
 import { PoolView } from '../../protocols/pool/view.ts'
@@ -166,6 +166,12 @@ export class MinerRole {
     // work accepted before a restart, on this chain (a restarted local chain numbers its tasks from 1 again)
     const wallet = this.init.chain?.wallet
     this.tasks.useChain(await chainNamespace(this.init.domain, wallet == null ? undefined : { getBlock: async (args) => getBlock(wallet, args) }))
+    if (this.init.chain != null) {
+      const chain = this.init.chain
+      for (const id of await this.tasks.dropBeyond(await readContract(chain.wallet, { address: chain.hub, abi: cortensorHubAbi, functionName: 'taskCount' }))) {
+        this.say(`task ${id}: not on the chain (it lost its last blocks): its record is dropped`)
+      }
+    }
     for await (const task of this.tasks.restore()) {
       this.resume(task)
     }

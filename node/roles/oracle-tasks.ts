@@ -158,9 +158,14 @@ export class OracleTasks {
   }
 
   /** Reload the records a previous run on this chain (records.ts `chainNamespace`) left in the datastore. */
-  async load (namespace?: string): Promise<void> {
+  async load (namespace?: string, taskCount?: bigint): Promise<void> {
     if (namespace != null) {
       this.records.useChain(namespace)
+    }
+    if (taskCount != null) {
+      for (const id of await this.records.dropBeyond(taskCount)) {
+        this.init.say(`task ${id}: not on the chain (it lost its last blocks): its record is dropped`)
+      }
     }
     for await (const { value } of this.records.all()) {
       const queued = TaskQueued.decode(hexToBytes(value.queued))

@@ -19,12 +19,13 @@ import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
 import { bytesToHex } from 'viem'
 import { getBlock, readContract } from 'viem/actions'
-import { cortensorHubAbi } from '../../contracts/index.ts'
+import { cortensorHubAbi, getTask } from '../../contracts/index.ts'
 import { defaultValidators, installGossip } from '../../protocols/gossip/index.ts'
 import { MinerVerdict, TaskQueued } from '../../protocols/messages/index.ts'
 import { Verdict as V } from '../../protocols/policy/verdicts.ts'
-import { createTask, isTerminal } from '../../protocols/queue/machine.ts'
+import { createTask, isTerminal, queueLifetimeMs } from '../../protocols/queue/machine.ts'
 import { assignedEvent, ackEvent, declineEvent, precommitEvent, revealEvent, taskInitFrom, verdictEvent } from '../../protocols/queue/wire.ts'
+import { Abandons } from './abandons.ts'
 import { Assigner } from './assigner.ts'
 import { AssignmentWrites } from './assignment-writes.ts'
 import { Auditor } from './audit.ts'
@@ -71,6 +72,8 @@ export interface OracleRoleInit {
   /** fraction of settled tasks whose agreeing outputs are audited (replayed) anyway; default policy DEFAULT_SAMPLE_RATE */
   sampleRate?: number
   similarityThreshold?: number
+  /** follow the mesh this long before joining the hub's leader round-robin while another oracle leads; default the queue's task lifetime */
+  warmUpMs?: number
   /** gather verdicts this long before one settlement transaction; default 250 ms */
   settleBatchMs?: number
   /** gather the leader's round-0 assignments this long before one hub transaction; default 250 ms */
@@ -99,6 +102,8 @@ export interface OracleStats {
 }
 
 const TICK_MS = 100
+/** ended tasks (the latest) compared with the chain at start */
+const RECONCILE_RECENT_TASKS = 256
 /** with no task in flight nothing has a deadline: the clock slows down */
 const IDLE_TICK_MS = 1000
 /** acks and precommits kept per task while its assignment has not arrived */
@@ -135,6 +140,8 @@ export class OracleRole {
   private readonly unannounced = new EarlyEvents<(t: OracleTask) => Promise<void>>()
   /** miners that signed two different outputs, and their slashes */
   private readonly equivocations: Equivocations
+  /** tasks the queue expired (or nobody can verify), given up on chain by the leader */
+  private readonly abandons: Abandons
 
   constructor (init: OracleRoleInit) {
     this.init = init
@@ -225,13 +232,14 @@ export class OracleRole {
       stats: this.stats,
       say
     })
+    this.abandons = new Abandons({ chain: init.chain, isLeader: async () => this.isLeader(), say })
     this.settlement = new SettlementBatcher({
       chain: init.chain,
       maxBatch: init.maxBatch ?? 50,
       batchMs: init.settleBatchMs ?? 250,
       isLeader: async () => this.isLeader(),
       stopped: () => this.stopped,
-      entryFor: async (task) => settlementEntry({ chain: init.chain, assignments: this.assignments, say }, task),
+      entryFor: async (task) => settlementEntry({ chain: init.chain, assignments: this.assignments, abandon: (id, reason) => { this.abandons.add(id, reason) }, say }, task),
       onSettled: (tasks, txHash) => {
         this.stats.settleTransactions++
         for (const task of tasks) {
@@ -279,7 +287,10 @@ export class OracleRole {
     this.replayQuorum = Number(replayQuorum)
     const heartbeatMs = this.init.chainHeartbeatMs ?? chainHeartbeatMs(Number(heartbeatTimeoutS))
     // only this chain's records: a restarted local chain numbers its tasks from 1 again
-    await this.tasks.load(await chainNamespace(chain.domain, { getBlock: async (args) => getBlock(chain.wallet, args) }))
+    await this.tasks.load(
+      await chainNamespace(chain.domain, { getBlock: async (args) => getBlock(chain.wallet, args) }),
+      await readContract(chain.wallet, { address: chain.hub, abi: cortensorHubAbi, functionName: 'taskCount' })
+    )
     // an assignment counts only from the hub's current leader, whose assignTasks call alone the hub accepts
     const base = defaultValidators({ isLeader: async (oracle) => this.leadership.leads(oracle) })
     this.uninstall = installGossip(node.libp2p.services.pubsub, {
@@ -321,7 +332,29 @@ export class OracleRole {
     }, { busy: () => this.tasks.active > 0, onError: (err) => { log('chain poll: %s', err.message) } })
     this.submitted.follow(this.watcher)
     this.ticker.start()
-    await this.leadership.start(heartbeatMs)
+    // a warm-up when another oracle leads: the longest a task lives in the queue, so this one leads only tasks it saw
+    await this.leadership.start(heartbeatMs, this.init.warmUpMs ?? queueLifetimeMs(this.init.timeouts))
+    this.reconcile().catch((err) => { this.say(`comparing records with the chain: ${err?.message ?? err}`) })
+  }
+
+  /**
+   * Tasks this oracle's records call ended that the chain still holds open:
+   * a local chain killed between two of its state writes lost their
+   * settlement (or giving up). They are given up again, so no deposit stays
+   * reserved for them. The latest records only: what a crash can lose.
+   */
+  private async reconcile (): Promise<void> {
+    const ended = [...this.tasks.values()]
+      .filter(t => isTerminal(t.record.state))
+      .sort((a, b) => a.queued.taskId < b.queued.taskId ? 1 : -1)
+      .slice(0, RECONCILE_RECENT_TASKS)
+    for (const task of ended) {
+      const onChain = await getTask(this.init.chain.wallet, { hub: this.init.chain.hub, taskId: task.queued.taskId }).catch(() => undefined)
+      if (!this.stopped && (onChain?.status === 'queued' || onChain?.status === 'assigned')) {
+        this.say(`task ${task.queued.taskId}: ${task.record.state.phase} here but open on chain (the chain lost its last blocks): given up`)
+        this.abandons.add(task.queued.taskId, 'settlement-timeout')
+      }
+    }
   }
 
   async stop (): Promise<void> {
@@ -336,6 +369,7 @@ export class OracleRole {
     await this.assignments.stop()
     await Promise.allSettled([...this.tasks.values()].flatMap(t => [t.chain, t.assignWrite ?? Promise.resolve()]))
     await this.settlement.stop()
+    await this.abandons.stop()
   }
 
   // ------------------------------------------------------------ bookkeeping
@@ -412,6 +446,7 @@ export class OracleRole {
           break
         case 'expired':
           this.say(`task ${task.queued.taskId}: expired (${e.reason})`)
+          this.abandons.add(task.queued.taskId, e.reason)
           break
         default:
           break
@@ -519,6 +554,7 @@ export class OracleRole {
   // ------------------------------------------------------------ settlement
 
   private async onChainLog (l: HubLog): Promise<void> {
+    this.abandons.onChainLog(l)
     if (l.eventName !== 'TasksSettled') {
       return
     }

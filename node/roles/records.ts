@@ -110,6 +110,24 @@ export class RecordStore<T> {
     await this.ds.delete(this.key(id))
   }
 
+  /**
+   * Delete the records of task ids past `taskCount` (the chain's): a chain
+   * that lost its last blocks (a local chain killed between two state
+   * writes) numbers those tasks again, and must not meet their old records.
+   * The ids dropped.
+   */
+  async dropBeyond (taskCount: bigint): Promise<string[]> {
+    const dropped: string[] = []
+    for await (const { key } of this.ds.query({ prefix: this.prefix })) {
+      const id = key.baseNamespace()
+      if (/^\d+$/.test(id) && BigInt(id) > taskCount) {
+        await this.ds.delete(key)
+        dropped.push(id)
+      }
+    }
+    return dropped
+  }
+
   async * all (): AsyncGenerator<{ id: string, value: T }> {
     for await (const { key, value } of this.ds.query({ prefix: this.prefix })) {
       yield { id: key.baseNamespace(), value: JSON.parse(toString(value)) as T }

@@ -36,6 +36,8 @@ export interface MinerFaults {
   misdraw?: boolean
   /** reveal the committed output, then sign and reveal a different one (provable: slashEquivocation) */
   equivocate?: boolean
+  /** precommit, then never reveal (a miner gone between its precommit and the reveal window) */
+  withholdReveal?: boolean
 }
 
 /** What the miner committed to for a task. */
@@ -67,6 +69,9 @@ export async function signedReveal (init: Pick<RevealsInit, 'node' | 'domain' | 
 /** The strategy `faults` call for; the honest one without faults. */
 export function revealStrategy (init: RevealsInit): RevealStrategy {
   const faults = init.faults
+  if (faults?.withholdReveal === true) {
+    return async () => []
+  }
   if (faults?.copyOthers === true) {
     return async (_committed, taskId) => {
       const copy = await init.copier.reveal(taskId)

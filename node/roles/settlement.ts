@@ -14,6 +14,7 @@ import type { AssignmentWrites } from './assignment-writes.ts'
 import type { ChainContext } from './chain.ts'
 import type { OracleTask } from './oracle.ts'
 import type { TaskVerdicts } from '../../contracts/index.ts'
+import type { AbandonReason } from '../../protocols/queue/types.ts'
 import type { Address, Hex } from 'viem'
 
 /** A miner's line in a task's settlement: paid for its tokens if honest, else faulty or missed. */
@@ -49,15 +50,16 @@ export function minerVerdict (task: Pick<OracleTask, 'queued' | 'record'>, miner
  * assignments it holds, so a task whose assignment cannot be written stays
  * unsettled (the queue retries its settlement, then expires it).
  */
-export async function settlementEntry (ctx: { chain: ChainContext, assignments: Pick<AssignmentWrites, 'onChain'>, say(line: string): void }, task: OracleTask): Promise<TaskVerdicts | undefined> {
+export async function settlementEntry (ctx: { chain: ChainContext, assignments: Pick<AssignmentWrites, 'onChain'>, abandon?(taskId: bigint, reason: AbandonReason): void, say(line: string): void }, task: OracleTask): Promise<TaskVerdicts | undefined> {
   const { chain } = ctx
   const taskId = task.queued.taskId
   if (task.record.state.phase !== 'validated') {
     return undefined
   }
   if (Object.values(task.record.outcomes ?? {}).includes(MinerVerdict.Outcome.UNVERIFIABLE)) {
-    // nobody is paid or marked failed for work nobody could check: the task expires and its reservation returns
+    // nobody is paid or marked failed for work nobody could check: the task is given up and its reservation returns
     ctx.say(`task ${taskId}: not settled: its outputs could not be verified here`)
+    ctx.abandon?.(taskId, 'unverifiable')
     return undefined
   }
   if (!(await ctx.assignments.onChain(task))) {

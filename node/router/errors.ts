@@ -162,6 +162,10 @@ export function toApiError (err: unknown): ApiError {
   if (e?.name === 'TaskFailedError' && code === 'invalid_params') {
     return new ApiError(400, 'invalid_value', message, { headers: NO_RETRY })
   }
+  // the network gave the task up (its miners left, too few revealed, ...) and returned the deposit: a retry may succeed
+  if (e?.name === 'TaskFailedError' && code === 'abandoned') {
+    return new ApiError(503, 'task_abandoned', message, { headers: { 'retry-after': '1' } })
+  }
   // no miner can take the session's task now (nothing was paid): say why and when to retry
   if (e?.name === 'NoEligibleMinerError') {
     const retryAfterS = Math.max(1, Math.ceil(Number((e as { retryAfterMs?: unknown }).retryAfterMs ?? 10_000) / 1000))

@@ -11,7 +11,7 @@ import {
 import {
   DuplicateEventError, IllegalTransitionError, InvalidEventError, PrematureRevealError, TaskFinishedError, UnknownMinerError
 } from './errors.ts'
-import type { ExpireReason, MinerSlot, PenaltyReason, QueueEffect, QueueEvent, TaskInit, TaskPhase, TaskState, TransitionResult } from './types.ts'
+import type { ExpireReason, MinerSlot, PenaltyReason, QueueEffect, QueueEvent, QueueTimeouts, TaskInit, TaskPhase, TaskState, TransitionResult } from './types.ts'
 
 export const TERMINAL_PHASES: ReadonlySet<TaskPhase> = new Set(['settled', 'expired'])
 /** Phases in which miners are still being assigned and working (before the reveal window). */
@@ -25,20 +25,22 @@ export function normaliseAddress (address: string): string {
   return address.toLowerCase()
 }
 
+/** The longest a task stays in the queue before it settles or expires (retries aside): the sum of its phases' timeouts. */
+export function queueLifetimeMs (timeouts: Partial<QueueTimeouts> = {}): number {
+  const t = { ...defaultTimeouts(), ...timeouts }
+  return t.assignMs + t.ackMs + t.precommitMs + t.revealMs + t.validateMs + t.settleMs
+}
+
+function defaultTimeouts (): QueueTimeouts {
+  return { assignMs: ASSIGN_TIMEOUT_MS, ackMs: ACK_TIMEOUT_MS, precommitMs: PRECOMMIT_TIMEOUT_MS, revealMs: REVEAL_TIMEOUT_MS, validateMs: VALIDATE_TIMEOUT_MS, settleMs: SETTLE_TIMEOUT_MS }
+}
+
 /** A new task in `queued`, with a `select-miners` effect for the leader. */
 export function createTask (init: TaskInit, nowMs: number): TransitionResult {
   if (!Number.isInteger(init.redundancy) || init.redundancy < 1) {
     throw new InvalidEventError(`redundancy must be a positive integer, got ${init.redundancy}`)
   }
-  const timeouts = {
-    assignMs: ASSIGN_TIMEOUT_MS,
-    ackMs: ACK_TIMEOUT_MS,
-    precommitMs: PRECOMMIT_TIMEOUT_MS,
-    revealMs: REVEAL_TIMEOUT_MS,
-    validateMs: VALIDATE_TIMEOUT_MS,
-    settleMs: SETTLE_TIMEOUT_MS,
-    ...init.timeouts
-  }
+  const timeouts = { ...defaultTimeouts(), ...init.timeouts }
   const limits = { maxReassignments: MAX_REASSIGNMENTS, maxRetries: MAX_RETRIES, minReveals: MIN_REVEALS, ...init.limits }
   const state: TaskState = {
     version: STATE_VERSION,

@@ -16,6 +16,26 @@ export type MinerStatus = 'assigned' | 'acked' | 'precommitted' | 'revealed' | '
 
 export type ExpireReason = 'deadline' | 'unassigned' | 'insufficient-miners' | 'insufficient-reveals' | 'validation-timeout' | 'settlement-timeout' | 'declined'
 
+/**
+ * Why the leader gave a task up on chain (the hub's `TaskAbandoned` reason is the index here): the queue's
+ * expiries, and `unverifiable` (the outputs differ and no oracle could replay them). Append only: the index
+ * is on chain.
+ */
+export const ABANDON_REASONS = ['deadline', 'unassigned', 'insufficient-miners', 'insufficient-reveals', 'validation-timeout', 'settlement-timeout', 'declined', 'unverifiable'] as const
+export type AbandonReason = typeof ABANDON_REASONS[number]
+
+/** What each reason means, for people (the SDK's and the router's error messages). */
+export const ABANDON_REASON_TEXT: Record<AbandonReason, string> = {
+  deadline: 'its deadline passed before it settled',
+  unassigned: 'no miner could be assigned to it in time',
+  'insufficient-miners': 'too few of its miners stayed to finish it',
+  'insufficient-reveals': 'too few of its miners revealed an output',
+  'validation-timeout': 'its outputs could not be validated in time',
+  'settlement-timeout': 'its settlement could not be written in time',
+  declined: 'its miners declined it (it cannot run on the model)',
+  unverifiable: 'its outputs differ and no oracle could replay them'
+}
+
 export type PenaltyReason = 'ack-timeout' | 'precommit-timeout' | 'reveal-timeout'
 
 export interface MinerSlot {

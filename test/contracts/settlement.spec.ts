@@ -2,7 +2,7 @@ import { expect } from 'aegir/chai'
 import { keccak256, toHex } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import {
-  assignTasks, expireTask, getNode, getSession, getTask, hubDomain, reassignMiner, recoverPrecommitSigner, requestUnstake, settleBatch,
+  abandonTasks, assignTasks, expireTask, getNode, getSession, getTask, hubDomain, reassignMiner, recoverPrecommitSigner, requestUnstake, settleBatch,
   signPrecommit, signReplayVerdict, heartbeat, signReveal, slashEquivocation, slashReplayFailure, submitTask, withdrawEarnings, addOracle,
   VERDICT_FAULTY, VERDICT_HONEST, VERDICT_MISSED, getLeader, DEFAULT_HEARTBEAT_TIMEOUT_S
 } from '../../contracts/index.ts'
@@ -203,6 +203,25 @@ describe('contracts: task queue, settlement and fraud proofs', function () {
     await expireTask(f.outsider, { hub: f.hub, taskId: t2.taskId })
     expect((await getTask(f.user, { hub: f.hub, taskId: t2.taskId })).status).to.equal('expired')
     await expectRule(getTask(f.user, { hub: f.hub, taskId: 999n }), 'UnknownTask')
+  })
+
+  it('the leader gives open tasks up at once with a reason, skipping settled ones; nobody else may', async function () {
+    const q = await queued()
+    const a = await assigned()
+    const s = await assigned()
+    await settleBatch(f.oracle, { hub: f.hub, tasks: [{ taskId: s.taskId, miners: await Promise.all(f.miners.slice(0, 3).map(async m => honest(m, s.taskId))) }] })
+    await expectRule(abandonTasks(f.outsider, { hub: f.hub, tasks: [{ taskId: q.taskId, reason: 3 }] }), 'NotLeader')
+    const res = await abandonTasks(f.oracle, { hub: f.hub, tasks: [{ taskId: q.taskId, reason: 3 }, { taskId: s.taskId, reason: 2 }, { taskId: a.taskId, reason: 7 }] })
+    const cost = BigInt(MAX_TOKENS) * PRICE * 3n
+    // before any deadline; the settled task is left as it was
+    expect(res.abandoned).to.deep.equal([{ taskId: q.taskId, reason: 3, releasedWei: cost }, { taskId: a.taskId, reason: 7, releasedWei: cost }])
+    for (const t of [q, a]) {
+      expect((await getTask(f.user, { hub: f.hub, taskId: t.taskId })).status).to.equal('expired')
+      expect(await getSession(f.user, { hub: f.hub, sessionId: t.sessionId })).to.include({ reservedWei: 0n, availableWei: 10n ** 17n })
+    }
+    expect((await getTask(f.user, { hub: f.hub, taskId: s.taskId })).status).to.equal('settled')
+    // given up once: a second call changes nothing
+    expect((await abandonTasks(f.oracle, { hub: f.hub, tasks: [{ taskId: q.taskId, reason: 3 }] })).abandoned).to.deep.equal([])
   })
 
   it('slashes a miner whose signed reveal contradicts its signed precommit, once', async function () {

@@ -10,8 +10,9 @@
 import { expect } from 'aegir/chai'
 import { parseEther } from 'viem'
 import { getContractEvents } from 'viem/actions'
-import { cortensorHubAbi, getNode, getTask } from '../../contracts/index.ts'
+import { cortensorHubAbi, getNode, getSession, getTask } from '../../contracts/index.ts'
 import { settledTaskIds } from '../../node/roles/chain.ts'
+import { ABANDON_REASONS } from '../../protocols/queue/types.ts'
 import { waitFor } from '../fixtures/nodes.ts'
 import { reportIfFailed, startLifecycleNet } from './fixtures.ts'
 import type { LifecycleNet } from './fixtures.ts'
@@ -112,7 +113,11 @@ describe('task lifecycle: audits after settlement', function () {
       await new Promise(resolve => setTimeout(resolve, 2000))
       const settled = await getContractEvents(net.owner, { address: net.hub, abi: cortensorHubAbi, eventName: 'TasksSettled', fromBlock: 0n, strict: true })
       expect(settled.flatMap(l => settledTaskIds(l.args.settled))).to.not.include(task.taskId)
-      expect((await getTask(net.owner, { hub: net.hub, taskId: task.taskId })).status).to.not.equal('settled')
+      // given up on chain by the leader at once (reason 'unverifiable'), its reservation back with the session
+      await waitFor('the task given up on chain', async () => (await getTask(net.owner, { hub: net.hub, taskId: task.taskId })).status === 'expired', 10_000, 100)
+      const abandoned = await getContractEvents(net.owner, { address: net.hub, abi: cortensorHubAbi, eventName: 'TaskAbandoned', fromBlock: 0n, strict: true })
+      expect(abandoned.map(l => [l.args.taskId, ABANDON_REASONS[l.args.reason]])).to.deep.equal([[task.taskId, 'unverifiable']])
+      expect((await getSession(net.owner, { hub: net.hub, sessionId: net.sessionId })).reservedWei).to.equal(0n)
       for (const m of net.miners) {
         const info = await getNode(net.owner, { hub: net.hub, node: m.role.address as Hex })
         expect(info.earningsWei).to.equal(0n)

@@ -15,13 +15,14 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { expect } from 'aegir/chai'
 import { FsBlockstore } from 'blockstore-fs'
 import { CID } from 'multiformats/cid'
-import { parseEther } from 'viem'
-import { getContractEvents } from 'viem/actions'
-import { cortensorHubAbi, getLeader, getNode, getTask } from '../../contracts/index.ts'
+import { createPublicClient, http, parseEther } from 'viem'
+import { getContractEvents, readContract } from 'viem/actions'
+import { cortensorHubAbi, getLeader, getNode, getSession, getTask } from '../../contracts/index.ts'
 import { loadOrCreateIdentity } from '../../node/identity.ts'
 import { generateModel } from '../../node/inference/index.ts'
 import { settledTaskIds } from '../../node/roles/chain.ts'
 import { MemoryContentStore, fetchFromHolders } from '../../protocols/blocks/index.ts'
+import { ABANDON_REASONS } from '../../protocols/queue/types.ts'
 import { waitFor } from '../fixtures/nodes.ts'
 import { groupAlive, signalGroup, spawnGroup, startProcessNet } from '../fixtures/process-net.ts'
 import { modelDir, prompts } from '../inference/fixtures.ts'
@@ -31,7 +32,7 @@ import type { OutputDoc } from '../../protocols/blocks/index.ts'
 import type { NodeProcess, ProcessNet } from '../fixtures/process-net.ts'
 import type { ModelDir } from '../inference/fixtures.ts'
 import type { ChildProcess } from 'node:child_process'
-import type { Hex } from 'viem'
+import type { Hex, PublicClient } from 'viem'
 
 /** printed so a failing run can be repeated with CORTENSOR_CHAOS_SEED */
 const SEED = Number(process.env.CORTENSOR_CHAOS_SEED ?? 20261207) >>> 0
@@ -66,9 +67,9 @@ const REVEAL_WINDOW_MS = 20_000
 const QUEUE_TIMEOUTS = { assignMs: 3000, ackMs: 2000, precommitMs: 15000, revealMs: REVEAL_WINDOW_MS, validateMs: 6000, settleMs: 6000 }
 const STAKE_WEI = parseEther('0.1')
 /**
- * How long the client waits for a task to settle. A task the oracles gave up on (every miner that precommitted
- * died before it could reveal) is not announced as such: the client learns it by this timeout, the chain once
- * the hub's settle window passes. Settled tasks take seconds; a minute keeps a failure from holding the run up.
+ * How long the client waits for a task to settle. A task the oracles give up on (every miner that precommitted
+ * died before it could reveal) is given up on chain by the leader as soon as its queue expires it, and the
+ * client reads the reason from the chain well within this; settled tasks take seconds.
  */
 const TASK_TIMEOUT_MS = 60_000
 
@@ -230,7 +231,7 @@ describe('crash chaos on real processes', function () {
     done = true
     await chaosDone
 
-    const { settled, settlements } = await report(pn, outcomes, kills, (Date.now() - t0) / 1000)
+    const { settled, settlements, abandoned } = await report(pn, outcomes, kills, (Date.now() - t0) / 1000)
 
     expect(outcomes).to.have.length(TASKS)
     const leaderKill = kills.find(k => k.killedAt != null)
@@ -247,16 +248,20 @@ describe('crash chaos on real processes', function () {
         expect({ id, status: onChain.status, settlements: settlements.get(id) }).to.deep.equal({ id, status: 'settled', settlements: 1 })
         expect(o.result.miners.some(m => m.outcome === 'accepted')).to.equal(true)
       } else {
-        // a typed error that names why, and the chain agrees the task never settled (it stays open until the
-        // hub's settle window, 30 min, passes and anyone expires it: within this run the client's timeout ends it)
+        // given up on chain by the leader (not left to the hub's 30-minute window or the client's timeout): the
+        // client names the reason the chain's TaskAbandoned log gives, the task is expired, never settled
         expect(o.error?.name).to.equal('TaskFailedError')
-        expect(o.error?.code).to.equal('timeout')
-        expect({ id, settled: onChain.status === 'settled', settlements: settlements.get(id) ?? 0 }).to.deep.equal({ id, settled: false, settlements: 0 })
+        expect(o.error?.code).to.equal('abandoned')
+        expect({ id, status: onChain.status, reason: (o.error as { reason?: string }).reason, settlements: settlements.get(id) ?? 0 })
+          .to.deep.equal({ id, status: 'expired', reason: abandoned.get(id), settlements: 0 })
       }
     }
-    // no settlement of a task this client did not submit, none twice
+    // no settlement of a task this client did not submit, none twice; nothing given up that settled
     expect([...settlements.values()].every(n => n === 1)).to.equal(true)
     expect(settlements.size).to.equal(settled.length)
+    expect(abandoned.size).to.equal(outcomes.length - settled.length)
+    // every task ended on chain: nothing of the session's deposit is still reserved
+    expect((await getSession(net.owner, { hub: net.hub, sessionId: net.sessionId })).reservedWei).to.equal(0n)
 
     // no miner was slashed; every miner keeps its whole stake
     const slashes = await getContractEvents(net.owner, { address: net.hub, abi: cortensorHubAbi, eventName: 'NodeSlashed', fromBlock: 0n, strict: true })
@@ -271,7 +276,7 @@ describe('crash chaos on real processes', function () {
 })
 
 /** Print the run's figures; the settled outcomes and how often the chain settled each task id. */
-async function report (pn: ProcessNet, outcomes: Outcome[], kills: Kill[], elapsedS: number): Promise<{ settled: Outcome[], settlements: Map<bigint, number> }> {
+async function report (pn: ProcessNet, outcomes: Outcome[], kills: Kill[], elapsedS: number): Promise<{ settled: Outcome[], settlements: Map<bigint, number>, abandoned: Map<bigint, string> }> {
   const { net } = pn
   const settledLogs = await getContractEvents(net.owner, { address: net.hub, abi: cortensorHubAbi, eventName: 'TasksSettled', fromBlock: 0n, strict: true })
   const settlements = new Map<bigint, number>()
@@ -280,11 +285,14 @@ async function report (pn: ProcessNet, outcomes: Outcome[], kills: Kill[], elaps
       settlements.set(id, (settlements.get(id) ?? 0) + 1)
     }
   }
+  // the reason of each task the leader gave up on chain
+  const abandonedLogs = await getContractEvents(net.owner, { address: net.hub, abi: cortensorHubAbi, eventName: 'TaskAbandoned', fromBlock: 0n, strict: true })
+  const abandoned = new Map(abandonedLogs.map(l => [l.args.taskId, ABANDON_REASONS[l.args.reason] as string]))
   const settled = outcomes.filter(o => o.result != null)
   const failed = outcomes.filter(o => o.error != null)
   const reasons = new Map<string, number>()
   for (const o of failed) {
-    const reason = `${o.error?.name}/${o.error?.code}`
+    const reason = `${o.error?.name}/${o.error?.code}${(o.error as { reason?: string }).reason != null ? `/${(o.error as { reason?: string }).reason}` : ''}`
     reasons.set(reason, (reasons.get(reason) ?? 0) + 1)
   }
   const minerKills = kills.filter(k => k.killedAt == null)
@@ -298,7 +306,7 @@ async function report (pn: ProcessNet, outcomes: Outcome[], kills: Kill[], elaps
   }
   const reassigned = await getContractEvents(net.owner, { address: net.hub, abi: cortensorHubAbi, eventName: 'MinerReassigned', fromBlock: 0n, strict: true })
   say(`${reassigned.length} miner replacements on chain; ${settledLogs.length} settlement transactions`)
-  return { settled, settlements }
+  return { settled, settlements, abandoned }
 }
 
 /** Nothing accepted is lost: fetch every accepted output from each miner that made it into an empty store; the count. */
@@ -366,14 +374,23 @@ describe('a devnet killed with SIGKILL and started again on its data dir', funct
     body: JSON.stringify({ model: run.modelId, messages: [{ role: 'user', content }], max_tokens: maxTokens })
   })
 
+  /** the chain a devnet run says it uses: its RPC, hub and the demo client's session */
+  const chainOf = (stderr: string): { client: PublicClient, hub: Hex, session: string } => {
+    const [, url, hub] = /anvil on (http:\/\/127\.0\.0\.1:\d+) \(chain id \d+\), hub (0x[0-9a-fA-F]{40})/.exec(stderr) ?? []
+    return { client: createPublicClient({ transport: http(url) }), hub: hub as Hex, session: /owns session (\d+)/.exec(stderr)?.[1] ?? '' }
+  }
+
   const accepted = (stdout: string): string[] => [...stdout.matchAll(/^miner (0x[0-9a-fA-F]{40}): accepted/gm)].map(m => m[1].toLowerCase()).sort()
 
-  it('comes back with the same node identities on a new chain, serves and settles tasks, and keeps the outputs accepted before the crash', async function () {
+  it('comes back on the same chain with the same node identities: the same hub and session, the earnings before the crash kept, task ids going on, no task left open; serves, settles and keeps the outputs accepted before the crash', async function () {
     const dataDir = join(dir, 'data')
     const first = await start(dataDir, 'before the crash')
     const before = accepted(first.stdout())
     const [, outputCid, tokens] = first.stdout().match(/output: (bagu\w+) \((\d+) tokens/) ?? []
     expect(before).to.have.length(2)
+    const firstChain = chainOf(first.stderr())
+    const earnedBefore = await Promise.all(before.map(async m => (await getNode(firstChain.client, { hub: firstChain.hub, node: m as Hex })).earningsWei))
+    expect(earnedBefore.every(w => w > 0n)).to.equal(true)
 
     // a task in flight when the whole devnet (node, anvil and its guard) is killed
     const inFlight = complete(first, 'a task cut off by the crash', 64).then(r => r.status, (e: Error) => e.name)
@@ -394,12 +411,30 @@ describe('a devnet killed with SIGKILL and started again on its data dir', funct
       expect((await loadOrCreateIdentity(join(dataDir, `miner-${i}`))).created).to.equal(false)
       expect(before).to.include((await loadOrCreateIdentity(join(dataDir, `miner-${i}`))).address.toLowerCase(), `miner-${i} is ${address}`)
     }
-    // a new anvil is a new chain: task ids start again at 1, the old chain's records are kept apart and not loaded
-    expect(second.stderr()).to.match(/task 1 submitted on chain/)
-    expect(second.stderr()).to.not.match(/resumed after restart/)
+    // the chain kept in the data dir: the same hub and session, task ids go on after the crash's
+    expect(second.stderr()).to.include(`(going on with the chain kept in ${dataDir})`)
+    const secondChain = chainOf(second.stderr())
+    expect([secondChain.hub, secondChain.session]).to.deep.equal([firstChain.hub, firstChain.session])
+    expect(Number(/task (\d+) submitted on chain/.exec(second.stderr())?.[1])).to.be.greaterThan(1)
     const res = await complete(second, 'after the crash, through the router', 8)
     expect(res.status, await res.clone().text()).to.equal(200)
     expect((await res.json()).cortensor.tx_hash).to.match(/^0x[0-9a-f]{64}$/)
+    // the earnings of before the crash are still there, and grew with the tasks after it
+    for (const [i, m] of before.entries()) {
+      expect((await getNode(secondChain.client, { hub: secondChain.hub, node: m as Hex })).earningsWei > earnedBefore[i], `${m} earnings`).to.equal(true)
+    }
+    // no task is left open: the one cut off by the crash ended on chain too (resumed and settled, or given up)
+    const reserved = async (): Promise<bigint> => (await getSession(secondChain.client, { hub: secondChain.hub, sessionId: BigInt(secondChain.session) })).reservedWei
+    const t0 = Date.now()
+    await waitFor('no deposit of the session reserved', async () => (await reserved()) === 0n, 150_000, 500).catch(async (err) => {
+      const count = await readContract(secondChain.client, { address: secondChain.hub, abi: cortensorHubAbi, functionName: 'taskCount' })
+      const open = []
+      for (let id = 1n; id <= count; id++) {
+        open.push(`${id}: ${(await getTask(secondChain.client, { hub: secondChain.hub, taskId: id })).status}`)
+      }
+      throw new Error(`${err.message}: ${await reserved()} wei reserved; tasks ${open.join(', ')}`)
+    })
+    say(`every task of the session ended on chain ${Date.now() - t0} ms after the first request after the restart`)
 
     // the output accepted before the crash is still in the blockstore of each miner that made it
     const cid = CID.parse(outputCid)

@@ -4,14 +4,15 @@ import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { parseEther } from 'viem'
 import { getContractEvents, readContract } from 'viem/actions'
-import { createSession, cortensorHubAbi, getNode } from '../../contracts/index.ts'
+import { createSession, cortensorHubAbi, getNode, getSession, getTask } from '../../contracts/index.ts'
 import { assignedMiners, settledTaskIds } from '../../node/roles/chain.ts'
 import { publishMessage } from '../../protocols/gossip/index.ts'
 import { addressToBytes } from '../../protocols/messages/index.ts'
+import { ABANDON_REASONS } from '../../protocols/queue/types.ts'
 import { startMinerProcess } from '../fixtures/miner-process.ts'
 import { waitFor } from '../fixtures/nodes.ts'
 import { invalidDeliveries, scoreOf } from '../fixtures/rogue.ts'
-import { reportIfFailed, sayLine, slashesOf, startLifecycleNet } from './fixtures.ts'
+import { TEST_TIMEOUTS, reportIfFailed, sayLine, slashesOf, startLifecycleNet } from './fixtures.ts'
 import type { LifecycleNet } from './fixtures.ts'
 import type { OracleHandle } from '../../node/network.ts'
 import type { Hex } from 'viem'
@@ -172,6 +173,41 @@ describe('task lifecycle under faults', function () {
       const task = await net.client.submit('a small boat on the lake', { maxTokens: 8 })
       const result = await task.result
       expect(result.miners.map(m => m.outcome)).to.deep.equal(['accepted'])
+    })
+  })
+
+  describe('a task the network cannot finish', function () {
+    let ln: LifecycleNet
+
+    before(async function () {
+      // both miners precommit and then never reveal (an injected fault: the same as each dying after its precommit)
+      ln = await startLifecycleNet({ miners: 2, oracles: 1, redundancy: 2, minerFaults: [{ withholdReveal: true }, { withholdReveal: true }] })
+    })
+
+    after(async function () {
+      await ln?.stop()
+    })
+
+    it('is given up on chain by the leader when its reveal window closes: the client is told why at once, the deposit returns, nobody is paid', async function () {
+      const { net } = ln
+      const before = await getSession(net.owner, { hub: net.hub, sessionId: net.sessionId })
+      const t = Date.now()
+      const task = await net.client.submit('a task whose miners never reveal', { maxTokens: 8 })
+      const err = await task.result.then(() => undefined, (e: any) => e)
+      const failedMs = Date.now() - t
+      expect({ name: err?.name, code: err?.code, reason: err?.reason }).to.deep.equal({ name: 'TaskFailedError', code: 'abandoned', reason: 'insufficient-reveals' })
+      expect(err.message).to.equal(`task ${task.taskId} was given up by the network: too few of its miners revealed an output (insufficient-reveals); its deposit was returned to the session`)
+      // the chain says the same: given up (not settled), the reservation back with the session at once
+      const logs = await getContractEvents(net.owner, { address: net.hub, abi: cortensorHubAbi, eventName: 'TaskAbandoned', fromBlock: 0n, strict: true })
+      expect(logs.map(l => [l.args.taskId, ABANDON_REASONS[l.args.reason]])).to.deep.equal([[task.taskId, 'insufficient-reveals']])
+      expect((await getTask(net.owner, { hub: net.hub, taskId: task.taskId })).status).to.equal('expired')
+      const after = await getSession(net.owner, { hub: net.hub, sessionId: net.sessionId })
+      expect({ reserved: after.reservedWei, available: after.availableWei }).to.deep.equal({ reserved: 0n, available: before.availableWei })
+      expect(await settlementsOf(ln, task.taskId)).to.equal(0)
+      for (const m of net.miners) {
+        expect((await getNode(net.owner, { hub: net.hub, node: m.role.address as Hex })).earningsWei).to.equal(0n)
+      }
+      sayLine(`task ${task.taskId} failed ${failedMs} ms after its submission (reveal window ${TEST_TIMEOUTS.revealMs} ms)`)
     })
   })
 

@@ -94,18 +94,23 @@ describe('devnet (what npm start runs)', function () {
     expect(stderr).to.match(/stopping 4 nodes and anvil[\s\S]*stopped/)
   })
 
-  it('runs twice on the same --data-dir: the second run (a new chain, the nodes\' old records) answers its prompt', async function () {
+  it('runs twice on the same --data-dir: the second run goes on with the first run\'s chain (same hub and session, task ids go on) and answers its prompt', async function () {
     const dataDir = join(dir, 'kept')
     const args = ['devnet', '--once', '--miners', '2', '--oracles', '1', '--max-tokens', '8', '--model', model, '--data-dir', dataDir]
     const first = await runCli([...args, '--prompt', 'first run'], {}, 90000)
     expect(first.code, first.stderr).to.equal(0)
     expect(first.stdout).to.match(/settled on chain: tx 0x[0-9a-f]{64}/)
+    expect(first.stderr).to.match(/task 1 submitted on chain/)
     const second = await runCli([...args, '--prompt', 'second run'], {}, 90000)
     expect(second.code, second.stderr).to.equal(0)
     expect(second.stdout).to.include('prompt: second run')
-    // task 1 again, on the new chain: the records of the first chain's task 1 are not loaded
-    expect(second.stderr).to.match(/task 1 submitted on chain/)
-    expect(second.stderr).to.not.match(/resumed after restart/)
+    const hubOf = (stderr: string): string | undefined => /, hub (0x[0-9a-fA-F]{40})/.exec(stderr)?.[1]
+    const sessionOf = (stderr: string): string | undefined => /owns session (\d+)/.exec(stderr)?.[1]
+    expect(second.stderr).to.include(`(going on with the chain kept in ${dataDir})`)
+    expect([hubOf(second.stderr), sessionOf(second.stderr)]).to.deep.equal([hubOf(first.stderr), sessionOf(first.stderr)])
+    // the chain's task ids go on: the first run's task 1 is settled there, the second run's task is 2
+    expect(second.stderr).to.match(/task 2 submitted on chain/)
+    expect(second.stderr).to.not.match(/task 1 submitted on chain/)
     expect(second.stdout.match(/^miner 0x[0-9a-fA-F]{40}: accepted/gm)).to.have.length(2)
     expect(second.stdout).to.match(/settled on chain: tx 0x[0-9a-f]{64}/)
   })

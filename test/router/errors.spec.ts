@@ -3,7 +3,7 @@ import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expect } from 'aegir/chai'
-import { NoEligibleMinerError } from '../../client/errors.ts'
+import { NoEligibleMinerError, TaskFailedError } from '../../client/errors.ts'
 import { createRouter } from '../../node/router/app.ts'
 import { toApiError } from '../../node/router/errors.ts'
 import { KeyStore } from '../../node/router/keys.ts'
@@ -204,6 +204,12 @@ describe('router: bad requests get 4xx with an OpenAI-style error body', functio
     const e = toApiError(err)
     expect([e.status, e.code, e.message]).to.deep.equal([503, 'no_eligible_miner', err.message])
     expect(e.headers['retry-after']).to.equal('13')
+  })
+
+  it('a task the network gave up is a retryable 503 task_abandoned with the SDK\'s reason', function () {
+    const err = new TaskFailedError('abandoned', 'task 7 was given up by the network: too few of its miners revealed an output (insufficient-reveals); its deposit was returned to the session', '7', { reason: 'insufficient-reveals' })
+    const e = toApiError(err)
+    expect([e.status, e.code, e.message, e.headers['retry-after']]).to.deep.equal([503, 'task_abandoned', err.message, '1'])
   })
 })
 
