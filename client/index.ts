@@ -24,7 +24,7 @@ import { defaultValidators, installGossip, publishMessage } from '../protocols/g
 import { MAX_INLINE_PROMPT_BYTES, MinerVerdict, addressToBytes } from '../protocols/messages/index.ts'
 import { MinerRegistrations, registeredHeartbeats } from '../protocols/pool/registrations.ts'
 import { DEFAULT_RESERVATION_IDLE_MS, PoolView } from '../protocols/pool/view.ts'
-import { InvalidPromptError, promptDoc as toPromptDoc, promptText } from '../protocols/prompt/index.ts'
+import { InvalidPromptError, taskDoc, taskText } from '../protocols/prompt/index.ts'
 import { ABANDON_REASONS, ABANDON_REASON_TEXT } from '../protocols/queue/types.ts'
 import { emptyingFilter, slaFor } from '../protocols/selection/index.ts'
 import { Channel } from './channel.ts'
@@ -37,7 +37,7 @@ import type { ClientNode, Tracked } from './tracked.ts'
 import type { MinerOutcome, MinerInfo, ModelInfo, SessionInfo, SubmitParams, TaskClient, TaskHandle, TaskRecord, TaskResult, TaskStatus, TaskUpdate } from './types.ts'
 import type { ChainContext, HubLog, HubWatcher } from '../contracts/context.ts'
 import type { TaskParams, TaskQueued } from '../protocols/messages/index.ts'
-import type { PromptDoc, PromptInput } from '../protocols/prompt/index.ts'
+import type { EmbedInput, PromptDoc, TaskInput } from '../protocols/prompt/index.ts'
 import type { Sla } from '../protocols/selection/index.ts'
 import type { PeerId } from '@libp2p/interface'
 import type { Hex } from 'viem'
@@ -89,19 +89,19 @@ const OUTCOMES: Record<string, MinerOutcome> = {
   UNVERIFIABLE: 'unverifiable'
 }
 
-/** The prompt document of a submitted input: a non-empty prompt, or chat messages that pass checkMessages. */
-function submittedDoc (input: PromptInput): PromptDoc {
+/** The document of a submitted input: a non-empty prompt, chat messages that pass checkMessages, or texts to embed. */
+function submittedDoc (input: TaskInput): PromptDoc | EmbedInput {
   if (typeof input === 'string') {
     if (input.length === 0) {
       throw new InvalidSubmitParamsError('prompt', 'must be a non-empty string')
     }
-    return toPromptDoc(input)
+    return taskDoc(input)
   }
   if (input == null || typeof input !== 'object') {
-    throw new InvalidSubmitParamsError('prompt', 'must be a non-empty string or { messages }')
+    throw new InvalidSubmitParamsError('prompt', 'must be a non-empty string, { messages } or { embed }')
   }
   try {
-    return toPromptDoc(input)
+    return taskDoc(input)
   } catch (err) {
     if (err instanceof InvalidPromptError) {
       throw new InvalidSubmitParamsError(err.field, err.message.slice(err.field.length + 2))
@@ -138,6 +138,7 @@ export async function readSession (chain: Pick<ChainContext, 'wallet' | 'hub'>, 
     owner: s.owner,
     modelId: s.modelId,
     redundancy: s.redundancy,
+    pricePerTokenWei: s.pricePerTokenWei.toString(),
     depositWei: (s.availableWei + s.reservedWei).toString(),
     availableWei: s.availableWei.toString(),
     reservedWei: s.reservedWei.toString(),
@@ -385,12 +386,12 @@ export class CortensorTaskClient implements TaskClient {
     return this.tracked.get(taskId.toString())?.record ?? this.history.find(r => r.taskId === taskId.toString())
   }
 
-  async submit (input: PromptInput, params: SubmitParams = {}): Promise<TaskHandle> {
+  async submit (input: TaskInput, params: SubmitParams = {}): Promise<TaskHandle> {
     if (this.closed) {
       throw new TaskFailedError('client-closed', 'the client was closed')
     }
     const promptDoc = submittedDoc(input)
-    const prompt = promptText(input)
+    const prompt = taskText(input)
     checkParams(params)
     const { node, chain } = this.init
     const sessionId = params.sessionId ?? this.sessionId
@@ -584,6 +585,7 @@ export class CortensorTaskClient implements TaskClient {
       promptTokens: t.promptTokens ?? 0,
       finishReason: doc.finishReason,
       ...(typeof doc.chatTemplate === 'string' ? { chatTemplate: doc.chatTemplate } : {}),
+      ...(Array.isArray(doc.embeddings) ? { embeddings: doc.embeddings } : {}),
       outputCid,
       miners,
       txHash,

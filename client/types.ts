@@ -4,9 +4,9 @@
  * so it can cross HTTP, WebSocket and the page's worker boundary unchanged.
  */
 
-import type { PromptInput } from '../protocols/prompt/index.ts'
+import type { TaskInput } from '../protocols/prompt/index.ts'
 
-export type { ChatMessage, ChatRole, PromptInput } from '../protocols/prompt/index.ts'
+export type { ChatMessage, ChatRole, EmbedInput, PromptInput, ResponseFormat, TaskInput } from '../protocols/prompt/index.ts'
 
 /** Sampling parameters of one task (the miner runs them in deterministic mode). */
 export interface SubmitParams {
@@ -66,6 +66,8 @@ export interface TaskResult {
    * the transcript a model without a template gets; absent for a task submitted as a plain prompt
    */
   chatTemplate?: string
+  /** an embedding task's vectors, one per text in order (then `text` is empty and `completionTokens` 0) */
+  embeddings?: number[][]
   /** CID of the accepted output document in Helia */
   outputCid: string
   /** the assigned miners and what the oracles decided about each */
@@ -120,6 +122,8 @@ export interface SessionInfo {
   owner: string
   modelId: string
   redundancy: number
+  /** what the hub pays each accepted miner per output token, in wei (absent where the source does not say) */
+  pricePerTokenWei?: string
   depositWei: string
   reservedWei: string
   spentWei: string
@@ -146,7 +150,8 @@ export interface TaskRecord {
 export interface TaskClient {
   readonly sessionId: bigint
   /** a prompt run as it is, or `{ messages }` that miners render with the model's chat template */
-  submit(prompt: PromptInput, params?: SubmitParams): Promise<TaskHandle>
+  /** a prompt, a chat (`{ messages, responseFormat? }`) or texts to embed (`{ embed: [...] }`) */
+  submit(prompt: TaskInput, params?: SubmitParams): Promise<TaskHandle>
   models(): ModelInfo[]
   miners(): MinerInfo[]
   session(id?: bigint): Promise<SessionInfo>

@@ -32,7 +32,20 @@ function formatSummary (s: GgufSummary): string {
   return lines.join('\n')
 }
 
-/** `cortensor model …` commands (generate, info). */
+/** The names registry of the data directory the flags (or the config) name; loaded only when a command runs. */
+async function openNames (opts: { dataDir?: string, config?: string }): Promise<import('../inference/model-names.ts').ModelNames> {
+  const { resolveConfig } = await import('../config.ts')
+  const { ModelNames } = await import('../inference/model-names.ts')
+  const config = await resolveConfig({ flags: { dataDir: opts.dataDir, config: opts.config } })
+  return ModelNames.open(config.dataDir).catch(rethrowNameError)
+}
+
+/** A bad name or a broken names file is a usage error naming the problem (exit code 2). */
+function rethrowNameError (err: any): never {
+  throw err?.name === 'ModelNameError' ? new CliUsageError(err.message) : err
+}
+
+/** `cortensor model …` commands (generate, info, add, list, remove). */
 export function registerModelCommands (program: Command): void {
   const model = program.command('model').description('Generate and inspect GGUF models')
 
@@ -69,6 +82,49 @@ export function registerModelCommands (program: Command): void {
         say(`wrote ${opts.out}`)
         print(formatSummary(summary))
       }
+    })
+
+  model.command('add')
+    .description('Give a model a human name: the router lists it beside the id and accepts it as `model` (the id stays the sha256 of the file)')
+    .argument('<name>', 'the name, e.g. llama-3-8b')
+    .argument('<file>', 'the GGUF file (hashed for its id)')
+    .option('--data-dir <dir>', 'the node\'s data directory; names live in <data-dir>/models.json (default: ~/.cortensor)')
+    .option('--config <file>', 'node config file to take dataDir from')
+    .option('--json', 'print as JSON')
+    .action(async (name: string, file: string, opts: { dataDir?: string, config?: string, json?: boolean }) => {
+      const names = await openNames(opts)
+      try {
+        await inspectGguf(file, { computeId: false })
+      } catch (err: any) {
+        if (typeof err?.name === 'string' && /^(Gguf|ModelNotFound)/.test(err.name)) {
+          throw new CliUsageError(err.message)
+        }
+        throw err
+      }
+      const entry = await names.add(name, file).catch(rethrowNameError)
+      print(opts.json === true ? JSON.stringify(entry) : `${entry.name} → ${entry.id}`)
+    })
+
+  model.command('list')
+    .description('The model names of this node (<data-dir>/models.json)')
+    .option('--data-dir <dir>', 'the node\'s data directory (default: ~/.cortensor)')
+    .option('--config <file>', 'node config file to take dataDir from')
+    .option('--json', 'print as JSON')
+    .action(async (opts: { dataDir?: string, config?: string, json?: boolean }) => {
+      const list = (await openNames(opts)).list()
+      print(opts.json === true ? JSON.stringify(list) : list.map(n => `${n.name}  ${n.id}${n.path != null ? `  ${n.path}` : ''}`).join('\n') || '(no names)')
+    })
+
+  model.command('remove')
+    .description('Remove a model name')
+    .argument('<name>', 'the name')
+    .option('--data-dir <dir>', 'the node\'s data directory (default: ~/.cortensor)')
+    .option('--config <file>', 'node config file to take dataDir from')
+    .action(async (name: string, opts: { dataDir?: string, config?: string }) => {
+      if (!(await (await openNames(opts)).remove(name))) {
+        throw new CliUsageError(`no model is named "${name}"`)
+      }
+      say(`removed ${name}`)
     })
 
   model.command('info')

@@ -151,3 +151,13 @@ export const CPU_SMALL_MAX_CORES = 4
  * Level n is reached when throughput ≥ LEVEL_THRESHOLDS[n - 1].
  */
 export const LEVEL_THRESHOLDS_GPARAM_TOKENS_PER_S = [1, 4, 16, 64, 256] as const
+
+/**
+ * Grammar tasks (a response format): best logits fetched per replayed
+ * position, walked best first until one the grammar allows. A JSON grammar
+ * allows a handful of tokens where structure is forced and most of the
+ * vocabulary inside a string, so the best allowed token sits within the first
+ * few dozen almost always; a position where none of these is allowed gets a
+ * second pass over the whole vocabulary (replay.ts).
+ */
+export const REPLAY_GRAMMAR_TOP_TOKENS = 64

@@ -73,6 +73,16 @@ export class Embedder {
     this.context = parts.context
   }
 
+  /** Tokens of context one text may use; a longer text is cut at the end by `embed`. */
+  get maxTokens (): number {
+    return this.contextSize
+  }
+
+  /** Tokens of a text as `embed` counts them. */
+  tokenCount (text: string): number {
+    return this.model.tokenize(text).length
+  }
+
   /** Embedding vector of a text (calls are serialised on the one embedding context). */
   async embed (text: string): Promise<number[]> {
     if (this.closing != null) {
@@ -132,4 +142,56 @@ export async function createEmbedder (init: EmbedderInit): Promise<Embedder> {
   const context = await model.createEmbeddingContext({ contextSize, batchSize: contextSize, threads })
   log('embedding context on %s (%d threads)', modelId, threads)
   return new Embedder({ modelId, model, ownsModel, context, contextSize })
+}
+
+const modelEmbedders = new WeakMap<LlamaInferenceEngine, Promise<Embedder>>()
+
+/**
+ * The embedder over an engine's own model, made once per engine: what an
+ * embedding task (`/v1/embeddings`) is computed with by the miner and
+ * recomputed with by the replaying oracle. It is disposed with the model.
+ */
+export async function modelEmbedder (engine: LlamaInferenceEngine): Promise<Embedder> {
+  let p = modelEmbedders.get(engine)
+  if (p == null) {
+    p = createEmbedder({ engine })
+    modelEmbedders.set(engine, p)
+    p.catch(() => modelEmbedders.delete(engine))
+  }
+  return p
+}
+
+/**
+ * Smallest cosine similarity between a claimed embedding vector and the
+ * oracle's own recomputation for the claim to stand. The same model on the
+ * same build recomputes a vector exactly (cosine 1: test/inference/embed.spec.ts);
+ * numeric drift between engines moves logits by hundredths (notes/GPU.md),
+ * far too little to move a pooled vector's direction by 1e-3, while another
+ * model gives a different direction altogether (two seeds of the tiny preset:
+ * cosine 0.11 at most over the test's texts). Not yet measured across GPU
+ * and CPU.
+ */
+export const EMBEDDING_REPLAY_MIN_COSINE = 0.999
+
+/**
+ * Why claimed vectors are not the embeddings of `texts` on this model
+ * (undefined when every one is within EMBEDDING_REPLAY_MIN_COSINE of the
+ * recomputation).
+ */
+export async function embeddingMismatch (embedder: Embedder, texts: string[], claimed: unknown): Promise<string | undefined> {
+  if (!Array.isArray(claimed) || claimed.length !== texts.length) {
+    return `${Array.isArray(claimed) ? claimed.length : 'no'} vectors for ${texts.length} texts`
+  }
+  for (let i = 0; i < texts.length; i++) {
+    const v = claimed[i]
+    const own = await embedder.embed(texts[i])
+    if (!Array.isArray(v) || v.length !== own.length || !v.every(x => typeof x === 'number' && Number.isFinite(x))) {
+      return `vector ${i} is not ${own.length} finite numbers`
+    }
+    const c = cosineSimilarity(own, v)
+    if (!(c >= EMBEDDING_REPLAY_MIN_COSINE)) {
+      return `vector ${i} has cosine ${c.toFixed(6)} to the recomputed one (at least ${EMBEDDING_REPLAY_MIN_COSINE})`
+    }
+  }
+  return undefined
 }

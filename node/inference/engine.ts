@@ -9,6 +9,7 @@ import { chatRenderer, renderPromptWith } from './chat.ts'
 import { DEFAULT_BATCH_SIZE_TOKENS, DEFAULT_CONTEXT_SIZE_TOKENS, DEFAULT_MAX_QUEUED, DEFAULT_MAX_TOKENS, DEFAULT_SEQUENCES, DEFAULT_THREADS, FLASH_ATTENTION } from './constants.ts'
 import { ContextOverflowError, EngineClosedError, GenerationAbortedError, InvalidParamsError, ModelLoadError } from './errors.ts'
 import { inspectGguf, modelIdOf } from './gguf/inspect.ts'
+import { checkGrammarSampling, formatOf, grammarState, taskGrammar } from './grammar.ts'
 import { getSharedLlama } from './llama.ts'
 import { BoundedPool } from './pool.ts'
 import type { ChatRenderer, RenderedPrompt } from './chat.ts'
@@ -281,6 +282,10 @@ export class LlamaInferenceEngine {
       throw new EngineClosedError()
     }
     const p = resolveParams(params)
+    checkGrammarSampling(prompt, p.temperature)
+    // no await for free text: a generation reaches the sequence pool in the same tick it starts
+    const grammar = formatOf(prompt) != null ? await taskGrammar(this.llama, prompt) : undefined
+    const stop = grammar != null ? [...p.stop, ...grammar.stop] : p.stop
     const { tokens: promptTokens, chatTemplate } = this.renderPrompt(prompt)
     if (promptTokens.length + p.maxTokens > this.contextSize) {
       throw new ContextOverflowError(promptTokens.length + p.maxTokens, this.contextSize)
@@ -297,7 +302,8 @@ export class LlamaInferenceEngine {
         topK: p.topK,
         topP: p.topP,
         seed: p.seed,
-        yieldEogToken: true
+        yieldEogToken: true,
+        ...(grammar != null ? { grammarEvaluationState: grammarState(this.model, grammar) } : {})
       })
       for await (const token of it) {
         if (isAborted(signal)) {
@@ -315,7 +321,7 @@ export class LlamaInferenceEngine {
         if (isAborted(signal)) {
           throw new GenerationAbortedError()
         }
-        if (p.stop.length > 0 && piece.length > 0 && completesStop(text, before, p.stop)) {
+        if (stop.length > 0 && piece.length > 0 && completesStop(text, before, stop)) {
           finishReason = 'stop'
           break
         }

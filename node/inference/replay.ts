@@ -22,11 +22,13 @@
 import { judgeReplay } from '../../protocols/replay/index.ts'
 import {
   DEFAULT_REPLAY_MAX_LOGIT_GAP, DEFAULT_REPLAY_MAX_NEAR_TIES, DEFAULT_REPLAY_MAX_SAMPLE_Z, DEFAULT_REPLAY_MAX_VIOLATIONS, DEFAULT_REPLAY_MIN_RELATIVE_PROBABILITY,
-  DEFAULT_REPLAY_NEAR_TIE_LOGIT_GAP, DEFAULT_REPLAY_NEAR_TIE_TOKENS_PER_EXTRA, REPLAY_MAX_EVIDENCE, REPLAY_MAX_TOP_K_FETCHED
+  DEFAULT_REPLAY_NEAR_TIE_LOGIT_GAP, DEFAULT_REPLAY_NEAR_TIE_TOKENS_PER_EXTRA, REPLAY_GRAMMAR_TOP_TOKENS, REPLAY_MAX_EVIDENCE, REPLAY_MAX_TOP_K_FETCHED
 } from './constants.ts'
 import { resolveParams } from './engine.ts'
 import { ContextOverflowError, InvalidParamsError } from './errors.ts'
+import { checkGrammarSampling, GrammarWalk, taskGrammar } from './grammar.ts'
 import type { GenerateParams, LlamaInferenceEngine, ResolvedParams } from './engine.ts'
+import type { TaskGrammar } from './grammar.ts'
 import type { PromptInput } from '../../protocols/prompt/index.ts'
 import type { FinishReason, PositionScore, ReplayPolicy, ReplayVerdict } from '../../protocols/replay/index.ts'
 import type { ControlledEvaluateInputItem, LlamaContextSequence, Token } from 'node-llama-cpp'
@@ -60,6 +62,8 @@ export interface ReplayResult extends ReplayVerdict {
   evaluateMs: number
   /** per-position scores, for callers that calibrate or record evidence */
   positions: PositionScore[]
+  /** for an `eos` output: the score of its end (the model's best end-of-generation token there) */
+  end?: PositionScore
 }
 
 /** Whether the output text completes a stop sequence exactly at its last token. */
@@ -72,15 +76,35 @@ function stopMatchedAtEnd (engine: LlamaInferenceEngine, output: number[], stop:
   return stop.some(s => text.includes(s)) && !stop.some(s => before.includes(s))
 }
 
-/** What to fetch at each replayed position (see the file comment). */
-export function replayLogitsFilter (claimed: number, topK: number): { tokens: Token[], includeSelected?: true, includeTop?: number } {
+/**
+ * What to fetch at each replayed position (see the file comment). `claimed`
+ * is the claimed token, or at the end of an `eos` output every
+ * end-of-generation token of the model (the best of them is scored).
+ */
+export function replayLogitsFilter (claimed: number | number[], topK: number): { tokens: Token[], includeSelected?: true, includeTop?: number } {
+  const tokens = (Array.isArray(claimed) ? claimed : [claimed]) as Token[]
   return topK > 0
-    ? { tokens: [claimed as Token], includeTop: Math.min(topK, REPLAY_MAX_TOP_K_FETCHED) }
-    : { tokens: [claimed as Token], includeSelected: true }
+    ? { tokens, includeTop: Math.min(topK, REPLAY_MAX_TOP_K_FETCHED) }
+    : { tokens, includeSelected: true }
 }
 
-function scoreFrom (index: number, claimed: number, logits: Map<number, number> | undefined): PositionScore {
+/** The candidate with the highest value in `values` (the first candidate when none has one). */
+function bestOf (candidates: number[], values: Map<number, number> | undefined): number {
+  let best = candidates[0]
+  let bestValue = -Infinity
+  for (const c of candidates) {
+    const v = values?.get(c)
+    if (v != null && v > bestValue) {
+      best = c
+      bestValue = v
+    }
+  }
+  return best
+}
+
+function scoreFrom (index: number, candidates: number[], logits: Map<number, number> | undefined): PositionScore {
   const entries = [...(logits ?? new Map<number, number>()).entries()].sort((a, b) => b[1] - a[1])
+  const claimed = bestOf(candidates, logits)
   return {
     index,
     claimed,
@@ -90,32 +114,61 @@ function scoreFrom (index: number, claimed: number, logits: Map<number, number> 
   }
 }
 
+const endTokensOf = new WeakMap<LlamaInferenceEngine, number[]>()
+
+/**
+ * Every end-of-generation token of the model (EOS, and EOT, end-of-message
+ * and the like where the model has them): a turn may end on any of them.
+ */
+export function endOfGenerationTokens (engine: LlamaInferenceEngine): number[] {
+  let tokens = endTokensOf.get(engine)
+  if (tokens == null) {
+    tokens = []
+    const size = engine.summary.vocabularySize ?? 0
+    for (let t = 0; t < size; t++) {
+      if (engine.isEndToken(t)) {
+        tokens.push(t)
+      }
+    }
+    if (tokens.length === 0 && engine.endToken != null) {
+      tokens.push(engine.endToken)
+    }
+    endTokensOf.set(engine, tokens)
+  }
+  return tokens
+}
+
 /** Replay a claimed output on the engine's model and return the verdict with evidence. */
 export async function replayCheck (engine: LlamaInferenceEngine, request: ReplayRequest, signal?: AbortSignal): Promise<ReplayResult> {
   const params = resolveParams({ ...request.params, deterministic: false })
+  checkGrammarSampling(request.prompt, params.temperature)
   const policy: ReplayPolicy = { ...DEFAULT_REPLAY_POLICY, ...request.policy }
   for (const t of request.output) {
     if (!Number.isInteger(t) || t < 0 || t >= vocabSize(engine)) {
       throw new InvalidParamsError('output', `token ${t} is not in the model's vocabulary`)
     }
   }
+  const grammar = await taskGrammar(engine.llama, request.prompt)
   const prompt = engine.renderPrompt(request.prompt).tokens
   const all = [...prompt, ...request.output]
   if (all.length + 1 > engine.contextSize) {
     throw new ContextOverflowError(all.length + 1, engine.contextSize)
   }
-  const endToken = engine.endToken
-  const wantEnd = request.finishReason === 'eos' && endToken != null
+  const endTokens = request.finishReason === 'eos' ? endOfGenerationTokens(engine) : []
+  const wantEnd = endTokens.length > 0
   const first = prompt.length - 1
-  // the token each scored position claims: the output's, then the end token for an `eos` claim
-  const claimedAt = (i: number): number | undefined => i < first ? undefined : i < all.length - 1 ? all[i + 1] : (wantEnd ? endToken : undefined)
+  // the tokens each scored position claims: the output's, then the model's end-of-generation tokens for an `eos` claim
+  const claimedAt = (i: number): number[] | undefined => i < first ? undefined : i < all.length - 1 ? [all[i + 1]] : (wantEnd ? endTokens : undefined)
   const sampled = params.temperature > 0
+  const stop = grammar != null ? [...params.stop, ...grammar.stop] : params.stop
 
   return engine.withSequence(signal, async (seq) => {
     const t0 = performance.now()
-    const scores = sampled
-      ? await sampledScores(seq, all, claimedAt, params, policy)
-      : await greedyScores(seq, all, claimedAt, params)
+    const scores = grammar != null
+      ? await grammarScores(engine, grammar, seq, all, first, claimedAt)
+      : sampled
+        ? await sampledScores(seq, all, claimedAt, params, policy)
+        : await greedyScores(seq, all, claimedAt, params)
     const evaluateMs = performance.now() - t0
     const positions = request.output.map((_, j) => ({ ...(scores[first + j] as PositionScore), index: j }))
     const end = wantEnd ? { ...(scores[all.length - 1] as PositionScore), index: request.output.length } : undefined
@@ -128,15 +181,85 @@ export async function replayCheck (engine: LlamaInferenceEngine, request: Replay
         outputLength: request.output.length,
         maxTokens: params.maxTokens,
         finishReason: request.finishReason,
-        stopMatched: request.finishReason === 'stop' && stopMatchedAtEnd(engine, request.output, params.stop)
+        stopMatched: request.finishReason === 'stop' && stopMatchedAtEnd(engine, request.output, stop)
       }
     })
-    return { ...verdict, evaluateMs, positions }
+    return { ...verdict, evaluateMs, positions, ...(end != null ? { end } : {}) }
   })
 }
 
+/**
+ * Grammar tasks (greedy only): one batched pass fetching the claimed token
+ * and the best REPLAY_GRAMMAR_TOP_TOKENS logits at each position; the claimed
+ * tokens are walked through the grammar in order, and at each position the
+ * best token the grammar allows is the one the claimed token is judged
+ * against. A claimed token the grammar forbids scores −∞ (outside); after it
+ * the grammar has no state, and the rest is judged without it. Where none of
+ * the fetched best tokens is allowed, a second pass fetches the whole
+ * vocabulary there.
+ */
+async function grammarScores (engine: LlamaInferenceEngine, g: TaskGrammar, seq: LlamaContextSequence, all: number[], first: number, claimedAt: (i: number) => number[] | undefined): Promise<Array<PositionScore | undefined>> {
+  const res = await seq.controlledEvaluate(all.map((token, i) => {
+    const claimed = claimedAt(i)
+    return claimed == null ? token as Token : [token as Token, { generateNext: { logits: { filter: { tokens: claimed as Token[], includeTop: REPLAY_GRAMMAR_TOP_TOKENS } } } }]
+  }))
+  const walk = GrammarWalk.of(engine.llama, engine.model, g)
+  const scores: Array<PositionScore | undefined> = []
+  const unresolved = new Map<number, GrammarWalk>()
+  let broken = false
+  for (let i = 0; i < all.length; i++) {
+    const claimed = claimedAt(i)
+    if (claimed == null) {
+      scores.push(undefined)
+      continue
+    }
+    const logits = res[i]?.next.logits
+    if (broken) {
+      scores.push(scoreFrom(i, claimed, logits))
+      continue
+    }
+    const { score, resolved } = grammarScore(i, claimed, logits, walk, REPLAY_GRAMMAR_TOP_TOKENS)
+    scores.push(score)
+    if (!resolved) {
+      unresolved.set(i, walk.clone())
+    }
+    if (i >= first && i < all.length - 1) {
+      if (Number.isFinite(score.claimedLogit)) {
+        walk.accept(all[i + 1])
+      } else {
+        broken = true
+      }
+    }
+  }
+  if (unresolved.size > 0) {
+    await seq.clearHistory()
+    const full = await seq.controlledEvaluate(all.map((token, i) => unresolved.has(i) ? [token as Token, { generateNext: { logits: true } }] : token as Token))
+    for (const [i, state] of unresolved) {
+      scores[i] = grammarScore(i, claimedAt(i) as number[], full[i]?.next.logits, state, Infinity).score
+    }
+  }
+  return scores
+}
+
+/**
+ * One grammar position: the best allowed claimed candidate, judged against
+ * the best allowed fetched token. `resolved` is false when the first `top`
+ * fetched tokens are all forbidden and the claimed one sits below them, so an
+ * allowed token between them may not have been fetched.
+ */
+function grammarScore (index: number, candidates: number[], logits: Map<number, number> | undefined, walk: GrammarWalk, top: number): { score: PositionScore, resolved: boolean } {
+  const entries = [...(logits ?? new Map<number, number>()).entries()].sort((a, b) => b[1] - a[1])
+  const allowed = candidates.filter(c => walk.allows(c))
+  const claimed = allowed.length > 0 ? bestOf(allowed, logits) : candidates[0]
+  const claimedLogit = allowed.length > 0 ? (logits?.get(claimed) ?? -Infinity) : -Infinity
+  const at = entries.findIndex(([t]) => t === claimed ? allowed.length > 0 : walk.allows(t))
+  const best = at >= 0 ? entries[at] : entries[0]
+  const score: PositionScore = { index, claimed, claimedLogit, topTokens: best != null ? [best[0]] : [], topLogits: best != null ? [best[1]] : [] }
+  return { score, resolved: allowed.length === 0 || at < top || !candidates.includes(entries[at][0]) }
+}
+
 /** One batched pass fetching the claimed token's logit and the best one (or the top-k) at each scored position. */
-async function greedyScores (seq: LlamaContextSequence, all: number[], claimedAt: (i: number) => number | undefined, params: ResolvedParams): Promise<Array<PositionScore | undefined>> {
+async function greedyScores (seq: LlamaContextSequence, all: number[], claimedAt: (i: number) => number[] | undefined, params: ResolvedParams): Promise<Array<PositionScore | undefined>> {
   const topK = params.temperature > 0 && params.topK != null && params.topK > 0 ? params.topK : 0
   const input: ControlledEvaluateInputItem[] = all.map((token, i) => {
     const claimed = claimedAt(i)
@@ -155,7 +278,7 @@ async function greedyScores (seq: LlamaContextSequence, all: number[], claimedAt
  * among them, a greedy pass fetches its raw logit and the raw logit of the
  * last token the sampler keeps.
  */
-async function sampledScores (seq: LlamaContextSequence, all: number[], claimedAt: (i: number) => number | undefined, params: ResolvedParams, policy: ReplayPolicy): Promise<Array<PositionScore | undefined>> {
+async function sampledScores (seq: LlamaContextSequence, all: number[], claimedAt: (i: number) => number[] | undefined, params: ResolvedParams, policy: ReplayPolicy): Promise<Array<PositionScore | undefined>> {
   const options = { temperature: params.temperature, topK: params.topK, topP: params.topP }
   const res = await seq.controlledEvaluate(all.map((token, i) => claimedAt(i) == null ? token as Token : [token as Token, { generateNext: { probabilities: true, options } }]))
   const scores: Array<PositionScore | undefined> = []
@@ -177,10 +300,10 @@ async function sampledScores (seq: LlamaContextSequence, all: number[], claimedA
     const raw = await seq.controlledEvaluate(all.map((token, i) => {
       const last = outside.get(i)
       const claimed = claimedAt(i)
-      return last == null || claimed == null ? token as Token : [token as Token, { generateNext: { logits: { filter: { tokens: [claimed as Token, last as Token], includeSelected: true } } } }]
+      return last == null || claimed == null ? token as Token : [token as Token, { generateNext: { logits: { filter: { tokens: [...claimed, last] as Token[], includeSelected: true } } } }]
     }))
     for (const [i, last] of outside) {
-      const claimed = claimedAt(i) as number
+      const claimed = claimedAt(i) as number[]
       const logits = raw[i]?.next.logits ?? new Map<number, number>()
       const score = scoreFrom(i, claimed, logits)
       const lastLogit = logits.get(last)
@@ -196,11 +319,14 @@ async function sampledScores (seq: LlamaContextSequence, all: number[], claimedA
  * first): its logits in raw units (T·ln p, up to a constant) so gaps read as
  * for greedy tasks, and where the claimed token sits in the distribution.
  */
-function sampledScore (index: number, claimed: number, support: Array<[number, number]>, temperature: number): PositionScore {
+function sampledScore (index: number, candidates: number[], support: Array<[number, number]>, temperature: number): PositionScore {
   let above = 0
   let p = 0
+  // the support is most probable first: the first candidate met is the best one
+  let claimed = candidates[0]
   for (const [token, q] of support) {
-    if (token === claimed) {
+    if (candidates.includes(token)) {
+      claimed = token
       p = q
       break
     }

@@ -8,7 +8,7 @@
  */
 import { Decline } from '../../protocols/messages/index.ts'
 import { samplingSeed } from '../../protocols/selection/index.ts'
-import { resolveParams } from '../inference/index.ts'
+import { checkGrammarSampling, resolveParams } from '../inference/index.ts'
 import type { MinerFaults } from './miner.ts'
 import type { TokenBuffer } from './stream.ts'
 import type { TaskQueued } from '../../protocols/messages/index.ts'
@@ -75,6 +75,7 @@ export function checkRunnable (engine: Pick<InferenceEngine, 'renderPrompt' | 'c
   const contextTokens = engine.contextSize
   try {
     resolveParams(params)
+    checkGrammarSampling(prompt, params.temperature)
   } catch (err: any) {
     throw new TaskNotRunnableError(Decline.Reason.INVALID_PARAMS, String(err?.message ?? err), 0, contextTokens)
   }

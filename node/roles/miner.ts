@@ -27,11 +27,13 @@ import { cortensorHubAbi, signPrecommit } from '../../contracts/index.ts'
 import { defaultValidators, installGossip, publishMessage } from '../../protocols/gossip/index.ts'
 import { Decline, StreamEnd, TaskQueued, addressToBytes } from '../../protocols/messages/index.ts'
 import { PoolView } from '../../protocols/pool/view.ts'
+import { isEmbedInput } from '../../protocols/prompt/index.ts'
 import { isTerminal } from '../../protocols/queue/machine.ts'
 import { ackEvent, assignedEvent, declineEvent, precommitEvent } from '../../protocols/queue/wire.ts'
 import { buildTopic } from '../../protocols/topics.ts'
 import { throttleEngine } from '../inference/throttle.ts'
 import { CopyFault } from './copy-fault.ts'
+import { embeddingOutput, paidTokens } from './embedding-task.ts'
 import { TaskNotRunnableError, checkRunnable, generateInto, generationParams } from './generation.ts'
 import { chainCheckedValidators } from './gossip-checks.ts'
 import { roleMetrics } from './metrics.ts'
@@ -57,6 +59,7 @@ import type { SpeculationStats } from './speculation.ts'
 import type { HubDomain } from '../../contracts/index.ts'
 import type { Ack, Assignment, Precommit, Reveal, Verdict } from '../../protocols/messages/index.ts'
 import type { PoolAdvert } from '../../protocols/pool/index.ts'
+import type { PromptInput } from '../../protocols/prompt/index.ts'
 import type { QueueEffect, QueueTimeouts } from '../../protocols/queue/types.ts'
 import type { PeerId } from '@libp2p/interface'
 import type { Hex } from 'viem'
@@ -561,11 +564,10 @@ export class MinerRole {
         // a prompt document of neither shape: no miner can run the task
         throw err?.name === 'InvalidPromptError' ? new TaskNotRunnableError(Decline.Reason.INVALID_PARAMS, String(err.message), 0, engine.contextSize) : err
       })
-    const params = generationParams(m)
-    // a task no miner of the model can run (too long for the context, parameters the engine refuses) is declined
-    checkRunnable(engine, prompt, params)
     const t0 = performance.now()
-    const result = await generateInto(engine, prompt, params, buffer, signal, this.init.faults)
+    const output = isEmbedInput(prompt)
+      ? await embeddingOutput(engine, prompt, taskId.toString(), engine === this.init.engine ? this.modelId : engine.modelId, signal)
+      : await this.generate(task, engine, prompt, signal, buffer)
     const ms = performance.now() - t0
     // the last tokens go out now, not after the output is stored and the assignment confirmed
     buffer.complete()
@@ -573,8 +575,26 @@ export class MinerRole {
     if (assigned != null && !(await assigned)) {
       return
     }
-    const output: OutputDoc = {
-      taskId: taskId.toString(),
+    const outputCid = await node.store.putJson(output)
+    buffer.finish({ tokenCount: output.tokens.length, outputCid: outputCid.bytes, promptTokens: output.promptTokens ?? 0 })
+    const salt = bytesToHex(randomBytes(32))
+    const outputDigest = cidDigest(outputCid)
+    const commitment = precommitHash(domain, taskId, outputDigest, salt)
+    const signature = await signPrecommit(privateKeyToAccount(node.peerIdentity.privateKey), domain, { taskId, outputDigest, salt })
+    await this.precommit(task, { outputCid: outputCid.toString(), salt, commitment, signature, tokens: paidTokens(output) })
+    if (output.embeddings == null) {
+      this.counts.generated(model, output.tokens.length, ms)
+    }
+    this.say(`task ${taskId}: ${output.embeddings != null ? `embedded ${output.embeddings.length} texts` : `generated ${output.tokens.length} tokens`}, output ${outputCid}, precommitted`)
+  }
+
+  /** A generation task's output document; a task no miner of the model can run (too long for the context, parameters the engine refuses) is declined. */
+  private async generate (task: MinerTask, engine: InferenceEngine, prompt: PromptInput, signal: AbortSignal, buffer: TokenBuffer): Promise<OutputDoc> {
+    const params = generationParams(task.queued)
+    checkRunnable(engine, prompt, params)
+    const result = await generateInto(engine, prompt, params, buffer, signal, this.init.faults)
+    return {
+      taskId: task.queued.taskId.toString(),
       modelId: engine === this.init.engine ? this.modelId : engine.modelId,
       text: result.text,
       tokens: result.tokens,
@@ -582,15 +602,6 @@ export class MinerRole {
       promptTokens: result.promptTokens,
       ...(result.chatTemplate != null ? { chatTemplate: result.chatTemplate } : {})
     }
-    const outputCid = await node.store.putJson(output)
-    buffer.finish({ tokenCount: result.tokens.length, outputCid: outputCid.bytes, promptTokens: result.promptTokens })
-    const salt = bytesToHex(randomBytes(32))
-    const outputDigest = cidDigest(outputCid)
-    const commitment = precommitHash(domain, taskId, outputDigest, salt)
-    const signature = await signPrecommit(privateKeyToAccount(node.peerIdentity.privateKey), domain, { taskId, outputDigest, salt })
-    await this.precommit(task, { outputCid: outputCid.toString(), salt, commitment, signature, tokens: result.tokens.length })
-    this.counts.generated(model, result.tokens.length, ms)
-    this.say(`task ${taskId}: generated ${result.tokens.length} tokens, output ${outputCid}, precommitted`)
   }
 
   /**

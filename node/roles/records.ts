@@ -11,11 +11,11 @@ import { hashTypedData } from 'viem'
 import { hubTypes } from '../../contracts/typed-data.ts'
 import { fetchFromHolders } from '../../protocols/blocks/index.ts'
 import { checkInlinePrompt } from '../../protocols/messages/checks.ts'
-import { parsePromptDoc, promptDoc } from '../../protocols/prompt/index.ts'
+import { parseTaskDoc, taskDoc } from '../../protocols/prompt/index.ts'
 import type { HubDomain } from '../../contracts/typed-data.ts'
 import type { DirectFetcher, PromptDoc } from '../../protocols/blocks/index.ts'
 import type { TaskQueued } from '../../protocols/messages/index.ts'
-import type { PromptInput } from '../../protocols/prompt/index.ts'
+import type { EmbedInput, TaskInput } from '../../protocols/prompt/index.ts'
 import type { PeerId } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import type { Hex } from 'viem'
@@ -28,31 +28,31 @@ export type { DirectFetcher, OutputDoc, PromptDoc } from '../../protocols/blocks
  * (undefined when the announcement has none or it does not match): the
  * holder of the task's record need not fetch it from the submitter.
  */
-export function inlinePrompt (m: Pick<TaskQueued, 'promptCid' | 'promptBlock'>): PromptDoc | undefined {
+export function inlinePrompt (m: Pick<TaskQueued, 'promptCid' | 'promptBlock'>): PromptDoc | EmbedInput | undefined {
   if (m.promptBlock == null || m.promptBlock.byteLength === 0) {
     return undefined
   }
   try {
     checkInlinePrompt(CID.decode(m.promptCid), m.promptBlock)
-    return promptDoc(parsePromptDoc(dagJson.decode<unknown>(m.promptBlock)))
+    return taskDoc(parseTaskDoc(dagJson.decode<unknown>(m.promptBlock)))
   } catch {
     return undefined
   }
 }
 
 /**
- * The input of a task (a prompt, or chat messages): inline in its
- * announcement, else fetched from its holders (the submitter). A document
- * of neither shape is an InvalidPromptError.
+ * The input of a task (a prompt, chat messages, or texts to embed): inline
+ * in its announcement, else fetched from its holders (the submitter). A
+ * document of none of these shapes is an InvalidPromptError.
  */
-export async function taskPrompt (libp2p: any, store: DirectFetcher & { getJson<T>(cid: CID, options?: { signal?: AbortSignal }): Promise<T> }, network: string, m: Pick<TaskQueued, 'promptCid' | 'promptBlock'>, holders: Array<PeerId | undefined>, signal: AbortSignal): Promise<PromptInput> {
+export async function taskPrompt (libp2p: any, store: DirectFetcher & { getJson<T>(cid: CID, options?: { signal?: AbortSignal }): Promise<T> }, network: string, m: Pick<TaskQueued, 'promptCid' | 'promptBlock'>, holders: Array<PeerId | undefined>, signal: AbortSignal): Promise<TaskInput> {
   const inline = inlinePrompt(m)
   if (inline != null) {
-    return parsePromptDoc(inline)
+    return parseTaskDoc(inline)
   }
   const cid = CID.decode(m.promptCid)
   await fetchFromHolders(libp2p, store, network, holders, cid, signal)
-  return parsePromptDoc(await store.getJson<unknown>(cid, { signal }))
+  return parseTaskDoc(await store.getJson<unknown>(cid, { signal }))
 }
 
 /** The EIP-712 hash a precommit signs and a reveal must hash back to. */

@@ -12,13 +12,15 @@
 import { CID } from 'multiformats/cid'
 import { MinerVerdict } from '../../protocols/messages/index.ts'
 import { DEFAULT_ESCALATE_ON_DISAGREEMENT, EMBEDDING_SIMILARITY_THRESHOLD, Submission, Verdict as V, aggregateVerdicts, clusterByEmbedding, cosine, needsReplay, replayTargets } from '../../protocols/policy/index.ts'
+import { isEmbedInput } from '../../protocols/prompt/index.ts'
 import { InvalidParamsError, replayCheck } from '../inference/index.ts'
+import { embeddingReplay, paidTokens } from './embedding-task.ts'
 import { InvalidOutputError } from './errors.ts'
 import { fetchFromHolders, taskPrompt } from './records.ts'
 import type { OutputDoc } from './records.ts'
 import type { TaskQueued } from '../../protocols/messages/index.ts'
 import type { VerdictCode } from '../../protocols/policy/verdicts.ts'
-import type { PromptInput } from '../../protocols/prompt/index.ts'
+import type { PromptInput, TaskInput } from '../../protocols/prompt/index.ts'
 import type { TaskState } from '../../protocols/queue/types.ts'
 import type { Embedder, LlamaInferenceEngine } from '../inference/index.ts'
 import type { CortensorNode } from '../node.ts'
@@ -75,7 +77,7 @@ export async function validateOutputs (ctx: ValidationContext, input: Validation
   const tokens: Record<string, number> = {}
   for (const { doc, miners } of groups) {
     for (const m of miners) {
-      tokens[m] = doc.tokens.length
+      tokens[m] = paidTokens(doc)
     }
   }
   const { similarity, replayed } = await judgeGroups(ctx, input, groups, outcomes)
@@ -216,13 +218,22 @@ function outcomeOf (v: number): MinerVerdict.Outcome {
 function promptReplayer (ctx: ValidationContext & { engine?: LlamaInferenceEngine }, input: Pick<ValidationInput, 'queued' | 'promptHolder'>): (doc: OutputDoc) => Promise<boolean> {
   const { node, engine } = ctx
   const q = input.queued
-  let prompt: PromptInput | undefined
+  let input0: TaskInput | undefined
   return async (doc) => {
     if (engine == null) {
       throw new InvalidOutputError('no model to replay with')
     }
-    prompt ??= await taskPrompt(node.libp2p, node.store, node.config.network, q, [input.promptHolder], AbortSignal.timeout(FETCH_TIMEOUT_MS))
+    input0 ??= await taskPrompt(node.libp2p, node.store, node.config.network, q, [input.promptHolder], AbortSignal.timeout(FETCH_TIMEOUT_MS))
     ctx.onReplay?.()
+    const prompt = input0
+    if (isEmbedInput(prompt)) {
+      // an embedding task: the vectors are recomputed with the task's model
+      const mismatch = await embeddingReplay(engine, prompt, doc)
+      if (mismatch != null) {
+        ctx.say(`task ${q.taskId}: embedding replay failed: ${mismatch}`)
+      }
+      return mismatch == null
+    }
     const p = q.params
     const mismatch = templateMismatch(engine, prompt, doc)
     if (mismatch != null) {
@@ -314,5 +325,8 @@ export function checkOutputDoc (doc: OutputDoc, q: TaskQueued): void {
   }
   if (doc.chatTemplate !== undefined && (typeof doc.chatTemplate !== 'string' || doc.chatTemplate.length > MAX_CHAT_TEMPLATE_NAME_LENGTH)) {
     throw new InvalidOutputError('bad chat template name')
+  }
+  if (doc.embeddings !== undefined && (!Array.isArray(doc.embeddings) || doc.tokens.length > 0 || !doc.embeddings.every(v => Array.isArray(v) && v.every(x => typeof x === 'number' && Number.isFinite(x))))) {
+    throw new InvalidOutputError('embeddings are not vectors of finite numbers (beside no generated tokens)')
   }
 }

@@ -16,13 +16,16 @@ import { Registry } from 'prom-client'
 import { capConnections, fastifyTimeouts, resolveHttpLimits } from '../http/limits.ts'
 import { RouterContext } from './context.ts'
 import { registerCortensorRoutes } from './cortensor.ts'
+import { registerEmbeddingRoutes } from './embeddings.ts'
 import { ApiError, toApiError } from './errors.ts'
 import { registerOpenAiRoutes } from './openai.ts'
 import { resolveRouterOptions } from './options.ts'
+import { usageReport } from './usage.ts'
 import { registerWebSocketRoute } from './ws.ts'
 import type { KeyStore } from './keys.ts'
 import type { RouterOptions } from './options.ts'
 import type { TaskClient } from '../../client/types.ts'
+import type { ModelNames } from '../inference/model-names.ts'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 
 const log = logger('cortensor:router')
@@ -30,6 +33,8 @@ const log = logger('cortensor:router')
 export interface RouterInit {
   client: TaskClient
   keys: KeyStore
+  /** human names of model ids; default none */
+  names?: ModelNames
   options?: RouterOptions
 }
 
@@ -61,7 +66,7 @@ export function errorReply (err: unknown, reply: FastifyReply): FastifyReply {
 /** Mount the router's routes on a fastify instance (before it listens). */
 export async function routerPlugin (app: FastifyInstance, init: RouterInit & { registry?: Registry }): Promise<void> {
   const options = resolveRouterOptions(init.options)
-  const ctx = new RouterContext(init.client, init.keys, options, init.registry ?? init.options?.registry)
+  const ctx = new RouterContext(init.client, init.keys, options, init.registry ?? init.options?.registry, init.names)
 
   app.setErrorHandler((err: FastifyError, _req: FastifyRequest, reply: FastifyReply) => errorReply(err, reply))
 
@@ -98,12 +103,16 @@ export async function routerPlugin (app: FastifyInstance, init: RouterInit & { r
   app.addHook('onClose', async () => {
     ctx.close()
     ctx.metrics.unregister()
+    await ctx.usage.flush()
   })
+  await ctx.usage.load()
 
   app.get('/', { config: { access: 'public' } }, async (_req, reply) => {
     return reply.type('text/html; charset=utf-8').header('content-security-policy', DASHBOARD_CSP).send(await dashboard())
   })
   registerOpenAiRoutes(app, ctx)
+  registerEmbeddingRoutes(app, ctx)
+  app.get('/api/v1/usage', async (req) => usageReport(ctx.usage, ctx.principal(req)))
   registerCortensorRoutes(app, ctx)
   registerWebSocketRoute(app, ctx)
 }

@@ -4,14 +4,17 @@
  * task (who is asking, which session, which model, submit, cancel on
  * disconnect).
  */
+import { ModelNames } from '../inference/model-names.ts'
 import { ApiError } from './errors.ts'
 import { RateLimiter, StreamSlots, rateLimited } from './limits.ts'
 import { RouterMetrics } from './metrics.ts'
 import { TaskUpdateHub } from './updates.ts'
+import { UsageLedger, estimatePromptTokens, settledSpendWei } from './usage.ts'
 import type { KeyStore } from './keys.ts'
 import type { ResolvedRouterOptions, RouterOptions } from './options.ts'
+import type { KeyLimits } from './usage.ts'
 import type { TaskRequest } from './validate.ts'
-import type { SessionInfo, TaskClient, TaskHandle } from '../../client/types.ts'
+import type { SessionInfo, TaskClient, TaskHandle, TaskInput, TaskResult } from '../../client/types.ts'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 
 /** Who a request is from, once authenticated. */
@@ -24,6 +27,8 @@ export interface Principal {
   sessionId: bigint
   rateLimitPerMinute: number
   maxStreams: number
+  /** the key's spend and token limits (usage.ts); none for keyless access */
+  limits?: KeyLimits
 }
 
 const SESSION_CACHE_MS = 30_000
@@ -44,6 +49,10 @@ export class RouterContext {
   readonly limiter = new RateLimiter()
   readonly slots: StreamSlots
   readonly hub: TaskUpdateHub
+  /** tokens and spend per API key, and their limits' holds */
+  readonly usage: UsageLedger
+  /** human names of model ids (`cortensor model add`) */
+  readonly names: ModelNames
   readonly startedAtMs = Date.now()
   /** tasks submitted (or being submitted) through this router that have not ended */
   tasksInFlight = 0
@@ -55,12 +64,14 @@ export class RouterContext {
   private readonly sessionInfo = new Map<string, { atMs: number, info?: SessionInfo }>()
   private readonly sessionReads = new Map<string, Promise<SessionInfo | undefined>>()
 
-  constructor (client: TaskClient, keys: KeyStore, options: ResolvedRouterOptions, registry: RouterOptions['registry']) {
+  constructor (client: TaskClient, keys: KeyStore, options: ResolvedRouterOptions, registry: RouterOptions['registry'], names: ModelNames = new ModelNames()) {
     this.client = client
     this.keys = keys
+    this.names = names
     this.options = options
     this.slots = new StreamSlots(options.maxStreams)
     this.hub = new TaskUpdateHub(client, options.sessionPollIntervalMs)
+    this.usage = UsageLedger.forKeys(keys)
     this.sessions.add(client.sessionId)
     this.metrics = new RouterMetrics(registry, client, () => this.sessions, () => this.slots.inFlight)
   }
@@ -88,7 +99,8 @@ export class RouterContext {
         keyId: record.id,
         sessionId: record.sessionId == null ? this.client.sessionId : BigInt(record.sessionId),
         rateLimitPerMinute: record.rateLimitPerMinute ?? this.options.rateLimitPerMinute,
-        maxStreams: record.maxStreams ?? this.options.maxStreamsPerKey
+        maxStreams: record.maxStreams ?? this.options.maxStreamsPerKey,
+        limits: { spendLimitWei: record.spendLimitWei, tokenLimit: record.tokenLimit }
       }
     }
     this.take(principal, reply)
@@ -176,6 +188,9 @@ export class RouterContext {
     if (requested == null) {
       return sessionModel ?? this.client.models()[0]?.id ?? 'unknown'
     }
+    // a name (`cortensor model add`) stands for its model id
+    await this.names.refresh()
+    requested = this.names.idOf(requested) ?? requested
     const served = this.client.models()
     const match = served.find(m => sameModel(m.id, requested))
     if (match == null) {
@@ -238,11 +253,17 @@ export class RouterContext {
         }
       },
       submit: async (principal, signal) => {
+        // refused for the key's limits: the request ends without a task, and `release` frees its slot
+        const quota = await this.holdQuota(principal, treq)
         submitted = true
         let handle: TaskHandle
         try {
-          handle = await this.client.submit(treq.messages != null ? { messages: treq.messages } : treq.prompt, { ...treq.params, sessionId: principal.sessionId, signal })
+          const input: TaskInput = treq.embed != null
+            ? { embed: treq.embed }
+            : treq.messages != null ? { messages: treq.messages, ...(treq.responseFormat != null ? { responseFormat: treq.responseFormat } : {}) } : treq.prompt
+          handle = await this.client.submit(input, { ...treq.params, sessionId: principal.sessionId, signal })
         } catch (err) {
+          quota?.release()
           ended()
           throw err
         }
@@ -252,13 +273,53 @@ export class RouterContext {
             started()
           }
         })
-        handle.result.then(() => { ended(); stopWatching() }, () => { ended(); stopWatching() })
+        handle.result.then((result) => {
+          ended()
+          stopWatching()
+          quota?.settled(result)
+        }, () => {
+          ended()
+          stopWatching()
+          quota?.failed()
+        })
         this.sessions.add(handle.sessionId)
         if (signal.aborted) {
           handle.cancel()
         }
         this.follow(handle)
         return handle
+      }
+    }
+  }
+
+  /**
+   * Hold the most a keyed request may cost against its key's limits (429
+   * insufficient_quota when it does not fit), and account for the task when
+   * it ends. Keyless requests are not accounted.
+   */
+  private async holdQuota (principal: Principal, treq: TaskRequest): Promise<{ release(): void, settled(r: TaskResult): void, failed(): void } | undefined> {
+    const keyId = principal.keyId
+    if (keyId == null) {
+      return undefined
+    }
+    const session = await this.session(principal.sessionId)
+    const price = BigInt(session?.pricePerTokenWei ?? 0)
+    // the hub holds max_tokens × price × redundancy per task (one token for an embedding task)
+    const paidTokens = treq.embed != null ? 1 : treq.maxTokens
+    const bound = {
+      wei: BigInt(paidTokens) * price * BigInt(session?.redundancy ?? 1),
+      tokens: estimatePromptTokens(treq.prompt) + (treq.embed != null ? 0 : treq.maxTokens)
+    }
+    const release = this.usage.admit(keyId, principal.limits ?? {}, bound)
+    return {
+      release,
+      settled: (r) => {
+        release()
+        this.usage.record(keyId, { promptTokens: r.promptTokens, completionTokens: r.completionTokens, spentWei: settledSpendWei(r, price) })
+      },
+      failed: () => {
+        release()
+        this.usage.record(keyId, 'failed')
       }
     }
   }

@@ -96,7 +96,7 @@ export function registerCortensorRoutes (app: FastifyInstance, ctx: RouterContex
     name: 'cortensor-mesh router',
     version: ROUTER_VERSION,
     default_session_id: ctx.client.sessionId.toString(),
-    models: ctx.client.models(),
+    models: namedModels(ctx),
     auth: ctx.options.requireKey ? 'bearer' : 'optional',
     limits: {
       rate_limit_per_minute: ctx.options.rateLimitPerMinute,
@@ -106,7 +106,7 @@ export function registerCortensorRoutes (app: FastifyInstance, ctx: RouterContex
       max_tokens: ctx.options.maxTokensLimit
     },
     endpoints: [
-      'POST /v1/chat/completions', 'POST /v1/completions', 'GET /v1/models',
+      'POST /v1/chat/completions', 'POST /v1/completions', 'GET /v1/models', 'POST /v1/embeddings', 'GET /api/v1/usage',
       'POST /api/v1/completions[/:sessionId]', 'GET /api/v1/sessions[/:id]', 'GET /api/v1/tasks/:sessionId[/:taskId]',
       'GET /api/v1/miners', 'GET /api/v1/status', 'GET /api/v1/info', 'GET /api/v1/ping', 'GET /ws', 'GET /metrics', 'GET /'
     ]
@@ -125,6 +125,11 @@ async function sessionInfo (ctx: RouterContext, id: bigint): Promise<unknown> {
     }
     throw api.status === 500 ? new ApiError(502, 'session_unavailable', `cannot read session ${id} now`) : api
   }
+}
+
+/** The served models with their names on this node (`cortensor model add`; null when unnamed). */
+function namedModels (ctx: RouterContext): Array<Record<string, unknown>> {
+  return ctx.client.models().map(m => ({ ...m, name: ctx.names.nameOf(m.id) ?? null }))
 }
 
 function status (ctx: RouterContext): Record<string, unknown> {
@@ -151,7 +156,7 @@ function status (ctx: RouterContext): Record<string, unknown> {
     time_ms: Date.now(),
     uptime_seconds: Math.round((Date.now() - ctx.startedAtMs) / 1000),
     node,
-    pool: { models: ctx.client.models(), miners: ctx.client.miners() },
+    pool: { models: namedModels(ctx), miners: ctx.client.miners() },
     streams: { in_flight: ctx.slots.inFlight },
     tasks: { by_state: byState, recent: all.slice(0, RECENT_TASKS).map(publicTask) }
   }

@@ -35,6 +35,10 @@ export interface ApiKeyRecord {
   rateLimitPerMinute?: number
   /** concurrent streams; default: the router's */
   maxStreams?: number
+  /** most this key may spend, in wei (decimal), over its life; none: no limit (usage.ts) */
+  spendLimitWei?: string
+  /** most tokens (prompt + completion) this key may use over its life; none: no limit */
+  tokenLimit?: number
 }
 
 export interface CreateKeyOptions {
@@ -42,6 +46,39 @@ export interface CreateKeyOptions {
   label?: string
   rateLimitPerMinute?: number
   maxStreams?: number
+  spendLimitWei?: bigint | string
+  tokenLimit?: number
+}
+
+/** A key's spend and token limits; null removes one. */
+export interface KeyLimitsUpdate {
+  spendLimitWei?: bigint | string | null
+  tokenLimit?: number | null
+}
+
+/** A limit that is not a non-negative integer. Bad input: the CLI exits with code 2. */
+export class InvalidKeyLimitError extends Error {
+  static name = 'InvalidKeyLimitError'
+  readonly exitCode = 2
+
+  constructor (field: string, value: unknown) {
+    super(`${field} must be a non-negative integer, got ${String(value)}`)
+    this.name = 'InvalidKeyLimitError'
+  }
+}
+
+function weiLimit (value: bigint | string): string {
+  if (typeof value === 'bigint' ? value < 0n : !/^\d{1,78}$/.test(value)) {
+    throw new InvalidKeyLimitError('spendLimitWei', value)
+  }
+  return BigInt(value).toString()
+}
+
+function tokenLimit (value: number): number {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new InvalidKeyLimitError('tokenLimit', value)
+  }
+  return value
 }
 
 /** The key file exists but cannot be used. Bad input: the CLI exits with code 2. */
@@ -131,14 +168,50 @@ export class KeyStore {
     if (opts.maxStreams != null) {
       record.maxStreams = opts.maxStreams
     }
+    if (opts.spendLimitWei != null) {
+      record.spendLimitWei = weiLimit(opts.spendLimitWei)
+    }
+    if (opts.tokenLimit != null) {
+      record.tokenLimit = tokenLimit(opts.tokenLimit)
+    }
     this.setRecords([...this.records, record])
     await this.save()
     return { key, record: { ...record } }
   }
 
+  /** Set or remove a key's spend and token limits (by id, unique id prefix or the key itself); a running router sees them within a second. */
+  async setLimits (idOrKey: string, limits: KeyLimitsUpdate): Promise<ApiKeyRecord> {
+    await this.load()
+    const record = this.find(idOrKey)
+    if (limits.spendLimitWei === null) {
+      delete record.spendLimitWei
+    } else if (limits.spendLimitWei !== undefined) {
+      record.spendLimitWei = weiLimit(limits.spendLimitWei)
+    }
+    if (limits.tokenLimit === null) {
+      delete record.tokenLimit
+    } else if (limits.tokenLimit !== undefined) {
+      record.tokenLimit = tokenLimit(limits.tokenLimit)
+    }
+    this.setRecords(this.records)
+    await this.save()
+    return { ...record }
+  }
+
   /** Revoke by id, unique id prefix (≥ 4 characters) or the key itself. */
   async revoke (idOrKey: string): Promise<ApiKeyRecord> {
     await this.load()
+    const record = this.find(idOrKey)
+    if (record.revokedAtMs == null) {
+      record.revokedAtMs = Date.now()
+      this.setRecords(this.records)
+      await this.save()
+    }
+    return { ...record }
+  }
+
+  /** The record named by id, unique id prefix (≥ 4 characters) or the key itself. */
+  private find (idOrKey: string): ApiKeyRecord {
     const wanted = idOrKey.trim()
     let matches: ApiKeyRecord[]
     if (KEY_RE.test(wanted)) {
@@ -155,13 +228,7 @@ export class KeyStore {
     if (matches.length > 1) {
       throw new UnknownKeyError(`${matches.length} keys start with ${wanted}; give more digits`)
     }
-    const record = matches[0]
-    if (record.revokedAtMs == null) {
-      record.revokedAtMs = Date.now()
-      this.setRecords(this.records)
-      await this.save()
-    }
-    return { ...record }
+    return matches[0]
   }
 
   /** The live (not revoked) record of a key, or undefined. */
@@ -289,6 +356,12 @@ function parseKeyFile (path: string, text: string): ApiKeyRecord[] {
     }
     if (k.label != null && typeof k.label !== 'string') {
       bad('label')
+    }
+    if (k.spendLimitWei != null && (typeof k.spendLimitWei !== 'string' || !/^\d{1,78}$/.test(k.spendLimitWei))) {
+      bad('spendLimitWei')
+    }
+    if (k.tokenLimit != null && !(Number.isSafeInteger(k.tokenLimit) && k.tokenLimit >= 0)) {
+      bad('tokenLimit')
     }
     const record: ApiKeyRecord = { ...k, id: k.hash.slice(0, 12) }
     return record

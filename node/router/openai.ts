@@ -14,6 +14,7 @@
 import { abortOnDisconnect } from './context.ts'
 import { ApiError, toApiError } from './errors.ts'
 import { CallerGoneError, SseWriter, relayTokens, tokenCount, waitForResult } from './stream.ts'
+import { estimatePromptTokens } from './usage.ts'
 import { parseChatRequest, parseCompletionRequest } from './validate.ts'
 import type { Admission, Principal, RouterContext } from './context.ts'
 import type { TaskRequest } from './validate.ts'
@@ -42,10 +43,7 @@ export function finishReason (r: TaskResult['finishReason']): 'stop' | 'length' 
   return r === 'length' ? 'length' : 'stop'
 }
 
-/** Prompt tokens when no miner has reported the real count (a stream that broke off): UTF-8 bytes / 4, OpenAI's rule of thumb. */
-export function estimatePromptTokens (prompt: string): number {
-  return Math.max(1, Math.ceil(Buffer.byteLength(prompt) / 4))
-}
+export { estimatePromptTokens } from './usage.ts'
 
 export function taskHeaders (handle: TaskHandle): Record<string, string> {
   return { 'x-cortensor-task-id': handle.taskId.toString(), 'x-cortensor-session-id': handle.sessionId.toString() }
@@ -54,17 +52,22 @@ export function taskHeaders (handle: TaskHandle): Record<string, string> {
 export function registerOpenAiRoutes (app: FastifyInstance, ctx: RouterContext): void {
   const bodyLimit = ctx.options.bodyLimitBytes
 
-  app.get('/v1/models', async () => ({
-    object: 'list',
-    data: ctx.client.models().map(m => modelObject(m.id, m.miners, m.contextTokens))
-  }))
+  app.get('/v1/models', async () => {
+    await ctx.names.refresh()
+    return {
+      object: 'list',
+      data: ctx.client.models().map(m => modelObject(m.id, m.miners, m.contextTokens, ctx.names.nameOf(m.id)))
+    }
+  })
 
   app.get<{ Params: { model: string } }>('/v1/models/:model', async (req) => {
-    const m = ctx.client.models().find(x => x.id === req.params.model)
+    await ctx.names.refresh()
+    const id = ctx.names.idOf(req.params.model) ?? req.params.model
+    const m = ctx.client.models().find(x => x.id === id)
     if (m == null) {
       throw new ApiError(404, 'model_not_found', `the model "${req.params.model}" is not served by any miner`, { param: 'model' })
     }
-    return modelObject(m.id, m.miners, m.contextTokens)
+    return modelObject(m.id, m.miners, m.contextTokens, ctx.names.nameOf(m.id))
   })
 
   app.post('/v1/chat/completions', { bodyLimit }, async (req, reply) => {
@@ -76,8 +79,8 @@ export function registerOpenAiRoutes (app: FastifyInstance, ctx: RouterContext):
   })
 }
 
-function modelObject (id: string, miners: number, contextTokens?: number): Record<string, unknown> {
-  return { id, object: 'model', created: 0, owned_by: 'cortensor', cortensor: { miners, context_tokens: contextTokens ?? null } }
+function modelObject (id: string, miners: number, contextTokens?: number, name?: string): Record<string, unknown> {
+  return { id, object: 'model', created: 0, owned_by: 'cortensor', cortensor: { name: name ?? null, miners, context_tokens: contextTokens ?? null } }
 }
 
 async function completion (ctx: RouterContext, req: FastifyRequest, reply: FastifyReply, kind: Kind, treq: TaskRequest): Promise<unknown> {

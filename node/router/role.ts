@@ -4,6 +4,7 @@
  */
 import { ConfigError } from '../config.ts'
 import { DEFAULT_HTTP_HOST, ROUTER_HTTP_PORT } from '../constants.ts'
+import { ModelNames, modelNamesPath } from '../inference/model-names.ts'
 import { createRouter, routerPlugin } from './app.ts'
 import { KeyStore } from './keys.ts'
 import type { RouterOptions } from './options.ts'
@@ -27,6 +28,8 @@ export interface RouterRoleOptions extends RouterOptions {
   port?: number
   /** default: `<data-dir>/router/keys.json` of the node */
   keys?: KeyStore
+  /** human names of model ids; default: `<data-dir>/models.json` of the node */
+  names?: ModelNames
 }
 
 export interface RouterRole {
@@ -38,17 +41,19 @@ export interface RouterRole {
 }
 
 export async function startRouterRole (node: RouterNode, client: TaskClient, options: RouterRoleOptions = {}): Promise<RouterRole> {
-  const { app, host, port, keys: givenKeys, ...routerOptions } = options
+  const { app, host, port, keys: givenKeys, names: givenNames, ...routerOptions } = options
   const keys = givenKeys ?? await KeyStore.open(node.config.dataDir)
+  // a broken names file is not a reason to refuse to route: the router runs without names
+  const names = givenNames ?? await ModelNames.open(node.config.dataDir).catch(() => new ModelNames({ path: modelNamesPath(node.config.dataDir) }))
   const opts: RouterOptions = { registry: node.registry, node, ...routerOptions }
 
   if (app != null) {
-    await app.register(routerPlugin, { client, keys, options: opts, registry: opts.registry })
+    await app.register(routerPlugin, { client, keys, names, options: opts, registry: opts.registry })
     // the owner of the server closes it (and with it the router's timers)
     return { keys, app, close: async () => {} }
   }
 
-  const own = createRouter({ client, keys, options: opts })
+  const own = createRouter({ client, keys, names, options: opts })
   const listenHost = host ?? DEFAULT_HTTP_HOST
   const listenPort = port ?? ROUTER_HTTP_PORT
   try {

@@ -33,7 +33,7 @@ const RULES: readonly Rule[] = [
   { param: 'tool_choice', dialects: ['chat'], neutral: noneOrAuto, reason: 'tool calling is not supported: only "none" or "auto" (no tools) is accepted' },
   { param: 'functions', dialects: ['chat'], neutral: emptyList, reason: 'function calling is not supported: miners generate plain text only' },
   { param: 'function_call', dialects: ['chat'], neutral: noneOrAuto, reason: 'function calling is not supported: only "none" or "auto" (no functions) is accepted' },
-  { param: 'response_format', dialects: ['chat'], neutral: v => isObject(v) && v.type === 'text', reason: 'only {"type": "text"} is supported: JSON mode and structured outputs are not' },
+  { param: 'response_format', dialects: ['chat'], neutral: v => isObject(v) && ['text', 'json_object', 'json_schema'].includes(v.type as string), reason: 'only {"type": "text"}, {"type": "json_object"} and {"type": "json_schema", "json_schema": {…}} are supported' },
   { param: 'logprobs', dialects: ['chat', 'text'], neutral: v => v === false || v === 0, reason: 'log-probabilities are not returned by this network' },
   { param: 'top_logprobs', dialects: ['chat'], neutral: v => v === 0, reason: 'log-probabilities are not returned by this network' },
   { param: 'logit_bias', dialects: ['chat', 'text'], neutral: v => isObject(v) && Object.keys(v).length === 0, reason: 'token biases are not supported: miners and the replay check sample from the model\'s own distribution' },

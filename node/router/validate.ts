@@ -3,16 +3,18 @@
  * fastify's validator coerces types by default (`max_tokens: true` would
  * become 1, `null` would become 0), and an OpenAI-style error must name the
  * offending `param`. `null` counts as absent, as in OpenAI's API. Fields that
- * would change what the caller gets but cannot be honoured (tools, JSON mode,
+ * would change what the caller gets but cannot be honoured (tools,
  * log-probabilities, …) are refused (unsupported.ts); fields that leave the
  * answer alone (penalties, `user`, `metadata`, …) are accepted and not used.
  */
-import { ApiError, invalidParam } from './errors.ts'
+import { checkResponseFormat, UnsupportedSchemaError } from '../../protocols/prompt/index.ts'
+import { ApiError, invalidParam, unsupportedParam } from './errors.ts'
 import { parseMessages, renderChat } from './prompt.ts'
 import { refuseUnsupported } from './unsupported.ts'
 import type { ResolvedRouterOptions } from './options.ts'
 import type { ChatMessage } from './prompt.ts'
 import type { SubmitParams } from '../../client/types.ts'
+import type { ResponseFormat } from '../../protocols/prompt/index.ts'
 
 export const MAX_STOP_SEQUENCES = 4
 export const MAX_REFERENCE_LENGTH = 256
@@ -23,6 +25,10 @@ export interface TaskRequest {
   prompt: string
   /** a chat's messages: the task carries them, and miners render them with the model's template */
   messages?: ChatMessage[]
+  /** a chat's response format (JSON, JSON matching a schema): the task carries it, miners generate under its grammar */
+  responseFormat?: ResponseFormat
+  /** an embedding task's texts (`/v1/embeddings`): miners compute their vectors instead of generating */
+  embed?: string[]
   /** as requested; undefined: the session's model */
   model?: string
   stream: boolean
@@ -226,7 +232,50 @@ export function parseChatRequest (body: unknown, o: ResolvedRouterOptions): Task
   if (user != null) {
     params.clientReference = user
   }
-  return { prompt, messages, model, ...streamFields(b), maxTokens, params }
+  const responseFormat = parseResponseFormat(b)
+  if (responseFormat != null && (params.temperature ?? 0) > 0) {
+    throw invalidParam('temperature', 'a response_format other than text is generated greedily on this network: give temperature 0 or leave it out', 'unsupported_value')
+  }
+  return { prompt, messages, ...(responseFormat != null ? { responseFormat } : {}), model, ...streamFields(b), maxTokens, params }
+}
+
+/**
+ * OpenAI's `response_format`: `text` (or absent) is free text; `json_object`
+ * and `json_schema` (`json_schema: { name, schema, strict?, description? }`)
+ * become the task's response format. A schema keyword the grammar cannot
+ * enforce is a 400 `unsupported_parameter` naming the keyword and where it is.
+ */
+export function parseResponseFormat (b: Body): ResponseFormat | undefined {
+  if (!present(b, 'response_format')) {
+    return undefined
+  }
+  const rf = b.response_format as Body
+  if (rf.type === 'text') {
+    return undefined
+  }
+  if (rf.type === 'json_object') {
+    return { type: 'json_object' }
+  }
+  const js = rf.json_schema
+  if (js == null || typeof js !== 'object' || Array.isArray(js)) {
+    throw invalidParam('response_format.json_schema', 'is required with type json_schema: an object with name and schema', 'missing_required_parameter')
+  }
+  const name = (js as Body).name
+  if (typeof name !== 'string' || !/^[a-zA-Z0-9_-]{1,64}$/.test(name)) {
+    throw invalidParam('response_format.json_schema.name', 'must be 1 to 64 letters, digits, underscores or dashes')
+  }
+  const schema = (js as Body).schema
+  if (schema == null || typeof schema !== 'object' || Array.isArray(schema)) {
+    throw invalidParam('response_format.json_schema.schema', 'must be a JSON schema object', schema == null ? 'missing_required_parameter' : 'invalid_type')
+  }
+  try {
+    return checkResponseFormat({ type: 'json_schema', schema: JSON.stringify(schema) })
+  } catch (err: any) {
+    if (err instanceof UnsupportedSchemaError) {
+      throw unsupportedParam('response_format.json_schema.schema', err.message)
+    }
+    throw invalidParam('response_format.json_schema.schema', String(err?.message ?? err))
+  }
 }
 
 /** `POST /v1/completions` */

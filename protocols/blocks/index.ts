@@ -53,6 +53,11 @@ export interface OutputDoc {
    * model's own template, or `plain` for the transcript); absent for a task with a plain prompt
    */
   chatTemplate?: string
+  /**
+   * an embedding task's output: one vector per input text, in order (then
+   * `tokens` is empty and `promptTokens` counts the texts' tokens)
+   */
+  embeddings?: number[][]
 }
 
 /** The bytes32 a commitment and the chain use for a CID: its sha256 multihash digest. */

@@ -13,6 +13,12 @@
  * with these functions.
  */
 
+import { checkResponseFormat } from './format.ts'
+import type { ResponseFormat } from './format.ts'
+
+export { checkResponseFormat, grammarSchema, parseSchema, InvalidResponseFormatError, UnsupportedSchemaError, MAX_SCHEMA_LENGTH } from './format.ts'
+export type { ResponseFormat } from './format.ts'
+
 /** Roles a chat message may have (OpenAI's). */
 export const CHAT_ROLES = ['system', 'developer', 'user', 'assistant', 'tool', 'function'] as const
 export type ChatRole = typeof CHAT_ROLES[number]
@@ -32,11 +38,78 @@ export interface ChatMessage {
   name?: string
 }
 
-/** A task's input: a prompt run as it is, or chat messages rendered with the model's template. */
-export type PromptInput = string | { messages: ChatMessage[] }
+/**
+ * A task's input: a prompt run as it is, or chat messages rendered with the
+ * model's template, optionally with the format the answer must have (JSON,
+ * or JSON matching a schema: format.ts).
+ */
+export type PromptInput = string | ChatInput
 
-/** The prompt document: exactly one of `prompt` or `messages`. */
-export type PromptDoc = { prompt: string } | { messages: ChatMessage[] }
+export interface ChatInput {
+  messages: ChatMessage[]
+  /** absent (never undefined) for free text */
+  responseFormat?: ResponseFormat
+}
+
+/** The prompt document: exactly one of `prompt` or `messages` (with its optional response format). */
+export type PromptDoc = { prompt: string } | ChatInput
+
+/**
+ * An embedding task's input: the texts whose embedding vectors the miners
+ * compute with the task's model (OpenAI's `/v1/embeddings`). Its document is
+ * `{ embed: [...] }`, committed on chain like a prompt document.
+ */
+export interface EmbedInput {
+  embed: string[]
+}
+
+/** What a task asks for: generation (a prompt or a chat) or embeddings. */
+export type TaskInput = PromptInput | EmbedInput
+
+/** Most texts one embedding task carries (OpenAI allows 2048 per request; a task's output document must stay small). */
+export const MAX_EMBED_INPUTS = 256
+
+export function isEmbedInput (input: unknown): input is EmbedInput {
+  return input != null && typeof input === 'object' && 'embed' in input
+}
+
+/** Check the texts of an embedding task: a non-empty list of non-empty strings. */
+export function checkEmbedInputs (value: unknown): string[] {
+  if (!Array.isArray(value) || value.length === 0) {
+    throw new InvalidPromptError('embed', 'must be a non-empty array of strings')
+  }
+  if (value.length > MAX_EMBED_INPUTS) {
+    throw new InvalidPromptError('embed', `at most ${MAX_EMBED_INPUTS} texts`)
+  }
+  value.forEach((t, i) => {
+    if (typeof t !== 'string' || t.length === 0) {
+      throw new InvalidPromptError(`embed[${i}]`, 'must be a non-empty string')
+    }
+  })
+  return [...value]
+}
+
+/** The document of any task input (what the SDK stores and the chain commits to). */
+export function taskDoc (input: TaskInput): PromptDoc | EmbedInput {
+  return isEmbedInput(input) ? { embed: checkEmbedInputs(input.embed) } : promptDoc(input)
+}
+
+/** The input a fetched task document asks for: an embedding task, or a prompt or chat (parsePromptDoc). */
+export function parseTaskDoc (doc: unknown): TaskInput {
+  if (doc != null && typeof doc === 'object' && !Array.isArray(doc) && (doc as Record<string, unknown>).embed !== undefined) {
+    const d = doc as Record<string, unknown>
+    if (Object.keys(d).length !== 1) {
+      throw new InvalidPromptError('prompt document', 'an embedding task has only `embed`')
+    }
+    return { embed: checkEmbedInputs(d.embed) }
+  }
+  return parsePromptDoc(doc)
+}
+
+/** The text of any task input as people see it (listings): the prompt, the chat's transcript, or the texts to embed one per line. */
+export function taskText (input: TaskInput): string {
+  return isEmbedInput(input) ? input.embed.join('\n') : promptText(input)
+}
 
 /** A prompt document (or one of its messages) does not have the shape a task needs. */
 export class InvalidPromptError extends Error {
@@ -85,7 +158,20 @@ export function checkMessages (value: unknown): ChatMessage[] {
 
 /** The document that stores `input` (what the SDK puts in Helia and announces). */
 export function promptDoc (input: PromptInput): PromptDoc {
-  return typeof input === 'string' ? { prompt: input } : { messages: checkMessages(input.messages) }
+  return typeof input === 'string' ? { prompt: input } : chatInput(input.messages, input.responseFormat)
+}
+
+/** Checked chat input; a response format of the wrong shape is an InvalidPromptError naming it. */
+function chatInput (messages: unknown, format: unknown): ChatInput {
+  const checked = checkMessages(messages)
+  if (format === undefined || format === null) {
+    return { messages: checked }
+  }
+  try {
+    return { messages: checked, responseFormat: checkResponseFormat(format) }
+  } catch (err: any) {
+    throw new InvalidPromptError('responseFormat', String(err.message))
+  }
 }
 
 /** The input a fetched prompt document asks for; InvalidPromptError when it is neither shape. */
@@ -94,14 +180,20 @@ export function parsePromptDoc (doc: unknown): PromptInput {
     throw new InvalidPromptError('prompt document', 'must be an object')
   }
   const d = doc as Record<string, unknown>
+  if (d.embed !== undefined) {
+    throw new InvalidPromptError('prompt document', 'is an embedding task, not a prompt')
+  }
   if (d.prompt !== undefined && d.messages !== undefined) {
     throw new InvalidPromptError('prompt document', 'has both prompt and messages')
+  }
+  if (d.responseFormat !== undefined && d.messages === undefined) {
+    throw new InvalidPromptError('prompt document', 'a response format needs chat messages')
   }
   if (typeof d.prompt === 'string') {
     return d.prompt
   }
   if (d.messages !== undefined) {
-    return { messages: checkMessages(d.messages) }
+    return chatInput(d.messages, d.responseFormat)
   }
   throw new InvalidPromptError('prompt document', 'has neither a prompt string nor messages')
 }

@@ -17,6 +17,8 @@ import type { PromptInput } from '../../protocols/prompt/index.ts'
 import type { FastifyInstance } from 'fastify'
 
 export const MODEL_ID = 'tiny-test-model'
+/** what the scripted session charges per token (wei) */
+export const PRICE_PER_TOKEN_WEI = 1000n
 export const MINERS = ['0x1111111111111111111111111111111111111111', '0x2222222222222222222222222222222222222222', '0x3333333333333333333333333333333333333333']
 
 export interface Script {
@@ -348,6 +350,7 @@ export class ScriptedTaskClient implements TaskClient {
       owner: '0x4444444444444444444444444444444444444444',
       modelId: MODEL_ID,
       redundancy: 3,
+      pricePerTokenWei: PRICE_PER_TOKEN_WEI.toString(),
       depositWei: '1000000000000000000',
       reservedWei: '0',
       spentWei: '0',

@@ -43,9 +43,9 @@ describe('router on a whole local network (chain, miners, oracles, the client SD
     expect(reason).to.be.oneOf(['stop', 'length'])
 
     // fields this network cannot honour are refused, naming the field, before any task is submitted
-    const refused: any = await openai.chat.completions.create({ model: ln.net.modelId, messages, max_tokens: 12, response_format: { type: 'json_object' } }).then(() => null, (e: unknown) => e)
+    const refused: any = await openai.chat.completions.create({ model: ln.net.modelId, messages, max_tokens: 12, tools: [{ type: 'function', function: { name: 'f' } }] }).then(() => null, (e: unknown) => e)
     expect(refused).to.be.instanceOf(OpenAI.BadRequestError)
-    expect(refused).to.include({ status: 400, code: 'unsupported_parameter', param: 'response_format' })
+    expect(refused).to.include({ status: 400, code: 'unsupported_parameter', param: 'tools' })
 
     // fields that leave the answer alone (and neutral values of the refused ones) are accepted
     const settled = await openai.chat.completions.create({

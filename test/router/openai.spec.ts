@@ -113,8 +113,7 @@ describe('router: OpenAI-compatible API with the official openai client', functi
       ['tool_choice', { tool_choice: { type: 'function', function: { name: 'f' } } }],
       ['functions', { functions: [{ name: 'f', parameters: {} }] }],
       ['function_call', { function_call: { name: 'f' } }],
-      ['response_format', { response_format: { type: 'json_object' } }],
-      ['response_format', { response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object' } } } }],
+      ['response_format', { response_format: { type: 'grammar', grammar: 'root ::= "a"' } }],
       ['logprobs', { logprobs: true }],
       ['top_logprobs', { top_logprobs: 3 }],
       ['logit_bias', { logit_bias: { 50256: -100 } }],
@@ -149,6 +148,38 @@ describe('router: OpenAI-compatible API with the official openai client', functi
     expect(n).to.include({ code: 'unsupported_value', param: 'n' })
     const bestOf: any = await openai.completions.create({ model: MODEL_ID, prompt: 'x', best_of: 3 }).then(() => null, (e: unknown) => e)
     expect(bestOf).to.include({ code: 'unsupported_value', param: 'best_of' })
+    expect(r.client.submits.length, 'a refused request submits no task').to.equal(submits)
+  })
+
+  it('carries a JSON-mode or JSON-schema response format in the task, and refuses a schema keyword the grammar cannot enforce, naming it', async function () {
+    const messages = [{ role: 'user' as const, content: 'Say hello' }]
+    await openai.chat.completions.create({ model: MODEL_ID, messages, response_format: { type: 'json_object' } })
+    expect(r.client.submits.at(-1)?.input).to.deep.equal({ messages, responseFormat: { type: 'json_object' } })
+    const schema = { type: 'object', properties: { name: { type: 'string', maxLength: 20 }, tags: { type: 'array', items: { enum: ['a', 'b'] } } }, required: ['name', 'tags'], additionalProperties: false }
+    await openai.chat.completions.create({ model: MODEL_ID, messages, response_format: { type: 'json_schema', json_schema: { name: 'person', schema, strict: true } } })
+    // the schema travels as JSON text inside the prompt document (the CID the chain commits to)
+    expect(r.client.submits.at(-1)?.input).to.deep.equal({ messages, responseFormat: { type: 'json_schema', schema: JSON.stringify(schema) } })
+
+    const submits = r.client.submits.length
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ type: 'object', properties: { name: { type: 'string', pattern: '^[a-z]+$' } } }, '"pattern" at #/properties/name'],
+      [{ type: 'object', properties: { n: { type: 'number', minimum: 0 } } }, '"minimum" at #/properties/n'],
+      [{ allOf: [{ type: 'string' }] }, '"allOf" at #'],
+      [{ type: 'string', format: 'email' }, '"format" at #'],
+      [{ properties: { a: { type: 'string' } } }, '"properties" at # is not supported (needs "type": "object")'],
+      [{ type: 'object', properties: { a: {} } }, '"{}" at #/properties/a']
+    ]
+    for (const [bad, naming] of cases) {
+      const err: any = await openai.chat.completions.create({ model: MODEL_ID, messages, response_format: { type: 'json_schema', json_schema: { name: 'x', schema: bad } } }).then(() => null, (e: unknown) => e)
+      expect(err, JSON.stringify(bad)).to.be.instanceOf(OpenAI.BadRequestError)
+      expect(err).to.include({ status: 400, code: 'unsupported_parameter', param: 'response_format.json_schema.schema' })
+      expect(err.message).to.include(`JSON schema keyword ${naming}`)
+    }
+    const noSchema: any = await openai.chat.completions.create({ model: MODEL_ID, messages, response_format: { type: 'json_schema' } } as any).then(() => null, (e: unknown) => e)
+    expect(noSchema).to.include({ status: 400, code: 'missing_required_parameter', param: 'response_format.json_schema' })
+    // JSON output is greedy: a sampled request is refused, naming temperature
+    const sampled: any = await openai.chat.completions.create({ model: MODEL_ID, messages, temperature: 0.7, response_format: { type: 'json_object' } }).then(() => null, (e: unknown) => e)
+    expect(sampled).to.include({ status: 400, code: 'unsupported_value', param: 'temperature' })
     expect(r.client.submits.length, 'a refused request submits no task').to.equal(submits)
   })
 

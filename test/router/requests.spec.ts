@@ -71,7 +71,8 @@ describe('router on a whole local network: requests are served, or refused at on
   it('the pool advertises the model\'s context, and /v1/models shows it', async function () {
     expect(ln.net.client.models()).to.deep.equal([{ id: modelId(), miners: 3, contextTokens: TINY_CONTEXT_TOKENS }])
     const models = await (await fetch(`${base}/v1/models`, { headers: { authorization: `Bearer ${key}` } })).json()
-    expect(models.data[0].cortensor).to.deep.equal({ miners: 3, context_tokens: TINY_CONTEXT_TOKENS })
+    // no name: this node's data directory names no model (`cortensor model add`)
+    expect(models.data[0].cortensor).to.deep.equal({ name: null, miners: 3, context_tokens: TINY_CONTEXT_TOKENS })
   })
 
   it('a sampled chat (temperature 1, no seed) through the official openai client streams, settles, and passes replay', async function () {
