@@ -18,6 +18,7 @@ import { startNetwork } from '../../node/network.ts'
 import { runCli, spawnCli } from '../fixtures/cli.ts'
 import { waitFor } from '../fixtures/nodes.ts'
 import { modelDir } from '../inference/fixtures.ts'
+import { reportIfFailed, sayLine } from '../lifecycle/fixtures.ts'
 import type { LocalNetwork } from '../../node/network.ts'
 import type { ModelDir } from '../inference/fixtures.ts'
 import type { ChildProcess } from 'node:child_process'
@@ -80,7 +81,7 @@ describe('node start with roles and task submit, as processes on a local network
   before(async function () {
     models = await modelDir()
     modelPath = await models.model('tiny', 1)
-    net = await startNetwork({ miners: 1, oracles: 1, modelPath, redundancy: 1 })
+    net = await startNetwork({ miners: 1, oracles: 1, modelPath, redundancy: 1, say: sayLine })
     dir = await mkdtemp(join(tmpdir(), 'cortensor-roles-'))
     deployment = join(dir, 'deployment.json')
     const chainId = await (net.owner as any).getChainId()
@@ -96,6 +97,16 @@ describe('node start with roles and task submit, as processes on a local network
       const { address } = JSON.parse(id.stdout)
       const hash = await (net.owner as any).sendTransaction({ to: address, value: parseEther('10') })
       await (net.owner as any).waitForTransactionReceipt({ hash, pollingInterval: 50 })
+    }
+  })
+
+  // a failing test prints what the in-process network and each node process said
+  afterEach(function () {
+    reportIfFailed(this)
+    if (this.currentTest?.state === 'failed') {
+      for (const r of running) {
+        process.stdout.write(`--- ${r.child.spawnargs.slice(2, 6).join(' ')} (stderr, last lines)\n${r.stderr().split('\n').slice(-60).join('\n')}\n`)
+      }
     }
   })
 

@@ -90,6 +90,12 @@ describe('router on a whole local network: requests are served, or refused at on
     // the three miners sampled with the seed derived from the chain's: the same output, all accepted
     expect(extra.miners.map((m: { outcome: string }) => m.outcome)).to.deep.equal(['accepted', 'accepted', 'accepted'])
     expect(settled.choices[0].message.content).to.be.a('string').and.not.equal('')
+    // every task is audited here (sample rate 1): each oracle replays the sampled output against the task's sampler, after settlement
+    const taskId = BigInt(extra.task_id)
+    await waitFor(() => ln.net.oracles.every(o => o.role.auditOf(taskId)?.failed != null), 30_000)
+    for (const o of ln.net.oracles) {
+      expect(o.role.auditOf(taskId)?.failed).to.deep.equal([])
+    }
     expect(ln.net.oracles.reduce((n, o) => n + o.role.stats.replays, 0)).to.be.greaterThan(replaysBefore)
   })
 
