@@ -53,6 +53,8 @@ export interface MinerTask {
   record: MinerRecord
   buffer?: TokenBuffer
   abort?: AbortController
+  /** acks, declines and precommits that came before the assignment: applied once it is */
+  overtaken?: Array<() => void>
   chain: Promise<void>
   finishedAtMs?: number
   /** an assignment of the task has been handled (whether or not it named this miner) */

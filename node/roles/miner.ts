@@ -115,6 +115,8 @@ export interface MinerRoleInit {
 }
 
 const TICK_MS = 100
+/** acks, declines and precommits kept per task while its assignment has not arrived */
+const MAX_OVERTAKING_EVENTS = 64
 /** with no task held nothing has a deadline but the reservation's end: the clock slows down */
 const IDLE_TICK_MS = 1000
 
@@ -224,10 +226,11 @@ export class MinerRole {
           this.adoptAnnouncement(m)
           this.tasks.onEvent(m.taskId, async (t) => { await this.onAssignment(t, m) })
         },
-        ack: (m) => { this.tasks.onEvent(m.taskId, async (t) => { this.tasks.apply(t, ackEvent(m)) }) },
+        // acks, declines and precommits come on other topics than the assignment and may overtake it
+        ack: (m) => { this.tasks.onEvent(m.taskId, async (t) => { this.afterAssignment(t, () => { this.tasks.apply(t, ackEvent(m)) }) }) },
         // a majority of declines ends the task here too (declines concern the task, not the miner)
-        decline: (m) => { this.tasks.onEvent(m.taskId, async (t) => { this.tasks.apply(t, declineEvent(m)) }) },
-        precommit: (m) => { this.tasks.onEvent(m.taskId, async (t) => { this.onPrecommit(t, m) }) },
+        decline: (m) => { this.tasks.onEvent(m.taskId, async (t) => { this.afterAssignment(t, () => { this.tasks.apply(t, declineEvent(m)) }) }) },
+        precommit: (m) => { this.tasks.onEvent(m.taskId, async (t) => { this.afterAssignment(t, () => { this.onPrecommit(t, m) }) }) },
         reveal: (m) => { this.tasks.onEvent(m.taskId, async () => { this.onReveal(m) }) },
         verdict: (m) => { this.onVerdict(m) },
         heartbeat: (m, meta) => {
@@ -442,6 +445,15 @@ export class MinerRole {
     }
     const before = task.record.state
     this.tasks.apply(task, assignedEvent(m))
+    if (task.record.state.phase !== 'queued') {
+      // what overtook the assignment counts now (a faster miner's precommit, say: missing it, this miner
+      // would never see every precommit in and would not reveal)
+      const waiting = task.overtaken ?? []
+      task.overtaken = undefined
+      for (const fn of waiting) {
+        fn()
+      }
+    }
     if (task.record.state === before && m.round > 0 && attempt < 5) {
       // a replacement can arrive just before this node's own clock times the replaced miner out
       setTimeout(() => { this.tasks.enqueue(task, async () => { await this.onAssignment(task, m, attempt + 1) }) }, 500)
@@ -671,6 +683,15 @@ export class MinerRole {
   }
 
   // ------------------------------------------------------------ others' messages
+
+  /** Run `fn` now, or once the assignment is applied if the event overtook it. */
+  private afterAssignment (task: MinerTask, fn: () => void): void {
+    if (task.record.state.phase !== 'queued') {
+      fn()
+    } else if ((task.overtaken ??= []).length < MAX_OVERTAKING_EVENTS) {
+      task.overtaken.push(fn)
+    }
+  }
 
   private onPrecommit (task: MinerTask, m: Precommit): void {
     this.tasks.apply(task, precommitEvent(m))
