@@ -31,7 +31,12 @@ export function throttleEngine<E extends InferenceEngine> (engine: E, tokensPerS
         if (next.done === true) {
           return next.value
         }
-        await sleep(last + gapMs - performance.now(), signal)
+        // a timer may fire a fraction of a millisecond early (the event loop's clock is coarser than
+        // performance.now()): sleep again until the gap has really passed, so the throttle is a true bound
+        const due = last + gapMs
+        while (performance.now() < due && signal?.aborted !== true) {
+          await sleep(Math.max(1, Math.ceil(due - performance.now())), signal)
+        }
         last = performance.now()
         // aborted while waiting: the engine's next step fails the way an abort of the engine does
         if (signal?.aborted === true) {
