@@ -7,7 +7,8 @@
 import { expect } from 'aegir/chai'
 import { parseEther } from 'viem'
 import { createSession, getSession } from '../../contracts/index.ts'
-import { FAST_MIN_TOKENS_PER_SEC } from '../../protocols/selection/index.ts'
+import { drawRecords } from '../../node/roles/draws.ts'
+import { FAST_MIN_TOKENS_PER_SEC, routedDraw, slaFor } from '../../protocols/selection/index.ts'
 import { waitFor } from '../fixtures/nodes.ts'
 import { reportIfFailed, startLifecycleNet } from './fixtures.ts'
 import type { LifecycleNet } from './fixtures.ts'
@@ -111,7 +112,9 @@ describe('routing: measured capability, SLA, load', function () {
       expect(oracle.pool.delivery.tokensPerSec(m, 1n << 60n) ?? Infinity).to.be.greaterThan(FAST_MIN_TOKENS_PER_SEC)
     }
     // every oracle holds the same measurements: the leader's, from its verdicts
-    expect(ln.net.oracles[1].role.pool.delivery.tokensPerSec(liar, 1n << 60n)).to.equal(measured)
+    // (the other oracle applies the verdict when its gossip arrives)
+    const other = await waitFor('the other oracle\'s measurement of the liar', () => ln.net.oracles[1].role.pool.delivery.tokensPerSec(liar, 1n << 60n), 10_000, 20)
+    expect(other).to.equal(measured)
     for (let i = 0; i < 3; i++) {
       const r = await run(session, `fast session after the demotion ${i}`)
       expect(minersOf(r)).to.deep.equal(fast)
@@ -128,9 +131,8 @@ describe('routing: measured capability, SLA, load', function () {
     expect(r.miners.every(m => m.outcome === 'accepted')).to.equal(true)
   })
 
-  it('a busy miner (every sequence in use) is skipped while others can take the task', async function () {
+  it('a busy miner (every sequence in use) is skipped while others can take the task, and drawn when it is needed', async function () {
     await allFree()
-    const session = await openSession(1, 3)
     const oracles = ln.net.oracles.map(o => o.role)
     const slowBusy = (): boolean => oracles.every(o => o.pool.get(slow)?.heartbeat.loadPermille === 1000)
     // the slow miner has one sequence: a long task on it keeps it busy for seconds. Draws are weighted by
@@ -142,12 +144,26 @@ describe('routing: measured capability, SLA, load', function () {
       return miners.length > 0 ? miners : undefined
     }, 60_000, 20)
     expect(slots, 'the long task drawn onto the slow miner').to.include(slow)
-    const long = handle.result
     await waitFor('the slow miner busy in every oracle\'s pool', slowBusy, 30_000, 20)
-    const r = await run(session, 'a task while the slow miner is busy', 16)
-    // three places, four miners: the busy one is left out
-    expect(minersOf(r)).to.deep.equal([...fast, liar].sort())
-    await long
+    // every miner now serves this session (the liar works on the long task too, so no other session could
+    // draw three): each oracle's draw for the session, from the load its heartbeats report, is the one a
+    // task of the session would get
+    for (const oracle of oracles) {
+      const records = drawRecords(oracle.pool, { queued: { sessionId: everyone }, record: {} } as any)
+      for (let i = 0; i < 16; i++) {
+        const req = { model: ln.net.modelId, sla: slaFor(1), seed: new Uint8Array(32).fill(i), count: 3 }
+        const three = routedDraw(records, req)
+        // three places, three miners not busy: the busy one is left out
+        expect(three.miners.slice().sort()).to.deep.equal([...fast, liar].sort())
+        expect(three.busyAllowed).to.equal(false)
+        // four places: the busy miner is drawn, since the task cannot be served otherwise
+        const four = routedDraw(records, { ...req, count: 4 })
+        expect(four.miners).to.include(slow)
+        expect(four.busyAllowed).to.equal(true)
+      }
+    }
+    const long = await handle.result
+    expect(long.miners.every(m => m.outcome === 'accepted')).to.equal(true)
   })
 
   it('an SLA nobody meets (GPU only) is refused at once with NoEligibleMinerError naming the gpu filter; nothing is submitted', async function () {
