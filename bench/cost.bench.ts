@@ -33,7 +33,7 @@ import { ANVIL_KEYS, DEFAULT_HEARTBEAT_TIMEOUT_S, addOracle, createSession, depl
 import { cachedModel } from '../node/devnet-model.ts'
 import { createInferenceEngine } from '../node/inference/index.ts'
 import { LOCAL_HUB_CONFIG, localSession } from '../node/network.ts'
-import { createChainContext } from '../node/roles/chain.ts'
+import { createChainContext } from '../node/roles/shared/chain.ts'
 import { runCli } from '../test/fixtures/cli.ts'
 import { startMinerProcess } from '../test/fixtures/miner-process.ts'
 import { measureOperations } from './cost-ops.ts'

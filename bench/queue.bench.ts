@@ -25,15 +25,15 @@ import {
   ANVIL_KEYS, ROLE_MINER, VERDICT_HONEST, addOracle, assignTasks, createSession, deployHub, heartbeat, registerNode, settleBatch, signPrecommit, startAnvil, submitTask
 } from '../contracts/index.ts'
 import { LOCAL_HUB_CONFIG, localSession, startNetwork } from '../node/network.ts'
-import { createChainContext } from '../node/roles/chain.ts'
-import { Gatherer } from '../node/roles/gatherer.ts'
+import { Gatherer } from '../node/roles/oracle/gatherer.ts'
+import { createChainContext } from '../node/roles/shared/chain.ts'
 import { startMinersProcess } from './miners-process.ts'
 import { percentile, printFigures } from './report.ts'
 import { ZERO_COST_MODEL_ID, ZeroCostEngine } from './zero-engine.ts'
 import type { MinersProcess } from './miners-process.ts'
 import type { BenchFigure } from './report.ts'
 import type { TaskVerdicts } from '../contracts/index.ts'
-import type { ChainContext } from '../node/roles/chain.ts'
+import type { ChainContext } from '../node/roles/shared/chain.ts'
 import type { Address, Hex } from 'viem'
 
 const MINERS = 20
@@ -56,7 +56,7 @@ const TASK_TIMEOUT_MS = 60_000
 const MAX_TOKENS = 16
 /** the oracle's default settlement batching window */
 const SETTLE_BATCH_MS = 250
-/** the oracle's cap on tasks in one assignTasks or settleBatch transaction (node/roles/oracle.ts) */
+/** the oracle's cap on tasks in one assignTasks or settleBatch transaction (node/roles/oracle/index.ts) */
 const ORACLE_MAX_BATCH = 50
 /**
  * Miners' heartbeat interval. Every gossip message costs each of the 25 nodes
@@ -131,7 +131,7 @@ type ChainMode = 'single' | 'batched'
  * commit; the leader's assignments of the tasks that arrive together in one
  * transaction. The leader gathers its hub copies of assignments for a window
  * (250 ms), but a settlement that needs one writes what waits at once
- * (node/roles/assignment-writes.ts); with no inference here the settlement
+ * (node/roles/oracle/assignment-writes.ts); with no inference here the settlement
  * needs it at once, so the window never runs out.
  */
 async function chainBaseline (mode: ChainMode, total: number, concurrency: number): Promise<Run> {

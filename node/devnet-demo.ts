@@ -211,8 +211,8 @@ async function demoPrompt (net: LocalNetwork, opts: RunDevnetOptions, elapsed: (
 }
 
 async function startDevnetRouter (net: LocalNetwork, opts: RunDevnetOptions): Promise<{ url: string, key: string, close(): Promise<void> }> {
-  const { startRouterRole } = await import('./router/role.ts')
-  const { KeyStore } = await import('./router/keys.ts')
+  const { startRouterRole } = await import('./roles/router/role.ts')
+  const { KeyStore } = await import('./roles/router/keys.ts')
   const keys = KeyStore.memory()
   const { key } = await keys.create({ label: 'devnet' })
   const wanted = opts.routerPort ?? ROUTER_HTTP_PORT

@@ -21,6 +21,6 @@ export { KEY_FILE_NAME, KeyFileMalformedError, KeyFileUnreadableError, generateP
 export type { Identity } from './identity.ts'
 export { DEFAULT_DEVNET_ROLES, startDevnet } from './devnet.ts'
 export type { Devnet, DevnetInit } from './devnet.ts'
-export * from './router/index.ts'
+export * from './roles/router/index.ts'
 export { generateModel, inspectGguf, modelIdOf, PRESET_NAMES } from './inference/index.ts'
 export type { GgufSummary, PresetName } from './inference/index.ts'

@@ -30,7 +30,7 @@ const DIST = join(ROOT, 'dist')
 const require = createRequire(import.meta.url)
 
 /** Files the compiled modules read beside themselves at run time. */
-const RUNTIME_ASSETS = ['node/router/dashboard.html']
+const RUNTIME_ASSETS = ['node/roles/router/dashboard.html']
 
 const t0 = performance.now()
 // a clean tree: nothing stale from a renamed or deleted source reaches the package

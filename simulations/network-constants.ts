@@ -23,7 +23,7 @@ export const DEFAULT_REDUNDANCY = REDUNDANCY
 /** A prompt of a few paragraphs, sent inline in its announcement (≤ MAX_INLINE_PROMPT_BYTES). */
 export const DEFAULT_PROMPT_BYTES = 1024
 export const MAX_INLINE_PROMPT_BYTES = INLINE
-/** A miner's heartbeat period (node/roles/miner-advert.ts uses the protocol's). */
+/** A miner's heartbeat period (node/roles/miner/advert.ts uses the protocol's). */
 export const HEARTBEAT_INTERVAL_S = HEARTBEAT_INTERVAL_MS / 1000
 export const POOL_PROVIDE_INTERVAL_S = POOL_PROVIDE_INTERVAL_MS / 1000
 

@@ -10,9 +10,9 @@ function dataDirOptions (cmd: Command): Command {
     .option('--config <file>', 'node config file to take dataDir from')
 }
 
-async function openStore (opts: { dataDir?: string, config?: string }): Promise<import('../router/keys.ts').KeyStore> {
+async function openStore (opts: { dataDir?: string, config?: string }): Promise<import('../roles/router/keys.ts').KeyStore> {
   const { resolveConfig } = await import('../config.ts')
-  const { KeyStore } = await import('../router/keys.ts')
+  const { KeyStore } = await import('../roles/router/keys.ts')
   const config = await resolveConfig({ flags: { dataDir: opts.dataDir, config: opts.config } })
   return KeyStore.open(config.dataDir)
 }

@@ -14,15 +14,15 @@ import { getCode } from 'viem/actions'
 import { getNode, getOracles, getSession, readDeployment } from '../../contracts/index.ts'
 import { ConfigError } from '../config.ts'
 import { loadProgress } from '../load-progress.ts'
-import { createChainContext } from './chain.ts'
-import { startGossipRelay } from './relay.ts'
+import { startGossipRelay } from './bootstrap/relay.ts'
+import { createChainContext } from './shared/chain.ts'
 import type { TaskClient } from '../../client/types.ts'
 import type { NodeConfig } from '../config.ts'
 import type { Embedder, LlamaInferenceEngine } from '../inference/index.ts'
 import type { LoadProgressOutput } from '../load-progress.ts'
 import type { CortensorNode, NodeAttachment, NodeOptions } from '../node.ts'
-import type { ChainContext } from './chain.ts'
-import type { MinerFaults } from './miner.ts'
+import type { MinerFaults } from './miner/index.ts'
+import type { ChainContext } from './shared/chain.ts'
 import type { PageDefaults } from '../../client/browser/serve.ts'
 import type { FastifyInstance } from 'fastify'
 import type { Llama } from 'node-llama-cpp'
@@ -106,7 +106,7 @@ async function startRoles (node: CortensorNode, config: NodeConfig, http: Fastif
   }
 
   if (roles.includes('miner') && chain != null && engine != null) {
-    const { MinerRole } = await import('./miner.ts')
+    const { MinerRole } = await import('./miner/index.ts')
     const registered = await getNode(chain.wallet, { hub: chain.hub, node: chain.address })
     const unregistered = engines.filter(e => !registered.registered || (registered.roles & 1) === 0 || !registered.models.some(m => m.toLowerCase() === e.modelId.toLowerCase()))
     if (unregistered.length > 0) {
@@ -126,7 +126,7 @@ async function startRoles (node: CortensorNode, config: NodeConfig, http: Fastif
   }
 
   if (roles.includes('oracle') && chain != null && engine != null) {
-    const { OracleRole } = await import('./oracle.ts')
+    const { OracleRole } = await import('./oracle/index.ts')
     const oracles = await getOracles(chain.wallet, { hub: chain.hub })
     if (!oracles.some(o => o.toLowerCase() === chain?.address.toLowerCase())) {
       say(`warning: ${chain.address} is not in the hub's oracle set; the hub owner adds it with: cortensor chain add-oracle ${chain.address} --key <owner key> --rpc ${config.rpc}`)
@@ -143,7 +143,7 @@ async function startRoles (node: CortensorNode, config: NodeConfig, http: Fastif
   if (roles.includes('router') && chain != null) {
     const client = await openSessionClient(node, config, chain)
     stops.push(async () => { await client.close() })
-    const { startRouterRole } = await import('../router/role.ts')
+    const { startRouterRole } = await import('./router/role.ts')
     const router = await startRouterRole(node, client, { app: http })
     stops.push(async () => { await router.close() })
     routerUrl = (host) => `http://${host ?? `${config.httpHost}:${node.httpPort ?? router.port ?? ''}`}`

@@ -64,7 +64,7 @@ export class DeliveryBook {
     }
   }
 
-  /** Measurements whose task's settlement has not been seen (a draw waits for those, node/roles/draws.ts). */
+  /** Measurements whose task's settlement has not been seen (a draw waits for those, node/roles/oracle/draws.ts). */
   get unsettled (): number {
     let n = 0
     for (const list of this.samples.values()) {

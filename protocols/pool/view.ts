@@ -57,7 +57,7 @@ export function availableTo (h: Heartbeat, sessionId: bigint): boolean {
 
 /**
  * A miner's reservation for a session ends once the session has had no task
- * accepted or running on it for this long (node/roles/reservation.ts). 30 s:
+ * accepted or running on it for this long (node/roles/miner/reservation.ts). 30 s:
  * longer than the gap between a client's consecutive requests in a
  * conversation or a batch, short enough that another session waiting for
  * the pool is served soon after.
@@ -196,7 +196,7 @@ export class PoolView {
    * tasks settled before `beforeBlock` when given: the block of the drawn
    * task's submission) once measured, else the heartbeat's claim
    * (`claimed`: the claim always, for a snapshot measured speeds are put in
-   * later, node/roles/draws.ts).
+   * later, node/roles/oracle/draws.ts).
    */
   records (sessionId: bigint, nowMs = Date.now(), options: { beforeBlock?: bigint, claimed?: boolean } = {}): MinerRecord[] {
     return this.list().map(e => {

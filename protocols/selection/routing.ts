@@ -91,7 +91,7 @@ export function routedDrawHolds (records: readonly MinerRecord[], req: RoutedDra
  * distinct miners, as many as asked, each healthy, serving the model, not
  * reserved by another session and meeting the SLA (any miner of the model
  * when the policy falls back). For a draw made from a later pool than the
- * checker's (node/roles/assigner.ts).
+ * checker's (node/roles/oracle/assigner.ts).
  */
 export function routedDrawAllowed (records: readonly MinerRecord[], req: RoutedDraw, claimed: readonly string[]): boolean {
   const ids = claimed.map(m => m.toLowerCase())

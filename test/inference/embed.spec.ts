@@ -1,7 +1,7 @@
 import { expect } from 'aegir/chai'
 import { cosineSimilarity, createInferenceEngine, embeddingMismatch, EMBEDDING_REPLAY_MIN_COSINE, modelEmbedder } from '../../node/inference/index.ts'
 import { disposeSharedLlamas, getSharedLlama } from '../../node/inference/llama.ts'
-import { embeddingOutput, embeddingReplay } from '../../node/roles/embedding-task.ts'
+import { embeddingOutput, embeddingReplay } from '../../node/roles/shared/embedding-task.ts'
 import { Decline } from '../../protocols/messages/index.ts'
 import { modelDir, prompts } from './fixtures.ts'
 import type { ModelDir } from './fixtures.ts'

@@ -7,7 +7,7 @@
 import { expect } from 'aegir/chai'
 import { parseEther } from 'viem'
 import { createSession, getSession } from '../../contracts/index.ts'
-import { drawRecords } from '../../node/roles/draws.ts'
+import { drawRecords } from '../../node/roles/oracle/draws.ts'
 import { FAST_MIN_TOKENS_PER_SEC, routedDraw, slaFor } from '../../protocols/selection/index.ts'
 import { waitFor } from '../fixtures/nodes.ts'
 import { reportIfFailed, startLifecycleNet } from './fixtures.ts'

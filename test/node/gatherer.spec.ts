@@ -1,5 +1,5 @@
 import { expect } from 'aegir/chai'
-import { Gatherer } from '../../node/roles/gatherer.ts'
+import { Gatherer } from '../../node/roles/oracle/gatherer.ts'
 
 const sleep = async (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 

@@ -1,9 +1,9 @@
 import { expect } from 'aegir/chai'
-import { startGossipRelay } from '../../node/roles/relay.ts'
+import { startGossipRelay } from '../../node/roles/bootstrap/relay.ts'
 import { buildTopic } from '../../protocols/topics.ts'
 import { TEST_NETWORK, TestNet, tcpAddr, waitFor } from '../fixtures/nodes.ts'
 import type { CortensorNode } from '../../node/node.ts'
-import type { GossipRelay } from '../../node/roles/relay.ts'
+import type { GossipRelay } from '../../node/roles/bootstrap/relay.ts'
 
 const prefix = `/${TEST_NETWORK}`
 

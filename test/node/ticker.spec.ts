@@ -1,5 +1,5 @@
 import { expect } from 'aegir/chai'
-import { Ticker } from '../../node/roles/ticker.ts'
+import { Ticker } from '../../node/roles/shared/ticker.ts'
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 

@@ -126,7 +126,7 @@ describe('npm package', function () {
       'dist/protocols/messages/task.js', 'dist/protocols/messages/task.d.ts',
       'dist/contracts/generated/cortensorHub.js',
       // read or served at run time
-      'dist/node/router/dashboard.html', 'dist/browser/index.html', 'dist/browser/page.js', 'dist/browser/style.css',
+      'dist/node/roles/router/dashboard.html', 'dist/browser/index.html', 'dist/browser/page.js', 'dist/browser/style.css',
       ...exportTargets(manifest.exports)
     ]) {
       expect(files, f).to.include(f)

@@ -4,7 +4,7 @@ import * as dagJson from '@ipld/dag-json'
 import { expect } from 'aegir/chai'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { inlinePrompt } from '../../node/roles/records.ts'
+import { inlinePrompt } from '../../node/roles/shared/records.ts'
 import {
   Ack, Assignment, Heartbeat, MAX_GOSSIP_MESSAGE_BYTES, MAX_GPU_DEVICES_PER_HEARTBEAT, MAX_INLINE_PROMPT_BYTES, MAX_MINERS_PER_TASK, MAX_MODELS_PER_HEARTBEAT,
   MAX_STOP_SEQUENCES, MAX_TOKEN_IDS_PER_FRAME, MinerVerdict, Precommit, Reveal, StreamEnd, StreamFrame, StreamRequest,

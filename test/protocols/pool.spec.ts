@@ -4,7 +4,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'aegir/chai'
 import { bytesToHex } from 'viem'
-import { PoolView, availableTo, reservationOf } from '../../node/roles/pool.ts'
+import { PoolView, availableTo, reservationOf } from '../../node/roles/shared/pool.ts'
 import { Heartbeat, checkHeartbeat, decoders } from '../../protocols/messages/index.ts'
 import {
   POOL_KEY_VERSION, RAW_CODEC, SHA2_256_CODE, findPoolMiners, poolKey, poolKeyString, poolKeysFor, providePoolKeys

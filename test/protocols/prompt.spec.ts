@@ -7,7 +7,7 @@ import * as dagJson from '@ipld/dag-json'
 import { expect } from 'aegir/chai'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { inlinePrompt } from '../../node/roles/records.ts'
+import { inlinePrompt } from '../../node/roles/shared/records.ts'
 import { checkMessages, grammarSchema, MAX_CHAT_MESSAGES, MAX_EMBED_INPUTS, parsePromptDoc, parseSchema, parseTaskDoc, promptDoc, promptText, renderTranscript, taskDoc, taskText } from '../../protocols/prompt/index.ts'
 
 function thrown (fn: () => unknown): Error & { field?: string } {

@@ -6,13 +6,13 @@
  * every submit and cancel. Generation runs whether or not anyone reads the
  * tokens, like a real miner; the result settles after the last token.
  */
-import { createRouter } from '../../node/router/app.ts'
-import { KeyStore } from '../../node/router/keys.ts'
+import { createRouter } from '../../node/roles/router/app.ts'
+import { KeyStore } from '../../node/roles/router/keys.ts'
 import { promptText } from '../../protocols/prompt/index.ts'
 import type {
   MinerInfo, MinerOutcome, ModelInfo, SessionInfo, SubmitParams, TaskClient, TaskHandle, TaskRecord, TaskResult, TaskStatus, TaskUpdate, TokenEvent
 } from '../../client/types.ts'
-import type { RouterOptions } from '../../node/router/options.ts'
+import type { RouterOptions } from '../../node/roles/router/options.ts'
 import type { PromptInput } from '../../protocols/prompt/index.ts'
 import type { FastifyInstance } from 'fastify'
 

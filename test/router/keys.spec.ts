@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expect } from 'aegir/chai'
-import { KeyStore, KeyStoreFileError, UnknownKeyError, hashKey, keyFilePath } from '../../node/router/keys.ts'
+import { KeyStore, KeyStoreFileError, UnknownKeyError, hashKey, keyFilePath } from '../../node/roles/router/keys.ts'
 import { runCli } from '../fixtures/cli.ts'
 
 describe('router: API keys', function () {

@@ -1,9 +1,9 @@
 import { expect } from 'aegir/chai'
 import OpenAI from 'openai'
-import { KeyStore } from '../../node/router/keys.ts'
-import { startRouterRole } from '../../node/router/role.ts'
+import { KeyStore } from '../../node/roles/router/keys.ts'
+import { startRouterRole } from '../../node/roles/router/role.ts'
 import { startLifecycleNet } from '../lifecycle/fixtures.ts'
-import type { RouterRole } from '../../node/router/role.ts'
+import type { RouterRole } from '../../node/roles/router/role.ts'
 import type { LifecycleNet } from '../lifecycle/fixtures.ts'
 
 describe('router on a whole local network (chain, miners, oracles, the client SDK)', function () {

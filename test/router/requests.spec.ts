@@ -11,10 +11,10 @@
 import { connect } from 'node:net'
 import { expect } from 'aegir/chai'
 import OpenAI from 'openai'
-import { KeyStore } from '../../node/router/keys.ts'
-import { startRouterRole } from '../../node/router/role.ts'
+import { KeyStore } from '../../node/roles/router/keys.ts'
+import { startRouterRole } from '../../node/roles/router/role.ts'
 import { reportIfFailed, startLifecycleNet } from '../lifecycle/fixtures.ts'
-import type { RouterRole } from '../../node/router/role.ts'
+import type { RouterRole } from '../../node/roles/router/role.ts'
 import type { LifecycleNet } from '../lifecycle/fixtures.ts'
 
 /** the tiny preset's context (node/inference/gguf/presets.ts), below the engine's 2,048 default */

@@ -6,10 +6,10 @@ import Fastify from 'fastify'
 import OpenAI from 'openai'
 import { Registry } from 'prom-client'
 import { ConfigError } from '../../node/config.ts'
-import { KeyStore } from '../../node/router/keys.ts'
-import { startRouterRole } from '../../node/router/role.ts'
+import { KeyStore } from '../../node/roles/router/keys.ts'
+import { startRouterRole } from '../../node/roles/router/role.ts'
 import { MODEL_ID, ScriptedTaskClient } from './fixtures.ts'
-import type { RouterNode } from '../../node/router/role.ts'
+import type { RouterNode } from '../../node/roles/router/role.ts'
 
 describe('router role: mounted on the node\'s HTTP server or on its own', function () {
   let dir: string

@@ -1,0 +1,72 @@
+/**
+ * The copier fault (MinerFaults.copyOthers), for the fraud tests and demos: a
+ * miner that generates nothing, keeps the first precommit and the first
+ * reveal another miner gossips for each task, and sends them again as its
+ * own, the commitment re-signed with its key.
+ */
+import { bytesToHex } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import { addressToBytes } from '../../../protocols/messages/index.ts'
+import type { Precommit, Reveal } from '../../../protocols/messages/index.ts'
+import type { CortensorNode } from '../../node.ts'
+import type { Hex } from 'viem'
+
+export interface CopyFaultInit {
+  /** the copier's key signs the copied commitment */
+  node: Pick<CortensorNode, 'peerIdentity'>
+  /** the copier's address, lower case */
+  address: string
+  /** the miner has stopped: stop waiting */
+  stopped(): boolean
+}
+
+export class CopyFault {
+  private readonly init: CopyFaultInit
+  private readonly copied = new Map<string, { commitment?: Precommit, reveal?: Reveal }>()
+
+  constructor (init: CopyFaultInit) {
+    this.init = init
+  }
+
+  onPrecommit (m: Precommit): void {
+    const entry = this.copied.get(m.taskId.toString()) ?? {}
+    entry.commitment ??= m
+    this.copied.set(m.taskId.toString(), entry)
+  }
+
+  onReveal (m: Reveal): void {
+    const entry = this.copied.get(m.taskId.toString()) ?? {}
+    entry.reveal ??= m
+    this.copied.set(m.taskId.toString(), entry)
+  }
+
+  /** Wait for an honest precommit of the task and re-sign its commitment as the copier's own. */
+  async commitment (taskId: bigint, signal: AbortSignal): Promise<{ commitment: Hex, signature: Hex } | undefined> {
+    const victim = await this.waitFor(() => this.copied.get(taskId.toString())?.commitment, 60_000, signal)
+    if (victim == null) {
+      return undefined
+    }
+    const account = privateKeyToAccount(this.init.node.peerIdentity.privateKey)
+    const commitment = bytesToHex(victim.commitment)
+    const signature = await account.sign({ hash: commitment })
+    return { commitment, signature }
+  }
+
+  /** Wait for an honest reveal of the task and make it the copier's own. */
+  async reveal (taskId: bigint): Promise<Reveal | undefined> {
+    const victim = await this.waitFor(() => this.copied.get(taskId.toString())?.reveal, 10_000)
+    return victim == null ? undefined : { ...victim, miner: addressToBytes(this.init.address as Hex) }
+  }
+
+  private async waitFor<T> (get: () => T | undefined, timeoutMs: number, signal?: AbortSignal): Promise<T | undefined> {
+    const deadline = Date.now() + timeoutMs
+    while (Date.now() < deadline && signal?.aborted !== true && !this.init.stopped()) {
+      const v = get()
+      if (v != null) {
+        return v
+      }
+      await new Promise(resolve => setTimeout(resolve, 20))
+    }
+    return undefined
+  }
+}

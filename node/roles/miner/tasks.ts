@@ -1,0 +1,400 @@
+/**
+ * The tasks a miner has heard of: the queue state machine of each, the
+ * events of a task run one after another in arrival order (those for a task
+ * not announced yet wait for it), token-stream requests waiting a short
+ * while for a task's announcement, and the record of every task the miner
+ * holds a slot in, kept in the datastore so that a restarted miner resumes
+ * its work. Finished tasks stay a while for late streams, then go.
+ */
+import { logger } from '@libp2p/logger'
+import { CID } from 'multiformats/cid'
+import { equals } from 'uint8arrays/equals'
+import { bytesToHex, hexToBytes } from 'viem'
+import { cidDigest, taskParamsDigest } from '../../../protocols/blocks/index.ts'
+import { peerIdToAddress } from '../../../protocols/identity.ts'
+import { StreamEnd, TaskQueued } from '../../../protocols/messages/index.ts'
+import { createTask, isTerminal, transition, tick } from '../../../protocols/queue/machine.ts'
+import { taskInitFrom } from '../../../protocols/queue/wire.ts'
+import { RecordStore } from '../shared/records.ts'
+import type { TaskNotRunnableError } from './generation.ts'
+import type { MinerRoleInit } from './index.ts'
+import type { Assignment } from '../../../protocols/messages/index.ts'
+import type { QueueEffect, QueueEvent, TaskState } from '../../../protocols/queue/types.ts'
+import type { TokenBuffer } from '../shared/stream.ts'
+import type { PeerId } from '@libp2p/interface'
+import type { Hex } from 'viem'
+
+const log = logger('cortensor:miner')
+
+const PENDING_MAX_AGE_MS = 30_000
+/**
+ * how long a token-stream request for a task not announced here yet waits for
+ * the announcement (a submitter that predicted the selection asks right after
+ * announcing, and its request can overtake the gossip), and how many may wait
+ */
+const ANNOUNCEMENT_WAIT_MS = 2000
+const ANNOUNCEMENT_WAITERS_MAX = 64
+
+export interface MinerRecord {
+  queued: Hex
+  state: TaskState
+  outputCid?: string
+  salt?: Hex
+  commitment?: Hex
+  signature?: Hex
+  tokens?: number
+  revealed?: boolean
+}
+
+export interface MinerTask {
+  queued: TaskQueued
+  /** the peer that announced the task (the submitter, who holds the prompt) */
+  from?: PeerId
+  record: MinerRecord
+  buffer?: TokenBuffer
+  abort?: AbortController
+  /** acks, declines and precommits that came before the assignment: applied once it is */
+  overtaken?: Array<() => void>
+  chain: Promise<void>
+  finishedAtMs?: number
+  /** an assignment of the task has been handled (whether or not it named this miner) */
+  assignmentSeen?: boolean
+  /** assigned, but this miner would not serve it (reserved for another session) */
+  declined?: boolean
+  /** token-stream requests waiting for the work to start or be refused */
+  waiters?: Array<() => void>
+  /** work started on this miner's own draw, before the assignment: the assignment settles it */
+  speculation?: Speculation
+  /** this miner's ack is gossiped and on disk: tokens go out only then, so a client never streams unaccepted work */
+  acked?: boolean
+  /** the task cannot run on this miner's model (found when its work started): declined instead of worked */
+  notRunnable?: TaskNotRunnableError
+  /** the round this miner declined */
+  declinedRound?: number
+  /** other announcements of the same task id by its submitter, one of which the assignment may name instead */
+  alternatives?: Array<{ queued: TaskQueued, from?: PeerId }>
+}
+
+/** other announcements of one task id kept while its assignment has not chosen (the submitter could send several) */
+const MAX_ALTERNATIVES = 4
+
+/**
+ * Whether the announcement is the one the assignment names: its prompt and
+ * params digests are the chain's, which the leader checked (an assignment
+ * without digests names none in particular).
+ */
+export function announcementMatches (q: TaskQueued, m: Pick<Assignment, 'promptDigest' | 'paramsDigest'>): boolean {
+  if (m.promptDigest != null && cidDigest(CID.decode(q.promptCid)) !== bytesToHex(m.promptDigest)) {
+    return false
+  }
+  return m.paramsDigest == null || (q.params != null && taskParamsDigest(q.params) === bytesToHex(m.paramsDigest))
+}
+
+export interface Speculation {
+  /** true once the assignment names this miner, false when it does not (or none came in time) */
+  decided: Promise<boolean>
+  decide(assigned: boolean): void
+  timer: ReturnType<typeof setTimeout>
+}
+
+export interface MinerTasksInit {
+  /** the miner's settings, read each time */
+  settings: Pick<MinerRoleInit, 'node' | 'timeouts' | 'retainMs'>
+  /** this miner's address, lower case */
+  address: string
+  /** the queue machine's effects on a task (its record is stored after, if the miner holds a slot) */
+  onEffects(task: MinerTask, effects: QueueEffect[]): void
+}
+
+/** Let token-stream requests waiting on the task look again. */
+export function wake (task: MinerTask): void {
+  for (const w of task.waiters?.splice(0) ?? []) {
+    w()
+  }
+}
+
+export class MinerTasks {
+  private readonly init: MinerTasksInit
+  private readonly tasks = new Map<string, MinerTask>()
+  private readonly pending = new Map<string, Array<{ event(t: MinerTask): Promise<void>, atMs: number }>>()
+  /** token-stream requests waiting for a task's announcement */
+  private readonly announcementWaiters = new Map<string, Array<() => void>>()
+  private announcementWaiting = 0
+  private readonly records: RecordStore<MinerRecord>
+  private stopped = false
+
+  constructor (init: MinerTasksInit) {
+    this.init = init
+    this.records = new RecordStore(init.settings.node.datastore, '/cortensor/miner/tasks')
+  }
+
+  /** Keep and load only the records of this chain (records.ts `chainNamespace`); before `restore`. */
+  useChain (namespace: string): void {
+    this.records.useChain(namespace)
+  }
+
+  /** Forget records of tasks the chain does not have (RecordStore.dropBeyond); the ids dropped. */
+  async dropBeyond (taskCount: bigint): Promise<string[]> {
+    return this.records.dropBeyond(taskCount)
+  }
+
+  /** Wake the token-stream requests waiting for announcements; no new ones wait. */
+  stop (): void {
+    this.stopped = true
+    for (const w of [...this.announcementWaiters.values()].flat()) {
+      w()
+    }
+  }
+
+  /** Once every task's queued events have run. */
+  async idle (): Promise<void> {
+    await Promise.allSettled([...this.tasks.values()].map(async t => t.chain))
+  }
+
+  /** Tasks held: in work, or finished and kept for late streams */
+  get size (): number {
+    return this.tasks.size
+  }
+
+  get (id: string): MinerTask | undefined {
+    return this.tasks.get(id)
+  }
+
+  has (id: string): boolean {
+    return this.tasks.has(id)
+  }
+
+  values (): IterableIterator<MinerTask> {
+    return this.tasks.values()
+  }
+
+  /** The tasks accepted before a restart, each as it is read back. */
+  async * restore (): AsyncGenerator<MinerTask> {
+    for await (const { value } of this.records.all()) {
+      const queued = TaskQueued.decode(hexToBytes(value.queued))
+      const task: MinerTask = { queued, record: value, chain: Promise.resolve() }
+      this.tasks.set(queued.taskId.toString(), task)
+      yield task
+    }
+  }
+
+  /** A newly announced task; `early` when events for it came first (they run now). */
+  add (m: TaskQueued, from?: PeerId): { task: MinerTask, early: boolean } {
+    const id = m.taskId.toString()
+    const { state } = createTask(taskInitFrom(m, { timeouts: this.init.settings.timeouts }), Date.now())
+    const task: MinerTask = { queued: m, from, record: { queued: bytesToHex(TaskQueued.encode(m)), state }, chain: Promise.resolve() }
+    this.tasks.set(id, task)
+    // an assignment that came before the announcement settles the task at once: no need to guess
+    const early = this.pending.get(id) ?? []
+    for (const p of early) {
+      this.enqueue(task, p.event)
+    }
+    this.pending.delete(id)
+    for (const w of this.announcementWaiters.get(id) ?? []) {
+      w()
+    }
+    this.announcementWaiters.delete(id)
+    return { task, early: early.length > 0 }
+  }
+
+  /** Another announcement of a known task id, kept in case the assignment names it (a bounded few, distinct). */
+  addAlternative (m: TaskQueued, from?: PeerId): void {
+    const task = this.tasks.get(m.taskId.toString())
+    if (task == null || task.assignmentSeen === true) {
+      return
+    }
+    const same = (q: TaskQueued): boolean => equals(TaskQueued.encode(q), TaskQueued.encode(m))
+    const list = task.alternatives ??= []
+    if (!same(task.queued) && !list.some(a => same(a.queued)) && list.length < MAX_ALTERNATIVES) {
+      list.push({ queued: m, from })
+    }
+  }
+
+  /**
+   * Make the task's announcement the one the assignment names: the current
+   * one if it matches, else a matching alternative (work started on the
+   * other one is the caller's to drop). False if none matches.
+   */
+  bind (task: MinerTask, m: Pick<Assignment, 'promptDigest' | 'paramsDigest'>): 'same' | 'swapped' | 'none' {
+    if (announcementMatches(task.queued, m)) {
+      return 'same'
+    }
+    const alt = task.alternatives?.find(a => announcementMatches(a.queued, m))
+    if (alt == null) {
+      return 'none'
+    }
+    task.alternatives = task.alternatives?.filter(a => a !== alt)
+    task.queued = alt.queued
+    task.from = alt.from
+    task.record.queued = bytesToHex(TaskQueued.encode(alt.queued))
+    return 'swapped'
+  }
+
+  /**
+   * A task this miner's clock expired (it saw no assignment in time: it
+   * joined late, or the assignment did not reach it) that an assignment now
+   * names it for: the leader's word counts over this node's guess, so the
+   * task starts over from its announcement while its deadline holds.
+   */
+  revive (task: MinerTask, nowMs = Date.now()): boolean {
+    const s = task.record.state
+    if (s.phase !== 'expired' || s.expiredReason === 'deadline' || nowMs >= s.deadlineMs) {
+      return false
+    }
+    task.record.state = createTask(taskInitFrom(task.queued, { timeouts: this.init.settings.timeouts }), nowMs).state
+    task.finishedAtMs = undefined
+    return true
+  }
+
+  /** The task once announced here, waiting up to ANNOUNCEMENT_WAIT_MS (a bounded number of waiters) for it. */
+  async announced (taskId: bigint): Promise<MinerTask | undefined> {
+    const id = taskId.toString()
+    const known = this.tasks.get(id)
+    if (known != null || this.announcementWaiting >= ANNOUNCEMENT_WAITERS_MAX || this.stopped) {
+      return known
+    }
+    this.announcementWaiting++
+    let done = (): void => {}
+    try {
+      await new Promise<void>(resolve => {
+        const timer = setTimeout(() => { done() }, ANNOUNCEMENT_WAIT_MS)
+        done = () => { clearTimeout(timer); resolve() }
+        this.announcementWaiters.set(id, [...(this.announcementWaiters.get(id) ?? []), done])
+      })
+    } finally {
+      this.announcementWaiting--
+      const rest = (this.announcementWaiters.get(id) ?? []).filter(w => w !== done)
+      if (rest.length > 0) {
+        this.announcementWaiters.set(id, rest)
+      } else {
+        this.announcementWaiters.delete(id)
+      }
+    }
+    return this.tasks.get(id)
+  }
+
+  /** Ids of the tasks of a session. */
+  idsOf (sessionId: bigint): string[] {
+    return [...this.tasks.values()].filter(t => t.queued.sessionId === sessionId).map(t => t.queued.taskId.toString())
+  }
+
+  /** A task of the session this miner has accepted and not yet precommitted. */
+  busyWith (sessionId: bigint): boolean {
+    for (const t of this.tasks.values()) {
+      if (t.queued.sessionId === sessionId && !isTerminal(t.record.state) && this.slotOf(t)?.status === 'acked') {
+        return true
+      }
+    }
+    return false
+  }
+
+  /** This miner's slot in the task. */
+  slotOf (task: MinerTask): TaskState['slots'][number] | undefined {
+    return task.record.state.slots.find(s => s.miner === this.init.address)
+  }
+
+  /** Run `fn` on the task in arrival order; events for a task not announced yet wait for it. */
+  onEvent (taskId: bigint, fn: (t: MinerTask) => Promise<void>): void {
+    const id = taskId.toString()
+    const task = this.tasks.get(id)
+    if (task == null) {
+      const list = this.pending.get(id) ?? []
+      list.push({ event: fn, atMs: Date.now() })
+      this.pending.set(id, list)
+      return
+    }
+    this.enqueue(task, fn)
+  }
+
+  enqueue (task: MinerTask, fn: (t: MinerTask) => Promise<void>): void {
+    task.chain = task.chain.then(async () => { await fn(task) }).catch((err) => { log('task %s: %s', task.queued.taskId, err?.message ?? err) })
+  }
+
+  apply (task: MinerTask, event: QueueEvent): QueueEffect[] {
+    try {
+      const res = transition(task.record.state, event, Date.now())
+      task.record.state = res.state
+      this.onEffects(task, res.effects)
+      return res.effects
+    } catch (err: any) {
+      log('task %s: %s ignored: %s', task.queued.taskId, event.type, err?.message)
+      return []
+    }
+  }
+
+  async persist (task: MinerTask): Promise<void> {
+    if (this.slotOf(task) != null && this.tasks.has(task.queued.taskId.toString())) {
+      await this.records.put(task.queued.taskId.toString(), task.record)
+    }
+  }
+
+  /** The queue machine's clock on every task; finished tasks go after `retainMs`, stale early events after a while. */
+  tick (now: number): void {
+    for (const [id, task] of this.tasks) {
+      if (!isTerminal(task.record.state)) {
+        const res = tick(task.record.state, now)
+        if (res.state !== task.record.state) {
+          task.record.state = res.state
+          this.onEffects(task, res.effects)
+        }
+      }
+      const slot = this.slotOf(task)
+      const done = isTerminal(task.record.state) || slot == null || slot.status === 'reassigned' || slot.status === 'missed' || slot.status === 'faulty' || task.record.revealed === true
+      if (done && task.finishedAtMs == null && (slot == null || slot.status !== 'precommitted')) {
+        task.finishedAtMs = now
+      }
+      if (task.finishedAtMs != null && now - task.finishedAtMs > (this.init.settings.retainMs ?? 60_000)) {
+        task.abort?.abort()
+        this.tasks.delete(id)
+        if (slot != null) {
+          this.enqueue(task, async () => { await this.records.delete(id) })
+        }
+      }
+    }
+    for (const [id, list] of this.pending) {
+      if (list.every(p => now - p.atMs > PENDING_MAX_AGE_MS)) {
+        this.pending.delete(id)
+      }
+    }
+  }
+
+  private onEffects (task: MinerTask, effects: QueueEffect[]): void {
+    this.init.onEffects(task, effects)
+    if (this.slotOf(task) != null) {
+      this.enqueue(task, async () => { await this.persist(task) })
+    }
+  }
+}
+
+/** how long a token-stream request waits for this miner's work on the task to start */
+const STREAM_WAIT_MS = 10_000
+
+/**
+ * The token buffer a stream request for `taskId` from `remote` reads, once
+ * this miner's work on it is confirmed and acked, or why there is none.
+ */
+export async function streamOf (tasks: MinerTasks, taskId: bigint, remote: PeerId, stopped: () => boolean): Promise<TokenBuffer | StreamEnd.Code> {
+  const task = await tasks.announced(taskId)
+  if (task == null) {
+    return StreamEnd.Code.UNKNOWN_TASK
+  }
+  // only the submitter may read tokens before the reveal: anyone else could copy them
+  const submitter = bytesToHex(task.queued.submitter).toLowerCase()
+  if (peerIdToAddress(remote).toLowerCase() !== submitter) {
+    return StreamEnd.Code.NOT_ASSIGNED
+  }
+  // a submitter may ask before the assignment (its own draw) or before the ack: wait for the work to be
+  // confirmed and acked, or answer at once when the assignment does not name this miner or it declined
+  const deadline = Date.now() + STREAM_WAIT_MS
+  while ((task.buffer == null || task.acked !== true) && Date.now() < deadline && !stopped()) {
+    if (task.declined === true || (task.assignmentSeen === true && tasks.slotOf(task) == null)) {
+      return StreamEnd.Code.NOT_ASSIGNED
+    }
+    await new Promise<void>(resolve => {
+      const timer = setTimeout(resolve, deadline - Date.now())
+      ;(task.waiters ??= []).push(() => { clearTimeout(timer); resolve() })
+    })
+  }
+  // acked implies the work started on this miner's own draw was confirmed first
+  return task.acked === true ? task.buffer ?? StreamEnd.Code.NOT_ASSIGNED : StreamEnd.Code.NOT_ASSIGNED
+}

@@ -1,0 +1,254 @@
+/**
+ * The hub slashes a miner whose output failed the replay check only with the
+ * signed failed-replay verdicts of a quorum of oracles. The leader signs its
+ * own with its verdict; every other oracle replays each output the leader
+ * rejected on replay and, if it fails there too, gossips its signed
+ * attestation. Each oracle keeps the signatures that recover to their
+ * senders, and the leader slashes once the task is settled and the quorum is
+ * in.
+ */
+import { CID } from 'multiformats/cid'
+import { bytesToHex, hexToBytes, recoverTypedDataAddress } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import { hubTypes, signReplayVerdict, slashReplayFailure } from '../../../contracts/index.ts'
+import { publishMessage } from '../../../protocols/gossip/index.ts'
+import { MinerVerdict, addressToBytes } from '../../../protocols/messages/index.ts'
+import { cidDigest } from '../shared/records.ts'
+import { replayOne } from '../shared/validation.ts'
+import type { OracleStats, OracleTask } from './index.ts'
+import type { Verdict } from '../../../protocols/messages/index.ts'
+import type { Embedder, LlamaInferenceEngine } from '../../inference/index.ts'
+import type { CortensorNode } from '../../node.ts'
+import type { ChainContext } from '../shared/chain.ts'
+import type { PeerId } from '@libp2p/interface'
+import type { Address, Hex } from 'viem'
+
+/** replays of an output the leader rejected before this oracle gives up attesting it (the output may not be reachable at once) */
+const ATTEST_ATTEMPTS = 3
+/** slash transactions tried before waiting for the next attestation */
+const SLASH_ATTEMPTS = 3
+/** the first pause between those attempts; doubles each time */
+const RETRY_MS = 1000
+
+const sleep = async (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
+
+export interface ReplayQuorumInit {
+  node: CortensorNode
+  chain: ChainContext
+  engine?: LlamaInferenceEngine
+  embedder?: Embedder
+  /** this oracle's address, lower case */
+  address: string
+  /** gossip topic prefix */
+  prefix: string
+  /** the hub's replay quorum (read at start) */
+  quorum(): number
+  /** a miner's peer, to fetch its output from */
+  peerOf(miner: string): PeerId | undefined
+  /** the oracle stopped: no more retries */
+  stopped(): boolean
+  /** counts replays and slashes */
+  stats: OracleStats
+  /** this oracle's own replay of `miner`'s output failed (while confirming another oracle's verdict or auditing) */
+  onReplayFailed?(task: OracleTask, miner: string): void
+  say(line: string): void
+}
+
+export class ReplayQuorum {
+  private readonly init: ReplayQuorumInit
+  /** signatures by `${taskId}:${miner}`, then by oracle */
+  private readonly attestations = new Map<string, Map<string, Hex>>()
+  /** outputs this oracle has replayed for an attestation already */
+  private readonly attested = new Set<string>()
+  /** slashes sent */
+  private readonly slashedFor = new Set<string>()
+
+  constructor (init: ReplayQuorumInit) {
+    this.init = init
+  }
+
+  /** Keep every failed-replay signature that recovers to the oracle that sent it. */
+  async collect (task: OracleTask, m: Verdict): Promise<void> {
+    const sender = bytesToHex(m.oracle).toLowerCase()
+    for (const v of m.miners) {
+      if (v.replaySignature == null || v.outcome !== MinerVerdict.Outcome.REJECTED_REPLAY) {
+        continue
+      }
+      const miner = bytesToHex(v.miner).toLowerCase()
+      const reveal = task.record.reveals[miner]
+      if (reveal == null) {
+        continue
+      }
+      const outputDigest = cidDigest(CID.parse(reveal.outputCid))
+      const signer = await recoverTypedDataAddress({
+        domain: this.init.chain.domain,
+        types: hubTypes,
+        primaryType: 'ReplayVerdict',
+        message: { taskId: task.queued.taskId, miner: miner as Address, outputDigest, passed: false },
+        signature: bytesToHex(v.replaySignature)
+      }).catch(() => undefined)
+      if (signer?.toLowerCase() !== sender) {
+        this.init.say(`task ${task.queued.taskId}: ignored a replay signature for ${miner} that is not ${sender}'s`)
+        continue
+      }
+      this.attestation(task, miner).set(sender, bytesToHex(v.replaySignature))
+    }
+  }
+
+  /** The failed-replay signatures gathered for `miner`'s output of `task`, by oracle. */
+  attestation (task: OracleTask, miner: string): Map<string, Hex> {
+    const key = `${task.queued.taskId}:${miner}`
+    let sigs = this.attestations.get(key)
+    if (sigs == null) {
+      sigs = new Map()
+      this.attestations.set(key, sigs)
+    }
+    return sigs
+  }
+
+  /** Sign this oracle's failed-replay verdict on `miner`'s output (kept with the others). */
+  async sign (task: OracleTask, miner: string): Promise<Hex | undefined> {
+    const reveal = task.record.reveals[miner]
+    if (reveal == null) {
+      return undefined
+    }
+    const outputDigest = cidDigest(CID.parse(reveal.outputCid))
+    const sig = await signReplayVerdict(privateKeyToAccount(this.init.node.peerIdentity.privateKey), this.init.chain.domain, { taskId: task.queued.taskId, miner: miner as Address, outputDigest, passed: false })
+    this.attestation(task, miner).set(this.init.address, sig)
+    return sig
+  }
+
+  /**
+   * The hub slashes a failed replay only with `replayQuorum` oracles'
+   * signatures: replay each output the leader rejected on replay, and if it
+   * fails here too, gossip this oracle's signed attestation.
+   */
+  async attest (task: OracleTask, m: Verdict): Promise<void> {
+    const rejected = m.miners.filter(v => v.outcome === MinerVerdict.Outcome.REJECTED_REPLAY).map(v => bytesToHex(v.miner).toLowerCase())
+    await this.confirm(task, rejected, m.round)
+  }
+
+  /**
+   * Replay the outputs of `miners` here (each distinct output once, retried
+   * while it cannot be reached yet) and gossip a signed attestation for each
+   * one that fails; outputs this oracle has signed or replayed already are
+   * skipped. Returns the miners whose outputs failed here.
+   */
+  async confirm (task: OracleTask, miners: string[], round: number): Promise<string[]> {
+    const { node, engine, embedder } = this.init
+    const entries: Verdict['miners'] = []
+    const failed: string[] = []
+    const byOutput = new Map<string, boolean | undefined>()
+    for (const miner of miners) {
+      const key = `${task.queued.taskId}:${miner}`
+      if (this.attested.has(key) || this.attestation(task, miner).has(this.init.address)) {
+        continue
+      }
+      this.attested.add(key)
+      const cid = task.record.reveals[miner]?.outputCid
+      let passed = cid != null ? byOutput.get(cid) : undefined
+      if (cid == null || !byOutput.has(cid)) {
+        const replay = async (): Promise<boolean | undefined> => replayOne({
+          node,
+          engine,
+          embedder,
+          peerOf: this.init.peerOf,
+          onReplay: () => { this.init.stats.replays++ },
+          say: (line) => { this.init.say(line) }
+        }, { queued: task.queued, reveals: task.record.reveals, promptHolder: task.from }, miner)
+        passed = await replay()
+        // an output not reachable yet (or a reveal not seen yet) may be soon: the quorum waits on this attestation
+        const attempts = engine != null ? ATTEST_ATTEMPTS : 1
+        for (let attempt = 1; passed === undefined && attempt < attempts && !this.init.stopped(); attempt++) {
+          await sleep(RETRY_MS * 2 ** (attempt - 1))
+          passed = await replay()
+        }
+        if (cid != null) {
+          byOutput.set(cid, passed)
+        }
+      }
+      if (passed !== false) {
+        this.init.say(`task ${task.queued.taskId}: the output of ${miner} ${passed === true ? 'replays here' : 'could not be replayed here'}; no attestation`)
+        continue
+      }
+      failed.push(miner)
+      this.init.onReplayFailed?.(task, miner)
+      const sig = await this.sign(task, miner)
+      if (sig != null) {
+        entries.push({ miner: addressToBytes(miner as Hex), outcome: MinerVerdict.Outcome.REJECTED_REPLAY, similarityPpm: 0, replaySignature: new Uint8Array(hexToBytes(sig)) })
+      }
+    }
+    if (entries.length > 0) {
+      await publishMessage(node.libp2p.services.pubsub, 'verdict', { taskId: task.queued.taskId, oracle: addressToBytes(this.init.address as Hex), miners: entries, round, signature: new Uint8Array(0) }, { prefix: this.init.prefix })
+      this.init.say(`task ${task.queued.taskId}: attested ${entries.length} failed replay(s) for the quorum`)
+    }
+    return failed
+  }
+
+  /** Replay failures are provable: with enough oracle signatures (the hub's quorum) the miner's stake is slashed. */
+  async slash (task: OracleTask): Promise<void> {
+    const { chain } = this.init
+    const prefix = `${task.queued.taskId}:`
+    // this oracle's own judgements (validation, or a confirming replay), and failures a quorum of others signed
+    const candidates = new Set(Object.entries(task.record.outcomes ?? {}).filter(([, o]) => o === MinerVerdict.Outcome.REJECTED_REPLAY).map(([m]) => m))
+    for (const [key, sigs] of this.attestations) {
+      if (key.startsWith(prefix) && (sigs.has(this.init.address) || sigs.size >= this.init.quorum())) {
+        candidates.add(key.slice(prefix.length))
+      }
+    }
+    for (const miner of candidates) {
+      const key = `${task.queued.taskId}:${miner}`
+      if (this.slashedFor.has(key)) {
+        continue
+      }
+      const reveal = task.record.reveals[miner]
+      const pre = task.record.precommits[miner]
+      if (reveal == null || pre == null) {
+        continue
+      }
+      const outputDigest = cidDigest(CID.parse(reveal.outputCid))
+      const sigs = this.attestation(task, miner)
+      if (!sigs.has(this.init.address) && task.record.outcomes?.[miner] === MinerVerdict.Outcome.REJECTED_REPLAY) {
+        await this.sign(task, miner)
+      }
+      if (sigs.size < this.init.quorum()) {
+        // the other oracles' attestations arrive on gossip; each one retries this
+        this.init.say(`task ${task.queued.taskId}: ${sigs.size} of ${this.init.quorum()} replay signatures for ${miner}; waiting for more`)
+        continue
+      }
+      this.slashedFor.add(key)
+      const send = async (): Promise<unknown> => chain.serial(async () => slashReplayFailure(chain.wallet, {
+        hub: chain.hub,
+        taskId: task.queued.taskId,
+        miner: miner as Address,
+        precommit: { outputDigest, salt: reveal.salt, signature: pre.signature },
+        oracleSignatures: [...sigs].slice(0, Math.max(this.init.quorum(), 1)).map(([oracle, signature]) => ({ oracle: oracle as Address, signature }))
+      }))
+      await this.sendSlash(task, miner, send, Math.min(sigs.size, Math.max(this.init.quorum(), 1)))
+    }
+  }
+
+  /** The slash transaction, tried again on an RPC error; a later attestation tries again after the last attempt. */
+  private async sendSlash (task: OracleTask, miner: string, send: () => Promise<unknown>, signatures: number): Promise<void> {
+    const key = `${task.queued.taskId}:${miner}`
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await send()
+        this.init.stats.slashed++
+        this.init.say(`task ${task.queued.taskId}: miner ${miner} slashed for a failed replay (${signatures} oracle signature(s))`)
+        return
+      } catch (err: any) {
+        // a hub rule (already slashed, a bad signature) does not change by retrying; an RPC error may
+        const permanent = err?.name === 'ContractRuleError'
+        if (permanent || attempt >= SLASH_ATTEMPTS || this.init.stopped()) {
+          this.init.say(`task ${task.queued.taskId}: slashing ${miner} failed: ${err.shortMessage ?? err.message}`)
+          if (!permanent) {
+            this.slashedFor.delete(key)
+          }
+          return
+        }
+        await sleep(RETRY_MS * 2 ** (attempt - 1))
+      }
+    }
+  }
+}
