@@ -33,6 +33,8 @@ export interface AnvilOptions {
   chainId?: number
   /** extra anvil flags, e.g. ['--block-time', '1'] */
   args?: string[]
+  /** the address anvil listens on; default 127.0.0.1 */
+  host?: string
   startTimeoutMs?: number
 }
 
@@ -110,7 +112,8 @@ function spawnGuarded (command: string, args: string[]): { child: ChildProcess, 
 export async function startAnvil (options: AnvilOptions = {}): Promise<Anvil> {
   const { command, prefixArgs } = resolveAnvilBinary(options.binary)
   const chainId = options.chainId ?? ANVIL_CHAIN_ID
-  const args = [...prefixArgs, '--host', '127.0.0.1', '--port', '0', '--chain-id', String(chainId), ...(options.args ?? [])]
+  const host = options.host ?? '127.0.0.1'
+  const args = [...prefixArgs, '--host', host, '--port', '0', '--chain-id', String(chainId), ...(options.args ?? [])]
   const { child, guarded } = spawnGuarded(command, args)
   // the guard's input stays open for this process's lifetime; its end is anvil's
   child.stdin?.on('error', () => {})
@@ -150,7 +153,7 @@ export async function startAnvil (options: AnvilOptions = {}): Promise<Anvil> {
       reject(new AnvilStartError(`exited with code ${code}: ${output.trim().slice(-300)}`))
     })
   })
-  const url = `http://127.0.0.1:${port}`
+  const url = `http://${host}:${port}`
   log('anvil listening on %s (chain %d)', url, chainId)
 
   let stopping: Promise<void> | undefined

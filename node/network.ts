@@ -72,6 +72,8 @@ export interface NetworkInit {
   ownerKey?: Hex
   /** miners and the client node also listen on /p2p-circuit and /webrtc, so browser pages can reach them over WebRTC */
   webrtc?: boolean
+  /** the address the in-process nodes and anvil listen on (default 127.0.0.1; e.g. a bridge that network namespaces reach) */
+  host?: string
   say?(line: string): void
 }
 
@@ -138,7 +140,7 @@ export function localSession (p: { hub: Address, modelId: Hex, redundancy: numbe
   }
 }
 
-const LOOPBACK = ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws']
+const listenOn = (host: string): string[] => [`/ip4/${host}/tcp/0`, `/ip4/${host}/tcp/0/ws`]
 /** a relay reservation on the bootstrap and WebRTC signalled through it */
 const BROWSER_REACHABLE = ['/p2p-circuit', '/webrtc']
 const NODE_FUNDING_WEI = parseEther('10')
@@ -146,6 +148,7 @@ const MINER_STAKE_WEI = parseEther('0.1')
 
 export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
   const say = init.say ?? (() => {})
+  const host = init.host ?? '127.0.0.1'
   const ownDir = init.dataDir == null
   const dataDir = init.dataDir ?? await mkdtemp(join(tmpdir(), 'cortensor-net-'))
   await mkdir(dataDir, { recursive: true })
@@ -159,7 +162,7 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
     const reachable = init.webrtc === true && (roles.includes('miner') || roles.includes('router'))
     const config = await resolveConfig({
       env: {},
-      flags: { role: roles, network, dataDir: join(dataDir, name), listen: reachable ? [...LOOPBACK, ...BROWSER_REACHABLE] : LOOPBACK, bootstrap, ...(httpPort != null ? { httpPort } : {}) }
+      flags: { role: roles, network, dataDir: join(dataDir, name), listen: reachable ? [...listenOn(host), ...BROWSER_REACHABLE] : listenOn(host), bootstrap, ...(httpPort != null ? { httpPort } : {}) }
     })
     // the bootstrap runs as `node start --role bootstrap` does: relaying gossip and serving the browser page
     const node = new CortensorNode(config, roles.includes('bootstrap') ? { attach: roleAttachment() } : {})
@@ -184,7 +187,7 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
     // on a data dir of its own the chain lives on there: a network started again on it goes on with the same chain
     const keepChain = !ownDir && init.rpcUrl == null
     if (init.rpcUrl == null) {
-      anvil = await startAnvil(keepChain ? { args: persistentAnvilArgs(dataDir) } : {})
+      anvil = await startAnvil({ host, ...(keepChain ? { args: persistentAnvilArgs(dataDir) } : {}) })
     } else if (init.ownerKey == null) {
       throw new Error('an external chain needs the key that deploys the hub and funds the nodes (ownerKey)')
     }
