@@ -22,6 +22,7 @@ import { MinerRole } from './roles/miner/index.ts'
 import { OracleRole } from './roles/oracle/index.ts'
 import { roleAttachment } from './roles/run.ts'
 import { createChainContext } from './roles/shared/chain.ts'
+import { NoBootstrapAddressError, OwnerKeyRequiredError, PoolNotFilledError } from './errors.ts'
 import type { Role } from './constants.ts'
 import type { CortensorTaskClient } from '../client/index.ts'
 import type { Anvil, CreateSessionParameters, Deployment, HubConfig, HubDomain, HubWalletClient } from '../contracts/index.ts'
@@ -186,7 +187,7 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
     if (init.rpcUrl == null) {
       anvil = await startAnvil(keepChain ? { args: persistentAnvilArgs(dataDir) } : {})
     } else if (init.ownerKey == null) {
-      throw new Error('an external chain needs the key that deploys the hub and funds the nodes (ownerKey)')
+      throw new OwnerKeyRequiredError()
     }
     const rpcUrl = init.rpcUrl ?? anvil?.url ?? ''
     const chainId = await getChainId(createPublicClient({ transport: http(rpcUrl) }))
@@ -206,7 +207,7 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
     const bootstrap = await newNode('bootstrap', ['bootstrap'], [], init.httpPort ?? 0)
     const bootstrapAddr = bootstrap.libp2p.getMultiaddrs().find(a => !a.toString().includes('/ws'))?.toString()
     if (bootstrapAddr == null) {
-      throw new Error('the bootstrap node has no TCP address')
+      throw new NoBootstrapAddressError()
     }
     say(`bootstrap ${bootstrap.libp2p.peerId} on ${bootstrapAddr}`)
 
@@ -307,7 +308,7 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
     const deadline = Date.now() + 30_000
     while (client.miners().length < init.miners || oracles.some(o => o.role.pool.list().length < init.miners)) {
       if (Date.now() > deadline) {
-        throw new Error(`the pool did not fill: client sees ${client.miners().length} of ${init.miners} miners`)
+        throw new PoolNotFilledError(client.miners().length, init.miners)
       }
       await new Promise(resolve => setTimeout(resolve, 50))
     }
