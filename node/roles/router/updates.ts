@@ -5,6 +5,7 @@
  * CLI) are noticed by polling `client.tasks(session)` while anyone listens.
  * Each (task, status) pair is delivered once.
  */
+import QuickLRU from 'quick-lru'
 import type { TaskClient, TaskHandle, TaskUpdate } from '../../../client/types.ts'
 
 export type UpdateListener = (u: TaskUpdate) => void
@@ -16,7 +17,7 @@ export class TaskUpdateHub {
   private readonly client: TaskClient
   private readonly pollIntervalMs: number
   private readonly listeners = new Map<string, Set<UpdateListener>>()
-  private readonly lastStatus = new Map<string, string>()
+  private readonly lastStatus = new QuickLRU<string, string>({ maxSize: MAX_REMEMBERED })
   private timer?: ReturnType<typeof setInterval>
 
   constructor (client: TaskClient, pollIntervalMs: number) {
@@ -73,14 +74,7 @@ export class TaskUpdateHub {
   }
 
   private remember (key: string, status: string): void {
-    this.lastStatus.delete(key)
     this.lastStatus.set(key, status)
-    if (this.lastStatus.size > MAX_REMEMBERED) {
-      const oldest = this.lastStatus.keys().next().value
-      if (oldest != null) {
-        this.lastStatus.delete(oldest)
-      }
-    }
   }
 
   private pollAll (): void {
