@@ -7,8 +7,8 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { resolveConfig } from './config.ts'
-import { CortensorNode } from './node.ts'
 import { NoBootstrapAddressError } from './errors.ts'
+import { CortensorNode } from './node.ts'
 import type { Role } from './constants.ts'
 
 export interface DevnetInit {

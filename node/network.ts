@@ -8,6 +8,7 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { createPublicClient, createWalletClient, defineChain, http, parseEther, publicActions } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { getChainId } from 'viem/actions'
@@ -15,6 +16,7 @@ import { foundry } from 'viem/chains'
 import { createTaskClient } from '../client/index.ts'
 import { ANVIL_KEYS, ROLE_MINER, addOracle, createSession, deployHub, registerNode, startAnvil } from '../contracts/index.ts'
 import { resolveConfig } from './config.ts'
+import { NoBootstrapAddressError, OwnerKeyRequiredError, PoolNotFilledError } from './errors.ts'
 import { createEmbedder, createInferenceEngine } from './inference/index.ts'
 import { hasFunds, isOracle, isRegistered, loadSavedNetwork, persistentAnvilArgs, saveNetwork, usableSession } from './network-chain.ts'
 import { CortensorNode } from './node.ts'
@@ -22,7 +24,6 @@ import { MinerRole } from './roles/miner/index.ts'
 import { OracleRole } from './roles/oracle/index.ts'
 import { roleAttachment } from './roles/run.ts'
 import { createChainContext } from './roles/shared/chain.ts'
-import { NoBootstrapAddressError, OwnerKeyRequiredError, PoolNotFilledError } from './errors.ts'
 import type { Role } from './constants.ts'
 import type { CortensorTaskClient } from '../client/index.ts'
 import type { Anvil, CreateSessionParameters, Deployment, HubConfig, HubDomain, HubWalletClient } from '../contracts/index.ts'
@@ -30,6 +31,11 @@ import type { InferenceEngine, InferenceEngineInit, LlamaInferenceEngine } from 
 import type { MinerFaults } from './roles/miner/index.ts'
 import type { QueueTimeouts } from '../protocols/queue/types.ts'
 import type { Address, Hex } from 'viem'
+
+/** how long a local network waits for every node to see the whole pool (a loaded 2-core machine fills it in a few seconds) */
+const POOL_FILL_TIMEOUT_MS = 30_000
+/** how often it looks */
+const POOL_POLL_MS = 50
 
 export interface NetworkInit {
   miners: number
@@ -305,12 +311,12 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
     say(`client ${clientNode.peerIdentity.address} owns session ${sessionId} (redundancy ${redundancy})`)
 
     // ready when every node sees the pool and the gossip mesh reaches the miners
-    const deadline = Date.now() + 30_000
+    const deadline = Date.now() + POOL_FILL_TIMEOUT_MS
     while (client.miners().length < init.miners || oracles.some(o => o.role.pool.list().length < init.miners)) {
       if (Date.now() > deadline) {
         throw new PoolNotFilledError(client.miners().length, init.miners)
       }
-      await new Promise(resolve => setTimeout(resolve, 50))
+      await sleep(POOL_POLL_MS)
     }
 
     const net: LocalNetwork = {
