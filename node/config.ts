@@ -9,16 +9,16 @@ import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import {
-  BOOTSTRAP_HTTP_PORT, BOOTSTRAP_TCP_PORT, BOOTSTRAP_WS_PORT, DEFAULT_HTTP_HOST, DEFAULT_NETWORK,
-  ROUTER_HTTP_PORT
-} from './constants.ts'
-import type { Role } from './constants.ts'
-import {
   ConfigError, parseAddress, parseBool, parseBootstrap, parseGpu, parseGpuLayers, parseModels, parseMultiaddrs,
   parseNetwork, parsePort, parseQueueTimeouts, parseRate, parseRoles, parseSession, parseString, parseUrl, parseWhole,
   MAX_SEQUENCES, MAX_THREADS
 } from './config-values.ts'
+import {
+  BOOTSTRAP_HTTP_PORT, BOOTSTRAP_TCP_PORT, BOOTSTRAP_WS_PORT, DEFAULT_HTTP_HOST, DEFAULT_NETWORK,
+  ROUTER_HTTP_PORT
+} from './constants.ts'
 import type { GpuOption } from './config-values.ts'
+import type { Role } from './constants.ts'
 import type { QueueTimeouts } from '../protocols/queue/types.ts'
 
 export { ConfigError, GPU_OPTIONS, MAX_SEQUENCES, MAX_THREADS, parseGpu, parseGpuLayers, parseWhole } from './config-values.ts'

@@ -7,15 +7,15 @@
  * answer is the accepted output's vectors once settled. Token arrays as
  * input and `dimensions` are refused with a 400 naming the field.
  */
-import { abortOnDisconnect } from './context.ts'
 import { checkBody } from './check.ts'
+import { abortOnDisconnect } from './context.ts'
 import { ApiError } from './errors.ts'
 import { taskHeaders, cortensorFields } from './openai.ts'
 import { CallerGoneError, waitForResult } from './stream.ts'
 import { routerBodies } from './validate.ts'
 import type { Body } from './check.ts'
-import type { ResolvedRouterOptions } from './options.ts'
 import type { RouterContext } from './context.ts'
+import type { ResolvedRouterOptions } from './options.ts'
 import type { TaskRequest } from './validate.ts'
 import type { TaskHandle } from '../../../client/types.ts'
 import type { FastifyInstance } from 'fastify'
