@@ -7,27 +7,22 @@
 import { readFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { multiaddr } from '@multiformats/multiaddr'
 import { parse as parseYaml } from 'yaml'
 import {
+  ConfigError, parseAddress, parseBool, parseBootstrap, parseGpu, parseGpuLayers, parseModels, parseMultiaddrs,
+  parseNetwork, parsePort, parseQueueTimeouts, parseRate, parseRoles, parseSession, parseString, parseUrl, parseWhole,
+  MAX_SEQUENCES, MAX_THREADS
+} from './config-values.ts'
+import {
   BOOTSTRAP_HTTP_PORT, BOOTSTRAP_TCP_PORT, BOOTSTRAP_WS_PORT, DEFAULT_HTTP_HOST, DEFAULT_NETWORK,
-  ROLES, ROUTER_HTTP_PORT
+  ROUTER_HTTP_PORT
 } from './constants.ts'
+import type { GpuOption } from './config-values.ts'
 import type { Role } from './constants.ts'
 import type { QueueTimeouts } from '../protocols/queue/types.ts'
 
-export class ConfigError extends Error {
-  static name = 'ConfigError'
-  readonly exitCode = 2
-  /** where the bad value came from: `--listen`, `CORTENSOR_LISTEN`, `node.yaml: listen[1]` */
-  readonly source: string
-
-  constructor (source: string, reason: string) {
-    super(`${source}: ${reason}`)
-    this.name = 'ConfigError'
-    this.source = source
-  }
-}
+export { ConfigError, GPU_OPTIONS, MAX_SEQUENCES, MAX_THREADS, parseGpu, parseGpuLayers, parseWhole } from './config-values.ts'
+export type { GpuOption } from './config-values.ts'
 
 export interface NodeConfig {
   roles: Role[]
@@ -75,14 +70,6 @@ export interface NodeConfig {
   queueTimeouts?: Partial<QueueTimeouts>
 }
 
-/** The `--gpu` choices: node-llama-cpp's backends by name; `cpu` runs without a GPU. */
-export const GPU_OPTIONS = ['auto', 'cpu', 'vulkan', 'cuda', 'metal'] as const
-export type GpuOption = typeof GPU_OPTIONS[number]
-
-/** Bounds of `--threads` and `--sequences` (a larger number is a typo, not a machine). */
-export const MAX_THREADS = 1024
-export const MAX_SEQUENCES = 256
-
 /** Raw values as given by one source, before parsing. */
 export type RawConfig = Partial<Record<keyof NodeConfig | 'role' | 'key' | 'config', unknown>>
 
@@ -93,209 +80,7 @@ interface FieldSpec {
   parse(value: unknown, source: string): unknown
 }
 
-function asList (value: unknown, source: string): string[] {
-  if (Array.isArray(value)) {
-    return value.map((v, i) => {
-      if (typeof v !== 'string') {
-        throw new ConfigError(`${source}[${i}]`, 'must be a string')
-      }
-      return v.trim()
-    }).filter(v => v !== '')
-  }
-  if (typeof value === 'string') {
-    return value.split(',').map(v => v.trim()).filter(v => v !== '')
-  }
-  throw new ConfigError(source, 'must be a list of strings (comma-separated on the command line)')
-}
-
-function parseRoles (value: unknown, source: string): Role[] {
-  const roles = asList(value, source)
-  if (roles.length === 0) {
-    throw new ConfigError(source, `at least one role is needed (${ROLES.join(', ')})`)
-  }
-  for (const r of roles) {
-    if (!(ROLES as readonly string[]).includes(r)) {
-      throw new ConfigError(source, `unknown role "${r}" (roles: ${ROLES.join(', ')})`)
-    }
-  }
-  return [...new Set(roles)] as Role[]
-}
-
-function parseMultiaddrs (value: unknown, source: string): string[] {
-  return asList(value, source).map((text) => {
-    try {
-      return multiaddr(text).toString()
-    } catch (err: any) {
-      throw new ConfigError(source, `"${text}" is not a valid multiaddr (${String(err.message).split('\n')[0]})`)
-    }
-  })
-}
-
-function parseBootstrap (value: unknown, source: string): string[] {
-  const addrs = parseMultiaddrs(value, source)
-  for (const a of addrs) {
-    if (multiaddr(a).getComponents().find(c => c.name === 'p2p') == null) {
-      throw new ConfigError(source, `"${a}" must end with /p2p/<peer id> so the bootstrap node can be authenticated`)
-    }
-  }
-  return addrs
-}
-
-function parsePort (value: unknown, source: string): number {
-  const n = typeof value === 'number' ? value : Number(String(value).trim())
-  if (!Number.isInteger(n) || n < 0 || n > 65535 || String(value).trim() === '') {
-    throw new ConfigError(source, `"${String(value)}" is not a port number (0-65535)`)
-  }
-  return n
-}
-
-function parseRate (value: unknown, source: string): number {
-  const n = typeof value === 'number' ? value : Number(String(value).trim())
-  if (!Number.isFinite(n) || n < 0 || n > 1 || String(value).trim() === '') {
-    throw new ConfigError(source, `"${String(value)}" is not a fraction in [0, 1]`)
-  }
-  return n
-}
-
-function parseString (value: unknown, source: string): string {
-  if (typeof value !== 'string' || value.trim() === '') {
-    throw new ConfigError(source, 'must be a non-empty string')
-  }
-  return value.trim()
-}
-
-function parseBool (value: unknown, source: string): boolean {
-  if (typeof value === 'boolean') {
-    return value
-  }
-  const s = String(value).trim().toLowerCase()
-  if (['1', 'true', 'yes', 'on'].includes(s)) {
-    return true
-  }
-  if (['0', 'false', 'no', 'off', ''].includes(s)) {
-    return false
-  }
-  throw new ConfigError(source, `"${String(value)}" is not a boolean (true/false)`)
-}
-
-function parseUrl (value: unknown, source: string): string {
-  const s = parseString(value, source)
-  let u: URL
-  try {
-    u = new URL(s)
-  } catch {
-    throw new ConfigError(source, `"${s}" is not a URL`)
-  }
-  if (!['http:', 'https:', 'ws:', 'wss:'].includes(u.protocol)) {
-    throw new ConfigError(source, `"${s}" must be an http(s) or ws(s) URL`)
-  }
-  return s
-}
-
-function parseAddress (value: unknown, source: string): string {
-  const s = parseString(value, source)
-  if (!/^0x[0-9a-fA-F]{40}$/.test(s)) {
-    throw new ConfigError(source, `"${s}" is not a 0x-prefixed 20-byte address`)
-  }
-  return s
-}
-
-function parseSession (value: unknown, source: string): bigint {
-  const s = typeof value === 'number' || typeof value === 'bigint' ? String(value) : parseString(value, source)
-  if (!/^\d{1,30}$/.test(s) || BigInt(s) === 0n) {
-    throw new ConfigError(source, `"${s}" is not a session id (a positive integer)`)
-  }
-  return BigInt(s)
-}
-
-const QUEUE_TIMEOUT_KEYS: ReadonlyArray<keyof QueueTimeouts> = ['assignMs', 'ackMs', 'precommitMs', 'revealMs', 'validateMs', 'settleMs']
-/** a day: longer deadlines are a typo, not a slow model */
-const MAX_QUEUE_TIMEOUT_MS = 86_400_000
-
-/** `ackMs=2000,precommitMs=15000`, or a JSON/YAML mapping with the same keys. */
-function parseQueueTimeouts (value: unknown, source: string): Partial<QueueTimeouts> {
-  let entries: Array<[string, unknown]>
-  if (value != null && typeof value === 'object' && !Array.isArray(value)) {
-    entries = Object.entries(value)
-  } else {
-    const text = parseString(value, source)
-    if (text.startsWith('{')) {
-      let parsed: unknown
-      try {
-        parsed = JSON.parse(text)
-      } catch {
-        throw new ConfigError(source, 'is not valid JSON')
-      }
-      return parseQueueTimeouts(parsed, source)
-    }
-    entries = asList(text, source).map((pair) => {
-      const eq = pair.indexOf('=')
-      if (eq < 0) {
-        throw new ConfigError(source, `"${pair}" is not name=milliseconds (names: ${QUEUE_TIMEOUT_KEYS.join(', ')})`)
-      }
-      return [pair.slice(0, eq).trim(), pair.slice(eq + 1).trim()]
-    })
-  }
-  const out: Partial<QueueTimeouts> = {}
-  for (const [key, raw] of entries) {
-    if (!(QUEUE_TIMEOUT_KEYS as readonly string[]).includes(key)) {
-      throw new ConfigError(source, `unknown deadline "${key}" (names: ${QUEUE_TIMEOUT_KEYS.join(', ')})`)
-    }
-    const n = typeof raw === 'number' ? raw : Number(String(raw))
-    if (!Number.isInteger(n) || n <= 0 || n > MAX_QUEUE_TIMEOUT_MS || String(raw).trim() === '') {
-      throw new ConfigError(source, `${key}: "${String(raw)}" is not a whole number of milliseconds from 1 to ${MAX_QUEUE_TIMEOUT_MS}`)
-    }
-    out[key as keyof QueueTimeouts] = n
-  }
-  return out
-}
-
-export function parseWhole (min: number, max: number) {
-  return (value: unknown, source: string): number => {
-    const n = typeof value === 'number' ? value : Number(String(value).trim())
-    if (!Number.isInteger(n) || n < min || n > max || String(value).trim() === '') {
-      throw new ConfigError(source, `"${String(value)}" is not a whole number from ${min} to ${max}`)
-    }
-    return n
-  }
-}
-
-export function parseGpu (value: unknown, source: string): GpuOption {
-  const s = parseString(value, source).toLowerCase()
-  if (!(GPU_OPTIONS as readonly string[]).includes(s)) {
-    throw new ConfigError(source, `"${String(value)}" is not a GPU backend (${GPU_OPTIONS.join(', ')})`)
-  }
-  return s as GpuOption
-}
-
-export function parseGpuLayers (value: unknown, source: string): number | 'auto' | 'max' {
-  const s = typeof value === 'number' ? String(value) : parseString(value, source).toLowerCase()
-  if (s === 'auto' || s === 'max') {
-    return s
-  }
-  if (!/^\d{1,6}$/.test(s)) {
-    throw new ConfigError(source, `"${String(value)}" is not a number of layers (a whole number >= 0, auto or max)`)
-  }
-  return Number(s)
-}
-
-/** Model files: repeatable on the command line, comma-separated in the environment, a string or a list in a file. */
-function parseModels (value: unknown, source: string): string[] {
-  const list = asList(value, source).map(v => resolve(v))
-  if (list.length === 0) {
-    throw new ConfigError(source, 'must name a GGUF model file')
-  }
-  return [...new Set(list)]
-}
-
-function parseNetwork (value: unknown, source: string): string {
-  const s = parseString(value, source)
-  if (!/^[a-z0-9][a-z0-9-]{0,31}$/.test(s)) {
-    throw new ConfigError(source, 'must be 1-32 lowercase letters, digits or dashes')
-  }
-  return s
-}
-
+/** A value checked against a schema; `reason` says why it failed, after the source. */
 const FIELDS: FieldSpec[] = [
   { key: 'roles', flag: '--role', env: 'CORTENSOR_ROLE', parse: parseRoles },
   { key: 'network', flag: '--network', env: 'CORTENSOR_NETWORK', parse: parseNetwork },

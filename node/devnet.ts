@@ -7,6 +7,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { resolveConfig } from './config.ts'
+import { NoBootstrapAddressError } from './errors.ts'
 import { CortensorNode } from './node.ts'
 import type { Role } from './constants.ts'
 
@@ -62,7 +63,7 @@ export async function startDevnet (init: DevnetInit = {}): Promise<Devnet> {
     const bootstrap = await startNode('bootstrap', ['bootstrap'], [], init.httpPort ?? 0)
     const bootAddr = bootstrap.libp2p.getMultiaddrs().find(a => !a.toString().includes('/ws'))?.toString()
     if (bootAddr == null) {
-      throw new Error('bootstrap node has no TCP address')
+      throw new NoBootstrapAddressError('bootstrap node has no TCP address')
     }
     say(`bootstrap ${bootstrap.libp2p.peerId} on ${bootAddr} (health: http://127.0.0.1:${bootstrap.httpPort}/health)`)
     const roles = init.roles ?? DEFAULT_DEVNET_ROLES

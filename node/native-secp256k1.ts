@@ -19,6 +19,7 @@
 import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify } from 'node:crypto'
 import { privateKeyFromRaw } from '@libp2p/crypto/keys'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
+import { UnexpectedKeyTypeError } from './errors.ts'
 import type { AbortOptions } from '@libp2p/interface'
 import type { KeyObject } from 'node:crypto'
 import type { Uint8ArrayList } from 'uint8arraylist'
@@ -102,7 +103,7 @@ export function useNativeSecp256k1 (): void {
   // any valid key yields the classes; this one is fixed so no randomness is spent
   const probe = privateKeyFromRaw(new Uint8Array(32).fill(1))
   if (probe.type !== 'secp256k1') {
-    throw new Error('@libp2p/crypto returned a non-secp256k1 key for 32 raw bytes')
+    throw new UnexpectedKeyTypeError(probe.type)
   }
   const privateProto = Object.getPrototypeOf(probe) as PrivateKeyLike & Record<symbol, boolean>
   const publicProto = Object.getPrototypeOf(probe.publicKey) as PublicKeyLike & Record<symbol, boolean>

@@ -8,6 +8,7 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { createPublicClient, createWalletClient, defineChain, http, parseEther, publicActions } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { getChainId } from 'viem/actions'
@@ -15,6 +16,7 @@ import { foundry } from 'viem/chains'
 import { createTaskClient } from '../client/index.ts'
 import { ANVIL_KEYS, ROLE_MINER, addOracle, createSession, deployHub, registerNode, startAnvil } from '../contracts/index.ts'
 import { resolveConfig } from './config.ts'
+import { NoBootstrapAddressError, OwnerKeyRequiredError, PoolNotFilledError } from './errors.ts'
 import { createEmbedder, createInferenceEngine } from './inference/index.ts'
 import { hasFunds, isOracle, isRegistered, loadSavedNetwork, persistentAnvilArgs, saveNetwork, usableSession } from './network-chain.ts'
 import { CortensorNode } from './node.ts'
@@ -29,6 +31,11 @@ import type { InferenceEngine, InferenceEngineInit, LlamaInferenceEngine } from 
 import type { MinerFaults } from './roles/miner/index.ts'
 import type { QueueTimeouts } from '../protocols/queue/types.ts'
 import type { Address, Hex } from 'viem'
+
+/** how long a local network waits for every node to see the whole pool (a loaded 2-core machine fills it in a few seconds) */
+const POOL_FILL_TIMEOUT_MS = 30_000
+/** how often it looks */
+const POOL_POLL_MS = 50
 
 export interface NetworkInit {
   miners: number
@@ -189,7 +196,7 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
     if (init.rpcUrl == null) {
       anvil = await startAnvil({ host, ...(keepChain ? { args: persistentAnvilArgs(dataDir) } : {}) })
     } else if (init.ownerKey == null) {
-      throw new Error('an external chain needs the key that deploys the hub and funds the nodes (ownerKey)')
+      throw new OwnerKeyRequiredError()
     }
     const rpcUrl = init.rpcUrl ?? anvil?.url ?? ''
     const chainId = await getChainId(createPublicClient({ transport: http(rpcUrl) }))
@@ -209,7 +216,7 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
     const bootstrap = await newNode('bootstrap', ['bootstrap'], [], init.httpPort ?? 0)
     const bootstrapAddr = bootstrap.libp2p.getMultiaddrs().find(a => !a.toString().includes('/ws'))?.toString()
     if (bootstrapAddr == null) {
-      throw new Error('the bootstrap node has no TCP address')
+      throw new NoBootstrapAddressError()
     }
     say(`bootstrap ${bootstrap.libp2p.peerId} on ${bootstrapAddr}`)
 
@@ -307,12 +314,12 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
     say(`client ${clientNode.peerIdentity.address} owns session ${sessionId} (redundancy ${redundancy})`)
 
     // ready when every node sees the pool and the gossip mesh reaches the miners
-    const deadline = Date.now() + 30_000
+    const deadline = Date.now() + POOL_FILL_TIMEOUT_MS
     while (client.miners().length < init.miners || oracles.some(o => o.role.pool.list().length < init.miners)) {
       if (Date.now() > deadline) {
-        throw new Error(`the pool did not fill: client sees ${client.miners().length} of ${init.miners} miners`)
+        throw new PoolNotFilledError(client.miners().length, init.miners)
       }
-      await new Promise(resolve => setTimeout(resolve, 50))
+      await sleep(POOL_POLL_MS)
     }
 
     const net: LocalNetwork = {

@@ -15,6 +15,7 @@ import { createHeliaLight } from 'helia'
 import { Registry } from 'prom-client'
 import { RecordContradictions } from '../protocols/gossip/scoring.ts'
 import { ConfigError } from './config.ts'
+import { NodeNotStartedError } from './errors.ts'
 import { startHttpServer } from './http/server.ts'
 import { loadOrCreateIdentity } from './identity.ts'
 import { meshOptions } from './mesh.ts'
@@ -89,14 +90,14 @@ export class CortensorNode extends TypedEventEmitter<NodeEvents> {
 
   get store (): ContentStore {
     if (this.storage == null) {
-      throw new Error('node is not started')
+      throw new NodeNotStartedError()
     }
     return this.storage
   }
 
   get peerIdentity (): Identity {
     if (this.identity == null) {
-      throw new Error('node is not started')
+      throw new NodeNotStartedError()
     }
     return this.identity
   }
@@ -104,7 +105,7 @@ export class CortensorNode extends TypedEventEmitter<NodeEvents> {
   /** The node's datastore (LevelDB in the data dir): roles keep their accepted work here so it survives restarts. */
   get datastore (): LevelDatastore {
     if (this.level == null) {
-      throw new Error('node is not started')
+      throw new NodeNotStartedError()
     }
     return this.level
   }
@@ -126,7 +127,7 @@ export class CortensorNode extends TypedEventEmitter<NodeEvents> {
 
   private started (): Helia & { libp2p: Libp2p<MeshServices> } {
     if (this.helia == null) {
-      throw new Error('node is not started')
+      throw new NodeNotStartedError()
     }
     return this.helia
   }

@@ -19,12 +19,8 @@ function parseUrl (flag: string, value: string | undefined): string {
   if (value == null) {
     throw new InvalidOptionError(flag, 'is required')
   }
-  try {
-    const u = new URL(value)
-    if (u.protocol !== 'http:' && u.protocol !== 'https:' && u.protocol !== 'ws:' && u.protocol !== 'wss:') {
-      throw new Error('scheme')
-    }
-  } catch {
+  const u = URL.parse(value)
+  if (u == null || !['http:', 'https:', 'ws:', 'wss:'].includes(u.protocol)) {
     throw new InvalidOptionError(flag, `${value} is not an http(s) or ws(s) URL`)
   }
   return value

@@ -36,3 +36,23 @@ export class NothingToWithdrawError extends Error {
     this.name = 'NothingToWithdrawError'
   }
 }
+
+/** A command was interrupted (Ctrl-C) while it waited. */
+export class InterruptedError extends Error {
+  static name = 'InterruptedError'
+
+  constructor () {
+    super('interrupted')
+    this.name = 'InterruptedError'
+  }
+}
+
+/** `task submit` saw no peer subscribed to the model's task topic in time. */
+export class NoTopicPeerError extends Error {
+  static name = 'NoTopicPeerError'
+
+  constructor (topic: string, waitedS: number) {
+    super(`no peer on ${topic} after ${waitedS} s: is the bootstrap reachable and the network's miners serving this session's model?`)
+    this.name = 'NoTopicPeerError'
+  }
+}

@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { STRATEGIES } from '../../simulations/constants.ts'
 import { runSimulation } from '../../simulations/engine.ts'
+import { ScenarioError, ScenarioFormatError } from '../../simulations/errors.ts'
 import { writeRun, writeSweep } from '../../simulations/output.ts'
 import { buildReport } from '../../simulations/report.ts'
 import { CHECKS, parseScenarioText, validateScenario } from '../../simulations/scenario.ts'
@@ -61,7 +62,7 @@ function scenarioFromOptions (opts: Record<string, unknown>): { scenario: Scenar
       base = { ...file.scenario }
       sweepAxes = file.sweep
     } catch (err: any) {
-      if (err?.name === 'ScenarioError' || err?.name === 'ScenarioFormatError') {
+      if (err instanceof ScenarioError || err instanceof ScenarioFormatError) {
         throw new InvalidOptionError('--scenario', err.message)
       }
       throw err
@@ -86,7 +87,7 @@ function scenarioFromOptions (opts: Record<string, unknown>): { scenario: Scenar
   try {
     return { scenario: validateScenario(base), sweepAxes }
   } catch (err: any) {
-    if (err?.name === 'ScenarioError') {
+    if (err instanceof ScenarioError) {
       throw new CliUsageError(err.message)
     }
     throw err

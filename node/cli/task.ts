@@ -9,7 +9,8 @@
  * two processes cannot share one. The client's blocks and records live in a
  * temporary directory.
  */
-import { InvalidOptionError } from './errors.ts'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { InterruptedError, InvalidOptionError, NoTopicPeerError } from './errors.ts'
 import { print, say, writeOutput } from './output.ts'
 import type { Command } from 'commander'
 
@@ -39,6 +40,8 @@ function fraction (flag: string, max: number) {
 
 /** How long to wait for a peer on the task topic before giving up. */
 const MESH_WAIT_MS = 30_000
+/** how often the wait looks at the topic's subscribers */
+const MESH_POLL_MS = 100
 
 export function registerTaskCommands (program: Command): void {
   const task = program.command('task').description('submit tasks to the network')
@@ -162,11 +165,11 @@ async function waitForMesh (node: import('../node.ts').CortensorNode, network: s
   const deadline = Date.now() + MESH_WAIT_MS
   while (node.libp2p.services.pubsub.getSubscribers(topic).length === 0) {
     if (signal.aborted) {
-      throw new Error('interrupted')
+      throw new InterruptedError()
     }
     if (Date.now() > deadline) {
-      throw new Error(`no peer on ${topic} after ${MESH_WAIT_MS / 1000} s: is the bootstrap reachable and the network's miners serving this session's model?`)
+      throw new NoTopicPeerError(topic, MESH_WAIT_MS / 1000)
     }
-    await new Promise(resolve => setTimeout(resolve, 100))
+    await sleep(MESH_POLL_MS, undefined, { signal }).catch(() => {})
   }
 }

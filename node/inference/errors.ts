@@ -154,3 +154,13 @@ export class GpuUnavailableError extends Error {
     this.available = available
   }
 }
+
+/** A GGUF file being written would not match its own header (a tensor not at the offset the header gives it). */
+export class GgufLayoutError extends Error {
+  static name = 'GgufLayoutError'
+
+  constructor (tensor: string, at: number, expected: number) {
+    super(`internal: ${tensor} at ${at}, expected ${expected}`)
+    this.name = 'GgufLayoutError'
+  }
+}

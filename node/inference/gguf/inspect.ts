@@ -72,16 +72,11 @@ function lookup (meta: unknown, dotted: string): unknown {
  * GgufMissingKeyError or GgufMissingTensorError naming the problem.
  */
 export async function inspectGguf (path: string, options: { computeId?: boolean } = {}): Promise<GgufSummary> {
-  let sizeBytes: number
-  try {
-    const st = await stat(path)
-    if (!st.isFile()) {
-      throw new Error('not a file')
-    }
-    sizeBytes = st.size
-  } catch {
+  const st = await stat(path).catch(() => undefined)
+  if (st?.isFile() !== true) {
     throw new ModelNotFoundError(path)
   }
+  const sizeBytes = st.size
   const fh = await open(path, 'r')
   try {
     const head = new Uint8Array(8)

@@ -5,6 +5,7 @@
  * Format: https://github.com/ggml-org/ggml/blob/master/docs/gguf.md
  */
 import { open } from 'node:fs/promises'
+import { GgufLayoutError } from '../errors.ts'
 import { encodedBytes, encodeValues, Q8_0_BLOCK_VALUES } from './numeric.ts'
 import type { TensorTypeName } from './numeric.ts'
 
@@ -175,7 +176,7 @@ export async function writeGguf (path: string, options: WriteGgufOptions): Promi
     const dataStart = pos
     for (const [i, t] of options.tensors.entries()) {
       if (pos - dataStart !== offsets[i]) {
-        throw new Error(`internal: ${t.name} at ${pos - dataStart}, expected ${offsets[i]}`)
+        throw new GgufLayoutError(t.name, pos - dataStart, offsets[i])
       }
       let left = count(t.shape)
       while (left > 0) {

@@ -14,6 +14,7 @@ import { logger } from '@libp2p/logger'
 import Fastify from 'fastify'
 import { Registry } from 'prom-client'
 import { capConnections, fastifyTimeouts, resolveHttpLimits } from '../../http/limits.ts'
+import { bodyValidatorCompiler } from './check.ts'
 import { RouterContext } from './context.ts'
 import { registerCortensorRoutes } from './cortensor.ts'
 import { registerEmbeddingRoutes } from './embeddings.ts'
@@ -69,6 +70,8 @@ export async function routerPlugin (app: FastifyInstance, init: RouterInit & { r
   const ctx = new RouterContext(init.client, init.keys, options, init.registry ?? init.options?.registry, init.names)
 
   app.setErrorHandler((err: FastifyError, _req: FastifyRequest, reply: FastifyReply) => errorReply(err, reply))
+  // bodies are checked against the router's schemas, without coercion, and fail with its own errors
+  app.setValidatorCompiler(bodyValidatorCompiler)
 
   if (options.corsOrigin !== false) {
     // an OPTIONS request that is not a CORS preflight gets the router's JSON error, not the plugin's plain text

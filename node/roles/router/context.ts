@@ -4,6 +4,7 @@
  * task (who is asking, which session, which model, submit, cancel on
  * disconnect).
  */
+import QuickLRU from 'quick-lru'
 import { ModelNames } from '../../inference/model-names.ts'
 import { ApiError } from './errors.ts'
 import { RateLimiter, StreamSlots, rateLimited } from './limits.ts'
@@ -32,6 +33,8 @@ export interface Principal {
 }
 
 const SESSION_CACHE_MS = 30_000
+/** sessions whose records are kept; the least recently read are forgotten first (a router serves a few sessions, callers may name many) */
+const MAX_CACHED_SESSIONS = 10_000
 
 /** A task slot taken for one request (`RouterContext.admit`). */
 export interface Admission {
@@ -61,7 +64,7 @@ export class RouterContext {
   /** sessions this router submitted to (for the tasks gauge and the dashboard) */
   readonly sessions = new Set<bigint>()
   private readonly principals = new WeakMap<FastifyRequest, Principal>()
-  private readonly sessionInfo = new Map<string, { atMs: number, info?: SessionInfo }>()
+  private readonly sessionInfo = new QuickLRU<string, { atMs: number, info?: SessionInfo }>({ maxSize: MAX_CACHED_SESSIONS })
   private readonly sessionReads = new Map<string, Promise<SessionInfo | undefined>>()
 
   constructor (client: TaskClient, keys: KeyStore, options: ResolvedRouterOptions, registry: RouterOptions['registry'], names: ModelNames = new ModelNames()) {

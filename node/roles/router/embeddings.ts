@@ -7,57 +7,32 @@
  * answer is the accepted output's vectors once settled. Token arrays as
  * input and `dimensions` are refused with a 400 naming the field.
  */
-import { MAX_EMBED_INPUTS } from '../../../protocols/prompt/index.ts'
+import { checkBody } from './check.ts'
 import { abortOnDisconnect } from './context.ts'
-import { ApiError, invalidParam, unsupportedParam } from './errors.ts'
+import { ApiError } from './errors.ts'
 import { taskHeaders, cortensorFields } from './openai.ts'
 import { CallerGoneError, waitForResult } from './stream.ts'
-import { asBody, MAX_REFERENCE_LENGTH, optString } from './validate.ts'
+import { routerBodies } from './validate.ts'
+import type { Body } from './check.ts'
 import type { RouterContext } from './context.ts'
+import type { ResolvedRouterOptions } from './options.ts'
 import type { TaskRequest } from './validate.ts'
 import type { TaskHandle } from '../../../client/types.ts'
 import type { FastifyInstance } from 'fastify'
 
-/** Longest text one input may be, in characters (the miner declines one longer than its embedding context in tokens). */
-export const MAX_EMBED_INPUT_CHARS = 64 * 1024
+export { MAX_EMBED_INPUT_CHARS } from './schemas.ts'
 
 /** The texts and options of an embeddings request. */
-export function parseEmbeddingsRequest (body: unknown): TaskRequest & { embed: string[], base64: boolean } {
-  const b = asBody(body)
-  const model = optString(b, 'model', 256)
-  if (model == null) {
-    throw invalidParam('model', 'is required (GET /v1/models lists the models served now)', 'missing_required_parameter')
-  }
-  const input = b.input
-  const list = typeof input === 'string' ? [input] : input
-  if (input === undefined || input === null) {
-    throw invalidParam('input', 'is required', 'missing_required_parameter')
-  }
-  if (!Array.isArray(list) || list.length === 0) {
-    throw invalidParam('input', 'must be a string or a non-empty array of strings', 'invalid_type')
-  }
-  if (list.some(x => typeof x !== 'string')) {
-    throw unsupportedParam('input', 'token arrays are not supported: give the texts as strings')
-  }
-  if (list.length > MAX_EMBED_INPUTS) {
-    throw invalidParam('input', `at most ${MAX_EMBED_INPUTS} texts per request`)
-  }
-  list.forEach((t: string, i) => {
-    if (t.length === 0 || t.length > MAX_EMBED_INPUT_CHARS) {
-      throw invalidParam(`input[${i}]`, `must be 1 to ${MAX_EMBED_INPUT_CHARS} characters`)
-    }
-  })
-  const format = b.encoding_format ?? 'float'
-  if (format !== 'float' && format !== 'base64') {
-    throw invalidParam('encoding_format', 'must be "float" or "base64"')
-  }
-  if (b.dimensions !== undefined && b.dimensions !== null) {
-    throw unsupportedParam('dimensions', 'the model\'s vectors are returned at their own size; shortening them is not supported')
-  }
-  const user = optString(b, 'user', MAX_REFERENCE_LENGTH)
-  const embed = list as string[]
+export function parseEmbeddingsRequest (body: unknown, o: ResolvedRouterOptions): TaskRequest & { embed: string[], base64: boolean } {
+  return embeddingsTask(checkBody(routerBodies(o).embeddings, body))
+}
+
+/** A checked embeddings body → its task. */
+export function embeddingsTask (b: Body): TaskRequest & { embed: string[], base64: boolean } {
+  const embed = typeof b.input === 'string' ? [b.input] : b.input as string[]
+  const user = b.user as string | null | undefined
   // one token of budget: an embedding task generates nothing (its price is one token per miner)
-  return { prompt: embed.join('\n'), embed, base64: format === 'base64', model, stream: false, includeUsage: false, maxTokens: 1, params: { maxTokens: 1, ...(user != null ? { clientReference: user } : {}) } }
+  return { prompt: embed.join('\n'), embed, base64: b.encoding_format === 'base64', model: b.model as string, stream: false, includeUsage: false, maxTokens: 1, params: { maxTokens: 1, ...(user != null ? { clientReference: user } : {}) } }
 }
 
 /** A vector as OpenAI's base64 encoding: little-endian float32. */
@@ -66,8 +41,8 @@ function base64Vector (v: number[]): string {
 }
 
 export function registerEmbeddingRoutes (app: FastifyInstance, ctx: RouterContext): void {
-  app.post('/v1/embeddings', { bodyLimit: ctx.options.bodyLimitBytes }, async (req, reply) => {
-    const treq = parseEmbeddingsRequest(req.body)
+  app.post('/v1/embeddings', { bodyLimit: ctx.options.bodyLimitBytes, schema: { body: routerBodies(ctx.options).embeddings.schema } }, async (req, reply) => {
+    const treq = embeddingsTask(req.body as Body)
     const admission = ctx.admit(treq)
     const disconnect = abortOnDisconnect(reply)
     let handle: TaskHandle | undefined

@@ -15,9 +15,9 @@ import { abortOnDisconnect } from './context.ts'
 import { ApiError, toApiError } from './errors.ts'
 import { CallerGoneError, SseWriter, relayTokens, tokenCount, waitForResult } from './stream.ts'
 import { estimatePromptTokens } from './usage.ts'
-import { parseChatRequest, parseCompletionRequest } from './validate.ts'
+import { chatTask, completionTask, routerBodies } from './validate.ts'
 import type { Admission, Principal, RouterContext } from './context.ts'
-import type { TaskRequest } from './validate.ts'
+import type { Body, TaskRequest } from './validate.ts'
 import type { TaskHandle, TaskResult, TokenEvent } from '../../../client/types.ts'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 
@@ -70,12 +70,13 @@ export function registerOpenAiRoutes (app: FastifyInstance, ctx: RouterContext):
     return modelObject(m.id, m.miners, m.contextTokens, ctx.names.nameOf(m.id))
   })
 
-  app.post('/v1/chat/completions', { bodyLimit }, async (req, reply) => {
-    return completion(ctx, req, reply, 'chat', parseChatRequest(req.body, ctx.options))
+  const bodies = routerBodies(ctx.options)
+  app.post('/v1/chat/completions', { bodyLimit, schema: { body: bodies.chat.schema } }, async (req, reply) => {
+    return completion(ctx, req, reply, 'chat', chatTask(req.body as Body, ctx.options))
   })
 
-  app.post('/v1/completions', { bodyLimit }, async (req, reply) => {
-    return completion(ctx, req, reply, 'text', parseCompletionRequest(req.body, ctx.options))
+  app.post('/v1/completions', { bodyLimit, schema: { body: bodies.text.schema } }, async (req, reply) => {
+    return completion(ctx, req, reply, 'text', completionTask(req.body as Body, ctx.options))
   })
 }
 

@@ -5,7 +5,10 @@
  * CLI) are noticed by polling `client.tasks(session)` while anyone listens.
  * Each (task, status) pair is delivered once.
  */
+import { repeatingTask } from '@libp2p/utils'
+import QuickLRU from 'quick-lru'
 import type { TaskClient, TaskHandle, TaskUpdate } from '../../../client/types.ts'
+import type { RepeatingTask } from '@libp2p/utils'
 
 export type UpdateListener = (u: TaskUpdate) => void
 
@@ -14,14 +17,14 @@ const MAX_REMEMBERED = 20_000
 
 export class TaskUpdateHub {
   private readonly client: TaskClient
-  private readonly pollIntervalMs: number
   private readonly listeners = new Map<string, Set<UpdateListener>>()
-  private readonly lastStatus = new Map<string, string>()
-  private timer?: ReturnType<typeof setInterval>
+  private readonly lastStatus = new QuickLRU<string, string>({ maxSize: MAX_REMEMBERED })
+  /** polls the subscribed sessions while anyone listens */
+  private readonly poller: RepeatingTask
 
   constructor (client: TaskClient, pollIntervalMs: number) {
     this.client = client
-    this.pollIntervalMs = pollIntervalMs
+    this.poller = repeatingTask(() => { this.pollAll() }, pollIntervalMs)
   }
 
   /** Forward a handle's updates to its session's subscribers; returns the unsubscribe function. */
@@ -38,17 +41,15 @@ export class TaskUpdateHub {
       this.poll(sessionId, false)
     }
     set.add(listener)
-    this.timer ??= setInterval(() => { this.pollAll() }, this.pollIntervalMs)
-    this.timer.unref?.()
+    this.poller.start()
     return () => {
       const s = this.listeners.get(sessionId)
       s?.delete(listener)
       if (s?.size === 0) {
         this.listeners.delete(sessionId)
       }
-      if (this.listeners.size === 0 && this.timer != null) {
-        clearInterval(this.timer)
-        this.timer = undefined
+      if (this.listeners.size === 0) {
+        this.poller.stop()
       }
     }
   }
@@ -73,14 +74,7 @@ export class TaskUpdateHub {
   }
 
   private remember (key: string, status: string): void {
-    this.lastStatus.delete(key)
     this.lastStatus.set(key, status)
-    if (this.lastStatus.size > MAX_REMEMBERED) {
-      const oldest = this.lastStatus.keys().next().value
-      if (oldest != null) {
-        this.lastStatus.delete(oldest)
-      }
-    }
   }
 
   private pollAll (): void {
@@ -108,10 +102,7 @@ export class TaskUpdateHub {
   }
 
   close (): void {
-    if (this.timer != null) {
-      clearInterval(this.timer)
-      this.timer = undefined
-    }
+    this.poller.stop()
     this.listeners.clear()
   }
 }

@@ -1,23 +1,27 @@
 /**
- * Request bodies, checked by hand rather than with fastify's JSON schemas:
- * fastify's validator coerces types by default (`max_tokens: true` would
- * become 1, `null` would become 0), and an OpenAI-style error must name the
- * offending `param`. `null` counts as absent, as in OpenAI's API. Fields that
- * would change what the caller gets but cannot be honoured (tools,
- * log-probabilities, …) are refused (unsupported.ts); fields that leave the
- * answer alone (penalties, `user`, `metadata`, …) are accepted and not used.
+ * Request bodies: checked against their schemas (schemas.ts, check.ts), then
+ * turned into what the task runner takes. Checks a schema cannot say stay
+ * here as code: which fields come first (refused fields, `prompt` or
+ * `messages`), and rules across fields. Fields that would change what the
+ * caller gets but cannot be honoured (tools, log-probabilities, …) are
+ * refused (unsupported.ts); fields that leave the answer alone (penalties,
+ * `user`, `metadata`, …) are accepted and not used.
  */
 import { checkResponseFormat, UnsupportedSchemaError } from '../../../protocols/prompt/index.ts'
-import { ApiError, invalidParam, unsupportedParam } from './errors.ts'
+import { bodyCheck, checkBody, describe, registerCoded } from './check.ts'
+import { invalidParam, unsupportedParam } from './errors.ts'
 import { parseMessages, renderChat } from './prompt.ts'
+import { bodySchemas } from './schemas.ts'
 import { refuseUnsupported } from './unsupported.ts'
+import type { Body, BodyCheck } from './check.ts'
 import type { ResolvedRouterOptions } from './options.ts'
 import type { ChatMessage } from './prompt.ts'
 import type { SubmitParams } from '../../../client/types.ts'
 import type { ResponseFormat } from '../../../protocols/prompt/index.ts'
 
-export const MAX_STOP_SEQUENCES = 4
-export const MAX_REFERENCE_LENGTH = 256
+export { asBody } from './check.ts'
+export type { Body } from './check.ts'
+export { MAX_REFERENCE_LENGTH, MAX_STOP_SEQUENCES } from './schemas.ts'
 
 /** What every completion route hands to the task runner. */
 export interface TaskRequest {
@@ -39,204 +43,95 @@ export interface TaskRequest {
   params: Omit<SubmitParams, 'signal' | 'sessionId'>
 }
 
-export type Body = Record<string, unknown>
+export interface RouterBodies { chat: BodyCheck, text: BodyCheck, cortensor: BodyCheck, embeddings: BodyCheck }
 
-export function asBody (body: unknown): Body {
-  if (typeof body === 'string') {
-    throw new ApiError(400, 'invalid_request', 'request body must be a JSON object sent as Content-Type: application/json')
+const BODIES = new WeakMap<ResolvedRouterOptions, RouterBodies>()
+
+/** The body checks of a router with these options (compiled once). */
+export function routerBodies (o: ResolvedRouterOptions): RouterBodies {
+  let bodies = BODIES.get(o)
+  if (bodies == null) {
+    const s = bodySchemas(o.maxTokensLimit)
+    bodies = {
+      chat: bodyCheck(s.chat, b => { refuseUnsupported(b, 'chat') }, [{ after: 'response_format', check: greedyFormat }]),
+      text: bodyCheck(s.text, b => { refuseUnsupported(b, 'text') }),
+      cortensor: bodyCheck(s.cortensor, promptOrMessages),
+      embeddings: bodyCheck(s.embeddings)
+    }
+    BODIES.set(o, bodies)
   }
-  if (body == null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new ApiError(400, 'invalid_request', 'request body must be a JSON object')
-  }
-  return body as Body
+  return bodies
 }
+
+registerCoded('ChatMessages', parseMessages)
+registerCoded('ResponseFormat', parseResponseFormat)
 
 function present (b: Body, name: string): boolean {
   return b[name] !== undefined && b[name] !== null
 }
 
-export function optInteger (b: Body, name: string, min: number, max: number): number | undefined {
-  if (!present(b, name)) {
-    return undefined
+/** A Cortensor body has `prompt` or `messages`, checked before anything else. */
+function promptOrMessages (b: Body): void {
+  if (present(b, 'messages') && present(b, 'prompt')) {
+    throw invalidParam('messages', 'give prompt or messages, not both')
   }
-  const v = b[name]
-  if (typeof v !== 'number' || !Number.isInteger(v)) {
-    throw invalidParam(name, `must be an integer (got ${describe(v)})`, 'invalid_type')
+  if (!present(b, 'messages') && !present(b, 'prompt')) {
+    throw invalidParam('prompt', 'is required (or messages)', 'missing_required_parameter')
   }
-  if (v < min || v > max) {
-    throw invalidParam(name, `must be between ${min} and ${max} (got ${v})`)
-  }
-  return v
 }
 
-export function optNumber (b: Body, name: string, min: number, max: number): number | undefined {
-  if (!present(b, name)) {
-    return undefined
+/** A response format other than text is generated greedily. */
+function greedyFormat (b: Body): void {
+  if (parseResponseFormat(b.response_format) != null && ((b.temperature as number | null | undefined) ?? 0) > 0) {
+    throw invalidParam('temperature', 'a response_format other than text is generated greedily on this network: give temperature 0 or leave it out', 'unsupported_value')
   }
-  const v = b[name]
-  if (typeof v !== 'number' || !Number.isFinite(v)) {
-    throw invalidParam(name, `must be a number (got ${describe(v)})`, 'invalid_type')
-  }
-  if (v < min || v > max) {
-    throw invalidParam(name, `must be between ${min} and ${max} (got ${v})`)
-  }
-  return v
 }
 
-export function optBoolean (b: Body, name: string): boolean | undefined {
-  if (!present(b, name)) {
-    return undefined
-  }
-  const v = b[name]
-  if (typeof v !== 'boolean') {
-    throw invalidParam(name, `must be true or false (got ${describe(v)})`, 'invalid_type')
-  }
-  return v
-}
-
-export function optString (b: Body, name: string, maxLength: number): string | undefined {
-  if (!present(b, name)) {
-    return undefined
-  }
-  const v = b[name]
-  if (typeof v !== 'string') {
-    throw invalidParam(name, `must be a string (got ${describe(v)})`, 'invalid_type')
-  }
-  if (v.length > maxLength) {
-    throw invalidParam(name, `must be at most ${maxLength} characters`)
-  }
-  return v
-}
-
-function optStop (b: Body): string[] | undefined {
-  if (!present(b, 'stop')) {
-    return undefined
-  }
-  const v = b.stop
-  const list = typeof v === 'string' ? [v] : v
-  if (!Array.isArray(list) || list.some(s => typeof s !== 'string')) {
-    throw invalidParam('stop', 'must be a string or an array of strings', 'invalid_type')
-  }
-  if (list.length > MAX_STOP_SEQUENCES) {
-    throw invalidParam('stop', `at most ${MAX_STOP_SEQUENCES} sequences`)
-  }
-  if (list.some(s => s === '' || s.length > 256)) {
-    throw invalidParam('stop', 'each sequence must be 1 to 256 characters')
-  }
-  return list.length === 0 ? undefined : list
-}
-
-function describe (v: unknown): string {
-  if (Array.isArray(v)) {
-    return 'an array'
-  }
-  if (typeof v === 'number') {
-    return String(v)
-  }
-  return typeof v
-}
-
-/** Sampling fields shared by every dialect. */
-function sampling (b: Body, o: ResolvedRouterOptions, maxTokensField: number | undefined): { maxTokens: number, params: TaskRequest['params'] } {
+/** Sampling fields shared by every dialect (a checked body). */
+function sampling (b: Body, o: ResolvedRouterOptions, maxTokensField: unknown): { maxTokens: number, params: TaskRequest['params'] } {
   const params: TaskRequest['params'] = {}
-  const maxTokens = maxTokensField ?? o.defaultMaxTokens
+  const maxTokens = (maxTokensField as number | undefined) ?? o.defaultMaxTokens
   if (maxTokens != null) {
     params.maxTokens = maxTokens
   }
-  const temperature = optNumber(b, 'temperature', 0, 2)
-  if (temperature != null) {
-    params.temperature = temperature
+  const fields = { temperature: 'temperature', top_p: 'topP', top_k: 'topK', seed: 'seed' } as const
+  for (const [name, param] of Object.entries(fields)) {
+    if (present(b, name)) {
+      params[param] = b[name] as number
+    }
   }
-  const topP = optNumber(b, 'top_p', 0, 1)
-  if (topP === 0) {
-    throw invalidParam('top_p', 'must be greater than 0 and at most 1')
-  }
-  if (topP != null) {
-    params.topP = topP
-  }
-  const topK = optInteger(b, 'top_k', 0, 100_000)
-  if (topK != null) {
-    params.topK = topK
-  }
-  const seed = optInteger(b, 'seed', 0, Number.MAX_SAFE_INTEGER)
-  if (seed != null) {
-    params.seed = seed
-  }
-  const stop = optStop(b)
-  if (stop != null) {
-    params.stop = stop
+  if (present(b, 'stop')) {
+    const stop = typeof b.stop === 'string' ? [b.stop] : b.stop as string[]
+    if (stop.length > 0) {
+      params.stop = stop
+    }
   }
   // the SDK's default when the router has none
   return { maxTokens: maxTokens ?? 64, params }
 }
 
-function maxTokensOf (b: Body, o: ResolvedRouterOptions, names: string[]): number | undefined {
-  let value: number | undefined
-  for (const name of names) {
-    if (!present(b, name)) {
-      continue
-    }
-    const v = b[name]
-    if (typeof v !== 'number' || !Number.isInteger(v)) {
-      throw invalidParam(name, `must be a positive integer (got ${describe(v)})`, 'invalid_type')
-    }
-    if (v < 1) {
-      throw invalidParam(name, `must be at least 1 (got ${v})`)
-    }
-    if (v > o.maxTokensLimit) {
-      throw invalidParam(name, `must be at most ${o.maxTokensLimit} on this router (got ${v})`)
-    }
-    value ??= v
-  }
-  return value
-}
-
-function checkN (b: Body): void {
-  const n = optInteger(b, 'n', 1, 128)
-  if (n != null && n !== 1) {
-    throw invalidParam('n', 'only n = 1 is supported (one completion per task)', 'unsupported_value')
-  }
-}
-
 function streamFields (b: Body): { stream: boolean, includeUsage: boolean } {
-  const stream = optBoolean(b, 'stream') ?? false
-  let includeUsage = false
-  if (present(b, 'stream_options')) {
-    const so = b.stream_options
-    if (typeof so !== 'object' || Array.isArray(so)) {
-      throw invalidParam('stream_options', 'must be an object', 'invalid_type')
-    }
-    includeUsage = optBoolean(so as Body, 'include_usage') ?? false
-  }
-  return { stream, includeUsage }
+  return { stream: b.stream === true, includeUsage: (b.stream_options as Body | null | undefined)?.include_usage === true }
 }
 
-function modelField (b: Body, required: boolean): string | undefined {
-  const model = optString(b, 'model', 256)
-  if (model == null && required) {
-    throw invalidParam('model', 'is required (GET /v1/models lists the models served now)', 'missing_required_parameter')
+function reference (b: Body, name: string, params: TaskRequest['params']): void {
+  if (present(b, name)) {
+    params.clientReference = b[name] as string
   }
-  return model
 }
 
 /** `POST /v1/chat/completions` */
 export function parseChatRequest (body: unknown, o: ResolvedRouterOptions): TaskRequest {
-  const b = asBody(body)
-  refuseUnsupported(b, 'chat')
-  const model = modelField(b, true)
+  return chatTask(checkBody(routerBodies(o).chat, body), o)
+}
+
+/** A checked chat body → its task. */
+export function chatTask (b: Body, o: ResolvedRouterOptions): TaskRequest {
   const messages = parseMessages(b.messages)
-  const prompt = renderChat(messages)
-  checkN(b)
-  const { maxTokens, params } = sampling(b, o, maxTokensOf(b, o, ['max_completion_tokens', 'max_tokens']))
-  const user = optString(b, 'user', MAX_REFERENCE_LENGTH)
-  if (user != null) {
-    params.clientReference = user
-  }
-  const responseFormat = parseResponseFormat(b)
-  if (responseFormat != null && (params.temperature ?? 0) > 0) {
-    throw invalidParam('temperature', 'a response_format other than text is generated greedily on this network: give temperature 0 or leave it out', 'unsupported_value')
-  }
-  return { prompt, messages, ...(responseFormat != null ? { responseFormat } : {}), model, ...streamFields(b), maxTokens, params }
+  const { maxTokens, params } = sampling(b, o, b.max_completion_tokens ?? b.max_tokens)
+  reference(b, 'user', params)
+  const responseFormat = parseResponseFormat(b.response_format)
+  return { prompt: renderChat(messages), messages, ...(responseFormat != null ? { responseFormat } : {}), model: b.model as string, ...streamFields(b), maxTokens, params }
 }
 
 /**
@@ -245,11 +140,11 @@ export function parseChatRequest (body: unknown, o: ResolvedRouterOptions): Task
  * become the task's response format. A schema keyword the grammar cannot
  * enforce is a 400 `unsupported_parameter` naming the keyword and where it is.
  */
-export function parseResponseFormat (b: Body): ResponseFormat | undefined {
-  if (!present(b, 'response_format')) {
+export function parseResponseFormat (value: unknown): ResponseFormat | undefined {
+  if (value == null) {
     return undefined
   }
-  const rf = b.response_format as Body
+  const rf = value as Body
   if (rf.type === 'text') {
     return undefined
   }
@@ -280,30 +175,15 @@ export function parseResponseFormat (b: Body): ResponseFormat | undefined {
 
 /** `POST /v1/completions` */
 export function parseCompletionRequest (body: unknown, o: ResolvedRouterOptions): TaskRequest {
-  const b = asBody(body)
-  refuseUnsupported(b, 'text')
-  const model = modelField(b, true)
-  let prompt: string
-  const p = b.prompt
-  if (typeof p === 'string') {
-    prompt = p
-  } else if (Array.isArray(p) && p.length === 1 && typeof p[0] === 'string') {
-    prompt = p[0]
-  } else if (p === undefined || p === null) {
-    throw invalidParam('prompt', 'is required', 'missing_required_parameter')
-  } else {
-    throw invalidParam('prompt', 'must be a string (or an array of one string); token arrays and batches are not supported', 'invalid_type')
-  }
-  checkN(b)
-  if (optInteger(b, 'best_of', 1, 128) != null && b.best_of !== 1) {
-    throw invalidParam('best_of', 'only best_of = 1 is supported', 'unsupported_value')
-  }
-  const { maxTokens, params } = sampling(b, o, maxTokensOf(b, o, ['max_tokens']))
-  const user = optString(b, 'user', MAX_REFERENCE_LENGTH)
-  if (user != null) {
-    params.clientReference = user
-  }
-  return { prompt, model, ...streamFields(b), maxTokens, params }
+  return completionTask(checkBody(routerBodies(o).text, body), o)
+}
+
+/** A checked completions body → its task. */
+export function completionTask (b: Body, o: ResolvedRouterOptions): TaskRequest {
+  const prompt = typeof b.prompt === 'string' ? b.prompt : (b.prompt as string[])[0]
+  const { maxTokens, params } = sampling(b, o, b.max_tokens)
+  reference(b, 'user', params)
+  return { prompt, model: b.model as string, ...streamFields(b), maxTokens, params }
 }
 
 /**
@@ -315,30 +195,16 @@ export function parseCompletionRequest (body: unknown, o: ResolvedRouterOptions)
  * render with the model's own template.
  */
 export function parseCortensorRequest (body: unknown, o: ResolvedRouterOptions): TaskRequest {
-  const b = asBody(body)
-  let prompt = b.prompt
-  let messages: ChatMessage[] | undefined
-  if (present(b, 'messages')) {
-    if (present(b, 'prompt')) {
-      throw invalidParam('messages', 'give prompt or messages, not both')
-    }
-    messages = parseMessages(b.messages)
-    prompt = renderChat(messages)
+  const b = checkBody(routerBodies(o).cortensor, body)
+  const messages = present(b, 'messages') ? parseMessages(b.messages) : undefined
+  const prompt = messages != null ? renderChat(messages) : b.prompt as string
+  const { maxTokens, params } = sampling(b, o, b.max_tokens)
+  if (present(b, 'timeout')) {
+    params.timeoutMs = Math.round(b.timeout as number * 1000)
   }
-  if (typeof prompt !== 'string') {
-    throw invalidParam('prompt', prompt == null ? 'is required (or messages)' : 'must be a string', prompt == null ? 'missing_required_parameter' : 'invalid_type')
-  }
-  const model = modelField(b, false)
-  const { maxTokens, params } = sampling(b, o, maxTokensOf(b, o, ['max_tokens']))
-  const timeout = optNumber(b, 'timeout', 0.001, 24 * 3600)
-  if (timeout != null) {
-    params.timeoutMs = Math.round(timeout * 1000)
-  }
-  const ref = optString(b, 'client_reference', MAX_REFERENCE_LENGTH)
-  if (ref != null) {
-    params.clientReference = ref
-  }
-  return { prompt, ...(messages != null ? { messages } : {}), model, stream: optBoolean(b, 'stream') ?? false, includeUsage: false, maxTokens, params }
+  reference(b, 'client_reference', params)
+  const model = present(b, 'model') ? b.model as string : undefined
+  return { prompt, ...(messages != null ? { messages } : {}), model, stream: b.stream === true, includeUsage: false, maxTokens, params }
 }
 
 /**
