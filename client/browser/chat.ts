@@ -12,7 +12,6 @@
  */
 import { sleep } from '../sleep.ts'
 
-
 /** What the router tells about the task behind a completion (all optional: it arrives piecemeal). */
 export interface CortensorInfo {
   taskId?: string
