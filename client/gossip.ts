@@ -3,8 +3,8 @@
  * acks and reveals of its own tasks update their bookkeeping; verdicts and
  * heartbeats feed the pool view.
  */
-import { bytesToHex } from 'viem'
 import { CID } from 'multiformats/cid'
+import { bytesToHex } from 'viem'
 import { MinerVerdict } from '../protocols/messages/index.ts'
 import { noteDecline } from './declines.ts'
 import { TaskFailedError } from './errors.ts'
