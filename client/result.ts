@@ -12,25 +12,42 @@
  * not be reported failed for that.
  */
 import { CID } from 'multiformats/cid'
+import pRetry from 'p-retry'
 import { fetchFromHolders } from '../protocols/blocks/index.ts'
 import { MinerVerdict } from '../protocols/messages/index.ts'
+import { sleep } from './sleep.ts'
 import type { ClientNode, Tracked } from './tracked.ts'
+import type { MinerOutcome, TaskResult } from './types.ts'
 import type { OutputDoc } from '../protocols/blocks/index.ts'
 import type { PoolView } from '../protocols/pool/view.ts'
 import type { PeerId } from '@libp2p/interface'
+import type { Hex } from 'viem'
 
 /** how long a settled task's output is looked for before the task is reported without it */
 export const RESULT_FETCH_TIMEOUT_MS = 60_000
+/** how long a settlement waits for the verdict gossip that names its accepted miner */
+const VERDICT_WAIT_MS = 5000
+const VERDICT_POLL_MS = 20
 /** one read of the local store after a round of fetches (bitswap may still find it meanwhile) */
 const STORE_READ_MS = 5_000
 /** pause between rounds over the holders, doubling up to the cap */
 const RETRY_FIRST_MS = 250
 const RETRY_MAX_MS = 4_000
 
-export async function fetchAcceptedOutput (node: ClientNode, pool: PoolView, t: Tracked, timeoutMs = RESULT_FETCH_TIMEOUT_MS): Promise<{ miner: string, outputCid: string, doc: OutputDoc } | undefined> {
-  const deadline = Date.now() + 5000
+export interface AcceptedOutput {
+  miner: string
+  outputCid: string
+  doc: OutputDoc
+}
+
+/**
+ * Fetch the accepted output of `t`; `signal` (the task's) ends the wait and the fetches at once.
+ * Rejects with the last fetch's error when no holder sent it in time.
+ */
+export async function fetchAcceptedOutput (node: ClientNode, pool: PoolView, t: Tracked, timeoutMs = RESULT_FETCH_TIMEOUT_MS, signal?: AbortSignal): Promise<AcceptedOutput | undefined> {
+  const deadline = Date.now() + VERDICT_WAIT_MS
   while (t.outcomes.size === 0 && Date.now() < deadline) {
-    await new Promise(resolve => setTimeout(resolve, 20))
+    await sleep(VERDICT_POLL_MS, signal)
   }
   const accepted = [...t.outcomes.entries()].find(([m, o]) => o === MinerVerdict.Outcome.ACCEPTED && t.reveals.has(m))
   if (accepted == null) {
@@ -41,29 +58,26 @@ export async function fetchAcceptedOutput (node: ClientNode, pool: PoolView, t: 
   const cid = CID.parse(outputCid)
   const holders = holdersOf(pool, t, miner, outputCid)
   if (node.connect != null) {
-    await Promise.allSettled(holders.map(async p => node.connect?.(p, { signal: AbortSignal.timeout(20_000) })))
+    await Promise.allSettled(holders.map(async p => node.connect?.(p, { signal: withSignal(AbortSignal.timeout(20_000), signal) })))
   }
   const end = Date.now() + timeoutMs
-  let pause = RETRY_FIRST_MS
-  let lastError: Error | undefined
-  for (;;) {
-    try {
-      await fetchFromHolders(node.libp2p, node.store, node.network, holders, cid, AbortSignal.timeout(Math.max(1, end - Date.now())))
-      const doc = await node.store.getJson<OutputDoc>(cid, { signal: AbortSignal.timeout(Math.max(1, Math.min(STORE_READ_MS, end - Date.now()))) })
-      return { miner, outputCid, doc }
-    } catch (err: any) {
-      lastError = err
-    }
-    if (Date.now() + pause >= end) {
-      throw lastError ?? new Error(`no holder sent ${outputCid}`)
-    }
-    await sleep(pause)
-    pause = Math.min(RETRY_MAX_MS, pause * 2)
-  }
+  return pRetry(async () => {
+    await fetchFromHolders(node.libp2p, node.store, node.network, holders, cid, withSignal(AbortSignal.timeout(Math.max(1, end - Date.now())), signal))
+    const doc = await node.store.getJson<OutputDoc>(cid, { signal: withSignal(AbortSignal.timeout(Math.max(1, Math.min(STORE_READ_MS, end - Date.now()))), signal) })
+    return { miner, outputCid, doc }
+  }, {
+    retries: Infinity,
+    minTimeout: RETRY_FIRST_MS,
+    factor: 2,
+    maxTimeout: RETRY_MAX_MS,
+    // no pause that would end past the deadline: the last error is the answer then
+    shouldRetry: ({ retryDelay }) => Date.now() + retryDelay < end,
+    ...(signal != null ? { signal } : {})
+  })
 }
 
-async function sleep (ms: number): Promise<void> {
-  await new Promise(resolve => setTimeout(resolve, ms))
+function withSignal (timeout: AbortSignal, signal?: AbortSignal): AbortSignal {
+  return signal != null ? AbortSignal.any([timeout, signal]) : timeout
 }
 
 /** The peers that hold `outputCid`: the accepted miner first, then the other miners that revealed it, then the judging oracles. */
@@ -75,4 +89,37 @@ function holdersOf (pool: PoolView, t: Tracked, accepted: string, outputCid: str
   }
   peers.push(...(t.judges ?? []))
   return [...new Map(peers.filter((p): p is PeerId => p != null).map(p => [p.toString(), p])).values()]
+}
+
+const OUTCOMES: Record<string, MinerOutcome> = {
+  ACCEPTED: 'accepted',
+  REJECTED_STRUCTURAL: 'rejected-structural',
+  REJECTED_REPLAY: 'rejected-replay',
+  OUTLIER: 'outlier',
+  MISSING: 'missing',
+  REVEAL_MISMATCH: 'reveal-mismatch',
+  UNVERIFIABLE: 'unverifiable'
+}
+
+/** The settled result of `t` from its accepted output and its settlement transaction (`submitTxHash` is filled in by the handle). */
+export function settledResult (t: Tracked, output: AcceptedOutput, txHash: Hex): TaskResult {
+  const { outputCid, doc } = output
+  const miners = [...new Set([...t.record.miners, ...t.outcomes.keys()])].map(address => ({ address, outcome: OUTCOMES[t.outcomes.get(address) ?? 'MISSING'] ?? 'missing' }))
+  return {
+    taskId: t.record.taskId,
+    sessionId: t.record.sessionId,
+    modelId: doc.modelId,
+    text: doc.text,
+    completionTokens: doc.tokens.length,
+    promptTokens: t.promptTokens ?? 0,
+    finishReason: doc.finishReason,
+    ...(typeof doc.chatTemplate === 'string' ? { chatTemplate: doc.chatTemplate } : {}),
+    ...(Array.isArray(doc.embeddings) ? { embeddings: doc.embeddings } : {}),
+    outputCid,
+    miners,
+    txHash,
+    submitTxHash: '',
+    submittedAtMs: t.record.submittedAtMs,
+    settledAtMs: Date.now()
+  }
 }

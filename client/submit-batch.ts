@@ -14,6 +14,7 @@
  * a call, not gas. Browser-safe (viem only).
  */
 import { MAX_SUBMIT_BATCH, submitTask, submitTasks } from '../contracts/actions/tasks.ts'
+import { ContractRuleError, TransactionRevertedError } from '../contracts/errors.ts'
 import type { SubmitTaskResult, TaskSubmission } from '../contracts/actions/tasks.ts'
 import type { ChainContext } from '../contracts/context.ts'
 import type { Hash } from 'viem'
@@ -56,8 +57,8 @@ interface Entry {
 }
 
 /** A refusal of the whole batch that may come from one of its tasks. */
-function refused (err: any): boolean {
-  return err?.name === 'ContractRuleError' || err?.name === 'TransactionRevertedError'
+function refused (err: unknown): boolean {
+  return err instanceof ContractRuleError || err instanceof TransactionRevertedError
 }
 
 export class SubmitBatcher {

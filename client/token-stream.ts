@@ -10,6 +10,26 @@ const log = logger('cortensor:client')
 /** how long a miner's token stream may take to open and deliver its first frame before the next miner is asked */
 export const STREAM_OPEN_TIMEOUT_MS = 5000
 
+/** Why a stream attempt was given up: the miner sent nothing within STREAM_OPEN_TIMEOUT_MS. */
+export class StreamOpenTimeoutError extends Error {
+  static name = 'StreamOpenTimeoutError'
+
+  constructor (miner: string) {
+    super(`no token stream from ${miner} within ${STREAM_OPEN_TIMEOUT_MS} ms`)
+    this.name = 'StreamOpenTimeoutError'
+  }
+}
+
+/** Why a stream attempt was given up: the miner the client predicted is not among the task's assigned miners. */
+export class MinerNotAssignedError extends Error {
+  static name = 'MinerNotAssignedError'
+
+  constructor (miner: string) {
+    super(`${miner} was not assigned`)
+    this.name = 'MinerNotAssignedError'
+  }
+}
+
 /**
  * Stream `t`'s tokens from the first miner that acks; if that stream fails,
  * go on from the same index with the next miner (redundant miners generate
@@ -43,7 +63,7 @@ export async function streamTokens (node: ClientNode, t: Tracked, onStreaming: (
     const opening = new AbortController()
     const given = new AbortController()
     t.attempt = { miner, early: early === true, controller: given }
-    const openTimer = setTimeout(() => { opening.abort(new Error(`no token stream from ${miner} within ${STREAM_OPEN_TIMEOUT_MS} ms`)) }, STREAM_OPEN_TIMEOUT_MS)
+    const openTimer = setTimeout(() => { opening.abort(new StreamOpenTimeoutError(miner)) }, STREAM_OPEN_TIMEOUT_MS)
     const attempt = AbortSignal.any([signal, opening.signal, given.signal])
     await node.connect?.(peer, { signal: attempt }).catch((err) => { log('could not reach %s: %s', miner, err?.message) })
     try {

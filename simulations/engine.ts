@@ -8,67 +8,24 @@ import { sha256 } from '@noble/hashes/sha2.js'
 import { aggregateVerdicts, auditVerdicts, commitmentDigest, revealMatches, settle, Submission, Verdict } from '../protocols/policy/index.ts'
 import { nextReputation, REPUTATION_INITIAL } from '../protocols/reputation/index.ts'
 import { isAuditDue } from '../protocols/sampling/index.ts'
-import { MinerPool, minerWeight, Prng, selectionSeed, selectMiners } from '../protocols/selection/index.ts'
+import { MinerPool, minerWeight, NotEnoughMinersError, Prng, selectionSeed, selectMiners } from '../protocols/selection/index.ts'
 import {
   BLOCK_TIME_S, COST_CHEAP, COST_EMBEDDING, COST_INFERENCE, COST_REPLAY, COST_WRONG_MODEL,
   MAX_TOKENS_PER_SEC, MIN_TOKENS_PER_SEC, STRATEGIES, TASK_DURATION_S
 } from './constants.ts'
+import { STRATEGY_INDEX, summarise } from './results.ts'
 import { strategyMix } from './scenario.ts'
-import type { Strategy } from './constants.ts'
+import type { ProgressFn, RunResult } from './results.ts'
 import type { Scenario } from './scenario.ts'
 import type { VerdictCode } from '../protocols/policy/index.ts'
 
-const B = Object.fromEntries(STRATEGIES.map((s, i) => [s, i])) as Record<Strategy, number>
+export type { BehaviourStats, ProgressFn, RunResult } from './results.ts'
+
+const B = STRATEGY_INDEX
 const HONEST_CLUSTER = 0
 const LAZY_CLUSTER = 1_000
 const WRONG_CLUSTER = 2_000
 const GROUP_CLUSTER = 3_000
-
-export interface BehaviourStats {
-  strategy: Strategy
-  nodes: number
-  /** task slots served */
-  assigned: number
-  /** tasks where the miner did not do honest work */
-  cheatActs: number
-  /** provable-fraud verdicts (replay fail, reveal ≠ precommit) */
-  caughtActs: number
-  /** embedding-outlier verdicts */
-  flagged: number
-  /** missed deadlines (a copier with nobody to copy) */
-  timeouts: number
-  passes: number
-  paid: number
-  slashed: number
-  cost: number
-  /** nodes caught at least once */
-  caughtNodes: number
-  ejectedNodes: number
-  /** median hours to first detection among caught nodes (NaN if none) */
-  medianHoursToDetect: number
-  /** caughtActs / cheatActs */
-  detectionPerAct: number
-  profitPerNodeDay: number
-  /** (paid − slashed − cost) / assigned */
-  profitPerTask: number
-}
-
-export interface RunResult {
-  scenario: Scenario
-  tasks: number
-  noResult: number
-  badAccepted: number
-  badAcceptedRate: number
-  replayedTasks: number
-  replays: number
-  /** extra inference (redundant generations, replays, embeddings) ÷ useful inference (one generation per accepted task) */
-  verificationCost: number
-  behaviours: BehaviourStats[]
-  /** per hour: cumulative fraction of each cheating strategy's nodes caught at least once */
-  timeline: Array<{ hour: number, caught: Partial<Record<Strategy, number>> }>
-}
-
-export type ProgressFn = (done: number, total: number) => void
 
 export function runSimulation (s: Scenario, onProgress?: ProgressFn): RunResult {
   const N = s.nodes
@@ -191,8 +148,8 @@ export function runSimulation (s: Scenario, onProgress?: ProgressFn): RunResult 
     const seed = selectionSeed(blockHash(Math.floor(t / BLOCK_TIME_S)), taskId)
     try {
       selectMiners(pool, seed, n, { reserve: true, out: chosen })
-    } catch (err: any) {
-      if (err?.name === 'NotEnoughMinersError') {
+    } catch (err) {
+      if (err instanceof NotEnoughMinersError) {
         noResult++
         tasks++
         continue
@@ -340,43 +297,7 @@ export function runSimulation (s: Scenario, onProgress?: ProgressFn): RunResult 
   onProgress?.(horizonS, horizonS)
 
   const useful = tasks - noResult
-  const hours = Math.ceil(horizonS / 3600)
-  const caughtHours: number[][] = STRATEGIES.map(() => [])
-  for (let i = 0; i < N; i++) {
-    if (firstCaughtS[i] >= 0) {
-      caughtHours[behaviour[i]].push(firstCaughtS[i] / 3600)
-    }
-  }
-  const behaviours: BehaviourStats[] = stats.filter(st => st.nodes > 0).map(st => {
-    const b = B[st.strategy]
-    const hs = caughtHours[b].sort((x, y) => x - y)
-    const profit = st.paid - st.slashed - st.cost
-    return {
-      ...st,
-      caughtNodes: hs.length,
-      medianHoursToDetect: hs.length === 0 ? NaN : hs[Math.floor((hs.length - 1) / 2)],
-      detectionPerAct: st.cheatActs === 0 ? NaN : st.caughtActs / st.cheatActs,
-      profitPerNodeDay: profit / st.nodes / s.days,
-      profitPerTask: st.assigned === 0 ? NaN : profit / st.assigned
-    }
-  })
-  const timeline: RunResult['timeline'] = []
-  const cursor = STRATEGIES.map(() => 0)
-  for (let h = 1; h <= hours; h++) {
-    const caught: Partial<Record<Strategy, number>> = {}
-    for (const st of behaviours) {
-      if (st.strategy === 'honest') {
-        continue
-      }
-      const b = B[st.strategy]
-      const hs = caughtHours[b]
-      while (cursor[b] < hs.length && hs[cursor[b]] < h) {
-        cursor[b]++
-      }
-      caught[st.strategy] = cursor[b] / st.nodes
-    }
-    timeline.push({ hour: h, caught })
-  }
+  const { behaviours, timeline } = summarise(stats, behaviour, firstCaughtS, horizonS, s.days)
   return {
     scenario: s,
     tasks,

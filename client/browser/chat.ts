@@ -10,6 +10,7 @@
  * settles. A `cortensor` object on a chunk or on a non-streamed answer (the
  * router's snake_case fields) is taken too. Browser-safe (fetch only).
  */
+import { sleep } from '../sleep.ts'
 
 /** What the router tells about the task behind a completion (all optional: it arrives piecemeal). */
 export interface CortensorInfo {
@@ -208,13 +209,6 @@ export function infoFromRecord (record: any): CortensorInfo {
     info.error = String(record.error)
   }
   return info
-}
-
-async function sleep (ms: number, signal?: AbortSignal): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(resolve, ms)
-    signal?.addEventListener('abort', () => { clearTimeout(timer); reject(signal.reason) }, { once: true })
-  })
 }
 
 export interface FollowRequest extends Pick<ChatRequest, 'router' | 'apiKey' | 'signal' | 'followTimeoutMs' | 'followIntervalMs'> {

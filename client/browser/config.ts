@@ -13,6 +13,7 @@
  * - `connect=0`: do not connect on load
  */
 import { multiaddr } from '@multiformats/multiaddr'
+import { InvalidIceServersError } from './errors.ts'
 
 export interface PageConfig {
   bootstrap: string[]
@@ -64,13 +65,13 @@ export function parseIceServers (value: string): RTCIceServer[] {
   if (text.startsWith('[')) {
     const parsed: unknown = JSON.parse(text)
     if (!Array.isArray(parsed) || !parsed.every(s => s != null && typeof s === 'object' && (typeof s.urls === 'string' || Array.isArray(s.urls)))) {
-      throw new Error('ice must be a JSON array of { urls, username?, credential? }')
+      throw new InvalidIceServersError('ice must be a JSON array of { urls, username?, credential? }')
     }
     return parsed as RTCIceServer[]
   }
   return splitList([text]).map(url => {
     if (!/^(stun|stuns|turn|turns):/.test(url)) {
-      throw new Error(`ICE server ${url} must start with stun:, stuns:, turn: or turns:`)
+      throw new InvalidIceServersError(`ICE server ${url} must start with stun:, stuns:, turn: or turns:`)
     }
     return { urls: url }
   })
@@ -93,20 +94,24 @@ export function checkBootstrapAddr (addr: string): string | undefined {
   return undefined
 }
 
+function urlOf (value: string): URL | undefined {
+  try {
+    return new URL(value)
+  } catch {
+    return undefined
+  }
+}
+
 function parseHttpUrl (what: string, value: string | undefined, errors: string[]): string | undefined {
   if (value == null || value === '') {
     return undefined
   }
-  try {
-    const url = new URL(value)
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new Error('not http(s)')
-    }
-    return url.toString().replace(/\/+$/, '')
-  } catch {
+  const url = urlOf(value)
+  if (url == null || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
     errors.push(`${what} ${value} is not an http(s) URL`)
     return undefined
   }
+  return url.toString().replace(/\/+$/, '')
 }
 
 const ADDRESS_RE = /^0x[0-9a-fA-F]{40}$/

@@ -14,146 +14,35 @@ import { TypedEventEmitter } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
-import { TOPIC_CODECS, TOPIC_KINDS, buildTopic, parseTopic } from '../../protocols/topics.ts'
-import { lightClientOptions, topicPrefix } from './options.ts'
+import pRetry from 'p-retry'
+import { sleep } from '../sleep.ts'
+import { BootstrapDialError, InvalidBootstrapError, LightClientNotStartedError, NoPeerError, NoRelayError } from './errors.ts'
+import { decodeGossip, followedTopics } from './gossip.ts'
+import { lightClientOptions } from './options.ts'
 import { PoolView } from './pool.ts'
-import type { LightOptionsInit, LightServices } from './options.ts'
+import { describeConnection, emptyCounts, peerOf, relayedWebRTCAddrs, transportOf } from './transport.ts'
+import type { LightServices } from './options.ts'
 import type { PoolMiner, PoolModel } from './pool.ts'
-import type { TopicKind, TopicMessages } from '../../protocols/topics.ts'
+import type { ClientState, ClientStatus, ConnectionInfo, LightClientEvents, LightClientInit } from './types.ts'
+import type { TopicMessages } from '../../protocols/topics.ts'
 import type { Message } from '@libp2p/gossipsub'
 import type { Connection, Libp2p, PeerId } from '@libp2p/interface'
-import type { Multiaddr } from '@multiformats/multiaddr'
 
 export { lightClientOptions, topicPrefix, allowsPrivateAddresses, isLocalAddress, BROWSER_MAX_CONNECTIONS } from './options.ts'
 export { PoolView, POOL_MAX_AGE_MS } from './pool.ts'
 export type { LightOptionsInit, LightServices } from './options.ts'
 export type { PoolMiner, PoolModel } from './pool.ts'
-
-/** How a connection reaches its peer, as shown on the page. */
-export type TransportKind = 'websocket' | 'relay' | 'webrtc' | 'webrtc-direct' | 'tcp' | 'other'
-export const TRANSPORT_KINDS: readonly TransportKind[] = ['websocket', 'relay', 'webrtc', 'webrtc-direct', 'tcp', 'other']
+export { TRANSPORT_KINDS, transportOf } from './transport.ts'
+export type { TransportKind } from './transport.ts'
+export type { ClientState, ClientStatus, ConnectionInfo, GossipEvent, LightClientEvents, LightClientInit, ReconnectOptions } from './types.ts'
+export { BootstrapDialError, NoRelayError } from './errors.ts'
 
 /** Attempts per WebRTC address (see LightClient.dialWebRTCAddr). */
 export const WEBRTC_ATTEMPTS = 3
-
-export interface ConnectionInfo {
-  id: string
-  peer: string
-  addr: string
-  transport: TransportKind
-  direction: 'inbound' | 'outbound'
-  /** relayed connections are limited (data and time caps); WebRTC and WebSocket ones are not */
-  limited: boolean
-  /** this peer is one of our bootstrap nodes */
-  bootstrap: boolean
-  openedAtMs: number
-}
-
-export type ClientState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'stopped'
-
-export interface ClientStatus {
-  state: ClientState
-  peerId: string
-  /** distinct connected peers */
-  peers: number
-  connections: ConnectionInfo[]
-  /** open connections by transport */
-  transports: Record<TransportKind, number>
-  /** our `/p2p-circuit/webrtc` addresses: present once the relay granted a reservation */
-  webrtcAddresses: string[]
-  bootstrap: string[]
-  /** how many times the bootstrap was re-dialled after losing it */
-  reconnects: number
-  /** WebRTC dial attempts that timed out and were retried (see dialWebRTC) */
-  webrtcRetries: number
-  lastError?: string
-}
-
-/** A decoded, structurally checked gossip message. */
-export interface GossipEvent<K extends TopicKind = TopicKind> {
-  topic: string
-  kind: K
-  model?: string
-  /** author peer id (every message is signed) */
-  from: string
-  message: TopicMessages[K]
-  receivedAtMs: number
-}
-
-export interface LightClientEvents {
-  status: CustomEvent<ClientStatus>
-  message: CustomEvent<GossipEvent>
-  pool: CustomEvent<PoolMiner[]>
-}
-
-export interface ReconnectOptions {
-  /** first retry delay (default 500 ms); it doubles up to `maxDelayMs` */
-  initialDelayMs?: number
-  /** default 10 s */
-  maxDelayMs?: number
-}
-
-export interface LightClientInit extends LightOptionsInit {
-  /** bootstrap multiaddrs, each ending in /p2p/<peer id>; browsers need a /ws or /wss one */
-  bootstrap: string[]
-  /** models whose per-model topics (task, heartbeat) to follow */
-  models?: string[]
-  /** topic kinds to follow (default all) */
-  kinds?: TopicKind[]
-  reconnect?: ReconnectOptions
-  /** one WebRTC dial attempt may take this long before it is retried (default 6 s, 3 attempts) */
-  webrtcAttemptTimeoutMs?: number
-  /** clock (default Date.now) */
-  now?(): number
-}
-
-export class BootstrapDialError extends Error {
-  static name = 'BootstrapDialError'
-
-  constructor (addrs: string[], cause: unknown) {
-    super(`could not reach any bootstrap node (${addrs.join(', ')}): ${(cause as Error)?.message ?? String(cause)}`, { cause })
-    this.name = 'BootstrapDialError'
-  }
-}
-
-export class NoRelayError extends Error {
-  static name = 'NoRelayError'
-
-  constructor () {
-    super('not connected to a bootstrap relay, so WebRTC cannot be signalled')
-    this.name = 'NoRelayError'
-  }
-}
-
-/** Classify a connection by its remote address (WebRTC first: its address names the relay it was signalled through). */
-export function transportOf (addr: Multiaddr | string): TransportKind {
-  const names = (typeof addr === 'string' ? multiaddr(addr) : addr).getComponents().map(c => c.name)
-  if (names.includes('webrtc')) {
-    return 'webrtc'
-  }
-  if (names.includes('webrtc-direct')) {
-    return 'webrtc-direct'
-  }
-  if (names.includes('p2p-circuit')) {
-    return 'relay'
-  }
-  if (names.includes('ws') || names.includes('wss')) {
-    return 'websocket'
-  }
-  if (names.includes('tcp')) {
-    return 'tcp'
-  }
-  return 'other'
-}
-
-function peerOf (addr: string): string | undefined {
-  const p2p = multiaddr(addr).getComponents().filter(c => c.name === 'p2p')
-  return p2p.length > 0 ? p2p[p2p.length - 1].value : undefined
-}
-
-function emptyCounts (): Record<TransportKind, number> {
-  return { websocket: 0, relay: 0, webrtc: 0, 'webrtc-direct': 0, tcp: 0, other: 0 }
-}
+/** pause before a stalled WebRTC attempt is retried, so the dial queue drops it first */
+const WEBRTC_RETRY_PAUSE_MS = 100
+const DEFAULT_RECONNECT_INITIAL_MS = 500
+const DEFAULT_RECONNECT_MAX_MS = 10_000
 
 export class LightClient extends TypedEventEmitter<LightClientEvents> {
   readonly init: LightClientInit
@@ -165,36 +54,33 @@ export class LightClient extends TypedEventEmitter<LightClientEvents> {
   private reconnects = 0
   private webrtcRetries = 0
   private lastError?: string
-  private retryTimer?: ReturnType<typeof setTimeout>
-  private retryDelayMs: number
+  /** the reconnect loop while one runs (it ends once a bootstrap answers, or with stop()) */
+  private reconnecting?: Promise<void>
+  /** aborted by stop(): the reconnect loop and every pause between dial attempts end with it */
+  private shutdown?: AbortController
   private dialing?: Promise<void>
   private readonly now: () => number
 
   constructor (init: LightClientInit) {
     super()
     if (init.bootstrap.length === 0) {
-      throw new Error('the light client needs at least one bootstrap multiaddr')
+      throw new InvalidBootstrapError('the light client needs at least one bootstrap multiaddr')
     }
     for (const addr of init.bootstrap) {
       if (peerOf(addr) == null) {
-        throw new Error(`bootstrap address ${addr} must end with /p2p/<peer id>`)
+        throw new InvalidBootstrapError(`bootstrap address ${addr} must end with /p2p/<peer id>`)
       }
     }
     this.init = init
     this.now = init.now ?? Date.now
     this.bootstrapPeers = new Set(init.bootstrap.map(a => peerOf(a) ?? ''))
-    this.retryDelayMs = init.reconnect?.initialDelayMs ?? 500
-    const prefix = topicPrefix(init.network)
-    const kinds = init.kinds ?? [...TOPIC_KINDS]
-    this.topics = kinds.flatMap(kind => TOPIC_CODECS[kind].modelScoped
-      ? (init.models ?? []).map(model => buildTopic(kind, model, { prefix }))
-      : [buildTopic(kind, undefined, { prefix })])
+    this.topics = followedTopics(init.network, init.models ?? [], init.kinds)
   }
 
   /** The libp2p node (for tests and advanced use). */
   get libp2p (): Libp2p<LightServices> {
     if (this.node == null) {
-      throw new Error('the light client is not started')
+      throw new LightClientNotStartedError()
     }
     return this.node
   }
@@ -211,6 +97,7 @@ export class LightClient extends TypedEventEmitter<LightClientEvents> {
     const privateKey = this.init.privateKey ?? await generateKeyPair('secp256k1')
     const node = await createLibp2p(lightClientOptions({ ...this.init, privateKey }))
     this.node = node
+    this.shutdown = new AbortController()
     node.addEventListener('connection:open', this.onConnectionChange)
     node.addEventListener('connection:close', this.onConnectionChange)
     node.addEventListener('self:peer:update', this.onConnectionChange)
@@ -222,12 +109,19 @@ export class LightClient extends TypedEventEmitter<LightClientEvents> {
       node.services.pubsub.subscribe(topic)
     }
     this.setState('connecting')
-    await this.dialBootstrap()
+    try {
+      await this.dialBootstrap()
+    } catch (err) {
+      this.scheduleReconnect()
+      if (this.reconnects === 0) {
+        // the first attempt reports its failure to start()'s caller; retries continue in the background
+        throw err
+      }
+    }
   }
 
   async stop (): Promise<void> {
-    clearTimeout(this.retryTimer)
-    this.retryTimer = undefined
+    this.shutdown?.abort()
     const node = this.node
     if (node == null) {
       return
@@ -294,7 +188,7 @@ export class LightClient extends TypedEventEmitter<LightClientEvents> {
     const node = this.libp2p
     const peer = target.startsWith('/') ? peerOf(target) : target
     if (peer == null) {
-      throw new Error(`${target} names no peer`)
+      throw new NoPeerError(target)
     }
     const existing = node.getConnections(peerIdFromString(peer)).find(c => c.status === 'open' && transportOf(c.remoteAddr) === 'webrtc')
     if (existing != null) {
@@ -325,25 +219,32 @@ export class LightClient extends TypedEventEmitter<LightClientEvents> {
    */
   private async dialWebRTCAddr (addr: string, signal?: AbortSignal): Promise<ConnectionInfo> {
     const attemptMs = this.init.webrtcAttemptTimeoutMs ?? 6000
-    let lastErr: unknown
-    for (let attempt = 1; attempt <= WEBRTC_ATTEMPTS; attempt++) {
+    const stop = AbortSignal.any([signal, this.shutdown?.signal].filter(s => s != null))
+    let stalled = false
+    return pRetry(async () => {
       const deadline = AbortSignal.timeout(attemptMs)
       try {
         // force: a relayed (limited) connection to the same peer must not stand in for the direct one
         const conn = await this.libp2p.dial(multiaddr(addr), { signal: signal != null ? AbortSignal.any([signal, deadline]) : deadline, force: true })
         return this.describe(conn)
       } catch (err) {
-        lastErr = err
-        // only a stalled attempt is retried; a refusal, or the caller giving up, is final
-        if (signal?.aborted === true || !deadline.aborted) {
-          break
-        }
-        this.webrtcRetries++
-        // let the dial queue drop the stalled attempt first, or the retry joins it and fails with it
-        await new Promise(resolve => setTimeout(resolve, 100))
+        stalled = deadline.aborted && signal?.aborted !== true
+        throw err
       }
-    }
-    throw lastErr
+    }, {
+      retries: WEBRTC_ATTEMPTS - 1,
+      // let the dial queue drop the stalled attempt first, or the retry joins it and fails with it
+      minTimeout: WEBRTC_RETRY_PAUSE_MS,
+      factor: 1,
+      onFailedAttempt: () => {
+        if (stalled) {
+          this.webrtcRetries++
+        }
+      },
+      // only a stalled attempt is retried; a refusal, or the caller giving up, is final
+      shouldRetry: () => stalled,
+      signal: stop
+    })
   }
 
   /** Dial any multiaddr (a peer's WebSocket address, a relayed one, …); a new connection even if one exists. */
@@ -367,41 +268,20 @@ export class LightClient extends TypedEventEmitter<LightClientEvents> {
 
   /** Follow the per-model topics of one more model. */
   followModel (model: string): void {
-    const prefix = topicPrefix(this.init.network)
-    const kinds = this.init.kinds ?? [...TOPIC_KINDS]
-    for (const kind of kinds) {
-      if (TOPIC_CODECS[kind].modelScoped) {
-        const topic = buildTopic(kind, model, { prefix })
-        if (!this.topics.includes(topic)) {
-          this.topics.push(topic)
-          this.node?.services.pubsub.subscribe(topic)
-        }
+    for (const topic of followedTopics(this.init.network, [model], this.init.kinds)) {
+      if (!this.topics.includes(topic)) {
+        this.topics.push(topic)
+        this.node?.services.pubsub.subscribe(topic)
       }
     }
   }
 
   private relayedWebRTCAddrs (peer: string): string[] {
-    const relays = this.libp2p.getConnections()
-      .filter(c => c.status === 'open' && this.bootstrapPeers.has(c.remotePeer.toString()) && c.limits == null)
-    return relays.map(c => {
-      const base = c.remoteAddr.toString()
-      const withPeer = peerOf(base) === c.remotePeer.toString() ? base : `${base}/p2p/${c.remotePeer.toString()}`
-      return `${withPeer}/p2p-circuit/webrtc/p2p/${peer}`
-    })
+    return relayedWebRTCAddrs(this.libp2p.getConnections(), this.bootstrapPeers, peer)
   }
 
   private describe (c: Connection): ConnectionInfo {
-    const peer = c.remotePeer.toString()
-    return {
-      id: c.id,
-      peer,
-      addr: c.remoteAddr.toString(),
-      transport: transportOf(c.remoteAddr),
-      direction: c.direction,
-      limited: c.limits != null,
-      bootstrap: this.bootstrapPeers.has(peer),
-      openedAtMs: c.timeline.open
-    }
+    return describeConnection(c, this.bootstrapPeers)
   }
 
   private setState (state: ClientState): void {
@@ -436,17 +316,23 @@ export class LightClient extends TypedEventEmitter<LightClientEvents> {
     return this.node?.getConnections().some(c => c.status === 'open' && this.bootstrapPeers.has(c.remotePeer.toString())) ?? false
   }
 
+  /**
+   * Re-dial the bootstrap until one answers: after `initialDelayMs`, then
+   * after a pause that doubles up to `maxDelayMs`, until stop().
+   */
   private scheduleReconnect (): void {
-    if (this.retryTimer != null || this.state === 'stopped') {
+    const signal = this.shutdown?.signal
+    if (this.reconnecting != null || this.state === 'stopped' || signal == null || signal.aborted) {
       return
     }
-    const delay = this.retryDelayMs
-    this.retryDelayMs = Math.min(this.retryDelayMs * 2, this.init.reconnect?.maxDelayMs ?? 10_000)
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined
-      this.reconnects++
-      this.dialBootstrap().catch(() => {})
-    }, delay)
+    const initialMs = this.init.reconnect?.initialDelayMs ?? DEFAULT_RECONNECT_INITIAL_MS
+    this.reconnecting = (async () => {
+      await sleep(initialMs, signal)
+      await pRetry(async () => {
+        this.reconnects++
+        await this.dialBootstrap()
+      }, { retries: Infinity, minTimeout: initialMs * 2, factor: 2, maxTimeout: this.init.reconnect?.maxDelayMs ?? DEFAULT_RECONNECT_MAX_MS, signal })
+    })().catch(() => {}).finally(() => { this.reconnecting = undefined })
   }
 
   private async dialBootstrap (): Promise<void> {
@@ -454,6 +340,7 @@ export class LightClient extends TypedEventEmitter<LightClientEvents> {
     return this.dialing
   }
 
+  /** One round of dials to every bootstrap address; throws BootstrapDialError when none answers. */
   private async doDialBootstrap (): Promise<void> {
     const node = this.node
     if (node == null) {
@@ -465,7 +352,6 @@ export class LightClient extends TypedEventEmitter<LightClientEvents> {
     }
     if (results.some(r => r.status === 'fulfilled')) {
       this.lastError = undefined
-      this.retryDelayMs = this.init.reconnect?.initialDelayMs ?? 500
       this.setState('connected')
       return
     }
@@ -473,37 +359,12 @@ export class LightClient extends TypedEventEmitter<LightClientEvents> {
     const err = new BootstrapDialError(this.init.bootstrap, reason)
     this.lastError = err.message
     this.setState('reconnecting')
-    this.scheduleReconnect()
-    if (this.reconnects === 0) {
-      // the first attempt reports its failure to start()'s caller; retries continue in the background
-      throw err
-    }
+    throw err
   }
 
   private readonly onMessage = (evt: CustomEvent<Message>): void => {
-    const msg = evt.detail
-    if (msg.type !== 'signed' || !this.topics.includes(msg.topic)) {
-      return
-    }
-    let event: GossipEvent
-    try {
-      const topic = parseTopic(msg.topic, { prefix: topicPrefix(this.init.network) })
-      const codec = TOPIC_CODECS[topic.kind] as unknown as { maxBytes: number, decode(b: Uint8Array): unknown, check(m: unknown): void }
-      if (msg.data.byteLength > codec.maxBytes) {
-        return
-      }
-      const message = codec.decode(msg.data)
-      codec.check(message)
-      event = {
-        topic: msg.topic,
-        kind: topic.kind,
-        ...(topic.model != null ? { model: topic.model } : {}),
-        from: msg.from.toString(),
-        message: message as TopicMessages[TopicKind],
-        receivedAtMs: this.now()
-      }
-    } catch {
-      // malformed for our codecs: the nodes' validators reject these too
+    const event = decodeGossip(evt.detail, this.topics, this.init.network, this.now())
+    if (event == null) {
       return
     }
     if (event.kind === 'heartbeat') {

@@ -25,91 +25,19 @@
  * client would add a third to the page bundle), viem's ABI decoding and
  * signature recovery, multiformats for the CID.
  */
-import { CID } from 'multiformats/cid'
-import { bytesToHex, compactSignatureToSignature, decodeEventLog, decodeFunctionData, getAddress, hexToBigInt, isAddress, isHex, recoverTypedDataAddress, serializeSignature, sliceHex, toEventSelector } from 'viem'
+import { compactSignatureToSignature, decodeEventLog, decodeFunctionData, getAddress, isAddress, isHex, recoverTypedDataAddress, serializeSignature } from 'viem'
 import { VERDICT_FAULTY, VERDICT_HONEST, VERDICT_MISSED } from '../../contracts/constants.ts'
 import { hubDomain, hubTypes } from '../../contracts/typed-data.ts'
+import { jsonRpcReader } from './rpc.ts'
+import { SETTLEMENT_ABI, TASKS_SETTLED_TOPIC, cidDigest, splitSettleBatch } from './settle-batch.ts'
+import type { ChainReader, ChainReceipt, ChainTransaction } from './rpc.ts'
+import type { PackedReport } from './settle-batch.ts'
 import type { Address, Hex } from 'viem'
 
-/** The parts of the hub's ABI verification reads. */
-export const SETTLEMENT_ABI = [
-  { type: 'function', name: 'settleBatch', stateMutability: 'nonpayable', inputs: [{ name: 'packed', type: 'bytes' }], outputs: [] },
-  { type: 'event', name: 'TasksSettled', anonymous: false, inputs: [{ name: 'settled', type: 'uint256[]', indexed: false }] }
-] as const
-
-export const TASKS_SETTLED_TOPIC = toEventSelector('TasksSettled(uint256[])')
-
-/** What verification reads of a transaction. */
-export interface ChainTransaction {
-  to: Address | null
-  input: Hex
-}
-
-/** What verification reads of a receipt. */
-export interface ChainReceipt {
-  status: 'success' | 'reverted'
-  blockNumber: bigint
-  logs: Array<{ address: Address, topics: Hex[], data: Hex }>
-}
-
-/** The three chain reads verification needs; `undefined` for a transaction the chain does not know. */
-export interface ChainReader {
-  chainId(): Promise<number>
-  transaction(hash: Hex): Promise<ChainTransaction | undefined>
-  receipt(hash: Hex): Promise<ChainReceipt | undefined>
-}
-
-export class JsonRpcError extends Error {
-  static name = 'JsonRpcError'
-  readonly code?: number
-
-  constructor (message: string, code?: number) {
-    super(message)
-    this.name = 'JsonRpcError'
-    if (code != null) {
-      this.code = code
-    }
-  }
-}
-
-/** A ChainReader over an Ethereum JSON-RPC endpoint with fetch (the endpoint must allow the page's origin; anvil does). */
-export function jsonRpcReader (url: string, options: { timeoutMs?: number } = {}): ChainReader {
-  let id = 0
-  const call = async (method: string, params: unknown[]): Promise<any> => {
-    const res = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: ++id, method, params }),
-      signal: AbortSignal.timeout(options.timeoutMs ?? 10_000)
-    })
-    if (!res.ok) {
-      throw new JsonRpcError(`${method}: the RPC answered ${res.status} ${res.statusText}`)
-    }
-    const body = await res.json() as { result?: unknown, error?: { message?: string, code?: number } }
-    if (body.error != null) {
-      throw new JsonRpcError(`${method}: ${body.error.message ?? 'error'}`, body.error.code)
-    }
-    return body.result
-  }
-  return {
-    chainId: async () => Number(BigInt(await call('eth_chainId', []))),
-    transaction: async (hash) => {
-      const tx = await call('eth_getTransactionByHash', [hash])
-      return tx == null ? undefined : { to: tx.to ?? null, input: tx.input ?? tx.data ?? '0x' }
-    },
-    receipt: async (hash) => {
-      const r = await call('eth_getTransactionReceipt', [hash])
-      return r == null
-        ? undefined
-        : { status: BigInt(r.status ?? '0x0') === 1n ? 'success' : 'reverted', blockNumber: BigInt(r.blockNumber), logs: (r.logs ?? []).map((l: any) => ({ address: l.address, topics: l.topics, data: l.data })) }
-    }
-  }
-}
-
-/** Bytes per miner report in settleBatch calldata: meta, outputDigest, salt, r, vs. */
-export const REPORT_BYTES = 160
-/** The hub's limit on miners per task (Sessions.MAX_MINERS). */
-export const MAX_REPORTS_PER_TASK = 16
+export { JsonRpcError, jsonRpcReader } from './rpc.ts'
+export type { ChainReader, ChainReceipt, ChainTransaction } from './rpc.ts'
+export { MAX_REPORTS_PER_TASK, REPORT_BYTES, SETTLEMENT_ABI, TASKS_SETTLED_TOPIC, cidDigest, decodeReport, splitSettleBatch } from './settle-batch.ts'
+export type { PackedReport, PackedTask } from './settle-batch.ts'
 
 export type VerifyCheckName = 'input' | 'transaction' | 'event' | 'calldata' | 'output' | 'signatures' | 'verdicts'
 
@@ -171,98 +99,6 @@ export interface VerifyRequest {
   miners?: Array<{ address: string, outcome?: string }>
   /** per JSON-RPC request (default 10 s) */
   timeoutMs?: number
-}
-
-/** The digest an output CID is committed under on chain: its multihash digest (protocols/blocks `cidDigest`). */
-export function cidDigest (cid: string | CID): Hex {
-  const parsed = typeof cid === 'string' ? CID.parse(cid) : cid
-  return bytesToHex(parsed.multihash.digest)
-}
-
-export interface PackedReport {
-  meta: bigint
-  miner: Address
-  tokens: number
-  verdict: number
-  onTime: boolean
-  outputDigest: Hex
-  salt: Hex
-  r: Hex
-  vs: Hex
-}
-
-export interface PackedTask {
-  taskId: bigint
-  reports: PackedReport[]
-}
-
-function word (data: Hex, i: number): Hex {
-  return sliceHex(data, i * 32, (i + 1) * 32, { strict: true })
-}
-
-/** A meta word as settleBatch packs it: address | tokens << 160 | verdict << 184 | onTime << 192, nothing above. */
-function plausibleMeta (meta: bigint): boolean {
-  return meta >> 193n === 0n && Number((meta >> 184n) & 0xffn) <= VERDICT_FAULTY
-}
-
-export function decodeReport (data: Hex, firstWord: number): PackedReport {
-  const meta = hexToBigInt(word(data, firstWord))
-  return {
-    meta,
-    miner: getAddress(`0x${(meta & ((1n << 160n) - 1n)).toString(16).padStart(40, '0')}`),
-    tokens: Number((meta >> 160n) & 0xffffffn),
-    verdict: Number((meta >> 184n) & 0xffn),
-    onTime: ((meta >> 192n) & 1n) === 1n,
-    outputDigest: word(data, firstWord + 1),
-    salt: word(data, firstWord + 2),
-    r: word(data, firstWord + 3),
-    vs: word(data, firstWord + 4)
-  }
-}
-
-/**
- * Split settleBatch's packed calldata into tasks. The batch does not say how
- * many reports each task has (the contract takes it from the session's
- * redundancy), so the task ids of the `TasksSettled` event, in order, guide
- * the split: each task's reports run up to the next task's id (or the end),
- * and every report's meta word must be well formed. Returns undefined when the
- * calldata cannot be split that way.
- */
-export function splitSettleBatch (packed: Hex, taskIds: bigint[]): PackedTask[] | undefined {
-  const bytes = (packed.length - 2) / 2
-  const reportWords = REPORT_BYTES / 32
-  if (!Number.isInteger(bytes) || bytes % 32 !== 0) {
-    return undefined
-  }
-  const words = bytes / 32
-  const at = (i: number): bigint => hexToBigInt(word(packed, i))
-  const walk = (w: number, t: number): PackedTask[] | undefined => {
-    if (t === taskIds.length) {
-      return w === words ? [] : undefined
-    }
-    if (w >= words || at(w) !== taskIds[t]) {
-      return undefined
-    }
-    for (let n = 1; n <= MAX_REPORTS_PER_TASK; n++) {
-      const next = w + 1 + n * reportWords
-      if (next > words) {
-        return undefined
-      }
-      if (!plausibleMeta(at(w + 1 + (n - 1) * reportWords))) {
-        return undefined
-      }
-      if (next === words ? t + 1 !== taskIds.length : at(next) !== taskIds[t + 1]) {
-        continue
-      }
-      const rest = walk(next, t + 1)
-      if (rest != null) {
-        const reports = Array.from({ length: n }, (_, j) => decodeReport(packed, w + 1 + j * reportWords))
-        return [{ taskId: taskIds[t], reports }, ...rest]
-      }
-    }
-    return undefined
-  }
-  return walk(0, 0)
 }
 
 const VERDICT_NAMES: Record<number, ReportVerdict> = { [VERDICT_MISSED]: 'missed', [VERDICT_HONEST]: 'honest', [VERDICT_FAULTY]: 'faulty' }

@@ -7,6 +7,8 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { expect } from 'aegir/chai'
 import Fastify from 'fastify'
 import { hexToBytes } from 'viem'
@@ -247,6 +249,23 @@ describe('browser light client parts', function () {
 
       await boot.libp2p.hangUp(client.libp2p.peerId)
       await waitFor('the client back on the bootstrap', () => client?.status().reconnects === 1 && client.status().state === 'connected' ? true : undefined, 20000)
+    })
+
+    it('an unreachable bootstrap fails start() with BootstrapDialError, is re-dialled in the background, and stop() ends the retries', async function () {
+      const nobody = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+      const lone = new LightClient({ bootstrap: [`/ip4/127.0.0.1/tcp/9/ws/p2p/${nobody}`], network: TEST_NETWORK, reconnect: { initialDelayMs: 20, maxDelayMs: 40 } })
+      try {
+        const err = await lone.start().then(() => undefined, (e: Error) => e)
+        expect(err?.name).to.equal('BootstrapDialError')
+        expect(lone.status().state).to.equal('reconnecting')
+        await waitFor('two re-dials', () => lone.status().reconnects >= 2 ? true : undefined, 20000, 10)
+      } finally {
+        await lone.stop()
+      }
+      const after = lone.status().reconnects
+      await new Promise(resolve => setTimeout(resolve, 400))
+      expect(lone.status().reconnects).to.equal(after)
+      expect(lone.status().state).to.equal('stopped')
     })
   })
 })
