@@ -210,7 +210,13 @@ export class CortensorTaskClient implements TaskClient {
     // chain's own refusals come first: a session that cannot pay or is closed gets the hub's error below)
     const costWei = BigInt(maxTokens) * session.pricePerTokenWei * BigInt(session.redundancy)
     if (!session.closed && session.availableWei >= costWei) {
-      await awaitEligible(this.pool, { sessionId, modelId: this.init.modelId, needed: session.redundancy, slaClass: session.slaClass, waitMs: this.init.eligibleWaitMs, signal: this.shutdown.signal })
+      const waitSignal = params.signal != null ? AbortSignal.any([this.shutdown.signal, params.signal]) : this.shutdown.signal
+      await awaitEligible(this.pool, { sessionId, modelId: this.init.modelId, needed: session.redundancy, slaClass: session.slaClass, waitMs: this.init.eligibleWaitMs, signal: waitSignal })
+    }
+    // a caller that gave up while the task waited for miners or its prompt was stored pays for nothing
+    const gaveUp = (): boolean => params.signal?.aborted === true
+    if (gaveUp()) {
+      throw new TaskFailedError('cancelled', 'cancelled by the caller before it was submitted')
     }
     // throws ContractRuleError (InsufficientDeposit, SessionIsClosed, …) before anything reaches the mesh
     // submissions made while another of this client's is being mined share one transaction; each task has its own id and seed
@@ -239,7 +245,12 @@ export class CortensorTaskClient implements TaskClient {
     const timeoutMs = params.timeoutMs ?? this.init.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS
     const timer = setTimeout(() => { this.fail(t, new TaskFailedError('timeout', `task ${taskId} was not settled within ${timeoutMs} ms`, taskId.toString())) }, timeoutMs)
     void result.finally(() => { clearTimeout(timer) }).catch(() => {})
-    params.signal?.addEventListener('abort', () => { this.cancel(t) }, { once: true })
+    // (a signal that aborted while the transaction was mined cancels the task at once)
+    if (gaveUp()) {
+      this.cancel(t)
+    } else {
+      params.signal?.addEventListener('abort', () => { this.cancel(t) }, { once: true })
+    }
 
     const chainSeed = Uint8Array.from(numberToBytes(submitted.seed, { size: 32 }))
     const queued: TaskQueued = {

@@ -89,4 +89,19 @@ describe('task lifecycle: client → chain → mesh → miners → oracles → c
     expect(new Set(txOf.values()).size).to.be.lessThan(3)
     expect(sent).to.equal(new Set(txOf.values()).size)
   })
+
+  it('a submission whose caller gave up before it was sent is refused as cancelled and nothing reaches the chain', async function () {
+    const { net } = ln
+    const submitsBefore = net.client.submitStats
+    const countBefore = (await getContractEvents(net.owner, { address: net.hub, abi: cortensorHubAbi, eventName: 'TaskSubmitted', fromBlock: 0n, strict: true })).length
+    const controller = new AbortController()
+    controller.abort()
+    const err = await net.client.submit('a prompt nobody waits for', { maxTokens: 4, signal: controller.signal }).then(() => undefined, (e: any) => e)
+    expect(err?.name).to.equal('TaskFailedError')
+    expect(err.code).to.equal('cancelled')
+    expect(err.message).to.equal('cancelled by the caller before it was submitted')
+    expect(net.client.submitStats).to.deep.equal(submitsBefore)
+    const countAfter = (await getContractEvents(net.owner, { address: net.hub, abi: cortensorHubAbi, eventName: 'TaskSubmitted', fromBlock: 0n, strict: true })).length
+    expect(countAfter).to.equal(countBefore)
+  })
 })
