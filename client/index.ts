@@ -245,8 +245,7 @@ export class CortensorTaskClient implements TaskClient {
     const timeoutMs = params.timeoutMs ?? this.init.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS
     const timer = setTimeout(() => { this.fail(t, new TaskFailedError('timeout', `task ${taskId} was not settled within ${timeoutMs} ms`, taskId.toString())) }, timeoutMs)
     void result.finally(() => { clearTimeout(timer) }).catch(() => {})
-    // (a signal that aborted while the transaction was mined cancels the task at once)
-    if (gaveUp()) {
+    if (gaveUp()) { // it aborted while the transaction was mined
       this.cancel(t)
     } else {
       params.signal?.addEventListener('abort', () => { this.cancel(t) }, { once: true })
