@@ -13,6 +13,7 @@
  * no more: one peer cannot take every slot, and none holds one after leaving.
  */
 import { logger } from '@libp2p/logger'
+import { repeatingTask } from '@libp2p/utils'
 import { defaultValidators, installGossip } from '../../../protocols/gossip/index.ts'
 import { TOPIC_CODECS, TOPIC_KINDS, buildTopic, parseTopic } from '../../../protocols/topics.ts'
 import type { GossipSub } from '@libp2p/gossipsub'
@@ -132,14 +133,14 @@ export function startGossipRelay (init: GossipRelayInit): GossipRelay {
     }
   }
   init.pubsub.addEventListener('subscription-change', onChange as any)
-  const timer = setInterval(sweep, init.sweepIntervalMs ?? RELAY_SWEEP_INTERVAL_MS)
-  timer.unref?.()
+  const sweeps = repeatingTask(sweep, init.sweepIntervalMs ?? RELAY_SWEEP_INTERVAL_MS)
+  sweeps.start()
 
   return {
     models: () => [...installed.keys()],
     sweep,
     stop: () => {
-      clearInterval(timer)
+      sweeps.stop()
       init.pubsub.removeEventListener('subscription-change', onChange as any)
       for (const uninstall of installed.values()) {
         uninstall()
