@@ -14,7 +14,7 @@ import { getCode } from 'viem/actions'
 import { getNode, getOracles, getSession, readDeployment } from '../../contracts/index.ts'
 import { ConfigError } from '../config.ts'
 import { loadProgress } from '../load-progress.ts'
-import { startGossipRelay } from './bootstrap/relay.ts'
+import { gossipRelay } from './bootstrap/relay.ts'
 import { createChainContext } from './shared/chain.ts'
 import type { TaskClient } from '../../client/types.ts'
 import type { NodeConfig } from '../config.ts'
@@ -67,7 +67,7 @@ async function startRoles (node: CortensorNode, config: NodeConfig, http: Fastif
   const prefix = `/${config.network}`
 
   if (roles.includes('bootstrap')) {
-    const relay = startGossipRelay({ pubsub: node.libp2p.services.pubsub, network: config.network, onLine: say })
+    const relay = gossipRelay({ network: config.network, onLine: say })({ pubsub: node.libp2p.services.pubsub })
     stops.push(() => { relay.stop() })
   }
 

@@ -28,8 +28,12 @@ export const RELAY_MAX_MODELS_PER_PEER = 4
 /** How often models nobody subscribes to any more are dropped. */
 export const RELAY_SWEEP_INTERVAL_MS = 10_000
 
-export interface GossipRelayInit {
+/** What the relay takes from the node. */
+export interface GossipRelayComponents {
   pubsub: GossipSub
+}
+
+export interface GossipRelayInit extends GossipRelayComponents {
   network: string
   maxModels?: number
   maxModelsPerPeer?: number
@@ -50,6 +54,11 @@ interface SubscriptionChange {
 }
 
 const MODEL_KINDS = TOPIC_KINDS.filter(k => TOPIC_CODECS[k].modelScoped)
+
+/** The relay as a service: `gossipRelay(init)(components)` starts it on the node's gossip. */
+export function gossipRelay (init: Omit<GossipRelayInit, 'pubsub'>): (components: GossipRelayComponents) => GossipRelay {
+  return (components) => startGossipRelay({ ...init, pubsub: components.pubsub })
+}
 
 export function startGossipRelay (init: GossipRelayInit): GossipRelay {
   const prefix = `/${init.network}`

@@ -67,9 +67,13 @@ export class OracleMetrics {
     this.registry = registry
   }
 
+  /** Take the counters off the registry (those of an oracle registered since stay). */
   unregister (): void {
     for (const c of this.all) {
-      this.registry?.removeSingleMetric((c as unknown as { name: string }).name)
+      const name = (c as unknown as { name: string }).name
+      if (this.registry?.getSingleMetric(name) === c) {
+        this.registry.removeSingleMetric(name)
+      }
     }
     this.registry = undefined
   }
