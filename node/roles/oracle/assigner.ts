@@ -10,13 +10,13 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
 import { hexToBytes } from 'viem'
-import { reassignMiner } from '../../../contracts/index.ts'
+import { ContractRuleError, reassignMiner } from '../../../contracts/index.ts'
 import { cidDigest, taskParamsDigest } from '../../../protocols/blocks/index.ts'
 import { publishMessage } from '../../../protocols/gossip/index.ts'
 import { TaskQueued, addressToBytes } from '../../../protocols/messages/index.ts'
 import { isTerminal } from '../../../protocols/queue/machine.ts'
 import { assignedEvent } from '../../../protocols/queue/wire.ts'
-import { slaFor } from '../../../protocols/selection/index.ts'
+import { NoEligibleMinerError, slaFor } from '../../../protocols/selection/index.ts'
 import { ASSIGN_LEADER_MAX_AGE_MS, REASSIGN_DEADLINE_SLACK_MS } from './constants.ts'
 import { drawMiners, drawRecords, roundSeed, selectionAllowed, selectionHolds } from './draws.ts'
 import { chainMiners } from './tasks.ts'
@@ -64,7 +64,7 @@ function fills (records: MinerRecord[], task: OracleTask): boolean {
     drawMiners(records, task, task.record.state.redundancy, 0)
     return true
   } catch (err: any) {
-    if (err?.name === 'NoEligibleMinerError') {
+    if (err instanceof NoEligibleMinerError) {
       return false
     }
     throw err
@@ -103,7 +103,7 @@ export class Assigner {
       try {
         drawn = this.draw(task, s.redundancy, 0)
       } catch (err: any) {
-        if (err?.name !== 'NoEligibleMinerError' || task.view == null) {
+        if (!(err instanceof NoEligibleMinerError) || task.view == null) {
           throw err
         }
         // the pool at the announcement could not serve the task: from now on its draw is made from the pool as it
@@ -174,7 +174,7 @@ export class Assigner {
     try {
       await send()
     } catch (err: any) {
-      if (err?.rule !== 'DeadlineNotPassed') {
+      if (!(err instanceof ContractRuleError) || err.rule !== 'DeadlineNotPassed') {
         throw err
       }
       // the hub's precommit window is measured in block seconds: wait it out once

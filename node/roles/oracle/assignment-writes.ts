@@ -6,7 +6,7 @@
  * chain knows) writes it at once, with the rest of its batch, with retries.
  */
 import { logger } from '@libp2p/logger'
-import { assignmentHash, assignTasks, getTask } from '../../../contracts/index.ts'
+import { ContractRuleError, assignmentHash, assignTasks, getTask } from '../../../contracts/index.ts'
 import { ASSIGN_RETRY_MS, ASSIGN_WRITE_ATTEMPTS, MAX_REFUSALS_PER_WRITE } from './constants.ts'
 import { Gatherer } from './gatherer.ts'
 import { retrying } from './retry.ts'
@@ -119,7 +119,7 @@ export class AssignmentWrites {
 
   /** Whether `err` is the hub refusing a miner, now replaced in the task's assignment. */
   private async replaced (task: OracleTask, err: any): Promise<boolean> {
-    if (err?.name !== 'ContractRuleError' || err.rule !== 'MinerNotEligible' || this.init.signal.aborted) {
+    if (!(err instanceof ContractRuleError) || err.rule !== 'MinerNotEligible' || this.init.signal.aborted) {
       return false
     }
     return this.init.replaceRefused(task, String(err.args?.[1] ?? ''))
@@ -147,7 +147,7 @@ export class AssignmentWrites {
         firstDelayMs: ASSIGN_RETRY_MS,
         signal: this.init.signal,
         // a hub rule other than a lost race (the status is read again) will not change by retrying
-        permanent: (err) => err?.name === 'ContractRuleError' && err.rule !== 'TaskNotQueued',
+        permanent: (err) => err instanceof ContractRuleError && err.rule !== 'TaskNotQueued',
         onRetry: (err, attempt) => { log('task %s: writing the assignment failed (attempt %d): %s', taskId, attempt, err?.shortMessage ?? err?.message) }
       })
     } catch (err: any) {

@@ -12,7 +12,7 @@
  */
 import { CID } from 'multiformats/cid'
 import { bytesToHex, recoverTypedDataAddress } from 'viem'
-import { hubTypes, slashEquivocation } from '../../../contracts/index.ts'
+import { ContractRuleError, hubTypes, slashEquivocation } from '../../../contracts/index.ts'
 import { InvalidSignatureError } from '../../../protocols/gossip/index.ts'
 import { cidDigest, precommitHash } from '../shared/records.ts'
 import { MAX_SIGNED_REVEALS, SLASH_ATTEMPTS, SLASH_RETRY_MS } from './constants.ts'
@@ -136,7 +136,7 @@ export class Equivocations {
     const { chain } = this.init
     const taskId = task.queued.taskId
     // a hub rule (already slashed, a bad signature) does not change by retrying; an RPC error may
-    const permanent = (err: any): boolean => err?.name === 'ContractRuleError'
+    const permanent = (err: unknown): boolean => err instanceof ContractRuleError
     try {
       await retrying(async () => chain.serial(async () => slashEquivocation(chain.wallet, { hub: chain.hub, taskId, miner: miner as Address, precommit: e.precommit, reveal: e.reveal })), {
         attempts: SLASH_ATTEMPTS, firstDelayMs: SLASH_RETRY_MS, signal: this.init.signal, permanent

@@ -10,7 +10,7 @@
 import { CID } from 'multiformats/cid'
 import { bytesToHex, hexToBytes, recoverTypedDataAddress } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
-import { hubTypes, signReplayVerdict, slashReplayFailure } from '../../../contracts/index.ts'
+import { ContractRuleError, hubTypes, signReplayVerdict, slashReplayFailure } from '../../../contracts/index.ts'
 import { publishMessage } from '../../../protocols/gossip/index.ts'
 import { MinerVerdict, addressToBytes } from '../../../protocols/messages/index.ts'
 import { cidDigest } from '../shared/records.ts'
@@ -241,7 +241,7 @@ export class ReplayQuorum {
   private async sendSlash (task: OracleTask, miner: string, send: () => Promise<unknown>, signatures: number): Promise<void> {
     const key = `${task.queued.taskId}:${miner}`
     // a hub rule (already slashed, a bad signature) does not change by retrying; an RPC error may
-    const permanent = (err: any): boolean => err?.name === 'ContractRuleError'
+    const permanent = (err: unknown): boolean => err instanceof ContractRuleError
     try {
       await retrying(send, { attempts: SLASH_ATTEMPTS, firstDelayMs: SLASH_RETRY_MS, signal: this.init.signal, permanent })
     } catch (err: any) {
