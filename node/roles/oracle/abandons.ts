@@ -31,7 +31,7 @@ export interface AbandonsInit {
 
 export class Abandons {
   private readonly init: AbandonsInit
-  /** tasks remembered at most ABANDON_MAX_PENDING, the least recently added dropped first */
+  /** the latest ABANDON_MAX_PENDING tasks at least (fewer than twice that at most: quick-lru's two generations), the least recently added dropped first */
   private readonly pending = new QuickLRU<string, Pending>({ maxSize: ABANDON_MAX_PENDING })
   private timer?: ReturnType<typeof setTimeout>
   private flushing?: Promise<void>

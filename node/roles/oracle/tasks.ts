@@ -25,8 +25,9 @@ const log = logger('cortensor:oracle')
 /**
  * Events that overtook their task's announcement (whose check reads the
  * chain): kept a while (from the task's first such event), for a bounded
- * number of tasks (the least recently added dropped first), a bounded number
- * each, and handed over once it is in.
+ * number of tasks (the least recently added dropped first: quick-lru keeps
+ * the latest EARLY_EVENT_TASKS at least, fewer than twice that at most), a
+ * bounded number each, and handed over once it is in.
  */
 export class EarlyEvents<T> {
   private readonly waiting = new QuickLRU<string, T[]>({ maxSize: EARLY_EVENT_TASKS, maxAge: EARLY_EVENTS_MAX_AGE_MS })
