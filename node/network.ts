@@ -21,7 +21,7 @@ import { createEmbedder, createInferenceEngine } from './inference/index.ts'
 import { hasFunds, isOracle, isRegistered, loadSavedNetwork, persistentAnvilArgs, saveNetwork, usableSession } from './network-chain.ts'
 import { CortensorNode } from './node.ts'
 import { MinerRole } from './roles/miner/index.ts'
-import { OracleRole } from './roles/oracle/index.ts'
+import { oracle, oracleComponents } from './roles/oracle/index.ts'
 import { roleAttachment } from './roles/run.ts'
 import { createChainContext } from './roles/shared/chain.ts'
 import type { Role } from './constants.ts'
@@ -29,6 +29,7 @@ import type { CortensorTaskClient } from '../client/index.ts'
 import type { Anvil, CreateSessionParameters, Deployment, HubConfig, HubDomain, HubWalletClient } from '../contracts/index.ts'
 import type { InferenceEngine, InferenceEngineInit, LlamaInferenceEngine } from './inference/index.ts'
 import type { MinerFaults } from './roles/miner/index.ts'
+import type { OracleRole } from './roles/oracle/index.ts'
 import type { QueueTimeouts } from '../protocols/queue/types.ts'
 import type { Address, Hex } from 'viem'
 
@@ -279,7 +280,7 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
     const startOracle = async (i: number): Promise<OracleHandle> => {
       const node = await newNode(`oracle-${i}`, ['oracle'], [bootstrapAddr])
       const chain = await createChainContext({ rpcUrl, hub, privateKey: node.peerIdentity.privateKey })
-      const role = new OracleRole({ node, chain, modelIds: [modelId], engine: oracleEngine, embedder: oracleEmbedder, heartbeatIntervalMs, timeouts, sampleRate: init.sampleRate, assignBatchMs: init.assignBatchMs, onLine: (l) => { say(`oracle ${i}: ${l}`) } })
+      const role = oracle({ modelIds: [modelId], engine: oracleEngine, embedder: oracleEmbedder, heartbeatIntervalMs, timeouts, sampleRate: init.sampleRate, assignBatchMs: init.assignBatchMs, onLine: (l) => { say(`oracle ${i}: ${l}`) } })(oracleComponents(node, chain))
       return { node, role, dataDir: join(dataDir, `oracle-${i}`) }
     }
     for (let i = 0; i < init.oracles; i++) {

@@ -14,7 +14,7 @@ import { getCode } from 'viem/actions'
 import { getNode, getOracles, getSession, readDeployment } from '../../contracts/index.ts'
 import { ConfigError } from '../config.ts'
 import { loadProgress } from '../load-progress.ts'
-import { startGossipRelay } from './bootstrap/relay.ts'
+import { gossipRelay } from './bootstrap/relay.ts'
 import { createChainContext } from './shared/chain.ts'
 import type { TaskClient } from '../../client/types.ts'
 import type { NodeConfig } from '../config.ts'
@@ -67,7 +67,7 @@ async function startRoles (node: CortensorNode, config: NodeConfig, http: Fastif
   const prefix = `/${config.network}`
 
   if (roles.includes('bootstrap')) {
-    const relay = startGossipRelay({ pubsub: node.libp2p.services.pubsub, network: config.network, onLine: say })
+    const relay = gossipRelay({ network: config.network, onLine: say })({ pubsub: node.libp2p.services.pubsub })
     stops.push(() => { relay.stop() })
   }
 
@@ -126,14 +126,14 @@ async function startRoles (node: CortensorNode, config: NodeConfig, http: Fastif
   }
 
   if (roles.includes('oracle') && chain != null && engine != null) {
-    const { OracleRole } = await import('./oracle/index.ts')
+    const { oracle, oracleComponents } = await import('./oracle/index.ts')
     const oracles = await getOracles(chain.wallet, { hub: chain.hub })
     if (!oracles.some(o => o.toLowerCase() === chain?.address.toLowerCase())) {
       say(`warning: ${chain.address} is not in the hub's oracle set; the hub owner adds it with: cortensor chain add-oracle ${chain.address} --key <owner key> --rpc ${config.rpc}`)
     }
     const embedder = await loadEmbedder(config, engine, say)
     stops.push(async () => { await embedder.close() })
-    const role = new OracleRole({ node, chain, modelIds: [engine.modelId], engine, embedder, sampleRate: config.sampleRate, timeouts: config.queueTimeouts, topicPrefix: prefix, onLine: (l) => { say(`oracle: ${l}`) } })
+    const role = oracle({ modelIds: [engine.modelId], engine, embedder, sampleRate: config.sampleRate, timeouts: config.queueTimeouts, topicPrefix: prefix, onLine: (l) => { say(`oracle: ${l}`) } })(oracleComponents(node, chain))
     await role.start()
     stops.push(async () => { await role.stop() })
     say(`oracle validating ${engine.modelId}${(await role.isLeader()) ? ' (leader)' : ''}`)

@@ -116,6 +116,8 @@ export type QueueEvent =
   | { type: 'reveal', miner: string, outputCid: string, matchesCommitment: boolean }
   | { type: 'verdict', accepted: string[], rejected: string[] }
   | { type: 'settled', txHash: string }
+  /** the hub settled the task (seen on chain, whoever sent it): from any phase not terminal, deadlines passed here notwithstanding */
+  | { type: 'settled-on-chain', txHash: string }
 
 /** What the caller should do; the state machine itself never does I/O. */
 export type QueueEffect =

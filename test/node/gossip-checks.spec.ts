@@ -13,6 +13,7 @@ import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { hubDomain, signPrecommit, signReveal } from '../../contracts/index.ts'
 import { announcementMatches } from '../../node/roles/miner/tasks.ts'
 import { Equivocations, checkRevealSignature } from '../../node/roles/oracle/equivocation.ts'
+import { OracleMetrics } from '../../node/roles/oracle/metrics.ts'
 import { minerFaults } from '../../node/roles/run.ts'
 import { NotSubmittedError } from '../../node/roles/shared/chain.ts'
 import { checkNotCopied, checkOnChain, checkSubmitted, checkSubmitter } from '../../node/roles/shared/gossip-checks.ts'
@@ -230,7 +231,7 @@ describe('gossip checks against the chain and the records', function () {
         record: { precommits: { [miner]: { commitment: precommitHash(domain, taskId, cidDigest(out), salt), signature: preSig } }, reveals: {} }
       } as unknown as OracleTask
       const slashes: string[] = []
-      const eq = new Equivocations({ chain: { domain } as any, isLeader: async () => false, stopped: () => true, persist: () => {}, onEquivocation: (_t, m) => { slashes.push(m) }, stats: { slashed: 0 }, say: () => {} })
+      const eq = new Equivocations({ chain: { domain } as any, isLeader: async () => false, signal: AbortSignal.abort(), persist: () => {}, onEquivocation: (_t, m) => { slashes.push(m) }, metrics: new OracleMetrics(), say: () => {} })
       const signed = async (cid: CID): Promise<ReturnType<typeof reveal>> => reveal(new Uint8Array(cid.bytes), {
         taskId,
         miner: bytes(account.address),

@@ -20,7 +20,7 @@ import { resolveConfig } from '../../node/config.ts'
 import { modelIdOf } from '../../node/inference/index.ts'
 import { localSession, startNetwork } from '../../node/network.ts'
 import { CortensorNode } from '../../node/node.ts'
-import { OracleRole } from '../../node/roles/oracle/index.ts'
+import { oracle, oracleComponents } from '../../node/roles/oracle/index.ts'
 import { createChainContext } from '../../node/roles/shared/chain.ts'
 import { stopChild, untilReady } from '../fixtures/child.ts'
 import { runCli, spawnCli } from '../fixtures/cli.ts'
@@ -28,6 +28,7 @@ import { waitFor } from '../fixtures/nodes.ts'
 import { modelDir } from '../inference/fixtures.ts'
 import type { CortensorTaskClient } from '../../client/index.ts'
 import type { LocalNetwork } from '../../node/network.ts'
+import type { OracleRole } from '../../node/roles/oracle/index.ts'
 import type { ModelDir } from '../inference/fixtures.ts'
 import type { ChildProcess } from 'node:child_process'
 import type { Address, Hex } from 'viem'
@@ -111,7 +112,7 @@ describe('a miner process serving two models', function () {
       const node = await newNode(name, 'oracle')
       await addOracle(net.owner, { hub: net.hub, oracle: node.peerIdentity.address })
       const chain = await createChainContext({ rpcUrl: net.rpcUrl, hub: net.hub, privateKey: node.peerIdentity.privateKey })
-      const role = new OracleRole({ node, chain, modelIds: [modelA, modelB], heartbeatIntervalMs: HEARTBEAT_MS, sampleRate: 0 })
+      const role = oracle({ modelIds: [modelA, modelB], heartbeatIntervalMs: HEARTBEAT_MS, sampleRate: 0 })(oracleComponents(node, chain))
       await role.start()
       oracles.push({ node, role })
     }

@@ -367,6 +367,38 @@ describe('protocols/queue', () => {
     })
   })
 
+  describe('settled on chain (another oracle\'s settlement)', () => {
+    for (const phase of ['queued', 'assigned', 'acked', 'precommitted', 'committed', 'validated'] as TaskPhase[]) {
+      it(`${phase} + settled-on-chain → settled, with no deadline left`, () => {
+        const s = inPhase(phase)
+        const r = transition(s, { type: 'settled-on-chain', txHash: '0xbeef' }, s.createdAtMs + 6)
+        expect(r.state.phase).to.equal('settled')
+        expect(r.state.txHash).to.equal('0xbeef')
+        expect(r.state.phaseDeadlineMs).to.equal(null)
+        expect(r.effects).to.deep.equal([{ type: 'settled', txHash: '0xbeef' }])
+        expect(nextDeadline(r.state)).to.equal(null)
+        // the input is not mutated
+        expect(s.phase).to.equal(phase)
+      })
+    }
+
+    it('the chain\'s settlement stands over deadlines that passed here (none fires first)', () => {
+      const v = inPhase('validated')
+      const late = T0 + 5 + SETTLE_TIMEOUT_MS * (MAX_RETRIES + 2)
+      // an ordinary settlement this late finds the task expired by its own clock
+      throwsNamed(() => transition(v, { type: 'settled', txHash: '0x1' }, late), 'TaskFinishedError')
+      const r = transition(v, { type: 'settled-on-chain', txHash: '0x1' }, late)
+      expect(r.state.phase).to.equal('settled')
+      expect(types(r.effects)).to.deep.equal(['settled'])
+    })
+
+    for (const phase of ['settled', 'expired'] as TaskPhase[]) {
+      it(`${phase} + settled-on-chain → TaskFinishedError`, () => {
+        throwsNamed(() => transition(inPhase(phase), { type: 'settled-on-chain', txHash: '0x1' }, T0 + 20), 'TaskFinishedError')
+      })
+    }
+  })
+
   describe('serialisation', () => {
     it('a state survives JSON and the task resumes from it', () => {
       const mid = inPhase('precommitted')

@@ -13,6 +13,7 @@
  * no more: one peer cannot take every slot, and none holds one after leaving.
  */
 import { logger } from '@libp2p/logger'
+import { repeatingTask } from '@libp2p/utils'
 import { defaultValidators, installGossip } from '../../../protocols/gossip/index.ts'
 import { TOPIC_CODECS, TOPIC_KINDS, buildTopic, parseTopic } from '../../../protocols/topics.ts'
 import type { GossipSub } from '@libp2p/gossipsub'
@@ -27,8 +28,12 @@ export const RELAY_MAX_MODELS_PER_PEER = 4
 /** How often models nobody subscribes to any more are dropped. */
 export const RELAY_SWEEP_INTERVAL_MS = 10_000
 
-export interface GossipRelayInit {
+/** What the relay takes from the node. */
+export interface GossipRelayComponents {
   pubsub: GossipSub
+}
+
+export interface GossipRelayInit extends GossipRelayComponents {
   network: string
   maxModels?: number
   maxModelsPerPeer?: number
@@ -49,6 +54,11 @@ interface SubscriptionChange {
 }
 
 const MODEL_KINDS = TOPIC_KINDS.filter(k => TOPIC_CODECS[k].modelScoped)
+
+/** The relay as a service: `gossipRelay(init)(components)` starts it on the node's gossip. */
+export function gossipRelay (init: Omit<GossipRelayInit, 'pubsub'>): (components: GossipRelayComponents) => GossipRelay {
+  return (components) => startGossipRelay({ ...init, pubsub: components.pubsub })
+}
 
 export function startGossipRelay (init: GossipRelayInit): GossipRelay {
   const prefix = `/${init.network}`
@@ -132,14 +142,14 @@ export function startGossipRelay (init: GossipRelayInit): GossipRelay {
     }
   }
   init.pubsub.addEventListener('subscription-change', onChange as any)
-  const timer = setInterval(sweep, init.sweepIntervalMs ?? RELAY_SWEEP_INTERVAL_MS)
-  timer.unref?.()
+  const sweeps = repeatingTask(sweep, init.sweepIntervalMs ?? RELAY_SWEEP_INTERVAL_MS)
+  sweeps.start()
 
   return {
     models: () => [...installed.keys()],
     sweep,
     stop: () => {
-      clearInterval(timer)
+      sweeps.stop()
       init.pubsub.removeEventListener('subscription-change', onChange as any)
       for (const uninstall of installed.values()) {
         uninstall()

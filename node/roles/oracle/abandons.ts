@@ -8,22 +8,15 @@
  * expired, so a leader that dies before giving them up leaves them to the
  * next one.
  */
+import QuickLRU from 'quick-lru'
 import { abandonTasks } from '../../../contracts/index.ts'
 import { ABANDON_REASONS } from '../../../protocols/queue/types.ts'
 import { settledTaskIds } from '../shared/chain.ts'
+import { ABANDON_BATCH_MS, ABANDON_GIVE_UP_MS, ABANDON_MAX_BATCH, ABANDON_MAX_PENDING, ABANDON_RETRY_MS } from './constants.ts'
 import type { AbandonReason } from '../../../protocols/queue/types.ts'
 import type { ChainContext, HubLog } from '../shared/chain.ts'
 
-/** Tasks in one `abandonTasks` transaction at most (each about 10k gas). */
-export const ABANDON_MAX_BATCH = 100
-/** how long a task expired here waits for tasks expiring with it before the transaction */
-export const ABANDON_BATCH_MS = 250
-/** how often tasks left by a failed or not-leading attempt are tried again */
-export const ABANDON_RETRY_MS = 2_000
-/** a task still open on chain this long after it expired here is left to the hub's deadline */
-export const ABANDON_GIVE_UP_MS = 10 * 60_000
-/** tasks remembered at most (oldest dropped first) */
-export const ABANDON_MAX_PENDING = 10_000
+export { ABANDON_BATCH_MS, ABANDON_GIVE_UP_MS, ABANDON_MAX_BATCH, ABANDON_MAX_PENDING, ABANDON_RETRY_MS } from './constants.ts'
 
 interface Pending { taskId: bigint, reason: AbandonReason, sinceMs: number }
 
@@ -38,7 +31,8 @@ export interface AbandonsInit {
 
 export class Abandons {
   private readonly init: AbandonsInit
-  private readonly pending = new Map<string, Pending>()
+  /** the latest ABANDON_MAX_PENDING tasks at least (fewer than twice that at most: quick-lru's two generations), the least recently added dropped first */
+  private readonly pending = new QuickLRU<string, Pending>({ maxSize: ABANDON_MAX_PENDING })
   private timer?: ReturnType<typeof setTimeout>
   private flushing?: Promise<void>
   private stopped = false
@@ -64,9 +58,6 @@ export class Abandons {
     const key = taskId.toString()
     if (!this.pending.has(key)) {
       this.pending.set(key, { taskId, reason, sinceMs: this.now() })
-      if (this.pending.size > ABANDON_MAX_PENDING) {
-        this.pending.delete(this.pending.keys().next().value as string)
-      }
     }
     this.schedule(ABANDON_BATCH_MS)
   }
@@ -104,7 +95,7 @@ export class Abandons {
 
   private async flush (): Promise<void> {
     const now = this.now()
-    for (const [key, p] of this.pending) {
+    for (const [key, p] of [...this.pending.entriesAscending()]) {
       if (now - p.sinceMs > ABANDON_GIVE_UP_MS) {
         this.pending.delete(key)
       }
@@ -112,7 +103,7 @@ export class Abandons {
     if (this.stopped || this.pending.size === 0 || !(await this.init.isLeader())) {
       return
     }
-    const batch = [...this.pending.values()].slice(0, ABANDON_MAX_BATCH)
+    const batch = [...this.pending.entriesAscending()].slice(0, ABANDON_MAX_BATCH).map(([, p]) => p)
     const { chain } = this.init
     try {
       const res = await chain.serial(async () => abandonTasks(chain.wallet, {

@@ -6,41 +6,39 @@
  * their own view of the pool. Draws honour the session's SLA and the
  * pool's load (node/roles/oracle/draws.ts).
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
 import { hexToBytes } from 'viem'
-import { reassignMiner } from '../../../contracts/index.ts'
+import { ContractRuleError, reassignMiner } from '../../../contracts/index.ts'
 import { cidDigest, taskParamsDigest } from '../../../protocols/blocks/index.ts'
 import { publishMessage } from '../../../protocols/gossip/index.ts'
 import { TaskQueued, addressToBytes } from '../../../protocols/messages/index.ts'
 import { isTerminal } from '../../../protocols/queue/machine.ts'
 import { assignedEvent } from '../../../protocols/queue/wire.ts'
-import { slaFor } from '../../../protocols/selection/index.ts'
+import { NoEligibleMinerError, slaFor } from '../../../protocols/selection/index.ts'
+import { ASSIGN_LEADER_MAX_AGE_MS, REASSIGN_DEADLINE_SLACK_MS } from './constants.ts'
 import { drawMiners, drawRecords, roundSeed, selectionAllowed, selectionHolds } from './draws.ts'
 import { chainMiners } from './tasks.ts'
 import type { AssignmentWrites } from './assignment-writes.ts'
-import type { OracleStats } from './index.ts'
-import type { OracleTask } from './tasks.ts'
+import type { OracleMetrics } from './metrics.ts'
+import type { OracleTask } from './types.ts'
 import type { Assignment } from '../../../protocols/messages/index.ts'
 import type { QueueEvent } from '../../../protocols/queue/types.ts'
 import type { MinerRecord, RoutedResult } from '../../../protocols/selection/index.ts'
-import type { CortensorNode } from '../../node.ts'
 import type { ChainContext } from '../shared/chain.ts'
 import type { MinerRegistrations, PoolView } from '../shared/pool.ts'
+import type { GossipSub } from '@libp2p/gossipsub'
 import type { Address, Hex } from 'viem'
 
 const log = logger('cortensor:oracle')
 
-/**
- * A round-0 assignment trusts a leader read this recent (the chain heartbeat
- * reads it every second). A stale "I lead" costs at most a refused chain
- * write, which the write's retries and the next leader's takeover absorb.
- */
-const ASSIGN_LEADER_MAX_AGE_MS = 1500
-
 export interface AssignerInit {
-  node: CortensorNode
+  /** the gossip the assignments go on */
+  pubsub: GossipSub
   chain: ChainContext
+  /** the role stopped: no wait outlasts it */
+  signal: AbortSignal
   /** this oracle's address, lower case */
   address: string
   /** gossip topic prefix */
@@ -56,7 +54,7 @@ export interface AssignerInit {
   apply(task: OracleTask, event: QueueEvent): boolean
   /** the task's round-0 assignment was applied */
   onAssigned(task: OracleTask): void
-  stats: Pick<OracleStats, 'assigned' | 'reassigned' | 'selectionMismatches' | 'selectionChecks' | 'selectionRedraws'>
+  metrics: Pick<OracleMetrics, 'task' | 'draw'>
   say(line: string): void
 }
 
@@ -66,7 +64,7 @@ function fills (records: MinerRecord[], task: OracleTask): boolean {
     drawMiners(records, task, task.record.state.redundancy, 0)
     return true
   } catch (err: any) {
-    if (err?.name === 'NoEligibleMinerError') {
+    if (err instanceof NoEligibleMinerError) {
       return false
     }
     throw err
@@ -105,7 +103,7 @@ export class Assigner {
       try {
         drawn = this.draw(task, s.redundancy, 0)
       } catch (err: any) {
-        if (err?.name !== 'NoEligibleMinerError' || task.view == null) {
+        if (!(err instanceof NoEligibleMinerError) || task.view == null) {
           throw err
         }
         // the pool at the announcement could not serve the task: from now on its draw is made from the pool as it
@@ -133,11 +131,11 @@ export class Assigner {
       replaced: []
     }
     // gossip first, so miners start at once; the hub's copy follows (node/roles/oracle/assignment-writes.ts)
-    await publishMessage(this.init.node.libp2p.services.pubsub, 'assignment', msg, { prefix: this.init.prefix })
+    await publishMessage(this.init.pubsub, 'assignment', msg, { prefix: this.init.prefix })
     task.record.assigned = miners
     this.init.apply(task, assignedEvent(msg))
     this.init.onAssigned(task)
-    this.init.stats.assigned++
+    this.init.metrics.task('assigned')
     this.init.say(`task ${task.queued.taskId}: assigned to ${miners.join(', ')}`)
     this.init.assignments.add(task)
   }
@@ -176,12 +174,12 @@ export class Assigner {
     try {
       await send()
     } catch (err: any) {
-      if (err?.rule !== 'DeadlineNotPassed') {
+      if (!(err instanceof ContractRuleError) || err.rule !== 'DeadlineNotPassed') {
         throw err
       }
       // the hub's precommit window is measured in block seconds: wait it out once
       const deadlineS = Number(err.args?.[1] ?? 0)
-      await new Promise(resolve => setTimeout(resolve, Math.max(0, deadlineS * 1000 - Date.now()) + 1100))
+      await sleep(Math.max(0, deadlineS * 1000 - Date.now()) + REASSIGN_DEADLINE_SLACK_MS, undefined, { signal: this.init.signal })
       await send()
     }
     const msg = this.replacementRound(task, round, replacement, current[index].toLowerCase())
@@ -189,8 +187,8 @@ export class Assigner {
     // the hub holds the replacement now: taken here before it is gossiped, so the replacement's ack (which can
     // arrive while the gossip is still being sent) finds its slot
     this.init.apply(task, assignedEvent(msg))
-    await publishMessage(this.init.node.libp2p.services.pubsub, 'assignment', msg, { prefix: this.init.prefix })
-    this.init.stats.reassigned++
+    await publishMessage(this.init.pubsub, 'assignment', msg, { prefix: this.init.prefix })
+    this.init.metrics.task('reassigned')
     this.init.say(`task ${task.queued.taskId}: ${current[index]} replaced by ${replacement} (round ${round})`)
   }
 
@@ -244,8 +242,8 @@ export class Assigner {
       return false
     }
     task.record.assigned = assigned.map(m => m === gone ? replacement : m)
-    await publishMessage(this.init.node.libp2p.services.pubsub, 'assignment', msg, { prefix: this.init.prefix })
-    this.init.stats.reassigned++
+    await publishMessage(this.init.pubsub, 'assignment', msg, { prefix: this.init.prefix })
+    this.init.metrics.task('reassigned')
     this.init.say(`task ${task.queued.taskId}: ${gone} refused by the hub (not eligible), replaced by ${replacement} (round ${round})`)
     return true
   }
@@ -256,19 +254,19 @@ export class Assigner {
       return
     }
     try {
-      this.init.stats.selectionChecks++
       const records = drawRecords(this.init.pool, task)
       if (selectionHolds(records, task, m.miners)) {
+        this.init.metrics.draw('agreed')
         return
       }
       // a task the pool at its announcement could not serve is drawn by the leader from the pool as it is later,
       // which this view cannot reproduce (the assignment itself has moved reservations and load since): the
       // draw must then be one the pool allows
       if (task.view != null && !fills(records, task) && selectionAllowed(drawRecords(this.init.pool, task, { current: true }), task, m.miners)) {
-        this.init.stats.selectionRedraws++
+        this.init.metrics.draw('allowed')
         return
       }
-      this.init.stats.selectionMismatches++
+      this.init.metrics.draw('mismatch')
       let own = 'none'
       try {
         own = drawMiners(records, task, task.record.state.redundancy, 0).miners.join(', ')

@@ -6,20 +6,16 @@
  * chain knows) writes it at once, with the rest of its batch, with retries.
  */
 import { logger } from '@libp2p/logger'
-import { assignmentHash, assignTasks, getTask } from '../../../contracts/index.ts'
+import { ContractRuleError, assignmentHash, assignTasks, getTask } from '../../../contracts/index.ts'
+import { ASSIGN_RETRY_MS, ASSIGN_WRITE_ATTEMPTS, MAX_REFUSALS_PER_WRITE } from './constants.ts'
 import { Gatherer } from './gatherer.ts'
-import type { OracleStats, OracleTask } from './index.ts'
+import { retrying } from './retry.ts'
+import type { OracleMetrics } from './metrics.ts'
+import type { OracleTask } from './types.ts'
 import type { ChainContext } from '../shared/chain.ts'
 import type { Address } from 'viem'
 
 const log = logger('cortensor:oracle')
-
-/** attempts at writing an assignment to the hub before giving up until it is needed again (reassignment, settlement) */
-const ASSIGN_WRITE_ATTEMPTS = 4
-/** first pause between those attempts; doubles each time */
-const ASSIGN_RETRY_MS = 250
-/** miners the hub refused that one write replaces before giving up (each refusal takes the miner out of the pool) */
-const MAX_REFUSALS_PER_WRITE = 3
 
 export interface AssignmentWritesInit {
   chain: ChainContext
@@ -29,10 +25,11 @@ export interface AssignmentWritesInit {
   maxBatch: number
   /** only the leader's assignTasks call is accepted by the hub */
   isLeader(): Promise<boolean>
-  stopped(): boolean
+  /** the role stopped: no more retries */
+  signal: AbortSignal
   /** the task's record changed (assignedOnChain) */
   persist(task: OracleTask): void
-  stats: Pick<OracleStats, 'assignTransactions'>
+  metrics: Pick<OracleMetrics, 'transaction'>
   /** the hub refused `miner` (not eligible): replace it in the task's assignment; false if it cannot be */
   replaceRefused(task: OracleTask, miner: string): Promise<boolean>
   say(line: string): void
@@ -111,7 +108,7 @@ export class AssignmentWrites {
       log('%d assignments in one transaction failed: %s', queued.length, err?.shortMessage ?? err?.message)
       return new Set()
     }
-    this.init.stats.assignTransactions++
+    this.init.metrics.transaction('assign')
     log('%d assignments on chain in one transaction', queued.length)
     for (const t of queued) {
       t.record.assignedOnChain = true
@@ -122,59 +119,71 @@ export class AssignmentWrites {
 
   /** Whether `err` is the hub refusing a miner, now replaced in the task's assignment. */
   private async replaced (task: OracleTask, err: any): Promise<boolean> {
-    if (err?.name !== 'ContractRuleError' || err.rule !== 'MinerNotEligible' || this.init.stopped()) {
+    if (!(err instanceof ContractRuleError) || err.rule !== 'MinerNotEligible' || this.init.signal.aborted) {
       return false
     }
     return this.init.replaceRefused(task, String(err.args?.[1] ?? ''))
   }
 
   private async writeOne (task: OracleTask): Promise<boolean> {
-    const { chain } = this.init
     const taskId = task.queued.taskId
     let refusals = 0
-    for (let attempt = 1; ; attempt++) {
-      // read each time: a miner the hub refused is replaced in it
-      const miners = task.record.assigned as Address[] | undefined
-      if (miners == null) {
+    try {
+      return await retrying(async () => {
+        for (;;) {
+          try {
+            return await this.writeAttempt(task)
+          } catch (err: any) {
+            // a miner the hub will not take is replaced at once, and the assignment written again
+            if (refusals < MAX_REFUSALS_PER_WRITE && await this.replaced(task, err)) {
+              refusals++
+              continue
+            }
+            throw err
+          }
+        }
+      }, {
+        attempts: ASSIGN_WRITE_ATTEMPTS,
+        firstDelayMs: ASSIGN_RETRY_MS,
+        signal: this.init.signal,
+        // a hub rule other than a lost race (the status is read again) will not change by retrying
+        permanent: (err) => err instanceof ContractRuleError && err.rule !== 'TaskNotQueued',
+        onRetry: (err, attempt) => { log('task %s: writing the assignment failed (attempt %d): %s', taskId, attempt, err?.shortMessage ?? err?.message) }
+      })
+    } catch (err: any) {
+      this.init.say(`task ${taskId}: the assignment is not on chain (${err?.shortMessage ?? err?.message ?? err}); the task is not settled until it is`)
+      return false
+    }
+  }
+
+  /** One try at the hub's copy: true once the hub holds an assignment for the task, false if it cannot (a failure throws). */
+  private async writeAttempt (task: OracleTask): Promise<boolean> {
+    const { chain } = this.init
+    const taskId = task.queued.taskId
+    // read each time: a miner the hub refused is replaced in it
+    const miners = task.record.assigned as Address[] | undefined
+    if (miners == null) {
+      return false
+    }
+    const onChain = await getTask(chain.wallet, { hub: chain.hub, taskId })
+    if (onChain.status === 'queued') {
+      if (!(await this.init.isLeader())) {
         return false
       }
-      try {
-        const onChain = await getTask(chain.wallet, { hub: chain.hub, taskId })
-        if (onChain.status === 'queued') {
-          if (!(await this.init.isLeader())) {
-            return false
-          }
-          await chain.serial(async () => assignTasks(chain.wallet, { hub: chain.hub, assignments: [{ taskId, miners }] }))
-          this.init.stats.assignTransactions++
-          log('task %s: assignment on chain', taskId)
-        } else if (onChain.status === 'assigned') {
-          if (task.record.state.round === 0 && onChain.assignment.toLowerCase() !== assignmentHash(miners).toLowerCase()) {
-            // another leader's choice reached the hub first: settlement follows the hub's
-            this.init.say(`task ${taskId}: the hub holds another assignment than the one gossiped`)
-          }
-        } else if (onChain.status !== 'settled') {
-          this.init.say(`task ${taskId}: the assignment cannot go on chain: the task is ${onChain.status} there`)
-          return false
-        }
-        task.record.assignedOnChain = true
-        this.init.persist(task)
-        return true
-      } catch (err: any) {
-        // a miner the hub will not take is replaced at once, and the assignment written again
-        if (refusals < MAX_REFUSALS_PER_WRITE && await this.replaced(task, err)) {
-          refusals++
-          attempt--
-          continue
-        }
-        // a hub rule other than a lost race (the status is read again) will not change by retrying
-        const permanent = err?.name === 'ContractRuleError' && err.rule !== 'TaskNotQueued'
-        if (this.init.stopped() || permanent || attempt >= ASSIGN_WRITE_ATTEMPTS) {
-          this.init.say(`task ${taskId}: the assignment is not on chain (${err?.shortMessage ?? err?.message ?? err}); the task is not settled until it is`)
-          return false
-        }
-        log('task %s: writing the assignment failed (attempt %d): %s', taskId, attempt, err?.shortMessage ?? err?.message)
-        await new Promise(resolve => setTimeout(resolve, ASSIGN_RETRY_MS * 2 ** (attempt - 1)))
+      await chain.serial(async () => assignTasks(chain.wallet, { hub: chain.hub, assignments: [{ taskId, miners }] }))
+      this.init.metrics.transaction('assign')
+      log('task %s: assignment on chain', taskId)
+    } else if (onChain.status === 'assigned') {
+      if (task.record.state.round === 0 && onChain.assignment.toLowerCase() !== assignmentHash(miners).toLowerCase()) {
+        // another leader's choice reached the hub first: settlement follows the hub's
+        this.init.say(`task ${taskId}: the hub holds another assignment than the one gossiped`)
       }
+    } else if (onChain.status !== 'settled') {
+      this.init.say(`task ${taskId}: the assignment cannot go on chain: the task is ${onChain.status} there`)
+      return false
     }
+    task.record.assignedOnChain = true
+    this.init.persist(task)
+    return true
   }
 }

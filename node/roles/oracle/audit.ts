@@ -15,8 +15,9 @@ import { hexToBytes } from 'viem'
 import { MinerVerdict } from '../../../protocols/messages/index.ts'
 import { DEFAULT_ESCALATE_ON_DISAGREEMENT, DEFAULT_SAMPLE_RATE, Submission, Verdict as V, auditTargets, needsReplay } from '../../../protocols/policy/index.ts'
 import { isAuditDue } from '../../../protocols/sampling/index.ts'
+import type { OracleMetrics } from './metrics.ts'
 import type { ReplayQuorum } from './replay-quorum.ts'
-import type { OracleTask } from './tasks.ts'
+import type { OracleTask } from './types.ts'
 import type { Hex } from 'viem'
 
 export interface AuditorInit {
@@ -29,7 +30,7 @@ export interface AuditorInit {
   replay: Pick<ReplayQuorum, 'confirm' | 'slash'>
   isLeader(): Promise<boolean>
   persist(task: OracleTask): Promise<void>
-  stats: { audits: number, auditFailures: number }
+  metrics: Pick<OracleMetrics, 'audit' | 'auditFailure'>
   say(line: string): void
 }
 
@@ -78,7 +79,7 @@ export class Auditor {
     const cids = accepted.map(m => CID.parse(record.reveals[m].outputCid).toString())
     const output = cids.map(c => cids.indexOf(c))
     const targets = auditTargets(accepted.length, output, new Uint8Array(accepted.length).fill(V.PASS))
-    this.init.stats.audits++
+    this.init.metrics.audit()
     const failed: string[] = []
     for (const t of targets) {
       const sharing = accepted.filter((_, i) => output[i] === output[t])
@@ -90,7 +91,7 @@ export class Auditor {
       this.init.say(`task ${taskId}: audited after settlement: the accepted output replays`)
       return
     }
-    this.init.stats.auditFailures += failed.length
+    this.init.metrics.auditFailure(failed.length)
     this.init.say(`task ${taskId}: audited after settlement: the output of ${failed.join(', ')} fails replay`)
     if (await this.init.isLeader()) {
       await this.init.replay.slash(task)

@@ -8,9 +8,11 @@
  * before the task's submission block, so every oracle draws from the same
  * measured speeds.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import { bytesToHex, concatBytes, hexToBytes, numberToBytes } from 'viem'
 import { routedDraw, routedDrawAllowed, routedDrawHolds, selectionSeed, slaFor } from '../../../protocols/selection/index.ts'
-import type { OracleTask } from './tasks.ts'
+import { SETTLED_CATCH_UP_MS, SETTLED_POLL_MS } from './constants.ts'
+import type { OracleTask } from './types.ts'
 import type { PoolView } from '../../../protocols/pool/view.ts'
 import type { MinerRecord, RoutedResult } from '../../../protocols/selection/index.ts'
 
@@ -72,23 +74,19 @@ export function selectionAllowed (records: readonly MinerRecord[], task: DrawnTa
   }, miners.map(b => bytesToHex(b).toLowerCase()))
 }
 
-/** how long a draw waits for the chain poller to reach the task's submission block (a poll is 250 ms) */
-const SETTLED_CATCH_UP_MS = 1500
-const SETTLED_POLL_MS = 25
-
 /**
  * Wait (up to SETTLED_CATCH_UP_MS) until the chain poller has delivered
  * every block before `block`, so the settlements the draw's delivered speeds
  * count are all known here: only while a measurement's settlement is
  * outstanding, else there is nothing a late log could change.
  */
-export async function awaitSettledBefore (pool: Pick<PoolView, 'delivery'>, watcher: { readonly deliveredBefore?: bigint, wake(): void } | undefined, block: bigint, stopped: () => boolean): Promise<void> {
+export async function awaitSettledBefore (pool: Pick<PoolView, 'delivery'>, watcher: { readonly deliveredBefore?: bigint, wake(): void } | undefined, block: bigint, signal: AbortSignal): Promise<void> {
   if (watcher == null) {
     return
   }
   const deadline = Date.now() + SETTLED_CATCH_UP_MS
-  while (pool.delivery.unsettled > 0 && (watcher.deliveredBefore ?? 0n) < block && Date.now() < deadline && !stopped()) {
+  while (pool.delivery.unsettled > 0 && (watcher.deliveredBefore ?? 0n) < block && Date.now() < deadline && !signal.aborted) {
     watcher.wake()
-    await new Promise(resolve => setTimeout(resolve, SETTLED_POLL_MS))
+    await sleep(SETTLED_POLL_MS, undefined, { signal }).catch(() => {})
   }
 }

@@ -12,29 +12,20 @@
  */
 import { CID } from 'multiformats/cid'
 import { bytesToHex, recoverTypedDataAddress } from 'viem'
-import { hubTypes, slashEquivocation } from '../../../contracts/index.ts'
+import { ContractRuleError, hubTypes, slashEquivocation } from '../../../contracts/index.ts'
 import { InvalidSignatureError } from '../../../protocols/gossip/index.ts'
 import { cidDigest, precommitHash } from '../shared/records.ts'
-import type { OracleStats, OracleTask } from './index.ts'
-import type { SignedOutput } from '../../../contracts/index.ts'
+import { MAX_SIGNED_REVEALS, SLASH_ATTEMPTS, SLASH_RETRY_MS } from './constants.ts'
+import { retrying } from './retry.ts'
+import type { OracleMetrics } from './metrics.ts'
+import type { EquivocationEvidence, OracleTask } from './types.ts'
 import type { HubDomain } from '../../../contracts/typed-data.ts'
 import type { GossipContext } from '../../../protocols/gossip/index.ts'
 import type { Reveal } from '../../../protocols/messages/index.ts'
 import type { ChainContext } from '../shared/chain.ts'
 import type { Address } from 'viem'
 
-/** signed reveals kept per miner and task: one that matches the commitment and one that does not prove it */
-const MAX_SIGNED_REVEALS = 4
-/** slash transactions tried before giving up until the next chance (settlement) */
-const SLASH_ATTEMPTS = 3
-/** the first pause between those attempts; doubles each time */
-const RETRY_MS = 1000
-
-/** A precommit and a reveal of one miner for one task that the hub can check contradict each other. */
-export interface EquivocationEvidence {
-  precommit: SignedOutput
-  reveal: SignedOutput
-}
+export type { EquivocationEvidence } from './types.ts'
 
 /** The reveal's EIP-712 signature, if any, recovers to its author; throws InvalidSignatureError otherwise. */
 export async function checkRevealSignature (domain: HubDomain, m: Reveal, ctx: Pick<GossipContext, 'fromAddress'>): Promise<void> {
@@ -62,12 +53,13 @@ export interface EquivocationsInit {
   chain: ChainContext
   /** whether this oracle leads now (only the leader may slash) */
   isLeader(): Promise<boolean>
-  stopped(): boolean
+  /** the role stopped: no more retries */
+  signal: AbortSignal
   /** the task's record changed */
   persist(task: OracleTask): void
   /** the miner equivocated (its reputation drops) */
   onEquivocation(task: OracleTask, miner: string): void
-  stats: Pick<OracleStats, 'slashed'>
+  metrics: Pick<OracleMetrics, 'slash'>
   say(line: string): void
 }
 
@@ -143,24 +135,20 @@ export class Equivocations {
   private async send (task: OracleTask, miner: string, e: EquivocationEvidence): Promise<void> {
     const { chain } = this.init
     const taskId = task.queued.taskId
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await chain.serial(async () => slashEquivocation(chain.wallet, { hub: chain.hub, taskId, miner: miner as Address, precommit: e.precommit, reveal: e.reveal }))
-        this.init.stats.slashed++
-        this.init.say(`task ${taskId}: miner ${miner} slashed for equivocation`)
-        return
-      } catch (err: any) {
-        // a hub rule (already slashed, a bad signature) does not change by retrying; an RPC error may
-        const permanent = err?.name === 'ContractRuleError'
-        if (permanent || attempt >= SLASH_ATTEMPTS || this.init.stopped()) {
-          this.init.say(`task ${taskId}: slashing ${miner} for equivocation failed: ${err?.shortMessage ?? err?.message}`)
-          if (!permanent) {
-            this.slashedFor.delete(`${taskId}:${miner}`)
-          }
-          return
-        }
-        await new Promise(resolve => setTimeout(resolve, RETRY_MS * 2 ** (attempt - 1)))
+    // a hub rule (already slashed, a bad signature) does not change by retrying; an RPC error may
+    const permanent = (err: unknown): boolean => err instanceof ContractRuleError
+    try {
+      await retrying(async () => chain.serial(async () => slashEquivocation(chain.wallet, { hub: chain.hub, taskId, miner: miner as Address, precommit: e.precommit, reveal: e.reveal })), {
+        attempts: SLASH_ATTEMPTS, firstDelayMs: SLASH_RETRY_MS, signal: this.init.signal, permanent
+      })
+    } catch (err: any) {
+      this.init.say(`task ${taskId}: slashing ${miner} for equivocation failed: ${err?.shortMessage ?? err?.message}`)
+      if (!permanent(err)) {
+        this.slashedFor.delete(`${taskId}:${miner}`)
       }
+      return
     }
+    this.init.metrics.slash()
+    this.init.say(`task ${taskId}: miner ${miner} slashed for equivocation`)
   }
 }

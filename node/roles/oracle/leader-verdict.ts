@@ -10,9 +10,9 @@ import { publishMessage } from '../../../protocols/gossip/index.ts'
 import { MinerVerdict, addressToBytes } from '../../../protocols/messages/index.ts'
 import { verdictEvent } from '../../../protocols/queue/wire.ts'
 import { outcomeVerdict, validateOutputs } from '../shared/validation.ts'
-import type { OracleStats } from './index.ts'
+import type { OracleMetrics } from './metrics.ts'
 import type { ReplayQuorum } from './replay-quorum.ts'
-import type { OracleTask } from './tasks.ts'
+import type { OracleTask } from './types.ts'
 import type { Verdict } from '../../../protocols/messages/index.ts'
 import type { QueueEvent } from '../../../protocols/queue/types.ts'
 import type { PoolView } from '../shared/pool.ts'
@@ -74,7 +74,7 @@ export interface LeaderVerdictInit extends Pick<ValidationContext, 'node' | 'eng
   isLeader(): Promise<boolean>
   /** apply a queue event to the task; false if the queue refused it */
   apply(task: OracleTask, event: QueueEvent): boolean
-  stats: Pick<OracleStats, 'replays' | 'validated'>
+  metrics: Pick<OracleMetrics, 'replay' | 'task'>
 }
 
 export class LeaderVerdict {
@@ -98,7 +98,7 @@ export class LeaderVerdict {
       embedder,
       similarityThreshold,
       peerOf: (miner) => this.init.pool.get(miner)?.peerId,
-      onReplay: () => { this.init.stats.replays++ },
+      onReplay: () => { this.init.metrics.replay() },
       say: (line) => { this.init.say(line) }
     }, { queued: q, state: s, reveals: task.record.reveals, promptHolder: task.from })
     // the leader's own failed-replay signatures travel with its verdict (the first of the hub's replay quorum)
@@ -114,7 +114,7 @@ export class LeaderVerdict {
     await publishMessage(node.libp2p.services.pubsub, 'verdict', msg, { prefix: this.init.prefix })
     if (this.init.apply(task, verdictEvent(msg))) {
       task.record.outcomes = outcomes
-      this.init.stats.validated++
+      this.init.metrics.task('validated')
       for (const [miner, outcome] of Object.entries(outcomes)) {
         this.init.pool.applyVerdict(miner, outcomeVerdict(outcome))
       }

@@ -13,28 +13,18 @@
  * other oracle is live it beats at once: the network is never left without
  * a leader for the warm-up.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import { logger } from '@libp2p/logger'
+import { repeatingTask } from '@libp2p/utils'
 import { getLeader, heartbeat as chainHeartbeat } from '../../../contracts/index.ts'
+import { CHAIN_HEARTBEATS_PER_TIMEOUT, LEADER_CACHE_MS, LEADER_READ_MS } from './constants.ts'
 import type { ChainContext } from '../shared/chain.ts'
+import type { RepeatingTask } from '@libp2p/utils'
 import type { Address } from 'viem'
 
 const log = logger('cortensor:oracle')
 
-/** a leader read this recent is trusted when it names the oracle an assignment comes from */
-const LEADER_CACHE_MS = 2000
-/**
- * While tasks are in flight the leader is read this often, so the
- * validators and the first token's path seldom wait for a read; while none
- * is, at each chain heartbeat, and a task's arrival starts a read at once
- * (`refresh`), ahead of its assignment.
- */
-const LEADER_READ_MS = 1000
-/**
- * Chain heartbeats per hub heartbeat timeout: the hub drops an oracle from
- * the round-robin after its timeout without one, so three beats per timeout
- * leave two to be lost or late (the hub's default: 30 s, one beat per 10 s).
- */
-export const CHAIN_HEARTBEATS_PER_TIMEOUT = 3
+export { CHAIN_HEARTBEATS_PER_TIMEOUT } from './constants.ts'
 
 /** The chain heartbeat period for a hub whose oracles time out after `timeoutS`: a third of it, at least a second. */
 export function chainHeartbeatMs (timeoutS: number): number {
@@ -49,19 +39,23 @@ export interface LeadershipInit {
   readMs?: number
   /** whether tasks are in flight (default: always) */
   busy?(): boolean
+  /** the role's: its abort stops the heartbeat and the reads */
+  signal?: AbortSignal
 }
 
 export class Leadership {
   private readonly init: LeadershipInit
   private seen?: { address: string, atMs: number }
-  private timer?: ReturnType<typeof setInterval>
-  private readTimer?: ReturnType<typeof setTimeout>
+  private heartbeat?: RepeatingTask
+  /** aborted by `stop()` (or the role's signal): ends the reads' waits */
+  private readonly controller = new AbortController()
   /** the read under way, and when it started */
   private pending?: { read: Promise<Address>, atMs: number }
   private stopped = false
 
   constructor (init: LeadershipInit) {
     this.init = init
+    init.signal?.addEventListener('abort', () => { this.stop() }, { once: true })
   }
 
   /**
@@ -101,23 +95,30 @@ export class Leadership {
     }
     const readMs = this.init.readMs ?? LEADER_READ_MS
     const busy = this.init.busy ?? (() => true)
+    const signal = this.controller.signal
     // keeps the assignment validator's leader fresh, so it seldom waits for a read
     const read = async (): Promise<void> => {
       if (!this.stopped) {
         await (this.pending?.read ?? this.read()).catch(() => {})
       }
-      if (!this.stopped) {
-        this.readTimer = setTimeout(() => { void read() }, busy() ? readMs : Math.max(readMs, heartbeatMs))
+    }
+    const reads = async (): Promise<void> => {
+      while (!this.stopped) {
+        await sleep(busy() ? readMs : Math.max(readMs, heartbeatMs), undefined, { signal }).catch(() => {})
+        await read()
       }
     }
-    this.timer = setInterval(() => { void beat() }, heartbeatMs)
+    // each beat every `heartbeatMs` from the start, however long the last took (a beat under way skips one)
+    this.heartbeat = repeatingTask(() => { void beat() }, heartbeatMs)
+    this.heartbeat.start()
     await Promise.all([beat(), read()])
+    void reads()
   }
 
   stop (): void {
     this.stopped = true
-    clearInterval(this.timer)
-    clearTimeout(this.readTimer)
+    this.heartbeat?.stop()
+    this.controller.abort()
   }
 
   /** Read the leader now unless a read is under way or the last is younger than the busy read period (a task arrived: its assignment will ask). */

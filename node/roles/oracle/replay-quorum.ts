@@ -10,31 +10,29 @@
 import { CID } from 'multiformats/cid'
 import { bytesToHex, hexToBytes, recoverTypedDataAddress } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
-import { hubTypes, signReplayVerdict, slashReplayFailure } from '../../../contracts/index.ts'
+import { ContractRuleError, hubTypes, signReplayVerdict, slashReplayFailure } from '../../../contracts/index.ts'
 import { publishMessage } from '../../../protocols/gossip/index.ts'
 import { MinerVerdict, addressToBytes } from '../../../protocols/messages/index.ts'
 import { cidDigest } from '../shared/records.ts'
 import { replayOne } from '../shared/validation.ts'
-import type { OracleStats, OracleTask } from './index.ts'
+import { ATTEST_ATTEMPTS, SLASH_ATTEMPTS, SLASH_RETRY_MS } from './constants.ts'
+import { OutputNotReplayedError } from './errors.ts'
+import { retrying } from './retry.ts'
+import type { OracleMetrics } from './metrics.ts'
+import type { OracleTask } from './types.ts'
 import type { Verdict } from '../../../protocols/messages/index.ts'
 import type { Embedder, LlamaInferenceEngine } from '../../inference/index.ts'
-import type { CortensorNode } from '../../node.ts'
 import type { ChainContext } from '../shared/chain.ts'
+import type { ValidationContext } from '../shared/validation.ts'
 import type { PeerId } from '@libp2p/interface'
 import type { Address, Hex } from 'viem'
 
-/** replays of an output the leader rejected before this oracle gives up attesting it (the output may not be reachable at once) */
-const ATTEST_ATTEMPTS = 3
-/** slash transactions tried before waiting for the next attestation */
-const SLASH_ATTEMPTS = 3
-/** the first pause between those attempts; doubles each time */
-const RETRY_MS = 1000
-
-const sleep = async (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
-
 export interface ReplayQuorumInit {
-  node: CortensorNode
+  /** where outputs and prompts are fetched from, and the gossip the attestations go on */
+  node: ValidationContext['node']
   chain: ChainContext
+  /** this oracle's key: it signs failed replays */
+  privateKey: Hex
   engine?: LlamaInferenceEngine
   embedder?: Embedder
   /** this oracle's address, lower case */
@@ -46,9 +44,9 @@ export interface ReplayQuorumInit {
   /** a miner's peer, to fetch its output from */
   peerOf(miner: string): PeerId | undefined
   /** the oracle stopped: no more retries */
-  stopped(): boolean
+  signal: AbortSignal
   /** counts replays and slashes */
-  stats: OracleStats
+  metrics: Pick<OracleMetrics, 'replay' | 'slash'>
   /** this oracle's own replay of `miner`'s output failed (while confirming another oracle's verdict or auditing) */
   onReplayFailed?(task: OracleTask, miner: string): void
   say(line: string): void
@@ -113,7 +111,7 @@ export class ReplayQuorum {
       return undefined
     }
     const outputDigest = cidDigest(CID.parse(reveal.outputCid))
-    const sig = await signReplayVerdict(privateKeyToAccount(this.init.node.peerIdentity.privateKey), this.init.chain.domain, { taskId: task.queued.taskId, miner: miner as Address, outputDigest, passed: false })
+    const sig = await signReplayVerdict(privateKeyToAccount(this.init.privateKey), this.init.chain.domain, { taskId: task.queued.taskId, miner: miner as Address, outputDigest, passed: false })
     this.attestation(task, miner).set(this.init.address, sig)
     return sig
   }
@@ -153,16 +151,27 @@ export class ReplayQuorum {
           engine,
           embedder,
           peerOf: this.init.peerOf,
-          onReplay: () => { this.init.stats.replays++ },
+          onReplay: () => { this.init.metrics.replay() },
           say: (line) => { this.init.say(line) }
         }, { queued: task.queued, reveals: task.record.reveals, promptHolder: task.from }, miner)
-        passed = await replay()
         // an output not reachable yet (or a reveal not seen yet) may be soon: the quorum waits on this attestation
-        const attempts = engine != null ? ATTEST_ATTEMPTS : 1
-        for (let attempt = 1; passed === undefined && attempt < attempts && !this.init.stopped(); attempt++) {
-          await sleep(RETRY_MS * 2 ** (attempt - 1))
-          passed = await replay()
-        }
+        passed = await retrying(async () => {
+          const result = await replay()
+          if (result === undefined) {
+            throw new OutputNotReplayedError(miner)
+          }
+          return result
+        }, {
+          attempts: engine != null ? ATTEST_ATTEMPTS : 1,
+          firstDelayMs: SLASH_RETRY_MS,
+          signal: this.init.signal,
+          permanent: (err) => !(err instanceof OutputNotReplayedError)
+        }).catch((err) => {
+          if (err instanceof OutputNotReplayedError || err?.name === 'AbortError') {
+            return undefined
+          }
+          throw err
+        })
         if (cid != null) {
           byOutput.set(cid, passed)
         }
@@ -231,24 +240,18 @@ export class ReplayQuorum {
   /** The slash transaction, tried again on an RPC error; a later attestation tries again after the last attempt. */
   private async sendSlash (task: OracleTask, miner: string, send: () => Promise<unknown>, signatures: number): Promise<void> {
     const key = `${task.queued.taskId}:${miner}`
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await send()
-        this.init.stats.slashed++
-        this.init.say(`task ${task.queued.taskId}: miner ${miner} slashed for a failed replay (${signatures} oracle signature(s))`)
-        return
-      } catch (err: any) {
-        // a hub rule (already slashed, a bad signature) does not change by retrying; an RPC error may
-        const permanent = err?.name === 'ContractRuleError'
-        if (permanent || attempt >= SLASH_ATTEMPTS || this.init.stopped()) {
-          this.init.say(`task ${task.queued.taskId}: slashing ${miner} failed: ${err.shortMessage ?? err.message}`)
-          if (!permanent) {
-            this.slashedFor.delete(key)
-          }
-          return
-        }
-        await sleep(RETRY_MS * 2 ** (attempt - 1))
+    // a hub rule (already slashed, a bad signature) does not change by retrying; an RPC error may
+    const permanent = (err: unknown): boolean => err instanceof ContractRuleError
+    try {
+      await retrying(send, { attempts: SLASH_ATTEMPTS, firstDelayMs: SLASH_RETRY_MS, signal: this.init.signal, permanent })
+    } catch (err: any) {
+      this.init.say(`task ${task.queued.taskId}: slashing ${miner} failed: ${err.shortMessage ?? err.message}`)
+      if (!permanent(err)) {
+        this.slashedFor.delete(key)
       }
+      return
     }
+    this.init.metrics.slash()
+    this.init.say(`task ${task.queued.taskId}: miner ${miner} slashed for a failed replay (${signatures} oracle signature(s))`)
   }
 }

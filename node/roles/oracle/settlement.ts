@@ -11,7 +11,7 @@ import { cidDigest } from '../shared/records.ts'
 import { Gatherer } from './gatherer.ts'
 import { chainMiners } from './tasks.ts'
 import type { AssignmentWrites } from './assignment-writes.ts'
-import type { OracleTask } from './index.ts'
+import type { OracleTask } from './types.ts'
 import type { TaskVerdicts } from '../../../contracts/index.ts'
 import type { AbandonReason } from '../../../protocols/queue/types.ts'
 import type { ChainContext } from '../shared/chain.ts'
@@ -82,7 +82,7 @@ export interface SettlementBatcherInit {
   batchMs: number
   /** only the leader settles: a batch found by a follower is dropped */
   isLeader(): Promise<boolean>
-  stopped(): boolean
+  signal: AbortSignal
   /** a task's line in the batch, or nothing if the hub cannot settle it (one such task would revert the batch) */
   entryFor(task: OracleTask): Promise<TaskVerdicts | undefined>
   /** the tasks settled by transaction `txHash` */
@@ -116,7 +116,7 @@ export class SettlementBatcher {
 
   private async settle (batch: OracleTask[]): Promise<void> {
     // only the leader settles: a batch found by a follower is dropped
-    if (this.init.stopped() || !(await this.init.isLeader())) {
+    if (this.init.signal.aborted || !(await this.init.isLeader())) {
       return
     }
     const { chain } = this.init

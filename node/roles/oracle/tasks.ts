@@ -5,111 +5,46 @@
  * machine's transitions and ticks, whose effects go back to the role.
  */
 import { logger } from '@libp2p/logger'
+import QuickLRU from 'quick-lru'
 import { hexToBytes } from 'viem'
 import { TaskQueued } from '../../../protocols/messages/index.ts'
 import { isTerminal, tick, transition } from '../../../protocols/queue/machine.ts'
 import { assignedMiners } from '../shared/chain.ts'
 import { RecordStore } from '../shared/records.ts'
-import type { EquivocationEvidence } from './equivocation.ts'
-import type { MinerVerdict, Reveal } from '../../../protocols/messages/index.ts'
-import type { QueueEffect, QueueEvent, TaskState } from '../../../protocols/queue/types.ts'
-import type { MinerRecord } from '../../../protocols/selection/index.ts'
+import { EARLY_EVENTS_MAX_AGE_MS, EARLY_EVENTS_PER_TASK, EARLY_EVENT_TASKS } from './constants.ts'
+import type { OracleRecord, OracleTask } from './types.ts'
+import type { QueueEffect, QueueEvent } from '../../../protocols/queue/types.ts'
 import type { ChainContext } from '../shared/chain.ts'
-import type { PeerId } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
-import type { Address, Hex } from 'viem'
+import type { Address } from 'viem'
+
+export type { OracleRecord, OracleTask, AuditRecord } from './types.ts'
 
 const log = logger('cortensor:oracle')
 
-export interface OracleRecord {
-  queued: Hex
-  seed: Hex
-  /** the block of the task's TaskSubmitted log (decimal): chain reads about the task start there */
-  submitBlock?: string
-  /** the session's SLA class on chain (protocols/selection/sla.ts), read when the task is taken */
-  slaClass?: number
-  /** when this oracle took the task's announcement, and when it gave a miner its slot in a later round (ms): what delivery is measured from */
-  announcedAtMs?: number
-  assignedAtMs?: Record<string, number>
-  /** when each miner's precommit arrived here (ms) */
-  precommitAtMs?: Record<string, number>
-  /** the round-0 miners as gossiped by the leader, which the hub must hold before anyone is paid */
-  assigned?: string[]
-  /** the hub holds an assignment for the task */
-  assignedOnChain?: boolean
-  state: TaskState
-  precommits: Record<string, { commitment: Hex, signature: Hex }>
-  reveals: Record<string, { outputCid: string, salt: Hex }>
-  /** each miner's EIP-712-signed reveals (output digest, salt, signature): evidence of equivocation */
-  signedReveals?: Record<string, Array<{ outputDigest: Hex, salt: Hex, signature: Hex }>>
-  /** miners proved to have signed two different outputs, with what the hub checks (`slashEquivocation`) */
-  equivocations?: Record<string, EquivocationEvidence>
-  outcomes?: Record<string, MinerVerdict.Outcome>
-  tokens?: Record<string, number>
-  /** the leader replayed outputs while validating (they differed); followers derive it from the verdict */
-  replayed?: boolean
-  /** the post-settlement audit draw (node/roles/oracle/audit.ts), once the settlement is seen */
-  audit?: AuditRecord
-}
-
-export interface AuditRecord {
-  /** the block that settled the task, whose hash is the draw's beacon */
-  block: Hex
-  /** whether the draw sampled the task and validation had not replayed it */
-  due: boolean
-  /** miners whose accepted output failed this oracle's audit replay */
-  failed?: string[]
-}
-
-export interface OracleTask {
-  queued: TaskQueued
-  record: OracleRecord
-  chain: Promise<void>
-  /** the write of the assignment to the hub, while one runs */
-  assignWrite?: Promise<boolean>
-  /** the pool as this oracle saw it when the task was announced (claimed speeds): the input of its round-0 draw */
-  view?: MinerRecord[]
-  /** the submitter's peer (holds the prompt) */
-  from?: PeerId
-  /** reveals that overtook the last precommit on gossip: applied when the window opens */
-  early?: Reveal[]
-  /** acks and precommits that overtook the assignment (whose validation reads the chain): applied after it */
-  unassigned?: Array<() => void>
-}
-
-/** events kept per task not announced yet, tasks with such events, and how long they wait */
-const EARLY_EVENTS_PER_TASK = 64
-const EARLY_EVENT_TASKS = 1024
-const EARLY_EVENTS_MAX_AGE_MS = 30_000
-
 /**
  * Events that overtook their task's announcement (whose check reads the
- * chain): kept a while, a bounded number, and handed over once it is in.
+ * chain): kept a while (from the task's first such event), for a bounded
+ * number of tasks (the least recently added dropped first: quick-lru keeps
+ * the latest EARLY_EVENT_TASKS at least, fewer than twice that at most), a
+ * bounded number each, and handed over once it is in.
  */
 export class EarlyEvents<T> {
-  private readonly waiting = new Map<string, { atMs: number, events: T[] }>()
+  private readonly waiting = new QuickLRU<string, T[]>({ maxSize: EARLY_EVENT_TASKS, maxAge: EARLY_EVENTS_MAX_AGE_MS })
 
-  add (taskId: string, event: T, nowMs = Date.now()): void {
-    for (const [id, w] of this.waiting) {
-      if (nowMs - w.atMs <= EARLY_EVENTS_MAX_AGE_MS) {
-        break
-      }
-      this.waiting.delete(id)
-    }
-    const w = this.waiting.get(taskId) ?? { atMs: nowMs, events: [] }
-    if (w.events.length < EARLY_EVENTS_PER_TASK) {
-      w.events.push(event)
-    }
-    this.waiting.set(taskId, w)
-    if (this.waiting.size > EARLY_EVENT_TASKS) {
-      this.waiting.delete(this.waiting.keys().next().value as string)
+  add (taskId: string, event: T): void {
+    const events = this.waiting.get(taskId)
+    if (events == null) {
+      this.waiting.set(taskId, [event])
+    } else if (events.length < EARLY_EVENTS_PER_TASK) {
+      events.push(event)
     }
   }
 
   take (taskId: string): T[] {
-    const w = this.waiting.get(taskId)
+    const events = this.waiting.get(taskId)
     this.waiting.delete(taskId)
-    return w?.events ?? []
+    return events ?? []
   }
 }
 
@@ -121,7 +56,7 @@ export async function chainMiners (chain: ChainContext, task: OracleTask): Promi
 export interface OracleTasksInit {
   datastore: Datastore
   /** records are no longer written once the role stops */
-  stopped(): boolean
+  signal: AbortSignal
   /** what the queue asks for after a transition or a tick */
   onEffects(task: OracleTask, effects: QueueEffect[]): void
   say(line: string): void
@@ -206,7 +141,7 @@ export class OracleTasks {
   }
 
   async persist (task: OracleTask): Promise<void> {
-    if (!this.init.stopped()) {
+    if (!this.init.signal.aborted) {
       await this.records.put(task.queued.taskId.toString(), task.record)
     }
   }

@@ -1,5 +1,5 @@
 /**
- * Prometheus metrics of the miner and oracle roles on the node's registry
+ * Prometheus metrics of the miner role on the node's registry
  * (its `/metrics`, beside libp2p's). The roles count in their `stats`
  * objects, as they always have; these metrics read those counts at each
  * scrape, so there is one count and two ways to see it. A miner's earnings
@@ -14,17 +14,11 @@
  * - `cortensor_miner_earnings_wei`: earnings on the hub not withdrawn yet
  * - `cortensor_miner_load`: tasks at work now
  *
- * Oracle:
- * - `cortensor_oracle_tasks_total{outcome}`: assigned (as leader), reassigned, validated, settled, abandoned (given up on chain)
- * - `cortensor_oracle_selection_draws_total{result}`: the leader's draws recomputed as follower (agreed; allowed: a re-draw checked as allowed by the pool now; mismatch)
- * - `cortensor_oracle_replays_total`, `cortensor_oracle_audits_total`, `cortensor_oracle_audit_failures_total`, `cortensor_oracle_slashes_total`
- * - `cortensor_oracle_transactions_total{kind}`: settle and assign transactions sent
- * - `cortensor_oracle_contradictions_total{field}`: gossip that contradicted the chain or its records
+ * The oracle's metrics are its own (node/roles/oracle/metrics.ts).
  */
 import { Counter, Gauge } from 'prom-client'
 import { getNode } from '../../../contracts/index.ts'
 import type { MinerRole } from '../miner/index.ts'
-import type { OracleRole } from '../oracle/index.ts'
 import type { Registry } from 'prom-client'
 import type { Address } from 'viem'
 
@@ -78,9 +72,9 @@ function gaugeFrom (registry: Registry, names: string[], name: string, help: str
 const perModel = (counts: Record<string, number>): Array<[Labels, number]> => Object.entries(counts).map(([model, n]) => [{ model }, n])
 
 /** Register the metrics of the roles given on `registry`. */
-export function roleMetrics (registry: Registry, roles: { miner?: MinerRole, oracle?: OracleRole }): RoleMetrics {
+export function roleMetrics (registry: Registry, roles: { miner?: MinerRole }): RoleMetrics {
   const names: string[] = []
-  const { miner, oracle } = roles
+  const { miner } = roles
   if (miner != null) {
     const s = miner.stats
     countFrom(registry, names, 'cortensor_miner_tasks_total', 'tasks this miner worked on, by model and outcome (generated: output precommitted; declined: cannot run on the model; failed: engine error)', ['model', 'outcome'],
@@ -106,21 +100,6 @@ export function roleMetrics (registry: Registry, roles: { miner?: MinerRole, ora
         }
       })
     }
-  }
-  if (oracle != null) {
-    const s = oracle.stats
-    countFrom(registry, names, 'cortensor_oracle_tasks_total', 'tasks by what this oracle did with them: assigned (as leader), reassigned (a miner replaced), validated, settled, abandoned (given up on chain as leader)', ['outcome'],
-      () => [[{ outcome: 'assigned' }, s.assigned], [{ outcome: 'reassigned' }, s.reassigned], [{ outcome: 'validated' }, s.validated], [{ outcome: 'settled' }, s.settled], [{ outcome: 'abandoned' }, s.abandoned]])
-    countFrom(registry, names, 'cortensor_oracle_selection_draws_total', 'the leader\'s round-0 draws this oracle recomputed from the chain seed as a follower, by result', ['result'],
-      () => [[{ result: 'agreed' }, s.selectionChecks - s.selectionMismatches - s.selectionRedraws], [{ result: 'allowed' }, s.selectionRedraws], [{ result: 'mismatch' }, s.selectionMismatches]])
-    countFrom(registry, names, 'cortensor_oracle_replays_total', 'outputs this oracle replayed (disputed, sampled or attested)', [], () => [[{}, s.replays]])
-    countFrom(registry, names, 'cortensor_oracle_audits_total', 'settled tasks this oracle audited by replay', [], () => [[{}, s.audits]])
-    countFrom(registry, names, 'cortensor_oracle_audit_failures_total', 'accepted outputs that failed this oracle\'s audit', [], () => [[{}, s.auditFailures]])
-    countFrom(registry, names, 'cortensor_oracle_slashes_total', 'slashes this oracle sent to the hub', [], () => [[{}, s.slashed]])
-    countFrom(registry, names, 'cortensor_oracle_transactions_total', 'hub transactions this oracle sent, by kind', ['kind'],
-      () => [[{ kind: 'settle' }, s.settleTransactions], [{ kind: 'assign' }, s.assignTransactions]])
-    countFrom(registry, names, 'cortensor_oracle_contradictions_total', 'gossip that contradicted the chain or this oracle\'s records, by field', ['field'],
-      () => Object.entries(s.contradictions).map(([field, n]) => [{ field }, n]))
   }
   return {
     unregister: () => {

@@ -31,7 +31,7 @@ const FETCH_TIMEOUT_MS = 15_000
 const MAX_CHAT_TEMPLATE_NAME_LENGTH = 64
 
 export interface ValidationContext {
-  node: Pick<CortensorNode, 'libp2p' | 'store' | 'config'>
+  node: Pick<CortensorNode, 'libp2p' | 'store'> & { config: Pick<CortensorNode['config'], 'network'> }
   /** the model, for the replay check; without one, a task that needs a replay is `unverifiable` */
   engine?: LlamaInferenceEngine
   /** for the embedding-distance check between outputs that replay but differ */
