@@ -106,13 +106,23 @@ export function registerModelCommands (program: Command): void {
     })
 
   model.command('list')
-    .description('The model names of this node (<data-dir>/models.json)')
+    .description('The model names of this node and the models it shares, with their CIDs (<data-dir>/models.json)')
     .option('--data-dir <dir>', 'the node\'s data directory (default: ~/.cortensor)')
     .option('--config <file>', 'node config file to take dataDir from')
     .option('--json', 'print as JSON')
     .action(async (opts: { dataDir?: string, config?: string, json?: boolean }) => {
-      const list = (await openNames(opts)).list()
-      print(opts.json === true ? JSON.stringify(list) : list.map(n => `${n.name}  ${n.id}${n.path != null ? `  ${n.path}` : ''}`).join('\n') || '(no names)')
+      const names = await openNames(opts)
+      const list = names.list()
+      const shared = names.shares()
+      if (opts.json === true) {
+        print(JSON.stringify(list))
+        return
+      }
+      const cidOf = (id: string): string => { const c = names.shareOf(id)?.cid; return c != null ? `  ${c}` : '' }
+      const lines = list.map(n => `${n.name}  ${n.id}${cidOf(n.id)}${n.path != null ? `  ${n.path}` : ''}`)
+      // models shared with the network (a miner's, or fetched) that have no name
+      lines.push(...shared.filter(m => names.nameOf(m.id) == null).map(m => `-  ${m.id}  ${m.cid}  ${m.path}`))
+      print(lines.join('\n') || '(no names)')
     })
 
   model.command('remove')

@@ -14,7 +14,7 @@ import { ModelNames } from '../../node/inference/model-names.ts'
 import { modelIdOf } from '../../node/inference/gguf/inspect.ts'
 import { loadProgress } from '../../node/load-progress.ts'
 import { fetchModel, importModel, resolveModelFiles, shareModelFile, startModelShare } from '../../node/models/index.ts'
-import { parseModelRef } from '../../protocols/models/index.ts'
+import { modelKey as parseModelKey, parseModelRef } from '../../protocols/models/index.ts'
 import { modelDir } from '../inference/fixtures.ts'
 import { TEST_NETWORK, TestNet, tcpAddr, waitFor } from '../fixtures/nodes.ts'
 import type { CortensorNode } from '../../node/node.ts'
@@ -164,6 +164,37 @@ describe('models from the network', function () {
     expect(err.message).to.include(missing).and.include(server.libp2p.peerId.toString())
     expect(Date.now() - started).to.be.at.least(1500)
     expect(await readdir(dir)).to.deep.equal([])
+  })
+
+  it('finds a serving peer it is not connected to through the DHT provider records of the model key', async function () {
+    // hub ← server2 (serves model C), hub ← fetcher: the fetcher's only peer is the hub, which does not serve it
+    const hub = await net.start({ roles: ['miner'] })
+    const server2 = await net.start({ roles: ['miner'], bootstrap: [tcpAddr(hub)] })
+    const modelC = await models.model('tiny', 3)
+    const idC = await modelIdOf(modelC)
+    await waitFor('server2 to have the hub in its DHT routing table', () => (server2.libp2p.services.dht as any).routingTable.size > 0)
+    const share2 = await startModelShare(server2, [modelC], () => {}, { chunkBytes: CHUNK_BYTES })
+    try {
+      const node = await net.start({ roles: ['miner'], bootstrap: [tcpAddr(hub)] })
+      await waitFor('the fetcher to connect to the hub', () => node.libp2p.getPeers().some(p => p.equals(hub.libp2p.peerId)))
+      await waitFor('the hub to hold the provider record', async () => {
+        for await (const p of hub.libp2p.contentRouting.findProviders(parseModelKey(idC), { signal: AbortSignal.timeout(1000) })) {
+          if (p.id.equals(server2.libp2p.peerId)) {
+            return true
+          }
+        }
+        return false
+      })
+      if (node.libp2p.getPeers().some(p => p.equals(server2.libp2p.peerId))) {
+        await node.libp2p.hangUp(server2.libp2p.peerId)
+      }
+      expect(node.libp2p.getPeers().map(String)).to.not.include(server2.libp2p.peerId.toString())
+      const dir = await net.tempDir()
+      const fetched = await fetchModel(components(node), { kind: 'id', modelId: idC }, { dir })
+      expect(Buffer.compare(await readFile(fetched.path), await readFile(modelC))).to.equal(0)
+    } finally {
+      await share2.stop()
+    }
   })
 
   it('resolves `--model <sha256>` to a fetched file once, records it, and shares it on without importing again', async function () {
