@@ -10,15 +10,15 @@ import { join } from 'node:path'
 import { expect } from 'aegir/chai'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { ModelNames } from '../../node/inference/model-names.ts'
 import { modelIdOf } from '../../node/inference/gguf/inspect.ts'
+import { ModelNames } from '../../node/inference/model-names.ts'
 import { loadProgress } from '../../node/load-progress.ts'
 import { fetchModel, importModel, resolveModelFiles, shareModelFile, startModelShare } from '../../node/models/index.ts'
 import { modelKey as parseModelKey, parseModelRef } from '../../protocols/models/index.ts'
-import { modelDir } from '../inference/fixtures.ts'
 import { TEST_NETWORK, TestNet, tcpAddr, waitFor } from '../fixtures/nodes.ts'
-import type { CortensorNode } from '../../node/node.ts'
+import { modelDir } from '../inference/fixtures.ts'
 import type { ModelShare } from '../../node/models/index.ts'
+import type { CortensorNode } from '../../node/node.ts'
 import type { ModelDir } from '../inference/fixtures.ts'
 
 /** 32 KiB chunks: the tiny preset (~860 KiB) becomes a few dozen, so a fetch can be stopped part-way */
@@ -130,7 +130,7 @@ describe('models from the network', function () {
     expect(held.length).to.be.at.least(8).and.below(chunksA)
 
     const kept: number[] = []
-    const fetched = await fetchModel(components(node), { kind: 'id', modelId: idA }, { dir, onChunk: (i, how) => { if (how === 'kept') kept.push(i) } })
+    const fetched = await fetchModel(components(node), { kind: 'id', modelId: idA }, { dir, onChunk: (i, how) => { if (how === 'kept') { kept.push(i) } } })
     expect(kept.sort((a, b) => a - b)).to.deep.equal(held)
     expect(fetched).to.include({ keptChunks: held.length, fetchedChunks: chunksA - held.length })
     expect(Buffer.compare(await readFile(fetched.path), await readFile(modelA))).to.equal(0)
