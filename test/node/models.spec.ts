@@ -15,6 +15,7 @@ import { ModelNames } from '../../node/inference/model-names.ts'
 import { loadProgress } from '../../node/load-progress.ts'
 import { fetchModel, importModel, resolveModelFiles, shareModelFile, startModelShare } from '../../node/models/index.ts'
 import { modelKey as parseModelKey, parseModelRef } from '../../protocols/models/index.ts'
+import { runCli } from '../fixtures/cli.ts'
 import { TEST_NETWORK, TestNet, tcpAddr, waitFor } from '../fixtures/nodes.ts'
 import { modelDir } from '../inference/fixtures.ts'
 import type { ModelShare } from '../../node/models/index.ts'
@@ -220,5 +221,21 @@ describe('models from the network', function () {
       await onward.stop()
     }
     await access(path)
+  })
+
+  it('CLI: `model fetch <sha256>` joins the mesh, fetches the file and prints its path; an id nobody serves exits 2', async function () {
+    const dataDir = await net.tempDir()
+    const common = ['--bootstrap', tcpAddr(server), '--network', TEST_NETWORK, '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', dataDir]
+    const res = await runCli(['model', 'fetch', idA, ...common, '--json'])
+    expect(res.code, res.stderr).to.equal(0)
+    const { path, id } = JSON.parse(res.stdout)
+    expect(id).to.equal(idA)
+    expect(path).to.equal(join(dataDir, 'models', `${idA.slice(2)}.gguf`))
+    expect(Buffer.compare(await readFile(path), await readFile(modelA))).to.equal(0)
+    expect(res.stderr).to.include('fetching model').and.include('100%')
+
+    const missing = await runCli(['model', 'fetch', `0x${'cd'.repeat(32)}`, ...common, '--timeout', '1'])
+    expect(missing.code, missing.stderr).to.equal(2)
+    expect(missing.stderr).to.match(/^cortensor: no peer served model 0x(cd){32} within 1000 ms/m)
   })
 })
