@@ -8,6 +8,7 @@ import { resolve } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { Type } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
+import { parseModelRef } from '../protocols/models/index.ts'
 import { ROLES } from './constants.ts'
 import type { Role } from './constants.ts'
 import type { QueueTimeouts } from '../protocols/queue/types.ts'
@@ -207,9 +208,10 @@ export function parseGpuLayers (value: unknown, source: string): number | 'auto'
 
 /** Model files: repeatable on the command line, comma-separated in the environment, a string or a list in a file. */
 export function parseModels (value: unknown, source: string): string[] {
-  const list = asList(value, source).map(v => resolve(v))
+  // a model id (sha256) or a model CID stays as it is: the roles fetch it from the network (node/models)
+  const list = asList(value, source).map(v => parseModelRef(v) != null ? v : resolve(v))
   if (list.length === 0) {
-    throw new ConfigError(source, 'must name a GGUF model file')
+    throw new ConfigError(source, 'must name a GGUF model file, a model id (sha256) or a model CID')
   }
   return [...new Set(list)]
 }

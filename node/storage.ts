@@ -72,6 +72,11 @@ export class ContentStore {
     this.maxDelayMs = options.provideMaxDelayMs ?? DEFAULT_PROVIDE_MAX_DELAY_MS
   }
 
+  /** The blockstore itself, for modules that move many blocks of their own (node/models). */
+  get blockstore (): Helia['blockstore'] {
+    return this.components.blockstore
+  }
+
   /** Blocks put with `provide: true` and not yet announced on the DHT. */
   get pendingProvides (): number {
     return this.waiting.size

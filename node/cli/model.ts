@@ -6,6 +6,10 @@ import type { Command } from 'commander'
 
 const TYPES: TensorTypeName[] = ['f32', 'f16', 'q8_0']
 
+function collect (value: string, previous: string[] = []): string[] {
+  return [...previous, ...value.split(',').map(s => s.trim()).filter(Boolean)]
+}
+
 function formatBytes (n: number): string {
   if (n >= 1024 ** 2) {
     return `${(n / 1024 ** 2).toFixed(1)} MiB`
@@ -45,7 +49,7 @@ function rethrowNameError (err: any): never {
   throw err?.name === 'ModelNameError' ? new CliUsageError(err.message) : err
 }
 
-/** `cortensor model …` commands (generate, info, add, list, remove). */
+/** `cortensor model …` commands (generate, info, add, list, remove, fetch). */
 export function registerModelCommands (program: Command): void {
   const model = program.command('model').description('Generate and inspect GGUF models')
 
@@ -106,13 +110,23 @@ export function registerModelCommands (program: Command): void {
     })
 
   model.command('list')
-    .description('The model names of this node (<data-dir>/models.json)')
+    .description('The model names of this node and the models it shares, with their CIDs (<data-dir>/models.json)')
     .option('--data-dir <dir>', 'the node\'s data directory (default: ~/.cortensor)')
     .option('--config <file>', 'node config file to take dataDir from')
     .option('--json', 'print as JSON')
     .action(async (opts: { dataDir?: string, config?: string, json?: boolean }) => {
-      const list = (await openNames(opts)).list()
-      print(opts.json === true ? JSON.stringify(list) : list.map(n => `${n.name}  ${n.id}${n.path != null ? `  ${n.path}` : ''}`).join('\n') || '(no names)')
+      const names = await openNames(opts)
+      const list = names.list()
+      const shared = names.shares()
+      if (opts.json === true) {
+        print(JSON.stringify(list))
+        return
+      }
+      const cidOf = (id: string): string => { const c = names.shareOf(id)?.cid; return c != null ? `  ${c}` : '' }
+      const lines = list.map(n => `${n.name}  ${n.id}${cidOf(n.id)}${n.path != null ? `  ${n.path}` : ''}`)
+      // models shared with the network (a miner's, or fetched) that have no name
+      lines.push(...shared.filter(m => names.nameOf(m.id) == null).map(m => `-  ${m.id}  ${m.cid}  ${m.path}`))
+      print(lines.join('\n') || '(no names)')
     })
 
   model.command('remove')
@@ -125,6 +139,52 @@ export function registerModelCommands (program: Command): void {
         throw new CliUsageError(`no model is named "${name}"`)
       }
       say(`removed ${name}`)
+    })
+
+  model.command('fetch')
+    .description('Fetch a model from the peers that serve it into <data-dir>/models/<sha256>.gguf: hash-checked, resumed where a stopped fetch left off')
+    .argument('<model>', 'the model id (sha256, 0x optional) or the model CID')
+    .option('--bootstrap <multiaddr>', 'a peer to join the mesh through, /…/p2p/<peer id>; repeatable or comma-separated', collect)
+    .option('--network <name>', 'network name (default: cortensor)')
+    .option('--listen <multiaddr>', 'listen address, repeatable or comma-separated', collect)
+    .option('--data-dir <dir>', 'the node\'s data directory (default: ~/.cortensor)')
+    .option('--config <file>', 'node config file to take dataDir, network, bootstrap from')
+    .option('--timeout <seconds>', 'how long to look for a serving peer', '60')
+    .option('--json', 'print { path, id } as JSON')
+    .action(async (ref: string, opts: { bootstrap?: string[], network?: string, listen?: string[], dataDir?: string, config?: string, timeout: string, json?: boolean }) => {
+      const { parseModelRef } = await import('../../protocols/models/index.ts')
+      if (parseModelRef(ref) == null) {
+        throw new CliUsageError(`"${ref}" is neither a model id (0x + 64 hex digits) nor a CID`)
+      }
+      if (!/^\d+$/.test(opts.timeout) || Number(opts.timeout) < 1) {
+        throw new InvalidOptionError('--timeout', `must be a whole number of seconds, at least 1, got "${opts.timeout}"`)
+      }
+      const { resolveConfig } = await import('../config.ts')
+      const { CortensorNode } = await import('../node.ts')
+      const { resolveModelFiles } = await import('../models/index.ts')
+      const config = await resolveConfig({ flags: { dataDir: opts.dataDir, config: opts.config, network: opts.network, bootstrap: opts.bootstrap, listen: opts.listen } })
+      const node = new CortensorNode(config)
+      const tty = process.stderr.isTTY === true
+      const stop = new AbortController()
+      const onSignal = (): void => { stop.abort() }
+      process.once('SIGINT', onSignal)
+      try {
+        await node.start()
+        const [path] = await resolveModelFiles(node, [ref], {
+          say,
+          signal: stop.signal,
+          discoveryTimeoutMs: Number(opts.timeout) * 1000,
+          progress: { tty, write: (text) => { process.stderr.write(text) }, line: say }
+        }).catch((err: any) => {
+          throw /^(NoModelProvider|ModelHashMismatch)Error$/.test(err?.name) ? new CliUsageError(err.message) : err
+        })
+        const { ModelNames } = await import('../inference/model-names.ts')
+        const id = (await ModelNames.open(config.dataDir)).shares().findLast(m => m.path === path)?.id ?? await (await import('../inference/gguf/inspect.ts')).modelIdOf(path)
+        print(opts.json === true ? JSON.stringify({ path, id }) : path)
+      } finally {
+        process.off('SIGINT', onSignal)
+        await node.stop()
+      }
     })
 
   model.command('info')

@@ -5,6 +5,11 @@
  * `<data-dir>/models.json` (mode 0600, replaced atomically). The router shows
  * names beside ids (`/v1/models`) and accepts a name wherever a request
  * names its model.
+ *
+ * The same file records the models the node shares with the network
+ * (node/models): each model id beside the CID of its manifest, and the file
+ * and its size and mtime when it was imported, so an unchanged file is not
+ * imported again.
  */
 import { randomBytes } from 'node:crypto'
 import { chmod, mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
@@ -22,6 +27,18 @@ export interface ModelName {
   /** the file it was computed from, when added from one */
   path?: string
   addedAtMs: number
+}
+
+/** A model this node imported into its blockstore to serve to the network. */
+export interface SharedModel {
+  /** the model id: 0x + sha256 of the GGUF, hex */
+  id: string
+  /** the CID of its manifest (protocols/models): what `--model <CID>` names */
+  cid: string
+  path: string
+  sizeBytes: number
+  mtimeMs: number
+  chunkBytes: number
 }
 
 /** A name that is not one, a name already taken by another id, or a broken registry file. */
@@ -45,6 +62,7 @@ const RELOAD_INTERVAL_MS = 1000
 export class ModelNames {
   readonly path?: string
   private names: ModelName[] = []
+  private shared: SharedModel[] = []
   private checkedAtMs = 0
 
   constructor (init: { path?: string, names?: ModelName[] } = {}) {
@@ -72,6 +90,23 @@ export class ModelNames {
   /** The model id a name stands for, or undefined. */
   idOf (name: string): string | undefined {
     return this.names.find(n => n.name === name)?.id
+  }
+
+  /** The models this node shares. */
+  shares (): SharedModel[] {
+    return this.shared.map(m => ({ ...m }))
+  }
+
+  /** The shared model with this id or manifest CID (the latest recorded), or undefined. */
+  shareOf (idOrCid: string): SharedModel | undefined {
+    const want = idOrCid.trim()
+    return this.shared.findLast(m => m.cid === want || normaliseId(m.id) === normaliseId(want))
+  }
+
+  /** Record a shared model; a record of the same id and path is replaced. */
+  async recordShare (entry: SharedModel): Promise<void> {
+    this.shared = [...this.shared.filter(m => !(m.id === entry.id && m.path === entry.path)), { ...entry }]
+    await this.save()
   }
 
   /** Name the model in `file` (its id is computed by hashing it); re-adding a name for the same id updates its path. */
@@ -131,6 +166,7 @@ export class ModelNames {
     } catch (err: any) {
       if (err.code === 'ENOENT') {
         this.names = []
+        this.shared = []
         return
       }
       throw new ModelNameError(`cannot read ${this.path} (${err.code ?? err.message})`)
@@ -145,7 +181,13 @@ export class ModelNames {
       !data.models.every((m: any) => typeof m?.name === 'string' && NAME_RE.test(m.name) && typeof m.id === 'string' && /^0x[0-9a-f]{64}$/.test(m.id))) {
       throw new ModelNameError(`${this.path}: expected { "version": ${FILE_VERSION}, "models": [{ "name", "id" }, …] }`)
     }
+    const shared = data.shared ?? []
+    if (!Array.isArray(shared) || !shared.every((m: any) => typeof m?.id === 'string' && /^0x[0-9a-f]{64}$/.test(m.id) && typeof m.cid === 'string' &&
+      typeof m.path === 'string' && Number.isSafeInteger(m.sizeBytes) && Number.isFinite(m.mtimeMs) && Number.isSafeInteger(m.chunkBytes))) {
+      throw new ModelNameError(`${this.path}: "shared" must list { "id", "cid", "path", "sizeBytes", "mtimeMs", "chunkBytes" }`)
+    }
     this.names = data.models
+    this.shared = shared
   }
 
   private async save (): Promise<void> {
@@ -156,7 +198,7 @@ export class ModelNames {
     const tmp = `${this.path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
     const fh = await open(tmp, 'wx', 0o600)
     try {
-      await fh.writeFile(JSON.stringify({ version: FILE_VERSION, models: this.names }, null, 2) + '\n')
+      await fh.writeFile(JSON.stringify({ version: FILE_VERSION, models: this.names, ...(this.shared.length > 0 ? { shared: this.shared } : {}) }, null, 2) + '\n')
       await fh.sync()
     } catch (err) {
       await fh.close().catch(() => {})

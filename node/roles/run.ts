@@ -93,8 +93,14 @@ async function startRoles (node: CortensorNode, config: NodeConfig, http: Fastif
 
   let engine: LlamaInferenceEngine | undefined
   const engines: LlamaInferenceEngine[] = []
+  let modelFiles: string[] = []
   if (llama != null) {
-    for (const path of config.models) {
+    // a model id or CID instead of a file: fetched from the peers that serve it
+    const { resolveModelFiles } = await import('../models/index.ts')
+    modelFiles = await resolveModelFiles(node, config.models, { say, progress }).catch((err: any) => {
+      throw /^(NoModelProvider|ModelHashMismatch|InvalidModelManifest)Error$/.test(err?.name) ? new ConfigError('--model', err.message) : err
+    })
+    for (const path of modelFiles) {
       const e = await loadModel(config, llama, path, say, progress)
       stops.push(async () => { await e.close() })
       if (engines.some(o => o.modelId === e.modelId)) {
@@ -120,6 +126,10 @@ async function startRoles (node: CortensorNode, config: NodeConfig, http: Fastif
     const role = new MinerRole({ node, engine, engines: engines.slice(1), domain: chain.domain, chain, modelId: engine.modelId, topicPrefix: prefix, faults, timeouts: config.queueTimeouts, onLine: (l) => { say(`miner: ${l}`) } })
     await role.start()
     stops.push(async () => { await role.stop() })
+    // every model served is also served as a file to miners that start with its id or CID
+    const { startModelShare } = await import('../models/index.ts')
+    const share = await startModelShare(node, modelFiles, say)
+    stops.push(async () => { await share.stop() })
     for (const e of engines) {
       say(`miner serving ${e.modelId} (${e.threads} thread${e.threads === 1 ? '' : 's'}, ${e.sequences} sequence${e.sequences === 1 ? '' : 's'}, ${e.llama.gpu === false ? 'cpu' : e.llama.gpu})`)
     }

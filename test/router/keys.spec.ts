@@ -87,6 +87,52 @@ describe('router: API keys', function () {
     expect(await (await KeyStore.open(dir)).verify(key)).to.equal(undefined)
   })
 
+  it('CLI: spend and token limits on create, changed and removed with `router key limits`, shown by list', async function () {
+    this.timeout(60000)
+    const created = await runCli(['router', 'key', 'create', '--data-dir', dir, '--spend-limit', '0.5eth', '--token-limit', '20000', '--json'])
+    expect(created.code, created.stderr).to.equal(0)
+    const { key, id } = JSON.parse(created.stdout)
+    expect((await (await KeyStore.open(dir)).verify(key))).to.include({ spendLimitWei: '500000000000000000', tokenLimit: 20000 })
+
+    const listed = await runCli(['router', 'key', 'list', '--data-dir', dir])
+    expect(listed.code, listed.stderr).to.equal(0)
+    expect(listed.stdout.split('\n')[0].split('\t')).to.include.members(['spend limit', 'token limit'])
+    expect(listed.stdout.split('\n')[1].split('\t')).to.include.members([id, '500000000000000000 wei', '20000'])
+
+    const changed = await runCli(['router', 'key', 'limits', id, '--data-dir', dir, '--spend-limit', '123456', '--json'])
+    expect(changed.code, changed.stderr).to.equal(0)
+    expect(JSON.parse(changed.stdout)).to.include({ id, spendLimitWei: '123456', tokenLimit: 20000 })
+    expect(JSON.parse(changed.stdout)).to.not.have.property('hash')
+    expect(changed.stderr).to.include(`key ${id}: spend limit 123456 wei, token limit 20000`)
+
+    const removed = await runCli(['router', 'key', 'limits', id.slice(0, 6), '--data-dir', dir, '--token-limit', 'none'])
+    expect(removed.code, removed.stderr).to.equal(0)
+    const record = (await (await KeyStore.open(dir)).verify(key))
+    expect(record).to.include({ spendLimitWei: '123456' })
+    expect(record).to.not.have.property('tokenLimit')
+  })
+
+  it('CLI: bad limit values exit with code 2, name the flag and change nothing', async function () {
+    this.timeout(60000)
+    for (const [args, flag] of [
+      [['create', '--spend-limit', '-1'], '--spend-limit'],
+      [['create', '--spend-limit', '0.5 ether'], '--spend-limit'],
+      [['create', '--token-limit', '1.5'], '--token-limit'],
+      [['create', '--token-limit', 'none'], '--token-limit'],
+      [['limits', 'abcdef'], '--spend-limit'],
+      [['limits', 'abcdef', '--token-limit', '-3'], '--token-limit']
+    ] as Array<[string[], string]>) {
+      const res = await runCli(['router', 'key', ...args, '--data-dir', dir])
+      expect(res.code, `${args.join(' ')}: ${res.stderr}`).to.equal(2)
+      expect(res.stderr).to.include(flag)
+      expect(res.stderr).to.not.match(/\n\s+at /)
+    }
+    expect((await KeyStore.open(dir)).list()).to.deep.equal([])
+    const unknown = await runCli(['router', 'key', 'limits', 'deadbeef', '--token-limit', '5', '--data-dir', dir])
+    expect(unknown.code).to.equal(2)
+    expect(unknown.stderr).to.include('no key with id deadbeef')
+  })
+
   it('CLI: bad flags exit with code 2 and name the flag', async function () {
     this.timeout(60000)
     const badSession = await runCli(['router', 'key', 'create', '--data-dir', dir, '--session', '-1'])
