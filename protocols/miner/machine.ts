@@ -55,113 +55,129 @@ function illegal (s: MinerWorkState, e: MinerWorkEvent): never {
   throw new IllegalMinerEventError(s.phase, e.type)
 }
 
-/** The next state of the miner's work on a task, and what the miner must do, in order. */
-export function step (s: MinerWorkState, e: MinerWorkEvent): MinerWorkStep {
-  switch (e.type) {
-    case 'speculate':
-      if (s.phase !== 'idle') {
-        return illegal(s, e)
-      }
-      return { state: { phase: 'speculating' }, effects: [{ type: 'start-work', speculative: true }] }
-    case 'not-assigned':
-      if (s.phase === 'speculating') {
-        return { state: { phase: 'idle', assignmentSeen: false }, effects: [{ type: 'drop-work' }, WAKE] }
-      }
-      if (s.phase === 'unrunnable' && s.speculative) {
-        return { state: { ...s, speculative: false }, effects: [{ type: 'drop-work' }, WAKE] }
-      }
+type Transition<K extends MinerWorkEvent['type']> = (s: MinerWorkState, e: Extract<MinerWorkEvent, { type: K }>) => MinerWorkStep
+
+/** What each event does, by phase. */
+const transitions: { [K in MinerWorkEvent['type']]: Transition<K> } = {
+  speculate: (s, e) => {
+    if (s.phase !== 'idle') {
       return illegal(s, e)
-    case 'assignment-seen':
-      if (s.phase === 'idle') {
-        return { state: { phase: 'idle', assignmentSeen: true }, effects: [WAKE] }
-      }
-      if (s.phase === 'speculating') {
-        return { state: { phase: 'idle', assignmentSeen: true }, effects: [{ type: 'drop-work' }, WAKE] }
-      }
-      if (s.phase === 'unrunnable' && s.speculative) {
-        return { state: { ...s, speculative: false, seen: true }, effects: [{ type: 'drop-work' }, WAKE] }
-      }
-      if (s.phase === 'unrunnable') {
-        return { state: { ...s, seen: true }, effects: [WAKE] }
-      }
-      return { state: s, effects: [WAKE] }
-    case 'refuse':
-      if (s.phase === 'speculating') {
-        return { state: { phase: 'refused' }, effects: [{ type: 'drop-work' }, WAKE] }
-      }
-      if (s.phase === 'unrunnable') {
-        // it stays unrunnable (a later round is declined), and refused streams meanwhile
-        return { state: { ...s, speculative: false, seen: true }, effects: s.speculative ? [{ type: 'drop-work' }, WAKE] : [WAKE] }
-      }
-      return { state: { phase: 'refused' }, effects: [WAKE] }
-    case 'accept':
-      if (s.phase === 'speculating') {
-        return { state: { phase: 'working', acked: false }, effects: [{ type: 'confirm-work' }, WAKE] }
-      }
-      if (s.phase === 'unrunnable') {
-        return { state: { ...s, speculative: false, seen: true }, effects: [...(s.speculative ? [{ type: 'drop-work' } as const] : []), { type: 'decline', cause: s.cause }] }
-      }
-      return { state: { phase: 'working', acked: false }, effects: [{ type: 'start-work', speculative: false }, WAKE] }
-    case 'acked':
-      if (s.phase === 'working' || s.phase === 'unrunnable' || s.phase === 'committed') {
-        return { state: { ...s, acked: true }, effects: [WAKE] }
-      }
+    }
+    return { state: { phase: 'speculating' }, effects: [{ type: 'start-work', speculative: true }] }
+  },
+  'not-assigned': (s, e) => {
+    if (s.phase === 'speculating') {
+      return { state: { phase: 'idle', assignmentSeen: false }, effects: [{ type: 'drop-work' }, WAKE] }
+    }
+    if (s.phase === 'unrunnable' && s.speculative) {
+      return { state: { ...s, speculative: false }, effects: [{ type: 'drop-work' }, WAKE] }
+    }
+    return illegal(s, e)
+  },
+  'assignment-seen': (s) => {
+    if (s.phase === 'idle') {
+      return { state: { phase: 'idle', assignmentSeen: true }, effects: [WAKE] }
+    }
+    if (s.phase === 'speculating') {
+      return { state: { phase: 'idle', assignmentSeen: true }, effects: [{ type: 'drop-work' }, WAKE] }
+    }
+    if (s.phase === 'unrunnable' && s.speculative) {
+      return { state: { ...s, speculative: false, seen: true }, effects: [{ type: 'drop-work' }, WAKE] }
+    }
+    if (s.phase === 'unrunnable') {
+      return { state: { ...s, seen: true }, effects: [WAKE] }
+    }
+    return { state: s, effects: [WAKE] }
+  },
+  refuse: (s) => {
+    if (s.phase === 'speculating') {
+      return { state: { phase: 'refused' }, effects: [{ type: 'drop-work' }, WAKE] }
+    }
+    if (s.phase === 'unrunnable') {
+    // it stays unrunnable (a later round is declined), and refused streams meanwhile
+      return { state: { ...s, speculative: false, seen: true }, effects: s.speculative ? [{ type: 'drop-work' }, WAKE] : [WAKE] }
+    }
+    return { state: { phase: 'refused' }, effects: [WAKE] }
+  },
+  accept: (s) => {
+    if (s.phase === 'speculating') {
+      return { state: { phase: 'working', acked: false }, effects: [{ type: 'confirm-work' }, WAKE] }
+    }
+    if (s.phase === 'unrunnable') {
+      return { state: { ...s, speculative: false, seen: true }, effects: [...(s.speculative ? [{ type: 'drop-work' } as const] : []), { type: 'decline', cause: s.cause }] }
+    }
+    return { state: { phase: 'working', acked: false }, effects: [{ type: 'start-work', speculative: false }, WAKE] }
+  },
+  acked: (s, e) => {
+    if (s.phase === 'working' || s.phase === 'unrunnable' || s.phase === 'committed') {
+      return { state: { ...s, acked: true }, effects: [WAKE] }
+    }
+    return illegal(s, e)
+  },
+  'not-runnable': (s, e) => {
+    if (s.phase === 'committed' || s.phase === 'revealed') {
       return illegal(s, e)
-    case 'not-runnable':
-      if (s.phase === 'committed' || s.phase === 'revealed') {
-        return illegal(s, e)
-      }
-      return {
-        state: {
-          phase: 'unrunnable',
-          cause: e.cause,
-          acked: s.phase === 'working' && s.acked,
-          speculative: s.phase === 'speculating',
-          seen: s.phase === 'idle' ? s.assignmentSeen : s.phase !== 'speculating',
-          declinedRound: null
-        },
-        effects: [{ type: 'decline', cause: e.cause }]
-      }
-    case 'declined':
-      if (s.phase !== 'unrunnable') {
-        return illegal(s, e)
-      }
-      if (s.declinedRound === e.round) {
-        throw new AlreadyDeclinedError(e.round)
-      }
-      return { state: { ...s, declinedRound: e.round }, effects: [WAKE] }
-    case 'committed':
-      if (s.phase !== 'working') {
-        return illegal(s, e)
-      }
-      return { state: { phase: 'committed', commitment: e.commitment, acked: s.acked }, effects: [{ type: 'persist' }] }
-    case 'reveal-window':
-      if (s.phase === 'committed') {
-        return { state: s, effects: [{ type: 'reveal' }] }
-      }
-      if (s.phase === 'revealed') {
-        return { state: s, effects: [] }
-      }
+    }
+    return {
+      state: {
+        phase: 'unrunnable',
+        cause: e.cause,
+        acked: s.phase === 'working' && s.acked,
+        speculative: s.phase === 'speculating',
+        seen: s.phase === 'idle' ? s.assignmentSeen : s.phase !== 'speculating',
+        declinedRound: null
+      },
+      effects: [{ type: 'decline', cause: e.cause }]
+    }
+  },
+  declined: (s, e) => {
+    if (s.phase !== 'unrunnable') {
       return illegal(s, e)
-    case 'revealed':
-      if (s.phase !== 'committed') {
-        return illegal(s, e)
-      }
-      return { state: { phase: 'revealed', commitment: s.commitment }, effects: [{ type: 'persist' }] }
-    case 'restart': {
-      const toQueue = e.slot === 'acked'
-      if (s.phase === 'committed') {
-        return { state: { ...s, acked: true }, effects: [{ type: 'resend-precommit', toQueue }] }
-      }
-      if (s.phase === 'revealed') {
-        // a reveal just sent may have been lost with the stop: sent again (receivers drop the copies)
-        return { state: { phase: 'committed', commitment: s.commitment, acked: true }, effects: [{ type: 'resend-precommit', toQueue }, { type: 'reveal' }] }
-      }
-      if (e.slot === 'acked') {
-        // accepted, not yet committed: the work starts again
-        return { state: { phase: 'working', acked: true }, effects: [{ type: 'start-work', speculative: false }] }
-      }
+    }
+    if (s.declinedRound === e.round) {
+      throw new AlreadyDeclinedError(e.round)
+    }
+    return { state: { ...s, declinedRound: e.round }, effects: [WAKE] }
+  },
+  committed: (s, e) => {
+    if (s.phase !== 'working') {
+      return illegal(s, e)
+    }
+    return { state: { phase: 'committed', commitment: e.commitment, acked: s.acked }, effects: [{ type: 'persist' }] }
+  },
+  'reveal-window': (s, e) => {
+    if (s.phase === 'committed') {
+      return { state: s, effects: [{ type: 'reveal' }] }
+    }
+    if (s.phase === 'revealed') {
       return { state: s, effects: [] }
     }
+    return illegal(s, e)
+  },
+  revealed: (s, e) => {
+    if (s.phase !== 'committed') {
+      return illegal(s, e)
+    }
+    return { state: { phase: 'revealed', commitment: s.commitment }, effects: [{ type: 'persist' }] }
+  },
+  restart: (s, e) => {
+    const toQueue = e.slot === 'acked'
+    if (s.phase === 'committed') {
+      return { state: { ...s, acked: true }, effects: [{ type: 'resend-precommit', toQueue }] }
+    }
+    if (s.phase === 'revealed') {
+    // a reveal just sent may have been lost with the stop: sent again (receivers drop the copies)
+      return { state: { phase: 'committed', commitment: s.commitment, acked: true }, effects: [{ type: 'resend-precommit', toQueue }, { type: 'reveal' }] }
+    }
+    if (e.slot === 'acked') {
+    // accepted, not yet committed: the work starts again
+      return { state: { phase: 'working', acked: true }, effects: [{ type: 'start-work', speculative: false }] }
+    }
+    return { state: s, effects: [] }
   }
+}
+
+/** The next state of the miner's work on a task, and what the miner must do, in order. */
+export function step (s: MinerWorkState, e: MinerWorkEvent): MinerWorkStep {
+  return (transitions[e.type] as Transition<typeof e.type>)(s, e)
 }

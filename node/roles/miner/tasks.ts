@@ -88,7 +88,6 @@ export class MinerTasks {
     return this.records.dropBeyond(taskCount)
   }
 
-
   /** Once every task's queued events have run. */
   async idle (): Promise<void> {
     await Promise.allSettled([...this.tasks.values()].map(async t => t.chain))

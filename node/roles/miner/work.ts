@@ -128,7 +128,7 @@ export class MinerWork {
       case 'reveal':
         await this.reveal(task)
         return
-      case 'wake':
+      default:
         wake(task)
     }
   }
