@@ -58,7 +58,8 @@ import type { RoleMetrics } from '../shared/metrics.ts'
 import type { PeerId } from '@libp2p/interface'
 
 export { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_PROVIDE_INTERVAL_MS } from './constants.ts'
-export type { MinerBehaviour, MinerFaults, MinerRoleInit, MinerStats, SpeculationStats } from './types.ts'
+export type { MinerBehaviour, MinerFaults, MinerMetricsSource, MinerRoleInit, MinerStats, SpeculationStats } from './types.ts'
+export { honestBehaviour, minerBehaviour } from './behaviour.ts'
 
 const log = logger('cortensor:miner')
 
@@ -93,7 +94,7 @@ export class MinerRole {
   constructor (init: MinerRoleInit) {
     const address = init.node.peerIdentity.address.toLowerCase()
     const signal = this.lifetime.signal
-    this.behaviour = minerBehaviour(init.faults, { node: init.node, domain: init.domain, address, signal })
+    this.behaviour = init.behaviour ?? minerBehaviour(init.faults, { node: init.node, domain: init.domain, address, signal })
     this.init = { ...init, engine: this.behaviour.engine(init.engine) }
     this.modelId = this.init.modelId ?? this.init.engine.modelId
     this.engines.set(this.modelId, this.init.engine)

@@ -53,6 +53,8 @@ export interface MinerRoleInit {
   retainMs?: number
   /** deliberate misbehaviour, for fault tests and demos (turned into a `MinerBehaviour`, behaviour.ts) */
   faults?: MinerFaults
+  /** how the miner behaves where a faulty one differs; default the honest behaviour, or the one `faults` ask for */
+  behaviour?: MinerBehaviour
   /** one line per step, for logs and the devnet */
   onLine?(line: string): void
 }
@@ -117,6 +119,15 @@ export interface MinerBehaviour {
   /** others' precommits and reveals as they come */
   onPrecommit(m: Precommit): void
   onReveal(m: Reveal): void
+}
+
+/** What a miner's `/metrics` read at each scrape (node/roles/shared/metrics.ts). */
+export interface MinerMetricsSource {
+  readonly init: Pick<MinerRoleInit, 'chain'>
+  readonly address: string
+  readonly stats: MinerStats
+  readonly speculation: SpeculationStats
+  readonly load: number
 }
 
 /** A task's record in the datastore: what a restarted miner resumes from. */
