@@ -86,11 +86,11 @@ describe('miner behaviour', function () {
     const commitment = `0x${'ab'.repeat(32)}` as Hex
     const copying = copier.replaceWork(9n, controller.signal)
     expect(copying).to.not.equal(null)
-    copier.onPrecommit({ taskId: 9n, miner: addressToBytes(other), commitment: hexToBytes(commitment), signature: new Uint8Array(65) })
+    copier.onPrecommit({ taskId: 9n, miner: addressToBytes(other), commitment: Uint8Array.from(hexToBytes(commitment)), signature: new Uint8Array(65) })
     const copy = await copying
     expect(copy?.commitment).to.equal(commitment)
     expect((await recoverAddress({ hash: commitment, signature: copy?.signature as Hex })).toLowerCase()).to.equal(address)
-    copier.onReveal({ taskId: 9n, miner: addressToBytes(other), outputCid: CID.parse(cid).bytes, salt: hexToBytes(committed.salt), signature: new Uint8Array(65) })
+    copier.onReveal({ taskId: 9n, miner: addressToBytes(other), outputCid: CID.parse(cid).bytes, salt: Uint8Array.from(hexToBytes(committed.salt)), signature: new Uint8Array(65) })
     const [reveal, ...rest] = await copier.reveals(undefined, 9n)
     expect(rest).to.deep.equal([])
     expect(bytesToHex(reveal.miner).toLowerCase()).to.equal(address)

@@ -316,7 +316,7 @@ export class MinerRole {
     const engine = this.engineOf(m)
     const busy = this.lifetime.signal.aborted || engine == null || this.work.activeOn(m) >= (engine.sequences ?? 1) || !this.reservation.mayServe(m.sessionId)
     if (!early && drawsSelf(m, { pool: this.pool, address: this.address, behaviour: this.behaviour, busy })) {
-      void this.work.handle(task, { type: 'speculate' })
+      this.work.handle(task, { type: 'speculate' }).catch((err) => { log('task %s: %s', id, err?.message) })
     }
   }
 

@@ -21,6 +21,7 @@ import { RecordStore } from '../shared/records.ts'
 import { ANNOUNCEMENT_WAITERS_MAX, ANNOUNCEMENT_WAIT_MS, DEFAULT_RETAIN_MS, MAX_ALTERNATIVES, PENDING_MAX_AGE_MS, PENDING_TASKS_MAX } from './constants.ts'
 import type { MinerRecord, MinerRoleInit, MinerTask } from './types.ts'
 import type { Assignment } from '../../../protocols/messages/index.ts'
+import type { MinerWorkState } from '../../../protocols/miner/types.ts'
 import type { QueueEffect, QueueEvent, TaskState } from '../../../protocols/queue/types.ts'
 import type { PeerId } from '@libp2p/interface'
 
@@ -55,6 +56,20 @@ export function wake (task: MinerTask): void {
     w()
   }
 }
+
+/**
+ * The work state of a record stored before the work machine (its commitment
+ * fields at the top level): committed or revealed as it was, else idle.
+ */
+function legacyWork (r: Partial<MinerCommitmentRecord>): MinerWorkState {
+  if (r.commitment == null || r.signature == null) {
+    return initialWork()
+  }
+  const commitment = { outputCid: r.outputCid, salt: r.salt, commitment: r.commitment, signature: r.signature, tokens: r.tokens }
+  return r.revealed === true ? { phase: 'revealed', commitment } : { phase: 'committed', commitment, acked: true }
+}
+
+interface MinerCommitmentRecord { outputCid: string, salt: string, commitment: string, signature: string, tokens: number, revealed: boolean }
 
 /** A task as the miner holds it, its work not started. */
 function newTask (queued: TaskQueued, from: PeerId | undefined, record: MinerRecord): MinerTask {
@@ -112,9 +127,9 @@ export class MinerTasks {
 
   /** The tasks accepted before a restart, each as it is read back. */
   async * restore (): AsyncGenerator<MinerTask> {
-    for await (const { value } of this.records.all()) {
+    for await (const { value } of this.records.all() as AsyncIterable<{ value: MinerRecord & Partial<MinerCommitmentRecord> }>) {
       const queued = TaskQueued.decode(hexToBytes(value.queued))
-      const task = newTask(queued, undefined, { ...value, work: value.work ?? initialWork() })
+      const task = newTask(queued, undefined, { queued: value.queued, state: value.state, work: value.work ?? legacyWork(value) })
       this.tasks.set(queued.taskId.toString(), task)
       yield task
     }

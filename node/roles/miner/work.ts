@@ -166,7 +166,7 @@ export class MinerWork {
     const wait = speculative
       ? speculation(this.c.signal, () => {
         if (task.run?.speculation === wait && isSpeculative(task.record.work)) {
-          void this.handle(task, { type: 'not-assigned' })
+          this.handle(task, { type: 'not-assigned' }).catch((err) => { log('task %s: %s', task.queued.taskId, err?.message) })
         }
       })
       : undefined
