@@ -56,6 +56,8 @@ export const ASSIGNMENT_RETRIES = 5
 export const LEVEL_RECHECK_AFTER_VERDICT_MS = 10_000
 /** retry of a failed session read while reserved */
 export const SESSION_READ_RETRY_MS = 2000
+/** sessions whose terms are kept (one is read per reservation; a miner serves one session at a time) */
+export const SESSION_TERMS_MAX = 1024
 /** tasks whose verdict was counted, remembered so that a verdict gossiped again is not counted twice */
 export const COUNTED_VERDICTS_MAX = 4096
 

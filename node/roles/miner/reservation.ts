@@ -10,9 +10,10 @@
  * itself.
  */
 import { logger } from '@libp2p/logger'
+import QuickLRU from 'quick-lru'
 import { getSession } from '../../../contracts/index.ts'
 import { DEFAULT_RESERVATION_IDLE_MS } from '../../../protocols/pool/view.ts'
-import { SESSION_READ_RETRY_MS } from './constants.ts'
+import { SESSION_READ_RETRY_MS, SESSION_TERMS_MAX } from './constants.ts'
 import type { Address, Client } from 'viem'
 
 const log = logger('cortensor:miner')
@@ -67,7 +68,8 @@ export class SessionReservation {
   private readonly init: SessionReservationInit
   /** the reservation in force, if any */
   current?: ActiveReservation
-  private readonly terms = new Map<string, SessionTerms>()
+  /** the terms of the sessions read (a session forgotten is read again if it comes back) */
+  private readonly terms = new QuickLRU<string, SessionTerms>({ maxSize: SESSION_TERMS_MAX })
 
   constructor (init: SessionReservationInit) {
     this.init = init
