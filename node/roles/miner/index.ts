@@ -33,7 +33,6 @@ import { PoolView } from '../../../protocols/pool/view.ts'
 import { ackEvent, declineEvent, precommitEvent } from '../../../protocols/queue/wire.ts'
 import { buildTopic } from '../../../protocols/topics.ts'
 import { chainCheckedValidators } from '../shared/gossip-checks.ts'
-import { roleMetrics } from '../shared/metrics.ts'
 import { chainNamespace } from '../shared/records.ts'
 import { serveTokenStream, streamProtocol } from '../shared/stream.ts'
 import { Ticker } from '../shared/ticker.ts'
@@ -42,6 +41,7 @@ import { MinerAdvert, chainReader } from './advert.ts'
 import { Assignments } from './assignment.ts'
 import { minerBehaviour } from './behaviour.ts'
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, IDLE_TICK_MS, MAX_OVERTAKING_EVENTS, PUBLISH_POLL_MS, PUBLISH_WAIT_MS, STREAM_TIMEOUT_MS, TICK_MS } from './constants.ts'
+import { MinerMetrics } from './metrics.ts'
 import { SessionReservation } from './reservation.ts'
 import { drawsSelf } from './speculation.ts'
 import { MinerCounts } from './stats.ts'
@@ -54,7 +54,6 @@ import type { Assignment, Precommit, Reveal, Verdict } from '../../../protocols/
 import type { PoolAdvert } from '../../../protocols/pool/index.ts'
 import type { QueueEffect } from '../../../protocols/queue/types.ts'
 import type { InferenceEngine } from '../../inference/index.ts'
-import type { RoleMetrics } from '../shared/metrics.ts'
 import type { PeerId } from '@libp2p/interface'
 
 export { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_PROVIDE_INTERVAL_MS } from './constants.ts'
@@ -76,8 +75,8 @@ export class MinerRole {
   /** the honest miner, or the faults of a test or demo */
   readonly behaviour: MinerBehaviour
   private readonly counts: MinerCounts
-  /** the stats above on the node's `/metrics` */
-  private metrics?: RoleMetrics
+  /** the counts on the node's `/metrics` */
+  private metrics?: MinerMetrics
   private readonly tasks: MinerTasks
   private readonly work: MinerWork
   private readonly assignments: Assignments
@@ -157,7 +156,7 @@ export class MinerRole {
 
   async start (): Promise<void> {
     const { node } = this.init
-    this.metrics = roleMetrics(node.registry, { miner: this })
+    this.metrics = this.counts.metrics = new MinerMetrics({ registry: node.registry, address: this.address, models: this.modelIds, chain: this.init.chain, load: () => this.load })
     await this.advertiser.prepare()
     // work accepted before a restart, on this chain (a restarted local chain numbers its tasks from 1 again)
     const wallet = this.init.chain?.wallet

@@ -1,11 +1,13 @@
 /**
- * What a miner has done since it started, counted in one place (the role
- * calls these at the point each thing happens) and read by its `/metrics`
- * (node/roles/shared/metrics.ts, at each scrape).
+ * What a miner has done since it started, counted in one place: the role
+ * calls these at the point each thing happens; each count goes to the
+ * Prometheus metrics (metrics.ts, once the role started) and to a snapshot
+ * the role reads back (`MinerRole.stats`, `MinerRole.speculation`).
  */
 import QuickLRU from 'quick-lru'
 import { bytesToHex } from 'viem'
 import { COUNTED_VERDICTS_MAX } from './constants.ts'
+import type { MinerMetrics } from './metrics.ts'
 import type { MinerStats, MinerTaskOutcome, SpeculationStats } from './types.ts'
 import type { Verdict } from '../../../protocols/messages/index.ts'
 
@@ -15,6 +17,8 @@ export class MinerCounts {
   private readonly address: string
   /** tasks whose verdict was counted, so that a verdict gossiped again is not counted twice */
   private readonly countedVerdicts = new QuickLRU<string, true>({ maxSize: COUNTED_VERDICTS_MAX })
+  /** the Prometheus metrics, while the role runs */
+  metrics?: MinerMetrics
 
   /** `address`: the miner's, lower case; `models`: those served (their counts start at 0) */
   constructor (address: string, models: string[]) {
@@ -29,11 +33,15 @@ export class MinerCounts {
   task (model: string, outcome: MinerTaskOutcome): void {
     const counts = this.stats.tasks[model] ??= { generated: 0, declined: 0, failed: 0 }
     counts[outcome]++
+    if (outcome !== 'generated') {
+      this.metrics?.task(model, outcome)
+    }
   }
 
   /** an output generated and precommitted: `tokens` in `ms` */
   generated (model: string, tokens: number, ms: number): void {
     this.task(model, 'generated')
+    this.metrics?.generated(model, tokens, ms)
     this.stats.tokens[model] = (this.stats.tokens[model] ?? 0) + tokens
     this.stats.generationMs[model] = (this.stats.generationMs[model] ?? 0) + ms
     if (ms > 0) {
@@ -44,6 +52,7 @@ export class MinerCounts {
   /** work started on the miner's own draw, then confirmed or dropped */
   speculated (outcome: keyof SpeculationStats): void {
     this.speculation[outcome]++
+    this.metrics?.speculated(outcome)
   }
 
   /** a verdict naming this miner, counted once per task */
@@ -56,5 +65,6 @@ export class MinerCounts {
     this.countedVerdicts.set(id, true)
     const name = String(own.outcome)
     this.stats.verdicts[name] = (this.stats.verdicts[name] ?? 0) + 1
+    this.metrics?.verdict(name)
   }
 }

@@ -23,7 +23,7 @@
  */
 import { Counter, Gauge } from 'prom-client'
 import { getNode } from '../../../contracts/index.ts'
-import type { MinerRole } from '../miner/index.ts'
+import type { MinerMetricsSource } from '../miner/types.ts'
 import type { OracleRole } from '../oracle/index.ts'
 import type { Registry } from 'prom-client'
 import type { Address } from 'viem'
@@ -78,7 +78,7 @@ function gaugeFrom (registry: Registry, names: string[], name: string, help: str
 const perModel = (counts: Record<string, number>): Array<[Labels, number]> => Object.entries(counts).map(([model, n]) => [{ model }, n])
 
 /** Register the metrics of the roles given on `registry`. */
-export function roleMetrics (registry: Registry, roles: { miner?: MinerRole, oracle?: OracleRole }): RoleMetrics {
+export function roleMetrics (registry: Registry, roles: { miner?: MinerMetricsSource, oracle?: OracleRole }): RoleMetrics {
   const names: string[] = []
   const { miner, oracle } = roles
   if (miner != null) {
