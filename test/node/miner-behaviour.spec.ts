@@ -9,8 +9,8 @@ import { CID } from 'multiformats/cid'
 import { bytesToHex, hexToBytes, recoverAddress } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { hubDomain } from '../../contracts/index.ts'
-import { addressToBytes } from '../../protocols/messages/index.ts'
 import { honestBehaviour, minerBehaviour } from '../../node/roles/miner/behaviour.ts'
+import { addressToBytes } from '../../protocols/messages/index.ts'
 import type { InferenceEngine } from '../../node/inference/index.ts'
 import type { Hex } from 'viem'
 
@@ -21,7 +21,7 @@ const domain = hubDomain(31337, '0x5FbDB2315678afecb367f032d93F642f64180aa3')
 const node = { peerIdentity: { privateKey, address }, store: undefined as any } as any
 const cid = 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'
 const committed = { taskId: 9n, outputCid: cid, salt: `0x${'11'.repeat(32)}` as Hex }
-const engine = { modelId: 'm', contextSize: 512, sequences: 1, generate: async function * () { return { text: '', tokens: [] } } } as unknown as InferenceEngine
+const engine = { modelId: 'm', contextSize: 512, sequences: 1, generate: () => { throw new Error('not generating here') } } as unknown as InferenceEngine
 
 describe('miner behaviour', function () {
   let controller: AbortController
