@@ -8,45 +8,37 @@
  * and shortly after a verdict naming the miner (settlement may change it).
  */
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { logger } from '@libp2p/logger'
+import { repeatingTask } from '@libp2p/utils'
 import { bytesToHex } from 'viem'
 import { getNode } from '../../../contracts/index.ts'
-import { HEARTBEAT_INTERVAL_MS } from '../../../protocols/gossip/constants.ts'
 import { publishMessage } from '../../../protocols/gossip/index.ts'
 import { MAX_GPU_DEVICES_PER_HEARTBEAT, addressToBytes } from '../../../protocols/messages/index.ts'
-import { POOL_PROVIDE_INTERVAL_MS } from '../../../protocols/pool/dht.ts'
 import { measureCapability } from '../../inference/capability.ts'
 import { classifyHardware, probeHardware } from '../../inference/hardware.ts'
 import { PoolKeys } from '../shared/pool-keys.ts'
-import type { MinerRoleInit } from './index.ts'
+import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_PROVIDE_INTERVAL_MS, LEVEL_RECHECK_AFTER_VERDICT_MS } from './constants.ts'
 import type { ActiveReservation, ChainReader } from './reservation.ts'
+import type { MinerBehaviour, MinerRoleInit } from './types.ts'
 import type { Heartbeat, Verdict } from '../../../protocols/messages/index.ts'
 import type { PoolAdvert } from '../../../protocols/pool/index.ts'
 import type { PoolView } from '../../../protocols/pool/view.ts'
 import type { Capability } from '../../inference/capability.ts'
 import type { LlamaInferenceEngine } from '../../inference/index.ts'
 import type { ChainContext } from '../shared/chain.ts'
+import type { RepeatingTask } from '@libp2p/utils'
 import type { Address, Hex } from 'viem'
 
 const log = logger('cortensor:miner')
 
-/**
- * A miner's heartbeat period unless configured: the protocol's expected
- * period (protocols/gossip: stale after three of them). Every heartbeat
- * costs every node on the model's topic a signature check and its mesh
- * peers a forward; the period is in the heartbeat, so observers judge
- * liveness by the miner's own period. A change of reservation or level is
- * sent at once, not at the next period.
- */
-export const DEFAULT_HEARTBEAT_INTERVAL_MS = HEARTBEAT_INTERVAL_MS
-export const DEFAULT_PROVIDE_INTERVAL_MS = POOL_PROVIDE_INTERVAL_MS
-/** settlement follows a verdict within a batch window; the level is re-read this long after one naming this miner */
-const LEVEL_RECHECK_AFTER_VERDICT_MS = 10_000
 const MAX_UINT32 = 0xffff_ffff
 
 export interface MinerAdvertInit {
   /** the miner's settings, read each time (`chain` may be attached after start) */
-  settings: Pick<MinerRoleInit, 'node' | 'engine' | 'hardwareClass' | 'level' | 'chain' | 'heartbeatIntervalMs' | 'provideIntervalMs' | 'tokensPerSec' | 'capabilityDir' | 'faults'>
+  settings: Pick<MinerRoleInit, 'node' | 'engine' | 'hardwareClass' | 'level' | 'chain' | 'heartbeatIntervalMs' | 'provideIntervalMs' | 'tokensPerSec' | 'capabilityDir'>
+  /** the advertised speed may be a lie (a fault) */
+  behaviour: Pick<MinerBehaviour, 'advertisedTokensPerSec'>
   /** this miner's address, lower case */
   address: string
   modelId: string
@@ -82,9 +74,10 @@ export class MinerAdvert {
    * every node would drop them as duplicates of statements already seen)
    */
   private seq = BigInt(Date.now())
-  private heartbeatTimer?: ReturnType<typeof setInterval>
-  private levelTimer?: ReturnType<typeof setTimeout>
-  private stopped = false
+  private heartbeats?: RepeatingTask
+  /** the pending re-read of the level after a verdict */
+  private levelRecheck?: AbortController
+  private readonly lifetime = new AbortController()
 
   constructor (init: MinerAdvertInit) {
     this.init = init
@@ -117,23 +110,22 @@ export class MinerAdvert {
 
   /** The speed heartbeats advertise: configured, else a lie (the fault), else measured; 0 when unknown. */
   private advertisedTokensPerSec (): number {
-    const { settings } = this.init
-    return settings.tokensPerSec ?? settings.faults?.claimTokensPerSec ?? this.capability?.tokensPerSecond ?? 0
+    return this.init.behaviour.advertisedTokensPerSec(this.init.settings.tokensPerSec) ?? this.capability?.tokensPerSecond ?? 0
   }
 
   /** Heartbeats from now on, and the pool keys on the DHT. */
   start (): void {
     const interval = this.init.settings.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS
-    this.heartbeatTimer = setInterval(() => { void this.heartbeat() }, interval)
+    this.heartbeats = repeatingTask(async () => { await this.heartbeat() }, interval)
+    this.heartbeats.start()
     void this.heartbeat()
     void this.poolKeys.provide()
   }
 
   stop (): void {
-    this.stopped = true
-    clearInterval(this.heartbeatTimer)
+    this.lifetime.abort()
+    this.heartbeats?.stop()
     this.poolKeys.stop()
-    clearTimeout(this.levelTimer)
   }
 
   /** What the miner advertises in its heartbeats and under its DHT pool keys. */
@@ -151,7 +143,7 @@ export class MinerAdvert {
   }
 
   async heartbeat (): Promise<void> {
-    if (this.stopped) {
+    if (this.lifetime.signal.aborted) {
       return
     }
     const { settings, address, prefix } = this.init
@@ -207,15 +199,17 @@ export class MinerAdvert {
   /** A verdict about this miner is settled shortly after: its level may change, so look again then. */
   onVerdict (m: Verdict): void {
     const { settings, address } = this.init
-    if (this.stopped || settings.level != null || chainReader(settings.chain) == null || !m.miners.some(v => bytesToHex(v.miner).toLowerCase() === address)) {
+    if (this.lifetime.signal.aborted || settings.level != null || chainReader(settings.chain) == null || !m.miners.some(v => bytesToHex(v.miner).toLowerCase() === address)) {
       return
     }
-    clearTimeout(this.levelTimer)
-    this.levelTimer = setTimeout(() => {
-      void this.refreshLevel()
-        .then(changed => { if (changed) { void this.poolKeys.provide() } })
-        .catch((err) => { log('reading the level failed: %s', err?.message) })
-    }, LEVEL_RECHECK_AFTER_VERDICT_MS)
+    this.levelRecheck?.abort()
+    const recheck = this.levelRecheck = new AbortController()
+    void sleep(LEVEL_RECHECK_AFTER_VERDICT_MS, undefined, { signal: AbortSignal.any([recheck.signal, this.lifetime.signal]) })
+      .then(async () => {
+        await this.refreshLevel()
+          .then(changed => { if (changed) { void this.poolKeys.provide() } })
+          .catch((err) => { log('reading the level failed: %s', err?.message) })
+      }, () => {})
   }
 
   private async probeHardwareClass (): Promise<string> {

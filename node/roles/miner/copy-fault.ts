@@ -4,9 +4,12 @@
  * reveal another miner gossips for each task, and sends them again as its
  * own, the commitment re-signed with its key.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
+import QuickLRU from 'quick-lru'
 import { bytesToHex } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { addressToBytes } from '../../../protocols/messages/index.ts'
+import { COPY_POLL_MS, COPY_PRECOMMIT_WAIT_MS, COPY_REVEAL_WAIT_MS, COPY_TASKS_MAX } from './constants.ts'
 import type { Precommit, Reveal } from '../../../protocols/messages/index.ts'
 import type { CortensorNode } from '../../node.ts'
 import type { Hex } from 'viem'
@@ -16,13 +19,13 @@ export interface CopyFaultInit {
   node: Pick<CortensorNode, 'peerIdentity'>
   /** the copier's address, lower case */
   address: string
-  /** the miner has stopped: stop waiting */
-  stopped(): boolean
+  /** the miner's lifetime: waits end with it */
+  signal: AbortSignal
 }
 
 export class CopyFault {
   private readonly init: CopyFaultInit
-  private readonly copied = new Map<string, { commitment?: Precommit, reveal?: Reveal }>()
+  private readonly copied = new QuickLRU<string, { commitment?: Precommit, reveal?: Reveal }>({ maxSize: COPY_TASKS_MAX })
 
   constructor (init: CopyFaultInit) {
     this.init = init
@@ -42,7 +45,7 @@ export class CopyFault {
 
   /** Wait for an honest precommit of the task and re-sign its commitment as the copier's own. */
   async commitment (taskId: bigint, signal: AbortSignal): Promise<{ commitment: Hex, signature: Hex } | undefined> {
-    const victim = await this.waitFor(() => this.copied.get(taskId.toString())?.commitment, 60_000, signal)
+    const victim = await this.waitFor(() => this.copied.get(taskId.toString())?.commitment, COPY_PRECOMMIT_WAIT_MS, signal)
     if (victim == null) {
       return undefined
     }
@@ -54,18 +57,19 @@ export class CopyFault {
 
   /** Wait for an honest reveal of the task and make it the copier's own. */
   async reveal (taskId: bigint): Promise<Reveal | undefined> {
-    const victim = await this.waitFor(() => this.copied.get(taskId.toString())?.reveal, 10_000)
+    const victim = await this.waitFor(() => this.copied.get(taskId.toString())?.reveal, COPY_REVEAL_WAIT_MS)
     return victim == null ? undefined : { ...victim, miner: addressToBytes(this.init.address as Hex) }
   }
 
   private async waitFor<T> (get: () => T | undefined, timeoutMs: number, signal?: AbortSignal): Promise<T | undefined> {
     const deadline = Date.now() + timeoutMs
-    while (Date.now() < deadline && signal?.aborted !== true && !this.init.stopped()) {
+    const stop = signal == null ? this.init.signal : AbortSignal.any([signal, this.init.signal])
+    while (Date.now() < deadline && !stop.aborted) {
       const v = get()
       if (v != null) {
         return v
       }
-      await new Promise(resolve => setTimeout(resolve, 20))
+      await sleep(COPY_POLL_MS, undefined, { signal: stop }).catch(() => {})
     }
     return undefined
   }

@@ -6,17 +6,19 @@
  * and every token pushed to the task's token buffer as it comes, the text the
  * decoder held back until the end included.
  */
+import pRetry from 'p-retry'
 import { Decline } from '../../../protocols/messages/index.ts'
 import { samplingSeed } from '../../../protocols/selection/index.ts'
 import { checkGrammarSampling, resolveParams } from '../../inference/index.ts'
-import type { MinerFaults } from './index.ts'
+import { ENGINE_RETRY_MS } from './constants.ts'
+import { TaskNotRunnableError } from './errors.ts'
+import type { MinerBehaviour } from './types.ts'
 import type { TaskQueued } from '../../../protocols/messages/index.ts'
 import type { PromptInput } from '../../../protocols/prompt/index.ts'
 import type { GenerateParams, GenerationResult, InferenceEngine } from '../../inference/index.ts'
 import type { TokenBuffer } from '../shared/stream.ts'
 
-/** a generation refused by a full engine queue is tried again after this long */
-const ENGINE_RETRY_MS = 100
+export { TaskNotRunnableError } from './errors.ts'
 
 /**
  * The engine's parameters for a task (deterministic mode; zeros and empty
@@ -47,22 +49,6 @@ function taskSeed (m: Pick<TaskQueued, 'params' | 'seed' | 'taskId'>): number | 
     return samplingSeed(m.seed, m.taskId)
   }
   return undefined
-}
-
-/** Why no miner of the model can run a task: its decline. */
-export class TaskNotRunnableError extends Error {
-  static name = 'TaskNotRunnableError'
-  readonly reason: Decline.Reason
-  readonly promptTokens: number
-  readonly contextTokens: number
-
-  constructor (reason: Decline.Reason, message: string, promptTokens: number, contextTokens: number) {
-    super(message)
-    this.name = 'TaskNotRunnableError'
-    this.reason = reason
-    this.promptTokens = promptTokens
-    this.contextTokens = contextTokens
-  }
 }
 
 /**
@@ -99,28 +85,22 @@ export function checkRunnable (engine: Pick<InferenceEngine, 'renderPrompt' | 'c
 }
 
 /** Generate, pushing each token to `buffer`; the buffer is left open for the caller to complete. */
-export async function generateInto (engine: InferenceEngine, prompt: PromptInput, params: GenerateParams, buffer: TokenBuffer, signal: AbortSignal, faults?: Pick<MinerFaults, 'tokenDelayMs'>): Promise<GenerationResult> {
+export async function generateInto (engine: InferenceEngine, prompt: PromptInput, params: GenerateParams, buffer: TokenBuffer, signal: AbortSignal, behaviour?: Pick<MinerBehaviour, 'afterToken'>): Promise<GenerationResult> {
   // a miner takes more tasks than its engine queues (a burst on a small pool): the task waits here
   // for room instead of failing, and the queue state machine's windows decide if it waited too long
-  let gen
-  let next
-  for (;;) {
-    try {
-      gen = engine.generate(prompt, params, signal)
-      next = await gen.next()
-      break
-    } catch (err: any) {
-      if (err?.name !== 'QueueFullError' || signal.aborted) {
-        throw err
-      }
-      await new Promise<void>(resolve => {
-        const done = (): void => { clearTimeout(timer); signal.removeEventListener('abort', done); resolve() }
-        const timer = setTimeout(done, ENGINE_RETRY_MS)
-        signal.addEventListener('abort', done, { once: true })
-      })
-      signal.throwIfAborted()
-    }
-  }
+  const { gen, next: first } = await pRetry(async () => {
+    const gen = engine.generate(prompt, params, signal)
+    return { gen, next: await gen.next() }
+  }, {
+    retries: Infinity,
+    minTimeout: ENGINE_RETRY_MS,
+    maxTimeout: ENGINE_RETRY_MS,
+    factor: 1,
+    randomize: false,
+    signal,
+    shouldRetry: ({ error }) => error?.name === 'QueueFullError' && !signal.aborted
+  })
+  let next = first
   let result
   for (;; next = await gen.next()) {
     if (next.done === true) {
@@ -128,9 +108,7 @@ export async function generateInto (engine: InferenceEngine, prompt: PromptInput
       break
     }
     buffer.push(next.value.text, [next.value.token])
-    if (faults?.tokenDelayMs != null) {
-      await new Promise(resolve => setTimeout(resolve, faults?.tokenDelayMs))
-    }
+    await behaviour?.afterToken(signal)
   }
   // the decoder may hold back the bytes of an incomplete character until the end: stream them too
   const streamed = buffer.frames.map(f => f.text).join('')

@@ -10,14 +10,13 @@
  * itself.
  */
 import { logger } from '@libp2p/logger'
+import QuickLRU from 'quick-lru'
 import { getSession } from '../../../contracts/index.ts'
 import { DEFAULT_RESERVATION_IDLE_MS } from '../../../protocols/pool/view.ts'
+import { SESSION_READ_RETRY_MS, SESSION_TERMS_MAX } from './constants.ts'
 import type { Address, Client } from 'viem'
 
 const log = logger('cortensor:miner')
-
-/** retry of a failed session read while reserved */
-const SESSION_READ_RETRY_MS = 2000
 
 /** What the miner needs of a session to reserve itself for it; read once per session. */
 interface SessionTerms {
@@ -59,7 +58,8 @@ export interface SessionReservationInit {
   /** the reservation began, learnt its end, or ended (the miner's heartbeat carries it) */
   onChange(): void
   say(line: string): void
-  stopped(): boolean
+  /** the miner's lifetime */
+  signal: AbortSignal
   /** idle time that ends a reservation (default DEFAULT_RESERVATION_IDLE_MS), looked up each time */
   idleMs?(): number | undefined
 }
@@ -68,7 +68,8 @@ export class SessionReservation {
   private readonly init: SessionReservationInit
   /** the reservation in force, if any */
   current?: ActiveReservation
-  private readonly terms = new Map<string, SessionTerms>()
+  /** the terms of the sessions read (a session forgotten is read again if it comes back) */
+  private readonly terms = new QuickLRU<string, SessionTerms>({ maxSize: SESSION_TERMS_MAX })
 
   constructor (init: SessionReservationInit) {
     this.init = init
@@ -161,7 +162,7 @@ export class SessionReservation {
       }
     }
     r.untilMs = r.sinceMs + terms.reservePeriodMs
-    if (this.current === r && !this.init.stopped()) {
+    if (this.current === r && !this.init.signal.aborted) {
       this.init.say(`reserved for session ${r.sessionId} for ${terms.reservePeriodMs / 1000} s or until its task budget is spent (${terms.tasksUsed} of ${terms.maxTasks} tasks)`)
       this.init.onChange()
     }

@@ -5,7 +5,7 @@
  * signing what it committed to costs an honest miner nothing.
  *
  * The faults of the fraud tests and demos are other strategies, picked once
- * from `MinerFaults` when the role starts: reveal another salt (a mismatch,
+ * from `MinerFaults` when the role starts (behaviour.ts): reveal another salt (a mismatch,
  * not provable), sign and reveal a second, different output (equivocation,
  * provable with the precommit), or reveal what another miner revealed (the
  * copier, node/roles/miner/copy-fault.ts).
@@ -18,38 +18,12 @@ import { signReveal } from '../../../contracts/index.ts'
 import { addressToBytes } from '../../../protocols/messages/index.ts'
 import { cidDigest } from '../shared/records.ts'
 import type { CopyFault } from './copy-fault.ts'
+import type { Committed, MinerFaults } from './types.ts'
 import type { HubDomain } from '../../../contracts/index.ts'
 import type { Reveal } from '../../../protocols/messages/index.ts'
 import type { CortensorNode } from '../../node.ts'
 import type { OutputDoc } from '../shared/records.ts'
 import type { Hex } from 'viem'
-
-/** Deliberate misbehaviour, for the fraud tests and demos. Honest miners leave this unset. */
-export interface MinerFaults {
-  /** reveal a salt other than the committed one */
-  revealMismatch?: boolean
-  /** do not generate: copy another miner's precommit and later its reveal */
-  copyOthers?: boolean
-  /** a slow miner: wait this long before each token */
-  tokenDelayMs?: number
-  /** a slow engine: generation (the start-up benchmark's too) no faster than this many tokens/s */
-  throttleTokensPerSec?: number
-  /** a miner that lies about its speed: advertise this many tokens/s whatever its benchmark measured */
-  claimTokensPerSec?: number
-  /** a miner whose pool view is wrong: its own draw always names it, so it starts every task */
-  misdraw?: boolean
-  /** reveal the committed output, then sign and reveal a different one (provable: slashEquivocation) */
-  equivocate?: boolean
-  /** precommit, then never reveal (a miner gone between its precommit and the reveal window) */
-  withholdReveal?: boolean
-}
-
-/** What the miner committed to for a task. */
-export interface Committed {
-  taskId: bigint
-  outputCid: string
-  salt: Hex
-}
 
 /** The reveals to gossip, in order (none: reveal nothing). */
 export type RevealStrategy = (committed: Committed | undefined, taskId: bigint) => Promise<Reveal[]>

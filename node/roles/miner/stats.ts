@@ -1,31 +1,24 @@
 /**
- * What a miner has done since it started, counted where it happens (the
- * miner role) and read by its `/metrics` (metrics.ts).
+ * What a miner has done since it started, counted in one place: the role
+ * calls these at the point each thing happens; each count goes to the
+ * Prometheus metrics (metrics.ts, once the role started) and to a snapshot
+ * the role reads back (`MinerRole.stats`, `MinerRole.speculation`).
  */
+import QuickLRU from 'quick-lru'
 import { bytesToHex } from 'viem'
+import { COUNTED_VERDICTS_MAX } from './constants.ts'
+import type { MinerMetrics } from './metrics.ts'
+import type { MinerStats, MinerTaskOutcome, SpeculationStats } from './types.ts'
 import type { Verdict } from '../../../protocols/messages/index.ts'
-
-export type MinerTaskOutcome = 'generated' | 'declined' | 'failed'
-
-export interface MinerStats {
-  /** tasks by model and outcome: generated (output precommitted), declined (cannot run), failed (engine error) */
-  tasks: Record<string, Record<MinerTaskOutcome, number>>
-  /** tokens generated per model, and the generation time they took */
-  tokens: Record<string, number>
-  generationMs: Record<string, number>
-  /** tokens per second of the last generation per model */
-  lastTokensPerSecond: Record<string, number>
-  /** the oracles' verdicts on this miner's outputs, by outcome name (ACCEPTED, OUTLIER, …), one per task */
-  verdicts: Record<string, number>
-}
-
-/** tasks whose verdict was counted, remembered so that a verdict gossiped again is not counted twice */
-const COUNTED_VERDICTS_MAX = 4096
 
 export class MinerCounts {
   readonly stats: MinerStats = { tasks: {}, tokens: {}, generationMs: {}, lastTokensPerSecond: {}, verdicts: {} }
+  readonly speculation: SpeculationStats = { started: 0, confirmed: 0, dropped: 0 }
   private readonly address: string
-  private readonly countedVerdicts = new Set<string>()
+  /** tasks whose verdict was counted, so that a verdict gossiped again is not counted twice */
+  private readonly countedVerdicts = new QuickLRU<string, true>({ maxSize: COUNTED_VERDICTS_MAX })
+  /** the Prometheus metrics, while the role runs */
+  metrics?: MinerMetrics
 
   /** `address`: the miner's, lower case; `models`: those served (their counts start at 0) */
   constructor (address: string, models: string[]) {
@@ -40,16 +33,26 @@ export class MinerCounts {
   task (model: string, outcome: MinerTaskOutcome): void {
     const counts = this.stats.tasks[model] ??= { generated: 0, declined: 0, failed: 0 }
     counts[outcome]++
+    if (outcome !== 'generated') {
+      this.metrics?.task(model, outcome)
+    }
   }
 
   /** an output generated and precommitted: `tokens` in `ms` */
   generated (model: string, tokens: number, ms: number): void {
     this.task(model, 'generated')
+    this.metrics?.generated(model, tokens, ms)
     this.stats.tokens[model] = (this.stats.tokens[model] ?? 0) + tokens
     this.stats.generationMs[model] = (this.stats.generationMs[model] ?? 0) + ms
     if (ms > 0) {
       this.stats.lastTokensPerSecond[model] = tokens * 1000 / ms
     }
+  }
+
+  /** work started on the miner's own draw, then confirmed or dropped */
+  speculated (outcome: keyof SpeculationStats): void {
+    this.speculation[outcome]++
+    this.metrics?.speculated(outcome)
   }
 
   /** a verdict naming this miner, counted once per task */
@@ -59,11 +62,9 @@ export class MinerCounts {
     if (own == null || this.countedVerdicts.has(id)) {
       return
     }
-    this.countedVerdicts.add(id)
-    if (this.countedVerdicts.size > COUNTED_VERDICTS_MAX) {
-      this.countedVerdicts.delete(this.countedVerdicts.values().next().value as string)
-    }
+    this.countedVerdicts.set(id, true)
     const name = String(own.outcome)
     this.stats.verdicts[name] = (this.stats.verdicts[name] ?? 0) + 1
+    this.metrics?.verdict(name)
   }
 }

@@ -6,77 +6,26 @@
  * holds a slot in, kept in the datastore so that a restarted miner resumes
  * its work. Finished tasks stay a while for late streams, then go.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
+import QuickLRU from 'quick-lru'
 import { equals } from 'uint8arrays/equals'
 import { bytesToHex, hexToBytes } from 'viem'
 import { cidDigest, taskParamsDigest } from '../../../protocols/blocks/index.ts'
-import { peerIdToAddress } from '../../../protocols/identity.ts'
-import { StreamEnd, TaskQueued } from '../../../protocols/messages/index.ts'
+import { TaskQueued } from '../../../protocols/messages/index.ts'
+import { assignmentSeen, initialWork } from '../../../protocols/miner/machine.ts'
 import { createTask, isTerminal, transition, tick } from '../../../protocols/queue/machine.ts'
 import { taskInitFrom } from '../../../protocols/queue/wire.ts'
 import { RecordStore } from '../shared/records.ts'
-import type { TaskNotRunnableError } from './generation.ts'
-import type { MinerRoleInit } from './index.ts'
+import { ANNOUNCEMENT_WAITERS_MAX, ANNOUNCEMENT_WAIT_MS, DEFAULT_RETAIN_MS, MAX_ALTERNATIVES, PENDING_MAX_AGE_MS, PENDING_TASKS_MAX } from './constants.ts'
+import type { MinerRecord, MinerRoleInit, MinerTask } from './types.ts'
 import type { Assignment } from '../../../protocols/messages/index.ts'
+import type { MinerWorkState } from '../../../protocols/miner/types.ts'
 import type { QueueEffect, QueueEvent, TaskState } from '../../../protocols/queue/types.ts'
-import type { TokenBuffer } from '../shared/stream.ts'
 import type { PeerId } from '@libp2p/interface'
-import type { Hex } from 'viem'
 
 const log = logger('cortensor:miner')
-
-const PENDING_MAX_AGE_MS = 30_000
-/**
- * how long a token-stream request for a task not announced here yet waits for
- * the announcement (a submitter that predicted the selection asks right after
- * announcing, and its request can overtake the gossip), and how many may wait
- */
-const ANNOUNCEMENT_WAIT_MS = 2000
-const ANNOUNCEMENT_WAITERS_MAX = 64
-
-export interface MinerRecord {
-  queued: Hex
-  state: TaskState
-  outputCid?: string
-  salt?: Hex
-  commitment?: Hex
-  signature?: Hex
-  tokens?: number
-  revealed?: boolean
-}
-
-export interface MinerTask {
-  queued: TaskQueued
-  /** the peer that announced the task (the submitter, who holds the prompt) */
-  from?: PeerId
-  record: MinerRecord
-  buffer?: TokenBuffer
-  abort?: AbortController
-  /** acks, declines and precommits that came before the assignment: applied once it is */
-  overtaken?: Array<() => void>
-  chain: Promise<void>
-  finishedAtMs?: number
-  /** an assignment of the task has been handled (whether or not it named this miner) */
-  assignmentSeen?: boolean
-  /** assigned, but this miner would not serve it (reserved for another session) */
-  declined?: boolean
-  /** token-stream requests waiting for the work to start or be refused */
-  waiters?: Array<() => void>
-  /** work started on this miner's own draw, before the assignment: the assignment settles it */
-  speculation?: Speculation
-  /** this miner's ack is gossiped and on disk: tokens go out only then, so a client never streams unaccepted work */
-  acked?: boolean
-  /** the task cannot run on this miner's model (found when its work started): declined instead of worked */
-  notRunnable?: TaskNotRunnableError
-  /** the round this miner declined */
-  declinedRound?: number
-  /** other announcements of the same task id by its submitter, one of which the assignment may name instead */
-  alternatives?: Array<{ queued: TaskQueued, from?: PeerId }>
-}
-
-/** other announcements of one task id kept while its assignment has not chosen (the submitter could send several) */
-const MAX_ALTERNATIVES = 4
 
 /**
  * Whether the announcement is the one the assignment names: its prompt and
@@ -90,42 +39,58 @@ export function announcementMatches (q: TaskQueued, m: Pick<Assignment, 'promptD
   return m.paramsDigest == null || (q.params != null && taskParamsDigest(q.params) === bytesToHex(m.paramsDigest))
 }
 
-export interface Speculation {
-  /** true once the assignment names this miner, false when it does not (or none came in time) */
-  decided: Promise<boolean>
-  decide(assigned: boolean): void
-  timer: ReturnType<typeof setTimeout>
-}
-
 export interface MinerTasksInit {
   /** the miner's settings, read each time */
   settings: Pick<MinerRoleInit, 'node' | 'timeouts' | 'retainMs'>
   /** this miner's address, lower case */
   address: string
+  /** the role's lifetime: token-stream requests waiting for an announcement stop waiting with it */
+  signal: AbortSignal
   /** the queue machine's effects on a task (its record is stored after, if the miner holds a slot) */
   onEffects(task: MinerTask, effects: QueueEffect[]): void
 }
 
 /** Let token-stream requests waiting on the task look again. */
 export function wake (task: MinerTask): void {
-  for (const w of task.waiters?.splice(0) ?? []) {
+  for (const w of task.waiters.splice(0)) {
     w()
   }
+}
+
+/**
+ * The work state of a record stored before the work machine (its commitment
+ * fields at the top level): committed or revealed as it was, else idle.
+ */
+function legacyWork (r: Partial<MinerCommitmentRecord>): MinerWorkState {
+  if (r.commitment == null || r.signature == null) {
+    return initialWork()
+  }
+  const commitment = { outputCid: r.outputCid, salt: r.salt, commitment: r.commitment, signature: r.signature, tokens: r.tokens }
+  return r.revealed === true ? { phase: 'revealed', commitment } : { phase: 'committed', commitment, acked: true }
+}
+
+interface MinerCommitmentRecord { outputCid: string, salt: string, commitment: string, signature: string, tokens: number, revealed: boolean }
+
+/** A task as the miner holds it, its work not started. */
+function newTask (queued: TaskQueued, from: PeerId | undefined, record: MinerRecord): MinerTask {
+  return { queued, from, record, run: undefined, overtaken: [], chain: Promise.resolve(), finishedAtMs: undefined, waiters: [], alternatives: [] }
 }
 
 export class MinerTasks {
   private readonly init: MinerTasksInit
   private readonly tasks = new Map<string, MinerTask>()
-  private readonly pending = new Map<string, Array<{ event(t: MinerTask): Promise<void>, atMs: number }>>()
+  /** events of tasks not announced here yet (the oldest tasks' go first) */
+  private readonly pending = new QuickLRU<string, Array<{ event(t: MinerTask): Promise<void>, atMs: number }>>({ maxSize: PENDING_TASKS_MAX })
   /** token-stream requests waiting for a task's announcement */
   private readonly announcementWaiters = new Map<string, Array<() => void>>()
   private announcementWaiting = 0
   private readonly records: RecordStore<MinerRecord>
-  private stopped = false
+  private readonly signal: AbortSignal
 
   constructor (init: MinerTasksInit) {
     this.init = init
     this.records = new RecordStore(init.settings.node.datastore, '/cortensor/miner/tasks')
+    this.signal = init.signal
   }
 
   /** Keep and load only the records of this chain (records.ts `chainNamespace`); before `restore`. */
@@ -136,14 +101,6 @@ export class MinerTasks {
   /** Forget records of tasks the chain does not have (RecordStore.dropBeyond); the ids dropped. */
   async dropBeyond (taskCount: bigint): Promise<string[]> {
     return this.records.dropBeyond(taskCount)
-  }
-
-  /** Wake the token-stream requests waiting for announcements; no new ones wait. */
-  stop (): void {
-    this.stopped = true
-    for (const w of [...this.announcementWaiters.values()].flat()) {
-      w()
-    }
   }
 
   /** Once every task's queued events have run. */
@@ -170,9 +127,9 @@ export class MinerTasks {
 
   /** The tasks accepted before a restart, each as it is read back. */
   async * restore (): AsyncGenerator<MinerTask> {
-    for await (const { value } of this.records.all()) {
+    for await (const { value } of this.records.all() as AsyncIterable<{ value: MinerRecord & Partial<MinerCommitmentRecord> }>) {
       const queued = TaskQueued.decode(hexToBytes(value.queued))
-      const task: MinerTask = { queued, record: value, chain: Promise.resolve() }
+      const task = newTask(queued, undefined, { queued: value.queued, state: value.state, work: value.work ?? legacyWork(value) })
       this.tasks.set(queued.taskId.toString(), task)
       yield task
     }
@@ -182,7 +139,7 @@ export class MinerTasks {
   add (m: TaskQueued, from?: PeerId): { task: MinerTask, early: boolean } {
     const id = m.taskId.toString()
     const { state } = createTask(taskInitFrom(m, { timeouts: this.init.settings.timeouts }), Date.now())
-    const task: MinerTask = { queued: m, from, record: { queued: bytesToHex(TaskQueued.encode(m)), state }, chain: Promise.resolve() }
+    const task = newTask(m, from, { queued: bytesToHex(TaskQueued.encode(m)), state, work: initialWork() })
     this.tasks.set(id, task)
     // an assignment that came before the announcement settles the task at once: no need to guess
     const early = this.pending.get(id) ?? []
@@ -200,11 +157,11 @@ export class MinerTasks {
   /** Another announcement of a known task id, kept in case the assignment names it (a bounded few, distinct). */
   addAlternative (m: TaskQueued, from?: PeerId): void {
     const task = this.tasks.get(m.taskId.toString())
-    if (task == null || task.assignmentSeen === true) {
+    if (task == null || assignmentSeen(task.record.work)) {
       return
     }
     const same = (q: TaskQueued): boolean => equals(TaskQueued.encode(q), TaskQueued.encode(m))
-    const list = task.alternatives ??= []
+    const list = task.alternatives
     if (!same(task.queued) && !list.some(a => same(a.queued)) && list.length < MAX_ALTERNATIVES) {
       list.push({ queued: m, from })
     }
@@ -219,11 +176,11 @@ export class MinerTasks {
     if (announcementMatches(task.queued, m)) {
       return 'same'
     }
-    const alt = task.alternatives?.find(a => announcementMatches(a.queued, m))
+    const alt = task.alternatives.find(a => announcementMatches(a.queued, m))
     if (alt == null) {
       return 'none'
     }
-    task.alternatives = task.alternatives?.filter(a => a !== alt)
+    task.alternatives = task.alternatives.filter(a => a !== alt)
     task.queued = alt.queued
     task.from = alt.from
     task.record.queued = bytesToHex(TaskQueued.encode(alt.queued))
@@ -250,17 +207,15 @@ export class MinerTasks {
   async announced (taskId: bigint): Promise<MinerTask | undefined> {
     const id = taskId.toString()
     const known = this.tasks.get(id)
-    if (known != null || this.announcementWaiting >= ANNOUNCEMENT_WAITERS_MAX || this.stopped) {
+    if (known != null || this.announcementWaiting >= ANNOUNCEMENT_WAITERS_MAX || this.signal.aborted) {
       return known
     }
     this.announcementWaiting++
-    let done = (): void => {}
+    const announced = new AbortController()
+    const done = (): void => { announced.abort() }
+    this.announcementWaiters.set(id, [...(this.announcementWaiters.get(id) ?? []), done])
     try {
-      await new Promise<void>(resolve => {
-        const timer = setTimeout(() => { done() }, ANNOUNCEMENT_WAIT_MS)
-        done = () => { clearTimeout(timer); resolve() }
-        this.announcementWaiters.set(id, [...(this.announcementWaiters.get(id) ?? []), done])
-      })
+      await sleep(ANNOUNCEMENT_WAIT_MS, undefined, { signal: AbortSignal.any([announced.signal, this.signal]) }).catch(() => {})
     } finally {
       this.announcementWaiting--
       const rest = (this.announcementWaiters.get(id) ?? []).filter(w => w !== done)
@@ -339,12 +294,12 @@ export class MinerTasks {
         }
       }
       const slot = this.slotOf(task)
-      const done = isTerminal(task.record.state) || slot == null || slot.status === 'reassigned' || slot.status === 'missed' || slot.status === 'faulty' || task.record.revealed === true
+      const done = isTerminal(task.record.state) || slot == null || slot.status === 'reassigned' || slot.status === 'missed' || slot.status === 'faulty' || task.record.work.phase === 'revealed'
       if (done && task.finishedAtMs == null && (slot == null || slot.status !== 'precommitted')) {
         task.finishedAtMs = now
       }
-      if (task.finishedAtMs != null && now - task.finishedAtMs > (this.init.settings.retainMs ?? 60_000)) {
-        task.abort?.abort()
+      if (task.finishedAtMs != null && now - task.finishedAtMs > (this.init.settings.retainMs ?? DEFAULT_RETAIN_MS)) {
+        task.run?.abort.abort()
         this.tasks.delete(id)
         if (slot != null) {
           this.enqueue(task, async () => { await this.records.delete(id) })
@@ -364,37 +319,4 @@ export class MinerTasks {
       this.enqueue(task, async () => { await this.persist(task) })
     }
   }
-}
-
-/** how long a token-stream request waits for this miner's work on the task to start */
-const STREAM_WAIT_MS = 10_000
-
-/**
- * The token buffer a stream request for `taskId` from `remote` reads, once
- * this miner's work on it is confirmed and acked, or why there is none.
- */
-export async function streamOf (tasks: MinerTasks, taskId: bigint, remote: PeerId, stopped: () => boolean): Promise<TokenBuffer | StreamEnd.Code> {
-  const task = await tasks.announced(taskId)
-  if (task == null) {
-    return StreamEnd.Code.UNKNOWN_TASK
-  }
-  // only the submitter may read tokens before the reveal: anyone else could copy them
-  const submitter = bytesToHex(task.queued.submitter).toLowerCase()
-  if (peerIdToAddress(remote).toLowerCase() !== submitter) {
-    return StreamEnd.Code.NOT_ASSIGNED
-  }
-  // a submitter may ask before the assignment (its own draw) or before the ack: wait for the work to be
-  // confirmed and acked, or answer at once when the assignment does not name this miner or it declined
-  const deadline = Date.now() + STREAM_WAIT_MS
-  while ((task.buffer == null || task.acked !== true) && Date.now() < deadline && !stopped()) {
-    if (task.declined === true || (task.assignmentSeen === true && tasks.slotOf(task) == null)) {
-      return StreamEnd.Code.NOT_ASSIGNED
-    }
-    await new Promise<void>(resolve => {
-      const timer = setTimeout(resolve, deadline - Date.now())
-      ;(task.waiters ??= []).push(() => { clearTimeout(timer); resolve() })
-    })
-  }
-  // acked implies the work started on this miner's own draw was confirmed first
-  return task.acked === true ? task.buffer ?? StreamEnd.Code.NOT_ASSIGNED : StreamEnd.Code.NOT_ASSIGNED
 }
