@@ -103,6 +103,15 @@ export class BlockNotFoundError extends Error {
   }
 }
 
+/** A peer answered a block request with nothing, or with bytes that do not hash to the CID asked for. */
+export class WrongBlockError extends Error {
+  static name = 'WrongBlockError'
+  constructor (message: string) {
+    super(message)
+    this.name = 'WrongBlockError'
+  }
+}
+
 /**
  * Ask `peer` for the block `cid` over the direct block protocol; returns the
  * bytes once they hash to the CID, throws otherwise (refused, empty, wrong
@@ -116,7 +125,7 @@ export async function requestBlock (libp2p: Pick<Libp2p, 'dialProtocol'>, peer: 
   await stream.close(options).catch(() => {})
   const digest = await sha256.digest(bytes)
   if (bytes.byteLength === 0 || !equals(digest.bytes, cid.multihash.bytes)) {
-    throw new Error(`peer ${peer} sent ${bytes.byteLength} bytes that do not hash to ${cid}`)
+    throw new WrongBlockError(`peer ${peer} sent ${bytes.byteLength} bytes that do not hash to ${cid}`)
   }
   return bytes
 }
