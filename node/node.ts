@@ -22,7 +22,7 @@ import { meshOptions } from './mesh.ts'
 import { useStringPeerSetAlgebra } from './peer-sets.ts'
 import { ContentStore, blockProtocol } from './storage.ts'
 import type { NodeConfig } from './config.ts'
-import type { HttpServer } from './http/server.ts'
+import type { HealthReport, HttpServer } from './http/server.ts'
 import type { Identity } from './identity.ts'
 import type { MeshServices } from './mesh.ts'
 import type { Libp2p } from '@libp2p/interface'
@@ -30,19 +30,9 @@ import type { SingleKadDHT } from '@libp2p/kad-dht'
 import type { FastifyInstance } from 'fastify'
 import type { Helia } from 'helia'
 
-const log = logger('cortensor:node')
+export type { HealthReport } from './http/server.ts'
 
-export interface HealthReport {
-  status: 'ok'
-  peerId: string
-  /** the EVM address of the node key */
-  address: string
-  roles: string[]
-  addresses: string[]
-  connectedPeers: number
-  dht: { mode: 'client' | 'server', routingTableSize: number }
-  uptimeSeconds: number
-}
+const log = logger('cortensor:node')
 
 export interface NodeEvents {
   /** one human-readable line per lifecycle step (the CLI prints them on stderr) */

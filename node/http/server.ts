@@ -8,9 +8,21 @@ import Fastify from 'fastify'
 import { ConfigError } from '../config.ts'
 import { capConnections, fastifyTimeouts, resolveHttpLimits } from './limits.ts'
 import type { ConnectionCap, HttpLimits } from './limits.ts'
-import type { HealthReport } from '../node.ts'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { Registry } from 'prom-client'
+
+/** The body of `GET /health`. */
+export interface HealthReport {
+  status: 'ok'
+  peerId: string
+  /** the EVM address of the node key */
+  address: string
+  roles: string[]
+  addresses: string[]
+  connectedPeers: number
+  dht: { mode: 'client' | 'server', routingTableSize: number }
+  uptimeSeconds: number
+}
 
 export interface HttpServerInit {
   node: { health(): HealthReport, registry: Registry }

@@ -10,7 +10,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { CAPABILITY_BENCH_MAX_MS, CAPABILITY_BENCH_PROMPT, CAPABILITY_BENCH_TOKENS, CAPABILITY_FORMAT } from './constants.ts'
-import type { InferenceEngine } from './index.ts'
+import type { InferenceEngine } from './types.ts'
 import type { Llama } from 'node-llama-cpp'
 
 /** The hardware facts a miner advertises beside its speed. */

@@ -5,32 +5,10 @@
  * deterministic GGUF generator used for tests, benchmarks and the devnet.
  */
 import { createInferenceEngine } from './engine.ts'
-import type { ChatRenderer, RenderedPrompt } from './chat.ts'
-import type { GeneratedToken, GenerateParams, GenerationResult, InferenceEngineInit } from './engine.ts'
-import type { Hex32, GgufSummary } from './gguf/inspect.ts'
-import type { PromptInput } from '../../protocols/prompt/index.ts'
+import type { InferenceEngineInit } from './engine.ts'
+import type { InferenceEngine } from './types.ts'
 
-/** What the miner and oracle roles use (LlamaInferenceEngine implements it). */
-export interface InferenceEngine {
-  /** sha256 of the GGUF file as 0x-prefixed bytes32 hex */
-  readonly modelId: Hex32
-  readonly modelPath: string
-  readonly summary: GgufSummary
-  readonly threads: number
-  readonly sequences: number
-  readonly contextSize: number
-  readonly queued: number
-  readonly closed: boolean
-  /** how chat messages become prompt tokens (`chat.name`: the template a task reports) */
-  readonly chat: Pick<ChatRenderer, 'name'>
-  tokenizePrompt(prompt: string): number[]
-  /** prompt tokens of a task's input, chat messages rendered with the model's template (generation and replay use it) */
-  renderPrompt(input: PromptInput): RenderedPrompt
-  detokenize(tokens: number[]): string
-  generate(prompt: PromptInput, params?: GenerateParams, signal?: AbortSignal): AsyncGenerator<GeneratedToken, GenerationResult, undefined>
-  complete(prompt: PromptInput, params?: GenerateParams, signal?: AbortSignal): Promise<GenerationResult>
-  close(): Promise<void>
-}
+export type { InferenceEngine } from './types.ts'
 
 /** Load a model and return the engine (alias of createInferenceEngine with the narrow interface type). */
 export async function loadInferenceEngine (init: InferenceEngineInit): Promise<InferenceEngine> {

@@ -5,7 +5,8 @@
  * the miner's own benchmark, its generation and what oracles measure all see
  * the same slow engine.
  */
-import type { GeneratedToken, GenerateParams, GenerationResult, InferenceEngine } from './index.ts'
+import type { GeneratedToken, GenerateParams, GenerationResult } from './generation.ts'
+import type { InferenceEngine } from './types.ts'
 import type { PromptInput } from '../../protocols/prompt/index.ts'
 
 async function sleep (ms: number, signal?: AbortSignal): Promise<void> {

@@ -10,10 +10,10 @@
  * With none, NoEligibleMinerError names the filter that left too few miners.
  */
 import { BUSY_LOAD_PERMILLE } from './constants.ts'
+import { isEligible, poolFromRecords, selectMiners } from './draw.ts'
 import { NoEligibleMinerError, NotEnoughMinersError } from './errors.ts'
-import { isEligible, poolFromRecords, selectMiners } from './index.ts'
+import type { MinerRecord, SelectionFilter } from './draw.ts'
 import type { DrawFilter } from './errors.ts'
-import type { MinerRecord, SelectionFilter } from './index.ts'
 import type { Sla } from './sla.ts'
 
 export interface RoutedDraw {

@@ -4,7 +4,7 @@
  * Levels gate the upper tier; speeds are delivered speeds (what oracles
  * measured, protocols/pool/delivery.ts) once known.
  */
-import type { SelectionFilter } from './index.ts'
+import type { SelectionFilter } from './draw.ts'
 
 /**
  * When no live miner meets the SLA: `fallback` draws from the session's

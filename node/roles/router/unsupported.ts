@@ -11,7 +11,7 @@
  * `parallel_tool_calls`, `prediction`, `reasoning_effort`) stay accepted.
  */
 import { unsupportedParam } from './errors.ts'
-import type { Body } from './validate.ts'
+import type { Body } from './check.ts'
 
 export type Dialect = 'chat' | 'text'
 
