@@ -20,7 +20,7 @@ import { NoBootstrapAddressError, OwnerKeyRequiredError, PoolNotFilledError } fr
 import { createEmbedder, createInferenceEngine } from './inference/index.ts'
 import { hasFunds, isOracle, isRegistered, loadSavedNetwork, persistentAnvilArgs, saveNetwork, usableSession } from './network-chain.ts'
 import { CortensorNode } from './node.ts'
-import { MinerRole } from './roles/miner/index.ts'
+import { miner, minerComponents } from './roles/miner/index.ts'
 import { oracle, oracleComponents } from './roles/oracle/index.ts'
 import { roleAttachment } from './roles/run.ts'
 import { createChainContext } from './roles/shared/chain.ts'
@@ -28,6 +28,7 @@ import type { Role } from './constants.ts'
 import type { CortensorTaskClient } from '../client/index.ts'
 import type { Anvil, CreateSessionParameters, Deployment, HubConfig, HubDomain, HubWalletClient } from '../contracts/index.ts'
 import type { InferenceEngine, InferenceEngineInit, LlamaInferenceEngine } from './inference/index.ts'
+import type { MinerRole } from './roles/miner/index.ts'
 import type { MinerFaults } from './roles/miner/index.ts'
 import type { OracleRole } from './roles/oracle/index.ts'
 import type { QueueTimeouts } from '../protocols/queue/types.ts'
@@ -243,7 +244,7 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
         await registerNode(wallet(node.peerIdentity.privateKey), { hub, roles: ROLE_MINER, hardwareClass: 0, models: [modelId as Hex], stakeWei: MINER_STAKE_WEI })
       }
       const ctx = await createChainContext({ rpcUrl, hub, privateKey: node.peerIdentity.privateKey })
-      const role = new MinerRole({ node, engine, domain: ctx.domain, chain: ctx, modelId, heartbeatIntervalMs, reservationIdleMs: init.reservationIdleMs, timeouts, faults: init.minerFaults?.[i], onLine: (l) => { say(`miner ${i}: ${l}`) } })
+      const role = miner({ engine, domain: ctx.domain, chain: ctx, modelId, heartbeatIntervalMs, reservationIdleMs: init.reservationIdleMs, timeouts, faults: init.minerFaults?.[i], onLine: (l) => { say(`miner ${i}: ${l}`) } })(minerComponents(node))
       // stopped before the nodes if the start-up fails later
       stoppers.push(async () => { await role.stop() })
       await role.start()

@@ -112,7 +112,7 @@ async function startRoles (node: CortensorNode, config: NodeConfig, http: Fastif
   }
 
   if (roles.includes('miner') && chain != null && engine != null) {
-    const { MinerRole } = await import('./miner/index.ts')
+    const { miner, minerComponents } = await import('./miner/index.ts')
     const registered = await getNode(chain.wallet, { hub: chain.hub, node: chain.address })
     const unregistered = engines.filter(e => !registered.registered || (registered.roles & 1) === 0 || !registered.models.some(m => m.toLowerCase() === e.modelId.toLowerCase()))
     if (unregistered.length > 0) {
@@ -123,7 +123,7 @@ async function startRoles (node: CortensorNode, config: NodeConfig, http: Fastif
     if (faults != null) {
       say(`warning: CORTENSOR_MINER_FAULTS makes this miner misbehave on purpose (${JSON.stringify(faults)}); for fault tests and demos only`)
     }
-    const role = new MinerRole({ node, engine, engines: engines.slice(1), domain: chain.domain, chain, modelId: engine.modelId, topicPrefix: prefix, faults, timeouts: config.queueTimeouts, onLine: (l) => { say(`miner: ${l}`) } })
+    const role = miner({ engine, engines: engines.slice(1), domain: chain.domain, chain, modelId: engine.modelId, topicPrefix: prefix, faults, timeouts: config.queueTimeouts, onLine: (l) => { say(`miner: ${l}`) } })(minerComponents(node))
     await role.start()
     stops.push(async () => { await role.stop() })
     // every model served is also served as a file to miners that start with its id or CID

@@ -10,13 +10,13 @@ import { bytesToHex } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { addressToBytes } from '../../../protocols/messages/index.ts'
 import { COPY_POLL_MS, COPY_PRECOMMIT_WAIT_MS, COPY_REVEAL_WAIT_MS, COPY_TASKS_MAX } from './constants.ts'
+import type { MinerComponents } from './types.ts'
 import type { Precommit, Reveal } from '../../../protocols/messages/index.ts'
-import type { CortensorNode } from '../../node.ts'
 import type { Hex } from 'viem'
 
 export interface CopyFaultInit {
   /** the copier's key signs the copied commitment */
-  node: Pick<CortensorNode, 'peerIdentity'>
+  node: Pick<MinerComponents, 'peerIdentity'>
   /** the copier's address, lower case */
   address: string
   /** the miner's lifetime: waits end with it */

@@ -48,18 +48,29 @@ import { MinerCounts } from './stats.ts'
 import { streamOf } from './streams.ts'
 import { MinerTasks, wake } from './tasks.ts'
 import { MinerWork } from './work.ts'
-import type { MinerBehaviour, MinerRoleInit, MinerStats, MinerTask, SpeculationStats } from './types.ts'
+import type { MinerBehaviour, MinerComponents, MinerRoleInit, MinerStats, MinerTask, SpeculationStats } from './types.ts'
 import type { PublishKind } from './work.ts'
 import type { Assignment, Precommit, Reveal, Verdict } from '../../../protocols/messages/index.ts'
 import type { PoolAdvert } from '../../../protocols/pool/index.ts'
 import type { QueueEffect } from '../../../protocols/queue/types.ts'
 import type { InferenceEngine } from '../../inference/index.ts'
+import type { CortensorNode } from '../../node.ts'
 import type { PeerId } from '@libp2p/interface'
 
-export type { MinerBehaviour, MinerFaults, MinerRoleInit, MinerStats, SpeculationStats } from './types.ts'
+export type { MinerBehaviour, MinerComponents, MinerFaults, MinerRoleInit, MinerStats, SpeculationStats } from './types.ts'
 export { honestBehaviour, minerBehaviour } from './behaviour.ts'
 
 const log = logger('cortensor:miner')
+
+/** The miner as a service: `miner(init)(components)`, components being the slice of a node it uses. */
+export function miner (init: Omit<MinerRoleInit, 'node'>): (components: MinerComponents) => MinerRole {
+  return (components) => new MinerRole({ ...init, node: components })
+}
+
+/** The components a started node gives the miner. */
+export function minerComponents (node: CortensorNode): MinerComponents {
+  return { libp2p: node.libp2p, store: node.store, datastore: node.datastore, registry: node.registry, contradictions: node.contradictions, peerIdentity: node.peerIdentity, config: node.config }
+}
 
 export class MinerRole {
   readonly init: MinerRoleInit

@@ -18,10 +18,9 @@ import { signReveal } from '../../../contracts/index.ts'
 import { addressToBytes } from '../../../protocols/messages/index.ts'
 import { cidDigest } from '../shared/records.ts'
 import type { CopyFault } from './copy-fault.ts'
-import type { Committed, MinerFaults } from './types.ts'
+import type { Committed, MinerComponents, MinerFaults } from './types.ts'
 import type { HubDomain } from '../../../contracts/index.ts'
 import type { Reveal } from '../../../protocols/messages/index.ts'
-import type { CortensorNode } from '../../node.ts'
 import type { OutputDoc } from '../shared/records.ts'
 import type { Hex } from 'viem'
 
@@ -29,7 +28,7 @@ import type { Hex } from 'viem'
 export type RevealStrategy = (committed: Committed | undefined, taskId: bigint) => Promise<Reveal[]>
 
 export interface RevealsInit {
-  node: Pick<CortensorNode, 'peerIdentity' | 'store'>
+  node: Pick<MinerComponents, 'peerIdentity' | 'store'>
   domain: HubDomain
   /** the miner's address, lower case */
   address: string

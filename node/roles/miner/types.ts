@@ -12,10 +12,33 @@ import type { CortensorNode } from '../../node.ts'
 import type { ChainContext } from '../shared/chain.ts'
 import type { TokenBuffer } from '../shared/stream.ts'
 import type { PeerId } from '@libp2p/interface'
+import type { Registry } from 'prom-client'
 import type { Hex } from 'viem'
 
+/**
+ * The slice of a node the miner uses (js-libp2p's service style:
+ * `miner(init)(components)`); `minerComponents(node)` takes it from a
+ * started node.
+ */
+export interface MinerComponents {
+  /** gossip (its pubsub service), the token-stream protocol and the dials that fetch prompts */
+  libp2p: CortensorNode['libp2p']
+  /** Helia: prompts in, outputs out, by CID */
+  store: Pick<CortensorNode['store'], 'getJson' | 'putJson'>
+  /** where the task records live across restarts */
+  datastore: CortensorNode['datastore']
+  /** the node's `/metrics` registry */
+  registry: Registry
+  /** peers whose gossip contradicted the chain (their gossip score drops) */
+  contradictions: Pick<CortensorNode['contradictions'], 'add'>
+  /** the node's key: its address is the miner's on the hub, its private key signs precommits and reveals */
+  peerIdentity: Pick<CortensorNode['peerIdentity'], 'address' | 'privateKey'>
+  /** the network name (topics and protocols are `/<network>/…`) and the data dir (the capability cache) */
+  config: Pick<CortensorNode['config'], 'network' | 'dataDir'>
+}
+
 export interface MinerRoleInit {
-  node: CortensorNode
+  node: MinerComponents
   engine: InferenceEngine
   /**
    * More models the miner serves, each on its own engine: one node, one key,

@@ -17,7 +17,8 @@ const PROVIDE_RETRY_MAX_MS = 30_000
 const PROVIDE_TIMEOUT_MS = 60_000
 
 export interface PoolKeysInit {
-  node: CortensorNode
+  /** the DHT (through libp2p) and the network name the keys are under */
+  node: { libp2p: CortensorNode['libp2p'], config: Pick<CortensorNode['config'], 'network'> }
   /** how often to provide again once the keys are stored */
   intervalMs: number
   /** what to provide, read each time: one advert per model served */
@@ -47,7 +48,7 @@ export class PoolKeys {
 
   /** Provide the current advert's keys now, then on schedule. */
   async provide (): Promise<void> {
-    if (this.stopped || !this.init.node.isStarted()) {
+    if (this.stopped || this.init.node.libp2p.status !== 'started') {
       return
     }
     clearTimeout(this.timer)
