@@ -1,4 +1,5 @@
 import { generateModel, inspectGguf, isPresetName, PRESET_NAMES } from '../inference/gguf/index.ts'
+import { ModelNameError } from '../inference/model-names.ts'
 import { CliUsageError, InvalidOptionError } from './errors.ts'
 import { print, progress, say } from './output.ts'
 import type { GgufSummary, TensorTypeName } from '../inference/gguf/index.ts'
@@ -46,7 +47,7 @@ async function openNames (opts: { dataDir?: string, config?: string }): Promise<
 
 /** A bad name or a broken names file is a usage error naming the problem (exit code 2). */
 function rethrowNameError (err: any): never {
-  throw err?.name === 'ModelNameError' ? new CliUsageError(err.message) : err
+  throw err instanceof ModelNameError ? new CliUsageError(err.message) : err
 }
 
 /** `cortensor model …` commands (generate, info, add, list, remove, fetch). */

@@ -13,6 +13,7 @@ import { basename, join } from 'node:path'
 import { getCode } from 'viem/actions'
 import { getNode, getOracles, getSession, readDeployment } from '../../contracts/index.ts'
 import { ConfigError } from '../config.ts'
+import { GpuUnavailableError, ModelLoadError } from '../inference/errors.ts'
 import { loadProgress } from '../load-progress.ts'
 import { gossipRelay } from './bootstrap/relay.ts'
 import { createChainContext } from './shared/chain.ts'
@@ -226,7 +227,7 @@ async function startLlama (config: NodeConfig): Promise<Llama> {
   const { getSharedLlama } = await import('../inference/index.ts')
   const gpu = config.gpu === 'cpu' ? false : config.gpu
   return getSharedLlama(gpu).catch((err: any) => {
-    throw new ConfigError('--gpu', err?.name === 'GpuUnavailableError' ? err.message : `cannot start llama.cpp with ${config.gpu}: ${firstLine(err)}`)
+    throw new ConfigError('--gpu', err instanceof GpuUnavailableError ? err.message : `cannot start llama.cpp with ${config.gpu}: ${firstLine(err)}`)
   })
 }
 
@@ -251,7 +252,7 @@ async function loadModel (config: NodeConfig, llama: Llama, path: string, say: (
     if (out.tty) {
       out.write('\n')
     }
-    if (config.gpuLayers != null && llama.gpu !== false && err?.name === 'ModelLoadError') {
+    if (config.gpuLayers != null && llama.gpu !== false && err instanceof ModelLoadError) {
       throw new ConfigError('--gpu-layers', `${path}: ${firstLine(err)}`)
     }
     throw new ConfigError('--model', `${path}: ${firstLine(err)}`)

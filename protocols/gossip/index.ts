@@ -12,7 +12,7 @@ import { peerIdToAddress } from '../identity.ts'
 import { decodeWithLimit } from '../messages/index.ts'
 import { TOPIC_CODECS, allTopics, buildTopic, parseTopic } from '../topics.ts'
 import { DEDUPE_CACHE_SIZE } from './constants.ts'
-import { DuplicateMessageError, GOSSIP_ERROR_ACTIONS, UnsignedMessageError } from './errors.ts'
+import { ContradictsRecordError, DuplicateMessageError, GOSSIP_ERROR_ACTIONS, UnsignedMessageError } from './errors.ts'
 import { topicScoreParams } from './scoring.ts'
 import { statementKey } from './validators.ts'
 import type { TopicHandlers, TopicKind, TopicMessages, TopicOptions } from '../topics.ts'
@@ -120,7 +120,7 @@ export function createGossipValidator (init: GossipValidatorInit): GossipValidat
         return TopicValidatorResult.Accept
       } catch (err: any) {
         const result = resultFor(err)
-        if (err?.name === 'ContradictsRecordError' && msg.type === 'signed') {
+        if (err instanceof ContradictsRecordError && msg.type === 'signed') {
           // ignored, so no relay loses score for it; its author does
           init.onContradiction?.(msg.from, err)
         }

@@ -186,7 +186,7 @@ export function verifySelection (pool: MinerPool, seed: Uint8Array, redundancy: 
   try {
     expected = selectMiners(pool, seed, redundancy)
   } catch (err: any) {
-    if (err?.name === 'NotEnoughMinersError') {
+    if (err instanceof NotEnoughMinersError) {
       return { ok: false, expected: new Int32Array(0) }
     }
     throw err

@@ -3,7 +3,8 @@ import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expect } from 'aegir/chai'
-import { NoEligibleMinerError, TaskFailedError } from '../../client/errors.ts'
+import { InvalidSubmitParamsError, NoEligibleMinerError, TaskFailedError } from '../../client/errors.ts'
+import { ContractRuleError } from '../../contracts/errors.ts'
 import { createRouter } from '../../node/roles/router/app.ts'
 import { toApiError } from '../../node/roles/router/errors.ts'
 import { KeyStore } from '../../node/roles/router/keys.ts'
@@ -142,20 +143,20 @@ describe('router: bad requests get 4xx with an OpenAI-style error body', functio
   })
 
   it('maps the SDK\'s refusals: bad params 400, no deposit 402, closed session 403, no miners 503', async function () {
-    r.client.next({ rejectSubmit: { name: 'InvalidSubmitParamsError', message: 'maxTokens: above the session\'s limit', param: 'maxTokens' } })
+    r.client.next({ rejectSubmit: new InvalidSubmitParamsError('maxTokens', 'maxTokens: above the session\'s limit') })
     expectError(await call(r, '/v1/chat/completions', { body: chat() }), 400, 'invalid_value', 'max_tokens')
-    r.client.next({ rejectSubmit: { name: 'ContractRuleError', rule: 'InsufficientDeposit', message: 'session 1 needs 0.001 ETH, has 0 (InsufficientDeposit)' } })
+    r.client.next({ rejectSubmit: new ContractRuleError('InsufficientDeposit', [1n, 10n ** 15n, 0n]) })
     const spent = await call(r, '/v1/chat/completions', { body: chat() })
     expectError(spent, 402, 'insufficient_deposit')
     expect(spent.body.error.type).to.equal('insufficient_quota')
-    r.client.next({ rejectSubmit: { name: 'ContractRuleError', rule: 'SessionIsClosed', message: 'session 1 is closed (SessionIsClosed)' } })
+    r.client.next({ rejectSubmit: new ContractRuleError('SessionIsClosed', [1n]) })
     expectError(await call(r, '/api/v1/completions', { body: { prompt: 'x' } }), 403, 'session_is_closed')
-    r.client.next({ rejectSubmit: { name: 'TaskFailedError', code: 'client-closed', message: 'the client was closed' } })
+    r.client.next({ rejectSubmit: new TaskFailedError('client-closed', 'the client was closed') })
     expectError(await call(r, '/api/v1/completions', { body: { prompt: 'x' } }), 503, 'router_stopping')
-    r.client.next({ rejectSubmit: { name: 'TaskFailedError', code: 'no_miners', message: 'no miner serves the model' } })
+    r.client.next({ rejectSubmit: new NoEligibleMinerError('session 1 needs 1 miners of model 0xab… per task (its redundancy) and only 0 serve it: nobody can take the task until more miners join', { reason: 'no-miner-for-model', needed: 1, serving: 0, available: 0, retryAfterMs: 10_000 }) })
     const res = await call(r, '/v1/chat/completions', { body: chat({ stream: true }) })
-    expectError(res, 503, 'no_miners')
-    expect(res.headers.get('x-should-retry')).to.equal('false')
+    expectError(res, 503, 'no_eligible_miner')
+    expect(res.headers.get('retry-after')).to.equal('10')
   })
 
   it('CORS: preflight and response headers', async function () {
@@ -194,7 +195,9 @@ describe('router: bad requests get 4xx with an OpenAI-style error body', functio
     const e = toApiError(new TypeError('x is undefined'))
     expect(e.status).to.equal(500)
     expect(e.message).to.equal('internal error')
-    expect(toApiError(Object.assign(new Error('late'), { name: 'TaskFailedError', code: 'task_expired' })).status).to.equal(504)
+    expect(toApiError(new TaskFailedError('expired', 'task 3 expired')).status).to.equal(504)
+    // matched by class: a look-alike with the SDK's name is an unexpected error
+    expect(toApiError(Object.assign(new Error('late'), { name: 'TaskFailedError', code: 'expired' })).status).to.equal(500)
   })
 
   it('a task no miner is free for is a 503 no_eligible_miner with the SDK\'s explanation and a Retry-After from its estimate', function () {

@@ -6,6 +6,7 @@
  * every submit and cancel. Generation runs whether or not anyone reads the
  * tokens, like a real miner; the result settles after the last token.
  */
+import { TaskFailedError } from '../../client/errors.ts'
 import { createRouter } from '../../node/roles/router/app.ts'
 import { KeyStore } from '../../node/roles/router/keys.ts'
 import { promptText } from '../../protocols/prompt/index.ts'
@@ -37,8 +38,8 @@ export interface Script {
   failure?: { code: string, message: string }
   /** no token and no result, ever (until cancelled) */
   hang?: boolean
-  /** submit() itself throws this */
-  rejectSubmit?: { name: string, code?: string, message: string, param?: string, rule?: string }
+  /** submit() itself throws this (one of the SDK's or the hub's errors) */
+  rejectSubmit?: Error
   finishReason?: TaskResult['finishReason']
   verdicts?: MinerOutcome[]
   /** each token's text is the `performance.now()` of its production and a space (delivery-latency benchmarks) */
@@ -52,32 +53,6 @@ export interface SubmitRecord {
   input: PromptInput
   params: SubmitParams
   taskId: bigint
-}
-
-class TaskFailedError extends Error {
-  static name = 'TaskFailedError'
-  readonly code: string
-
-  constructor (code: string, message: string) {
-    super(message)
-    this.name = 'TaskFailedError'
-    this.code = code
-  }
-}
-
-/** Any error the SDK may throw at submit, by name (the router matches errors by name, code, param and rule). */
-class FakeSdkError extends Error {
-  readonly code?: string
-  readonly param?: string
-  readonly rule?: string
-
-  constructor (name: string, message: string, extra: { code?: string, param?: string, rule?: string }) {
-    super(message)
-    this.name = name
-    this.code = extra.code
-    this.param = extra.param
-    this.rule = extra.rule
-  }
 }
 
 const sleep = async (ms: number): Promise<void> => {
@@ -172,9 +147,7 @@ class ScriptedHandle implements TaskHandle {
     this.wake()
     if (!this.settledFlag) {
       this.settledFlag = true
-      const err = new Error('cancelled')
-      err.name = 'AbortError'
-      this.rejectResult(err)
+      this.rejectResult(new TaskFailedError('cancelled', 'cancelled by the caller', String(this.taskId)))
     }
   }
 
@@ -301,8 +274,7 @@ export class ScriptedTaskClient implements TaskClient {
     const prompt = promptText(input)
     const script = this.queued.shift() ?? this.script
     if (script.rejectSubmit != null) {
-      const r = script.rejectSubmit
-      throw new FakeSdkError(r.name, r.message, r)
+      throw script.rejectSubmit
     }
     const taskId = this.nextTaskId++
     const sessionId = params.sessionId ?? this.sessionId

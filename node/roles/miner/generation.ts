@@ -9,6 +9,7 @@
 import pRetry from 'p-retry'
 import { Decline } from '../../../protocols/messages/index.ts'
 import { samplingSeed } from '../../../protocols/selection/index.ts'
+import { QueueFullError } from '../../inference/errors.ts'
 import { checkGrammarSampling, resolveParams } from '../../inference/index.ts'
 import { ENGINE_RETRY_MS } from './constants.ts'
 import { TaskNotRunnableError } from './errors.ts'
@@ -98,7 +99,7 @@ export async function generateInto (engine: InferenceEngine, prompt: PromptInput
     factor: 1,
     randomize: false,
     signal,
-    shouldRetry: ({ error }) => error?.name === 'QueueFullError' && !signal.aborted
+    shouldRetry: ({ error }) => error instanceof QueueFullError && !signal.aborted
   })
   let next = first
   let result

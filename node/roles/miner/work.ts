@@ -12,7 +12,7 @@ import { privateKeyToAccount } from 'viem/accounts'
 import { signPrecommit } from '../../../contracts/index.ts'
 import { Decline, StreamEnd, addressToBytes } from '../../../protocols/messages/index.ts'
 import { commitmentOf, isSpeculative, step } from '../../../protocols/miner/machine.ts'
-import { isEmbedInput } from '../../../protocols/prompt/index.ts'
+import { isEmbedInput, InvalidPromptError } from '../../../protocols/prompt/index.ts'
 import { declineEvent, precommitEvent } from '../../../protocols/queue/wire.ts'
 import { embeddingOutput, paidTokens } from '../shared/embedding-task.ts'
 import { cidDigest, precommitHash, taskPrompt } from '../shared/records.ts'
@@ -223,7 +223,7 @@ export class MinerWork {
     const prompt = await taskPrompt(node.libp2p, node.store, node.config.network, m, [task.from], AbortSignal.any([signal, AbortSignal.timeout(PROMPT_FETCH_TIMEOUT_MS)]))
       .catch((err) => {
         // a prompt document of neither shape: no miner can run the task
-        throw err?.name === 'InvalidPromptError' ? new TaskNotRunnableError(Decline.Reason.INVALID_PARAMS, String(err.message), 0, engine.contextSize) : err
+        throw err instanceof InvalidPromptError ? new TaskNotRunnableError(Decline.Reason.INVALID_PARAMS, String(err.message), 0, engine.contextSize) : err
       })
     const t0 = performance.now()
     const output = isEmbedInput(prompt)

@@ -5,6 +5,7 @@
  * disconnect).
  */
 import QuickLRU from 'quick-lru'
+import { TaskFailedError } from '../../../client/errors.ts'
 import { ModelNames } from '../../inference/model-names.ts'
 import { ApiError } from './errors.ts'
 import { RateLimiter, StreamSlots, rateLimited } from './limits.ts'
@@ -351,7 +352,7 @@ export class RouterContext {
       this.metrics.settled(result)
     }, (err) => {
       untrack()
-      this.metrics.ended(err?.name === 'AbortError' || err?.code === 'cancelled' ? 'cancelled' : 'failed')
+      this.metrics.ended(err?.name === 'AbortError' || (err instanceof TaskFailedError && err.code === 'cancelled') ? 'cancelled' : 'failed')
     })
   }
 }

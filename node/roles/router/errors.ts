@@ -3,6 +3,8 @@
  * status plus an OpenAI-style body `{ error: { message, type, code, param } }`,
  * the same shape over REST, inside an SSE stream and on the WebSocket.
  */
+import { InvalidSubmitParamsError, NoEligibleMinerError, TaskFailedError } from '../../../client/errors.ts'
+import { ContractRuleError } from '../../../contracts/errors.ts'
 
 export type ApiErrorType =
   | 'invalid_request_error'
@@ -106,11 +108,32 @@ function fromContractRule (rule: string, message: string): ApiError {
   }
 }
 
+/** A task the SDK failed (TaskFailedError), by its code. */
+function fromTaskFailure (code: string, message: string): ApiError {
+  switch (code) {
+    case 'client-closed':
+      return new ApiError(503, 'router_stopping', 'the router is shutting down; retry on another router')
+    // the assigned miners declined the task: it cannot run on the model, retrying it cannot help
+    case 'context_length_exceeded':
+      return new ApiError(400, code, message, { param: 'messages', headers: NO_RETRY })
+    case 'invalid_params':
+      return new ApiError(400, 'invalid_value', message, { headers: NO_RETRY })
+    // the network gave the task up (its miners left, too few revealed, ...) and returned the deposit: a retry may succeed
+    case 'abandoned':
+      return new ApiError(503, 'task_abandoned', message, { headers: { 'retry-after': '1' } })
+    case 'timeout':
+    case 'expired':
+      return new ApiError(504, code, `task did not finish in time: ${message}`, { headers: NO_RETRY })
+    default:
+      return new ApiError(502, code !== '' ? code : 'task_failed', `task failed: ${message}`, { headers: NO_RETRY })
+  }
+}
+
 /**
  * Turn anything thrown while serving a request into an ApiError: fastify's
- * own request errors (body parsing, limits), the client SDK's typed errors
- * (matched by `name` and `code`, so the router does not depend on their
- * classes) and, last, unexpected bugs (500, message hidden).
+ * own request errors (body parsing, limits), the client SDK's and the
+ * hub's typed errors (matched by class) and, last, unexpected bugs (500,
+ * message hidden).
  */
 export function toApiError (err: unknown): ApiError {
   if (err instanceof ApiError) {
@@ -144,50 +167,29 @@ export function toApiError (err: unknown): ApiError {
     return status >= 400 && status < 500 ? new ApiError(status, 'invalid_request', message) : new ApiError(500, 'internal_error', 'internal error')
   }
 
-  // the client SDK's errors
-  if (e?.name === 'InvalidSubmitParamsError') {
-    const param = typeof e.param === 'string' ? (Object.hasOwn(SDK_PARAMS, e.param) ? SDK_PARAMS[e.param] : e.param) : null
+  // the client SDK's errors, by class
+  if (err instanceof InvalidSubmitParamsError) {
+    const param = Object.hasOwn(SDK_PARAMS, err.param) ? SDK_PARAMS[err.param] : err.param
     return new ApiError(400, 'invalid_value', message, { param })
   }
-  if (e?.name === 'AbortError' || code === 'cancelled') {
+  // a platform abort (the request's signal) or the SDK's cancellation
+  if ((err instanceof Error && err.name === 'AbortError') || (err instanceof TaskFailedError && err.code === 'cancelled')) {
     return new ApiError(499, 'cancelled', 'the request was cancelled', { type: 'invalid_request_error' })
   }
-  if (code === 'client-closed') {
-    return new ApiError(503, 'router_stopping', 'the router is shutting down; retry on another router')
-  }
-  // the assigned miners declined the task: it cannot run on the model, retrying it cannot help
-  if (e?.name === 'TaskFailedError' && code === 'context_length_exceeded') {
-    return new ApiError(400, code, message, { param: 'messages', headers: NO_RETRY })
-  }
-  if (e?.name === 'TaskFailedError' && code === 'invalid_params') {
-    return new ApiError(400, 'invalid_value', message, { headers: NO_RETRY })
-  }
-  // the network gave the task up (its miners left, too few revealed, ...) and returned the deposit: a retry may succeed
-  if (e?.name === 'TaskFailedError' && code === 'abandoned') {
-    return new ApiError(503, 'task_abandoned', message, { headers: { 'retry-after': '1' } })
-  }
   // no miner can take the session's task now (nothing was paid): say why and when to retry
-  if (e?.name === 'NoEligibleMinerError') {
-    const retryAfterS = Math.max(1, Math.ceil(Number((e as { retryAfterMs?: unknown }).retryAfterMs ?? 10_000) / 1000))
+  if (err instanceof NoEligibleMinerError) {
+    const retryAfterS = Math.max(1, Math.ceil(err.retryAfterMs / 1000))
     return new ApiError(503, 'no_eligible_miner', message, { headers: { 'retry-after': String(retryAfterS) } })
   }
-  if (e?.name === 'ContractRuleError') {
-    return fromContractRule(String((e as { rule?: unknown }).rule ?? ''), message)
+  if (err instanceof ContractRuleError) {
+    return fromContractRule(err.rule, message)
   }
-  if (e?.name === 'TimeoutError' || /timeout|timed out|expired|deadline/i.test(code)) {
-    return new ApiError(504, code !== '' ? code : 'timeout', `task did not finish in time: ${message}`, { headers: NO_RETRY })
+  if (err instanceof TaskFailedError) {
+    return fromTaskFailure(err.code, message)
   }
-  if (/deposit|insufficient|balance|quota/i.test(code)) {
-    return new ApiError(402, code, message, { type: 'insufficient_quota', headers: NO_RETRY })
-  }
-  if (/session.*(not.?found|unknown|closed)|(unknown|no).?session/i.test(code)) {
-    return new ApiError(404, code, message)
-  }
-  if (/no.?miners?|unavailable|no.?pool/i.test(code)) {
-    return new ApiError(503, code, message, { headers: NO_RETRY })
-  }
-  if (e?.name === 'TaskFailedError' || code !== '') {
-    return new ApiError(502, code !== '' ? code : 'task_failed', `task failed: ${message}`, { headers: NO_RETRY })
+  // a platform timeout (AbortSignal.timeout)
+  if (err instanceof Error && err.name === 'TimeoutError') {
+    return new ApiError(504, 'timeout', `task did not finish in time: ${message}`, { headers: NO_RETRY })
   }
 
   // other errors raised by fastify or its plugins with a client status

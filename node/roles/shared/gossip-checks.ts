@@ -10,7 +10,7 @@ import { bytesToHex } from 'viem'
 import { cidDigest, taskParamsDigest } from '../../../protocols/blocks/index.ts'
 import { ContradictsRecordError, UnknownTaskError } from '../../../protocols/gossip/index.ts'
 import { checkRevealSignature } from '../oracle/equivocation.ts'
-import { OracleSet, SessionOwners } from './chain.ts'
+import { OracleSet, SessionOwners, NotSubmittedError } from './chain.ts'
 import { chainRegistrations, registeredHeartbeats } from './pool.ts'
 import type { ChainContext, SubmittedIndex, SubmittedTask } from './chain.ts'
 import type { MinerRegistrations } from './pool.ts'
@@ -128,7 +128,7 @@ export async function checkOnChain (records: { submitted: Pick<SubmittedIndex, '
   try {
     t = await records.submitted.lookup(m.taskId)
   } catch (err: any) {
-    if (err?.name === 'NotSubmittedError') {
+    if (err instanceof NotSubmittedError) {
       throw new ContradictsRecordError('taskId', `task ${m.taskId} is not on chain`)
     }
     throw err

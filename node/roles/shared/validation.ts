@@ -13,6 +13,7 @@ import { CID } from 'multiformats/cid'
 import { MinerVerdict } from '../../../protocols/messages/index.ts'
 import { DEFAULT_ESCALATE_ON_DISAGREEMENT, EMBEDDING_SIMILARITY_THRESHOLD, Submission, Verdict as V, aggregateVerdicts, clusterByEmbedding, cosine, needsReplay, replayTargets } from '../../../protocols/policy/index.ts'
 import { isEmbedInput } from '../../../protocols/prompt/index.ts'
+import { ContextOverflowError, ChatTemplateError } from '../../inference/errors.ts'
 import { InvalidParamsError, replayCheck } from '../../inference/index.ts'
 import { embeddingReplay, paidTokens } from './embedding-task.ts'
 import { InvalidOutputError } from './errors.ts'
@@ -252,7 +253,7 @@ function promptReplayer (ctx: ValidationContext & { engine?: LlamaInferenceEngin
       }
       return verdict.valid
     } catch (err: any) {
-      if (err instanceof InvalidParamsError || err?.name === 'ContextOverflowError' || err?.name === 'ChatTemplateError') {
+      if (err instanceof InvalidParamsError || err instanceof ContextOverflowError || err instanceof ChatTemplateError) {
         ctx.say(`task ${q.taskId}: replay failed: ${err.message}`)
         return false
       }
