@@ -99,39 +99,47 @@ export async function fetchModel (components: ModelFetchComponents, ref: ModelRe
     throw new InvalidModelRecordError(`the record of ${record.modelId} gives ${record.sizeBytes} bytes, its file ${cid} has ${root.sizeBytes}`)
   }
   const sizeBytes = root.sizeBytes
-  let held = root.children.length === 0 ? sizeBytes : 0
+  const progress = { held: root.children.length === 0 ? sizeBytes : 0 }
   let chunkBytes = sizeBytes
   options.onProgress?.(0, sizeBytes)
+  // level by level: inner nodes (in a file of more than 1024 chunks) give the next level, raw leaves the bytes
   let level: ModelBlock[] = root.children
   while (level.length > 0) {
-    const children: ModelBlock[][] = level.map(() => [])
-    let next = 0
-    const worker = async (): Promise<void> => {
-      while (next < level.length) {
-        options.signal?.throwIfAborted()
-        const i = next++
-        const block = level[i]
-        await pull(block.cid)
-        if (block.cid.code === raw.code) {
-          held += block.bytes
-          options.onProgress?.(held, sizeBytes)
-        } else {
-          children[i] = (await readNode(components.blockstore, block.cid, { signal: options.signal })).children
-        }
+    const children = await inParallel(level, options.parallel ?? MODEL_FETCH_PARALLEL, options.signal, async (block) => {
+      await pull(block.cid)
+      if (block.cid.code === raw.code) {
+        progress.held += block.bytes
+        options.onProgress?.(progress.held, sizeBytes)
+        return []
       }
-    }
-    await Promise.all(Array.from({ length: Math.min(options.parallel ?? MODEL_FETCH_PARALLEL, level.length) }, worker))
+      return (await readNode(components.blockstore, block.cid, { signal: options.signal })).children
+    })
     if (level[0].cid.code === raw.code) {
       chunkBytes = level[0].bytes
     }
     level = children.flat()
   }
   if (root.children.length === 0) {
-    options.onProgress?.(held, sizeBytes)
+    options.onProgress?.(progress.held, sizeBytes)
   }
   const { path, modelId } = await writeChecked(components, cid, record?.modelId, options)
   log('fetched %s (%c): %d blocks fetched, %d kept', modelId, cid, fetched, kept)
   return { path, modelId, cid, sizeBytes, chunkBytes, fetchedBlocks: fetched, keptBlocks: kept }
+}
+
+/** `task` over every item, `parallel` at a time; the results in the items' order. */
+async function inParallel<T, R> (items: T[], parallel: number, signal: AbortSignal | undefined, task: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length)
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      signal?.throwIfAborted()
+      const i = next++
+      out[i] = await task(items[i])
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(parallel, items.length) }, worker))
+  return out
 }
 
 interface Root {
