@@ -5,7 +5,8 @@
  * checked, resumable across a stopped fetch and a node restart, with a typed
  * error when no peer serves the model or the file does not hash to its id.
  */
-import { access, readFile, readdir } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { access, readFile, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { unixfs } from '@helia/unixfs'
 import { expect } from 'aegir/chai'
@@ -119,6 +120,24 @@ describe('models from the network', function () {
     expect(fetched.path).to.equal(join(dir, `${idA.slice(2)}.gguf`))
     expect(fetched).to.include({ fetchedBlocks: blocksA.length, keptBlocks: 0 })
     expect(Buffer.compare(await readFile(fetched.path), await readFile(modelA))).to.equal(0)
+  })
+
+  it('fetches a file of more than 1024 chunks, a root over inner dag-pb nodes, level by level', async function () {
+    // 1025 chunks of 256 bytes: the balanced layout (1024 links a node) puts two inner nodes under the root
+    const bytes = randomBytes(1025 * 256)
+    const file = join(await net.tempDir(), 'wide.bin')
+    await writeFile(file, bytes)
+    const { modelId, cid, sizeBytes } = await importModel(server.store.blockstore, file, { chunkBytes: 256 })
+    share.add(modelId, cid, sizeBytes)
+    const blocks: CID[] = []
+    expect(await walkModel(server.store.blockstore, cid, (c) => { blocks.push(c) })).to.equal(true)
+    expect(blocks.slice(0, 3).map(c => c.code)).to.deep.equal([0x70, 0x70, 0x70])
+    expect(blocks).to.have.length(1 + 2 + 1025)
+    const node = await fetcherNode()
+    const dir = await net.tempDir()
+    const fetched = await fetchModel(components(node), { kind: 'id', modelId }, { dir })
+    expect(fetched).to.include({ modelId, sizeBytes: bytes.byteLength, chunkBytes: 256, fetchedBlocks: blocks.length, keptBlocks: 0 })
+    expect(Buffer.compare(await readFile(fetched.path), bytes)).to.equal(0)
   })
 
   it('goes on after a stopped fetch and a node restart without fetching the kept blocks again', async function () {
