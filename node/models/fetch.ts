@@ -80,11 +80,14 @@ export interface FetchedModel {
  * checked against its CID and the id is the sha256 of what was written.
  */
 export async function fetchModel (components: ModelFetchComponents, ref: ModelRef, options: FetchModelOptions): Promise<FetchedModel> {
-  const { cid, record, holders } = await findRoot(components, ref, options)
+  const { cid, record, holders, rootFetched } = await findRoot(components, ref, options)
   let fetched = 0
   let kept = 0
   const pull = async (c: CID): Promise<void> => {
-    if (await components.blockstore.has(c, offline(options))) {
+    if (c === cid && rootFetched === true) {
+      fetched++
+      options.onBlock?.(c, 'fetched')
+    } else if (await components.blockstore.has(c, offline(options))) {
       kept++
       options.onBlock?.(c, 'kept')
     } else {
@@ -147,6 +150,8 @@ interface Root {
   /** the record a serving peer gave for the model id (none when fetched by CID) */
   record?: { modelId: string, sizeBytes: number }
   holders: PeerId[]
+  /** the root block was pulled while looking for a serving peer (a fetch by CID) */
+  rootFetched?: boolean
 }
 
 /** Ask candidates for the model's root, round after round, until one serves it or the discovery time is up. */
@@ -198,7 +203,7 @@ async function askForRoot (components: ModelFetchComponents, ref: ModelRef, peer
     return { cid: record.cid, record }
   }
   await blockstore.put(ref.cid, await requestBlock(libp2p, peer, ref.cid, blockProtocol(network), { signal }), { signal: options.signal })
-  return { cid: ref.cid }
+  return { cid: ref.cid, rootFetched: true }
 }
 
 function directPeers (libp2p: ModelFetchComponents['libp2p'], options: FetchModelOptions): PeerId[] {
@@ -259,7 +264,7 @@ async function writeChecked (components: ModelFetchComponents, root: CID, modelI
   const hash = createHash('sha256')
   const fh = await open(part, 'w')
   try {
-    for await (const bytes of unixfs(components).cat(root, offline(options))) {
+    for await (const bytes of unixfs({ blockstore: components.blockstore }).cat(root, offline(options))) {
       hash.update(bytes)
       await fh.write(bytes)
     }
