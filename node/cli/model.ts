@@ -144,7 +144,7 @@ export function registerModelCommands (program: Command): void {
 
   model.command('fetch')
     .description('Fetch a model from the peers that serve it into <data-dir>/models/<sha256>.gguf: hash-checked, resumed where a stopped fetch left off')
-    .argument('<model>', 'the model id (sha256, 0x optional) or the model CID')
+    .argument('<model>', 'the model id (sha256, 0x optional) or the model CID (its UnixFS file)')
     .option('--bootstrap <multiaddr>', 'a peer to join the mesh through, /…/p2p/<peer id>; repeatable or comma-separated', collect)
     .option('--network <name>', 'network name (default: cortensor)')
     .option('--listen <multiaddr>', 'listen address, repeatable or comma-separated', collect)
@@ -177,7 +177,7 @@ export function registerModelCommands (program: Command): void {
           discoveryTimeoutMs: Number(opts.timeout) * 1000,
           progress: { tty, write: (text) => { process.stderr.write(text) }, line: say }
         }).catch((err: any) => {
-          throw /^(NoModelProvider|ModelHashMismatch)Error$/.test(err?.name) ? new CliUsageError(err.message) : err
+          throw /^(NoModelProvider|ModelHashMismatch|InvalidModelRecord)Error$/.test(err?.name) ? new CliUsageError(err.message) : err
         })
         const { ModelNames } = await import('../inference/model-names.ts')
         const id = (await ModelNames.open(config.dataDir)).shares().findLast(m => m.path === path)?.id ?? await (await import('../inference/gguf/inspect.ts')).modelIdOf(path)

@@ -7,7 +7,7 @@
  * names its model.
  *
  * The same file records the models the node shares with the network
- * (node/models): each model id beside the CID of its manifest, and the file
+ * (node/models): each model id beside the CID of its UnixFS file, and the file
  * and its size and mtime when it was imported, so an unchanged file is not
  * imported again.
  */
@@ -33,7 +33,7 @@ export interface ModelName {
 export interface SharedModel {
   /** the model id: 0x + sha256 of the GGUF, hex */
   id: string
-  /** the CID of its manifest (protocols/models): what `--model <CID>` names */
+  /** the CID of its UnixFS file (protocols/models): what `--model <CID>` names */
   cid: string
   path: string
   sizeBytes: number
@@ -97,7 +97,7 @@ export class ModelNames {
     return this.shared.map(m => ({ ...m }))
   }
 
-  /** The shared model with this id or manifest CID (the latest recorded), or undefined. */
+  /** The shared model with this id or CID (the latest recorded), or undefined. */
   shareOf (idOrCid: string): SharedModel | undefined {
     const want = idOrCid.trim()
     return this.shared.findLast(m => m.cid === want || normaliseId(m.id) === normaliseId(want))

@@ -1,23 +1,28 @@
 /**
  * The fetching side of models from the network: find a peer serving the
- * model (connected peers and DHT providers of its key), take its manifest,
- * pull every chunk not already in the blockstore (direct block protocol
- * from the serving peers, bitswap as the fallback), then write the file
- * from the blockstore while hashing it, and keep it only when it hashes to
- * the model id. Chunks are kept in the blockstore as they arrive, so a
- * fetch stopped part-way goes on where it stopped.
+ * model (connected peers and DHT providers of its key), take the UnixFS
+ * root of its file (from the model's record, or the CID given), pull every
+ * block of the DAG not already in the blockstore, level by level (direct
+ * block protocol from the serving peers, bitswap as the fallback), then
+ * write the file by reading it back with the UnixFS exporter while hashing
+ * it, and keep it only when it hashes to the model id. Blocks are kept in
+ * the blockstore as they arrive, so a fetch stopped part-way goes on where
+ * it stopped.
  */
 import { createHash } from 'node:crypto'
 import { mkdir, open, rename, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import * as dagJson from '@ipld/dag-json'
+import { unixfs } from '@helia/unixfs'
 import { logger } from '@libp2p/logger'
+import * as raw from 'multiformats/codecs/raw'
 import { blockProtocol, requestBlock } from '../../protocols/blocks/index.ts'
-import { InvalidModelManifestError, decodeManifest, manifestCid, modelKey, modelProtocol, requestManifest } from '../../protocols/models/index.ts'
+import { InvalidModelRecordError, isModelCid, modelKey, modelProtocol, requestModelRecord } from '../../protocols/models/index.ts'
+import { offline, readNode } from './dag.ts'
 import { ModelHashMismatchError, NoModelProviderError } from './errors.ts'
-import type { ModelManifest, ModelRef } from '../../protocols/models/index.ts'
-import type { ContentStore } from '../storage.ts'
+import type { ModelBlock } from './dag.ts'
+import type { ModelRef } from '../../protocols/models/index.ts'
 import type { AbortOptions, Libp2p, PeerId } from '@libp2p/interface'
+import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
 
 const log = logger('cortensor:models')
@@ -26,16 +31,17 @@ const log = logger('cortensor:models')
 export const MODEL_DISCOVERY_TIMEOUT_MS = 60_000
 /** Pause between discovery rounds. */
 const DISCOVERY_ROUND_MS = 1000
-/** One manifest or provider query. */
+/** One record or provider query. */
 const QUERY_TIMEOUT_MS = 5000
-/** One chunk from one peer (1 MiB on a slow link) and from bitswap. */
-const CHUNK_TIMEOUT_MS = 30_000
-/** Chunks in flight at once: enough to hide a round trip per chunk, few enough not to flood one serving peer. */
+/** One block from one peer (1 MiB on a slow link) and from bitswap. */
+const BLOCK_TIMEOUT_MS = 30_000
+/** Blocks in flight at once: enough to hide a round trip per block, few enough not to flood one serving peer. */
 export const MODEL_FETCH_PARALLEL = 4
 
 export interface ModelFetchComponents {
   libp2p: Pick<Libp2p, 'dialProtocol' | 'getPeers' | 'contentRouting'>
-  store: Pick<ContentStore, 'has' | 'putBytes' | 'putJson' | 'getBytes' | 'localBlock'>
+  /** the node's blockstore (Helia's: a `get` of a block not held goes to bitswap) */
+  blockstore: Pick<Blockstore, 'get' | 'put' | 'has'>
   network: string
 }
 
@@ -46,66 +52,117 @@ export interface FetchModelOptions extends AbortOptions {
   peers?: PeerId[]
   /** default MODEL_DISCOVERY_TIMEOUT_MS */
   discoveryTimeoutMs?: number
-  /** chunks in flight, default MODEL_FETCH_PARALLEL */
+  /** blocks in flight, default MODEL_FETCH_PARALLEL */
   parallel?: number
-  /** bytes of the model held so far (kept and fetched chunks) and its size */
+  /** bytes of the model held so far (in kept and fetched leaves) and its size */
   onProgress?(heldBytes: number, totalBytes: number): void
-  /** each chunk as it is found in the blockstore (`kept`) or fetched */
-  onChunk?(index: number, how: 'kept' | 'fetched'): void
+  /** each block of the DAG as it is found in the blockstore (`kept`) or fetched */
+  onBlock?(cid: CID, how: 'kept' | 'fetched'): void
 }
 
 export interface FetchedModel {
   path: string
   modelId: string
+  /** the UnixFS file's root */
   cid: CID
   sizeBytes: number
+  /** the size of the file's first chunk: the chunk size it was shared with (the whole file when it is one chunk) */
   chunkBytes: number
-  /** chunks pulled from peers in this fetch */
-  fetchedChunks: number
-  /** chunks already in the blockstore (an earlier, stopped fetch) */
-  keptChunks: number
+  /** blocks pulled from peers in this fetch (the root and inner nodes included) */
+  fetchedBlocks: number
+  /** blocks already in the blockstore (an earlier, stopped fetch) */
+  keptBlocks: number
 }
 
-/** Fetch the model `ref` (its id or manifest CID) from the peers that serve it into `options.dir`. */
+/**
+ * Fetch the model `ref` (its id or UnixFS CID) from the peers that serve it
+ * into `options.dir`. By id, the file must hash to it; by CID, every block is
+ * checked against its CID and the id is the sha256 of what was written.
+ */
 export async function fetchModel (components: ModelFetchComponents, ref: ModelRef, options: FetchModelOptions): Promise<FetchedModel> {
-  const { manifest, cid, holders } = await findManifest(components, ref, options)
-  const { chunks, chunkBytes, sizeBytes } = manifest
-  const sizeOf = (i: number): number => i === chunks.length - 1 ? sizeBytes - i * chunkBytes : chunkBytes
-  let held = 0
+  const { cid, record, holders, rootFetched } = await findRoot(components, ref, options)
   let fetched = 0
   let kept = 0
-  options.onProgress?.(0, sizeBytes)
-  let next = 0
-  const worker = async (): Promise<void> => {
-    while (next < chunks.length) {
-      options.signal?.throwIfAborted()
-      const i = next++
-      if (await components.store.has(chunks[i], options)) {
-        kept++
-        options.onChunk?.(i, 'kept')
-      } else {
-        await fetchChunk(components, holders, chunks[i], options)
-        fetched++
-        options.onChunk?.(i, 'fetched')
-      }
-      held += sizeOf(i)
-      options.onProgress?.(held, sizeBytes)
+  const pull = async (c: CID): Promise<void> => {
+    if (c === cid && rootFetched === true) {
+      fetched++
+      options.onBlock?.(c, 'fetched')
+    } else if (await components.blockstore.has(c, offline(options))) {
+      kept++
+      options.onBlock?.(c, 'kept')
+    } else {
+      await fetchBlock(components, holders, c, options)
+      fetched++
+      options.onBlock?.(c, 'fetched')
     }
   }
-  await Promise.all(Array.from({ length: Math.min(options.parallel ?? MODEL_FETCH_PARALLEL, chunks.length) }, worker))
-  const path = join(options.dir, `${manifest.modelId.slice(2)}.gguf`)
-  await writeChecked(components, manifest, path, options)
-  log('fetched %s (%c): %d chunks fetched, %d kept', manifest.modelId, cid, fetched, kept)
-  return { path, modelId: manifest.modelId, cid, sizeBytes, chunkBytes, fetchedChunks: fetched, keptChunks: kept }
+  await pull(cid)
+  const root = await readNode(components.blockstore, cid, { signal: options.signal })
+  if (record != null && record.sizeBytes !== root.sizeBytes) {
+    throw new InvalidModelRecordError(`the record of ${record.modelId} gives ${record.sizeBytes} bytes, its file ${cid} has ${root.sizeBytes}`)
+  }
+  const sizeBytes = root.sizeBytes
+  const progress = { held: root.children.length === 0 ? sizeBytes : 0 }
+  let chunkBytes = sizeBytes
+  options.onProgress?.(0, sizeBytes)
+  // level by level: inner nodes (in a file of more than 1024 chunks) give the next level, raw leaves the bytes
+  let level: ModelBlock[] = root.children
+  while (level.length > 0) {
+    const children = await inParallel(level, options.parallel ?? MODEL_FETCH_PARALLEL, options.signal, async (block) => {
+      await pull(block.cid)
+      if (block.cid.code === raw.code) {
+        progress.held += block.bytes
+        options.onProgress?.(progress.held, sizeBytes)
+        return []
+      }
+      return (await readNode(components.blockstore, block.cid, { signal: options.signal })).children
+    })
+    if (level[0].cid.code === raw.code) {
+      chunkBytes = level[0].bytes
+    }
+    level = children.flat()
+  }
+  if (root.children.length === 0) {
+    options.onProgress?.(progress.held, sizeBytes)
+  }
+  const { path, modelId } = await writeChecked(components, cid, record?.modelId, options)
+  log('fetched %s (%c): %d blocks fetched, %d kept', modelId, cid, fetched, kept)
+  return { path, modelId, cid, sizeBytes, chunkBytes, fetchedBlocks: fetched, keptBlocks: kept }
 }
 
-/** Ask candidates for the manifest, round after round, until one serves it or the discovery time is up. */
-async function findManifest (components: ModelFetchComponents, ref: ModelRef, options: FetchModelOptions): Promise<{ manifest: ModelManifest, cid: CID, holders: PeerId[] }> {
-  const { libp2p, store } = components
+/** `task` over every item, `parallel` at a time; the results in the items' order. */
+async function inParallel<T, R> (items: T[], parallel: number, signal: AbortSignal | undefined, task: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length)
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      signal?.throwIfAborted()
+      const i = next++
+      out[i] = await task(items[i])
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(parallel, items.length) }, worker))
+  return out
+}
+
+interface Root {
+  cid: CID
+  /** the record a serving peer gave for the model id (none when fetched by CID) */
+  record?: { modelId: string, sizeBytes: number }
+  holders: PeerId[]
+  /** the root block was pulled while looking for a serving peer (a fetch by CID) */
+  rootFetched?: boolean
+}
+
+/** Ask candidates for the model's root, round after round, until one serves it or the discovery time is up. */
+async function findRoot (components: ModelFetchComponents, ref: ModelRef, options: FetchModelOptions): Promise<Root> {
+  const { libp2p, blockstore } = components
   if (ref.kind === 'cid') {
-    const local = await store.localBlock(ref.cid, options)
-    if (local != null) {
-      return { manifest: decodeManifest(local), cid: ref.cid, holders: [...(options.peers ?? []), ...libp2p.getPeers()] }
+    if (!isModelCid(ref.cid)) {
+      throw new InvalidModelRecordError(`${ref.cid} is not the CID of a model (CIDv1, dag-pb or raw, sha256)`)
+    }
+    if (await blockstore.has(ref.cid, offline(options))) {
+      return { cid: ref.cid, holders: directPeers(libp2p, options) }
     }
   }
   const key = ref.kind === 'id' ? modelKey(ref.modelId) : ref.cid
@@ -118,7 +175,7 @@ async function findManifest (components: ModelFetchComponents, ref: ModelRef, op
       const candidates = (await source()).filter(p => !asked.some(a => a.equals(p)))
       asked.push(...candidates)
       for (const peer of candidates) {
-        const found = await askForManifest(components, ref, peer, options).catch((err: any) => {
+        const found = await askForRoot(components, ref, peer, options).catch((err: any) => {
           options.signal?.throwIfAborted()
           failures.set(peer.toString(), err?.message ?? String(err))
           log('peer %p did not serve %s: %s', peer, describe(ref), err?.message)
@@ -137,24 +194,16 @@ async function findManifest (components: ModelFetchComponents, ref: ModelRef, op
   }
 }
 
-/** The manifest of `ref` from `peer`, checked, and kept in the blockstore. */
-async function askForManifest (components: ModelFetchComponents, ref: ModelRef, peer: PeerId, options: FetchModelOptions): Promise<{ manifest: ModelManifest, cid: CID }> {
-  const { libp2p, store, network } = components
+/** By id: the record of the model from `peer`. By CID: the root block from `peer`, checked and kept. */
+async function askForRoot (components: ModelFetchComponents, ref: ModelRef, peer: PeerId, options: FetchModelOptions): Promise<Omit<Root, 'holders'>> {
+  const { libp2p, blockstore, network } = components
   const signal = AbortSignal.any([...(options.signal != null ? [options.signal] : []), AbortSignal.timeout(QUERY_TIMEOUT_MS)])
-  let bytes: Uint8Array
-  let manifest: ModelManifest
   if (ref.kind === 'id') {
-    ({ bytes, manifest } = await requestManifest(libp2p, peer, ref.modelId, modelProtocol(network), { signal }))
-  } else {
-    bytes = await requestBlock(libp2p, peer, ref.cid, blockProtocol(network), { signal })
-    manifest = decodeManifest(bytes)
+    const record = await requestModelRecord(libp2p, peer, ref.modelId, modelProtocol(network), { signal })
+    return { cid: record.cid, record }
   }
-  const cid = await manifestCid(bytes)
-  // the block goes in as the same dag-json value; a peer sending a non-canonical encoding is not used
-  if (!(await store.putJson(dagJson.decode(bytes), { provide: false, signal: options.signal })).equals(cid)) {
-    throw new InvalidModelManifestError(`peer ${peer} sent a manifest that is not canonical dag-json`)
-  }
-  return { manifest, cid }
+  await blockstore.put(ref.cid, await requestBlock(libp2p, peer, ref.cid, blockProtocol(network), { signal }), { signal: options.signal })
+  return { cid: ref.cid, rootFetched: true }
 }
 
 function directPeers (libp2p: ModelFetchComponents['libp2p'], options: FetchModelOptions): PeerId[] {
@@ -180,39 +229,42 @@ async function providers (libp2p: ModelFetchComponents['libp2p'], key: CID, opti
   return [...out.values()]
 }
 
-/** One chunk: from each serving peer in turn over the direct block protocol, then bitswap; kept in the blockstore. */
-async function fetchChunk (components: ModelFetchComponents, holders: PeerId[], cid: CID, options: AbortOptions): Promise<void> {
-  const { libp2p, store, network } = components
-  const timed = (): AbortSignal => AbortSignal.any([...(options.signal != null ? [options.signal] : []), AbortSignal.timeout(CHUNK_TIMEOUT_MS)])
+/** One block: from each serving peer in turn over the direct block protocol, then bitswap; kept in the blockstore. */
+async function fetchBlock (components: ModelFetchComponents, holders: PeerId[], cid: CID, options: AbortOptions): Promise<void> {
+  const { libp2p, blockstore, network } = components
+  const timed = (): AbortSignal => AbortSignal.any([...(options.signal != null ? [options.signal] : []), AbortSignal.timeout(BLOCK_TIMEOUT_MS)])
   for (const peer of holders) {
     try {
-      await store.putBytes(await requestBlock(libp2p, peer, cid, blockProtocol(network), { signal: timed() }), { provide: false, signal: options.signal })
+      await blockstore.put(cid, await requestBlock(libp2p, peer, cid, blockProtocol(network), { signal: timed() }), { signal: options.signal })
       return
     } catch (err: any) {
       options.signal?.throwIfAborted()
-      log('chunk %c from %p failed: %s', cid, peer, err?.message)
+      log('block %c from %p failed: %s', cid, peer, err?.message)
     }
   }
   try {
-    await store.getBytes(cid, { signal: timed() })
+    // Helia's blockstore: not held, so bitswap, which checks the block against its CID and keeps it
+    for await (const part of blockstore.get(cid, { signal: timed() })) {
+      void part
+    }
   } catch (err: any) {
     options.signal?.throwIfAborted()
-    throw new NoModelProviderError(`no peer served the chunk ${cid} (${err?.message})`)
+    throw new NoModelProviderError(`no peer served the block ${cid} (${err?.message})`)
   }
 }
 
-/** Write the chunks to `<path>.part` hashing them, then keep the file only when it hashes to the model id. */
-async function writeChecked (components: ModelFetchComponents, manifest: ModelManifest, path: string, options: AbortOptions): Promise<void> {
-  await mkdir(dirname(path), { recursive: true })
-  const part = `${path}.part`
+/**
+ * Write the file under `root` to `<dir>/<sha256>.gguf.part` with the UnixFS
+ * exporter from the local blockstore, hashing it; keep it (renamed) only when
+ * it hashes to `modelId` (when one is expected).
+ */
+async function writeChecked (components: ModelFetchComponents, root: CID, modelId: string | undefined, options: FetchModelOptions): Promise<{ path: string, modelId: string }> {
+  await mkdir(options.dir, { recursive: true })
+  const part = join(options.dir, `${modelId?.slice(2) ?? root.toString()}.gguf.part`)
   const hash = createHash('sha256')
   const fh = await open(part, 'w')
   try {
-    for (const chunk of manifest.chunks) {
-      const bytes = await components.store.localBlock(chunk, options)
-      if (bytes == null) {
-        throw new NoModelProviderError(`chunk ${chunk} left the blockstore while the file was written`)
-      }
+    for await (const bytes of unixfs({ blockstore: components.blockstore }).cat(root, offline(options))) {
       hash.update(bytes)
       await fh.write(bytes)
     }
@@ -224,11 +276,14 @@ async function writeChecked (components: ModelFetchComponents, manifest: ModelMa
   }
   await fh.close()
   const actual = `0x${hash.digest('hex')}`
-  if (actual !== manifest.modelId) {
+  if (modelId != null && actual !== modelId) {
     await unlink(part).catch(() => {})
-    throw new ModelHashMismatchError(manifest.modelId, actual)
+    throw new ModelHashMismatchError(modelId, actual)
   }
+  const path = join(options.dir, `${actual.slice(2)}.gguf`)
+  await mkdir(dirname(path), { recursive: true })
   await rename(part, path)
+  return { path, modelId: actual }
 }
 
 function describe (ref: ModelRef): string {

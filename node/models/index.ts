@@ -3,7 +3,8 @@
  * name a model id (sha256) or a model CID instead of a file; a model the node
  * does not hold is fetched from the peers that serve it into
  * `<data-dir>/models/`. A miner shares every model it serves (imported into
- * its blockstore once per file version, recorded in `<data-dir>/models.json`).
+ * its blockstore as a UnixFS file once per file version, recorded in
+ * `<data-dir>/models.json`).
  */
 import { access, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
@@ -21,6 +22,7 @@ import type { Blockstore } from 'interface-blockstore'
 
 export { fetchModel, MODEL_DISCOVERY_TIMEOUT_MS, MODEL_FETCH_PARALLEL } from './fetch.ts'
 export { importModel, holdsModel, ModelShare } from './share.ts'
+export { walkModel } from './dag.ts'
 export { ModelFileError, ModelHashMismatchError, NoModelProviderError } from './errors.ts'
 export type { FetchedModel, FetchModelOptions, ModelFetchComponents } from './fetch.ts'
 export type { ImportedModel, ImportModelOptions, ModelShareInit } from './share.ts'
@@ -60,7 +62,7 @@ export async function resolveModelFiles (node: CortensorNode, refs: string[], op
     }
     const fetched = await fetchWithProgress(node, value, ref, options)
     await names.recordShare(await shareRecord(fetched.path, fetched))
-    options.say(`fetched model ${fetched.modelId} (${fetched.cid}) into ${fetched.path}: ${fetched.fetchedChunks} chunk${fetched.fetchedChunks === 1 ? '' : 's'} fetched, ${fetched.keptChunks} already held`)
+    options.say(`fetched model ${fetched.modelId} (${fetched.cid}) into ${fetched.path}: ${fetched.fetchedBlocks} block${fetched.fetchedBlocks === 1 ? '' : 's'} fetched, ${fetched.keptBlocks} already held`)
     out.push(fetched.path)
   }
   return out
@@ -69,7 +71,7 @@ export async function resolveModelFiles (node: CortensorNode, refs: string[], op
 async function fetchWithProgress (node: CortensorNode, value: string, ref: NonNullable<ReturnType<typeof parseModelRef>>, options: ResolveModelOptions): Promise<FetchedModel> {
   const bar = loadProgress(`fetching model ${value.length > 20 ? `${value.slice(0, 18)}…` : value}`, options.progress)
   try {
-    const fetched = await fetchModel({ libp2p: node.libp2p, store: node.store, network: node.config.network }, ref, {
+    const fetched = await fetchModel({ libp2p: node.libp2p, blockstore: node.store.blockstore, network: node.config.network }, ref, {
       dir: modelsDir(node.config.dataDir),
       signal: options.signal,
       ...(options.discoveryTimeoutMs != null ? { discoveryTimeoutMs: options.discoveryTimeoutMs } : {}),
@@ -90,18 +92,18 @@ async function fetchWithProgress (node: CortensorNode, value: string, ref: NonNu
  * still matches it (same size and mtime, every block present); returns the
  * record. `cortensor model add` and a starting miner both use it.
  */
-export async function shareModelFile (names: ModelNames, blockstore: Pick<Blockstore, 'put' | 'has' | 'get'>, path: string, options: AbortOptions & { chunkBytes?: number } = {}): Promise<{ id: string, cid: CID, imported: boolean }> {
+export async function shareModelFile (names: ModelNames, blockstore: Pick<Blockstore, 'put' | 'has' | 'get'>, path: string, options: AbortOptions & { chunkBytes?: number } = {}): Promise<{ id: string, cid: CID, sizeBytes: number, imported: boolean }> {
   const file = resolve(path)
   const known = names.shares().findLast(m => m.path === file && (options.chunkBytes == null || m.chunkBytes === options.chunkBytes))
   if (known != null && await unchanged(file, known) && await holdsModel(blockstore, CID.parse(known.cid), options)) {
-    return { id: known.id, cid: CID.parse(known.cid), imported: false }
+    return { id: known.id, cid: CID.parse(known.cid), sizeBytes: known.sizeBytes, imported: false }
   }
   const imported = await importModel(blockstore, file, options)
-  await names.recordShare(await shareRecord(file, { modelId: imported.modelId, cid: imported.cid, sizeBytes: imported.manifest.sizeBytes, chunkBytes: imported.manifest.chunkBytes }))
-  return { id: imported.modelId, cid: imported.cid, imported: true }
+  await names.recordShare(await shareRecord(file, imported))
+  return { id: imported.modelId, cid: imported.cid, sizeBytes: imported.sizeBytes, imported: true }
 }
 
-/** Share the model files a miner serves: import them (once), answer manifest requests, provide their keys. */
+/** Share the model files a miner serves: import them (once) as UnixFS files, answer record requests, provide their keys. */
 export async function startModelShare (node: CortensorNode, paths: string[], say: (line: string) => void, options: { chunkBytes?: number } = {}): Promise<ModelShare> {
   const names = await ModelNames.open(node.config.dataDir)
   const blockstore = node.store.blockstore
@@ -109,8 +111,8 @@ export async function startModelShare (node: CortensorNode, paths: string[], say
   await share.start()
   try {
     for (const path of paths) {
-      const { id, cid, imported } = await shareModelFile(names, blockstore, path, options)
-      share.add(id, cid)
+      const { id, cid, sizeBytes, imported } = await shareModelFile(names, blockstore, path, options)
+      share.add(id, cid, sizeBytes)
       say(`sharing model ${id} as ${cid}${imported ? ' (imported into the blockstore)' : ''}`)
     }
   } catch (err) {

@@ -1,21 +1,20 @@
 /**
- * The serving side of models from the network: a GGUF file is cut into raw
- * blocks in the node's blockstore with a manifest listing them
- * (protocols/models), and a node serving it answers manifest requests by
- * model id and provides the model's two DHT keys.
+ * The serving side of models from the network: a GGUF file is imported into
+ * the node's blockstore as a UnixFS file (protocols/models), and a node
+ * serving it answers record requests by model id and provides the model's
+ * two DHT keys.
  */
 import { createHash } from 'node:crypto'
 import { open } from 'node:fs/promises'
-import * as dagJson from '@ipld/dag-json'
+import { unixfs } from '@helia/unixfs'
 import { logger } from '@libp2p/logger'
-import { CID } from 'multiformats/cid'
-import * as raw from 'multiformats/codecs/raw'
-import { sha256 } from 'multiformats/hashes/sha2'
-import { MODEL_CHUNK_BYTES, MODEL_MANIFEST_FORMAT, encodeManifest, handleManifestRequests, manifestCid, modelKey, modelProtocol } from '../../protocols/models/index.ts'
+import { MODEL_CHUNK_BYTES, handleModelRecordRequests, isModelCid, modelImportOptions, modelKey, modelProtocol } from '../../protocols/models/index.ts'
+import { walkModel } from './dag.ts'
 import { ModelFileError } from './errors.ts'
-import type { ModelManifest } from '../../protocols/models/index.ts'
+import type { ModelRecord } from '../../protocols/models/index.ts'
 import type { AbortOptions, Libp2p } from '@libp2p/interface'
 import type { Blockstore } from 'interface-blockstore'
+import type { CID } from 'multiformats/cid'
 
 const log = logger('cortensor:models')
 
@@ -25,7 +24,7 @@ const PROVIDE_RETRY_MAX_MS = 60_000
 const PROVIDE_TIMEOUT_MS = 60_000
 
 export interface ImportModelOptions extends AbortOptions {
-  /** chunk size (default MODEL_CHUNK_BYTES; the manifest records it, so another size is another CID) */
+  /** chunk size (default MODEL_CHUNK_BYTES; another size is another CID) */
   chunkBytes?: number
   /** bytes imported so far and the file's size */
   onProgress?(doneBytes: number, totalBytes: number): void
@@ -33,12 +32,14 @@ export interface ImportModelOptions extends AbortOptions {
 
 export interface ImportedModel {
   modelId: string
+  /** the UnixFS file's root */
   cid: CID
-  manifest: ModelManifest
+  sizeBytes: number
+  chunkBytes: number
 }
 
-/** Cut `path` into raw blocks in `blockstore` and store its manifest; the sha256 (the model id) is computed on the way. */
-export async function importModel (blockstore: Pick<Blockstore, 'put'>, path: string, options: ImportModelOptions = {}): Promise<ImportedModel> {
+/** Import `path` into `blockstore` as a UnixFS file; the sha256 (the model id) is computed on the way. */
+export async function importModel (blockstore: Pick<Blockstore, 'get' | 'put' | 'has'>, path: string, options: ImportModelOptions = {}): Promise<ImportedModel> {
   const chunkBytes = options.chunkBytes ?? MODEL_CHUNK_BYTES
   let fh
   try {
@@ -52,65 +53,47 @@ export async function importModel (blockstore: Pick<Blockstore, 'put'>, path: st
       throw new ModelFileError(`${path} is empty`)
     }
     const hash = createHash('sha256')
-    const chunks: CID[] = []
-    const buf = new Uint8Array(chunkBytes)
-    for (let offset = 0; offset < size; offset += chunkBytes) {
-      options.signal?.throwIfAborted()
-      const want = Math.min(chunkBytes, size - offset)
-      let got = 0
-      while (got < want) {
-        const { bytesRead } = await fh.read(buf, got, want - got, offset + got)
-        if (bytesRead === 0) {
-          throw new ModelFileError(`${path} shrank while it was read`)
+    const file = fh
+    // the file in chunk-sized reads, hashed as the importer takes them
+    async function * bytes (): AsyncGenerator<Uint8Array> {
+      for (let offset = 0; offset < size; offset += chunkBytes) {
+        options.signal?.throwIfAborted()
+        const buf = new Uint8Array(Math.min(chunkBytes, size - offset))
+        let got = 0
+        while (got < buf.byteLength) {
+          const { bytesRead } = await file.read(buf, got, buf.byteLength - got, offset + got)
+          if (bytesRead === 0) {
+            throw new ModelFileError(`${path} shrank while it was read`)
+          }
+          got += bytesRead
         }
-        got += bytesRead
+        hash.update(buf)
+        yield buf
+        options.onProgress?.(offset + buf.byteLength, size)
       }
-      const bytes = buf.slice(0, want)
-      hash.update(bytes)
-      const cid = CID.createV1(raw.code, await sha256.digest(bytes))
-      await blockstore.put(cid, bytes, options)
-      chunks.push(cid)
-      options.onProgress?.(offset + want, size)
     }
-    const manifest: ModelManifest = { format: MODEL_MANIFEST_FORMAT, modelId: `0x${hash.digest('hex')}`, sizeBytes: size, chunkBytes, chunks }
-    const block = encodeManifest(manifest)
-    const cid = await manifestCid(block)
-    await blockstore.put(cid, block, options)
-    return { modelId: manifest.modelId, cid, manifest }
+    const cid = await unixfs({ blockstore }).addByteStream(bytes(), { ...modelImportOptions(chunkBytes), signal: options.signal })
+    return { modelId: `0x${hash.digest('hex')}`, cid, sizeBytes: size, chunkBytes }
   } finally {
     await fh.close()
   }
 }
 
-/** Whether the manifest `cid` and every chunk it lists are in `blockstore` (an earlier import still there). */
+/** Whether every block of the model `cid` is in `blockstore` (an earlier import still there). */
 export async function holdsModel (blockstore: Pick<Blockstore, 'has' | 'get'>, cid: CID, options: AbortOptions = {}): Promise<boolean> {
-  const local = { ...options, offline: true } as AbortOptions
-  if (cid.code !== dagJson.code || !(await blockstore.has(cid, local))) {
-    return false
-  }
-  const parts: Uint8Array[] = []
-  for await (const part of blockstore.get(cid, local)) {
-    parts.push(part)
-  }
-  const manifest = dagJson.decode<ModelManifest>(parts.length === 1 ? parts[0] : Buffer.concat(parts))
-  for (const chunk of manifest.chunks ?? []) {
-    if (!(await blockstore.has(chunk, local))) {
-      return false
-    }
-  }
-  return true
+  return isModelCid(cid) && walkModel(blockstore, cid, () => {}, options)
 }
 
 export interface ModelShareInit {
   libp2p: Pick<Libp2p, 'handle' | 'unhandle' | 'contentRouting'>
-  blockstore: Pick<Blockstore, 'has' | 'get'>
+  blockstore: Pick<Blockstore, 'has'>
   network: string
 }
 
-/** Answers manifest requests for the models added and keeps their DHT keys provided. */
+/** Answers record requests for the models added and keeps their DHT keys provided. */
 export class ModelShare {
   private readonly init: ModelShareInit
-  private readonly manifests = new Map<string, CID>()
+  private readonly records = new Map<string, ModelRecord>()
   private readonly abort = new AbortController()
   private readonly timers = new Set<ReturnType<typeof setTimeout>>()
   private started = false
@@ -119,9 +102,9 @@ export class ModelShare {
     this.init = init
   }
 
-  /** The models served: id → manifest CID. */
+  /** The models served: id → UnixFS root CID. */
   models (): Array<{ modelId: string, cid: CID }> {
-    return [...this.manifests].map(([modelId, cid]) => ({ modelId, cid }))
+    return [...this.records.values()].map(({ modelId, cid }) => ({ modelId, cid }))
   }
 
   async start (): Promise<void> {
@@ -129,26 +112,18 @@ export class ModelShare {
       return
     }
     this.started = true
-    await handleManifestRequests(this.init.libp2p, modelProtocol(this.init.network), async (modelId, options) => {
-      const cid = this.manifests.get(modelId)
-      if (cid == null) {
+    await handleModelRecordRequests(this.init.libp2p, modelProtocol(this.init.network), async (modelId, options) => {
+      const record = this.records.get(modelId)
+      if (record == null || !(await this.init.blockstore.has(record.cid, { ...options, offline: true } as AbortOptions))) {
         return undefined
       }
-      const local = { ...options, offline: true } as AbortOptions
-      if (!(await this.init.blockstore.has(cid, local))) {
-        return undefined
-      }
-      const parts: Uint8Array[] = []
-      for await (const part of this.init.blockstore.get(cid, local)) {
-        parts.push(part)
-      }
-      return parts.length === 1 ? parts[0] : Buffer.concat(parts)
+      return record
     })
   }
 
-  /** Serve the model `modelId` whose manifest (already in the blockstore) is `cid`, and provide its keys. */
-  add (modelId: string, cid: CID): void {
-    this.manifests.set(modelId, cid)
+  /** Serve the model `modelId` whose UnixFS file (already in the blockstore) is `cid`, and provide its keys. */
+  add (modelId: string, cid: CID, sizeBytes: number): void {
+    this.records.set(modelId, { modelId, cid, sizeBytes })
     this.provide([cid, modelKey(modelId)], PROVIDE_RETRY_MIN_MS)
   }
 

@@ -99,7 +99,7 @@ async function startRoles (node: CortensorNode, config: NodeConfig, http: Fastif
     // a model id or CID instead of a file: fetched from the peers that serve it
     const { resolveModelFiles } = await import('../models/index.ts')
     modelFiles = await resolveModelFiles(node, config.models, { say, progress }).catch((err: any) => {
-      throw /^(NoModelProvider|ModelHashMismatch|InvalidModelManifest)Error$/.test(err?.name) ? new ConfigError('--model', err.message) : err
+      throw /^(NoModelProvider|ModelHashMismatch|InvalidModelRecord)Error$/.test(err?.name) ? new ConfigError('--model', err.message) : err
     })
     for (const path of modelFiles) {
       const e = await loadModel(config, llama, path, say, progress)

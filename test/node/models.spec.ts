@@ -1,19 +1,23 @@
 /**
  * Models from the network on two (and three) real nodes on loopback: a
- * miner's node shares a generated GGUF, another node fetches it by sha256
- * or by CID over the direct block protocol; hash checked, resumable across a
- * stopped fetch and a node restart, with a typed error when no peer serves
- * the model or the file does not hash to its id.
+ * miner's node shares a generated GGUF as a UnixFS file, another node
+ * fetches it by sha256 or by CID over the direct block protocol; hash
+ * checked, resumable across a stopped fetch and a node restart, with a typed
+ * error when no peer serves the model or the file does not hash to its id.
  */
-import { access, readFile, readdir } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { access, readFile, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { unixfs } from '@helia/unixfs'
 import { expect } from 'aegir/chai'
+import { MemoryBlockstore } from 'blockstore-core'
+import { fixedSize } from 'ipfs-unixfs-importer/chunker'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { modelIdOf } from '../../node/inference/gguf/inspect.ts'
 import { ModelNames } from '../../node/inference/model-names.ts'
 import { loadProgress } from '../../node/load-progress.ts'
-import { fetchModel, importModel, resolveModelFiles, shareModelFile, startModelShare } from '../../node/models/index.ts'
+import { fetchModel, importModel, resolveModelFiles, shareModelFile, startModelShare, walkModel } from '../../node/models/index.ts'
 import { modelKey as parseModelKey, parseModelRef } from '../../protocols/models/index.ts'
 import { runCli } from '../fixtures/cli.ts'
 import { TEST_NETWORK, TestNet, tcpAddr, waitFor } from '../fixtures/nodes.ts'
@@ -22,7 +26,7 @@ import type { ModelShare } from '../../node/models/index.ts'
 import type { CortensorNode } from '../../node/node.ts'
 import type { ModelDir } from '../inference/fixtures.ts'
 
-/** 32 KiB chunks: the tiny preset (~860 KiB) becomes a few dozen, so a fetch can be stopped part-way */
+/** 32 KiB chunks: the tiny preset (~860 KiB) becomes a few dozen leaves under one root, so a fetch can be stopped part-way */
 const CHUNK_BYTES = 32 * 1024
 
 describe('models from the network', function () {
@@ -34,7 +38,8 @@ describe('models from the network', function () {
   let modelA: string
   let idA: string
   let cidA: CID
-  let chunksA: number
+  /** every block of model A's DAG (the root and its leaves), as CID strings */
+  let blocksA: string[]
 
   before(async function () {
     models = await modelDir()
@@ -46,8 +51,10 @@ describe('models from the network', function () {
     expect(served.map(m => m.modelId)).to.deep.equal([idA])
     cidA = served[0].cid
     const size = (await readFile(modelA)).byteLength
-    chunksA = Math.ceil(size / CHUNK_BYTES)
-    expect(chunksA).to.be.greaterThan(20)
+    blocksA = []
+    expect(await walkModel(server.store.blockstore, cidA, (c) => { blocksA.push(c.toString()) })).to.equal(true)
+    // one dag-pb root over the raw leaves
+    expect(blocksA.length).to.equal(Math.ceil(size / CHUNK_BYTES) + 1).and.greaterThan(20)
   })
 
   after(async function () {
@@ -63,7 +70,7 @@ describe('models from the network', function () {
   }
 
   function components (node: CortensorNode): Parameters<typeof fetchModel>[0] {
-    return { libp2p: node.libp2p, store: node.store, network: TEST_NETWORK }
+    return { libp2p: node.libp2p, blockstore: node.store.blockstore, network: TEST_NETWORK }
   }
 
   it('records the shared model\'s CID next to its sha256 in models.json', async function () {
@@ -72,10 +79,23 @@ describe('models from the network', function () {
     expect(names.shareOf(cidA.toString())?.id).to.equal(idA)
     // the file unchanged and its blocks present: a second share (the next start) imports nothing
     const second = await shareModelFile(names, server.store.blockstore, modelA, { chunkBytes: CHUNK_BYTES })
-    expect(second).to.deep.equal({ id: idA, cid: cidA, imported: false })
+    expect(second).to.deep.equal({ id: idA, cid: cidA, sizeBytes: (await readFile(modelA)).byteLength, imported: false })
   })
 
-  it('fetches a model by sha256 from a peer serving it: byte-identical, every chunk pulled, progress to 100 %', async function () {
+  it('shares the model as a standard UnixFS file: the CID `@helia/unixfs` gives the same bytes, and `cat` gives the file', async function () {
+    const bytes = await readFile(modelA)
+    // a fresh in-memory blockstore, the stock options spelt out: CIDv1, raw leaves, fixed-size chunks
+    const reference = await unixfs({ blockstore: new MemoryBlockstore() }).addBytes(bytes, { cidVersion: 1, rawLeaves: true, chunker: fixedSize({ chunkSize: CHUNK_BYTES }) })
+    expect(cidA.toString()).to.equal(reference.toString())
+    expect(cidA.code).to.equal(0x70)
+    const parts: Uint8Array[] = []
+    for await (const part of unixfs({ blockstore: server.store.blockstore }).cat(cidA, { offline: true } as any)) {
+      parts.push(part)
+    }
+    expect(Buffer.compare(Buffer.concat(parts), bytes)).to.equal(0)
+  })
+
+  it('fetches a model by sha256 from a peer serving it: byte-identical, every block pulled, progress to 100 %', async function () {
     const node = await fetcherNode()
     const dir = await net.tempDir()
     const lines: string[] = []
@@ -84,7 +104,7 @@ describe('models from the network', function () {
     bar.done()
     expect(fetched.path).to.equal(join(dir, `${idA.slice(2)}.gguf`))
     expect(Buffer.compare(await readFile(fetched.path), await readFile(modelA))).to.equal(0)
-    expect(fetched).to.include({ modelId: idA, chunkBytes: CHUNK_BYTES, fetchedChunks: chunksA, keptChunks: 0 })
+    expect(fetched).to.include({ modelId: idA, chunkBytes: CHUNK_BYTES, fetchedBlocks: blocksA.length, keptBlocks: 0 })
     expect(fetched.cid.equals(cidA)).to.equal(true)
     expect(lines).to.deep.equal(['0', '10', '20', '30', '40', '50', '60', '70', '80', '90', '100'].map(p => `fetching: ${p}%`))
     expect(await readdir(dir)).to.deep.equal([`${idA.slice(2)}.gguf`])
@@ -97,10 +117,30 @@ describe('models from the network', function () {
     expect(ref?.kind).to.equal('cid')
     const fetched = await fetchModel(components(node), ref as NonNullable<typeof ref>, { dir })
     expect(fetched.modelId).to.equal(idA)
+    expect(fetched.path).to.equal(join(dir, `${idA.slice(2)}.gguf`))
+    expect(fetched).to.include({ fetchedBlocks: blocksA.length, keptBlocks: 0 })
     expect(Buffer.compare(await readFile(fetched.path), await readFile(modelA))).to.equal(0)
   })
 
-  it('goes on after a stopped fetch and a node restart without fetching the kept chunks again', async function () {
+  it('fetches a file of more than 1024 chunks, a root over inner dag-pb nodes, level by level', async function () {
+    // 1025 chunks of 256 bytes: the balanced layout (1024 links a node) puts two inner nodes under the root
+    const bytes = randomBytes(1025 * 256)
+    const file = join(await net.tempDir(), 'wide.bin')
+    await writeFile(file, bytes)
+    const { modelId, cid, sizeBytes } = await importModel(server.store.blockstore, file, { chunkBytes: 256 })
+    share.add(modelId, cid, sizeBytes)
+    const blocks: CID[] = []
+    expect(await walkModel(server.store.blockstore, cid, (c) => { blocks.push(c) })).to.equal(true)
+    expect(blocks.slice(0, 3).map(c => c.code)).to.deep.equal([0x70, 0x70, 0x70])
+    expect(blocks).to.have.length(1 + 2 + 1025)
+    const node = await fetcherNode()
+    const dir = await net.tempDir()
+    const fetched = await fetchModel(components(node), { kind: 'id', modelId }, { dir })
+    expect(fetched).to.include({ modelId, sizeBytes: bytes.byteLength, chunkBytes: 256, fetchedBlocks: blocks.length, keptBlocks: 0 })
+    expect(Buffer.compare(await readFile(fetched.path), bytes)).to.equal(0)
+  })
+
+  it('goes on after a stopped fetch and a node restart without fetching the kept blocks again', async function () {
     const dataDir = await net.tempDir()
     const dir = await net.tempDir()
     let node = await fetcherNode(dataDir)
@@ -109,7 +149,7 @@ describe('models from the network', function () {
     const stopped = await fetchModel(components(node), { kind: 'id', modelId: idA }, {
       dir,
       signal: controller.signal,
-      onChunk: (_, how) => {
+      onBlock: (_, how) => {
         if (how === 'fetched' && ++fetchedBeforeStop === 8) {
           controller.abort()
         }
@@ -119,33 +159,31 @@ describe('models from the network', function () {
     expect(await readdir(dir)).to.deep.equal([])
 
     // the node restarts on the same data dir (its FsBlockstore kept what arrived)
-    const manifest = await node.store.getJson<{ chunks: CID[] }>(cidA)
     await node.stop()
     node = await fetcherNode(dataDir)
-    const held: number[] = []
-    for (const [i, c] of manifest.chunks.entries()) {
-      if (await node.store.has(c)) {
-        held.push(i)
+    const held: string[] = []
+    for (const c of blocksA) {
+      if (await node.store.has(CID.parse(c))) {
+        held.push(c)
       }
     }
-    expect(held.length).to.be.at.least(8).and.below(chunksA)
+    expect(held.length).to.be.at.least(8).and.below(blocksA.length)
+    expect(held).to.include(cidA.toString())
 
-    const kept: number[] = []
-    const fetched = await fetchModel(components(node), { kind: 'id', modelId: idA }, { dir, onChunk: (i, how) => { if (how === 'kept') { kept.push(i) } } })
-    expect(kept.sort((a, b) => a - b)).to.deep.equal(held)
-    expect(fetched).to.include({ keptChunks: held.length, fetchedChunks: chunksA - held.length })
+    const kept: string[] = []
+    const fetched = await fetchModel(components(node), { kind: 'id', modelId: idA }, { dir, onBlock: (c, how) => { if (how === 'kept') { kept.push(c.toString()) } } })
+    expect(kept.sort()).to.deep.equal(held.sort())
+    expect(fetched).to.include({ keptBlocks: held.length, fetchedBlocks: blocksA.length - held.length })
     expect(Buffer.compare(await readFile(fetched.path), await readFile(modelA))).to.equal(0)
   })
 
-  it('refuses a model whose chunks do not hash to the id its manifest claims (ModelHashMismatchError), keeping no file', async function () {
-    // a lying manifest, served by the real protocol: the chunks of another model under a third model's id
+  it('refuses a model whose file does not hash to the id its record claims (ModelHashMismatchError), keeping no file', async function () {
+    // a lying record, served by the real protocol: the UnixFS file of another model under a third model's id
     const modelB = await models.model('tiny', 2)
     const idB = await modelIdOf(modelB)
     const idClaimed = `0x${Buffer.from((await sha256.digest(new TextEncoder().encode('not a model'))).digest).toString('hex')}`
     const importedB = await importModel(server.store.blockstore, modelB, { chunkBytes: CHUNK_BYTES })
-    const lie = { ...importedB.manifest, modelId: idClaimed }
-    const lieCid = await server.store.putJson(lie, { provide: false })
-    share.add(idClaimed, lieCid)
+    share.add(idClaimed, importedB.cid, importedB.sizeBytes)
 
     const node = await fetcherNode()
     const dir = await net.tempDir()
@@ -205,7 +243,7 @@ describe('models from the network', function () {
     const [path] = await resolveModelFiles(node, [idA], { say: (l) => { lines.push(l) }, progress })
     expect(path).to.equal(join(node.config.dataDir, 'models', `${idA.slice(2)}.gguf`))
     expect(Buffer.compare(await readFile(path), await readFile(modelA))).to.equal(0)
-    expect(lines.at(-1)).to.equal(`fetched model ${idA} (${cidA}) into ${path}: ${chunksA} chunks fetched, 0 already held`)
+    expect(lines.at(-1)).to.equal(`fetched model ${idA} (${cidA}) into ${path}: ${blocksA.length} blocks fetched, 0 already held`)
     expect((await ModelNames.open(node.config.dataDir)).shareOf(idA)).to.include({ cid: cidA.toString(), path })
 
     // the second start finds the file: no fetch, and the CID resolves to it too
