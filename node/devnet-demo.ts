@@ -132,6 +132,10 @@ export async function runDevnet (opts: RunDevnetOptions): Promise<void> {
     if (!opts.once) {
       const n = net
       const router = await startDevnetRouter(n, opts)
+      // the first miner also serves the model as a file, so a miner of your own can start with its id
+      // (`--model <id>`) and fetch it from the network; imported in the background
+      const share = import('./models/index.ts').then(async m => m.startModelShare(n.miners[0].node, [modelPath], (l) => { say(`[${elapsed()}]   miner 0: ${l}`) }))
+      share.catch((err: Error) => { say(`[${elapsed()}]   miner 0: not sharing the model: ${err.message}`) })
       try {
         say(`[${elapsed()}] network is up; Ctrl-C to stop`)
         print(`router (OpenAI-compatible): ${router.url}/v1  API key: ${router.key}`)
@@ -164,6 +168,7 @@ export async function runDevnet (opts: RunDevnetOptions): Promise<void> {
         clearInterval(poolTimer)
       } finally {
         await router.close()
+        await share.then(async s => { await s.stop() }, () => {})
       }
     }
   } catch (err) {
