@@ -57,7 +57,8 @@ export class ReplayQuorum {
   /** signatures by `${taskId}:${miner}`, then by oracle */
   private readonly attestations = new Map<string, Map<string, Hex>>()
   /** outputs this oracle has replayed for an attestation already */
-  private readonly attested = new Set<string>()
+  /** this oracle's replay of each (task, miner) output, under way or done: a second caller waits for its answer */
+  private readonly replayed = new Map<string, Promise<boolean | undefined>>()
   /** slashes sent */
   private readonly slashedFor = new Set<string>()
 
@@ -129,8 +130,9 @@ export class ReplayQuorum {
   /**
    * Replay the outputs of `miners` here (each distinct output once, retried
    * while it cannot be reached yet) and gossip a signed attestation for each
-   * one that fails; outputs this oracle has signed or replayed already are
-   * skipped. Returns the miners whose outputs failed here.
+   * one that fails; an output this oracle replays or replayed already is not
+   * replayed again, that replay's answer counts. Returns the miners whose
+   * outputs failed here.
    */
   async confirm (task: OracleTask, miners: string[], round: number): Promise<string[]> {
     const { node, engine, embedder } = this.init
@@ -139,13 +141,20 @@ export class ReplayQuorum {
     const byOutput = new Map<string, boolean | undefined>()
     for (const miner of miners) {
       const key = `${task.queued.taskId}:${miner}`
-      if (this.attested.has(key) || this.attestation(task, miner).has(this.init.address)) {
+      const earlier = this.replayed.get(key)
+      if (earlier != null || this.attestation(task, miner).has(this.init.address)) {
+        // replayed here already (or under way, e.g. for the quorum while the audit asks): its answer counts, attested once
+        if ((earlier != null ? await earlier : false) === false) {
+          failed.push(miner)
+        }
         continue
       }
-      this.attested.add(key)
       const cid = task.record.reveals[miner]?.outputCid
-      let passed = cid != null ? byOutput.get(cid) : undefined
-      if (cid == null || !byOutput.has(cid)) {
+      let passed: boolean | undefined
+      if (cid != null && byOutput.has(cid)) {
+        passed = byOutput.get(cid)
+        this.replayed.set(key, Promise.resolve(passed))
+      } else {
         const replay = async (): Promise<boolean | undefined> => replayOne({
           node,
           engine,
@@ -155,7 +164,7 @@ export class ReplayQuorum {
           say: (line) => { this.init.say(line) }
         }, { queued: task.queued, reveals: task.record.reveals, promptHolder: task.from }, miner)
         // an output not reachable yet (or a reveal not seen yet) may be soon: the quorum waits on this attestation
-        passed = await retrying(async () => {
+        const run = retrying(async () => {
           const result = await replay()
           if (result === undefined) {
             throw new OutputNotReplayedError(miner)
@@ -172,6 +181,8 @@ export class ReplayQuorum {
           }
           throw err
         })
+        this.replayed.set(key, run.catch(() => undefined))
+        passed = await run
         if (cid != null) {
           byOutput.set(cid, passed)
         }
