@@ -4,12 +4,12 @@
  * anvil, a bootstrap and the client) run twice with the same tasks, first on
  * loopback (the baseline), then with every process in a Linux network
  * namespace of its own (test/fixtures/netns.ts): 1 % random loss on every
- * link, one miner on 10 Mbit/s and, where the kernel has netem, 25 ms each
- * way. Prints time to first token, tokens/s and submit → settled for both,
+ * link, one miner on 10 Mbit/s and 25 ms each way (netem, or the NFQUEUE
+ * delayer where the kernel has no netem). Prints time to first token, tokens/s and submit → settled for both,
  * and their ratio. Needs root; elsewhere it says why and prints nothing else.
  */
 import { devnetModel } from '../node/devnet-model.ts'
-import { NetnsLab, delaySupported, netnsUnavailable } from '../test/fixtures/netns.ts'
+import { NetnsLab, netnsUnavailable } from '../test/fixtures/netns.ts'
 import { startProcessNet } from '../test/fixtures/process-net.ts'
 import { percentile, printFigures, timeTokens } from './report.ts'
 import type { BenchFigure } from './report.ts'
@@ -57,17 +57,20 @@ const modelPath = await devnetModel((l) => { process.stderr.write(`${l}\n`) })
 const loopback = await measure()
 const lab = await NetnsLab.create(ORACLES + MINERS)
 let shaped: Run
-let delay = false
+let delay: Awaited<ReturnType<NetnsLab['delayMethod']>> = { kind: 'none', why: '' }
 try {
-  delay = await delaySupported()
+  delay = await lab.delayMethod()
+  if (delay.kind === 'none') {
+    process.stderr.write(`no added delay: ${delay.why}\n`)
+  }
   for (let i = 0; i < ORACLES + MINERS; i++) {
-    await lab.shape(i, { lossPercent: LOSS_PERCENT, ...(delay ? { delayMs: DELAY_MS } : {}), ...(i === ORACLES + MINERS - 1 ? { rateMbit: SLOW_LINK_MBIT } : {}) })
+    await lab.shape(i, { lossPercent: LOSS_PERCENT, ...(delay.kind !== 'none' ? { delayMs: DELAY_MS } : {}), ...(i === ORACLES + MINERS - 1 ? { rateMbit: SLOW_LINK_MBIT } : {}) })
   }
   shaped = await measure(lab)
 } finally {
   await lab.teardown()
 }
-const links = `${LOSS_PERCENT} % loss, one miner at ${SLOW_LINK_MBIT} Mbit/s${delay ? `, ${DELAY_MS} ms each way` : ', no added delay (no netem in this kernel)'}`
+const links = `${LOSS_PERCENT} % loss, one miner at ${SLOW_LINK_MBIT} Mbit/s${delay.kind !== 'none' ? `, ${DELAY_MS} ms each way (${delay.kind})` : ', no added delay'}`
 const p50 = (xs: number[]): number => percentile(xs, 50)
 const figures: BenchFigure[] = [
   { name: `time to first token from submit, namespaces (${links}; ${REPS} tasks of ${TOKENS} tokens, redundancy ${REDUNDANCY}, p50)`, value: p50(shaped.ttftMs), unit: 'ms', baseline: { name: 'same network on loopback', value: p50(loopback.ttftMs) } },

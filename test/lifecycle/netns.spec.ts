@@ -2,8 +2,9 @@
  * The lifecycle across a network that is not one loopback host: every miner
  * and oracle process in a Linux network namespace of its own, joined to the
  * test's namespace by a veth pair on a bridge, with 1 % random loss on every
- * link, a 10 Mbit/s link for one miner and, where the kernel has netem,
- * 25 ms each way (50 ms round trip). Tasks settle; a miner cut off by a
+ * link, a 10 Mbit/s link for one miner and 25 ms each way (50 ms round
+ * trip to this process; netem, or the NFQUEUE delayer where the kernel has
+ * no netem). Tasks settle; a miner cut off by a
  * partition is replaced on chain; once the partition heals its heartbeats
  * reach the pool again and it is drawn and accepted.
  *
@@ -11,10 +12,11 @@
  * is skipped and says why.
  */
 import { execFileSync } from 'node:child_process'
+import { connect } from 'node:net'
 import { expect } from 'aegir/chai'
 import { getContractEvents } from 'viem/actions'
 import { cortensorHubAbi } from '../../contracts/index.ts'
-import { NetnsLab, delaySupported, netnsUnavailable } from '../fixtures/netns.ts'
+import { NetnsLab, netnsUnavailable } from '../fixtures/netns.ts'
 import { waitFor } from '../fixtures/nodes.ts'
 import { startProcessNet } from '../fixtures/process-net.ts'
 import { modelDir } from '../inference/fixtures.ts'
@@ -53,8 +55,9 @@ describe('lifecycle across network namespaces (loss, a slow link, a partition)',
     models = await modelDir()
     const modelPath = await models.model('tiny', 1)
     lab = await NetnsLab.create(ORACLES + MINERS)
-    const delay = await delaySupported()
-    sayLine(delay ? `links: ${DELAY_MS} ms each way, ${LOSS_PERCENT} % loss` : `links: ${LOSS_PERCENT} % loss; no added delay (this kernel has no netem qdisc)`)
+    const method = await lab.delayMethod()
+    const delay = method.kind !== 'none'
+    sayLine(method.kind !== 'none' ? `links: ${DELAY_MS} ms each way (${method.kind}), ${LOSS_PERCENT} % loss` : `links: ${LOSS_PERCENT} % loss; no added delay (${method.why})`)
     for (let i = 0; i < ORACLES + MINERS; i++) {
       // the last miner's link is the slow one
       await lab.shape(i, { lossPercent: LOSS_PERCENT, ...(delay ? { delayMs: DELAY_MS } : {}), ...(i === ORACLES + MINERS - 1 ? { rateMbit: SLOW_LINK_MBIT } : {}) })
@@ -82,6 +85,32 @@ describe('lifecycle across network namespaces (loss, a slow link, a partition)',
       expect(inNs, `${p.name}'s process in ${lab!.namespace(i)}`).to.include(String(p.pid()))
       const listening = await lab!.exec(i, ['ss', '-Htln'])
       expect(listening, `${p.name} listening on ${lab!.ip(i)}`).to.include(`${lab!.ip(i)}:`)
+    }
+  })
+
+  it('links carry the added delay: a connection from here to each process takes a round trip of 2 × the delay', async function () {
+    const method = await lab!.delayMethod()
+    if (method.kind === 'none') {
+      process.stderr.write(`      skipped: ${method.why}\n`)
+      this.skip()
+    }
+    const l = lab!
+    for (const p of [...pn!.oracles, ...pn!.miners]) {
+      const i = pn!.labIndex(p)
+      const ip = l.ip(i)
+      const port = Number(new RegExp(`${ip.replaceAll('.', '\\.')}:(\\d+)`).exec(await l.exec(i, ['ss', '-Htln']))?.[1])
+      // the fastest of three handshakes (one lost SYN costs a second): SYN out and SYN-ACK back, each delayed once
+      const rtts: number[] = []
+      for (let k = 0; k < 3; k++) {
+        const t0 = performance.now()
+        await new Promise<void>((resolve, reject) => {
+          const socket = connect(port, ip, () => { socket.destroy(); resolve() })
+          socket.once('error', reject)
+        })
+        rtts.push(performance.now() - t0)
+      }
+      sayLine(`${p.name}: handshake ${Math.min(...rtts).toFixed(1)} ms (${method.kind})`)
+      expect(Math.min(...rtts), `${p.name}'s round trip`).to.be.within(2 * DELAY_MS * 0.9, 2 * DELAY_MS + 40)
     }
   })
 
