@@ -240,7 +240,7 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
     const timeouts = init.timeouts
 
     const miners: MinerHandle[] = []
-    const startMiner = async (i: number, engine: InferenceEngine, register = false, served = modelId): Promise<MinerHandle> => {
+    const startMiner = async (i: number, engine: InferenceEngine, register = false, served: string = modelId): Promise<MinerHandle> => {
       const node = await newNode(`miner-${i}`, ['miner'], [bootstrapAddr])
       if (register && !(saved != null && await isRegistered(owner, hub, node.peerIdentity.address))) {
         // on chain before its first heartbeat: nodes keep only miners the hub would assign in their pools
