@@ -17,7 +17,7 @@ import { createTaskClient } from '../client/index.ts'
 import { ANVIL_KEYS, ROLE_MINER, addOracle, createSession, deployHub, registerNode, startAnvil } from '../contracts/index.ts'
 import { resolveConfig } from './config.ts'
 import { NoBootstrapAddressError, OwnerKeyRequiredError, PoolNotFilledError } from './errors.ts'
-import { createEmbedder, createInferenceEngine } from './inference/index.ts'
+import { createEmbedder, createInferenceEngine, modelIdOf } from './inference/index.ts'
 import { hasFunds, isOracle, isRegistered, loadSavedNetwork, persistentAnvilArgs, saveNetwork, usableSession } from './network-chain.ts'
 import { CortensorNode } from './node.ts'
 import { miner, minerComponents } from './roles/miner/index.ts'
@@ -27,7 +27,7 @@ import { createChainContext } from './roles/shared/chain.ts'
 import type { Role } from './constants.ts'
 import type { CortensorTaskClient } from '../client/index.ts'
 import type { Anvil, CreateSessionParameters, Deployment, HubConfig, HubDomain, HubWalletClient } from '../contracts/index.ts'
-import type { InferenceEngine, InferenceEngineInit, LlamaInferenceEngine } from './inference/index.ts'
+import type { Embedder, InferenceEngine, InferenceEngineInit, LlamaInferenceEngine } from './inference/index.ts'
 import type { MinerRole } from './roles/miner/index.ts'
 import type { MinerFaults } from './roles/miner/index.ts'
 import type { OracleRole } from './roles/oracle/index.ts'
@@ -46,6 +46,11 @@ export interface NetworkInit {
   modelPath: string
   /** per-miner GGUF override: a miner running another model under the session's model id */
   minerModelPaths?: Array<string | undefined>
+  /**
+   * more models the network serves: each by miners of its own (numbered after the first model's, registered for
+   * it, `minerModelPaths` as above), and every oracle validates it too with an engine and embedder of its own
+   */
+  moreModels?: Array<{ modelPath: string, miners: number, minerModelPaths?: Array<string | undefined> }>
   minerFaults?: Array<MinerFaults | undefined>
   /** llama.cpp settings of the miners' engines (`--gpu`, `--gpu-layers`, `--threads`, `--sequences`); default CPU-friendly: 1 thread, 2 sequences */
   minerEngineOptions?: Pick<InferenceEngineInit, 'gpu' | 'gpuLayers' | 'threads' | 'sequences'>
@@ -234,17 +239,16 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
     const heartbeatIntervalMs = init.heartbeatIntervalMs ?? 2000
     const timeouts = init.timeouts
 
-    const minerDirs: string[] = []
     const miners: MinerHandle[] = []
-    const startMiner = async (i: number, engine: InferenceEngine, register = false): Promise<MinerHandle> => {
+    const startMiner = async (i: number, engine: InferenceEngine, register = false, served: string = modelId): Promise<MinerHandle> => {
       const node = await newNode(`miner-${i}`, ['miner'], [bootstrapAddr])
       if (register && !(saved != null && await isRegistered(owner, hub, node.peerIdentity.address))) {
         // on chain before its first heartbeat: nodes keep only miners the hub would assign in their pools
         await fund(node.peerIdentity.address)
-        await registerNode(wallet(node.peerIdentity.privateKey), { hub, roles: ROLE_MINER, hardwareClass: 0, models: [modelId as Hex], stakeWei: MINER_STAKE_WEI })
+        await registerNode(wallet(node.peerIdentity.privateKey), { hub, roles: ROLE_MINER, hardwareClass: 0, models: [served as Hex], stakeWei: MINER_STAKE_WEI })
       }
       const ctx = await createChainContext({ rpcUrl, hub, privateKey: node.peerIdentity.privateKey })
-      const role = miner({ engine, domain: ctx.domain, chain: ctx, modelId, heartbeatIntervalMs, reservationIdleMs: init.reservationIdleMs, timeouts, faults: init.minerFaults?.[i], onLine: (l) => { say(`miner ${i}: ${l}`) } })(minerComponents(node))
+      const role = miner({ engine, domain: ctx.domain, chain: ctx, modelId: served, heartbeatIntervalMs, reservationIdleMs: init.reservationIdleMs, timeouts, faults: init.minerFaults?.[i], onLine: (l) => { say(`miner ${i}: ${l}`) } })(minerComponents(node))
       // stopped before the nodes if the start-up fails later
       stoppers.push(async () => { await role.stop() })
       await role.start()
@@ -264,24 +268,38 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
       }
       const m = await startMiner(i, engine, true)
       miners.push(m)
-      minerDirs.push(m.dataDir)
     }
     say(`${miners.length} miners serving ${modelId.slice(0, 18)}…, staked on chain`)
-
-    const oracleEngine = init.minerEngine == null && init.oraclesWithoutModel !== true ? await createInferenceEngine({ modelPath: init.modelPath, threads: 1, sequences: 1 }) as LlamaInferenceEngine : undefined
-    if (oracleEngine != null) {
-      engines.push(oracleEngine)
+    const moreIds = await Promise.all((init.moreModels ?? []).map(async m => modelIdOf(m.modelPath)))
+    for (const [j, more] of (init.moreModels ?? []).entries()) {
+      const served = moreIds[j]
+      for (let k = 0; k < more.miners; k++) {
+        const engine = await createInferenceEngine({ modelPath: more.minerModelPaths?.[k] ?? more.modelPath, threads: 1, sequences: 2, ...init.minerEngineOptions })
+        engines.push(engine)
+        const m = await startMiner(miners.length, engine, true, served)
+        miners.push(m)
+      }
+      say(`${more.miners} miners serving ${served.slice(0, 18)}…, staked on chain`)
     }
-    // the embedding rung embeds with the served model, as `node start --role oracle` does by default
-    const oracleEmbedder = oracleEngine != null ? await createEmbedder({ engine: oracleEngine }) : undefined
-    if (oracleEmbedder != null) {
-      stoppers.push(async () => { await oracleEmbedder.close() })
+
+    // an engine per model to replay with; the embedding rung embeds with the task's model, as `node start --role oracle` does by default
+    const oracleEngines: LlamaInferenceEngine[] = []
+    const oracleEmbedders: Record<string, Embedder> = {}
+    if (init.minerEngine == null && init.oraclesWithoutModel !== true) {
+      for (const path of [init.modelPath, ...(init.moreModels ?? []).map(m => m.modelPath)]) {
+        const engine = await createInferenceEngine({ modelPath: path, threads: 1, sequences: 1 })
+        engines.push(engine)
+        oracleEngines.push(engine)
+        const embedder = await createEmbedder({ engine })
+        stoppers.push(async () => { await embedder.close() })
+        oracleEmbedders[engine.modelId] = embedder
+      }
     }
     const oracles: OracleHandle[] = []
     const startOracle = async (i: number): Promise<OracleHandle> => {
       const node = await newNode(`oracle-${i}`, ['oracle'], [bootstrapAddr])
       const chain = await createChainContext({ rpcUrl, hub, privateKey: node.peerIdentity.privateKey })
-      const role = oracle({ modelIds: [modelId], engine: oracleEngine, embedder: oracleEmbedder, heartbeatIntervalMs, timeouts, sampleRate: init.sampleRate, assignBatchMs: init.assignBatchMs, onLine: (l) => { say(`oracle ${i}: ${l}`) } })(oracleComponents(node, chain))
+      const role = oracle({ modelIds: [modelId, ...moreIds], engines: oracleEngines, embedders: oracleEmbedders, heartbeatIntervalMs, timeouts, sampleRate: init.sampleRate, assignBatchMs: init.assignBatchMs, onLine: (l) => { say(`oracle ${i}: ${l}`) } })(oracleComponents(node, chain))
       return { node, role, dataDir: join(dataDir, `oracle-${i}`) }
     }
     for (let i = 0; i < init.oracles; i++) {
@@ -317,7 +335,7 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
 
     // ready when every node sees the pool and the gossip mesh reaches the miners
     const deadline = Date.now() + POOL_FILL_TIMEOUT_MS
-    while (client.miners().length < init.miners || oracles.some(o => o.role.pool.list().length < init.miners)) {
+    while (client.miners().length < init.miners || oracles.some(o => o.role.pool.list().length < miners.length)) {
       if (Date.now() > deadline) {
         throw new PoolNotFilledError(client.miners().length, init.miners)
       }
@@ -347,7 +365,7 @@ export async function startNetwork (init: NetworkInit): Promise<LocalNetwork> {
         started.delete(m.node)
       },
       restartMiner: async (i) => {
-        const m = await startMiner(i, miners[i].engine)
+        const m = await startMiner(i, miners[i].engine, false, miners[i].role.modelId)
         miners[i] = m
       },
       stopOracle: async (i) => {

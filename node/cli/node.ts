@@ -72,7 +72,7 @@ export function registerNodeCommands (program: Command): Command {
     .option('--rpc <url>', 'JSON-RPC URL of the chain (miner, oracle, router)')
     .option('--hub <address>', 'hub contract address (or --deployment)')
     .option('--deployment <file>', 'deployment JSON written by `cortensor chain deploy` (gives the hub address)')
-    .option('--model <file>', 'GGUF model the miner serves / the oracle replays with; repeat it to serve several models from one miner', repeat)
+    .option('--model <file>', 'GGUF model the miner serves / the oracle replays with; repeat it to serve (miner) or validate (oracle) several models', repeat)
     .option('--gpu <backend>', 'llama.cpp backend: auto (a GPU when one is usable, else the CPU), cpu, vulkan, cuda or metal (default: auto)')
     .option('--gpu-layers <n>', 'model layers offloaded to the GPU: a number, auto (what fits) or max (default: auto)')
     .option('--threads <n>', 'CPU threads per model (default: 1, the fastest on small shared machines; raise it on idle cores)')

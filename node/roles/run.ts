@@ -76,11 +76,8 @@ async function startRoles (node: CortensorNode, config: NodeConfig, http: Fastif
   const modelRole = (['miner', 'oracle'] as const).find(r => roles.includes(r))
   let llama: Llama | undefined
   if (modelRole != null) {
-    if (roles.includes('oracle') && config.models.length > 1) {
-      throw new ConfigError('--model', `the oracle role replays with one model; ${config.models.length} were given (a miner serves several, an oracle validates one)`)
-    }
     if (config.models.length === 0) {
-      throw new ConfigError('--model', `the ${modelRole} role needs a GGUF model file (${modelRole === 'miner' ? 'the model it serves' : 'to replay miners\' outputs'})`)
+      throw new ConfigError('--model', `the ${modelRole} role needs a GGUF model file (${modelRole === 'miner' ? 'the model it serves' : 'each model whose outputs it replays'})`)
     }
     llama = await startLlama(config)
   }
@@ -142,12 +139,11 @@ async function startRoles (node: CortensorNode, config: NodeConfig, http: Fastif
     if (!oracles.some(o => o.toLowerCase() === chain?.address.toLowerCase())) {
       say(`warning: ${chain.address} is not in the hub's oracle set; the hub owner adds it with: cortensor chain add-oracle ${chain.address} --key <owner key> --rpc ${config.rpc}`)
     }
-    const embedder = await loadEmbedder(config, engine, say)
-    stops.push(async () => { await embedder.close() })
-    const role = oracle({ modelIds: [engine.modelId], engine, embedder, sampleRate: config.sampleRate, timeouts: config.queueTimeouts, topicPrefix: prefix, onLine: (l) => { say(`oracle: ${l}`) } })(oracleComponents(node, chain))
+    const embedders = await loadEmbedders(config, engines, say, stops)
+    const role = oracle({ engines, ...embedders, sampleRate: config.sampleRate, timeouts: config.queueTimeouts, topicPrefix: prefix, onLine: (l) => { say(`oracle: ${l}`) } })(oracleComponents(node, chain))
     await role.start()
     stops.push(async () => { await role.stop() })
-    say(`oracle validating ${engine.modelId}${(await role.isLeader()) ? ' (leader)' : ''}`)
+    say(`oracle validating ${engines.map(e => e.modelId).join(', ')}${(await role.isLeader()) ? ' (leader)' : ''}`)
   }
 
   let routerUrl: ((host?: string) => string) | undefined
@@ -259,20 +255,33 @@ async function loadModel (config: NodeConfig, llama: Llama, path: string, say: (
   }
 }
 
-/** The oracle's embedder for outputs that replay but differ: over `--embedding-model`, or the served model. */
-async function loadEmbedder (config: NodeConfig, engine: LlamaInferenceEngine, say: (line: string) => void): Promise<Embedder> {
+/**
+ * The oracle's embedders for outputs that replay but differ: one over
+ * `--embedding-model` for every model's tasks, or by default one per model,
+ * over that model's own engine (each closed by `stops`).
+ */
+async function loadEmbedders (config: NodeConfig, engines: LlamaInferenceEngine[], say: (line: string) => void, stops: Array<() => Promise<void> | void>): Promise<{ embedder?: Embedder, embedders?: Record<string, Embedder> }> {
   const { createEmbedder } = await import('../inference/index.ts')
   const path = config.embeddingModel
   if (path != null) {
     await access(path).catch(() => { throw new ConfigError('--embedding-model', `${path}: no such readable file`) })
+    const embedder = await createEmbedder({ modelPath: path, engine: engines[0] }).catch((err: any) => {
+      throw new ConfigError('--embedding-model', `cannot embed with ${path}: ${firstLine(err)}`)
+    })
+    stops.push(async () => { await embedder.close() })
+    say(`embedding outputs of every model with ${path}`)
+    return { embedder }
   }
-  try {
-    const embedder = await createEmbedder(path != null ? { modelPath: path, engine } : { engine })
-    say(`embedding outputs with ${path ?? 'the served model'}`)
-    return embedder
-  } catch (err: any) {
-    throw new ConfigError(path != null ? '--embedding-model' : '--model', `cannot embed with ${path ?? config.model}: ${firstLine(err)}`)
+  const embedders: Record<string, Embedder> = {}
+  for (const engine of engines) {
+    const embedder = await createEmbedder({ engine }).catch((err: any) => {
+      throw new ConfigError('--model', `cannot embed with ${engine.modelPath}: ${firstLine(err)}`)
+    })
+    stops.push(async () => { await embedder.close() })
+    embedders[engine.modelId] = embedder
   }
+  say(`embedding outputs with ${engines.length === 1 ? 'the served model' : 'each task\'s own model'}`)
+  return { embedders }
 }
 
 /** The configured session, checked: it exists, is open, and belongs to the node key. */

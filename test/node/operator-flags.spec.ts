@@ -1,6 +1,6 @@
 /**
  * The operator's engine flags (`--gpu`, `--gpu-layers`, `--threads`,
- * `--sequences`, a repeatable `--model`) from the command line, the
+ * `--sequences`, a repeatable `--model`, for a miner and an oracle alike) from the command line, the
  * environment and a config file; bad values exit 2 naming the flag; a GPU
  * backend this machine lacks is refused naming `--gpu`; the model load
  * progress as a terminal bar and as plain lines.
@@ -80,9 +80,9 @@ describe('operator flags', function () {
     expectUsageError(await runCli(['devnet', '--threads', '0']), /^cortensor: --threads: "0" must be a whole number from 1 to 1024$/)
   })
 
-  it('an oracle refuses several models, naming --model', async function () {
+  it('an oracle takes several models: with two --model it goes on to what it lacks next, the chain (the same model twice: test/lifecycle/models.spec.ts)', async function () {
     expectUsageError(await runCli(['node', 'start', '--role', 'oracle', '--model', join(dir, 'a.gguf'), '--model', join(dir, 'b.gguf'), '--data-dir', join(dir, 'oracle'), '--listen', '/ip4/127.0.0.1/tcp/0']),
-      /^cortensor: --model: the oracle role replays with one model; 2 were given/)
+      /^cortensor: --rpc: the oracle role needs the chain/)
   })
 
   it('a GPU backend this machine lacks is a clear error naming --gpu, not a crash', async function () {

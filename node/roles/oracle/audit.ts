@@ -25,8 +25,8 @@ export interface AuditorInit {
   sampleRate?: number
   /** whether validation replays disagreeing outputs (then those tasks need no audit); @default DEFAULT_ESCALATE_ON_DISAGREEMENT */
   escalateOnDisagreement?: boolean
-  /** whether this oracle can replay (has the model) */
-  canReplay: boolean
+  /** whether this oracle can replay a task of the model (has its engine) */
+  canReplay(modelId: string | undefined): boolean
   replay: Pick<ReplayQuorum, 'confirm' | 'slash'>
   isLeader(): Promise<boolean>
   persist(task: OracleTask): Promise<void>
@@ -70,8 +70,8 @@ export class Auditor {
     if (!due) {
       return
     }
-    if (!this.init.canReplay) {
-      this.init.say(`task ${taskId}: sampled for audit; this oracle has no model to replay with, the others audit it`)
+    if (!this.init.canReplay(task.queued.params?.modelId)) {
+      this.init.say(`task ${taskId}: sampled for audit; this oracle has no engine for its model ${task.queued.params?.modelId}, the others audit it`)
       return
     }
     // the accepted miners, each distinct output once (the policy's audit targets), with the miners that share it

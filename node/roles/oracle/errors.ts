@@ -13,3 +13,15 @@ export class OutputNotReplayedError extends Error {
     this.miner = miner
   }
 }
+
+/** Two of the oracle's engines hold the same model: each model is replayed with one engine. */
+export class DuplicateModelEngineError extends Error {
+  static name = 'DuplicateModelEngineError'
+  readonly modelId: string
+
+  constructor (modelId: string) {
+    super(`two engines hold model ${modelId}; give one engine per model`)
+    this.name = 'DuplicateModelEngineError'
+    this.modelId = modelId
+  }
+}

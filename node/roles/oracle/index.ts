@@ -14,7 +14,8 @@
  * it: a task's way through the oracle (flow.ts), the task records
  * (tasks.ts), leadership and the chain heartbeat (leadership.ts), the draws
  * and assignments (draws.ts, assigner.ts, assignment-writes.ts), the verdict
- * (leader-verdict.ts, replay-quorum.ts, audit.ts, equivocation.ts), the
+ * (leader-verdict.ts, replay-quorum.ts, audit.ts, equivocation.ts) with
+ * the engine of each task's own model (models.ts), the
  * settlement and the tasks given up (settlement.ts, abandons.ts), the
  * metrics (metrics.ts). Every timer, sleep and retry of the role ends with
  * its signal, aborted by `stop()`.
@@ -40,6 +41,7 @@ import { TaskFlow } from './flow.ts'
 import { LeaderVerdict } from './leader-verdict.ts'
 import { Leadership, chainHeartbeatMs } from './leadership.ts'
 import { OracleMetrics } from './metrics.ts'
+import { OracleModels } from './models.ts'
 import { ReplayQuorum } from './replay-quorum.ts'
 import { SettlementBatcher, settlementEntry } from './settlement.ts'
 import { OracleTasks } from './tasks.ts'
@@ -77,6 +79,8 @@ export class OracleRole {
   readonly pool: PoolView
   /** which heartbeat authors are eligible miners on chain: only they enter the pool */
   readonly registrations: MinerRegistrations
+  /** the models followed, and each one's engine and embedder */
+  readonly models: OracleModels
   readonly address: string
   /** topic prefix: `/<network>` unless given, so networks never share topics */
   readonly prefix: string
@@ -104,6 +108,7 @@ export class OracleRole {
     const signal = this.controller.signal
     this.address = components.identity.address.toLowerCase()
     this.prefix = init.topicPrefix ?? `/${components.network}`
+    this.models = new OracleModels(init)
     this.pool = new PoolView(init.heartbeatIntervalMs ?? MINER_HEARTBEAT_INTERVAL_MS)
     const say = (line: string): void => { this.say(line) }
     const isLeader = async (): Promise<boolean> => this.isLeader()
@@ -123,8 +128,7 @@ export class OracleRole {
       node: fetcher,
       chain,
       privateKey: components.identity.privateKey,
-      engine: init.engine,
-      embedder: init.embedder,
+      models: this.models,
       address: this.address,
       prefix: this.prefix,
       quorum: () => this.replayQuorum,
@@ -134,7 +138,7 @@ export class OracleRole {
       onReplayFailed: (_task, miner) => { this.pool.applyVerdict(miner, V.REPLAY_FAIL) },
       say
     })
-    const auditor = new Auditor({ sampleRate: init.sampleRate, canReplay: init.engine != null, replay, isLeader, persist: async (task) => { await tasks.persist(task) }, metrics, say })
+    const auditor = new Auditor({ sampleRate: init.sampleRate, canReplay: (modelId) => this.models.canReplay(modelId), replay, isLeader, persist: async (task) => { await tasks.persist(task) }, metrics, say })
     this.assignments = new AssignmentWrites({
       chain,
       maxBatch: init.maxBatch ?? MAX_BATCH,
@@ -163,8 +167,7 @@ export class OracleRole {
     })
     const verdict = new LeaderVerdict({
       node: fetcher,
-      engine: init.engine,
-      embedder: init.embedder,
+      models: this.models,
       similarityThreshold: init.similarityThreshold,
       address: this.address,
       prefix: this.prefix,
@@ -276,7 +279,7 @@ export class OracleRole {
     const flow = this.flow
     this.uninstall = installGossip(libp2p.services.pubsub, {
       prefix: this.prefix,
-      models: this.init.modelIds,
+      models: this.models.ids,
       onContradiction: (author, err) => {
         contradictions.add(author.toString())
         this.metrics.contradiction((err as { field?: string }).field ?? 'unknown')

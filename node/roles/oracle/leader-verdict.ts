@@ -11,6 +11,7 @@ import { MinerVerdict, addressToBytes } from '../../../protocols/messages/index.
 import { verdictEvent } from '../../../protocols/queue/wire.ts'
 import { outcomeVerdict, validateOutputs } from '../shared/validation.ts'
 import type { OracleMetrics } from './metrics.ts'
+import type { OracleModels } from './models.ts'
 import type { ReplayQuorum } from './replay-quorum.ts'
 import type { OracleTask } from './types.ts'
 import type { Verdict } from '../../../protocols/messages/index.ts'
@@ -63,7 +64,9 @@ export function verdictMessage (taskId: bigint, oracle: string, round: number, o
   }
 }
 
-export interface LeaderVerdictInit extends Pick<ValidationContext, 'node' | 'engine' | 'embedder' | 'similarityThreshold' | 'say'> {
+export interface LeaderVerdictInit extends Pick<ValidationContext, 'node' | 'similarityThreshold' | 'say'> {
+  /** the engine and embedder of each task's model */
+  models: Pick<OracleModels, 'for'>
   /** this oracle's address, lower case */
   address: string
   /** gossip topic prefix */
@@ -90,8 +93,9 @@ export class LeaderVerdict {
     if (s.phase !== 'committed' || !(await this.init.isLeader())) {
       return
     }
-    const { node, engine, embedder, similarityThreshold } = this.init
+    const { node, similarityThreshold } = this.init
     const q = task.queued
+    const { engine, embedder } = this.init.models.for(q.params?.modelId)
     const { outcomes, similarity, tokens, replayed } = await validateOutputs({
       node,
       engine,

@@ -19,9 +19,9 @@ import { ATTEST_ATTEMPTS, SLASH_ATTEMPTS, SLASH_RETRY_MS } from './constants.ts'
 import { OutputNotReplayedError } from './errors.ts'
 import { retrying } from './retry.ts'
 import type { OracleMetrics } from './metrics.ts'
+import type { OracleModels } from './models.ts'
 import type { OracleTask } from './types.ts'
 import type { Verdict } from '../../../protocols/messages/index.ts'
-import type { Embedder, LlamaInferenceEngine } from '../../inference/index.ts'
 import type { ChainContext } from '../shared/chain.ts'
 import type { ValidationContext } from '../shared/validation.ts'
 import type { PeerId } from '@libp2p/interface'
@@ -33,8 +33,8 @@ export interface ReplayQuorumInit {
   chain: ChainContext
   /** this oracle's key: it signs failed replays */
   privateKey: Hex
-  engine?: LlamaInferenceEngine
-  embedder?: Embedder
+  /** the engine and embedder of each task's model (none: its outputs cannot be replayed here) */
+  models: Pick<OracleModels, 'for'>
   /** this oracle's address, lower case */
   address: string
   /** gossip topic prefix */
@@ -135,7 +135,8 @@ export class ReplayQuorum {
    * outputs failed here.
    */
   async confirm (task: OracleTask, miners: string[], round: number): Promise<string[]> {
-    const { node, engine, embedder } = this.init
+    const { node } = this.init
+    const { engine, embedder } = this.init.models.for(task.queued.params?.modelId)
     const entries: Verdict['miners'] = []
     const failed: string[] = []
     const byOutput = new Map<string, boolean | undefined>()

@@ -38,12 +38,16 @@ export interface OracleComponents {
 }
 
 export interface OracleInit {
-  /** models whose tasks this oracle validates */
-  modelIds: string[]
-  /** the model, for the replay check (without one, only structure and redundancy are checked) */
+  /** models whose tasks this oracle validates; the engines' models are always among them (default: just those) */
+  modelIds?: string[]
+  /** a model, for the replay check: a task of a model without an engine gets only structure and redundancy checks */
   engine?: LlamaInferenceEngine
-  /** for the embedding-distance check between disagreeing outputs */
+  /** more models' engines, one per model: each task is replayed with the engine of its own model */
+  engines?: LlamaInferenceEngine[]
+  /** for the embedding-distance check between disagreeing outputs: of every model's tasks (unless `embedders` has one for the model) */
   embedder?: Embedder
+  /** an embedder per model id, for that model's tasks (e.g. each over its model's engine) */
+  embedders?: Record<string, Embedder>
   topicPrefix?: string
   /** miners' heartbeat interval (pool health) */
   heartbeatIntervalMs?: number
