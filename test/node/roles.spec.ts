@@ -122,16 +122,19 @@ describe('node start with roles and task submit, as processes on a local network
   })
 
   it('refuses chain roles without the chain settings, naming the flag', async function () {
-    const noRpc = await runCli(['node', 'start', '--role', 'router', '--data-dir', join(dir, 'x'), '--listen', '/ip4/127.0.0.1/tcp/0', '--http-port', '0'])
+    // four processes at once, each on its own data dir: each refusal is independent of the others
+    const [noRpc, noModel, notOwner, badHub] = await Promise.all([
+      runCli(['node', 'start', '--role', 'router', '--data-dir', join(dir, 'x1'), '--listen', '/ip4/127.0.0.1/tcp/0', '--http-port', '0']),
+      runCli(['node', 'start', '--role', 'miner', '--data-dir', join(dir, 'x2'), '--listen', '/ip4/127.0.0.1/tcp/0', ...chainFlags()]),
+      runCli(['node', 'start', '--role', 'router', '--data-dir', join(dir, 'x3'), '--listen', '/ip4/127.0.0.1/tcp/0', '--http-port', '0', ...chainFlags(), '--session', String(net.sessionId)]),
+      runCli(['node', 'start', '--role', 'oracle', '--data-dir', join(dir, 'x4'), '--listen', '/ip4/127.0.0.1/tcp/0', '--rpc', net.rpcUrl, '--hub', `0x${'12'.repeat(20)}`, '--model', modelPath])
+    ])
     expect(noRpc.code, noRpc.stderr).to.equal(2)
     expect(noRpc.stderr.trim().split('\n').at(-1)).to.match(/^cortensor: --rpc: the router role needs the chain/)
-    const noModel = await runCli(['node', 'start', '--role', 'miner', '--data-dir', join(dir, 'x'), '--listen', '/ip4/127.0.0.1/tcp/0', ...chainFlags()])
     expect(noModel.code, noModel.stderr).to.equal(2)
     expect(noModel.stderr.trim().split('\n').at(-1)).to.match(/^cortensor: --model: the miner role needs a GGUF model file/)
-    const notOwner = await runCli(['node', 'start', '--role', 'router', '--data-dir', join(dir, 'x'), '--listen', '/ip4/127.0.0.1/tcp/0', '--http-port', '0', ...chainFlags(), '--session', String(net.sessionId)])
     expect(notOwner.code, notOwner.stderr).to.equal(2)
     expect(notOwner.stderr.trim().split('\n').at(-1)).to.match(/^cortensor: --session: session \d+ belongs to 0x[0-9a-fA-F]{40}, not to this node's key/)
-    const badHub = await runCli(['node', 'start', '--role', 'oracle', '--data-dir', join(dir, 'x'), '--listen', '/ip4/127.0.0.1/tcp/0', '--rpc', net.rpcUrl, '--hub', `0x${'12'.repeat(20)}`, '--model', modelPath])
     expect(badHub.code, badHub.stderr).to.equal(2)
     expect(badHub.stderr.trim().split('\n').at(-1)).to.match(/^cortensor: --hub: no contract at 0x1212/)
   })
