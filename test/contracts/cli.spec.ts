@@ -88,8 +88,10 @@ describe('contracts: chain, session and node CLI', function () {
       [['node', 'register', '--rpc', anvil.url, '--key', minerKey, '--deployment', dep, '--stake', '1', '--roles', 'wizard'], '--roles'],
       [['node', 'register', '--rpc', anvil.url, '--key', minerKey, '--deployment', dep, '--stake', '1'], '--model']
     ]
-    for (const [args, flag] of cases) {
-      const res = await run(args)
+    // the refusals are independent (none changes the chain): their processes run at once
+    const results = await Promise.all(cases.map(async ([args]) => run(args)))
+    for (const [i, [args, flag]] of cases.entries()) {
+      const res = results[i]
       expect(res.code, `${args.join(' ')}: ${res.stderr}`).to.equal(2)
       expect(res.stderr).to.include(flag)
       expect(res.stderr).to.not.include('    at ')

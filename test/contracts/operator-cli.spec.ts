@@ -208,18 +208,24 @@ describe('cli: operator commands (withdraw, stake add, status, session top-up) o
   })
 
   it('answers bad input with exit code 2 and a message naming the flag or argument', async function () {
-    expectUsageError(await cli('node', 'stake', 'add', 'lots', '--key', keyFile.m0), '<amount>')
-    expectUsageError(await cli('node', 'stake', 'add', '0', '--key', keyFile.m0), '<amount>')
-    expectUsageError(await runCli(['node', 'stake', 'add', '--rpc', f.anvil.url, '--deployment', dep, '--key', keyFile.m0, '--', '-1eth']), '<amount>')
-    expectUsageError(await cli('node', 'stake', 'add', '1'), '--key')
-    expectUsageError(await cli('session', 'top-up', 'abc', '1', '--key', keyFile.user), '<id>')
-    expectUsageError(await cli('session', 'top-up', '1', '0.1 ether', '--key', keyFile.user), '<amount>')
-    expectUsageError(await cli('node', 'status', '--address', '0x1234'), '--address')
-    expectUsageError(await cli('node', 'status', '--address', f.miners[0].account.address, '--key', keyFile.m0), '--address')
-    expectUsageError(await cli('node', 'status'), '--key')
-    expectUsageError(await cli('node', 'withdraw', '--key', join(dir, 'missing.key')), '--key')
-    expectUsageError(await runCli(['node', 'withdraw', '--rpc', 'not a url', '--key', keyFile.m0, '--deployment', dep]), '--rpc')
-    expectUsageError(await runCli(['node', 'status', '--rpc', f.anvil.url, '--key', keyFile.m0, '--deployment', join(dir, 'none.json')]), '--deployment')
+    // the refusals are independent (none reaches the chain's state): their processes run at once
+    const cases: Array<[Promise<CliResult>, string]> = [
+      [cli('node', 'stake', 'add', 'lots', '--key', keyFile.m0), '<amount>'],
+      [cli('node', 'stake', 'add', '0', '--key', keyFile.m0), '<amount>'],
+      [runCli(['node', 'stake', 'add', '--rpc', f.anvil.url, '--deployment', dep, '--key', keyFile.m0, '--', '-1eth']), '<amount>'],
+      [cli('node', 'stake', 'add', '1'), '--key'],
+      [cli('session', 'top-up', 'abc', '1', '--key', keyFile.user), '<id>'],
+      [cli('session', 'top-up', '1', '0.1 ether', '--key', keyFile.user), '<amount>'],
+      [cli('node', 'status', '--address', '0x1234'), '--address'],
+      [cli('node', 'status', '--address', f.miners[0].account.address, '--key', keyFile.m0), '--address'],
+      [cli('node', 'status'), '--key'],
+      [cli('node', 'withdraw', '--key', join(dir, 'missing.key')), '--key'],
+      [runCli(['node', 'withdraw', '--rpc', 'not a url', '--key', keyFile.m0, '--deployment', dep]), '--rpc'],
+      [runCli(['node', 'status', '--rpc', f.anvil.url, '--key', keyFile.m0, '--deployment', join(dir, 'none.json')]), '--deployment']
+    ]
+    for (const [result, flag] of cases) {
+      expectUsageError(await result, flag)
+    }
     // commander's own: a missing argument
     const missing = await cli('session', 'top-up', '1', '--key', keyFile.user)
     expect(missing.code).to.equal(2)
