@@ -194,7 +194,9 @@ export class PoolView {
    * in its next heartbeat (sent at once), so the view never guesses an end
    * from its own clock. The speed is the delivered one (`delivery`, of
    * tasks settled before `beforeBlock` when given: the block of the drawn
-   * task's submission) once measured, else the heartbeat's claim
+   * task's submission) once measured, else the heartbeat's claim; so is
+   * the first-token latency (the submitters' reports the leader's verdicts
+   * carried, else the claim)
    * (`claimed`: the claim always, for a snapshot measured speeds are put in
    * later, node/roles/oracle/draws.ts).
    */
@@ -208,7 +210,7 @@ export class PoolView {
         level: hb.level,
         reputation: this.reputationOf(e.address),
         tokensPerSec: (options.claimed === true ? undefined : this.delivery.tokensPerSec(e.address, options.beforeBlock)) ?? hb.tokensPerSecondMilli / 1000,
-        ...(hb.firstTokenMs != null ? { firstTokenMs: hb.firstTokenMs } : {}),
+        ...firstToken(options.claimed === true ? undefined : this.delivery.firstTokenMs(e.address, options.beforeBlock), hb.firstTokenMs),
         gpu: backend !== '' && backend !== 'cpu',
         loadPermille: hb.loadPermille,
         healthy: this.healthy(e, nowMs),
@@ -295,4 +297,10 @@ export class PoolView {
       }
     }
   }
+}
+
+/** A record's first-token field: the measured latency, else the claimed one, else none (unknown). */
+export function firstToken (measured: number | undefined, claimed: number | undefined): { firstTokenMs?: number } {
+  const ms = measured ?? claimed
+  return ms != null ? { firstTokenMs: ms } : {}
 }
