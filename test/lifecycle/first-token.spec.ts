@@ -93,7 +93,9 @@ describe('routing: first-token latency measured by the submitters, not claimed',
     for (const o of oracles()) {
       const ms = addresses.map(m => o.pool.delivery.firstTokenMs(m, LATER))
       expect(ms.every(x => x != null), `${DELIVERY_MIN_TASKS} reports of every miner`).to.equal(true)
-      expect(ms[2]).to.be.at.least(LATE_FIRST_TOKEN_MS)
+      // held back LATE_FIRST_TOKEN_MS; the miner may start before the client sees its assignment, so a little less
+      expect(ms[2]).to.be.within(LATE_FIRST_TOKEN_MS * 0.8, LATE_FIRST_TOKEN_MS * 2)
+      expect(ms[2]).to.be.greaterThan(FAST_MAX_FIRST_TOKEN_MS)
       expect(ms[0]).to.be.lessThan(FAST_MAX_FIRST_TOKEN_MS)
       expect(ms[1]).to.be.lessThan(FAST_MAX_FIRST_TOKEN_MS)
       expect(o.pool.delivery.tokensPerSec(late, LATER)).to.be.at.least(FAST_MIN_TOKENS_PER_SEC)
@@ -107,7 +109,8 @@ describe('routing: first-token latency measured by the submitters, not claimed',
     await allFree()
     const session = await openSession(2, 1)
     const seen = new Set<string>()
-    for (let i = 0; i < 6; i++) {
+    // with the claims, the late miner would be drawn for about a third of these
+    for (let i = 0; i < 8; i++) {
       const r = await run(session, `a fast session task ${i}`)
       expect(r.miners.map(m => m.address)).to.not.include(late)
       expect(r.miners.every(m => m.outcome === 'accepted')).to.equal(true)
