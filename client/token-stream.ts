@@ -80,8 +80,12 @@ export async function streamTokens (node: ClientNode, t: Tracked, onStreaming: (
     const openTimer = setTimeout(() => { opening.abort(new StreamOpenTimeoutError(miner)) }, STREAM_OPEN_TIMEOUT_MS)
     const attempt = AbortSignal.any([signal, opening.signal, given.signal])
     await node.connect?.(peer, { signal: attempt }).catch((err) => { log('could not reach %s: %s', miner, err?.message) })
+    // the first frame of this miner: how long it took is reported once
     const openedAt = performance.now()
-    let first = true
+    let firstFrame = (): void => {
+      firstFrame = () => {}
+      onFirstToken?.(miner, firstTokenMs(openedAt, performance.now(), t.assignedAt?.get(miner)))
+    }
     try {
       const frames = requestTokens(node.libp2p, peer, protocol, { taskId: BigInt(t.record.taskId), sessionId: BigInt(t.record.sessionId), fromIndex: received }, attempt)
       for (;;) {
@@ -92,10 +96,7 @@ export async function streamTokens (node: ClientNode, t: Tracked, onStreaming: (
           t.tokens.end()
           return
         }
-        if (first) {
-          first = false
-          onFirstToken?.(miner, firstTokenMs(openedAt, performance.now(), t.assignedAt?.get(miner)))
-        }
+        firstFrame()
         if (received === 0) {
           t.record.miners.includes(miner) || t.record.miners.push(miner)
           onStreaming(miner)
