@@ -9,7 +9,7 @@
 import { logger } from '@libp2p/logger'
 import { bytesToHex } from 'viem'
 import { MAX_HEARTBEAT_INTERVAL_MS } from '../messages/index.ts'
-import { REPUTATION_INITIAL, nextReputation } from '../reputation/index.ts'
+import { REPUTATION_INITIAL, REPUTATION_MAX, nextReputation } from '../reputation/index.ts'
 import { routedDraw, selectionSeed, slaFor } from '../selection/index.ts'
 import { DeliveryBook } from './delivery.ts'
 import { findPoolMiners } from './index.ts'
@@ -101,6 +101,8 @@ export class PoolView {
   private readonly heartbeatIntervalMs: number
   /** what the leader measured miners deliver (from its verdicts), which draws use instead of claims */
   readonly delivery = new DeliveryBook()
+  /** called after a reputation changed (a node stores its pool's scores then, node/roles/shared/delivery-store.ts) */
+  onReputationChange?: () => void
 
   constructor (heartbeatIntervalMs: number) {
     this.heartbeatIntervalMs = heartbeatIntervalMs
@@ -151,7 +153,23 @@ export class PoolView {
     }
     const next = nextReputation(this.reputationOf(address), verdict)
     this.reputation.set(address.toLowerCase(), next)
+    this.onReputationChange?.()
     return next
+  }
+
+  /** Every score this view holds, by address (what a node stores to draw alike after a restart). */
+  reputations (): Record<string, number> {
+    return Object.fromEntries(this.reputation)
+  }
+
+  /** Take back stored scores (integers in [0, REPUTATION_MAX]); a score this view already holds stands. */
+  restoreReputations (scores: Record<string, unknown>): void {
+    for (const [address, score] of Object.entries(scores)) {
+      const id = address.toLowerCase()
+      if (Number.isInteger(score) && (score as number) >= 0 && (score as number) <= REPUTATION_MAX && !this.reputation.has(id)) {
+        this.reputation.set(id, score as number)
+      }
+    }
   }
 
   /**

@@ -16,6 +16,7 @@ import { checkReporter } from '../../node/roles/shared/gossip-checks.ts'
 import { defaultValidators, resultFor, statementKey } from '../../protocols/gossip/index.ts'
 import { FirstTokenReport, MAX_FIRST_TOKEN_MS, MinerVerdict, Verdict, checkFirstTokenReport, checkVerdict, decodeWithLimit, decoders } from '../../protocols/messages/index.ts'
 import { DELIVERY_MIN_TASKS, DELIVERY_WINDOW_TASKS, DeliveryBook } from '../../protocols/pool/delivery.ts'
+import { Verdict as V } from '../../protocols/policy/verdicts.ts'
 import { PoolView } from '../../protocols/pool/view.ts'
 import { FAST_MAX_FIRST_TOKEN_MS, emptyingFilter, routedDraw, selectionSeed, slaFor } from '../../protocols/selection/index.ts'
 import { TOPIC_CODECS } from '../../protocols/topics.ts'
@@ -197,24 +198,30 @@ describe('first-token latency: measured by the submitter, carried by the leader\
       expect(back.unsettled).to.equal(book.unsettled)
     })
 
-    it('is stored in the datastore per chain as it changes, and loaded back', async () => {
+    it('is stored in the datastore per chain as it changes, with the reputation scores, and loaded back', async () => {
       const datastore = new MemoryDatastore()
-      const book = new DeliveryBook()
-      const store = new DeliveryStore({ datastore, role: 'oracle', book, saveMs: 10 })
+      const pool = new PoolView(1000)
+      const store = new DeliveryStore({ datastore, role: 'oracle', pool, saveMs: 10 })
       await store.load('31337-0xhub-aaaa')
-      book.addVerdict(measured(1n, 2, 90))
-      book.addVerdict(measured(2n, 2, 110))
-      book.settle(1n, 5n)
-      book.settle(2n, 6n)
+      pool.delivery.addVerdict(measured(1n, 2, 90))
+      pool.delivery.addVerdict(measured(2n, 2, 110))
+      pool.delivery.settle(1n, 5n)
+      pool.delivery.settle(2n, 6n)
+      const score = pool.applyVerdict(hex(2), V.TIMEOUT)
+      expect(score).to.not.equal(pool.reputationOf(hex(3)))
+      // written a moment after the changes, without a stop
+      await new Promise(resolve => setTimeout(resolve, 100))
+      const again = new PoolView(1000)
+      await new DeliveryStore({ datastore, role: 'oracle', pool: again }).load('31337-0xhub-aaaa')
+      expect(again.delivery.firstTokenMs(hex(2), 7n)).to.equal(100)
+      expect(again.delivery.tokensPerSec(hex(2), 7n)).to.equal(100)
+      expect(again.reputationOf(hex(2))).to.equal(score)
       await store.stop()
-      const again = new DeliveryBook()
-      await new DeliveryStore({ datastore, role: 'oracle', book: again }).load('31337-0xhub-aaaa')
-      expect(again.firstTokenMs(hex(2), 7n)).to.equal(100)
-      expect(again.tokensPerSec(hex(2), 7n)).to.equal(100)
       // another chain's book is not this one's
-      const other = new DeliveryBook()
-      await new DeliveryStore({ datastore, role: 'oracle', book: other }).load('31337-0xhub-bbbb')
-      expect(other.tokensPerSec(hex(2))).to.equal(undefined)
+      const other = new PoolView(1000)
+      await new DeliveryStore({ datastore, role: 'oracle', pool: other }).load('31337-0xhub-bbbb')
+      expect(other.delivery.tokensPerSec(hex(2))).to.equal(undefined)
+      expect(other.reputationOf(hex(2))).to.equal(other.reputationOf(hex(3)))
     })
   })
 })

@@ -94,7 +94,7 @@ export class OracleRole {
   private readonly assignments: AssignmentWrites
   private readonly settlement: SettlementBatcher
   private readonly abandons: Abandons
-  /** the pool's delivery measurements, kept across restarts */
+  /** the pool's delivery measurements and reputation scores, kept across restarts */
   private readonly delivery: DeliveryStore
   private uninstall?: () => void
   private watcher?: HubWatcher
@@ -108,7 +108,7 @@ export class OracleRole {
     this.address = components.identity.address.toLowerCase()
     this.prefix = init.topicPrefix ?? `/${components.network}`
     this.pool = new PoolView(init.heartbeatIntervalMs ?? MINER_HEARTBEAT_INTERVAL_MS)
-    this.delivery = new DeliveryStore({ datastore: components.datastore, role: 'oracle', book: this.pool.delivery })
+    this.delivery = new DeliveryStore({ datastore: components.datastore, role: 'oracle', pool: this.pool })
     const say = (line: string): void => { this.say(line) }
     const isLeader = async (): Promise<boolean> => this.isLeader()
     const metrics = this.metrics
@@ -273,7 +273,7 @@ export class OracleRole {
     // only this chain's records: a restarted local chain numbers its tasks from 1 again
     const namespace = await chainNamespace(chain.domain, { getBlock: async (args) => getBlock(chain.wallet, args) })
     await this.tasks.load(namespace, await readContract(chain.wallet, { address: chain.hub, abi: cortensorHubAbi, functionName: 'taskCount' }))
-    // the measurements its draws counted before a restart, so they match the other oracles' at once
+    // the measurements and scores its draws counted before a restart, so they match the other oracles' at once
     await this.delivery.load(namespace)
     // an assignment counts only from the hub's current leader, whose assignTasks call alone the hub accepts
     const base = defaultValidators({ isLeader: async (oracle) => this.leadership.leads(oracle) })

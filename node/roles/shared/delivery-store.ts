@@ -1,34 +1,43 @@
 /**
- * A node's delivery book (protocols/pool/delivery.ts) kept in its datastore,
- * per chain like its task records (records.ts `chainNamespace`): the
- * measurements the leader's verdicts carried and the blocks that settled
- * their tasks. A restarted node loads them before it takes any gossip, so
- * its draws count the same measurements as before the restart, and as the
- * other oracles', at once. Writes are gathered (DELIVERY_SAVE_MS) and the
- * last one made on `stop()`.
+ * What a node's draws are made from beyond the live heartbeats, kept in its
+ * datastore per chain like its task records (records.ts `chainNamespace`):
+ * the delivery book (protocols/pool/delivery.ts: the measurements the
+ * leader's verdicts carried, the blocks that settled their tasks) and the
+ * reputation scores the verdicts gave. A restarted node loads them before it
+ * takes any gossip, so its draws weigh and filter miners as before the
+ * restart, and as the other oracles', at once. Writes are gathered
+ * (DELIVERY_SAVE_MS) and the last one made on `stop()`.
  */
 import { logger } from '@libp2p/logger'
 import { DELIVERY_SAVE_MS } from './constants.ts'
 import { RecordStore } from './records.ts'
-import type { DeliveryBook, DeliverySnapshot } from '../../../protocols/pool/delivery.ts'
+import type { DeliverySnapshot } from '../../../protocols/pool/delivery.ts'
+import type { PoolView } from '../../../protocols/pool/view.ts'
 import type { Datastore } from 'interface-datastore'
 
 const log = logger('cortensor:delivery')
 /** the one record under the chain's prefix */
 const BOOK_ID = 'book'
 
+/** The stored record. */
+export interface StoredDelivery {
+  delivery: DeliverySnapshot
+  /** reputation by miner address */
+  reputation?: Record<string, number>
+}
+
 export interface DeliveryStoreInit {
   datastore: Datastore
   /** whose book: `/cortensor/<role>/delivery/<chain>/book` */
   role: string
-  book: DeliveryBook
+  pool: Pick<PoolView, 'delivery' | 'reputations' | 'restoreReputations' | 'onReputationChange'>
   /** how long changes gather before a write; default DELIVERY_SAVE_MS */
   saveMs?: number
 }
 
 export class DeliveryStore {
   private readonly init: DeliveryStoreInit
-  private readonly records: RecordStore<DeliverySnapshot>
+  private readonly records: RecordStore<StoredDelivery>
   private timer?: ReturnType<typeof setTimeout>
   private writing: Promise<void> = Promise.resolve()
   private loaded = false
@@ -39,16 +48,19 @@ export class DeliveryStore {
     this.records = new RecordStore(init.datastore, `/cortensor/${init.role}/delivery`)
   }
 
-  /** Load this chain's stored book into the node's (`chainNamespace`), then keep it stored as it changes. */
+  /** Load this chain's stored book and scores into the node's pool (`chainNamespace`), then keep them stored as they change. */
   async load (namespace: string): Promise<void> {
+    const { pool } = this.init
     this.records.useChain(namespace)
     for await (const { id, value } of this.records.all()) {
       if (id === BOOK_ID) {
-        this.init.book.restore(value)
+        pool.delivery.restore(value.delivery ?? { samples: {}, settled: [] })
+        pool.restoreReputations(value.reputation ?? {})
       }
     }
     this.loaded = true
-    this.init.book.onChange = () => { this.schedule() }
+    pool.delivery.onChange = () => { this.schedule() }
+    pool.onReputationChange = () => { this.schedule() }
   }
 
   private schedule (): void {
@@ -67,7 +79,7 @@ export class DeliveryStore {
       return
     }
     this.writing = this.writing.then(async () => {
-      await this.records.put(BOOK_ID, this.init.book.snapshot())
+      await this.records.put(BOOK_ID, { delivery: this.init.pool.delivery.snapshot(), reputation: this.init.pool.reputations() })
     }).catch((err) => { log.error('storing the delivery book: %s', err?.message ?? err) })
     await this.writing
   }
@@ -78,7 +90,8 @@ export class DeliveryStore {
       return
     }
     this.stopped = true
-    this.init.book.onChange = undefined
+    this.init.pool.delivery.onChange = undefined
+    this.init.pool.onReputationChange = undefined
     clearTimeout(this.timer)
     this.timer = undefined
     await this.save()
