@@ -32,10 +32,14 @@ export function taskGossipHandlers (c: TaskGossipContext): TopicHandlers<Message
       if (t == null) {
         return
       }
+      const now = performance.now()
       for (const b of m.miners) {
         const a = bytesToHex(b).toLowerCase()
         if (!t.record.miners.includes(a)) {
           t.record.miners.push(a)
+        }
+        if (!(t.assignedAt ??= new Map()).has(a)) {
+          t.assignedAt.set(a, now)
         }
       }
       c.update(t, 'assigned', `round ${m.round}: ${m.miners.length} miner(s)`)
@@ -110,6 +114,8 @@ export function taskGossipHandlers (c: TaskGossipContext): TopicHandlers<Message
         c.fail(t, new TaskFailedError('unverifiable', `task ${t.record.taskId}: the miners' outputs differ and the leader oracle has no model to replay them`, t.record.taskId))
       }
     },
+    // this client's own reports go to the oracles; others' are theirs to fold
+    'first-token': () => {},
     heartbeat: (m, meta) => {
       if (meta.from != null) {
         c.pool.onHeartbeat(m, meta.from)

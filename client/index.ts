@@ -28,6 +28,7 @@ import { taskText } from '../protocols/prompt/index.ts'
 import { ABANDON_REASONS, ABANDON_REASON_TEXT } from '../protocols/queue/types.ts'
 import { Channel } from './channel.ts'
 import { TaskFailedError } from './errors.ts'
+import { reportFirstToken } from './first-token.ts'
 import { taskGossipHandlers } from './gossip.ts'
 import { DEFAULT_MAX_TOKENS, checkParams, submittedDoc } from './params.ts'
 import { awaitEligible, checkContext, poolMiners, poolModels } from './pool.ts'
@@ -223,9 +224,7 @@ export class CortensorTaskClient implements TaskClient {
     const submitted = await this.submissions.submit(sessionId, { promptDigest: bytesToHex(promptCid.multihash.digest), maxTokens, paramsDigest })
     const taskId = submitted.taskId
     const abort = new AbortController()
-    let resolveResult!: (r: TaskResult) => void
-    let rejectResult!: (err: Error) => void
-    const result = new Promise<TaskResult>((resolve, reject) => { resolveResult = resolve; rejectResult = reject })
+    const { promise: result, resolve: resolveResult, reject: rejectResult } = Promise.withResolvers<TaskResult>()
     result.catch(() => {})
     const t: Tracked = {
       record: { taskId: taskId.toString(), sessionId: sessionId.toString(), status: 'submitted', prompt, ...('messages' in promptDoc ? { messages: promptDoc.messages } : {}), clientReference: params.clientReference, miners: [], submittedAtMs },
@@ -273,7 +272,8 @@ export class CortensorTaskClient implements TaskClient {
     if (predicted != null) {
       t.ackers.push({ ...predicted, early: true })
     }
-    void streamTokens(this.init.node, t, (miner) => { this.update(t, 'generating', `streaming from ${miner}`) })
+    // how soon each miner's first token came is reported to the oracles (client/first-token.ts)
+    void streamTokens(this.init.node, t, (miner) => { this.update(t, 'generating', `streaming from ${miner}`) }, (miner, ms) => { reportFirstToken(node.libp2p.services.pubsub, this.prefix, chain.address, t, miner, ms) })
     const handle: TaskHandle = {
       taskId,
       sessionId,

@@ -31,12 +31,26 @@ export class MinerNotAssignedError extends Error {
 }
 
 /**
+ * A miner's first-token time as its submitter sees it: from opening the
+ * stream request, or from seeing the miner's assignment when that came later
+ * (a stream opened to the predicted miner before the leader assigned it
+ * waits for the assignment, which is not the miner's doing), to the first
+ * token; whole ms. A token that came before the assignment was seen counts
+ * from the opening.
+ */
+export function firstTokenMs (openedAt: number, firstAt: number, assignedAt?: number): number {
+  const from = assignedAt != null && assignedAt > openedAt && assignedAt <= firstAt ? assignedAt : openedAt
+  return Math.max(0, Math.round(firstAt - from))
+}
+
+/**
  * Stream `t`'s tokens from the first miner that acks; if that stream fails,
  * go on from the same index with the next miner (redundant miners generate
  * the same tokens in deterministic mode). `onStreaming` hears of the first
- * token.
+ * token; `onFirstToken`, of the first frame of each miner streamed from and
+ * how long it took (`firstTokenMs`).
  */
-export async function streamTokens (node: ClientNode, t: Tracked, onStreaming: (miner: string) => void): Promise<void> {
+export async function streamTokens (node: ClientNode, t: Tracked, onStreaming: (miner: string) => void, onFirstToken?: (miner: string, ms: number) => void): Promise<void> {
   const protocol = streamProtocol(node.network)
   const signal = t.abort.signal
   let next = 0
@@ -66,6 +80,12 @@ export async function streamTokens (node: ClientNode, t: Tracked, onStreaming: (
     const openTimer = setTimeout(() => { opening.abort(new StreamOpenTimeoutError(miner)) }, STREAM_OPEN_TIMEOUT_MS)
     const attempt = AbortSignal.any([signal, opening.signal, given.signal])
     await node.connect?.(peer, { signal: attempt }).catch((err) => { log('could not reach %s: %s', miner, err?.message) })
+    // the first frame of this miner: how long it took is reported once
+    const openedAt = performance.now()
+    let firstFrame = (): void => {
+      firstFrame = () => {}
+      onFirstToken?.(miner, firstTokenMs(openedAt, performance.now(), t.assignedAt?.get(miner)))
+    }
     try {
       const frames = requestTokens(node.libp2p, peer, protocol, { taskId: BigInt(t.record.taskId), sessionId: BigInt(t.record.sessionId), fromIndex: received }, attempt)
       for (;;) {
@@ -76,6 +96,7 @@ export async function streamTokens (node: ClientNode, t: Tracked, onStreaming: (
           t.tokens.end()
           return
         }
+        firstFrame()
         if (received === 0) {
           t.record.miners.includes(miner) || t.record.miners.push(miner)
           onStreaming(miner)

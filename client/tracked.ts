@@ -40,6 +40,10 @@ export interface Tracked {
    * whose peer is known (`early`: it may still decline, or not be assigned)
    */
   ackers: Array<{ miner: string, peer: PeerId, early?: boolean }>
+  /** when this client saw each miner's assignment (performance.now() ms): where its first-token time starts at the latest */
+  assignedAt?: Map<string, number>
+  /** miners whose first token this client reported (client/first-token.ts) */
+  reportedFirstToken?: Set<string>
   /** the stream being opened or read: an early pick that the assignment does not name is given up */
   attempt?: { miner: string, early: boolean, controller: AbortController }
   reveals: Map<string, string>

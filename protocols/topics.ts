@@ -4,8 +4,8 @@
  * so a missing codec, validator or handler is a compile error.
  */
 import {
-  Ack, Assignment, Decline, Heartbeat, MAX_GOSSIP_MESSAGE_BYTES, MAX_MODEL_ID_BYTES, Precommit, Reveal, TaskQueued, Verdict,
-  checkAck, checkAssignment, checkDecline, checkHeartbeat, checkPrecommit, checkReveal, checkTaskQueued, checkVerdict, decoders
+  Ack, Assignment, Decline, FirstTokenReport, Heartbeat, MAX_GOSSIP_MESSAGE_BYTES, MAX_MODEL_ID_BYTES, Precommit, Reveal, TaskQueued, Verdict,
+  checkAck, checkAssignment, checkDecline, checkFirstTokenReport, checkHeartbeat, checkPrecommit, checkReveal, checkTaskQueued, checkVerdict, decoders
 } from './messages/index.ts'
 
 /** Root of every topic; tests and private networks pass their own prefix. */
@@ -13,7 +13,7 @@ export const TOPIC_PREFIX = '/cortensor'
 /** Wire version of the gossip messages; bump on an incompatible .proto change. */
 export const TOPIC_VERSION = 1
 
-export const TOPIC_KINDS = ['task', 'assignment', 'ack', 'decline', 'precommit', 'reveal', 'verdict', 'heartbeat'] as const
+export const TOPIC_KINDS = ['task', 'assignment', 'ack', 'decline', 'precommit', 'reveal', 'verdict', 'heartbeat', 'first-token'] as const
 export type TopicKind = typeof TOPIC_KINDS[number]
 
 /** Payload type of each topic kind. */
@@ -26,6 +26,8 @@ export interface TopicMessages {
   reveal: Reveal
   verdict: Verdict
   heartbeat: Heartbeat
+  /** a submitter's measurement of a miner's first token on its task */
+  'first-token': FirstTokenReport
 }
 
 export interface TopicCodec<T> {
@@ -48,7 +50,8 @@ export const TOPIC_CODECS: TopicCodecs = {
   precommit: { modelScoped: false, maxBytes: MAX_GOSSIP_MESSAGE_BYTES, encode: m => Precommit.encode(m), decode: decoders.precommit, check: checkPrecommit },
   reveal: { modelScoped: false, maxBytes: MAX_GOSSIP_MESSAGE_BYTES, encode: m => Reveal.encode(m), decode: decoders.reveal, check: checkReveal },
   verdict: { modelScoped: false, maxBytes: MAX_GOSSIP_MESSAGE_BYTES, encode: m => Verdict.encode(m), decode: decoders.verdict, check: checkVerdict },
-  heartbeat: { modelScoped: true, maxBytes: MAX_GOSSIP_MESSAGE_BYTES, encode: m => Heartbeat.encode(m), decode: decoders.heartbeat, check: checkHeartbeat }
+  heartbeat: { modelScoped: true, maxBytes: MAX_GOSSIP_MESSAGE_BYTES, encode: m => Heartbeat.encode(m), decode: decoders.heartbeat, check: checkHeartbeat },
+  'first-token': { modelScoped: false, maxBytes: MAX_GOSSIP_MESSAGE_BYTES, encode: m => FirstTokenReport.encode(m), decode: decoders.firstToken, check: checkFirstTokenReport }
 }
 
 /** One handler per topic kind; `Partial` is deliberately not used by callers that must handle everything. */

@@ -17,7 +17,7 @@
  */
 import { encode as dagJsonEncode } from '@ipld/dag-json'
 import { RPC } from '@libp2p/gossipsub/message'
-import { Ack, Decline, Assignment, Heartbeat, MinerVerdict, Precommit, Reveal, TaskQueued, Verdict } from '../protocols/messages/index.ts'
+import { Ack, Decline, Assignment, FirstTokenReport, Heartbeat, MinerVerdict, Precommit, Reveal, TaskQueued, Verdict } from '../protocols/messages/index.ts'
 import { poolKeysFor } from '../protocols/pool/index.ts'
 import { TOPIC_CODECS, TOPIC_KINDS, buildTopic } from '../protocols/topics.ts'
 import * as C from './network-constants.ts'
@@ -145,10 +145,11 @@ export function wireSizes (p: Pick<NetworkLoadParams, 'redundancy' | 'promptByte
     verdict: Verdict.encode({
       taskId: 1_000_000n,
       oracle: addr,
-      miners: Array.from({ length: p.redundancy }, () => ({ miner: addr, outcome: MinerVerdict.Outcome.ACCEPTED, similarityPpm: 1_000_000 })),
+      miners: Array.from({ length: p.redundancy }, () => ({ miner: addr, outcome: MinerVerdict.Outcome.ACCEPTED, similarityPpm: 1_000_000, deliveredTokens: 256, deliveredMs: 2500, firstTokenMs: 180 })),
       round: 0,
       signature: sig
     }),
+    'first-token': FirstTokenReport.encode({ taskId: 1_000_000n, sessionId: 1000n, submitter: addr, miner: addr, firstTokenMs: 180 }),
     heartbeat: Heartbeat.encode({
       node: addr,
       models: [model],
@@ -216,7 +217,8 @@ function add (a: Load, b: Load): Load {
 
 /** Messages per task on each topic kind (the lifecycle of protocols/queue at redundancy r, no reassignment). */
 export function messagesPerTask (redundancy: number): Record<TopicKind, number> {
-  return { task: 1, assignment: 1, ack: redundancy, decline: 0, precommit: redundancy, reveal: redundancy, verdict: 1, heartbeat: 0 }
+  // the submitter reports the first token of the miner it streams from
+  return { task: 1, assignment: 1, ack: redundancy, decline: 0, precommit: redundancy, reveal: redundancy, verdict: 1, heartbeat: 0, 'first-token': 1 }
 }
 
 interface Topic {

@@ -164,7 +164,7 @@ async function startRoles (node: CortensorNode, config: NodeConfig, http: Fastif
 
 const FAULT_FLAGS = ['revealMismatch', 'copyOthers', 'misdraw', 'equivocate', 'withholdReveal'] as const
 /** numeric faults: ms before each token, a really slow engine (tokens/s), a claimed speed (tokens/s) */
-const FAULT_NUMBERS = ['tokenDelayMs', 'throttleTokensPerSec', 'claimTokensPerSec'] as const
+const FAULT_NUMBERS = ['tokenDelayMs', 'firstTokenDelayMs', 'throttleTokensPerSec', 'claimTokensPerSec'] as const
 
 /**
  * Deliberate misbehaviour of a miner process (`MinerFaults`), for fault

@@ -109,6 +109,12 @@ export function defaultValidators (init: ValidatorsInit = {}): GossipValidators 
       assertSender('oracle', m.oracle, ctx)
       await assertKnownTask(init, m.taskId)
     },
+    // only the submitter reports: who owns the task's session is checked against the chain where it is known
+    // (node/roles/shared/gossip-checks.ts)
+    'first-token': async (m, ctx) => {
+      assertSender('submitter', m.submitter, ctx)
+      await assertKnownTask(init, m.taskId)
+    },
     heartbeat: (m, ctx) => {
       assertSender('node', m.node, ctx)
       if (ctx.topic.model == null || !m.models.includes(ctx.topic.model)) {
@@ -139,6 +145,8 @@ export function statementKey<K extends TopicKind> (kind: K, m: TopicMessages[K],
     case 'reveal': { const r = m as TopicMessages['reveal']; return `reveal:${r.taskId}:${fromAddress}:${bytesToHex(r.outputCid)}:${bytesToHex(r.salt)}` }
     case 'verdict': { const v = m as TopicMessages['verdict']; return `verdict:${v.taskId}:${fromAddress}:${v.round}` }
     case 'heartbeat': return `heartbeat:${fromAddress}:${(m as TopicMessages['heartbeat']).seq}`
+    // one measurement per miner and task: a second (a different figure) is not delivered
+    case 'first-token': { const f = m as TopicMessages['first-token']; return `first-token:${f.taskId}:${fromAddress}:${bytesToHex(f.miner)}` }
     default: return null
   }
 }

@@ -9,13 +9,13 @@ import { equals } from 'uint8arrays/equals'
 import { bytesToHex, hexToBytes } from 'viem'
 import {
   ADDRESS_BYTES, HASH_BYTES, MAX_CID_BYTES, MAX_GOSSIP_MESSAGE_BYTES, MAX_HARDWARE_CLASS_BYTES, MAX_INLINE_PROMPT_BYTES, MAX_MINERS_PER_TASK,
-  MAX_BACKEND_BYTES, MAX_GPU_DEVICE_NAME_BYTES, MAX_GPU_DEVICES_PER_HEARTBEAT, MAX_HEARTBEAT_INTERVAL_MS, MAX_MODEL_ID_BYTES, MAX_MODELS_PER_HEARTBEAT, MAX_NODE_LEVEL, MAX_STOP_SEQUENCE_BYTES, MAX_STOP_SEQUENCES,
+  MAX_BACKEND_BYTES, MAX_GPU_DEVICE_NAME_BYTES, MAX_GPU_DEVICES_PER_HEARTBEAT, MAX_FIRST_TOKEN_MS, MAX_HEARTBEAT_INTERVAL_MS, MAX_MODEL_ID_BYTES, MAX_MODELS_PER_HEARTBEAT, MAX_NODE_LEVEL, MAX_STOP_SEQUENCE_BYTES, MAX_STOP_SEQUENCES,
   MAX_STREAM_MESSAGE_BYTES, MAX_TASK_TOKENS, MAX_TOKEN_IDS_PER_FRAME, MAX_TOKEN_TEXT_BYTES, SIGNATURE_BYTES
 } from './constants.ts'
 import { InvalidFieldError, MalformedMessageError, OversizeMessageError } from './errors.ts'
 import { Heartbeat } from './pool.js'
 import { StreamFrame, StreamRequest } from './stream.js'
-import { Ack, Assignment, Decline, MinerVerdict, Precommit, Reveal, TaskQueued, Verdict } from './task.js'
+import { Ack, Assignment, Decline, FirstTokenReport, MinerVerdict, Precommit, Reveal, TaskQueued, Verdict } from './task.js'
 import type { Address, Hex } from 'viem'
 
 const utf8 = new TextEncoder()
@@ -51,6 +51,7 @@ export const decoders = {
   precommit: (b: Uint8Array): Precommit => Precommit.decode(b),
   reveal: (b: Uint8Array): Reveal => Reveal.decode(b),
   verdict: (b: Uint8Array): Verdict => Verdict.decode(b, { limits: DECODE_LIMITS.verdict }),
+  firstToken: (b: Uint8Array): FirstTokenReport => FirstTokenReport.decode(b),
   heartbeat: (b: Uint8Array): Heartbeat => Heartbeat.decode(b, { limits: DECODE_LIMITS.heartbeat }),
   streamRequest: (b: Uint8Array): StreamRequest => StreamRequest.decode(b),
   streamFrame: (b: Uint8Array): StreamFrame => StreamFrame.decode(b, { limits: DECODE_LIMITS.streamFrame })
@@ -252,6 +253,9 @@ export function checkVerdict (m: Verdict): void {
   checkUniqueAddresses('miners', m.miners.map(v => v.miner))
   m.miners.forEach((v, i) => {
     checkRange(`miners[${i}].similarityPpm`, v.similarityPpm, 0, 1_000_000)
+    if (v.firstTokenMs != null) {
+      checkRange(`miners[${i}].firstTokenMs`, v.firstTokenMs, 0, MAX_FIRST_TOKEN_MS)
+    }
     if (v.replaySignature != null) {
       checkBytes(`miners[${i}].replaySignature`, v.replaySignature, SIGNATURE_BYTES)
       if (v.outcome !== MinerVerdict.Outcome.REJECTED_REPLAY) {
@@ -262,6 +266,14 @@ export function checkVerdict (m: Verdict): void {
   if (m.signature.byteLength !== 0) {
     checkBytes('signature', m.signature, SIGNATURE_BYTES)
   }
+}
+
+export function checkFirstTokenReport (m: FirstTokenReport): void {
+  checkId('taskId', m.taskId)
+  checkId('sessionId', m.sessionId)
+  checkAddress('submitter', m.submitter)
+  checkAddress('miner', m.miner)
+  checkRange('firstTokenMs', m.firstTokenMs, 0, MAX_FIRST_TOKEN_MS)
 }
 
 export function checkHeartbeat (m: Heartbeat): void {

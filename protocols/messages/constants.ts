@@ -56,5 +56,11 @@ export const MAX_TASK_TOKENS = 32_768
  * network-load simulation needs at 10^5 miners (`cortensor sim network`).
  */
 export const MAX_HEARTBEAT_INTERVAL_MS = 60 * 60_000
+/**
+ * Longest first-token time a report or verdict may carry (ms): ten minutes,
+ * the longest a task waits for its precommit anywhere in this network
+ * (queue deadlines are minutes); a longer figure can only be a lie or a stall.
+ */
+export const MAX_FIRST_TOKEN_MS = 10 * 60_000
 /** Highest node level (Cortensor levels are small integers). */
 export const MAX_NODE_LEVEL = 255

@@ -4,7 +4,7 @@
  * as `.js` because protons emits TypeScript namespaces, which type stripping
  * cannot run.
  */
-export { TaskParams, TaskQueued, Assignment, Ack, Decline, Precommit, Reveal, MinerVerdict, Verdict } from './task.js'
+export { TaskParams, TaskQueued, Assignment, Ack, Decline, Precommit, Reveal, MinerVerdict, Verdict, FirstTokenReport } from './task.js'
 export { Hardware, Heartbeat } from './pool.js'
 export { StreamRequest, TokenFrame, StreamEnd, StreamFrame } from './stream.js'
 export * from './constants.ts'

@@ -279,6 +279,7 @@ export interface MinerVerdict {
     replaySignature?: Uint8Array<ArrayBuffer>;
     deliveredTokens?: number;
     deliveredMs?: number;
+    firstTokenMs?: number;
 }
 export declare namespace MinerVerdict {
     enum Outcome {
@@ -318,9 +319,13 @@ export declare namespace MinerVerdict {
         field: '$.deliveredMs';
         value: number;
     }
+    interface MinerVerdictFirstTokenMsFieldEvent {
+        field: '$.firstTokenMs';
+        value: number;
+    }
     function encode(obj: Partial<MinerVerdict>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<MinerVerdict>): MinerVerdict;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<MinerVerdict>): Generator<MinerVerdictMinerFieldEvent | MinerVerdictOutcomeFieldEvent | MinerVerdictSimilarityPpmFieldEvent | MinerVerdictReplaySignatureFieldEvent | MinerVerdictDeliveredTokensFieldEvent | MinerVerdictDeliveredMsFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<MinerVerdict>): Generator<MinerVerdictMinerFieldEvent | MinerVerdictOutcomeFieldEvent | MinerVerdictSimilarityPpmFieldEvent | MinerVerdictReplaySignatureFieldEvent | MinerVerdictDeliveredTokensFieldEvent | MinerVerdictDeliveredMsFieldEvent | MinerVerdictFirstTokenMsFieldEvent>;
 }
 export interface Verdict {
     taskId: bigint;
@@ -369,6 +374,11 @@ export declare namespace Verdict {
         value: number;
         index: number;
     }
+    interface VerdictMinersFirstTokenMsFieldEvent {
+        field: '$.miners[].firstTokenMs';
+        value: number;
+        index: number;
+    }
     interface VerdictRoundFieldEvent {
         field: '$.round';
         value: number;
@@ -379,7 +389,7 @@ export declare namespace Verdict {
     }
     function encode(obj: Partial<Verdict>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Verdict>): Verdict;
-    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Verdict>): Generator<VerdictTaskIdFieldEvent | VerdictOracleFieldEvent | VerdictMinersMinerFieldEvent | VerdictMinersOutcomeFieldEvent | VerdictMinersSimilarityPpmFieldEvent | VerdictMinersReplaySignatureFieldEvent | VerdictMinersDeliveredTokensFieldEvent | VerdictMinersDeliveredMsFieldEvent | VerdictRoundFieldEvent | VerdictSignatureFieldEvent>;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Verdict>): Generator<VerdictTaskIdFieldEvent | VerdictOracleFieldEvent | VerdictMinersMinerFieldEvent | VerdictMinersOutcomeFieldEvent | VerdictMinersSimilarityPpmFieldEvent | VerdictMinersReplaySignatureFieldEvent | VerdictMinersDeliveredTokensFieldEvent | VerdictMinersDeliveredMsFieldEvent | VerdictMinersFirstTokenMsFieldEvent | VerdictRoundFieldEvent | VerdictSignatureFieldEvent>;
 }
 export interface Decline {
     taskId: bigint;
@@ -430,4 +440,37 @@ export declare namespace Decline {
     function encode(obj: Partial<Decline>): Uint8Array<ArrayBuffer>;
     function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Decline>): Decline;
     function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Decline>): Generator<DeclineTaskIdFieldEvent | DeclineMinerFieldEvent | DeclineRoundFieldEvent | DeclineReasonFieldEvent | DeclineMessageFieldEvent | DeclinePromptTokensFieldEvent | DeclineContextTokensFieldEvent>;
+}
+export interface FirstTokenReport {
+    taskId: bigint;
+    sessionId: bigint;
+    submitter: Uint8Array<ArrayBuffer>;
+    miner: Uint8Array<ArrayBuffer>;
+    firstTokenMs: number;
+}
+export declare namespace FirstTokenReport {
+    const codec: () => Codec<FirstTokenReport>;
+    interface FirstTokenReportTaskIdFieldEvent {
+        field: '$.taskId';
+        value: bigint;
+    }
+    interface FirstTokenReportSessionIdFieldEvent {
+        field: '$.sessionId';
+        value: bigint;
+    }
+    interface FirstTokenReportSubmitterFieldEvent {
+        field: '$.submitter';
+        value: Uint8Array<ArrayBuffer>;
+    }
+    interface FirstTokenReportMinerFieldEvent {
+        field: '$.miner';
+        value: Uint8Array<ArrayBuffer>;
+    }
+    interface FirstTokenReportFirstTokenMsFieldEvent {
+        field: '$.firstTokenMs';
+        value: number;
+    }
+    function encode(obj: Partial<FirstTokenReport>): Uint8Array<ArrayBuffer>;
+    function decode(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<FirstTokenReport>): FirstTokenReport;
+    function stream(buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<FirstTokenReport>): Generator<FirstTokenReportTaskIdFieldEvent | FirstTokenReportSessionIdFieldEvent | FirstTokenReportSubmitterFieldEvent | FirstTokenReportMinerFieldEvent | FirstTokenReportFirstTokenMsFieldEvent>;
 }

@@ -1039,6 +1039,10 @@ export var MinerVerdict;
                     w.uint32(48);
                     w.uint32(obj.deliveredMs);
                 }
+                if (obj.firstTokenMs != null) {
+                    w.uint32(56);
+                    w.uint32(obj.firstTokenMs);
+                }
                 if (opts.lengthDelimited !== false) {
                     w.ldelim();
                 }
@@ -1074,6 +1078,10 @@ export var MinerVerdict;
                         }
                         case 6: {
                             obj.deliveredMs = reader.uint32();
+                            break;
+                        }
+                        case 7: {
+                            obj.firstTokenMs = reader.uint32();
                             break;
                         }
                         default: {
@@ -1126,6 +1134,13 @@ export var MinerVerdict;
                         case 6: {
                             yield {
                                 field: `${prefix}.deliveredMs`,
+                                value: reader.uint32()
+                            };
+                            break;
+                        }
+                        case 7: {
+                            yield {
+                                field: `${prefix}.firstTokenMs`,
                                 value: reader.uint32()
                             };
                             break;
@@ -1486,3 +1501,137 @@ export var Decline;
     }
     Decline.stream = stream;
 })(Decline || (Decline = {}));
+export var FirstTokenReport;
+(function (FirstTokenReport) {
+    let _codec;
+    FirstTokenReport.codec = () => {
+        if (_codec == null) {
+            _codec = message((obj, w, opts = {}) => {
+                if (opts.lengthDelimited !== false) {
+                    w.fork();
+                }
+                if ((obj.taskId != null && obj.taskId !== 0n)) {
+                    w.uint32(8);
+                    w.uint64(obj.taskId);
+                }
+                if ((obj.sessionId != null && obj.sessionId !== 0n)) {
+                    w.uint32(16);
+                    w.uint64(obj.sessionId);
+                }
+                if ((obj.submitter != null && obj.submitter.byteLength > 0)) {
+                    w.uint32(26);
+                    w.bytes(obj.submitter);
+                }
+                if ((obj.miner != null && obj.miner.byteLength > 0)) {
+                    w.uint32(34);
+                    w.bytes(obj.miner);
+                }
+                if ((obj.firstTokenMs != null && obj.firstTokenMs !== 0)) {
+                    w.uint32(40);
+                    w.uint32(obj.firstTokenMs);
+                }
+                if (opts.lengthDelimited !== false) {
+                    w.ldelim();
+                }
+            }, (reader, length, opts = {}) => {
+                const obj = {
+                    taskId: 0n,
+                    sessionId: 0n,
+                    submitter: uint8ArrayAlloc(0),
+                    miner: uint8ArrayAlloc(0),
+                    firstTokenMs: 0
+                };
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            obj.taskId = reader.uint64();
+                            break;
+                        }
+                        case 2: {
+                            obj.sessionId = reader.uint64();
+                            break;
+                        }
+                        case 3: {
+                            obj.submitter = reader.bytes();
+                            break;
+                        }
+                        case 4: {
+                            obj.miner = reader.bytes();
+                            break;
+                        }
+                        case 5: {
+                            obj.firstTokenMs = reader.uint32();
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+                return obj;
+            }, function* (reader, length, prefix, opts = {}) {
+                const end = length == null ? reader.len : reader.pos + length;
+                while (reader.pos < end) {
+                    const tag = reader.uint32();
+                    switch (tag >>> 3) {
+                        case 1: {
+                            yield {
+                                field: `${prefix}.taskId`,
+                                value: reader.uint64()
+                            };
+                            break;
+                        }
+                        case 2: {
+                            yield {
+                                field: `${prefix}.sessionId`,
+                                value: reader.uint64()
+                            };
+                            break;
+                        }
+                        case 3: {
+                            yield {
+                                field: `${prefix}.submitter`,
+                                value: reader.bytes()
+                            };
+                            break;
+                        }
+                        case 4: {
+                            yield {
+                                field: `${prefix}.miner`,
+                                value: reader.bytes()
+                            };
+                            break;
+                        }
+                        case 5: {
+                            yield {
+                                field: `${prefix}.firstTokenMs`,
+                                value: reader.uint32()
+                            };
+                            break;
+                        }
+                        default: {
+                            reader.skipType(tag & 7);
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+        return _codec;
+    };
+    function encode(obj) {
+        return encodeMessage(obj, FirstTokenReport.codec());
+    }
+    FirstTokenReport.encode = encode;
+    function decode(buf, opts) {
+        return decodeMessage(buf, FirstTokenReport.codec(), opts);
+    }
+    FirstTokenReport.decode = decode;
+    function stream(buf, opts) {
+        return streamMessage(buf, FirstTokenReport.codec(), opts);
+    }
+    FirstTokenReport.stream = stream;
+})(FirstTokenReport || (FirstTokenReport = {}));

@@ -9,7 +9,7 @@
 import { logger } from '@libp2p/logger'
 import { bytesToHex } from 'viem'
 import { MAX_HEARTBEAT_INTERVAL_MS } from '../messages/index.ts'
-import { REPUTATION_INITIAL, nextReputation } from '../reputation/index.ts'
+import { REPUTATION_INITIAL, REPUTATION_MAX, nextReputation } from '../reputation/index.ts'
 import { routedDraw, selectionSeed, slaFor } from '../selection/index.ts'
 import { DeliveryBook } from './delivery.ts'
 import { findPoolMiners } from './index.ts'
@@ -101,6 +101,8 @@ export class PoolView {
   private readonly heartbeatIntervalMs: number
   /** what the leader measured miners deliver (from its verdicts), which draws use instead of claims */
   readonly delivery = new DeliveryBook()
+  /** called after a reputation changed (a node stores its pool's scores then, node/roles/shared/delivery-store.ts) */
+  onReputationChange?: () => void
 
   constructor (heartbeatIntervalMs: number) {
     this.heartbeatIntervalMs = heartbeatIntervalMs
@@ -151,7 +153,23 @@ export class PoolView {
     }
     const next = nextReputation(this.reputationOf(address), verdict)
     this.reputation.set(address.toLowerCase(), next)
+    this.onReputationChange?.()
     return next
+  }
+
+  /** Every score this view holds, by address (what a node stores to draw alike after a restart). */
+  reputations (): Record<string, number> {
+    return Object.fromEntries(this.reputation)
+  }
+
+  /** Take back stored scores (integers in [0, REPUTATION_MAX]); a score this view already holds stands. */
+  restoreReputations (scores: Record<string, unknown>): void {
+    for (const [address, score] of Object.entries(scores)) {
+      const id = address.toLowerCase()
+      if (Number.isInteger(score) && (score as number) >= 0 && (score as number) <= REPUTATION_MAX && !this.reputation.has(id)) {
+        this.reputation.set(id, score as number)
+      }
+    }
   }
 
   /**
@@ -194,7 +212,9 @@ export class PoolView {
    * in its next heartbeat (sent at once), so the view never guesses an end
    * from its own clock. The speed is the delivered one (`delivery`, of
    * tasks settled before `beforeBlock` when given: the block of the drawn
-   * task's submission) once measured, else the heartbeat's claim
+   * task's submission) once measured, else the heartbeat's claim; so is
+   * the first-token latency (the submitters' reports the leader's verdicts
+   * carried, else the claim)
    * (`claimed`: the claim always, for a snapshot measured speeds are put in
    * later, node/roles/oracle/draws.ts).
    */
@@ -208,7 +228,7 @@ export class PoolView {
         level: hb.level,
         reputation: this.reputationOf(e.address),
         tokensPerSec: (options.claimed === true ? undefined : this.delivery.tokensPerSec(e.address, options.beforeBlock)) ?? hb.tokensPerSecondMilli / 1000,
-        ...(hb.firstTokenMs != null ? { firstTokenMs: hb.firstTokenMs } : {}),
+        ...firstToken(options.claimed === true ? undefined : this.delivery.firstTokenMs(e.address, options.beforeBlock), hb.firstTokenMs),
         gpu: backend !== '' && backend !== 'cpu',
         loadPermille: hb.loadPermille,
         healthy: this.healthy(e, nowMs),
@@ -295,4 +315,10 @@ export class PoolView {
       }
     }
   }
+}
+
+/** A record's first-token field: the measured latency, else the claimed one, else none (unknown). */
+export function firstToken (measured: number | undefined, claimed: number | undefined): { firstTokenMs?: number } {
+  const ms = measured ?? claimed
+  return ms != null ? { firstTokenMs: ms } : {}
 }

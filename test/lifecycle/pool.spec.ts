@@ -131,6 +131,7 @@ describe('node pool: DHT pool keys and ephemeral reservations', function () {
             precommit: () => {},
             reveal: () => {},
             verdict: () => {},
+            'first-token': () => {},
             heartbeat: (m, meta) => { if (meta.from != null) { view.onHeartbeat(m, meta.from) } }
           }
         })

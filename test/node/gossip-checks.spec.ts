@@ -271,6 +271,7 @@ describe('gossip checks against the chain and the records', function () {
     it('parses known faults and names the variable for anything else', async function () {
       expect(minerFaults(undefined)).to.equal(undefined)
       expect(minerFaults('{"tokenDelayMs":40,"equivocate":true}')).to.deep.equal({ tokenDelayMs: 40, equivocate: true })
+      expect(minerFaults('{"firstTokenDelayMs":1500}')).to.deep.equal({ firstTokenDelayMs: 1500 })
       for (const bad of ['nope', '[]', '{"tokenDelayMs":-1}', '{"fly":true}', '{"copyOthers":"yes"}']) {
         const err = await failure(() => minerFaults(bad))
         expect(err.name, bad).to.equal('ConfigError')

@@ -44,6 +44,7 @@ describe('miner behaviour', function () {
     expect(b.drawsSelf(() => true)).to.equal(true)
     expect(b.replaceWork(9n, controller.signal)).to.equal(null)
     expect(b.afterToken(controller.signal)).to.equal(undefined)
+    expect(b.beforeFirstToken(controller.signal)).to.equal(undefined)
     expect(await b.reveals(undefined, 9n)).to.deep.equal([])
     const [reveal, ...rest] = await b.reveals(committed, 9n)
     expect(rest).to.deep.equal([])
@@ -74,6 +75,23 @@ describe('miner behaviour', function () {
     const work = new AbortController()
     t0 = performance.now()
     const waiting = slower.afterToken(work.signal)
+    work.abort()
+    await waiting
+    expect(performance.now() - t0).to.be.below(10_000)
+  })
+
+  it('a miner slow to start holds the first token back, not the others, and stops waiting when the work is cancelled', async function () {
+    const late = minerBehaviour({ firstTokenDelayMs: 200 }, { node, domain, address, signal: controller.signal })
+    expect(late.afterToken(controller.signal)).to.equal(undefined)
+    // its engine is the honest one, so its start-up benchmark (and its heartbeats' claim) sees no delay
+    expect(late.engine(engine)).to.equal(engine)
+    let t0 = performance.now()
+    await late.beforeFirstToken(controller.signal)
+    expect(performance.now() - t0).to.be.at.least(190)
+    const later = minerBehaviour({ firstTokenDelayMs: 60_000 }, { node, domain, address, signal: controller.signal })
+    const work = new AbortController()
+    t0 = performance.now()
+    const waiting = later.beforeFirstToken(work.signal)
     work.abort()
     await waiting
     expect(performance.now() - t0).to.be.below(10_000)

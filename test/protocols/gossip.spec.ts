@@ -256,6 +256,7 @@ describe('protocols/gossip', () => {
           precommit: record('precommit'),
           reveal: record('reveal'),
           verdict: record('verdict'),
+          'first-token': record('first-token'),
           heartbeat: record('heartbeat')
         }
       })

@@ -52,7 +52,7 @@ describe('protocols/topics', () => {
 
   it('lists every topic for a set of models', () => {
     const topics = allTopics(['a', 'b'])
-    expect(topics).to.have.length(6 + 2 * 2)
+    expect(topics).to.have.length(7 + 2 * 2)
     expect(topics).to.include.members(['/cortensor/1/task/a', '/cortensor/1/task/b', '/cortensor/1/heartbeat/b', '/cortensor/1/reveal'])
     expect(new Set(topics).size).to.equal(topics.length)
   })
@@ -67,10 +67,11 @@ describe('protocols/topics', () => {
       precommit: () => { calls.push('precommit') },
       reveal: () => { calls.push('reveal') },
       verdict: () => { calls.push('verdict') },
+      'first-token': (m) => { calls.push(`first-token ${m.firstTokenMs}`) },
       heartbeat: (m) => { calls.push(`heartbeat ${m.level}`) }
     }
     // @ts-expect-error a map without a heartbeat handler does not compile
-    const incomplete: TopicHandlers<null> = { task: () => {}, assignment: () => {}, ack: () => {}, decline: () => {}, precommit: () => {}, reveal: () => {}, verdict: () => {} }
+    const incomplete: TopicHandlers<null> = { task: () => {}, assignment: () => {}, ack: () => {}, decline: () => {}, precommit: () => {}, reveal: () => {}, verdict: () => {}, 'first-token': () => {} }
     void incomplete
     expect(Object.keys(handlers).sort()).to.deep.equal([...TOPIC_KINDS].sort())
     void handlers.task({ taskId: 5n } as any, null)

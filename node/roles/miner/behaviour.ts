@@ -25,6 +25,7 @@ export function honestBehaviour (init: Omit<RevealsInit, 'copier'>): MinerBehavi
     drawsSelf: (honest) => honest(),
     replaceWork: () => null,
     afterToken: () => undefined,
+    beforeFirstToken: () => undefined,
     reveals,
     onPrecommit: () => {},
     onReveal: () => {}
@@ -54,6 +55,10 @@ export function minerBehaviour (faults: MinerFaults | undefined, init: Behaviour
   const delayMs = faults.tokenDelayMs
   if (delayMs != null) {
     b.afterToken = async (signal) => { await sleep(delayMs, undefined, { signal }).catch(() => {}) }
+  }
+  const firstDelayMs = faults.firstTokenDelayMs
+  if (firstDelayMs != null) {
+    b.beforeFirstToken = async (signal) => { await sleep(firstDelayMs, undefined, { signal }).catch(() => {}) }
   }
   if (faults.copyOthers === true) {
     const copier = new CopyFault({ node: init.node, address: init.address, signal: init.signal })

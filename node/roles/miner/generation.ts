@@ -86,7 +86,7 @@ export function checkRunnable (engine: Pick<InferenceEngine, 'renderPrompt' | 'c
 }
 
 /** Generate, pushing each token to `buffer`; the buffer is left open for the caller to complete. */
-export async function generateInto (engine: InferenceEngine, prompt: PromptInput, params: GenerateParams, buffer: TokenBuffer, signal: AbortSignal, behaviour?: Pick<MinerBehaviour, 'afterToken'>): Promise<GenerationResult> {
+export async function generateInto (engine: InferenceEngine, prompt: PromptInput, params: GenerateParams, buffer: TokenBuffer, signal: AbortSignal, behaviour?: Pick<MinerBehaviour, 'afterToken' | 'beforeFirstToken'>): Promise<GenerationResult> {
   // a miner takes more tasks than its engine queues (a burst on a small pool): the task waits here
   // for room instead of failing, and the queue state machine's windows decide if it waited too long
   const { gen, next: first } = await pRetry(async () => {
@@ -103,6 +103,7 @@ export async function generateInto (engine: InferenceEngine, prompt: PromptInput
   })
   let next = first
   let result
+  await behaviour?.beforeFirstToken(signal)
   for (;; next = await gen.next()) {
     if (next.done === true) {
       result = next.value

@@ -199,6 +199,8 @@ export class MinerRole {
         precommit: (m) => { this.tasks.onEvent(m.taskId, async (t) => { this.afterAssignment(t, () => { this.onPrecommit(t, m) }) }) },
         reveal: (m) => { this.tasks.onEvent(m.taskId, async () => { this.onReveal(m) }) },
         verdict: (m) => { this.onVerdict(m) },
+        // for the oracles: a miner only relays the submitters' measurements of it
+        'first-token': () => {},
         heartbeat: (m, meta) => {
           if (meta.from != null) {
             this.pool.onHeartbeat(m, meta.from)

@@ -90,6 +90,11 @@ export interface MinerFaults {
   copyOthers?: boolean
   /** a slow miner: wait this long before each token */
   tokenDelayMs?: number
+  /**
+   * a miner slow to start: hold its first token back this long on every task
+   * (its start-up benchmark does not see it, so its heartbeats claim the quick first token measured)
+   */
+  firstTokenDelayMs?: number
   /** a slow engine: generation (the start-up benchmark's too) no faster than this many tokens/s */
   throttleTokensPerSec?: number
   /** a miner that lies about its speed: advertise this many tokens/s whatever its benchmark measured */
@@ -137,6 +142,8 @@ export interface MinerBehaviour {
   replaceWork(taskId: bigint, signal: AbortSignal): Promise<CommitmentFields | undefined> | null
   /** after each generated token */
   afterToken(signal: AbortSignal): Promise<void> | undefined
+  /** before a task's first token goes out */
+  beforeFirstToken(signal: AbortSignal): Promise<void> | undefined
   /** the reveals to gossip for a task, in order (none: reveal nothing) */
   reveals(committed: Committed | undefined, taskId: bigint): Promise<Reveal[]>
   /** others' precommits and reveals as they come */

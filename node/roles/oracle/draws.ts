@@ -4,12 +4,13 @@
  * round 0, then the seed and the round), the leader's draw with the
  * session's SLA and the pool's load (protocols/selection/routing.ts), and
  * the follower's check that a round-0 draw is the one its own view gives.
- * The records must come from `drawRecords`: delivered speeds of tasks settled
- * before the task's submission block, so every oracle draws from the same
- * measured speeds.
+ * The records must come from `drawRecords`: delivered speeds and first-token
+ * latencies of tasks settled before the task's submission block, so every
+ * oracle draws from the same measurements.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { bytesToHex, concatBytes, hexToBytes, numberToBytes } from 'viem'
+import { firstToken } from '../../../protocols/pool/view.ts'
 import { routedDraw, routedDrawAllowed, routedDrawHolds, selectionSeed, slaFor } from '../../../protocols/selection/index.ts'
 import { SETTLED_CATCH_UP_MS, SETTLED_POLL_MS } from './constants.ts'
 import type { OracleTask } from './types.ts'
@@ -36,7 +37,7 @@ export function drawRecords (pool: Pick<PoolView, 'records' | 'delivery'>, task:
   const block = task.record.submitBlock
   const beforeBlock = block != null ? BigInt(block) : undefined
   const base = (options.current === true ? undefined : task.view) ?? pool.records(task.queued.sessionId, Date.now(), { claimed: true })
-  return base.map(r => ({ ...r, tokensPerSec: pool.delivery.tokensPerSec(r.id, beforeBlock) ?? r.tokensPerSec }))
+  return base.map(r => ({ ...r, tokensPerSec: pool.delivery.tokensPerSec(r.id, beforeBlock) ?? r.tokensPerSec, ...firstToken(pool.delivery.firstTokenMs(r.id, beforeBlock), r.firstTokenMs) }))
 }
 
 /**

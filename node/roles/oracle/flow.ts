@@ -30,7 +30,7 @@ import type { ReplayQuorum } from './replay-quorum.ts'
 import type { SettlementBatcher } from './settlement.ts'
 import type { OracleTasks } from './tasks.ts'
 import type { OracleInit, OracleTask } from './types.ts'
-import type { Ack, Assignment, Decline, MinerVerdict, Precommit, Reveal, Verdict } from '../../../protocols/messages/index.ts'
+import type { Ack, Assignment, Decline, FirstTokenReport, MinerVerdict, Precommit, Reveal, Verdict } from '../../../protocols/messages/index.ts'
 import type { QueueEffect } from '../../../protocols/queue/types.ts'
 import type { ChainContext, HubLog, HubWatcher, SessionOwners, SubmittedIndex } from '../shared/chain.ts'
 import type { PoolView } from '../shared/pool.ts'
@@ -134,6 +134,26 @@ export class TaskFlow {
 
   onVerdictMessage (m: Verdict): void {
     this.onEvent(m.taskId, async (t) => { await this.onVerdict(t, m) })
+  }
+
+  /**
+   * The submitter's measurement of a miner's first token (its author checked
+   * on gossip: the session's owner): kept for the verdict while the task has
+   * none, for a miner that holds a slot of it. The first report per miner stands.
+   */
+  onFirstToken (m: FirstTokenReport): void {
+    this.onEvent(m.taskId, async (t) => {
+      this.afterAssignment(t, () => {
+        const miner = bytesToHex(m.miner).toLowerCase()
+        const { phase, slots } = t.record.state
+        if (t.record.outcomes != null || isTerminal(t.record.state) || phase === 'validated' || !slots.some(s => s.miner === miner)) {
+          return
+        }
+        if (t.record.firstTokenMs?.[miner] == null) {
+          t.record.firstTokenMs = { ...t.record.firstTokenMs, [miner]: m.firstTokenMs }
+        }
+      })
+    })
   }
 
   /** Run `fn` on the task in arrival order; for a task whose announcement is still being checked, once it is in. */

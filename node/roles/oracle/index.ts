@@ -27,6 +27,7 @@ import { defaultValidators, installGossip } from '../../../protocols/gossip/inde
 import { Verdict as V } from '../../../protocols/policy/verdicts.ts'
 import { queueLifetimeMs } from '../../../protocols/queue/machine.ts'
 import { SessionOwners, SubmittedIndex, watchHub } from '../shared/chain.ts'
+import { DeliveryStore } from '../shared/delivery-store.ts'
 import { oracleValidators } from '../shared/gossip-checks.ts'
 import { PoolView, chainRegistrations, followRegistry } from '../shared/pool.ts'
 import { chainNamespace } from '../shared/records.ts'
@@ -97,6 +98,8 @@ export class OracleRole {
   private readonly assignments: AssignmentWrites
   private readonly settlement: SettlementBatcher
   private readonly abandons: Abandons
+  /** the pool's delivery measurements and reputation scores, kept across restarts */
+  private readonly delivery: DeliveryStore
   private uninstall?: () => void
   private watcher?: HubWatcher
   private replayQuorum = 2
@@ -110,6 +113,7 @@ export class OracleRole {
     this.prefix = init.topicPrefix ?? `/${components.network}`
     this.models = new OracleModels(init)
     this.pool = new PoolView(init.heartbeatIntervalMs ?? MINER_HEARTBEAT_INTERVAL_MS)
+    this.delivery = new DeliveryStore({ datastore: components.datastore, role: 'oracle', pool: this.pool })
     const say = (line: string): void => { this.say(line) }
     const isLeader = async (): Promise<boolean> => this.isLeader()
     const metrics = this.metrics
@@ -270,10 +274,10 @@ export class OracleRole {
     this.replayQuorum = Number(replayQuorum)
     const heartbeatMs = this.init.chainHeartbeatMs ?? chainHeartbeatMs(Number(heartbeatTimeoutS))
     // only this chain's records: a restarted local chain numbers its tasks from 1 again
-    await this.tasks.load(
-      await chainNamespace(chain.domain, { getBlock: async (args) => getBlock(chain.wallet, args) }),
-      await readContract(chain.wallet, { address: chain.hub, abi: cortensorHubAbi, functionName: 'taskCount' })
-    )
+    const namespace = await chainNamespace(chain.domain, { getBlock: async (args) => getBlock(chain.wallet, args) })
+    await this.tasks.load(namespace, await readContract(chain.wallet, { address: chain.hub, abi: cortensorHubAbi, functionName: 'taskCount' }))
+    // the measurements and scores its draws counted before a restart, so they match the other oracles' at once
+    await this.delivery.load(namespace)
     // an assignment counts only from the hub's current leader, whose assignTasks call alone the hub accepts
     const base = defaultValidators({ isLeader: async (oracle) => this.leadership.leads(oracle) })
     const flow = this.flow
@@ -289,7 +293,8 @@ export class OracleRole {
         submitted: this.submitted,
         owners: this.owners,
         registrations: this.registrations,
-        record: (taskId) => this.tasks.get(taskId)?.record
+        record: (taskId) => this.tasks.get(taskId)?.record,
+        sessionOf: (taskId) => this.tasks.get(taskId)?.queued.sessionId
       }),
       handlers: {
         task: (m, meta) => { flow.onTaskQueued(m, meta.from) },
@@ -299,6 +304,7 @@ export class OracleRole {
         precommit: (m) => { flow.onPrecommitMessage(m) },
         reveal: (m) => { flow.onRevealMessage(m) },
         verdict: (m) => { flow.onVerdictMessage(m) },
+        'first-token': (m) => { flow.onFirstToken(m) },
         heartbeat: (m, meta) => {
           if (meta.from != null) {
             this.pool.onHeartbeat(m, meta.from)
@@ -333,5 +339,6 @@ export class OracleRole {
     await Promise.allSettled([...this.tasks.values()].flatMap(t => [t.chain, t.assignWrite ?? Promise.resolve()]))
     await this.settlement.stop()
     await this.abandons.stop()
+    await this.delivery.stop()
   }
 }

@@ -24,27 +24,37 @@ import type { Hex } from 'viem'
 const MEASURED_OUTCOMES = new Set([MinerVerdict.Outcome.ACCEPTED, MinerVerdict.Outcome.OUTLIER, MinerVerdict.Outcome.UNVERIFIABLE])
 const MAX_UINT32 = 0xffff_ffff
 
+/** What a verdict says a miner delivered on the task. */
+export interface Delivered {
+  tokens: number
+  ms: number
+  /** the submitter's report of the miner's first token, when one came before the verdict */
+  firstTokenMs?: number
+}
+
 /**
  * What this oracle saw each miner deliver on the task: output tokens, and
  * the ms from the task's announcement here (a replacement: its assignment)
  * to the miner's precommit here. A miner cannot have started before the
- * announcement, so a fast claim does not shorten it.
+ * announcement, so a fast claim does not shorten it. With it, the first
+ * token as the task's submitter reported it.
  */
-export function deliveries (record: Pick<OracleTask['record'], 'announcedAtMs' | 'assignedAtMs' | 'precommitAtMs'>, outcomes: Record<string, MinerVerdict.Outcome>, tokens: Record<string, number>): Record<string, { tokens: number, ms: number }> {
-  const out: Record<string, { tokens: number, ms: number }> = {}
+export function deliveries (record: Pick<OracleTask['record'], 'announcedAtMs' | 'assignedAtMs' | 'precommitAtMs' | 'firstTokenMs'>, outcomes: Record<string, MinerVerdict.Outcome>, tokens: Record<string, number>): Record<string, Delivered> {
+  const out: Record<string, Delivered> = {}
   for (const [miner, outcome] of Object.entries(outcomes)) {
     const from = record.assignedAtMs?.[miner] ?? record.announcedAtMs
     const to = record.precommitAtMs?.[miner]
     const n = tokens[miner] ?? 0
     if (MEASURED_OUTCOMES.has(outcome) && from != null && to != null && n > 0) {
-      out[miner] = { tokens: Math.min(n, MAX_UINT32), ms: Math.min(MAX_UINT32, Math.max(1, Math.round(to - from))) }
+      const first = record.firstTokenMs?.[miner]
+      out[miner] = { tokens: Math.min(n, MAX_UINT32), ms: Math.min(MAX_UINT32, Math.max(1, Math.round(to - from))), ...(first != null ? { firstTokenMs: first } : {}) }
     }
   }
   return out
 }
 
 /** The gossiped verdict: each miner's outcome, its similarity in parts per million, its measured delivery and, for a failed replay, this oracle's signature. */
-export function verdictMessage (taskId: bigint, oracle: string, round: number, outcomes: Record<string, MinerVerdict.Outcome>, similarity: Record<string, number>, replaySigs: Record<string, Hex | undefined>, delivered: Record<string, { tokens: number, ms: number }> = {}): Verdict {
+export function verdictMessage (taskId: bigint, oracle: string, round: number, outcomes: Record<string, MinerVerdict.Outcome>, similarity: Record<string, number>, replaySigs: Record<string, Hex | undefined>, delivered: Record<string, Delivered> = {}): Verdict {
   return {
     taskId,
     oracle: addressToBytes(oracle as Hex),
@@ -56,7 +66,8 @@ export function verdictMessage (taskId: bigint, oracle: string, round: number, o
         outcome,
         similarityPpm: Math.round(Math.max(0, similarity[miner] ?? 0) * 1e6),
         ...(sig != null ? { replaySignature: new Uint8Array(hexToBytes(sig)) } : {}),
-        ...(d != null ? { deliveredTokens: d.tokens, deliveredMs: d.ms } : {})
+        ...(d != null ? { deliveredTokens: d.tokens, deliveredMs: d.ms } : {}),
+        ...(d?.firstTokenMs != null ? { firstTokenMs: d.firstTokenMs } : {})
       }
     }),
     round,

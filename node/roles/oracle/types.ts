@@ -121,6 +121,8 @@ export interface OracleRecord {
   assignedAtMs?: Record<string, number>
   /** when each miner's precommit arrived here (ms) */
   precommitAtMs?: Record<string, number>
+  /** the submitter's reports of each miner's first token (ms, FirstTokenReport), taken until the verdict */
+  firstTokenMs?: Record<string, number>
   /** the round-0 miners as gossiped by the leader, which the hub must hold before anyone is paid */
   assigned?: string[]
   /** the hub holds an assignment for the task */

@@ -16,7 +16,7 @@ import type { ChainContext, SubmittedIndex, SubmittedTask } from './chain.ts'
 import type { MinerRegistrations } from './pool.ts'
 import type { HubDomain } from '../../../contracts/index.ts'
 import type { GossipValidators } from '../../../protocols/gossip/index.ts'
-import type { Precommit, TaskQueued } from '../../../protocols/messages/index.ts'
+import type { FirstTokenReport, Precommit, TaskQueued } from '../../../protocols/messages/index.ts'
 import type { OracleRecord } from '../oracle/tasks.ts'
 
 /**
@@ -65,6 +65,10 @@ export function chainCheckedValidators (base: GossipValidators, chain: Pick<Chai
         throw new ContradictsRecordError('leader', `${ctx.fromAddress} is not an oracle on chain`)
       }
     },
+    'first-token': async (m, ctx) => {
+      await base['first-token'](m, ctx)
+      await checkSubmitter(owners, m)
+    },
     heartbeat: registeredHeartbeats(base.heartbeat, chainRegistrations(chain))
   }
 }
@@ -76,6 +80,8 @@ export function oracleValidators (base: GossipValidators, records: {
   owners: Pick<SessionOwners, 'owner'>
   registrations: MinerRegistrations
   record(taskId: bigint): Pick<OracleRecord, 'precommits'> | undefined
+  /** the session of a task this oracle follows (undefined: not known here) */
+  sessionOf?(taskId: bigint): bigint | undefined
 }): GossipValidators {
   return {
     ...base,
@@ -91,8 +97,31 @@ export function oracleValidators (base: GossipValidators, records: {
     reveal: async (m, ctx) => {
       await base.reveal(m, ctx)
       await checkRevealSignature(records.domain, m, ctx)
+    },
+    'first-token': async (m, ctx) => {
+      await base['first-token'](m, ctx)
+      await checkReporter(records, m)
     }
   }
+}
+
+/**
+ * A first-token report comes from the submitter of its task: the owner of
+ * the session on chain, and the task is one of that session's (as the
+ * oracle's record of its announcement, checked against the chain, says).
+ * Anyone else's report is a forgery: ignored, its author scored down.
+ */
+export async function checkReporter (records: { owners: Pick<SessionOwners, 'owner'>, sessionOf?(taskId: bigint): bigint | undefined }, m: FirstTokenReport): Promise<void> {
+  if (records.sessionOf != null) {
+    const sessionId = records.sessionOf(m.taskId)
+    if (sessionId == null) {
+      throw new UnknownTaskError(m.taskId)
+    }
+    if (sessionId !== m.sessionId) {
+      throw new ContradictsRecordError('sessionId', `task ${m.taskId} belongs to session ${sessionId}`)
+    }
+  }
+  await checkSubmitter(records.owners, m)
 }
 
 /** The announcement says what the chain's TaskSubmitted log says. */
