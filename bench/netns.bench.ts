@@ -13,6 +13,7 @@ import { NetnsLab, netnsUnavailable } from '../test/fixtures/netns.ts'
 import { startProcessNet } from '../test/fixtures/process-net.ts'
 import { percentile, printFigures, timeTokens } from './report.ts'
 import type { BenchFigure } from './report.ts'
+import type { DelayMethod } from '../test/fixtures/netns.ts'
 
 const PROMPT = 'the man said that the water was very cold and people call it a long day'
 const TOKENS = 128
@@ -57,7 +58,7 @@ const modelPath = await devnetModel((l) => { process.stderr.write(`${l}\n`) })
 const loopback = await measure()
 const lab = await NetnsLab.create(ORACLES + MINERS)
 let shaped: Run
-let delay: Awaited<ReturnType<NetnsLab['delayMethod']>> = { kind: 'none', why: '' }
+let delay: DelayMethod = { kind: 'none', why: '' }
 try {
   delay = await lab.delayMethod()
   if (delay.kind === 'none') {

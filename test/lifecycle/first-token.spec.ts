@@ -9,17 +9,14 @@
  * measurements at once.
  */
 import { expect } from 'aegir/chai'
-import { parseEther } from 'viem'
-import { createSession } from '../../contracts/index.ts'
 import { drawRecords } from '../../node/roles/oracle/draws.ts'
 import { DELIVERY_MIN_TASKS } from '../../protocols/pool/delivery.ts'
 import { FAST_MAX_FIRST_TOKEN_MS, FAST_MIN_TOKENS_PER_SEC, routedDraw, selectionSeed, slaFor } from '../../protocols/selection/index.ts'
 import { waitFor } from '../fixtures/nodes.ts'
-import { reportIfFailed, startLifecycleNet } from './fixtures.ts'
+import { openSlaSession, reportIfFailed, startLifecycleNet } from './fixtures.ts'
 import type { LifecycleNet } from './fixtures.ts'
 import type { TaskResult } from '../../client/index.ts'
 import type { OracleRole } from '../../node/roles/oracle/index.ts'
-import type { Hex } from 'viem'
 
 /** how long the late miner holds its first token back: well past the fast SLA's FAST_MAX_FIRST_TOKEN_MS */
 const LATE_FIRST_TOKEN_MS = 1500
@@ -35,23 +32,7 @@ describe('routing: first-token latency measured by the submitters, not claimed',
   let honest: string[]
   let late: string
 
-  const openSession = async (slaClass: number, redundancy: number): Promise<bigint> => {
-    const chain = ln.net.client.init.chain
-    const { sessionId } = await chain.serial(async () => createSession(chain.wallet, {
-      hub: ln.net.hub,
-      modelId: ln.net.modelId as Hex,
-      redundancy,
-      minMiners: 1,
-      maxMiners: redundancy,
-      validationMode: 0,
-      slaClass,
-      reservePeriodS: 3600,
-      maxTasks: 1000,
-      pricePerTokenWei: 10n ** 9n,
-      depositWei: parseEther('0.01')
-    }))
-    return sessionId
-  }
+  const openSession = async (slaClass: number, redundancy: number): Promise<bigint> => openSlaSession(ln, slaClass, redundancy)
   const run = async (sessionId: bigint, prompt: string): Promise<TaskResult> =>
     (await ln.net.client.submit(prompt, { maxTokens: MAX_TOKENS, sessionId })).result
   const oracles = (): OracleRole[] => ln.net.oracles.map(o => o.role)

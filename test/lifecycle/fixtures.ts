@@ -3,12 +3,14 @@
  * and oracles with the generated `tiny` model, a client owning a session.
  * Short queue timeouts so faults resolve in seconds.
  */
+import { parseEther } from 'viem'
 import { getContractEvents } from 'viem/actions'
-import { cortensorHubAbi } from '../../contracts/index.ts'
+import { cortensorHubAbi, createSession } from '../../contracts/index.ts'
 import { startNetwork } from '../../node/network.ts'
 import { modelDir } from '../inference/fixtures.ts'
 import type { LocalNetwork, NetworkInit } from '../../node/network.ts'
 import type { ModelDir } from '../inference/fixtures.ts'
+import type { Hex } from 'viem'
 
 export const TEST_TIMEOUTS = { assignMs: 3000, ackMs: 2000, precommitMs: 15000, revealMs: 3000, validateMs: 6000, settleMs: 6000 }
 
@@ -69,4 +71,23 @@ export async function startLifecycleNet (init: Partial<NetworkInit> & { tinySeed
 export async function slashesOf (ln: LifecycleNet): Promise<Array<{ miner: string, taskId: bigint, reason: number }>> {
   const logs = await getContractEvents(ln.net.owner, { address: ln.net.hub, abi: cortensorHubAbi, eventName: 'NodeSlashed', fromBlock: 0n, strict: true })
   return logs.map(l => ({ miner: l.args.node.toLowerCase(), taskId: l.args.taskId, reason: l.args.reason }))
+}
+
+/** A session of the network's client with an SLA class: up to `redundancy` miners, reserved for an hour, 0.01 ETH deposit. */
+export async function openSlaSession (ln: LifecycleNet, slaClass: number, redundancy: number): Promise<bigint> {
+  const chain = ln.net.client.init.chain
+  const { sessionId } = await chain.serial(async () => createSession(chain.wallet, {
+    hub: ln.net.hub,
+    modelId: ln.net.modelId as Hex,
+    redundancy,
+    minMiners: 1,
+    maxMiners: redundancy,
+    validationMode: 0,
+    slaClass,
+    reservePeriodS: 3600,
+    maxTasks: 1000,
+    pricePerTokenWei: 10n ** 9n,
+    depositWei: parseEther('0.01')
+  }))
+  return sessionId
 }

@@ -5,15 +5,13 @@
  * the leader is checked by the follower from its own view.
  */
 import { expect } from 'aegir/chai'
-import { parseEther } from 'viem'
-import { createSession, getSession } from '../../contracts/index.ts'
+import { getSession } from '../../contracts/index.ts'
 import { drawRecords } from '../../node/roles/oracle/draws.ts'
 import { FAST_MIN_TOKENS_PER_SEC, routedDraw, slaFor } from '../../protocols/selection/index.ts'
 import { waitFor } from '../fixtures/nodes.ts'
-import { reportIfFailed, startLifecycleNet } from './fixtures.ts'
+import { openSlaSession, reportIfFailed, startLifecycleNet } from './fixtures.ts'
 import type { LifecycleNet } from './fixtures.ts'
 import type { TaskResult } from '../../client/index.ts'
-import type { Hex } from 'viem'
 
 /** the slow engines' speed: 48 tokens take over 3 s, far below the fast SLA */
 const SLOW_TOKENS_PER_SEC = 15
@@ -28,24 +26,7 @@ describe('routing: measured capability, SLA, load', function () {
   let slow: string
   let liar: string
 
-  const openSession = async (slaClass: number, redundancy: number): Promise<bigint> => {
-    const { net } = ln
-    const chain = net.client.init.chain
-    const { sessionId } = await chain.serial(async () => createSession(chain.wallet, {
-      hub: net.hub,
-      modelId: net.modelId as Hex,
-      redundancy,
-      minMiners: 1,
-      maxMiners: redundancy,
-      validationMode: 0,
-      slaClass,
-      reservePeriodS: 3600,
-      maxTasks: 1000,
-      pricePerTokenWei: 10n ** 9n,
-      depositWei: parseEther('0.01')
-    }))
-    return sessionId
-  }
+  const openSession = async (slaClass: number, redundancy: number): Promise<bigint> => openSlaSession(ln, slaClass, redundancy)
   const run = async (sessionId: bigint, prompt: string, maxTokens = MAX_TOKENS): Promise<TaskResult> =>
     (await ln.net.client.submit(prompt, { maxTokens, sessionId })).result
   const minersOf = (r: TaskResult): string[] => r.miners.map(m => m.address).sort()
