@@ -39,6 +39,11 @@ export interface NodeConfig {
   httpHost: string
   /** run the DHT in client mode (a node that others cannot dial, e.g. behind NAT without a relay) */
   dhtClient: boolean
+  /**
+   * announce the prompts and outputs this node stores on the DHT (off: the nodes of a task hand them to
+   * each other directly, and a provide walk per block cost more CPU than the rest of the task)
+   */
+  announceBlocks: boolean
   /** JSON-RPC URL of the chain (miner, oracle and router roles) */
   rpc?: string
   /** the hub contract's address (or read from `deployment`) */
@@ -92,6 +97,7 @@ const FIELDS: FieldSpec[] = [
   { key: 'httpPort', flag: '--http-port', env: 'CORTENSOR_HTTP_PORT', parse: parsePort },
   { key: 'httpHost', flag: '--http-host', env: 'CORTENSOR_HTTP_HOST', parse: parseString },
   { key: 'dhtClient', flag: '--dht-client', env: 'CORTENSOR_DHT_CLIENT', parse: parseBool },
+  { key: 'announceBlocks', flag: '--announce-blocks', env: 'CORTENSOR_ANNOUNCE_BLOCKS', parse: parseBool },
   { key: 'rpc', flag: '--rpc', env: 'CORTENSOR_RPC', parse: parseUrl },
   { key: 'hub', flag: '--hub', env: 'CORTENSOR_HUB', parse: parseAddress },
   { key: 'deployment', flag: '--deployment', env: 'CORTENSOR_DEPLOYMENT', parse: (v, s) => resolve(parseString(v, s)) },
@@ -231,6 +237,7 @@ export async function resolveConfig ({ flags = {}, env = process.env }: ConfigSo
     httpPort: out.httpPort ?? defaultHttpPort(roles),
     httpHost: out.httpHost ?? DEFAULT_HTTP_HOST,
     dhtClient: out.dhtClient ?? false,
+    announceBlocks: out.announceBlocks ?? false,
     rpc: out.rpc,
     hub: out.hub,
     deployment: out.deployment,

@@ -155,7 +155,7 @@ export class CortensorNode extends TypedEventEmitter<NodeEvents> {
     if (!useStringPeerSetAlgebra(this.helia.libp2p.services.dht)) {
       log('kad-dht\'s peer sets are not the expected shape: their set algebra decodes peer ids')
     }
-    this.storage = new ContentStore(helia)
+    this.storage = new ContentStore(helia, { announce: config.announceBlocks })
     await this.storage.serveBlocks(helia.libp2p, blockProtocol(config.network))
     this.startedAt = Date.now()
     this.say(`mesh up as ${config.roles.join('+')} on ${this.libp2p.getMultiaddrs().map(String).join(' ') || '(no listen address)'}`)

@@ -27,13 +27,19 @@ export interface StorageComponents {
 export interface PutOptions extends AbortOptions {
   /**
    * announce the block on the DHT so other nodes can find it: in the
-   * background once the node is quiet (`true`, the default), before
-   * returning (`'await'`), or not at all (`false`).
+   * background once the node is quiet (`true`), before returning
+   * (`'await'`), or not at all (`false`). Default: the store's `announce`.
    */
   provide?: boolean | 'await'
 }
 
 export interface ContentStoreOptions {
+  /**
+   * whether puts that do not say announce their blocks (default true). A
+   * node's store follows its `announceBlocks` setting: off by default, as
+   * the nodes of a task hand its blocks to each other directly
+   */
+  announce?: boolean
   /** background provides start once no block has been put for this long (default 10 s) */
   provideQuietMs?: number
   /** or, on a node that never pauses that long, this long after the oldest waiting put (default 60 s) */
@@ -58,6 +64,7 @@ const MAX_WAITING_PROVIDES = 1024
 export class ContentStore {
   private readonly components: StorageComponents
   private readonly quietMs: number
+  private readonly announce: boolean
   private readonly maxDelayMs: number
   /** blocks to provide in the background, oldest first, with when they were put */
   private readonly waiting = new Map<string, { cid: CID, at: number }>()
@@ -69,6 +76,7 @@ export class ContentStore {
   constructor (components: StorageComponents, options: ContentStoreOptions = {}) {
     this.components = components
     this.quietMs = options.provideQuietMs ?? DEFAULT_PROVIDE_QUIET_MS
+    this.announce = options.announce ?? true
     this.maxDelayMs = options.provideMaxDelayMs ?? DEFAULT_PROVIDE_MAX_DELAY_MS
   }
 
@@ -156,11 +164,12 @@ export class ContentStore {
 
   private async putBlock (cid: CID, bytes: Uint8Array, options: PutOptions): Promise<CID> {
     await this.components.blockstore.put(cid, bytes, options)
-    if (options.provide === 'await') {
+    const provide = options.provide ?? this.announce
+    if (provide === 'await') {
       // the block is stored either way; a node with no DHT peers yet cannot announce it, and the DHT
       // reprovides what it holds on its own schedule
       await this.provide(cid, options).catch((err) => { log('could not provide %c: %s', cid, err.message) })
-    } else if (options.provide !== false) {
+    } else if (provide) {
       this.provideLater(cid)
     }
     return cid

@@ -21,7 +21,7 @@ function identityOptions (cmd: Command): Command {
   return cmd
     .option('--data-dir <dir>', 'node data directory: key, blockstore, datastore (default: ~/.cortensor)')
     .option('--key <file>', 'key file to use instead of <data-dir>/key (0x-prefixed hex secp256k1 private key)')
-    .option('--config <file>', 'JSON or YAML config file (keys: roles, network, dataDir, keyFile, listen, announce, bootstrap, httpPort, httpHost, dhtClient, rpc, hub, deployment, model (a file or a list), gpu, gpuLayers, threads, sequences, session, queueTimeouts)')
+    .option('--config <file>', 'JSON or YAML config file (keys: roles, network, dataDir, keyFile, listen, announce, bootstrap, httpPort, httpHost, dhtClient, announceBlocks, rpc, hub, deployment, model (a file or a list), gpu, gpuLayers, threads, sequences, session, queueTimeouts)')
 }
 
 /**
@@ -69,6 +69,7 @@ export function registerNodeCommands (program: Command): Command {
     .option('--http-port <port>', 'HTTP port for /health and /metrics (default: 8090 for bootstrap, 5010 for router, none otherwise; 0 = any free port)')
     .option('--http-host <host>', 'HTTP listen host (default: 127.0.0.1)')
     .option('--dht-client', 'run the DHT in client mode (for nodes others cannot dial)')
+    .option('--announce-blocks', 'announce the prompts and outputs this node stores on the DHT (default off)')
     .option('--rpc <url>', 'JSON-RPC URL of the chain (miner, oracle, router)')
     .option('--hub <address>', 'hub contract address (or --deployment)')
     .option('--deployment <file>', 'deployment JSON written by `cortensor chain deploy` (gives the hub address)')

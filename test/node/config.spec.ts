@@ -38,6 +38,10 @@ describe('config: option values', () => {
     expect(await refusal({ network: 'Main' })).to.equal('--network: must be 1-32 lowercase letters, digits or dashes')
     const config = await resolveConfig({ flags: { dhtClient: 'YES', gpu: 'CUDA', gpuLayers: 'Max', role: 'router,router', httpPort: ' 80 ' }, env: {} })
     expect(config).to.deep.include({ dhtClient: true, gpu: 'cuda', gpuLayers: 'max', roles: ['router'], httpPort: 80 })
+    // task blocks are not announced on the DHT unless the operator asks
+    expect((await resolveConfig({ flags: {}, env: {} })).announceBlocks).to.equal(false)
+    expect((await resolveConfig({ flags: {}, env: { CORTENSOR_ANNOUNCE_BLOCKS: 'true' } })).announceBlocks).to.equal(true)
+    expect(await refusal({ announceBlocks: 'often' })).to.equal('--announce-blocks: "often" is not a boolean (true/false)')
   })
 
   it('refuses ids, addresses and list elements that do not match, naming the element', async () => {

@@ -116,7 +116,7 @@ describe('mesh: 1 bootstrap + 4 nodes on loopback', function () {
 
   describe('provides in the background once the node is quiet', function () {
     /** a content store over node A's real DHT, recording when each provide starts */
-    function recordingStore (options: { provideQuietMs: number, provideMaxDelayMs: number }): { store: ContentStore, provided: Array<{ cid: string, at: number }> } {
+    function recordingStore (options: { provideQuietMs: number, provideMaxDelayMs: number, announce?: boolean }): { store: ContentStore, provided: Array<{ cid: string, at: number }> } {
       const provided: Array<{ cid: string, at: number }> = []
       const routing = {
         provide: async (cid: CID, opts?: { signal?: AbortSignal }) => {
@@ -173,6 +173,22 @@ describe('mesh: 1 bootstrap + 4 nodes on loopback', function () {
         expect(provided.map(p => p.cid)).to.deep.equal(cids.slice(0, provided.length).map(String))
         expect(provided[0].at - first).to.be.at.least(500)
         expect(provided[0].at).to.be.below(until)
+      } finally {
+        await store.close()
+      }
+    })
+
+    it('a store that does not announce (a node\'s default, `announceBlocks` off) provides only the puts that ask', async function () {
+      const { store, provided } = recordingStore({ provideQuietMs: 100, provideMaxDelayMs: 100, announce: false })
+      try {
+        const quiet = await store.putJson({ announced: false })
+        expect(store.pendingProvides).to.equal(0)
+        const asked = await store.putJson({ announced: true }, { provide: true })
+        expect(store.pendingProvides).to.equal(1)
+        await waitFor('the asked-for block to be provided', () => provided.length === 1 && store.pendingProvides === 0, 10_000)
+        await new Promise(resolve => setTimeout(resolve, 300))
+        expect(provided.map(p => p.cid)).to.deep.equal([asked.toString()])
+        expect(await store.has(quiet)).to.equal(true)
       } finally {
         await store.close()
       }
