@@ -15,14 +15,24 @@
  * normalized to low S, so noble (in a browser peer, say) accepts every
  * signature made here.
  * The browser build never imports this file.
+ *
+ * It also installs a faster recovery of EVM signers (precommits, reveals,
+ * replay verdicts; every node checks every precommit it relays):
+ * libsecp256k1 compiled to WebAssembly (`tiny-secp256k1`, bitcoinjs's), about
+ * 0.4 ms against viem's 2.4 ms. Where it refuses a signature, viem decides,
+ * so the answers are viem's exactly.
  */
 import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify } from 'node:crypto'
 import { privateKeyFromRaw } from '@libp2p/crypto/keys'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
+import { recover } from 'tiny-secp256k1'
+import { getAddress, keccak256 } from 'viem'
+import { recoverSignerWithViem, useSignerRecovery } from '../protocols/signer.ts'
 import { UnexpectedKeyTypeError } from './errors.ts'
 import type { AbortOptions } from '@libp2p/interface'
 import type { KeyObject } from 'node:crypto'
 import type { Uint8ArrayList } from 'uint8arraylist'
+import type { Address } from 'viem'
 
 const INSTALLED = Symbol.for('cortensor.native-secp256k1')
 /** DER header of a SubjectPublicKeyInfo for an id-ecPublicKey on secp256k1 with a 33-byte compressed point */
@@ -98,8 +108,30 @@ export function signNative (key: PrivateKeyLike, data: Uint8Array | Uint8ArrayLi
   return parsed.hasHighS() ? new secp256k1.Signature(parsed.r, N - parsed.s).toBytes('der') : Uint8Array.from(der)
 }
 
-/** Route libp2p's secp256k1 sign and verify to `node:crypto` in this process (idempotent). */
+/**
+ * The EVM address that signed `hash` (r ‖ s ‖ v, v 0, 1, 27 or 28), recovered
+ * by libsecp256k1; anything it refuses goes to viem, which throws or answers.
+ */
+export async function recoverSignerFast (hash: Uint8Array, signature: Uint8Array): Promise<Address> {
+  if (hash.byteLength === 32 && signature.byteLength === 65) {
+    const v = signature[64]
+    const bit = v >= 27 ? v - 27 : v
+    if (bit === 0 || bit === 1) {
+      let key: Uint8Array | null = null
+      try {
+        key = recover(hash, signature.subarray(0, 64), bit, false)
+      } catch {}
+      if (key != null) {
+        return getAddress(`0x${keccak256(key.subarray(1)).slice(-40)}`)
+      }
+    }
+  }
+  return recoverSignerWithViem(hash, signature)
+}
+
+/** Route libp2p's secp256k1 sign and verify to `node:crypto`, and EVM signer recovery to libsecp256k1, in this process (idempotent). */
 export function useNativeSecp256k1 (): void {
+  useSignerRecovery(recoverSignerFast)
   // any valid key yields the classes; this one is fixed so no randomness is spent
   const probe = privateKeyFromRaw(new Uint8Array(32).fill(1))
   if (probe.type !== 'secp256k1') {

@@ -4,10 +4,11 @@
  * and hooks into the caller's view of tasks and leaders. Structural checks
  * already ran (`TopicCodec.check`) when these are called.
  */
-import { bytesToHex, recoverAddress } from 'viem'
+import { bytesToHex } from 'viem'
 import { taskParamsDigest } from '../blocks/index.ts'
 import { InvalidFieldError } from '../messages/errors.ts'
 import { bytesToAddress } from '../messages/index.ts'
+import { recoverSigner } from '../signer.ts'
 import { MAX_CLOCK_SKEW_MS, MAX_HEARTBEAT_AGE_MS } from './constants.ts'
 import { ForgedSenderError, InvalidSignatureError, NotLeaderError, StaleMessageError, TopicMismatchError, UnknownTaskError } from './errors.ts'
 import type { ParsedTopic, TopicKind, TopicMessages } from '../topics.ts'
@@ -52,7 +53,7 @@ export function assertSender (field: string, claimed: Uint8Array, ctx: GossipCon
 export async function assertSignedBySender (hash: Uint8Array, signature: Uint8Array, ctx: GossipContext): Promise<void> {
   let signer: string
   try {
-    signer = await recoverAddress({ hash: bytesToHex(hash), signature: bytesToHex(signature) })
+    signer = await recoverSigner(hash, signature)
   } catch {
     throw new InvalidSignatureError('signature does not recover')
   }
