@@ -49,6 +49,8 @@ export interface NetworkLoadParams {
   provideIntervalS: number
   /** count the DHT (pool keys, routing table, block provides) */
   dht: boolean
+  /** nodes announce each task's blocks on the DHT (`--announce-blocks`; off by default, decision 0022) */
+  announceBlocks: boolean
   /** kad-dht's routing-table refresh period (its default; kad-dht 16 has no option for it) */
   dhtRefreshS: number
   /** count IHAVE gossip */
@@ -69,6 +71,7 @@ export const DEFAULT_NETWORK_LOAD: NetworkLoadParams = {
   promptBytes: C.DEFAULT_PROMPT_BYTES,
   provideIntervalS: C.POOL_PROVIDE_INTERVAL_S,
   dht: true,
+  announceBlocks: false,
   dhtRefreshS: C.DHT_TABLE_REFRESH_S,
   ihave: true
 }
@@ -231,20 +234,30 @@ interface Topic {
   ownPerS: number
 }
 
+/** The topic kinds miners publish on without joining (decision 0023). */
+const MINERS_DO_NOT_JOIN: readonly TopicKind[] = ['reveal', 'first-token']
+
 /** The topics a node of `role` is on, one per kind (a miner's own model; oracles and routers: every model, summed as one per kind). */
-function topicsOf (role: NodeRole, p: NetworkLoadParams): Array<Topic & { copies: number }> {
+function topicsOf (role: NodeRole, p: NetworkLoadParams): Array<Topic & { copies: number, publishTo?: number }> {
   const perTask = messagesPerTask(p.redundancy)
-  const out: Array<Topic & { copies: number }> = []
+  const out: Array<Topic & { copies: number, publishTo?: number }> = []
   for (const kind of TOPIC_KINDS) {
     const perModel = TOPIC_CODECS[kind].modelScoped || p.splitAllTopics
     const topics = perModel ? p.models : 1
     const miners = p.nodes / topics
-    const subscribers = miners + p.oracles + p.routers
+    // miners do not join the reveal and first-token topics (decision 0023)
+    const minersJoin = !MINERS_DO_NOT_JOIN.includes(kind)
+    const subscribers = (minersJoin ? miners : 0) + p.oracles + p.routers
     const ratePerS = kind === 'heartbeat' ? miners / p.heartbeatIntervalS : p.taskRatePerS * perTask[kind] / topics
     let ownPerS = 0
     if (role === 'miner') {
       // its heartbeats, its share of the acks, precommits and reveals of its topics' tasks
       ownPerS = kind === 'heartbeat' ? 1 / p.heartbeatIntervalS : (['ack', 'precommit', 'reveal'].includes(kind) ? ratePerS / miners : 0)
+      if (!minersJoin) {
+        // it only publishes its own, to the connected peers that joined (a bootstrap node, an oracle, a router)
+        out.push({ kind, subscribers: 0, ratePerS: ownPerS, ownPerS, copies: 1, publishTo: Math.min(p.connections, p.oracles + p.routers, C.DEFAULT_PUBLISH_PEERS) })
+        continue
+      }
     } else if (role === 'oracle') {
       // the leader's assignments and verdicts, spread over the oracles as the leadership rotates
       ownPerS = ['assignment', 'verdict'].includes(kind) ? ratePerS / p.oracles : 0
@@ -259,10 +272,11 @@ function topicsOf (role: NodeRole, p: NetworkLoadParams): Array<Topic & { copies
 }
 
 /** Eager push and IHAVE gossip on one topic, for one node. */
-function gossipLoad (t: Topic, size: MessageSize, sizes: WireSizes, p: NetworkLoadParams): { push: Load, ihave: Load } {
-  const peers = Math.max(0, Math.min(p.connections, t.subscribers - 1))
-  const mesh = Math.min(p.meshDegree, peers)
-  const others = Math.max(0, t.ratePerS - t.ownPerS)
+function gossipLoad (t: Topic & { publishTo?: number }, size: MessageSize, sizes: WireSizes, p: NetworkLoadParams): { push: Load, ihave: Load } {
+  // a node that publishes on a topic without joining it: its own messages to the connected peers that joined
+  const peers = t.publishTo ?? Math.max(0, Math.min(p.connections, t.subscribers - 1))
+  const mesh = t.publishTo != null ? 0 : Math.min(p.meshDegree, peers)
+  const others = t.publishTo != null ? 0 : Math.max(0, t.ratePerS - t.ownPerS)
   // each node forwards a message once to its mesh peers but the one it came from: D − 1 copies in, D − 1 out
   let copiesIn = others * Math.max(0, mesh - 1)
   const large = size.payload >= C.IDONTWANT_MIN_DATA_BYTES
@@ -285,7 +299,7 @@ function gossipLoad (t: Topic, size: MessageSize, sizes: WireSizes, p: NetworkLo
     cpuMs: 0
   }
   const ihave = zero()
-  if (p.ihave && peers > mesh) {
+  if (p.ihave && t.publishTo == null && peers > mesh) {
     // each gossipsub heartbeat: ids of the last HISTORY_GOSSIP heartbeats to max(Dlazy, factor × non-mesh peers)
     const targets = Math.min(peers - mesh, Math.max(C.GOSSIP_D_LAZY, Math.ceil(C.GOSSIP_FACTOR * (peers - mesh))))
     const window = t.ratePerS * C.GOSSIP_HISTORY_GOSSIP * C.GOSSIP_HEARTBEAT_S
@@ -315,13 +329,15 @@ function dhtLoad (role: NodeRole, p: NetworkLoadParams): Load {
   // one lookup per bucket of the routing table (common prefix lengths 0 … log2(N / K)) every refresh period
   const refreshLookups = (Math.ceil(Math.log2(Math.max(2, all / C.DHT_K))) + 1) / p.dhtRefreshS
   const poolKeys = poolKeysFor('cortensor', { model: 'm', hardwareClass: 'cpu', level: 0 }).length
-  // provides: pool keys (miners), the stored blocks of each task (outputs by miners, the prompt by its router)
+  // provides: pool keys (miners), and with announceBlocks the stored blocks of each task (outputs by miners, the
+  // prompt by its router)
+  const blocks = p.announceBlocks ? 1 : 0
   const provides = role === 'miner'
-    ? poolKeys / p.provideIntervalS + p.taskRatePerS * p.redundancy / p.nodes
-    : role === 'router' ? p.taskRatePerS / p.routers : 0
+    ? poolKeys / p.provideIntervalS + blocks * p.taskRatePerS * p.redundancy / p.nodes
+    : role === 'router' ? blocks * p.taskRatePerS / p.routers : 0
   const lookups = refreshLookups + provides
   // everyone's queries and provider records, spread evenly (the model's plain pool key is the exception: see hotspot)
-  const networkProvides = p.nodes * poolKeys / p.provideIntervalS + p.taskRatePerS * (p.redundancy + 1)
+  const networkProvides = p.nodes * poolKeys / p.provideIntervalS + blocks * p.taskRatePerS * (p.redundancy + 1)
   const networkQueries = all * refreshLookups * q + networkProvides * q
   const served = networkQueries / all
   const stored = networkProvides * C.DHT_K / all

@@ -146,6 +146,11 @@ export interface InstallGossipInit extends GossipValidatorInit {
   subscribe?: boolean
   /** also the topics every model shares (assignment, ack, …); false: only the models' own topics (default true) */
   sharedTopics?: boolean
+  /**
+   * the kinds of message this node listens to (default every kind): it can
+   * still publish the others, to the peers that listen to them
+   */
+  kinds?: readonly TopicKind[]
 }
 
 /**
@@ -154,7 +159,10 @@ export interface InstallGossipInit extends GossipValidatorInit {
  */
 export function installGossip (pubsub: GossipSub, init: InstallGossipInit): () => void {
   const validator = createGossipValidator(init)
-  const topics = allTopics(init.models, init).filter(t => init.sharedTopics !== false || parseTopic(t, init).model != null)
+  const topics = allTopics(init.models, init).filter(t => {
+    const parsed = parseTopic(t, init)
+    return (init.sharedTopics !== false || parsed.model != null) && (init.kinds == null || init.kinds.includes(parsed.kind))
+  })
   const fn = validator.topicValidator.bind(validator)
   // score every topic installed here, model topics included (their names are only known now)
   const scored = (pubsub as unknown as { score?: { params?: { topics: Record<string, unknown> } } }).score?.params?.topics

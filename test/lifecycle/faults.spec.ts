@@ -246,6 +246,9 @@ describe('task lifecycle under faults', function () {
       expect(outcome(OTHER_MODEL)).to.equal('rejected-replay')
       // the copier's re-signed commitment was refused (ContradictsRecordError on 'commitment'): it never precommitted
       expect(outcome(COPIER)).to.equal('missing')
+      // only the copier listens to others' reveals (to copy them); honest miners publish theirs without joining the topic
+      const listensToReveals = (i: number): boolean => net.miners[i].node.libp2p.services.pubsub.getTopics().some(t => t.endsWith('/1/reveal'))
+      expect(net.miners.map((_, i) => listensToReveals(i))).to.deep.equal(net.miners.map((_, i) => i === COPIER))
       for (const o of net.oracles) {
         expect(o.role.stats.contradictions.commitment ?? 0).to.be.greaterThan(0)
         expect(o.node.contradictions.count(net.miners[COPIER].node.libp2p.peerId.toString())).to.be.greaterThan(0)

@@ -56,6 +56,15 @@ describe('task lifecycle: client → chain → mesh → miners → oracles → c
       expect(o.role.taskState(task.taskId)?.phase).to.equal('settled')
     }
     expect(updates).to.include.members(['assigned', 'generating', 'validated', 'settled'])
+    // the miners revealed (every output accepted) without joining the reveal and first-token topics, which the oracles
+    // and the client did join (decision 0023)
+    const oracleOnly = (topics: string[]): string[] => topics.filter(t => /\/1\/(reveal|first-token)$/.test(t)).map(t => t.slice(t.lastIndexOf('/') + 1)).sort()
+    for (const m of net.miners) {
+      expect(oracleOnly(m.node.libp2p.services.pubsub.getTopics())).to.deep.equal([])
+    }
+    for (const node of [...net.oracles.map(o => o.node), net.clientNode]) {
+      expect(oracleOnly(node.libp2p.services.pubsub.getTopics())).to.deep.equal(['first-token', 'reveal'])
+    }
     // the leader that validated applies the verdict to its pool
     const rep = Math.max(...net.oracles.map(o => o.role.pool.reputationOf(result.miners[0].address)))
     expect(rep).to.be.greaterThan(5000)

@@ -70,6 +70,23 @@ describe('simulations/network (load model)', () => {
     expect(split.roles.miner.sources.task.firstSeen).to.be.closeTo(global.roles.miner.sources.task.firstSeen, 1e-12)
   })
 
+  it('miners publish their reveals to a few joined peers and receive nobody\'s; oracles receive every reveal and first-token report', () => {
+    const rate = 10
+    const load = networkLoad({ nodes: 10_000, taskRatePerS: rate, dht: false, ihave: false })
+    const perTask = messagesPerTask(3)
+    const miner = load.roles.miner.sources
+    // its own reveals (3 per task spread over 10,000 miners) to 2 connected peers that joined, nothing in
+    expect({ in: miner.reveal.msgsIn, firstSeen: miner.reveal.firstSeen, cpu: miner.reveal.cpuMs }).to.deep.equal({ in: 0, firstSeen: 0, cpu: (rate * perTask.reveal / 10_000) * 2 * C.WIRE_MESSAGE_MS })
+    expect(miner.reveal.msgsOut).to.be.closeTo(rate * perTask.reveal / 10_000 * 2, 1e-12)
+    expect(miner['first-token'].msgsIn + miner['first-token'].msgsOut).to.equal(0)
+    // an oracle checks every one once
+    expect(load.roles.oracle.sources.reveal.firstSeen).to.be.closeTo(rate * perTask.reveal, 1e-9)
+    expect(load.roles.oracle.sources['first-token'].firstSeen).to.be.closeTo(rate * perTask['first-token'], 1e-9)
+    // announcing each task's blocks on the DHT (`--announce-blocks`) costs every miner more
+    const dht = (announceBlocks: boolean): number => networkLoad({ nodes: 10_000, taskRatePerS: rate, announceBlocks }).roles.miner.sources.dht.cpuMs
+    expect(dht(true)).to.be.above(dht(false))
+  })
+
   it('a DHT lookup queries α per halving of the distance, then the K closest; the DHT cost grows with log N', () => {
     expect(lookupQueries(20 * 1024)).to.equal(3 * 10 + 20)
     expect(lookupQueries(100_000)).to.be.above(lookupQueries(10_000))

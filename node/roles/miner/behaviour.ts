@@ -28,7 +28,8 @@ export function honestBehaviour (init: Omit<RevealsInit, 'copier'>): MinerBehavi
     beforeFirstToken: () => undefined,
     reveals,
     onPrecommit: () => {},
-    onReveal: () => {}
+    onReveal: () => {},
+    watchesReveals: false
   }
 }
 
@@ -67,6 +68,7 @@ export function minerBehaviour (faults: MinerFaults | undefined, init: Behaviour
     b.reveals = revealStrategy({ ...init, faults, copier })
     b.onPrecommit = (m) => { copier.onPrecommit(m) }
     b.onReveal = (m) => { copier.onReveal(m) }
+    b.watchesReveals = true
   }
   return b
 }

@@ -31,7 +31,7 @@ import { TaskQueued } from '../../../protocols/messages/index.ts'
 import { isSpeculative } from '../../../protocols/miner/machine.ts'
 import { PoolView } from '../../../protocols/pool/view.ts'
 import { ackEvent, declineEvent, precommitEvent } from '../../../protocols/queue/wire.ts'
-import { buildTopic } from '../../../protocols/topics.ts'
+import { TOPIC_KINDS, buildTopic } from '../../../protocols/topics.ts'
 import { chainCheckedValidators } from '../shared/gossip-checks.ts'
 import { chainNamespace } from '../shared/records.ts'
 import { serveTokenStream, streamProtocol } from '../shared/stream.ts'
@@ -183,6 +183,9 @@ export class MinerRole {
     this.uninstall = installGossip(node.libp2p.services.pubsub, {
       prefix: this.prefix,
       models: this.modelIds,
+      // others' reveals and the submitters' first-token reports are for the oracles: an honest miner publishes
+      // its reveals to them without receiving, checking and relaying everyone's (decision 0023)
+      kinds: TOPIC_KINDS.filter(k => k !== 'first-token' && (k !== 'reveal' || this.behaviour.watchesReveals)),
       // with the chain: announcements by their session's owner only, heartbeats by eligible miners only
       validators: this.init.chain != null ? chainCheckedValidators(defaultValidators(), this.init.chain) : defaultValidators(),
       onContradiction: (author) => { node.contradictions.add(author.toString()) },
@@ -199,7 +202,7 @@ export class MinerRole {
         precommit: (m) => { this.tasks.onEvent(m.taskId, async (t) => { this.afterAssignment(t, () => { this.onPrecommit(t, m) }) }) },
         reveal: (m) => { this.tasks.onEvent(m.taskId, async () => { this.onReveal(m) }) },
         verdict: (m) => { this.onVerdict(m) },
-        // for the oracles: a miner only relays the submitters' measurements of it
+        // not listened to (above)
         'first-token': () => {},
         heartbeat: (m, meta) => {
           if (meta.from != null) {

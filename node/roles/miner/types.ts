@@ -149,6 +149,11 @@ export interface MinerBehaviour {
   /** others' precommits and reveals as they come */
   onPrecommit(m: Precommit): void
   onReveal(m: Reveal): void
+  /**
+   * whether the miner listens to others' reveals at all: an honest miner does
+   * not (it publishes its own to the oracles without joining the topic)
+   */
+  watchesReveals: boolean
 }
 
 /** A task's record in the datastore: what a restarted miner resumes from. */
