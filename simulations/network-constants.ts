@@ -83,8 +83,8 @@ export const SIGNATURE_CHECK_MS = 0.7
  * copy of a gossip message and once per peer in a DHT response: 0.39–0.40 ms.
  */
 export const KEY_DECODE_MS = 0.4
-/** A precommit's EIP-712 signer recovered (libsecp256k1 in WebAssembly; viem's JavaScript took 4.0–4.3 ms), on every node, once per precommit: 0.4 ms. */
-export const PRECOMMIT_RECOVER_MS = 0.4
+/** A precommit's EIP-712 signer recovered (libsecp256k1 in WebAssembly; viem's JavaScript: 3.1–4.3 ms), on every node, once per precommit: 0.51–0.59 ms. */
+export const PRECOMMIT_RECOVER_MS = 0.6
 /** Decoding a first copy and running the validators, beyond the signature (the author's address is cached): 0.015–0.023 ms. */
 export const GOSSIP_HANDLE_MS = 0.02
 /**
