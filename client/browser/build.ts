@@ -25,11 +25,14 @@ export const DEFAULT_OUTDIR = PAGE_DIR
 /** Static files copied beside the bundle. */
 export const PAGE_ASSETS = ['index.html', 'style.css']
 
-/** Packages that only work in Node (native addons, servers, filesystem stores, the TCP transport). */
+/**
+ * Packages that only work in Node (native addons, servers, filesystem stores, the TCP transport), or that
+ * only Node processes use here (tiny-secp256k1: node/native-secp256k1.ts; the page keeps viem's recovery).
+ */
 export const NODE_ONLY_PACKAGES = [
   'node-datachannel', '@node-datachannel/', '@libp2p/tcp', '@libp2p/prometheus-metrics', 'prom-client', 'classic-level', 'level',
   'datastore-level', 'blockstore-fs', 'datastore-fs', 'node-llama-cpp', '@node-llama-cpp/', '@foundry-rs/anvil', 'fastify', '@fastify/',
-  'solc', 'node-gyp-build', 'bufferutil', 'utf-8-validate', 'undici', 'ws'
+  'solc', 'node-gyp-build', 'bufferutil', 'utf-8-validate', 'undici', 'ws', 'tiny-secp256k1'
 ]
 
 const BUILTINS = new Set(builtinModules.filter(m => !m.startsWith('_')))
