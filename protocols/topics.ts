@@ -15,6 +15,11 @@ export const TOPIC_VERSION = 1
 
 export const TOPIC_KINDS = ['task', 'assignment', 'ack', 'decline', 'precommit', 'reveal', 'verdict', 'heartbeat', 'first-token'] as const
 export type TopicKind = typeof TOPIC_KINDS[number]
+/**
+ * Kinds for the oracles that a miner publishes on without joining (decision
+ * 0023): others' reveals and the submitters' first-token reports
+ */
+export const KINDS_MINERS_DO_NOT_JOIN: readonly TopicKind[] = ['reveal', 'first-token']
 
 /** Payload type of each topic kind. */
 export interface TopicMessages {

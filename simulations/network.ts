@@ -19,7 +19,7 @@ import { encode as dagJsonEncode } from '@ipld/dag-json'
 import { RPC } from '@libp2p/gossipsub/message'
 import { Ack, Decline, Assignment, FirstTokenReport, Heartbeat, MinerVerdict, Precommit, Reveal, TaskQueued, Verdict } from '../protocols/messages/index.ts'
 import { poolKeysFor } from '../protocols/pool/index.ts'
-import { TOPIC_CODECS, TOPIC_KINDS, buildTopic } from '../protocols/topics.ts'
+import { KINDS_MINERS_DO_NOT_JOIN, TOPIC_CODECS, TOPIC_KINDS, buildTopic } from '../protocols/topics.ts'
 import * as C from './network-constants.ts'
 import type { TopicKind } from '../protocols/topics.ts'
 
@@ -232,21 +232,20 @@ interface Topic {
   ratePerS: number
   /** of which this node's own */
   ownPerS: number
+  /** set where the node publishes without joining: the connected peers that joined, which get its own messages */
+  publishTo?: number
 }
 
-/** The topic kinds miners publish on without joining (decision 0023). */
-const MINERS_DO_NOT_JOIN: readonly TopicKind[] = ['reveal', 'first-token']
-
 /** The topics a node of `role` is on, one per kind (a miner's own model; oracles and routers: every model, summed as one per kind). */
-function topicsOf (role: NodeRole, p: NetworkLoadParams): Array<Topic & { copies: number, publishTo?: number }> {
+function topicsOf (role: NodeRole, p: NetworkLoadParams): Array<Topic & { copies: number }> {
   const perTask = messagesPerTask(p.redundancy)
-  const out: Array<Topic & { copies: number, publishTo?: number }> = []
+  const out: Array<Topic & { copies: number }> = []
   for (const kind of TOPIC_KINDS) {
     const perModel = TOPIC_CODECS[kind].modelScoped || p.splitAllTopics
     const topics = perModel ? p.models : 1
     const miners = p.nodes / topics
     // miners do not join the reveal and first-token topics (decision 0023)
-    const minersJoin = !MINERS_DO_NOT_JOIN.includes(kind)
+    const minersJoin = !KINDS_MINERS_DO_NOT_JOIN.includes(kind)
     const subscribers = (minersJoin ? miners : 0) + p.oracles + p.routers
     const ratePerS = kind === 'heartbeat' ? miners / p.heartbeatIntervalS : p.taskRatePerS * perTask[kind] / topics
     let ownPerS = 0
@@ -272,7 +271,7 @@ function topicsOf (role: NodeRole, p: NetworkLoadParams): Array<Topic & { copies
 }
 
 /** Eager push and IHAVE gossip on one topic, for one node. */
-function gossipLoad (t: Topic & { publishTo?: number }, size: MessageSize, sizes: WireSizes, p: NetworkLoadParams): { push: Load, ihave: Load } {
+function gossipLoad (t: Topic, size: MessageSize, sizes: WireSizes, p: NetworkLoadParams): { push: Load, ihave: Load } {
   // a node that publishes on a topic without joining it: its own messages to the connected peers that joined
   const peers = t.publishTo ?? Math.max(0, Math.min(p.connections, t.subscribers - 1))
   const mesh = t.publishTo != null ? 0 : Math.min(p.meshDegree, peers)

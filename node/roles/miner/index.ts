@@ -31,7 +31,7 @@ import { TaskQueued } from '../../../protocols/messages/index.ts'
 import { isSpeculative } from '../../../protocols/miner/machine.ts'
 import { PoolView } from '../../../protocols/pool/view.ts'
 import { ackEvent, declineEvent, precommitEvent } from '../../../protocols/queue/wire.ts'
-import { TOPIC_KINDS, buildTopic } from '../../../protocols/topics.ts'
+import { KINDS_MINERS_DO_NOT_JOIN, TOPIC_KINDS, buildTopic } from '../../../protocols/topics.ts'
 import { chainCheckedValidators } from '../shared/gossip-checks.ts'
 import { chainNamespace } from '../shared/records.ts'
 import { serveTokenStream, streamProtocol } from '../shared/stream.ts'
@@ -185,7 +185,7 @@ export class MinerRole {
       models: this.modelIds,
       // others' reveals and the submitters' first-token reports are for the oracles: an honest miner publishes
       // its reveals to them without receiving, checking and relaying everyone's (decision 0023)
-      kinds: TOPIC_KINDS.filter(k => k !== 'first-token' && (k !== 'reveal' || this.behaviour.watchesReveals)),
+      kinds: TOPIC_KINDS.filter(k => !KINDS_MINERS_DO_NOT_JOIN.includes(k) || (k === 'reveal' && this.behaviour.watchesReveals)),
       // with the chain: announcements by their session's owner only, heartbeats by eligible miners only
       validators: this.init.chain != null ? chainCheckedValidators(defaultValidators(), this.init.chain) : defaultValidators(),
       onContradiction: (author) => { node.contradictions.add(author.toString()) },

@@ -11,10 +11,10 @@
  * The equivocating miner is not paid for the task.
  */
 import { CID } from 'multiformats/cid'
-import { bytesToHex, hashTypedData, hexToBytes } from 'viem'
+import { bytesToHex } from 'viem'
 import { ContractRuleError, hubTypes, slashEquivocation } from '../../../contracts/index.ts'
 import { InvalidSignatureError } from '../../../protocols/gossip/index.ts'
-import { recoverSigner } from '../../../protocols/signer.ts'
+import { recoverTypedDataSigner } from '../../../protocols/signer.ts'
 import { cidDigest, precommitHash } from '../shared/records.ts'
 import { MAX_SIGNED_REVEALS, SLASH_ATTEMPTS, SLASH_RETRY_MS } from './constants.ts'
 import { retrying } from './retry.ts'
@@ -35,13 +35,12 @@ export async function checkRevealSignature (domain: HubDomain, m: Reveal, ctx: P
   }
   let signer: string
   try {
-    const hash = hashTypedData({
+    signer = await recoverTypedDataSigner({
       domain,
       types: hubTypes,
       primaryType: 'Reveal',
       message: { taskId: m.taskId, outputDigest: cidDigest(CID.decode(m.outputCid)), salt: bytesToHex(m.salt) }
-    })
-    signer = await recoverSigner(hexToBytes(hash), m.signature)
+    }, m.signature)
   } catch {
     throw new InvalidSignatureError('reveal signature does not recover')
   }

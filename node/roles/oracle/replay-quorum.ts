@@ -8,12 +8,12 @@
  * in.
  */
 import { CID } from 'multiformats/cid'
-import { bytesToHex, hashTypedData, hexToBytes } from 'viem'
+import { bytesToHex, hexToBytes } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { ContractRuleError, hubTypes, signReplayVerdict, slashReplayFailure } from '../../../contracts/index.ts'
 import { publishMessage } from '../../../protocols/gossip/index.ts'
 import { MinerVerdict, addressToBytes } from '../../../protocols/messages/index.ts'
-import { recoverSigner } from '../../../protocols/signer.ts'
+import { recoverTypedDataSigner } from '../../../protocols/signer.ts'
 import { cidDigest } from '../shared/records.ts'
 import { replayOne } from '../shared/validation.ts'
 import { ATTEST_ATTEMPTS, SLASH_ATTEMPTS, SLASH_RETRY_MS } from './constants.ts'
@@ -80,13 +80,12 @@ export class ReplayQuorum {
         continue
       }
       const outputDigest = cidDigest(CID.parse(reveal.outputCid))
-      const signature = v.replaySignature
-      const signer = await (async () => recoverSigner(hexToBytes(hashTypedData({
+      const signer = await recoverTypedDataSigner({
         domain: this.init.chain.domain,
         types: hubTypes,
         primaryType: 'ReplayVerdict',
         message: { taskId: task.queued.taskId, miner: miner as Address, outputDigest, passed: false }
-      })), signature))().catch(() => undefined)
+      }, v.replaySignature).catch(() => undefined)
       if (signer?.toLowerCase() !== sender) {
         this.init.say(`task ${task.queued.taskId}: ignored a replay signature for ${miner} that is not ${sender}'s`)
         continue
