@@ -4,7 +4,8 @@
  * 2 oracles, 3 miners, a router) on anvil with the hub, beside a bare
  * libp2p node with the same transports (bench/bare-node.ts), the baseline.
  *
- * Idle (COST_IDLE_MS, default 60 s, no task): CPU ms per second (the
+ * Idle (COST_IDLE_MS, default 60 s, no task, from COST_SETTLE_MS (75 s) after the
+ * warm-up tasks): CPU ms per second (the
  * process's own `process.cpuUsage()`, every thread, read by
  * bench/cost-probe.ts), resident memory, and messages and bytes per second
  * on its connections (`/metrics`: libp2p_data_transfer_{bytes,messages}_total).
@@ -53,8 +54,13 @@ const MAX_TOKENS = 16
 const IDLE_MS = Number(process.env.COST_IDLE_MS ?? 60_000)
 const TASKS = Number(process.env.COST_TASKS ?? 20)
 const PROFILE_DIR = process.env.COST_PROFILE
-/** after the warm-up tasks: their blocks' DHT announcements (at most 60 s late, after 2 s of quiet) and pool-key provides settle */
-const SETTLE_MS = Number(process.env.COST_SETTLE_MS ?? 15_000)
+/**
+ * After the warm-up tasks, before the idle window: what they set off is over. The miners' reservation of the
+ * session ends 30 s after its last task (a heartbeat each), their level is read again 10 s after a verdict
+ * (and a changed level re-provides their pool keys, a DHT walk), DHT announcements go out at most 60 s late.
+ * Sampled every 15 s, every process used 8–35 ms/s in the first minute after the warm-up and 2–10 ms/s after.
+ */
+const SETTLE_MS = Number(process.env.COST_SETTLE_MS ?? 75_000)
 /** after the last task, before the window closes: its blocks' announcements belong to it */
 const TAIL_MS = 5_000
 const LISTEN = '/ip4/127.0.0.1/tcp/0,/ip4/127.0.0.1/tcp/0/ws'

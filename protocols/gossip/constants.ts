@@ -2,10 +2,15 @@
 
 /** Clock skew tolerated on timestamps (NTP keeps hosts within ~100 ms; browsers can be seconds off). */
 export const MAX_CLOCK_SKEW_MS = 30_000
-/** Heartbeats older than this are stale: three missed heartbeats at HEARTBEAT_INTERVAL_MS. */
+/** Heartbeats older than this (by their own timestamp) are stale. */
 export const MAX_HEARTBEAT_AGE_MS = 30_000
-/** Expected heartbeat period of a miner (node pool), for the age above. */
-export const HEARTBEAT_INTERVAL_MS = 10_000
+/**
+ * A miner's heartbeat period by default. Heartbeats carry their period, and observers count a miner live for
+ * three of them (protocols/pool/view.ts). Every heartbeat reaches every node of the model's topic, so the
+ * period sets what an idle node pays (`npm run bench -- cost`, docs/simulation.md); a miner also beats at
+ * once when its reservation, load or level changes and when a connected peer joins the topic.
+ */
+export const HEARTBEAT_INTERVAL_MS = 30_000
 /** Statements remembered for semantic de-duplication (a few thousand tasks in flight × 7 kinds). */
 export const DEDUPE_CACHE_SIZE = 16_384
 

@@ -1,6 +1,9 @@
 /**
  * What a miner advertises: a heartbeat on its model's topic every interval
- * (and whenever its reservation changes), and its pool keys on the DHT. The
+ * (and whenever its reservation changes, and soon after a peer it is
+ * connected to joins that topic: a newcomer found it on the DHT and dialled
+ * it, and should not wait a whole period to see it), and its pool keys on
+ * the DHT. The
  * hardware class is the hardware probe's unless configured, the speed and
  * hardware facts are the capability benchmark's (node/inference/capability.ts,
  * cached per model and hardware); the level is the
@@ -15,10 +18,11 @@ import { bytesToHex } from 'viem'
 import { getNode } from '../../../contracts/index.ts'
 import { publishMessage } from '../../../protocols/gossip/index.ts'
 import { MAX_GPU_DEVICES_PER_HEARTBEAT, addressToBytes } from '../../../protocols/messages/index.ts'
+import { buildTopic } from '../../../protocols/topics.ts'
 import { measureCapability } from '../../inference/capability.ts'
 import { classifyHardware, probeHardware } from '../../inference/hardware.ts'
 import { PoolKeys } from '../shared/pool-keys.ts'
-import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_PROVIDE_INTERVAL_MS, LEVEL_RECHECK_AFTER_VERDICT_MS } from './constants.ts'
+import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_PROVIDE_INTERVAL_MS, JOIN_HEARTBEAT_MIN_GAP_MS, LEVEL_RECHECK_AFTER_VERDICT_MS } from './constants.ts'
 import type { ActiveReservation, ChainReader } from './reservation.ts'
 import type { MinerBehaviour, MinerRoleInit } from './types.ts'
 import type { Heartbeat, Verdict } from '../../../protocols/messages/index.ts'
@@ -27,6 +31,7 @@ import type { PoolView } from '../../../protocols/pool/view.ts'
 import type { Capability } from '../../inference/capability.ts'
 import type { LlamaInferenceEngine } from '../../inference/index.ts'
 import type { ChainContext } from '../shared/chain.ts'
+import type { SubscriptionChangeData } from '@libp2p/gossipsub'
 import type { RepeatingTask } from '@libp2p/utils'
 import type { Address, Hex } from 'viem'
 
@@ -78,6 +83,16 @@ export class MinerAdvert {
   /** the pending re-read of the level after a verdict */
   private levelRecheck?: AbortController
   private readonly lifetime = new AbortController()
+  /** when the last heartbeat went out (ms since the epoch) */
+  private lastBeatAt = 0
+  /** the heartbeat due for a peer that joined the topic */
+  private joinBeat?: ReturnType<typeof setTimeout>
+  private readonly onSubscriptionChange = (evt: CustomEvent<SubscriptionChangeData>): void => {
+    const topics = new Set(this.models.map(model => buildTopic('heartbeat', model, { prefix: this.init.prefix })))
+    if (evt.detail.subscriptions.some(s => s.subscribe && topics.has(s.topic))) {
+      this.beatForNewcomer()
+    }
+  }
 
   constructor (init: MinerAdvertInit) {
     this.init = init
@@ -118,6 +133,7 @@ export class MinerAdvert {
     const interval = this.init.settings.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS
     this.heartbeats = repeatingTask(async () => { await this.heartbeat() }, interval)
     this.heartbeats.start()
+    this.init.settings.node.libp2p.services.pubsub.addEventListener('subscription-change', this.onSubscriptionChange)
     void this.heartbeat()
     void this.poolKeys.provide()
   }
@@ -125,7 +141,26 @@ export class MinerAdvert {
   stop (): void {
     this.lifetime.abort()
     this.heartbeats?.stop()
+    this.init.settings.node.libp2p.services.pubsub.removeEventListener('subscription-change', this.onSubscriptionChange)
+    clearTimeout(this.joinBeat)
     this.poolKeys.stop()
+  }
+
+  /**
+   * A connected peer joined a heartbeat topic of this miner: beat now, or
+   * JOIN_HEARTBEAT_MIN_GAP_MS after the last beat, so peers joining (or a
+   * peer joining and leaving over and over) cost at most one heartbeat per
+   * gap. The periodic heartbeats go on as before.
+   */
+  private beatForNewcomer (): void {
+    if (this.joinBeat != null || this.lifetime.signal.aborted) {
+      return
+    }
+    const waitMs = Math.max(0, this.lastBeatAt + JOIN_HEARTBEAT_MIN_GAP_MS - Date.now())
+    this.joinBeat = setTimeout(() => {
+      this.joinBeat = undefined
+      void this.heartbeat()
+    }, waitMs)
   }
 
   /** What the miner advertises in its heartbeats and under its DHT pool keys. */
@@ -147,6 +182,7 @@ export class MinerAdvert {
       return
     }
     const { settings, address, prefix } = this.init
+    this.lastBeatAt = Date.now()
     const reservation = this.init.reservation()
     const contextSize = Math.min(...(this.init.engines ?? [settings.engine]).map(e => e.contextSize))
     const heartbeat: Heartbeat = {

@@ -69,3 +69,8 @@ export const COPY_REVEAL_WAIT_MS = 10_000
 export const COPY_POLL_MS = 20
 /** tasks the copier keeps others' messages of */
 export const COPY_TASKS_MAX = 1024
+/**
+ * A peer joining a heartbeat topic of the miner's gets a heartbeat at once, but at most one per this gap
+ * (the newcomer need not wait a whole period; peers joining over and over cost a beat per gap at most)
+ */
+export const JOIN_HEARTBEAT_MIN_GAP_MS = 5_000
