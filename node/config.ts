@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
+import { MAX_HEARTBEAT_INTERVAL_MS } from '../protocols/messages/constants.ts'
 import {
   ConfigError, parseAddress, parseBool, parseBootstrap, parseGpu, parseGpuLayers, parseModels, parseMultiaddrs,
   parseNetwork, parsePort, parseQueueTimeouts, parseRate, parseRoles, parseSession, parseString, parseUrl, parseWhole,
@@ -64,6 +65,11 @@ export interface NodeConfig {
   sequences?: number
   /** GGUF model an oracle embeds outputs with (embedding rung); default: the served model */
   embeddingModel?: string
+  /**
+   * a miner's heartbeat period, seconds; default HEARTBEAT_INTERVAL_MS (30 s). Longer for a model with many
+   * miners: every heartbeat reaches every node of the model's topic (docs/simulation.md)
+   */
+  heartbeatInterval?: number
   /** fraction of agreeing settled tasks an oracle audits; default: the network policy's */
   sampleRate?: number
   /** the funded session a router submits its tasks to */
@@ -107,6 +113,7 @@ const FIELDS: FieldSpec[] = [
   { key: 'threads', flag: '--threads', env: 'CORTENSOR_THREADS', parse: parseWhole(1, MAX_THREADS) },
   { key: 'sequences', flag: '--sequences', env: 'CORTENSOR_SEQUENCES', parse: parseWhole(1, MAX_SEQUENCES) },
   { key: 'embeddingModel', flag: '--embedding-model', env: 'CORTENSOR_EMBEDDING_MODEL', parse: (v, s) => resolve(parseString(v, s)) },
+  { key: 'heartbeatInterval', flag: '--heartbeat-interval', env: 'CORTENSOR_HEARTBEAT_INTERVAL', parse: parseWhole(1, MAX_HEARTBEAT_INTERVAL_MS / 1000) },
   { key: 'sampleRate', flag: '--sample-rate', env: 'CORTENSOR_SAMPLE_RATE', parse: parseRate },
   { key: 'session', flag: '--session', env: 'CORTENSOR_SESSION', parse: parseSession },
   { key: 'queueTimeouts', flag: '--queue-timeouts', env: 'CORTENSOR_QUEUE_TIMEOUTS', parse: parseQueueTimeouts }
@@ -248,6 +255,7 @@ export async function resolveConfig ({ flags = {}, env = process.env }: ConfigSo
     threads: out.threads,
     sequences: out.sequences,
     embeddingModel: out.embeddingModel,
+    heartbeatInterval: out.heartbeatInterval,
     sampleRate: out.sampleRate,
     session: out.session,
     queueTimeouts: out.queueTimeouts

@@ -78,6 +78,7 @@ export function registerNodeCommands (program: Command): Command {
     .option('--gpu-layers <n>', 'model layers offloaded to the GPU: a number, auto (what fits) or max (default: auto)')
     .option('--threads <n>', 'CPU threads per model (default: 1, the fastest on small shared machines; raise it on idle cores)')
     .option('--sequences <n>', 'tasks a miner runs at once per model, sharing one loaded model (default: 2)')
+    .option('--heartbeat-interval <s>', 'seconds between a miner\'s heartbeats (default: 30; longer for a model with many miners, see docs/simulation.md)')
     .option('--embedding-model <file>', 'GGUF model the oracle embeds differing outputs with (default: --model)')
     .option('--sample-rate <p>', 'fraction of agreeing settled tasks the oracle audits by replay (default: the network policy, 0.01)')
     .option('--session <id>', 'funded session the router submits tasks to (owned by this node\'s key)')

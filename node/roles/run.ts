@@ -61,6 +61,11 @@ export function roleAttachment (options: RoleAttachmentOptions = {}): NonNullabl
   }
 }
 
+/** A period given in seconds (`--heartbeat-interval`), in ms; undefined: the role's default. */
+function secondsToMs (s: number | undefined): number | undefined {
+  return s == null ? undefined : s * 1000
+}
+
 async function startRoles (node: CortensorNode, config: NodeConfig, http: FastifyInstance | undefined, stops: Array<() => Promise<void> | void>, options: RoleAttachmentOptions): Promise<void> {
   const say = (line: string): void => { node.say(line) }
   const progress: LoadProgressOutput = options.progress ?? { tty: false, write: () => {}, line: say }
@@ -121,7 +126,7 @@ async function startRoles (node: CortensorNode, config: NodeConfig, http: Fastif
     if (faults != null) {
       say(`warning: CORTENSOR_MINER_FAULTS makes this miner misbehave on purpose (${JSON.stringify(faults)}); for fault tests and demos only`)
     }
-    const role = miner({ engine, engines: engines.slice(1), domain: chain.domain, chain, modelId: engine.modelId, topicPrefix: prefix, faults, timeouts: config.queueTimeouts, onLine: (l) => { say(`miner: ${l}`) } })(minerComponents(node))
+    const role = miner({ engine, engines: engines.slice(1), domain: chain.domain, chain, modelId: engine.modelId, topicPrefix: prefix, faults, timeouts: config.queueTimeouts, heartbeatIntervalMs: secondsToMs(config.heartbeatInterval), onLine: (l) => { say(`miner: ${l}`) } })(minerComponents(node))
     await role.start()
     stops.push(async () => { await role.stop() })
     // every model served is also served as a file to miners that start with its id or CID

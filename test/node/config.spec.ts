@@ -42,6 +42,11 @@ describe('config: option values', () => {
     expect((await resolveConfig({ flags: {}, env: {} })).announceBlocks).to.equal(false)
     expect((await resolveConfig({ flags: {}, env: { CORTENSOR_ANNOUNCE_BLOCKS: 'true' } })).announceBlocks).to.equal(true)
     expect(await refusal({ announceBlocks: 'often' })).to.equal('--announce-blocks: "often" is not a boolean (true/false)')
+    // a miner's heartbeat period: the role's default unless given, whole seconds up to an hour
+    expect((await resolveConfig({ flags: {}, env: {} })).heartbeatInterval).to.equal(undefined)
+    expect((await resolveConfig({ flags: {}, env: { CORTENSOR_HEARTBEAT_INTERVAL: '120' } })).heartbeatInterval).to.equal(120)
+    expect(await refusal({ heartbeatInterval: '0' })).to.equal('--heartbeat-interval: "0" is not a whole number from 1 to 3600')
+    expect(await refusal({ heartbeatInterval: '2.5' })).to.equal('--heartbeat-interval: "2.5" is not a whole number from 1 to 3600')
   })
 
   it('refuses ids, addresses and list elements that do not match, naming the element', async () => {

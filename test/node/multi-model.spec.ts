@@ -135,7 +135,7 @@ describe('a miner process serving two models', function () {
     }
   })
 
-  it('starts with both models, the engine settings given and the load progress as lines, and joins the pool with one heartbeat listing both', async function () {
+  it('starts with both models, the engine settings and heartbeat period given and the load progress as lines, and joins the pool with one heartbeat listing both', async function () {
     const minerDir = join(dir, 'miner')
     const id = await runCli(['id', '--data-dir', minerDir, '--json'])
     expect(id.code, id.stderr).to.equal(0)
@@ -146,7 +146,7 @@ describe('a miner process serving two models', function () {
     expect(reg.code, reg.stderr).to.equal(0)
 
     miner = spawnCli(['node', 'start', '--role', 'miner', '--network', NETWORK, '--data-dir', minerDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--bootstrap', net.bootstrapAddr,
-      '--model', pathA, '--model', pathB, '--threads', '2', '--sequences', '3', '--http-port', '0', ...chainFlags])
+      '--model', pathA, '--model', pathB, '--threads', '2', '--sequences', '3', '--heartbeat-interval', '20', '--http-port', '0', ...chainFlags])
     await untilReady(miner, 'miner process', /ready: miner node/, (line) => { minerLines.push(line) })
     const text = minerLines.join('\n')
     expect(text).to.include(`miner serving ${modelA} (2 threads, 3 sequences, cpu)`)
@@ -174,6 +174,8 @@ describe('a miner process serving two models', function () {
     for (const { role } of oracles) {
       const entry = await waitFor('the oracle to see the miner', () => role.pool.get(address), 60_000, 100)
       expect(entry.heartbeat.models).to.deep.equal([modelA, modelB])
+      // the period it was given, which observers count its liveness by
+      expect(entry.heartbeat.intervalMs).to.equal(20_000)
       expect(role.pool.serving(modelA).map(e => e.address)).to.deep.equal([address])
       expect(role.pool.serving(modelB).map(e => e.address)).to.deep.equal([address])
     }
