@@ -115,7 +115,7 @@ export interface LocalNetwork {
   client: CortensorTaskClient
   /** the hub owner's wallet (anvil key 0, or `ownerKey`) */
   owner: HubWalletClient
-  /** stop a miner abruptly: no goodbye, its engine stays loaded for a restart */
+  /** stop a miner (its last heartbeat says it is busy), its engine stays loaded for a restart */
   stopMiner(i: number): Promise<void>
   restartMiner(i: number): Promise<void>
   stopOracle(i: number): Promise<void>

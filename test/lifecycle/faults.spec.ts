@@ -45,10 +45,12 @@ describe('task lifecycle under faults', function () {
       // a miner as an operator runs it (`node register`, `node start --role miner`), 60 ms per token
       const crashing = await startMinerProcess(net, await models.model('tiny', 1), {
         env: { CORTENSOR_MINER_FAULTS: JSON.stringify({ tokenDelayMs: 60 }) },
+        // it beats as often as the network's own miners (2 s): its death shows in the pools within 6 s, not 90
+        args: ['--heartbeat-interval', '2'],
         onLine: (line) => { sayLine(`miner process: ${line}`) }
       })
       try {
-        // the two in-process miners go for now (no goodbye), so the draw can only name the process
+        // the two in-process miners go for now, so the draw can only name the process
         const resting = [net.miners[0].role.address, net.miners[1].role.address]
         await net.stopMiner(0)
         await net.stopMiner(1)

@@ -177,7 +177,16 @@ export class MinerAdvert {
     return this.init.modelIds ?? [this.init.modelId]
   }
 
-  async heartbeat (): Promise<void> {
+  /**
+   * The last heartbeat of a miner that stops: fully loaded, so draws pass it over (they take a busy miner
+   * only when the others cannot fill the task) until observers stop counting it live. A killed miner
+   * sends none.
+   */
+  async farewell (): Promise<void> {
+    await this.heartbeat({ leaving: true })
+  }
+
+  async heartbeat (options: { leaving?: boolean } = {}): Promise<void> {
     if (this.lifetime.signal.aborted) {
       return
     }
@@ -192,7 +201,7 @@ export class MinerAdvert {
       level: this.level,
       tokensPerSecondMilli: Math.min(MAX_UINT32, Math.round(this.advertisedTokensPerSec() * 1000)),
       // the share of the engine's parallel sequences in use
-      loadPermille: Math.min(1000, Math.round(this.init.load() * 1000 / Math.max(1, settings.engine.sequences ?? 1))),
+      loadPermille: options.leaving === true ? 1000 : Math.min(1000, Math.round(this.init.load() * 1000 / Math.max(1, settings.engine.sequences ?? 1))),
       reservedBySession: reservation?.sessionId ?? 0n,
       reservedUntilMs: reservation?.untilMs != null ? BigInt(reservation.untilMs) : undefined,
       // routers and clients refuse a task whose max_tokens cannot fit before submitting it

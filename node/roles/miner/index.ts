@@ -225,6 +225,8 @@ export class MinerRole {
     if (this.lifetime.signal.aborted) {
       return
     }
+    // draws pass it over from now on, rather than until its last heartbeat ages out (three periods)
+    await this.advertiser.farewell().catch(() => {})
     this.lifetime.abort()
     this.metrics?.unregister()
     this.ticker.stop()
