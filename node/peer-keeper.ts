@@ -13,12 +13,10 @@
  *
  * Reading the peer store decodes every record's peer id (a secp256k1 key
  * decompression in JavaScript each), so the keeper reads it only when it
- * may find something new: after a peer was found, an unconnected peer's
- * record changed, a connection closed, or a failed peer's wait ended; else
- * once every 15 intervals. (Connected peers' records change all the time:
- * identify, protocols, gossip scores; none of that adds a peer to dial.)
+ * may find something new: after a peer was added or changed, a connection
+ * closed, or a failed peer's wait ended; else once every 15 intervals.
  */
-import type { AbortOptions, ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, PeerStore, PeerUpdate, Startable, TypedEventTarget } from '@libp2p/interface'
+import type { AbortOptions, ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, PeerStore, Startable, TypedEventTarget } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 
 export interface PeerKeeperInit {
@@ -83,14 +81,6 @@ export class PeerKeeper implements Startable {
     this.stale = true
   }
 
-  /** A connected peer's record changing (identify, protocols, metadata) cannot give a new peer to dial. */
-  private readonly onPeerUpdate = (evt: CustomEvent<PeerUpdate>): void => {
-    const { peer } = evt.detail
-    if (peer.addresses.length > 0 && this.components.connectionManager.getConnections(peer.id).length === 0) {
-      this.stale = true
-    }
-  }
-
   constructor (components: PeerKeeperComponents, init: PeerKeeperInit = {}) {
     this.components = components
     this.log = components.logger.forComponent('cortensor:peer-keeper')
@@ -105,7 +95,7 @@ export class PeerKeeper implements Startable {
     this.controller = new AbortController()
     this.components.events.addEventListener('connection:open', this.onConnectionOpen)
     this.components.events.addEventListener('connection:close', this.onChange)
-    this.components.events.addEventListener('peer:update', this.onPeerUpdate)
+    this.components.events.addEventListener('peer:update', this.onChange)
     this.components.events.addEventListener('peer:discovery', this.onChange)
     this.timer = setInterval(() => {
       this.check().catch((err) => { this.log('peer check failed: %s', err.message) })
@@ -116,7 +106,7 @@ export class PeerKeeper implements Startable {
   async stop (): Promise<void> {
     this.components.events.removeEventListener('connection:open', this.onConnectionOpen)
     this.components.events.removeEventListener('connection:close', this.onChange)
-    this.components.events.removeEventListener('peer:update', this.onPeerUpdate)
+    this.components.events.removeEventListener('peer:update', this.onChange)
     this.components.events.removeEventListener('peer:discovery', this.onChange)
     clearInterval(this.timer)
     this.controller?.abort()
